@@ -1,0 +1,242 @@
+"""The command line: `python -m mnist_core train / evaluate / predict / models / download`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import asdict
+from datetime import datetime
+
+import numpy as np
+
+from .data import download, find_data_dir, load_mnist, missing_files, MnistDataError
+from .device import DeviceError, resolve_device
+from .evaluate import evaluate, read_digit
+from .model import ACTIVATIONS
+from .preprocess import load_image, PreprocessError
+from .store import check_name, ModelStore, save_trained, StoreError
+from .train import ConfigError, EpochRecord, OPTIMIZERS, Progress, SCHEDULES, TrainConfig, Trainer
+
+
+def _hidden(text: str) -> tuple[int, ...]:
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"hidden sizes are comma-separated whole numbers, like 256,128; got '{text}'") from None
+    if not sizes:
+        raise argparse.ArgumentTypeError("give at least one hidden layer size, like 128")
+    return sizes
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m mnist_core", description="Train and use MLPs on MNIST.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    defaults = TrainConfig()
+
+    def common(p: argparse.ArgumentParser, data: bool = True, store: bool = True) -> None:
+        if data:
+            p.add_argument("--data-dir", help="folder of the MNIST IDX files (default: $MNIST_DIR, else data/mnist)")
+        if store:
+            p.add_argument("--store", help="folder of saved models (default: $MNIST_MODELS, else models/)")
+
+    t = sub.add_parser("train", help="train a model and save it to the store")
+    t.add_argument("--epochs", type=int, default=defaults.epochs)
+    t.add_argument("--hidden", type=_hidden, default=defaults.hidden, help="hidden layer sizes, e.g. 256,128")
+    t.add_argument("--activation", choices=list(ACTIVATIONS), default=defaults.activation)
+    t.add_argument("--dropout", type=float, default=defaults.dropout)
+    t.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
+    t.add_argument("--lr", type=float, default=defaults.lr)
+    t.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD momentum")
+    t.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
+    t.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule, help="learning-rate schedule")
+    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
+    t.add_argument("--seed", type=int, default=defaults.seed)
+    t.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, cuda:N or mps")
+    t.add_argument("--name", help="name in the store (default: made from the layers and the time)")
+    t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
+    common(t)
+
+    e = sub.add_parser("evaluate", help="score a stored model on the test set")
+    e.add_argument("--model", required=True)
+    e.add_argument("--json", action="store_true")
+    common(e)
+
+    p = sub.add_parser("predict", help="read digits from image files")
+    p.add_argument("--model", required=True)
+    p.add_argument("--json", action="store_true", help="one JSON object per file")
+    p.add_argument("files", nargs="+", metavar="FILE")
+    common(p, data=False)
+
+    m = sub.add_parser("models", help="list the stored models")
+    m.add_argument("--json", action="store_true")
+    common(m, data=False)
+
+    d = sub.add_parser("download", help="fetch the MNIST files that are missing")
+    common(d, store=False)
+    return parser
+
+
+# --- train -----------------------------------------------------------------------------------
+
+class ProgressBar:
+    """A one-line bar on stderr, redrawn in place; silent when stderr is not a terminal."""
+
+    def __init__(self, stream=sys.stderr) -> None:
+        self.stream = stream
+        self.enabled = stream.isatty()
+
+    def __call__(self, p: Progress) -> None:
+        if not self.enabled:
+            return
+        filled = int(30 * p.batch / p.batches)
+        loss = f" loss {np.mean(p.batch_losses):.4f}" if p.batch_losses else ""
+        self.stream.write(f"\rEpoch {p.epoch}/{p.epochs} [{'=' * filled}{' ' * (30 - filled)}] "
+                          f"{p.batch}/{p.batches}{loss}")
+        if p.batch == p.batches:
+            self.stream.write("\r" + " " * 80 + "\r")
+        self.stream.flush()
+
+
+def _print_epoch(record: EpochRecord, epochs: int, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(asdict(record)), flush=True)
+    else:
+        r = record
+        print(f"Epoch {r.epoch}/{epochs}: loss {r.loss:.4f}, train F1 {r.train_f1:.4f}, test F1 {r.test_f1:.4f}, "
+              f"test accuracy {r.test_accuracy:.2%} ({r.seconds:.1f} s)", flush=True)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    config = TrainConfig(
+        hidden=args.hidden, activation=args.activation, dropout=args.dropout, optimizer=args.optimizer,
+        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
+        batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, device=args.device,
+    )
+    resolve_device(config.device)  # an absent device is an error now, not after loading the data
+    store = ModelStore(args.store)
+    name = check_name(args.name or f"mlp-{'-'.join(map(str, config.hidden))}-{datetime.now():%Y%m%d-%H%M%S}")
+    if store.exists(name):  # refuse before training, not after
+        raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
+    trainer = Trainer(config, load_mnist(args.data_dir))
+    stop = threading.Event()
+    # Ctrl-C: finish the batch, then keep and save what was learned.
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
+    start = time.perf_counter()
+    try:
+        trainer.train(config.epochs, ProgressBar(), stop.is_set,
+                      lambda record: _print_epoch(record, config.epochs, args.json))
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    seconds = time.perf_counter() - start
+    path = save_trained(store, trainer, name, seconds, stopped=stop.is_set())
+    print(f"{'Stopped; saved' if stop.is_set() else 'Saved'} model '{name}' to {path} ({seconds:.1f} s, "
+          f"test F1 {trainer.history[-1].test_f1:.4f})", file=sys.stderr)
+    return 130 if stop.is_set() else 0
+
+
+# --- evaluate, predict, models, download ----------------------------------------------------------
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    model, meta, _ = ModelStore(args.store).load(args.model)
+    data = load_mnist(args.data_dir)
+    result = evaluate(model, data.test_images, data.test_labels)
+    if args.json:
+        print(json.dumps({"model": meta.name, **result.summary()}))
+        return 0
+    print(f"Model '{meta.name}' on the {len(result.labels):,} test digits: accuracy {result.accuracy:.2%}, "
+          f"macro-F1 {result.macro_f1:.4f}, {len(result.mistakes)} mistakes")
+    print("digit  precision  recall     F1  support")
+    for d in range(10):
+        print(f"{d:>5}  {result.precision[d]:9.4f}  {result.recall[d]:6.4f}  {result.f1[d]:.4f}  "
+              f"{result.support[d]:7d}")
+    print("confusion (rows: true digit, columns: predicted)")
+    print("     " + "".join(f"{d:>6}" for d in range(10)))
+    for d, row in enumerate(result.confusion):
+        print(f"{d:>5}" + "".join(f"{v:>6}" for v in row))
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    model, _, _ = ModelStore(args.store).load(args.model)
+    failed = False
+    for file in args.files:
+        try:
+            reading = read_digit(model, load_image(file))
+        except PreprocessError as e:
+            failed = True
+            if args.json:
+                print(json.dumps({"file": file, "error": str(e)}), flush=True)
+            print(f"error: {e}", file=sys.stderr)
+            continue
+        probs = [0.0] * 10 if reading.blank else [float(p) for p in reading.probs]
+        if args.json:
+            print(json.dumps({"file": file, "digit": reading.digit, "probabilities": probs, "blank": reading.blank}),
+                  flush=True)
+        elif reading.blank:
+            print(f"{file}: blank (no digit found)")
+        else:
+            print(f"{file}: {reading.digit} ({probs[reading.digit]:.1%})")
+    return 1 if failed else 0
+
+
+def cmd_models(args: argparse.Namespace) -> int:
+    store = ModelStore(args.store)
+    entries = store.list()
+    if args.json:
+        print(json.dumps([e.meta.to_dict() if e.meta else {"name": e.name, "error": e.error} for e in entries]))
+        return 0
+    if not entries:
+        print(f"No models in {store.root}. Train one with `python -m mnist_core train`.")
+        return 0
+    print(f"{'name':<36} {'layers':<18} {'params':>9} {'test F1':>8} {'accuracy':>8} {'epochs':>6}  device  created")
+    for e in entries:
+        if e.meta is None:
+            print(f"{e.name:<36} damaged: {e.error}")
+            continue
+        m = e.meta
+        layers = "784-" + "-".join(map(str, m.model.get("hidden", []))) + "-10"
+        print(f"{m.name:<36} {layers:<18} {m.parameters:>9,} {m.metrics.get('test_f1', 0):>8.4f} "
+              f"{m.metrics.get('test_accuracy', 0):>8.2%} {m.epochs:>6}  {m.device:<6}  "
+              f"{'built in' if m.builtin else m.created}")
+    return 0
+
+
+def cmd_download(args: argparse.Namespace) -> int:
+    folder = find_data_dir(args.data_dir)
+    tty = sys.stderr.isatty()
+
+    def progress(stem: str, done: int, total: int | None) -> None:
+        if tty:
+            share = f" {done / total:.0%}" if total else ""
+            sys.stderr.write(f"\r{stem}: {done / 1e6:.1f} MB{share}   ")
+            sys.stderr.flush()
+
+    missing = missing_files(folder)
+    download(folder, progress=progress)
+    if tty:
+        sys.stderr.write("\n")
+    print(f"MNIST is in {folder} ({len(missing)} file(s) downloaded, all verified)" if missing
+          else f"MNIST is in {folder} already; nothing to download")
+    return 0
+
+
+COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "models": cmd_models,
+            "download": cmd_download}
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except (MnistDataError, DeviceError, StoreError, ConfigError, PreprocessError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130

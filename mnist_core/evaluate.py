@@ -1,0 +1,112 @@
+"""Scoring a model: batched probabilities, macro-F1, per-class scores, confusion matrix, mistakes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+from torch import nn
+
+from .preprocess import as_model_input, mnist_style, Steps
+
+EVAL_BATCH = 2048  # big enough for fast matrix products, small enough to stay in cache
+
+
+@torch.inference_mode()
+def predict_probs(model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = EVAL_BATCH) -> torch.Tensor:
+    """Softmax probabilities (N, 10) for images (N, 28, 28), in eval mode, on the model's device."""
+    device = next(model.parameters()).device
+    was_training = model.training
+    model.eval()
+    try:
+        if len(images) == 0:
+            return torch.empty(0, 10, device=device)
+        if images.shape[-2:] == (28, 28) and images.ndim == 2:
+            images = images[None]
+        return torch.cat([torch.softmax(model(as_model_input(images[i:i + batch_size], device)), dim=1)
+                          for i in range(0, len(images), batch_size)])
+    finally:
+        model.train(was_training)
+
+
+def macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:
+    return float(f1_score(labels, preds, average="macro", labels=np.arange(10), zero_division=0))
+
+
+@dataclass
+class Evaluation:
+    """Scores of one model on one labelled set; arrays are numpy, indices refer to that set."""
+
+    probs: np.ndarray  # (N, 10)
+    labels: np.ndarray  # (N,)
+    preds: np.ndarray  # (N,)
+    accuracy: float
+    macro_f1: float
+    precision: np.ndarray  # (10,) per class
+    recall: np.ndarray  # (10,)
+    f1: np.ndarray  # (10,)
+    support: np.ndarray  # (10,)
+    confusion: np.ndarray  # (10, 10): rows true digit, columns predicted
+
+    @property
+    def mistakes(self) -> np.ndarray:
+        """Indices of misclassified images."""
+        return np.flatnonzero(self.preds != self.labels)
+
+    @property
+    def confidence(self) -> np.ndarray:
+        """Probability given to the predicted digit, (N,)."""
+        return self.probs.max(axis=1)
+
+    def summary(self) -> dict:
+        return {
+            "accuracy": self.accuracy,
+            "macro_f1": self.macro_f1,
+            "mistakes": int(len(self.mistakes)),
+            "per_class": [
+                {"digit": d, "precision": float(self.precision[d]), "recall": float(self.recall[d]),
+                 "f1": float(self.f1[d]), "support": int(self.support[d])}
+                for d in range(10)
+            ],
+            "confusion": self.confusion.tolist(),
+        }
+
+
+def evaluate(model: nn.Module, images: torch.Tensor | np.ndarray, labels: torch.Tensor | np.ndarray) -> Evaluation:
+    """Everything about a model's answers on a labelled set, from one batched pass."""
+    probs = predict_probs(model, images).cpu().numpy()
+    labels = np.asarray(labels.cpu() if isinstance(labels, torch.Tensor) else labels).astype(np.int64)
+    preds = probs.argmax(axis=1)
+    precision, recall, f1, support = precision_recall_fscore_support(
+        labels, preds, labels=np.arange(10), zero_division=0)
+    return Evaluation(
+        probs=probs, labels=labels, preds=preds,
+        accuracy=float((preds == labels).mean()) if len(labels) else 0.0,
+        macro_f1=float(f1.mean()),
+        precision=precision, recall=recall, f1=f1, support=support,
+        confusion=confusion_matrix(labels, preds, labels=np.arange(10)),
+    )
+
+
+@dataclass
+class Reading:
+    """What a model reads in one image: every preprocessing step and, unless blank, its answer."""
+
+    steps: Steps
+    probs: np.ndarray | None  # (10,), None when blank
+    digit: int | None
+
+    @property
+    def blank(self) -> bool:
+        return self.steps.blank
+
+
+def read_digit(model: nn.Module, image: np.ndarray) -> Reading:
+    """Any image of one digit (canvas RGBA, photo, scan) -> MNIST-style steps and the model's answer."""
+    steps = mnist_style(image)
+    if steps.blank:
+        return Reading(steps, None, None)
+    probs = predict_probs(model, steps.output).cpu().numpy()[0]
+    return Reading(steps, probs, int(probs.argmax()))

@@ -1,0 +1,68 @@
+"""The multilayer perceptron: built from a list of hidden sizes; takes 28x28 images in [0, 1]."""
+
+from __future__ import annotations
+
+import itertools
+
+import torch
+from torch import nn
+from torch.nn import functional as F
+
+ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+
+# Mean and spread of MNIST training pixels in [0, 1]; the model normalises its own input so that no
+# caller can feed it differently from how it was trained.
+PIXEL_MEAN = 0.1307
+PIXEL_STD = 0.3081
+
+
+class MLP(nn.Module):
+    """784 -> hidden[0] -> ... -> hidden[-1] -> 10, with an activation and optional dropout after each
+    hidden layer. Input (N, 28, 28) or (N, 784), float, ink = 1; output logits (N, 10)."""
+
+    def __init__(self, hidden: tuple[int, ...] | list[int] = (256, 128), activation: str = "relu",
+                 dropout: float = 0.0) -> None:
+        super().__init__()
+        if activation not in ACTIVATIONS:
+            raise ValueError(f"unknown activation '{activation}'; choose one of {', '.join(ACTIVATIONS)}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout must be in [0, 1), got {dropout}")
+        if any(int(h) < 1 for h in hidden):
+            raise ValueError(f"hidden sizes must be positive, got {list(hidden)}")
+        self.hidden = tuple(int(h) for h in hidden)
+        self.activation = activation
+        self.dropout = float(dropout)
+        layers: list[nn.Module] = []
+        sizes = (28 * 28, *self.hidden)
+        for fan_in, fan_out in itertools.pairwise(sizes):
+            layers += [nn.Linear(fan_in, fan_out), ACTIVATIONS[activation]()]
+            if dropout > 0:
+                layers.append(nn.Dropout(dropout))
+        layers.append(nn.Linear(sizes[-1], 10))
+        self.layers = nn.Sequential(*layers)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        x = images.reshape(images.shape[0], 28 * 28)  # (N, 784)
+        first = self.layers[0]
+        if x.shape[0] <= first.out_features:  # small batch: normalising the input is cheapest
+            return self.layers((x - PIXEL_MEAN) / PIXEL_STD)  # (N, 10)
+        # Large batch: the same function and gradients with the normalisation folded into the first
+        # layer's weights (H0, 784) and bias (H0,), sparing two passes over N x 784 pixels.
+        weight = first.weight / PIXEL_STD
+        bias = first.bias - (PIXEL_MEAN / PIXEL_STD) * first.weight.sum(dim=1)
+        return self.layers[1:](F.linear(x, weight, bias))  # (N, 10)
+
+    def linear_layers(self) -> list[nn.Linear]:
+        return [m for m in self.layers if isinstance(m, nn.Linear)]
+
+    def config(self) -> dict:
+        """What it takes to build this network again (see `build_model`)."""
+        return {"hidden": list(self.hidden), "activation": self.activation, "dropout": self.dropout}
+
+
+def build_model(config: dict) -> MLP:
+    return MLP(hidden=config["hidden"], activation=config["activation"], dropout=config.get("dropout", 0.0))
+
+
+def parameter_count(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())

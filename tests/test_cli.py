@@ -1,0 +1,85 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from mnist_core.cli import main
+from mnist_core.store import ModelStore
+
+from .conftest import PROJECT
+
+
+def run(capsys, *args) -> tuple[int, str, str]:
+    code = main(list(args))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+@pytest.fixture
+def trained(tiny_dir, tmp_path, capsys):
+    store = tmp_path / "models"
+    code, out, _ = run(capsys, "train", "--epochs", "2", "--hidden", "16", "--batch-size", "20", "--data-dir",
+                       str(tiny_dir), "--store", str(store), "--name", "tiny", "--json", "--device", "cpu")
+    assert code == 0
+    return store, out
+
+
+def test_train_json_prints_one_object_per_epoch(trained):
+    store, out = trained
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert [r["epoch"] for r in lines] == [1, 2]
+    assert set(lines[0]) == {"epoch", "loss", "train_f1", "test_f1", "test_accuracy", "seconds"}
+    assert ModelStore(store).meta("tiny").history[1]["test_f1"] == lines[1]["test_f1"]
+
+
+def test_train_prints_a_line_per_epoch(tiny_dir, tmp_path, capsys):
+    code, out, err = run(capsys, "train", "--epochs", "1", "--hidden", "8", "--data-dir", str(tiny_dir),
+                         "--store", str(tmp_path), "--name", "x")
+    assert code == 0 and out.startswith("Epoch 1/1: loss ") and "test F1" in out and "Saved model 'x'" in err
+
+
+def test_models_and_evaluate(trained, tiny_dir, capsys):
+    store, _ = trained
+    code, out, _ = run(capsys, "models", "--store", str(store), "--json")
+    listed = json.loads(out)
+    assert code == 0 and [m["name"] for m in listed if not m.get("builtin")] == ["tiny"]
+    code, out, _ = run(capsys, "models", "--store", str(store))
+    assert "tiny" in out and "784-16-10" in out
+    code, out, _ = run(capsys, "evaluate", "--model", "tiny", "--store", str(store), "--data-dir", str(tiny_dir),
+                       "--json")
+    result = json.loads(out)
+    assert code == 0 and result["model"] == "tiny" and len(result["confusion"]) == 10
+    assert sum(map(sum, result["confusion"])) == 100
+    code, out, _ = run(capsys, "evaluate", "--model", "tiny", "--store", str(store), "--data-dir", str(tiny_dir))
+    assert "accuracy" in out and "confusion" in out
+
+
+@pytest.mark.parametrize("args, message", [
+    (["train", "--device", "cuda:9"], "device 'cuda:9' is not available"),
+    (["train", "--lr", "0"], "learning rate"),
+    (["train", "--name", "../evil"], "invalid model name"),
+    (["evaluate", "--model", "nothere"], "no model named 'nothere'"),
+    (["train", "--data-dir", "/nonexistent/mnist"], "missing in /nonexistent/mnist"),
+])
+def test_user_mistakes_get_a_message_and_exit_2(args, message, tmp_path, capsys):
+    code, out, err = run(capsys, *args, "--store", str(tmp_path))
+    assert code == 2 and message in err and "Traceback" not in err
+
+
+def test_name_taken_is_refused_before_training(trained, tiny_dir, capsys):
+    store, _ = trained
+    code, _, err = run(capsys, "train", "--data-dir", str(tiny_dir), "--store", str(store), "--name", "tiny")
+    assert code == 2 and "exists already" in err
+
+
+def test_bad_hidden_sizes_are_a_usage_error(capsys):
+    with pytest.raises(SystemExit) as exit_:
+        main(["train", "--hidden", "12,abc"])
+    assert exit_.value.code == 2 and "comma-separated whole numbers" in capsys.readouterr().err
+
+
+def test_runs_as_a_module_without_traceback(tmp_path):
+    result = subprocess.run([sys.executable, "-m", "mnist_core", "evaluate", "--model", "x", "--store", str(tmp_path)],
+                            capture_output=True, text=True, cwd=PROJECT)
+    assert result.returncode == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr

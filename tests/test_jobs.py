@@ -1,0 +1,99 @@
+import time
+
+import pytest
+
+from mnist_core.jobs import DONE, FAILED, JobRegistry, QUEUED, RUNNING, STOPPED
+from mnist_core.store import ModelStore, StoreError
+from mnist_core.train import TrainConfig
+
+FAST = dict(hidden=(16,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=10, epochs=2, device="cpu")
+
+
+@pytest.fixture
+def registry(tmp_path, tiny):
+    return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny)
+
+
+def wait_for(predicate, timeout=30.0):
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def test_a_job_trains_in_the_background_and_is_saved(registry):
+    job = registry.submit("alice", TrainConfig(**FAST), name="m1")
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.status == DONE and snap.saved and not snap.active
+    assert [r["epoch"] for r in snap.history] == [1, 2]
+    assert len(snap.batch_losses) == 2 * 30 and snap.batch == snap.batches == 30
+    meta = registry.store.meta("m1")
+    assert meta.owner == "alice" and meta.epochs == 2 and not meta.stopped
+    assert registry.get(job.id) is job and registry.jobs_of("alice") == [job] and registry.jobs_of("bob") == []
+
+
+def test_stop_ends_the_run_and_keeps_what_was_learned(registry):
+    job = registry.submit("alice", TrainConfig(**{**FAST, "epochs": 50}), name="m2")
+    wait_for(lambda: job.snapshot().batch >= 20)
+    job.stop()
+    assert job.wait(10)
+    snap = job.snapshot()
+    assert snap.status == STOPPED and snap.saved
+    assert 1 <= len(snap.history) < 50
+    assert registry.store.meta("m2").stopped
+
+
+def test_train_more_continues_the_same_model(registry):
+    job = registry.submit("alice", TrainConfig(**FAST), name="m3")
+    job.wait(60)
+    job.start(epochs=1)
+    job.wait(60)
+    snap = job.snapshot()
+    assert snap.status == DONE and [r["epoch"] for r in snap.history] == [1, 2, 3]
+    assert len(snap.batch_losses) == 3 * 30
+    assert registry.store.meta("m3").epochs == 3
+
+
+def test_continue_a_stored_model_in_a_new_job(registry):
+    registry.submit("alice", TrainConfig(**FAST), name="m4").wait(60)
+    job = registry.submit("alice", TrainConfig(**FAST), continue_from="m4", epochs=1)
+    job.wait(60)
+    assert [r["epoch"] for r in job.snapshot().history] == [1, 2, 3]
+
+
+def test_one_job_per_device_at_a_time_the_rest_queue(registry):
+    first = registry.submit("alice", TrainConfig(**{**FAST, "epochs": 200}), name="long")
+    wait_for(lambda: first.status == RUNNING)
+    second = registry.submit("bob", TrainConfig(**FAST), name="waiting")
+    third = registry.submit("carol", TrainConfig(**FAST), name="last")
+    wait_for(lambda: third.snapshot().queue_position == 2)
+    assert second.snapshot().status == QUEUED and second.snapshot().queue_position == 1
+    third.stop()  # leaving the queue
+    assert third.wait(5) and third.status == STOPPED and not registry.store.exists("last")
+    first.stop()
+    assert second.wait(60) and second.status == DONE
+
+
+def test_names_are_checked_before_the_job_starts(registry):
+    registry.submit("alice", TrainConfig(**FAST), name="taken").wait(60)
+    with pytest.raises(StoreError, match="exists already"):
+        registry.submit("bob", TrainConfig(**FAST), name="taken")
+    with pytest.raises(StoreError, match="invalid model name"):
+        registry.submit("bob", TrainConfig(**FAST), name="../x")
+    auto = registry.submit("bob", TrainConfig(**FAST))
+    assert auto.name.startswith("mlp-16-")
+    auto.wait(60)
+
+
+def test_a_failure_is_reported_not_raised(tmp_path):
+    def broken():
+        raise OSError("disk gone")
+
+    registry = JobRegistry(ModelStore(tmp_path, builtin_dir=None), broken)
+    job = registry.submit("alice", TrainConfig(**FAST), name="x")
+    job.wait(10)
+    assert job.status == FAILED and "disk gone" in job.snapshot().error
+    assert registry.submit("alice", TrainConfig(**FAST), name="y").wait(10)  # the device slot was released

@@ -1,0 +1,102 @@
+import numpy as np
+import pytest
+import torch
+
+from mnist_core.train import ConfigError, DeviceData, TrainConfig, Trainer
+
+FAST = dict(hidden=(32,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=20, epochs=3, device="cpu")
+
+
+def test_learns_a_tiny_set(tiny):
+    trainer = Trainer(TrainConfig(**FAST), tiny)
+    records = trainer.train()
+    assert [r.epoch for r in records] == [1, 2, 3]
+    assert records[-1].loss < records[0].loss
+    assert records[-1].test_accuracy > 0.9 and records[-1].test_f1 > 0.9
+    assert all(r.seconds > 0 for r in records)
+
+
+def test_same_seed_same_numbers(tiny):
+    a = Trainer(TrainConfig(**{**FAST, "dropout": 0.2}), tiny).train()
+    b = Trainer(TrainConfig(**{**FAST, "dropout": 0.2}), tiny).train()
+    c = Trainer(TrainConfig(**{**FAST, "dropout": 0.2, "seed": 1}), tiny).train()
+    assert [r.loss for r in a] == [r.loss for r in b]
+    assert [r.loss for r in a] != [r.loss for r in c]
+
+
+def test_continuing_extends_the_history_like_one_long_run(tiny):
+    config = TrainConfig(**FAST)
+    whole = Trainer(config, tiny)
+    whole.train(4)
+    split = Trainer(config, tiny)
+    split.train(2)
+    split.train(2)
+    assert [r.epoch for r in split.history] == [1, 2, 3, 4]
+    np.testing.assert_allclose([r.loss for r in split.history], [r.loss for r in whole.history], rtol=1e-5)
+
+
+def test_stop_takes_effect_within_one_batch_and_keeps_the_model(tiny):
+    trainer = Trainer(TrainConfig(**FAST), tiny)
+    before = trainer.model.layers[0].weight.detach().clone()
+    calls = {"n": 0}
+
+    def should_stop() -> bool:
+        calls["n"] += 1
+        return calls["n"] > 4  # the check before the run, then after batches 1, 2, 3; stop after the 4th
+
+    reports = []
+    records = trainer.train(3, on_progress=reports.append, should_stop=should_stop)
+    assert len(records) == 1 and records[0].epoch == 1
+    assert reports[-1].batch == 4 and reports[-1].batches == 15  # 300 images / 20
+    assert not torch.equal(before, trainer.model.layers[0].weight)
+    assert trainer.history == records
+
+
+def test_progress_reports_cover_every_batch_loss(tiny):
+    trainer = Trainer(TrainConfig(**{**FAST, "batch_size": 5}), tiny)  # 60 batches an epoch
+    reports = []
+    trainer.train(1, on_progress=reports.append)
+    assert [r.batch for r in reports] == [20, 40, 60]
+    assert sum(len(r.batch_losses) for r in reports) == 60
+    assert np.mean([x for r in reports for x in r.batch_losses]) == pytest.approx(trainer.history[0].loss, rel=1e-5)
+
+
+@pytest.mark.parametrize("schedule, optimizer", [("onecycle", "adam"), ("cosine", "sgd"), ("constant", "sgd")])
+def test_schedules_and_optimizers_train(tiny, schedule, optimizer):
+    config = TrainConfig(**{**FAST, "schedule": schedule, "optimizer": optimizer, "lr": 0.05 if optimizer == "sgd"
+                            else 3e-3, "weight_decay": 1e-4})
+    assert Trainer(config, tiny).train()[-1].test_accuracy > 0.8
+
+
+def test_bad_config_lists_every_problem():
+    with pytest.raises(ConfigError, match="learning rate.*batch size") as err:
+        TrainConfig(lr=0, batch_size=0)
+    assert "epochs" not in str(err.value)
+
+
+def test_config_round_trips_through_a_dict():
+    config = TrainConfig(hidden=(64, 32), lr=0.01)
+    assert TrainConfig.from_dict({**config.to_dict(), "unknown": 1}) == config
+
+
+def test_device_data_is_float_in_unit_range(tiny):
+    data = DeviceData.from_mnist(tiny, "cpu")
+    assert data.train_images.dtype == torch.float32 and data.train_labels.dtype == torch.int64
+    assert float(data.train_images.max()) == 1.0 and float(data.train_images.min()) >= 0.0
+
+
+@pytest.mark.mnist
+def test_a_short_run_on_real_mnist_learns(mnist):
+    trainer = Trainer(TrainConfig(hidden=(64,), epochs=1, device="cpu"), mnist)
+    record = trainer.train()[0]
+    assert record.test_f1 > 0.9 and record.train_f1 > 0.9  # chance is 0.1
+
+
+@pytest.mark.mnist
+def test_stop_mid_epoch_on_real_mnist(mnist):
+    trainer = Trainer(TrainConfig(hidden=(64,), epochs=2, device="cpu"), mnist)
+    reports = []
+    trainer.train(on_progress=reports.append, should_stop=lambda: len(reports) >= 3)
+    # Asked to stop once the third report (batch 60) arrived: the next batch is the last.
+    assert reports[-1].batch == 3 * 20 + 1 and reports[-1].batches == 469
+    assert len(trainer.history) == 1 and trainer.history[0].test_accuracy > 0.5
