@@ -83,3 +83,25 @@ def test_runs_as_a_module_without_traceback(tmp_path):
     result = subprocess.run([sys.executable, "-m", "mnist_core", "evaluate", "--model", "x", "--store", str(tmp_path)],
                             capture_output=True, text=True, cwd=PROJECT)
     assert result.returncode == 2 and result.stderr.startswith("error: ") and "Traceback" not in result.stderr
+
+
+def test_predict_reads_files_in_order_and_reports_each_failure(trained, tmp_path, capsys):
+    from PIL import Image
+
+    from .test_preprocess import draw_seven
+
+    store, _ = trained
+    drawn, blank, text = tmp_path / "seven.png", tmp_path / "blank.png", tmp_path / "notes.txt"
+    Image.fromarray(draw_seven()).save(drawn)
+    Image.new("RGB", (100, 100), "white").save(blank)
+    text.write_text("not an image")
+    code, out, err = run(capsys, "predict", "--model", "tiny", "--store", str(store), "--json",
+                         str(drawn), str(text), str(blank))
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert code == 1 and [line["file"] for line in lines] == [str(drawn), str(text), str(blank)]
+    assert isinstance(lines[0]["digit"], int) and len(lines[0]["probabilities"]) == 10
+    assert abs(sum(lines[0]["probabilities"]) - 1) < 1e-5 and lines[0]["blank"] is False
+    assert "not an image file" in lines[1]["error"] and "not an image file" in err
+    assert lines[2] == {"file": str(blank), "digit": None, "probabilities": [0.0] * 10, "blank": True}
+    code, out, _ = run(capsys, "predict", "--model", "tiny", "--store", str(store), str(drawn), str(blank))
+    assert code == 0 and out.splitlines()[1].endswith("blank (no digit found)")
