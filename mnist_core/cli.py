@@ -9,7 +9,7 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import asdict
+from dataclasses import asdict, fields, replace
 from datetime import datetime
 
 import numpy as np
@@ -20,7 +20,7 @@ from .evaluate import evaluate, read_digit
 from .model import ACTIVATIONS
 from .preprocess import load_image, PreprocessError
 from .store import check_name, ModelStore, save_trained, StoreError
-from .train import ConfigError, EpochRecord, OPTIMIZERS, Progress, SCHEDULES, TrainConfig, Trainer
+from .train import ConfigError, EpochRecord, OPTIMIZERS, PRESETS, Progress, SCHEDULES, TrainConfig, Trainer
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -37,7 +37,6 @@ def _hidden(text: str) -> tuple[int, ...]:
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m mnist_core", description="Train and use MLPs on MNIST.")
     sub = parser.add_subparsers(dest="command", required=True)
-    defaults = TrainConfig()
 
     def common(p: argparse.ArgumentParser, data: bool = True, store: bool = True) -> None:
         if data:
@@ -46,18 +45,23 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--store", help="folder of saved models (default: $MNIST_MODELS, else models/)")
 
     t = sub.add_parser("train", help="train a model and save it to the store")
-    t.add_argument("--epochs", type=int, default=defaults.epochs)
-    t.add_argument("--hidden", type=_hidden, default=defaults.hidden, help="hidden layer sizes, e.g. 256,128")
-    t.add_argument("--activation", choices=list(ACTIVATIONS), default=defaults.activation)
-    t.add_argument("--dropout", type=float, default=defaults.dropout)
-    t.add_argument("--optimizer", choices=OPTIMIZERS, default=defaults.optimizer)
-    t.add_argument("--lr", type=float, default=defaults.lr)
-    t.add_argument("--momentum", type=float, default=defaults.momentum, help="SGD momentum")
-    t.add_argument("--weight-decay", type=float, default=defaults.weight_decay)
-    t.add_argument("--schedule", choices=SCHEDULES, default=defaults.schedule, help="learning-rate schedule")
-    t.add_argument("--batch-size", type=int, default=defaults.batch_size)
-    t.add_argument("--seed", type=int, default=defaults.seed)
-    t.add_argument("--device", default=defaults.device, help="auto, cpu, cuda, cuda:N or mps")
+    t.add_argument("--preset", choices=list(PRESETS), default="recommended",
+                   help="named setting to start from; the options below override it")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--hidden", type=_hidden, help="hidden layer sizes, e.g. 256,128")
+    t.add_argument("--activation", choices=list(ACTIVATIONS))
+    t.add_argument("--dropout", type=float)
+    t.add_argument("--optimizer", choices=OPTIMIZERS)
+    t.add_argument("--lr", type=float)
+    t.add_argument("--momentum", type=float, help="SGD momentum")
+    t.add_argument("--weight-decay", type=float)
+    t.add_argument("--schedule", choices=SCHEDULES, help="learning-rate schedule")
+    t.add_argument("--batch-size", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
+    t.add_argument("--augment", type=float, help="augmentation strength, 0 (off) to 2")
+    t.add_argument("--no-elastic", dest="elastic", action="store_const", const=False,
+                   help="augment without elastic distortion")
     t.add_argument("--name", help="name in the store (default: made from the layers and the time)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     common(t)
@@ -113,11 +117,8 @@ def _print_epoch(record: EpochRecord, epochs: int, as_json: bool) -> None:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    config = TrainConfig(
-        hidden=args.hidden, activation=args.activation, dropout=args.dropout, optimizer=args.optimizer,
-        lr=args.lr, momentum=args.momentum, weight_decay=args.weight_decay, schedule=args.schedule,
-        batch_size=args.batch_size, epochs=args.epochs, seed=args.seed, device=args.device,
-    )
+    given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
+    config = replace(PRESETS[args.preset], **given)
     resolve_device(config.device)  # an absent device is an error now, not after loading the data
     store = ModelStore(args.store)
     name = check_name(args.name or f"mlp-{'-'.join(map(str, config.hidden))}-{datetime.now():%Y%m%d-%H%M%S}")

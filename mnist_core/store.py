@@ -142,6 +142,7 @@ class ModelStore:
                 torch.save(payload, f)
                 f.flush()
                 os.fsync(f.fileno())
+            os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is readable like any other
             os.replace(tmp, path)
         except BaseException:
             Path(tmp).unlink(missing_ok=True)

@@ -11,6 +11,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .augment import augment
 from .data import Mnist
 from .device import resolve_device
 from .evaluate import macro_f1, predict_probs
@@ -42,6 +43,8 @@ class TrainConfig:
     epochs: int = 6
     seed: int = 0
     device: str = "auto"
+    augment: float = 0.0  # strength of random affine, elastic and stroke-width changes; 0 = off
+    elastic: bool = True  # include elastic distortion when augmenting
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -68,6 +71,8 @@ class TrainConfig:
             problems.append(f"epochs must be 1..1000, got {self.epochs}")
         if self.seed < 0:
             problems.append(f"seed must be >= 0, got {self.seed}")
+        if not 0.0 <= self.augment <= 2.0:
+            problems.append(f"augmentation strength must be in [0, 2], got {self.augment}")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -78,6 +83,15 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+
+# Named settings for the app and the command line (`--preset`); "recommended" is TrainConfig().
+PRESETS: dict[str, TrainConfig] = {
+    "recommended": TrainConfig(),
+    "notebook": TrainConfig(hidden=(128,), dropout=0.0, lr=1e-4, schedule="constant", batch_size=64, epochs=10),
+    "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.2, lr=2e-3, epochs=12, augment=0.7),
+    "best-mlp": TrainConfig(hidden=(800, 800), dropout=0.3, lr=2e-3, epochs=40, augment=1.0, weight_decay=1e-4),
+}
 
 
 @dataclass
@@ -200,6 +214,9 @@ class Trainer:
             order = torch.randperm(n, generator=generator).to(self.device)
             # One gather per epoch, then every batch is a view: cheaper than indexing each batch.
             epoch_images, epoch_labels = images[order], labels[order]  # (N, 28, 28), (N,)
+            if self.config.augment > 0:  # fresh deformations every epoch, made in big chunks
+                deform = torch.Generator(device=self.device).manual_seed(epoch_seed(self.config.seed, epoch))
+                epoch_images = augment(epoch_images, self.config.augment, deform, self.config.elastic)
             torch.manual_seed(epoch_seed(self.config.seed, epoch))  # dropout masks
             self.model.train()
             losses: list[torch.Tensor] = []  # detached (1,) tensors: no device sync per batch

@@ -1,0 +1,9 @@
+"""The app: page setup and navigation only; each page lives in pages/."""
+
+import streamlit as st
+
+st.set_page_config(page_title="MNIST MLP studio", page_icon="✏️", layout="wide")
+navigation = st.navigation([
+    st.Page("pages/train.py", title="Train", icon="📈", default=True),
+])
+navigation.run()

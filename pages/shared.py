@@ -1,0 +1,124 @@
+"""What the pages share: the cached engine objects, who this browser session is, the current model."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import threading
+import time
+
+import streamlit as st
+import torch
+from streamlit.runtime import Runtime
+from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+from mnist_core.data import load_mnist, Mnist
+from mnist_core.jobs import JobRegistry, TrainingJob
+from mnist_core.model import MLP
+from mnist_core.store import ModelMeta, ModelStore
+
+# Session-state keys, in one place.
+OWNER = "owner"  # this browser's secret; also in the URL as ?key=, so a reload finds its jobs again
+JOB = "job"  # id of the job this session shows
+MODEL = "model"  # name of the current model for every page
+DEFAULT_MODEL = "default"  # ships with the app (mnist_core/builtin_models)
+OPERATOR = os.environ.get("MNIST_APP_OPERATOR", "") == "1"  # may rename and delete any model
+ORPHAN_SECONDS = 60.0  # a job whose owner has had no open browser session this long is stopped
+
+# Torch in this server keeps one core for answering pages: measured, it does not slow training here.
+torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+
+
+@st.cache_resource
+def model_store() -> ModelStore:
+    return ModelStore()
+
+
+@st.cache_resource
+def dataset() -> Mnist:
+    """The whole MNIST, read once per server; raises MnistDataError when it is not there."""
+    return load_mnist()
+
+
+class Sessions:
+    """Which browser sessions belong to which owner, so a job whose owner left can be stopped."""
+
+    def __init__(self, registry: JobRegistry) -> None:
+        self.registry = registry
+        self.by_owner: dict[str, set[str]] = {}
+        self.last_seen: dict[str, float] = {}
+        self.lock = threading.Lock()
+        threading.Thread(target=self._reap, name="session-reaper", daemon=True).start()
+
+    def register(self, owner: str, session_id: str) -> None:
+        with self.lock:
+            self.by_owner.setdefault(owner, set()).add(session_id)
+            self.last_seen[owner] = time.monotonic()
+
+    def _reap(self) -> None:
+        while True:
+            time.sleep(5)
+            if not Runtime.exists():
+                continue
+            runtime = Runtime.instance()
+            with self.lock:
+                owners = list(self.by_owner.items())
+            for owner, sessions in owners:
+                if any(runtime.is_active_session(s) for s in sessions):
+                    with self.lock:
+                        self.last_seen[owner] = time.monotonic()
+                elif time.monotonic() - self.last_seen.get(owner, 0) > ORPHAN_SECONDS:
+                    self.registry.stop_owner(owner)
+
+
+@st.cache_resource
+def job_registry() -> tuple[JobRegistry, Sessions]:
+    """One registry for the whole server: at most one job trains per device, the rest queue."""
+    registry = JobRegistry(model_store(), dataset, slots_per_device=1)
+    return registry, Sessions(registry)
+
+
+def owner() -> str:
+    """This browser's secret owner key: from the URL (?key=) if there, else a new one put there."""
+    if OWNER not in st.session_state:
+        st.session_state[OWNER] = st.query_params.get("key") or secrets.token_urlsafe(12)
+    registry, sessions = job_registry()
+    ctx = get_script_run_ctx()
+    if ctx is not None:
+        sessions.register(st.session_state[OWNER], ctx.session_id)
+    return st.session_state[OWNER]
+
+
+def current_job() -> TrainingJob | None:
+    """The job this page shows: from the session, else from the URL (?job=), which a shared link carries."""
+    registry, _ = job_registry()
+    job_id = st.session_state.get(JOB) or st.query_params.get("job")
+    job = registry.get(job_id) if job_id else None
+    if job is not None:
+        st.session_state[JOB] = job.id
+    return job
+
+
+def may_change(meta: ModelMeta, who: str) -> bool:
+    """Only the session that trained a model (or the operator) may rename or delete it."""
+    return not meta.builtin and (OPERATOR or (meta.owner != "" and meta.owner == who))
+
+
+def current_model_name() -> str:
+    name = st.session_state.get(MODEL, DEFAULT_MODEL)
+    if not model_store().exists(name):
+        name = DEFAULT_MODEL
+    st.session_state[MODEL] = name
+    return name
+
+
+@st.cache_resource(max_entries=8)
+def loaded_model(name: str, created: str) -> tuple[MLP, ModelMeta]:
+    """A stored model on the CPU, loaded once per version (`created` changes when it is retrained)."""
+    model, meta, _ = model_store().load(name)
+    return model, meta
+
+
+def current_model() -> tuple[MLP, ModelMeta]:
+    name = current_model_name()
+    return loaded_model(name, model_store().meta(name).created)

@@ -1,0 +1,273 @@
+"""Train page: choose a network and its training, train it live, stop, train more; the stored models."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+
+from mnist_core.data import download, find_data_dir, missing_files, MnistDataError
+from mnist_core.device import available_devices, DeviceError
+from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
+from mnist_core.model import ACTIVATIONS
+from mnist_core.store import StoreError
+from mnist_core.train import ConfigError, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+from pages.shared import current_job, current_model_name, JOB, job_registry, may_change, MODEL, model_store, owner
+
+PRESET_LABELS = {"recommended": "Recommended (fast, ≥98%)", "notebook": "The original notebook (784-128-10)",
+                 "robust-drawings": "Robust for drawings (augmented)", "best-mlp": "Best MLP (long)"}
+BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
+# Widget keys of the settings; re-set on every run so a visit to another page does not forget them.
+SETTINGS = ["t_preset", "t_hidden", "t_activation", "t_dropout", "t_optimizer", "t_lr", "t_schedule", "t_batch",
+            "t_epochs", "t_seed", "t_device", "t_augment", "t_name", "t_more"]
+
+
+def apply_preset() -> None:
+    config = PRESETS[st.session_state.t_preset]
+    st.session_state.update({
+        "t_hidden": ", ".join(map(str, config.hidden)), "t_activation": config.activation,
+        "t_dropout": config.dropout, "t_optimizer": config.optimizer, "t_lr": config.lr,
+        "t_schedule": config.schedule, "t_batch": config.batch_size, "t_epochs": config.epochs,
+        "t_seed": config.seed, "t_augment": config.augment,
+    })
+
+
+def config_from_widgets() -> TrainConfig:
+    try:
+        hidden = tuple(int(part) for part in st.session_state.t_hidden.replace(" ", "").split(",") if part)
+    except ValueError:
+        raise ConfigError("hidden layers are whole numbers separated by commas, like 256 or 512, 256") from None
+    s = st.session_state
+    return replace(PRESETS[s.t_preset], hidden=hidden, activation=s.t_activation, dropout=s.t_dropout,
+                   optimizer=s.t_optimizer, lr=s.t_lr, schedule=s.t_schedule, batch_size=s.t_batch,
+                   epochs=int(s.t_epochs), seed=int(s.t_seed), device=s.t_device, augment=s.t_augment)
+
+
+def start_training() -> None:
+    registry, _ = job_registry()
+    try:
+        job = registry.submit(owner(), config_from_widgets(), name=st.session_state.t_name.strip() or None)
+    except (ConfigError, StoreError, DeviceError, ValueError) as e:
+        st.session_state.train_error = str(e)
+        return
+    st.session_state[JOB] = job.id
+    st.query_params.update({"job": job.id, "key": owner()})
+
+
+def stop_training() -> None:
+    job = current_job()
+    if job is not None and job.owner == owner():
+        job.stop()
+
+
+def train_more() -> None:
+    job = current_job()
+    if job is not None and job.owner == owner() and not job.snapshot().active:
+        job.start(int(st.session_state.t_more))
+
+
+def settings_panel(busy: bool) -> None:
+    st.selectbox("Preset", list(PRESETS), format_func=PRESET_LABELS.get, key="t_preset", on_change=apply_preset,
+                 disabled=busy)
+    left, right = st.columns(2)
+    left.text_input("Hidden layers", key="t_hidden", disabled=busy, help="Sizes separated by commas: 784-[these]-10")
+    right.selectbox("Activation", list(ACTIVATIONS), key="t_activation", disabled=busy)
+    left.slider("Dropout", 0.0, 0.8, step=0.05, key="t_dropout", disabled=busy)
+    right.slider("Augmentation", 0.0, 1.5, step=0.1, key="t_augment", disabled=busy,
+                 help="Random shifts, rotations, scaling, elastic distortion and stroke width, fresh each epoch. "
+                      "0 is off.")
+    left.selectbox("Optimizer", OPTIMIZERS, key="t_optimizer", disabled=busy)
+    right.number_input("Learning rate", min_value=1e-5, max_value=1.0, format="%g", step=1e-4, key="t_lr",
+                       disabled=busy)
+    left.selectbox("Learning-rate schedule", SCHEDULES, key="t_schedule", disabled=busy)
+    right.selectbox("Batch size", BATCH_SIZES, key="t_batch", disabled=busy)
+    left.number_input("Epochs", min_value=1, max_value=200, step=1, key="t_epochs", disabled=busy)
+    right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="t_seed", disabled=busy)
+    left.selectbox("Device", ["auto", *available_devices()], key="t_device", disabled=busy)
+    right.text_input("Model name", key="t_name", placeholder="made up for you", disabled=busy)
+
+
+def loss_figure(snap: Snapshot) -> go.Figure:
+    losses = np.asarray(snap.batch_losses, dtype=float)
+    per_epoch = max(snap.batches_per_epoch, 1)
+    x = np.arange(1, len(losses) + 1) / per_epoch
+    step = max(1, len(losses) // 3000)  # a few thousand points are plenty for a chart
+    smooth = np.empty_like(losses)
+    level = losses[0] if len(losses) else 0.0
+    for i, value in enumerate(losses):  # exponential moving average, the usual smoothing of a loss curve
+        level = 0.95 * level + 0.05 * value
+        smooth[i] = level
+    figure = go.Figure()
+    figure.add_scatter(x=x[::step], y=losses[::step], name="each batch", line={"width": 1, "color": "#9ecae1"},
+                       opacity=0.5)
+    figure.add_scatter(x=x[::step], y=smooth[::step], name="smoothed", line={"width": 2.5, "color": "#08519c"})
+    figure.update_layout(title="Training loss", xaxis_title="epoch", yaxis_title="cross-entropy", height=320,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": 1.12})
+    return figure
+
+
+def f1_figure(snap: Snapshot) -> go.Figure:
+    epochs = [r["epoch"] for r in snap.history]
+    figure = go.Figure()
+    figure.add_scatter(x=epochs, y=[r["train_f1"] for r in snap.history], name="train", mode="lines+markers")
+    figure.add_scatter(x=epochs, y=[r["test_f1"] for r in snap.history], name="test", mode="lines+markers")
+    figure.update_layout(title="Macro-F1 per epoch", xaxis_title="epoch", yaxis_title="macro-F1", height=320,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": 1.12},
+                         xaxis={"dtick": 1 if len(epochs) <= 20 else None})
+    return figure
+
+
+def status_line(snap: Snapshot) -> None:
+    done_epochs = len(snap.history)
+    if snap.status == QUEUED:
+        st.info(f"Waiting for the {snap.device} device: number {snap.queue_position} in the queue.")
+    elif snap.status == RUNNING:
+        if snap.batches:
+            share = ((snap.epoch - 1) * snap.batches + snap.batch) / (snap.last_epoch * snap.batches)
+            left = f", about {snap.eta_seconds:.0f} s left" if snap.eta_seconds is not None else ""
+            st.progress(min(share, 1.0), text=f"Epoch {snap.epoch} of {snap.last_epoch}, batch {snap.batch} of "
+                                               f"{snap.batches}{left}")
+        else:
+            st.progress(0.0, text="Loading the data …")
+    elif snap.status == DONE:
+        st.success(f"Trained {done_epochs} epochs; saved as **{snap.name}**.")
+    elif snap.status == STOPPED:
+        st.warning(f"Stopped after {done_epochs} epoch(s); what it learned is saved as **{snap.name}**."
+                   if snap.saved else "Stopped before training began.")
+    elif snap.status == FAILED:
+        st.error(f"Training failed: {snap.error}")
+
+
+def live_view(job_id: str, was_active: bool) -> None:
+    """Redrawn twice a second while the job runs; the training thread never touches Streamlit."""
+
+    @st.fragment(run_every=0.5 if was_active else None)
+    def view() -> None:
+        job = job_registry()[0].get(job_id)
+        snap = job.snapshot()
+        st.subheader(f"{snap.name}  ·  784-{'-'.join(map(str, snap.config['hidden']))}-10 on {snap.device}")
+        status_line(snap)
+        left, right = st.columns(2)
+        left.plotly_chart(loss_figure(snap), key="loss_chart")
+        right.plotly_chart(f1_figure(snap), key="f1_chart")
+        if snap.history:
+            last = snap.history[-1]
+            st.dataframe([{"epoch": last["epoch"], "loss": round(last["loss"], 4),
+                           "train macro-F1": round(last["train_f1"], 4), "test macro-F1": round(last["test_f1"], 4),
+                           "test accuracy": f"{last['test_accuracy']:.2%}", "seconds": round(last["seconds"], 1)}],
+                         hide_index=True)
+        if was_active and not snap.active:
+            st.rerun(scope="app")  # the job ended: refresh the buttons and the models table
+
+    view()
+
+
+def data_panel() -> bool:
+    """True when MNIST is there; else offers to download it, or says where to put the files."""
+    missing = missing_files()
+    if not missing:
+        return True
+    folder = find_data_dir()
+    st.warning(f"MNIST is not in `{folder}` yet ({len(missing)} of 4 files missing). Training needs it; "
+               "drawing with the shipped model does not.")
+    if st.button("Download MNIST (about 11 MB)", type="primary"):
+        bar = st.progress(0.0, text="Starting the download …")
+
+        def progress(stem: str, done: int, total: int | None) -> None:
+            bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{stem}: {done / 1e6:.1f} MB")
+
+        try:
+            download(folder, progress=progress)
+        except (MnistDataError, OSError) as e:
+            st.error(str(e))
+            return False
+        st.rerun()
+    st.caption(f"Or put the four files (`train-images-idx3-ubyte.gz` and the others, gzipped or not) into "
+               f"`{folder}`, or start the app with `MNIST_DIR` set to the folder that has them.")
+    return False
+
+
+def models_panel(who: str) -> None:
+    store = model_store()
+    entries = store.list()
+    st.subheader("Stored models")
+    rows = []
+    for e in entries:
+        m = e.meta
+        if m is None:
+            rows.append({"name": e.name, "layers": "damaged file", "parameters": None, "test F1": None,
+                         "accuracy": None, "epochs": None, "device": "", "training s": None, "date": e.error})
+            continue
+        rows.append({"name": m.name, "layers": "784-" + "-".join(map(str, m.model["hidden"])) + "-10",
+                     "parameters": m.parameters, "test F1": round(m.metrics.get("test_f1", 0), 4),
+                     "accuracy": f"{m.metrics.get('test_accuracy', 0):.2%}", "epochs": m.epochs,
+                     "device": m.device, "training s": round(m.train_seconds, 1),
+                     "date": "ships with the app" if m.builtin else m.created.replace("T", " ")[:16]})
+    current = current_model_name()
+    if not rows:
+        st.caption("No models yet: train one above.")
+        return
+    chosen = st.dataframe(rows, hide_index=True, on_select="rerun", selection_mode="single-row", key="models_table")
+    selected = chosen.selection.rows if chosen is not None else []
+    if selected and entries[selected[0]].meta is not None and entries[selected[0]].name != current:
+        st.session_state[MODEL] = current = entries[selected[0]].name
+    st.markdown(f"Current model for the other pages: **{current}** (select a row to change it).")
+    meta = next((e.meta for e in entries if e.name == current and e.meta), None)
+    if meta is not None and may_change(meta, who):
+        with st.expander(f"Rename or delete {current}"):
+            new_name = st.text_input("New name", value=current, key="rename_to")
+            left, right = st.columns(2)
+            try:
+                if left.button("Rename") and new_name != current:
+                    store.rename(current, new_name.strip())
+                    st.session_state[MODEL] = new_name.strip()
+                    st.rerun()
+                if right.button("Delete", type="secondary"):
+                    store.delete(current)
+                    st.session_state.pop(MODEL, None)
+                    st.rerun()
+            except StoreError as e:
+                st.error(str(e))
+
+
+def train_page() -> None:
+    for key in SETTINGS:  # keep the settings when the user visits another page and comes back
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    if "t_preset" not in st.session_state:
+        st.session_state.update({"t_preset": "recommended", "t_device": "auto", "t_name": "", "t_more": 5})
+        apply_preset()
+    who = owner()
+    st.title("Train a network")
+    job = current_job()
+    snap = job.snapshot() if job else None
+    mine = job is not None and job.owner == who
+    busy = snap is not None and snap.active and mine
+    have_data = data_panel()
+
+    with st.sidebar:
+        st.header("Settings")
+        settings_panel(busy)
+    if error := st.session_state.pop("train_error", None):
+        st.error(error)
+    buttons = st.columns([1, 1, 1, 3])
+    buttons[0].button("Train", type="primary", on_click=start_training, disabled=busy or not have_data)
+    buttons[1].button("Stop", on_click=stop_training, disabled=not busy)
+    if mine and snap is not None and not snap.active and snap.saved:
+        buttons[3].number_input("More epochs", min_value=1, max_value=200, step=1, key="t_more",
+                                label_visibility="collapsed")
+        buttons[2].button("Train more", on_click=train_more)
+    if job is not None:
+        if mine:
+            st.caption(f"Share this run (read-only): `{st.context.url.split('?')[0]}?job={job.id}`")
+        else:
+            st.caption("You are watching someone else's run (read-only).")
+        live_view(job.id, snap.active)
+    else:
+        st.info("Choose the settings on the left and press **Train**; the curves draw themselves as it learns.")
+    models_panel(who)
+
+
+train_page()
