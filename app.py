@@ -5,5 +5,6 @@ import streamlit as st
 st.set_page_config(page_title="MNIST MLP studio", page_icon="✏️", layout="wide")
 navigation = st.navigation([
     st.Page("pages/train.py", title="Train", icon="📈", default=True),
+    st.Page("pages/draw.py", title="Draw", icon="✏️"),
 ])
 navigation.run()

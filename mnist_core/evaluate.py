@@ -110,3 +110,13 @@ def read_digit(model: nn.Module, image: np.ndarray) -> Reading:
         return Reading(steps, None, None)
     probs = predict_probs(model, steps.output).cpu().numpy()[0]
     return Reading(steps, probs, int(probs.argmax()))
+
+
+def read_many(model: nn.Module, images: list[np.ndarray]) -> list[Reading]:
+    """Each image made MNIST-style, and all the non-blank ones read in one batched pass."""
+    steps = [mnist_style(image) for image in images]
+    inked = [i for i, s in enumerate(steps) if not s.blank]
+    probs = predict_probs(model, np.stack([steps[i].output for i in inked])).cpu().numpy() if inked else []
+    answers = dict(zip(inked, probs, strict=True))
+    return [Reading(s, answers.get(i), int(answers[i].argmax()) if i in answers else None)
+            for i, s in enumerate(steps)]

@@ -7,8 +7,10 @@ import secrets
 import threading
 import time
 
+import numpy as np
 import streamlit as st
 import torch
+from PIL import Image
 from streamlit.runtime import Runtime
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -113,12 +115,47 @@ def current_model_name() -> str:
 
 
 @st.cache_resource(max_entries=8)
-def loaded_model(name: str, created: str) -> tuple[MLP, ModelMeta]:
-    """A stored model on the CPU, loaded once per version (`created` changes when it is retrained)."""
-    model, meta, _ = model_store().load(name)
+def loaded_model(name: str, created: str, device: str = "cpu") -> tuple[MLP, ModelMeta]:
+    """A stored model, loaded once per version and device (`created` changes when it is retrained)."""
+    model, meta, _ = model_store().load(name, device)
     return model, meta
 
 
-def current_model() -> tuple[MLP, ModelMeta]:
+def current_model(device: str = "cpu") -> tuple[MLP, ModelMeta]:
     name = current_model_name()
-    return loaded_model(name, model_store().meta(name).created)
+    return loaded_model(name, model_store().meta(name).created, device)
+
+
+def model_picker(label: str = "Model") -> str:
+    """A select box of the stored models, set to (and setting) the current model."""
+    names = [e.name for e in model_store().list() if e.meta is not None]
+    current = current_model_name()
+    chosen = st.selectbox(label, names, index=names.index(current) if current in names else 0)
+    st.session_state[MODEL] = chosen
+    return chosen
+
+
+def pixels_image(image: np.ndarray, scale: int = 10, grid: bool = True) -> np.ndarray:
+    """A small [0, 1] image (ink = 1) enlarged with visible pixels, as dark ink on white, uint8 RGB."""
+    grey = (255 - np.clip(image, 0, 1) * 255).astype(np.uint8)
+    big = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
+    rgb = np.stack([big] * 3, axis=-1)
+    if grid and scale >= 6:
+        rgb[::scale, :, :] = (200, 200, 230)
+        rgb[:, ::scale, :] = (200, 200, 230)
+    return rgb
+
+
+def thumbnail(image: np.ndarray, size: int = 112) -> np.ndarray:
+    """Any [0, 1] image (ink = 1) shown in a size x size square, aspect kept, as dark ink on white."""
+    h, w = image.shape
+    if h == 0 or w == 0:
+        return np.full((size, size, 3), 255, np.uint8)
+    scale = size / max(h, w)
+    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
+    shrunk = np.asarray(Image.fromarray(np.asarray(image, np.float32), mode="F").resize(
+        (max(1, round(w * scale)), max(1, round(h * scale))), resample))
+    square = np.zeros((size, size), np.float32)
+    top, left = (size - shrunk.shape[0]) // 2, (size - shrunk.shape[1]) // 2
+    square[top:top + shrunk.shape[0], left:left + shrunk.shape[1]] = shrunk
+    return pixels_image(square, 1, grid=False)

@@ -1,0 +1,166 @@
+"""Draw page: draw or upload a digit, see every preprocessing step and what the network reads."""
+
+from __future__ import annotations
+
+import hashlib
+
+import numpy as np
+import plotly.graph_objects as go
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from mnist_core.device import available_devices
+from mnist_core.drawings import Collections
+from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
+from mnist_core.preprocess import load_image, plain_resize, PreprocessError
+from pages.shared import current_model, model_picker, pixels_image, thumbnail
+
+CANVAS = 280
+
+
+@st.cache_resource
+def collections() -> Collections:
+    return Collections()
+
+
+def probability_chart(probs: np.ndarray, digit: int) -> go.Figure:
+    colours = ["#08519c" if d == digit else "#9ecae1" for d in range(10)]
+    figure = go.Figure(go.Bar(x=list(range(10)), y=probs, marker_color=colours,
+                              text=[f"{p:.0%}" for p in probs], textposition="outside"))
+    figure.update_layout(height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Probability of each digit",
+                         xaxis={"dtick": 1, "title": "digit"}, yaxis={"range": [0, 1.15], "tickformat": ".0%"})
+    return figure
+
+
+def show_steps(reading: Reading) -> None:
+    steps = reading.steps
+    evened = steps.stroked is not steps.cropped
+    shown = [(thumbnail(steps.ink, 84), "1. ink found"), (thumbnail(steps.cropped, 84), "2. cropped to the ink"),
+             (thumbnail(steps.stroked, 84), f"3. strokes {'evened' if evened else 'kept'} "
+                                        f"(width {steps.stroke_width:.1f} px of 20)"),
+             (pixels_image(steps.fitted, 4), "4. fitted into 20×20"),
+             (pixels_image(steps.boxed, 3), "5. placed in 28×28 by its box")]
+    for column, (picture, caption) in zip(st.columns(5), shown, strict=True):
+        column.image(picture, caption=caption, width=84)
+
+
+def show_reading(reading: Reading, threshold: float, marker: str) -> None:
+    """The answer: the digit in large type, the doubt when unsure, all ten probabilities."""
+    probs = reading.probs
+    best, second = np.argsort(probs)[::-1][:2]
+    left, right = st.columns([1, 2])
+    left.markdown(f"<div data-testid='predicted-digit' "
+                  f"style='font-size:110px;line-height:1;font-weight:700;text-align:center'>{best}</div>"
+                  f"<div style='text-align:center'>{probs[best]:.1%} sure</div>"
+                  f"<span data-testid='reading-marker' style='display:none'>{marker}</span>",
+                  unsafe_allow_html=True)
+    if probs[best] < threshold:
+        left.warning(f"Not sure: {best} ({probs[best]:.0%}) or {second} ({probs[second]:.0%})?")
+    right.plotly_chart(probability_chart(probs, int(best)), key=f"probs_{marker[:8]}")
+
+
+def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> None:
+    reading = read_digit(model, image)
+    marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
+    if reading.blank:
+        st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
+        st.markdown(f"<span data-testid='reading-marker' style='display:none'>blank-{marker}</span>",
+                    unsafe_allow_html=True)
+        return
+    network_view, answer = st.columns([1, 2])
+    network_view.image(pixels_image(reading.steps.output, 8), caption="6. centred by mass: what the network sees")
+    with answer:
+        show_reading(reading, threshold, marker)
+    show_steps(reading)
+    if compare:
+        squashed = plain_resize(image)
+        probs = predict_probs(model, squashed).cpu().numpy()[0]
+        left, right = st.columns([1, 2])
+        left.image(pixels_image(squashed, 8), caption="Plain resize of the whole canvas, no centring")
+        right.markdown(f"Without MNIST-style preprocessing the network reads **{int(probs.argmax())}** "
+                       f"({probs.max():.0%} sure). An MLP has no notion of *where*: every pixel is its own input, "
+                       "so a digit off-centre or at another size lights up inputs it never saw lit in training.")
+
+
+def collection_panel(image: np.ndarray | None, model) -> None:
+    store = collections()
+    with st.expander("Save drawings into a collection, and score the model on it"):
+        names = store.names()
+        name = st.text_input("Collection", value=names[0] if names else "my-digits",
+                             help="Letters, digits, '.', '_' or '-'")
+        left, right = st.columns([1, 1])
+        label = left.selectbox("This drawing is a", list(range(10)), index=None, placeholder="true digit")
+        if right.button("Save drawing", disabled=image is None or label is None):
+            try:
+                store.add(name, image, label)
+                st.toast(f"Saved into {name}")
+            except ValueError as e:
+                st.error(str(e))
+        try:
+            drawings = store.load(name)
+        except ValueError as e:
+            st.error(str(e))
+            return
+        if not drawings:
+            st.caption("No drawings saved here yet.")
+            return
+        readings = read_many(model, [d.image for d in drawings])
+        wrong = [(d, r) for d, r in zip(drawings, readings, strict=True) if r.digit != d.label]
+        correct = len(drawings) - len(wrong)
+        st.markdown(f"**{correct} of {len(drawings)}** right ({correct / len(drawings):.0%}) with this model.")
+        if wrong:
+            st.caption("Read wrongly:")
+            columns = st.columns(8)
+            for i, (d, r) in enumerate(wrong[:16]):
+                columns[i % 8].image(pixels_image(r.steps.output, 2, grid=False),
+                                     caption=f"{d.label} → {'blank' if r.blank else r.digit}")
+        left, right = st.columns(2)
+        left.download_button("Download as zip", store.zip_bytes(name), file_name=f"{name}.zip",
+                             mime="application/zip")
+        if right.button("Clear this collection"):
+            store.clear(name)
+            st.rerun()
+
+
+def draw_page() -> None:
+    st.title("Draw a digit")
+    controls = st.columns(4)
+    with controls[0]:
+        model_picker()
+    device = controls[1].selectbox("Device", available_devices(), key="d_device")
+    brush = controls[2].slider("Brush width", 6, 40, 18, key="d_brush")
+    threshold = controls[3].slider("Unsure below", 0.5, 0.99, 0.8, key="d_threshold",
+                                   help="Below this confidence the page says it is not sure and names two guesses")
+    compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
+    model, meta = current_model(device)
+    st.caption(f"Model **{meta.name}**: 784-{'-'.join(map(str, meta.model['hidden']))}-10, "
+               f"test accuracy {meta.metrics.get('test_accuracy', 0):.2%}. Draw in the box; its toolbar has "
+               "undo and clear.")
+    st.write("")  # room for the canvas's floating toolbar
+
+    @st.fragment
+    def live() -> None:  # a stroke reruns only this, not the whole page
+        pad, results = st.columns([1, 2])
+        with pad:
+            drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
+                              width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas")
+            upload = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp",
+                                                                               "webp"])
+        image = drawn.image_data if drawn is not None and drawn.image_data is not None else None
+        if upload is not None:
+            try:
+                image = load_image(upload.getvalue(), upload.name)
+            except PreprocessError as e:
+                results.error(str(e))
+                image = None
+        with results:
+            if image is None:
+                st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
+            else:
+                reading_panel(image, model, threshold, compare)
+        collection_panel(image, model)
+
+    live()
+
+
+draw_page()

@@ -1,0 +1,66 @@
+"""The Draw page in a real browser: real mouse strokes on the canvas, the answer read off the page."""
+
+import math
+
+import pytest
+
+from .conftest import open_app, wait_idle
+
+MARKER = "[data-testid='reading-marker']"
+
+
+def stroke(page, points: list[tuple[float, float]]) -> None:
+    """Draw one stroke through points given in canvas pixels (0..280), with real mouse moves."""
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    before = page.locator(MARKER).first.text_content() if page.locator(MARKER).count() else None
+    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(box["x"] + x, box["y"] + y)
+    page.mouse.up()
+    page.wait_for_function(
+        "prev => { const m = document.querySelector(\"" + MARKER + "\"); return m && m.textContent !== prev; }",
+        arg=before, timeout=20_000)
+    wait_idle(page)
+
+
+def vertical_line() -> list[tuple[float, float]]:
+    return [(140, 50 + i * 9) for i in range(21)]
+
+
+def loop() -> list[tuple[float, float]]:
+    return [(140 + 55 * math.sin(2 * math.pi * i / 40), 140 - 85 * math.cos(2 * math.pi * i / 40)) for i in range(42)]
+
+
+def predicted(page) -> str:
+    return page.get_by_test_id("predicted-digit").inner_text().strip()
+
+
+@pytest.fixture
+def draw_page(app, page):
+    open_app(page, app.url + "draw")
+    page.locator("canvas.upper-canvas").wait_for()
+    page.get_by_text("Draw a digit in the box").first.wait_for()
+    return page
+
+
+def test_a_vertical_stroke_reads_as_one(draw_page):
+    stroke(draw_page, vertical_line())
+    assert predicted(draw_page) == "1"
+    assert draw_page.get_by_text("6. centred by mass: what the network sees").count() == 1
+
+
+def test_a_loop_reads_as_zero_and_clear_brings_back_the_hint(draw_page):
+    stroke(draw_page, loop())
+    assert predicted(draw_page) == "0"
+    draw_page.get_by_role("button", name="Reset canvas & history").click()
+    draw_page.get_by_text("Draw a digit in the box").first.wait_for()
+    assert draw_page.get_by_test_id("predicted-digit").count() == 0
+
+
+def test_the_switch_shows_the_plain_resize_beside_the_proper_pipeline(draw_page):
+    stroke(draw_page, vertical_line())
+    assert draw_page.get_by_text("Plain resize of the whole canvas, no centring").count() == 0
+    draw_page.get_by_text("Show what a plain resize feeds the network").click()
+    draw_page.get_by_text("Plain resize of the whole canvas, no centring").wait_for()
+    wait_idle(draw_page)
