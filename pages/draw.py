@@ -35,13 +35,15 @@ def probability_chart(probs: np.ndarray, digit: int) -> go.Figure:
 def show_steps(reading: Reading) -> None:
     steps = reading.steps
     evened = steps.stroked is not steps.cropped
-    shown = [(thumbnail(steps.ink, 84), "1. ink found"), (thumbnail(steps.cropped, 84), "2. cropped to the ink"),
-             (thumbnail(steps.stroked, 84), f"3. strokes {'evened' if evened else 'kept'} "
-                                        f"(width {steps.stroke_width:.1f} px of 20)"),
-             (pixels_image(steps.fitted, 4), "4. fitted into 20×20"),
-             (pixels_image(steps.boxed, 3), "5. placed in 28×28 by its box")]
-    for column, (picture, caption) in zip(st.columns(5), shown, strict=True):
-        column.image(picture, caption=caption, width=84)
+    pictures = [thumbnail(steps.ink, 84), thumbnail(steps.cropped, 84), thumbnail(steps.stroked, 84),
+                thumbnail(steps.fitted, 84), thumbnail(steps.boxed, 84)]
+    gap = np.full((84, 12, 3), 255, np.uint8)
+    # One picture for the five steps: one image for the browser to fetch, not five.
+    st.image(np.hstack([part for picture in pictures for part in (picture, gap)][:-1]))
+    captions = ["1. ink found", "2. cropped to the ink",
+                f"3. strokes {'evened' if evened else 'kept'} (width {steps.stroke_width:.1f} px of 20)",
+                "4. fitted into 20×20", "5. placed in 28×28 by its box"]
+    st.caption("  ·  ".join(captions))
 
 
 def show_reading(reading: Reading, threshold: float, marker: str) -> None:
@@ -56,7 +58,7 @@ def show_reading(reading: Reading, threshold: float, marker: str) -> None:
                   unsafe_allow_html=True)
     if probs[best] < threshold:
         left.warning(f"Not sure: {best} ({probs[best]:.0%}) or {second} ({probs[second]:.0%})?")
-    right.plotly_chart(probability_chart(probs, int(best)), key=f"probs_{marker[:8]}")
+    right.plotly_chart(probability_chart(probs, int(best)), key="probs", config={"displayModeBar": False})
 
 
 def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> None:
@@ -84,7 +86,9 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> 
 
 def collection_panel(image: np.ndarray | None, model) -> None:
     store = collections()
-    with st.expander("Save drawings into a collection, and score the model on it"):
+    if not st.toggle("Save drawings into a collection, and score the model on it", key="d_collect"):
+        return
+    with st.container(border=True):
         names = store.names()
         name = st.text_input("Collection", value=names[0] if names else "my-digits",
                              help="Letters, digits, '.', '_' or '-'")

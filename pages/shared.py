@@ -25,10 +25,12 @@ JOB = "job"  # id of the job this session shows
 MODEL = "model"  # name of the current model for every page
 DEFAULT_MODEL = "default"  # ships with the app (mnist_core/builtin_models)
 OPERATOR = os.environ.get("MNIST_APP_OPERATOR", "") == "1"  # may rename and delete any model
-ORPHAN_SECONDS = 60.0  # a job whose owner has had no open browser session this long is stopped
+ORPHAN_SECONDS = float(os.environ.get("MNIST_APP_ORPHAN_SECONDS", "60"))  # owner gone this long: job stopped
 
-# Torch in this server keeps one core for answering pages: measured, it does not slow training here.
-torch.set_num_threads(max(1, (os.cpu_count() or 2) - 1))
+# One torch thread for training in the server: with two, the trainer, the server answering pages and
+# the browser fought over 2 cores and page training ran 1.7x slower than with one (benchmarks/app_figures.py).
+torch.set_num_threads(1)
+
 
 
 @st.cache_resource

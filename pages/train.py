@@ -60,6 +60,7 @@ def stop_training() -> None:
     job = current_job()
     if job is not None and job.owner == owner():
         job.stop()
+        job.wait(timeout=3)  # it ends within a batch, then saves: the page redrawn next shows it stopped
 
 
 def train_more() -> None:
@@ -93,7 +94,7 @@ def loss_figure(snap: Snapshot) -> go.Figure:
     losses = np.asarray(snap.batch_losses, dtype=float)
     per_epoch = max(snap.batches_per_epoch, 1)
     x = np.arange(1, len(losses) + 1) / per_epoch
-    step = max(1, len(losses) // 3000)  # a few thousand points are plenty for a chart
+    step = max(1, len(losses) // 1000)  # a thousand points are plenty for a chart, and cheap to send
     smooth = np.empty_like(losses)
     level = losses[0] if len(losses) else 0.0
     for i, value in enumerate(losses):  # exponential moving average, the usual smoothing of a loss curve
@@ -141,9 +142,9 @@ def status_line(snap: Snapshot) -> None:
 
 
 def live_view(job_id: str, was_active: bool) -> None:
-    """Redrawn twice a second while the job runs; the training thread never touches Streamlit."""
+    """Redrawn every second while the job runs; the training thread never touches Streamlit."""
 
-    @st.fragment(run_every=0.5 if was_active else None)
+    @st.fragment(run_every=1.0 if was_active else None)
     def view() -> None:
         job = job_registry()[0].get(job_id)
         snap = job.snapshot()
@@ -261,7 +262,8 @@ def train_page() -> None:
         buttons[2].button("Train more", on_click=train_more)
     if job is not None:
         if mine:
-            st.caption(f"Share this run (read-only): `{st.context.url.split('?')[0]}?job={job.id}`")
+            base = (st.context.url or "").split("?")[0]  # no URL outside a browser (AppTest)
+            st.caption(f"Share this run (read-only): `{base}?job={job.id}`")
         else:
             st.caption("You are watching someone else's run (read-only).")
         live_view(job.id, snap.active)

@@ -1,6 +1,7 @@
 """The Train page in a real browser: train, watch, stop, train more, share, two users at once."""
 
 import re
+import time
 
 from .conftest import main_button, open_app, wait_idle
 
@@ -80,3 +81,26 @@ def test_two_browsers_train_at_once_and_get_their_own_results(app, browser, page
     other.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-bob")).wait_for(timeout=120_000)
     assert (app.store / "e2e-alice.pt").exists() and (app.store / "e2e-bob.pt").exists()
     other.context.close()
+
+
+def test_a_job_whose_browser_is_gone_is_stopped(tmp_path_factory, browser):
+    from mnist_core.store import ModelStore
+
+    from .conftest import start_app
+
+    server = start_app(tmp_path_factory, "orphans", {"MNIST_APP_ORPHAN_SECONDS": "2"})
+    try:
+        context = browser.new_context(viewport={"width": 1400, "height": 1000})
+        tab = context.new_page()
+        open_app(tab, server.url)
+        setup_small_run(tab, 200, "e2e-orphan")
+        main_button(tab, "Train").click()
+        tab.get_by_text(re.compile(r"Epoch \d+ of 200, batch \d+")).wait_for(timeout=60_000)
+        context.close()  # the learner closes the tab
+        deadline = time.monotonic() + 60
+        while not (server.store / "e2e-orphan.pt").exists() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        meta = ModelStore(server.store).meta("e2e-orphan")
+        assert meta.stopped and meta.epochs < 200
+    finally:
+        server.stop()

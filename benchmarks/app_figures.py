@@ -1,0 +1,119 @@
+"""Figures of the app issues, measured in headless Chromium against a real `streamlit run app.py`:
+
+- app start to first page shown (seconds);
+- Stop: from the click to the page saying "Stopped" (seconds);
+- training from the page against the engine alone on the CLI, same setting, same run: seconds per
+  epoch of each and the ratio (goal: the page at most 20% slower);
+- Draw: from the mouse-up of a stroke to the prediction shown, median and worst of 20 strokes.
+
+Run: MNIST_DIR=../shared/data/mnist python benchmarks/app_figures.py
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+from tests.conftest import REAL_MNIST  # noqa: E402
+from tests.e2e.conftest import App, CHROMIUM, CHROMIUM_ARGS, main_button, wait_idle  # noqa: E402
+
+SETTING = ["--hidden", "256", "--epochs", "3", "--seed", "0"]
+MARKER = "[data-testid='reading-marker']"
+
+
+def cli_epoch_seconds(store: str) -> float:
+    out = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--json", "--store", store, "--name", "cli",
+                          *SETTING], cwd=PROJECT, check=True, capture_output=True, text=True).stdout
+    records = [json.loads(line) for line in out.splitlines()]
+    return statistics.median(r["seconds"] for r in records)
+
+
+def set_field(page, label: str, value: str) -> None:
+    field = page.get_by_test_id("stSidebar").get_by_label(label, exact=True)
+    field.fill(value)
+    field.press("Enter")
+    wait_idle(page)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
+        store = Path(folder) / "models"
+        started = time.monotonic()
+        app = App(store, REAL_MNIST)
+        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        page.goto(app.url)
+        page.get_by_role("heading", name="Train a network").wait_for()
+        print(f"app start to first page shown: {time.monotonic() - started:.1f} s "
+              f"(server healthy after {app.ready_seconds:.1f} s)", flush=True)
+        wait_idle(page)
+        try:
+            # Page against CLI, alternating so both see the same machine: CLI, page, CLI.
+            cli_before = cli_epoch_seconds(folder)
+            set_field(page, "Hidden layers", "256")
+            set_field(page, "Epochs", "3")
+            set_field(page, "Model name", "page")
+            main_button(page, "Train").click()
+            page.get_by_text("Trained 3 epochs; saved as page").wait_for(timeout=300_000)
+            from mnist_core.store import ModelStore
+            page_epoch = statistics.median(r["seconds"] for r in ModelStore(store).meta("page").history)
+            (Path(folder) / "cli.pt").unlink()
+            cli_after = cli_epoch_seconds(folder)
+            cli = (cli_before + cli_after) / 2
+            print(f"seconds per epoch, 784-256-10: CLI {cli_before:.2f} and {cli_after:.2f}, page (charts polling) "
+                  f"{page_epoch:.2f}; page/CLI = {page_epoch / cli:.2f} (goal <= 1.20)", flush=True)
+
+            # Stop latency.
+            wait_idle(page)
+            set_field(page, "Epochs", "50")
+            set_field(page, "Model name", "stop")
+            main_button(page, "Train").click()
+            page.get_by_text(re.compile(r"Epoch \d+ of 50, batch \d+")).wait_for()
+            clicked = time.monotonic()
+            main_button(page, "Stop").click()
+            page.get_by_text(re.compile(r"Stopped after \d+ epoch")).wait_for()
+            print(f"Stop: click to 'Stopped' shown: {time.monotonic() - clicked:.2f} s", flush=True)
+
+            # Draw latency.
+            page.goto(app.url + "draw")
+            canvas = page.locator("canvas.upper-canvas")
+            canvas.wait_for()
+            wait_idle(page)
+            times = []
+            for i in range(20):
+                box = canvas.bounding_box()
+                before = page.locator(MARKER).first.text_content() if page.locator(MARKER).count() else None
+                angle = 2 * math.pi * i / 20
+                x, y = box["x"] + 140 + 60 * math.cos(angle), box["y"] + 140 + 60 * math.sin(angle)
+                page.mouse.move(x, y)
+                page.mouse.down()
+                for step in range(1, 21):
+                    page.mouse.move(x + 3 * step * math.sin(angle), y - 3 * step * math.cos(angle))
+                start = page.evaluate("performance.now()")
+                page.mouse.up()
+                page.wait_for_function(
+                    "prev => { const m = document.querySelector(\"" + MARKER + "\"); "
+                    "return m && m.textContent !== prev; }", arg=before, polling=5)
+                times.append(page.evaluate("performance.now()") - start)
+                wait_idle(page)
+            print(f"Draw: mouse-up to prediction shown, 20 strokes: median {statistics.median(times):.0f} ms, "
+                  f"worst {max(times):.0f} ms (goal: median < 300 ms)", flush=True)
+        finally:
+            browser.close()
+            app.stop()
+
+
+if __name__ == "__main__":
+    main()

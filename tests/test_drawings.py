@@ -1,0 +1,37 @@
+import io
+import zipfile
+
+import numpy as np
+import pytest
+
+from mnist_core.drawings import Collections
+
+
+def test_add_load_zip_clear(tmp_path):
+    store = Collections(tmp_path)
+    image = np.zeros((20, 20, 4), np.uint8)
+    image[5:15, 9:11, 3] = 255
+    first = store.add("class-3b", image, 1)
+    store.add("class-3b", image, 7)
+    assert store.names() == ["class-3b"]
+    drawings = store.load("class-3b")
+    assert [d.label for d in drawings] == [1, 7] and drawings[0].file == first
+    np.testing.assert_array_equal(drawings[0].image, image)
+    with zipfile.ZipFile(io.BytesIO(store.zip_bytes("class-3b"))) as archive:
+        names = sorted(archive.namelist())
+    assert names[-1] == "class-3b/labels.csv" and len(names) == 3
+    store.clear("class-3b")
+    assert store.names() == [] and store.load("class-3b") == []
+
+
+@pytest.mark.parametrize("name", ["../escape", "/etc", "a/b", ".."])
+def test_a_name_from_the_browser_never_becomes_a_path(tmp_path, name):
+    store = Collections(tmp_path / "c")
+    with pytest.raises(ValueError, match="invalid collection name"):
+        store.add(name, np.zeros((5, 5), np.uint8), 1)
+    assert not (tmp_path / "escape").exists()
+
+
+def test_labels_must_be_digits(tmp_path):
+    with pytest.raises(ValueError, match="0-9"):
+        Collections(tmp_path).add("x", np.zeros((5, 5), np.uint8), 12)

@@ -1,0 +1,130 @@
+"""Page logic under Streamlit's AppTest: widgets into the engine's config, error paths, the Draw page
+with a stand-in canvas (the real component only runs in a browser)."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+
+import numpy as np
+import pytest
+import streamlit as st
+from streamlit.testing.v1 import AppTest
+
+from .conftest import PROJECT
+from .test_preprocess import draw_seven
+
+
+@pytest.fixture
+def env(monkeypatch, tmp_path, tiny_dir):
+    monkeypatch.setenv("MNIST_DIR", str(tiny_dir))
+    monkeypatch.setenv("MNIST_MODELS", str(tmp_path / "models"))
+    monkeypatch.setenv("MNIST_DRAWINGS", str(tmp_path / "drawings"))
+    monkeypatch.chdir(PROJECT)
+    st.cache_resource.clear()
+    yield tmp_path
+    st.cache_resource.clear()
+
+
+def train_page() -> AppTest:
+    at = AppTest.from_file(str(PROJECT / "pages" / "train.py"), default_timeout=30)
+    return at.run()
+
+
+def button(at: AppTest, label: str):
+    return next(b for b in at.button if b.label == label)
+
+
+def test_settings_start_with_the_recommended_preset(env):
+    at = train_page()
+    assert at.sidebar.text_input(key="t_hidden").value == "256"
+    assert at.sidebar.number_input(key="t_lr").value == pytest.approx(3e-3)
+    at.sidebar.selectbox(key="t_preset").set_value("notebook").run()
+    assert at.sidebar.text_input(key="t_hidden").value == "128"
+    assert at.sidebar.number_input(key="t_epochs").value == 10
+    assert at.sidebar.selectbox(key="t_batch").value == 64
+
+
+def test_bad_hidden_layers_get_a_message_and_nothing_starts(env):
+    at = train_page()
+    at.sidebar.text_input(key="t_hidden").set_value("12, abc").run()
+    button(at, "Train").click().run()
+    assert any("hidden layers are whole numbers" in e.value for e in at.error)
+    assert "job" not in at.session_state
+
+
+def test_a_taken_name_is_refused(env):
+    at = train_page()
+    at.sidebar.text_input(key="t_name").set_value("default").run()
+    button(at, "Train").click().run()
+    assert any("ships with the app" in e.value or "exists already" in e.value for e in at.error)
+
+
+def test_train_runs_a_job_and_the_page_shows_it_done(env):
+    at = train_page()
+    at.sidebar.text_input(key="t_hidden").set_value("16").run()
+    at.sidebar.number_input(key="t_epochs").set_value(1).run()
+    at.sidebar.text_input(key="t_name").set_value("apptest").run()
+    button(at, "Train").click().run()
+    assert at.session_state["job"]
+    deadline = time.monotonic() + 60
+    while not any("Trained 1 epochs" in s.value for s in at.success) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()  # run_every timers do not fire under AppTest
+    assert any("saved as **apptest**" in s.value for s in at.success)
+    assert (env / "models" / "apptest.pt").exists()
+
+
+def test_missing_data_offers_the_download_and_disables_train(env, monkeypatch):
+    monkeypatch.setenv("MNIST_DIR", str(env / "nothing-here"))
+    at = train_page()
+    assert any("MNIST is not in" in w.value for w in at.warning)
+    assert any(b.label.startswith("Download MNIST") for b in at.button)
+    assert button(at, "Train").disabled
+
+
+# --- the Draw page, with a stand-in canvas ---------------------------------------------------------
+
+@pytest.fixture
+def canvas(monkeypatch):
+    """Replaces streamlit_drawable_canvas: st_canvas returns whatever image the test puts here."""
+    holder = {"image": np.zeros((280, 280, 4), np.uint8)}
+    module = types.ModuleType("streamlit_drawable_canvas")
+    module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=holder["image"])
+    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    return holder
+
+
+def draw_page() -> AppTest:
+    return AppTest.from_file(str(PROJECT / "pages" / "draw.py"), default_timeout=30).run()
+
+
+def test_blank_canvas_shows_the_hint_and_no_answer(env, canvas):
+    at = draw_page()
+    assert not at.exception
+    assert any("Draw a digit in the box" in i.value for i in at.info)
+    assert not any("predicted-digit" in m.value for m in at.markdown)
+
+
+def test_a_drawing_gets_an_answer_and_its_steps(env, canvas):
+    canvas["image"] = draw_seven()
+    at = draw_page()
+    assert not at.exception
+    answer = next(m.value for m in at.markdown if "predicted-digit" in m.value)
+    assert ">7</div>" in answer  # the shipped model reads the drawn seven
+    assert any("fitted into 20×20" in c.value for c in at.caption)
+
+
+def test_the_collection_saves_scores_and_clears(env, canvas):
+    canvas["image"] = draw_seven()
+    at = draw_page()
+    at.toggle(key="d_collect").set_value(True).run()
+    at.selectbox[-1].set_value(7).run()
+    button(at, "Save drawing").click().run()
+    assert any("1 of 1" in m.value for m in at.markdown)
+    at.selectbox[-1].set_value(1).run()
+    button(at, "Save drawing").click().run()  # the same seven, labelled wrongly on purpose
+    assert any("1 of 2" in m.value for m in at.markdown)
+    button(at, "Clear this collection").click().run()
+    assert any("No drawings saved here yet" in c.value for c in at.caption)
