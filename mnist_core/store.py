@@ -96,7 +96,9 @@ class ModelStore:
 
     def __init__(self, root: str | os.PathLike | None = None, builtin_dir: Path | None = BUILTIN_DIR) -> None:
         self.root = find_store_dir(root)
-        self.builtin_dir = builtin_dir
+        # A store opened on the built-in folder itself (to make the shipped model) is a plain store.
+        same = builtin_dir is not None and self.root.resolve() == Path(builtin_dir).resolve()
+        self.builtin_dir = None if same else builtin_dir
 
     def _path(self, name: str) -> Path:
         return self.root / f"{check_name(name)}{SUFFIX}"

@@ -134,3 +134,11 @@ def test_store_folder_precedence(monkeypatch, tmp_path):
     monkeypatch.setenv("MNIST_MODELS", str(tmp_path / "env"))
     assert ModelStore().root == tmp_path / "env"
     assert ModelStore(tmp_path / "arg").root == tmp_path / "arg"
+
+
+def test_a_store_opened_on_the_builtin_folder_is_a_plain_store(tmp_path):
+    model = MLP((4,))
+    shipped = ModelStore(tmp_path / "builtin", builtin_dir=tmp_path / "builtin")
+    shipped.save(model, meta("default", model))
+    assert not shipped.meta("default").builtin
+    shipped.delete("default")
