@@ -7,7 +7,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
 from .data import Mnist
@@ -94,12 +94,10 @@ class TrainingJob:
         self.lock = threading.Lock()
         self.stop_event = threading.Event()
         self.thread: threading.Thread | None = None
-        self.created = time.time()
         self._status, self._error, self._saved = QUEUED, "", False
         self._progress: Progress | None = None
         self._history: list[dict] = []
         self._batch_losses: list[float] = []
-        self._run_start = 0.0
         self._run_epochs = config.epochs
         self._previous_seconds = 0.0  # training time of the model before this job's runs
 
@@ -136,7 +134,7 @@ class TrainingJob:
                 batch_losses=list(self._batch_losses), error=self._error, saved=self._saved,
                 batches_per_epoch=self.trainer.batches_per_epoch() if self.trainer else 0,
             )
-        if self._status == QUEUED:
+        if snap.status == QUEUED:
             snap.queue_position = self.queue.position(self.id)
         if p is not None:
             snap.epoch, snap.last_epoch, snap.batch, snap.batches, snap.seconds = (
@@ -186,6 +184,8 @@ class TrainingJob:
         if self.continue_from is None:
             return Trainer(self.config, data)
         model, meta, optimizer_state = self.store.load(self.continue_from)
+        # The stored model's own settings (its layers above all), trained on the device asked for now.
+        self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
         history = [EpochRecord(**r) for r in meta.history]
         self._previous_seconds = meta.train_seconds
         with self.lock:

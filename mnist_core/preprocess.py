@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -51,7 +52,10 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     if len(data) > MAX_FILE_BYTES:
         raise PreprocessError(f"{label}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     try:
-        with Image.open(io.BytesIO(data), formats=IMAGE_FORMATS) as image:
+        with warnings.catch_warnings():  # PIL warns of big images; MAX_PIXELS below is our own, lower bound
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            opened = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
+        with opened as image:
             if image.width * image.height > MAX_PIXELS:
                 raise PreprocessError(f"{label}: {image.width}x{image.height} pixels is too large an image")
             image.load()
