@@ -51,13 +51,18 @@ class Mnist:
     test_labels: np.ndarray
 
 
+def folder_setting(given: str | os.PathLike | None, variable: str, default: Path) -> Path:
+    """A folder the user may set: the value given, else the environment variable, else the default."""
+    if given:
+        return Path(given).expanduser()
+    if os.environ.get(variable):
+        return Path(os.environ[variable]).expanduser()
+    return default
+
+
 def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """`data_dir` if given, else $MNIST_DIR, else `data/mnist` in the project."""
-    if data_dir:
-        return Path(data_dir).expanduser()
-    if os.environ.get("MNIST_DIR"):
-        return Path(os.environ["MNIST_DIR"]).expanduser()
-    return PROJECT_ROOT / "data" / "mnist"
+    return folder_setting(data_dir, "MNIST_DIR", PROJECT_ROOT / "data" / "mnist")
 
 
 def _open_maybe_gzip(path: Path):

@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .data import PROJECT_ROOT
+from .data import folder_setting, PROJECT_ROOT
 from .store import check_name, StoreError
 
 LABELS = "labels.csv"
@@ -33,11 +33,7 @@ class Drawing:
 
 def find_drawings_dir(root: str | os.PathLike | None = None) -> Path:
     """`root` if given, else $MNIST_DRAWINGS, else `collections/` in the project."""
-    if root:
-        return Path(root).expanduser()
-    if os.environ.get("MNIST_DRAWINGS"):
-        return Path(os.environ["MNIST_DRAWINGS"]).expanduser()
-    return PROJECT_ROOT / "collections"
+    return folder_setting(root, "MNIST_DRAWINGS", PROJECT_ROOT / "collections")
 
 
 class Collections:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from .data import PROJECT_ROOT
+from .data import folder_setting, PROJECT_ROOT
 from .model import build_model, MLP, parameter_count
 
 if TYPE_CHECKING:
@@ -71,11 +71,7 @@ def check_name(name: str) -> str:
 
 def find_store_dir(store: str | os.PathLike | None = None) -> Path:
     """`store` if given, else $MNIST_MODELS, else `models/` in the project."""
-    if store:
-        return Path(store).expanduser()
-    if os.environ.get("MNIST_MODELS"):
-        return Path(os.environ["MNIST_MODELS"]).expanduser()
-    return PROJECT_ROOT / "models"
+    return folder_setting(store, "MNIST_MODELS", PROJECT_ROOT / "models")
 
 
 @dataclass
