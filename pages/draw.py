@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 
 import numpy as np
-import plotly.graph_objects as go
 import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
@@ -23,13 +22,17 @@ def collections() -> Collections:
     return Collections()
 
 
-def probability_chart(probs: np.ndarray, digit: int) -> go.Figure:
-    colours = ["#08519c" if d == digit else "#9ecae1" for d in range(10)]
-    figure = go.Figure(go.Bar(x=list(range(10)), y=probs, marker_color=colours,
-                              text=[f"{p:.0%}" for p in probs], textposition="outside"))
-    figure.update_layout(height=260, margin={"l": 10, "r": 10, "t": 30, "b": 10}, title="Probability of each digit",
-                         xaxis={"dtick": 1, "title": "digit"}, yaxis={"range": [0, 1.15], "tickformat": ".0%"})
-    return figure
+def probability_chart(probs: np.ndarray, digit: int) -> dict:
+    """A Plotly bar chart as a plain figure dict: building a go.Figure cost ~20 ms a stroke here."""
+    return {
+        "data": [{"type": "bar", "x": list(range(10)), "y": [float(p) for p in probs],
+                  "marker": {"color": ["#08519c" if d == digit else "#9ecae1" for d in range(10)]},
+                  "text": [f"{p:.0%}" for p in probs], "textposition": "outside", "hoverinfo": "skip"}],
+        "layout": {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+                   "title": {"text": "Probability of each digit"},
+                   "xaxis": {"dtick": 1, "title": {"text": "digit"}},
+                   "yaxis": {"range": [0, 1.15], "tickformat": ".0%"}},
+    }
 
 
 def show_steps(reading: Reading) -> None:
