@@ -6,5 +6,6 @@ st.set_page_config(page_title="MNIST MLP studio", page_icon="✏️", layout="wi
 navigation = st.navigation([
     st.Page("pages/train.py", title="Train", icon="📈", default=True),
     st.Page("pages/draw.py", title="Draw", icon="✏️"),
+    st.Page("pages/mistakes.py", title="Mistakes", icon="🔍"),
 ])
 navigation.run()

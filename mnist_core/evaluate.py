@@ -120,3 +120,35 @@ def read_many(model: nn.Module, images: list[np.ndarray]) -> list[Reading]:
     answers = dict(zip(inked, probs, strict=True))
     return [Reading(s, answers.get(i), int(answers[i].argmax()) if i in answers else None)
             for i, s in enumerate(steps)]
+
+
+ORDERS = {
+    "confidence": "most confident mistakes first",
+    "true_probability": "least probability given to the true digit first",
+    "index": "by index in the test set",
+}
+
+
+def select_mistakes(result: Evaluation, true_digit: int | None = None, predicted_digit: int | None = None,
+                    order: str = "confidence") -> np.ndarray:
+    """Indices of the misclassified images, filtered by true and/or predicted digit, in `order`."""
+    if order not in ORDERS:
+        raise ValueError(f"order must be one of {', '.join(ORDERS)}, got '{order}'")
+    chosen = result.mistakes
+    if true_digit is not None:
+        chosen = chosen[result.labels[chosen] == true_digit]
+    if predicted_digit is not None:
+        chosen = chosen[result.preds[chosen] == predicted_digit]
+    if order == "confidence":
+        return chosen[np.argsort(-result.confidence[chosen], kind="stable")]
+    if order == "true_probability":
+        return chosen[np.argsort(result.probs[chosen, result.labels[chosen]], kind="stable")]
+    return np.sort(chosen)
+
+
+def disagreements(first: Evaluation, second: Evaluation) -> tuple[np.ndarray, np.ndarray]:
+    """Indices the first model gets right and the second wrong, and the other way round."""
+    if not np.array_equal(first.labels, second.labels):
+        raise ValueError("the two evaluations are not of the same labelled set")
+    right_1, right_2 = first.preds == first.labels, second.preds == second.labels
+    return np.flatnonzero(right_1 & ~right_2), np.flatnonzero(right_2 & ~right_1)

@@ -10,14 +10,23 @@ import time
 import numpy as np
 import streamlit as st
 import torch
-from PIL import Image
+from PIL import Image, ImageDraw
 from streamlit.runtime import Runtime
+from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist_core.data import load_mnist, Mnist
 from mnist_core.jobs import JobRegistry, TrainingJob
 from mnist_core.model import MLP
 from mnist_core.store import ModelMeta, ModelStore
+
+# Streamlit's first session after a server start decides between the old `pages/`-folder app and
+# `st.navigation` before app.py has run; opened straight at a page's URL, that session ran the page
+# alone (old sidebar of file names, no page config). Seen here with streamlit 1.67: switch it over
+# and start the run again through app.py.
+if PagesManager.uses_pages_directory:
+    PagesManager.uses_pages_directory = False
+    st.rerun()
 
 # Session-state keys, in one place.
 OWNER = "owner"  # this browser's secret; also in the URL as ?key=, so a reload finds its jobs again
@@ -161,3 +170,18 @@ def thumbnail(image: np.ndarray, size: int = 112) -> np.ndarray:
     top, left = (size - shrunk.shape[0]) // 2, (size - shrunk.shape[1]) // 2
     square[top:top + shrunk.shape[0], left:left + shrunk.shape[1]] = shrunk
     return pixels_image(square, 1, grid=False)
+
+
+def gallery_image(images: np.ndarray, captions: list[str], columns: int = 10, scale: int = 3) -> np.ndarray:
+    """Digits (N, 28, 28) uint8 in one picture, a caption under each: one image for the browser to
+    fetch instead of N. Returns uint8 RGB."""
+    cell_w, cell_h = 28 * scale + 8, 28 * scale + 22
+    rows = max(1, -(-len(images) // columns))
+    canvas = Image.new("RGB", (columns * cell_w, rows * cell_h), "white")
+    pen = ImageDraw.Draw(canvas)
+    for i, (image, caption) in enumerate(zip(images, captions, strict=True)):
+        x, y = (i % columns) * cell_w + 4, (i // columns) * cell_h + 2
+        digit = Image.fromarray(255 - np.asarray(image, np.uint8)).resize((28 * scale, 28 * scale), Image.NEAREST)
+        canvas.paste(digit, (x, y))
+        pen.text((x, y + 28 * scale + 3), caption, fill=(40, 40, 40))
+    return np.asarray(canvas)

@@ -47,3 +47,31 @@ def test_probabilities_come_in_batches_and_sum_to_one():
     torch.testing.assert_close(probs.sum(1), torch.ones(50))
     torch.testing.assert_close(probs, torch.softmax(model(images), 1))
     assert model.training  # left as it was found
+
+
+def test_mistakes_are_filtered_and_sorted():
+    from mnist_core.evaluate import Evaluation, select_mistakes
+
+    labels = np.array([4, 4, 4, 9, 1])
+    preds = np.array([9, 9, 4, 4, 7])
+    probs = np.full((5, 10), 0.01)
+    for i, (p, c) in enumerate(zip(preds, [0.6, 0.9, 0.95, 0.7, 0.8], strict=True)):
+        probs[i, p] = c
+    probs[0, 4], probs[1, 4], probs[3, 9], probs[4, 1] = 0.3, 0.05, 0.2, 0.1
+    result = Evaluation(probs, labels, preds, 0.2, 0, *[np.zeros(10)] * 4, np.zeros((10, 10), int))
+    assert select_mistakes(result).tolist() == [1, 4, 3, 0]  # by confidence in the wrong answer
+    assert select_mistakes(result, order="true_probability").tolist() == [1, 4, 3, 0]
+    assert select_mistakes(result, order="index").tolist() == [0, 1, 3, 4]
+    assert select_mistakes(result, true_digit=4).tolist() == [1, 0]
+    assert select_mistakes(result, true_digit=4, predicted_digit=9, order="index").tolist() == [0, 1]
+    assert select_mistakes(result, predicted_digit=3).tolist() == []
+
+
+def test_disagreements_between_two_models():
+    from mnist_core.evaluate import disagreements
+
+    labels = np.array([0, 1, 2, 3])
+    first = evaluate(FixedAnswers(), images_answering([0, 1, 5, 5]), labels)
+    second = evaluate(FixedAnswers(), images_answering([0, 7, 2, 5]), labels)
+    only_first, only_second = disagreements(first, second)
+    assert only_first.tolist() == [1] and only_second.tolist() == [2]

@@ -128,3 +128,45 @@ def test_the_collection_saves_scores_and_clears(env, canvas):
     assert any("1 of 2" in m.value for m in at.markdown)
     button(at, "Clear this collection").click().run()
     assert any("No drawings saved here yet" in c.value for c in at.caption)
+
+
+# --- the Mistakes page ----------------------------------------------------------------------------
+
+def mistakes_page() -> AppTest:
+    return AppTest.from_file(str(PROJECT / "pages" / "mistakes.py"), default_timeout=30).run()
+
+
+def expected_mistakes(true_digit=None, predicted=None, order="confidence") -> list[int]:
+    from mnist_core.data import load_mnist
+    from mnist_core.evaluate import evaluate, select_mistakes
+    from mnist_core.store import ModelStore
+
+    model, _, _ = ModelStore().load("default")
+    data = load_mnist()
+    return select_mistakes(evaluate(model, data.test_images, data.test_labels), true_digit, predicted,
+                           order).tolist()
+
+
+def test_mistakes_gallery_filters_and_sorts_like_the_engine(env):
+    at = mistakes_page()  # the shipped model on tiny generated data: it gets many wrong
+    assert not at.exception
+    everything = expected_mistakes()
+    assert len(everything) > 10
+    assert any(f"{len(everything)} mistakes" in c.value for c in at.caption)
+    assert at.selectbox(key="m_pick").options[0].startswith(f"test #{everything[0]}:")
+    true_digit = int(at.selectbox(key="m_pick").options[0].split("true ")[1].split(" ")[0])
+    at.selectbox(key="m_true").set_value(true_digit).run()
+    at.selectbox(key="m_order").set_value("index").run()
+    wanted = expected_mistakes(true_digit, None, "index")
+    shown = [int(o.split(":")[0].removeprefix("test #")) for o in at.selectbox(key="m_pick").options]
+    assert shown == wanted[:60] and shown == sorted(shown)
+    assert any(f"{len(wanted)} mistakes" in c.value for c in at.caption)
+
+
+def test_a_filter_with_no_mistakes_says_so(env):
+    at = mistakes_page()
+    for digit in range(10):
+        at.selectbox(key="m_true").set_value(digit).run()
+        at.selectbox(key="m_pred").set_value(digit).run()  # true == predicted is never a mistake
+        assert any("No mistakes with these filters" in i.value for i in at.info)
+        break

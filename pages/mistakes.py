@@ -1,0 +1,156 @@
+"""Mistakes page: the test digits a model gets wrong: scores, confusion matrix, gallery, the dataset."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.data import MnistDataError
+from mnist_core.evaluate import disagreements, evaluate, Evaluation, ORDERS, select_mistakes
+from pages.shared import dataset, gallery_image, loaded_model, model_picker, model_store, pixels_image
+
+PAGE_SIZE = 60
+
+
+@st.cache_resource(max_entries=6)
+def test_evaluation(name: str, created: str) -> Evaluation:
+    """Predictions on the 10,000 test digits, once per model version, shared by every page and user."""
+    model, _ = loaded_model(name, created)
+    data = dataset()
+    return evaluate(model, data.test_images, data.test_labels)
+
+
+def evaluation_of(name: str) -> Evaluation:
+    return test_evaluation(name, model_store().meta(name).created)
+
+
+def confusion_figure(result: Evaluation, normalised: bool) -> dict:
+    counts = result.confusion
+    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalised else counts
+    text = [[f"{v:.0%}" if normalised else str(v) for v in row] for row in values.tolist()]
+    # Mistakes stand out: the diagonal (all correct answers) would swamp the colour scale.
+    shown = values.astype(float).copy()
+    np.fill_diagonal(shown, np.nan)
+    # Plotly reports clicks on markers, not on heatmap cells: a nearly invisible square marker sits
+    # on each cell so that a click selects (true, predicted).
+    cells_x, cells_y = [x for _ in range(10) for x in range(10)], [y for y in range(10) for _ in range(10)]
+    return {
+        "data": [{"type": "heatmap", "z": shown.tolist(), "x": list(range(10)), "y": list(range(10)),
+                  "text": text, "texttemplate": "%{text}", "colorscale": "Reds", "showscale": False,
+                  "hoverinfo": "skip"},
+                 {"type": "scatter", "mode": "markers", "x": cells_x, "y": cells_y,
+                  "marker": {"symbol": "square", "size": 34, "opacity": 0.01, "color": "#000"},
+                  "customdata": [t for row in text for t in row],
+                  "hovertemplate": "true %{y} → predicted %{x}: %{customdata}<extra></extra>"}],
+        "layout": {"height": 460, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "showlegend": False,
+                   "clickmode": "event+select",
+                   "title": {"text": "Confusion matrix (click a cell to see those digits)"},
+                   "xaxis": {"title": {"text": "predicted"}, "dtick": 1, "side": "top", "range": [-0.5, 9.5]},
+                   "yaxis": {"title": {"text": "true digit"}, "dtick": 1, "range": [9.5, -0.5]}},
+    }
+
+
+def scores_panel(result: Evaluation) -> None:
+    columns = st.columns(3)
+    columns[0].metric("Test accuracy", f"{result.accuracy:.2%}")
+    columns[1].metric("Macro-F1", f"{result.macro_f1:.4f}")
+    columns[2].metric("Misclassified test digits", f"{len(result.mistakes):,}")
+    st.dataframe([{"digit": d, "precision": round(float(result.precision[d]), 4),
+                   "recall": round(float(result.recall[d]), 4), "F1": round(float(result.f1[d]), 4),
+                   "support": int(result.support[d])} for d in range(10)], hide_index=True)
+
+
+@st.fragment
+def gallery_panel(result: Evaluation, images: np.ndarray) -> None:
+    """A fragment: changing a filter, the order, the page or the pick reruns only the gallery."""
+    any_digit = [None, *range(10)]
+    left, middle, right = st.columns(3)
+    true_digit = left.selectbox("True digit", any_digit, format_func=lambda d: "any" if d is None else str(d),
+                                key="m_true")
+    predicted = middle.selectbox("Predicted digit", any_digit, format_func=lambda d: "any" if d is None else str(d),
+                                 key="m_pred")
+    order = right.selectbox("Order", list(ORDERS), format_func=ORDERS.get, key="m_order")
+    chosen = select_mistakes(result, true_digit, predicted, order)
+    if not len(chosen):
+        st.info("No mistakes with these filters.")
+        return
+    pages = -(-len(chosen) // PAGE_SIZE)
+    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="m_page") if pages > 1 else 1
+    shown = chosen[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
+    captions = [f"{result.labels[i]} -> {result.preds[i]} {result.confidence[i]:.0%}" for i in shown]
+    st.image(gallery_image(images[shown], captions), output_format="JPEG")  # encodes and loads faster than PNG
+    st.caption(f"{len(chosen)} mistakes; shown {len(shown)}: true -> predicted, with the model's confidence")
+    pick = st.selectbox("Look closer at", shown.tolist(), key="m_pick",
+                        format_func=lambda i: f"test #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
+    left, right = st.columns([1, 2])
+    left.image(pixels_image(images[pick] / 255.0, 8), caption=f"test digit #{pick}")
+    right.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": result.probs[pick].tolist(),
+                                  "marker": {"color": ["#cb181d" if d == result.preds[pick] else
+                                                       "#238b45" if d == result.labels[pick] else "#9ecae1"
+                                                       for d in range(10)]}}],
+                        "layout": {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+                                   "title": {"text": "Probabilities (red: its answer, green: the truth)"},
+                                   "xaxis": {"dtick": 1}, "yaxis": {"range": [0, 1], "tickformat": ".0%"}}},
+                       key="m_probs", config={"displayModeBar": False})
+
+
+def compare_panel(name: str, result: Evaluation, images: np.ndarray) -> None:
+    others = [e.name for e in model_store().list() if e.meta is not None and e.name != name]
+    if not others:
+        st.caption("Train another model to compare it with this one.")
+        return
+    other = st.selectbox("Compare with", others, key="m_other")
+    only_this, only_other = disagreements(result, evaluation_of(other))
+    st.markdown(f"**{name}** gets {len(only_this)} digits right that **{other}** gets wrong; "
+                f"**{other}** gets {len(only_other)} right that **{name}** gets wrong.")
+    for label, indices in ((f"Right by {name}, wrong by {other}", only_this),
+                           (f"Right by {other}, wrong by {name}", only_other)):
+        if len(indices):
+            st.image(gallery_image(images[indices[:40]], [f"#{i}: {result.labels[i]}" for i in indices[:40]]),
+                     caption=label, output_format="JPEG")
+
+
+def dataset_panel() -> None:
+    data = dataset()
+    split = st.radio("Set", ["training", "test"], horizontal=True, key="m_split")
+    images, labels = (data.train_images, data.train_labels) if split == "training" else \
+        (data.test_images, data.test_labels)
+    counts = np.bincount(labels, minlength=10)
+    st.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": counts.tolist(), "text": counts.tolist(),
+                               "textposition": "outside"}],
+                     "layout": {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+                                "title": {"text": f"Digits in the {split} set ({len(labels):,})"},
+                                "xaxis": {"dtick": 1}}}, key="m_counts", config={"displayModeBar": False})
+    start = st.number_input("First image", 0, len(labels) - 60, 0, step=60, key="m_start")
+    window = np.arange(start, start + 60)
+    st.image(gallery_image(images[window], [f"#{i}: {labels[i]}" for i in window]), output_format="JPEG")
+
+
+def mistakes_page() -> None:
+    st.title("Where the network goes wrong")
+    name = model_picker()
+    try:
+        result = evaluation_of(name)
+        images = dataset().test_images
+    except MnistDataError as e:
+        st.warning(f"This page needs the MNIST test set: {e} The Train page can download it.")
+        return
+    mistakes_tab, compare_tab, data_tab = st.tabs(["Mistakes", "Compare two models", "Dataset"])
+    with mistakes_tab:
+        scores_panel(result)
+        normalised = st.toggle("Row-normalised (share of each true digit)", key="m_normalised")
+        clicked = st.plotly_chart(confusion_figure(result, normalised), key="m_confusion", on_select="rerun",
+                                  selection_mode="points", config={"displayModeBar": False})
+        points = clicked.selection.points if clicked is not None else []
+        if points and (points[0]["y"], points[0]["x"]) != st.session_state.get("m_cell"):
+            cell = (int(points[0]["y"]), int(points[0]["x"]))
+            st.session_state.update({"m_cell": cell, "m_true": cell[0], "m_pred": cell[1], "m_page": 1})
+            st.rerun()
+        gallery_panel(result, images)
+    with compare_tab:
+        compare_panel(name, result, images)
+    with data_tab:
+        dataset_panel()
+
+
+mistakes_page()
