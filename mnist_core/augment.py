@@ -4,8 +4,11 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 from torch.nn import functional as F
+
+from .preprocess import as_model_input
 
 # At strength 1.0 (the sliders in the app scale these): the largest rotation, scale change, shear,
 # shift (in pixels), elastic displacement (in pixels) and share of a stroke-width step.
@@ -86,3 +89,12 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator, e
         warped = F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         out[start:start + n] = _strokes(warped.squeeze(1), strength, generator).clamp_(0, 1)
     return out
+
+
+def preview(images: np.ndarray, strength: float, seed: int = 0, rounds: int = 2, elastic: bool = True) -> np.ndarray:
+    """A few uint8 digits (N, 28, 28) and `rounds` deformed copies of them, as uint8 (rounds + 1, N, 28, 28):
+    what the trainer shows the network at this strength."""
+    originals = as_model_input(images)
+    generator = torch.Generator().manual_seed(seed)
+    copies = [originals] + [augment(originals, strength, generator, elastic) for _ in range(rounds)]
+    return (torch.stack(copies) * 255).round().to(torch.uint8).numpy()

@@ -8,13 +8,25 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 
+from mnist_core.augment import preview
 from mnist_core.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.device import available_devices, DeviceError
 from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
 from mnist_core.model import ACTIVATIONS
 from mnist_core.store import StoreError
 from mnist_core.train import ConfigError, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
-from pages.shared import current_job, current_model_name, JOB, job_registry, may_change, MODEL, model_store, owner
+from pages.shared import (
+    current_job,
+    current_model_name,
+    dataset,
+    gallery_image,
+    JOB,
+    job_registry,
+    may_change,
+    MODEL,
+    model_store,
+    owner,
+)
 
 PRESET_LABELS = {"recommended": "Recommended (fast, ≥98%)", "notebook": "The original notebook (784-128-10)",
                  "robust-drawings": "Robust for drawings (augmented)", "best-mlp": "Best MLP (long)"}
@@ -88,6 +100,19 @@ def settings_panel(busy: bool) -> None:
     right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="t_seed", disabled=busy)
     left.selectbox("Device", ["auto", *available_devices()], key="t_device", disabled=busy)
     right.text_input("Model name", key="t_name", placeholder="made up for you", disabled=busy)
+
+
+def augmentation_preview() -> None:
+    """Twelve training digits as the network will see them at the chosen augmentation strength."""
+    strength = st.session_state.t_augment
+    if strength <= 0 or missing_files():
+        return
+    grid = preview(dataset().train_images[:12], strength, seed=int(st.session_state.t_seed))
+    rows = grid.reshape(-1, 28, 28)
+    captions = [("original" if i < 12 else "deformed") for i in range(len(rows))]
+    st.image(gallery_image(rows, captions, columns=12, scale=2), output_format="JPEG",
+             caption=f"Augmentation at strength {strength:g}: the first row as in MNIST, then two fresh deformations "
+                     "(a new one every epoch)")
 
 
 def loss_figure(snap: Snapshot) -> go.Figure:
@@ -251,6 +276,7 @@ def train_page() -> None:
     with st.sidebar:
         st.header("Settings")
         settings_panel(busy)
+    augmentation_preview()
     if error := st.session_state.pop("train_error", None):
         st.error(error)
     buttons = st.columns([1, 1, 1, 3])

@@ -38,3 +38,13 @@ def test_without_elastic_and_small_strength_the_centre_of_mass_stays_near():
     cols = np.arange(28)
     centre = (out.sum(axis=1) * cols).sum(axis=1) / out.sum(axis=(1, 2))
     assert np.all(np.abs(centre - 14.5) < 1.5)
+
+
+def test_preview_returns_the_originals_then_deformed_copies():
+    from mnist_core.augment import preview
+
+    digits = (bar_images(5) * 255).to(torch.uint8).numpy()
+    grid = preview(digits, 0.8, seed=1)
+    assert grid.shape == (3, 5, 28, 28) and grid.dtype == np.uint8
+    assert np.array_equal(grid[0], digits) and not np.array_equal(grid[1], digits)
+    assert not np.array_equal(grid[1], grid[2])
