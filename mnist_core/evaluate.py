@@ -105,11 +105,7 @@ class Reading:
 
 def read_digit(model: nn.Module, image: np.ndarray) -> Reading:
     """Any image of one digit (canvas RGBA, photo, scan) -> MNIST-style steps and the model's answer."""
-    steps = mnist_style(image)
-    if steps.blank:
-        return Reading(steps, None, None)
-    probs = predict_probs(model, steps.output).cpu().numpy()[0]
-    return Reading(steps, probs, int(probs.argmax()))
+    return read_many(model, [image])[0]
 
 
 def read_many(model: nn.Module, images: list[np.ndarray]) -> list[Reading]:

@@ -209,13 +209,24 @@ def stroke_width(ink: np.ndarray) -> float:
     return 2.0 * float(ink.sum()) / outline if outline > 1e-6 else 0.0
 
 
+def disk(radius: int) -> np.ndarray:
+    """A round footprint (2r+1, 2r+1) for morphology."""
+    y, x = np.ogrid[-radius:radius + 1, -radius:radius + 1]
+    return x * x + y * y <= radius * radius
+
+
 def even_strokes(cropped: np.ndarray, band: tuple[float, float] = STROKE_BAND) -> tuple[np.ndarray, float]:
     """Thin or thicken the strokes of a cropped digit so its width, at the 20-pixel box's scale, lies
     in `band`. Returns the image (unchanged if already in the band) and the width it had."""
     # Measured on the digit fitted to the box, exactly as on MNIST's digits, so the band applies.
     width = stroke_width(fit_to_box(cropped))
+    return _even_strokes(cropped, width, band), width
+
+
+def _even_strokes(cropped: np.ndarray, width: float, band: tuple[float, float]) -> np.ndarray:
+    """`cropped` with strokes of `width` (box pixels) brought into `band`; `cropped` itself if in it."""
     if band[0] <= width <= band[1] or width == 0.0:
-        return cropped, width
+        return cropped
     # Work at STROKE_WORK pixels on the longer side; distances are measured in box pixels there.
     work_scale = STROKE_WORK / max(cropped.shape)
     h, w = (max(1, round(n * work_scale)) for n in cropped.shape)
@@ -225,14 +236,12 @@ def even_strokes(cropped: np.ndarray, band: tuple[float, float] = STROKE_BAND) -
     shift = (width - target) / 2 * per_box_pixel  # >0: thin by this many work pixels on each side
     radius = min(int(round(abs(shift))), STROKE_WORK // 10)  # at most 2 box pixels each side
     if radius == 0:
-        return cropped, width
+        return cropped
     # Grey erosion / dilation with a disk keeps the strokes' soft edges, as MNIST's have.
-    y, x = np.ogrid[-radius:radius + 1, -radius:radius + 1]
-    disk = x * x + y * y <= radius * radius
-    evened = (ndimage.grey_erosion if shift > 0 else ndimage.grey_dilation)(work, footprint=disk)
+    evened = (ndimage.grey_erosion if shift > 0 else ndimage.grey_dilation)(work, footprint=disk(radius))
     if evened.sum() < 0.25 * work.sum():  # never thin a digit away
-        return cropped, width
-    return evened.astype(np.float32), width
+        return cropped
+    return evened.astype(np.float32)
 
 
 def centre_by_mass(image: np.ndarray) -> np.ndarray:
@@ -259,8 +268,11 @@ def mnist_style(image: np.ndarray) -> Steps:
         return Steps(ink=ink, cropped=empty[:0, :0], stroked=empty[:0, :0], stroke_width=0.0, fitted=empty[:0, :0],
                      boxed=empty, centred=empty, blank=True)
     cropped = ink[box]
-    stroked, width = even_strokes(cropped)
-    fitted = fit_to_box(stroked)
+    fitted = fit_to_box(cropped)
+    width = stroke_width(fitted)  # as even_strokes measures it, without fitting twice
+    stroked = _even_strokes(cropped, width, STROKE_BAND)
+    if stroked is not cropped:
+        fitted = fit_to_box(stroked)
     boxed = empty.copy()
     top, left = (FIELD - fitted.shape[0]) // 2, (FIELD - fitted.shape[1]) // 2
     boxed[top:top + fitted.shape[0], left:left + fitted.shape[1]] = fitted

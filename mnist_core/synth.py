@@ -7,12 +7,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
+from .preprocess import disk
+
 POLARITIES = ("canvas", "dark_on_light", "light_on_dark")
-
-
-def _disk(radius: int) -> np.ndarray:
-    y, x = np.ogrid[-radius:radius + 1, -radius:radius + 1]
-    return x * x + y * y <= radius * radius
 
 
 def redraw(digit: np.ndarray, rng: np.random.Generator, canvas: int = 280,
@@ -34,7 +31,7 @@ def redraw(digit: np.ndarray, rng: np.random.Generator, canvas: int = 280,
     change = rng.uniform(-0.3, 1.2) * scale
     radius = int(round(abs(change)))
     if radius:
-        changed = (ndimage.binary_dilation if change > 0 else ndimage.binary_erosion)(mask, _disk(radius))
+        changed = (ndimage.binary_dilation if change > 0 else ndimage.binary_erosion)(mask, disk(radius))
         if changed.sum() > 0.3 * mask.sum():  # never erode a digit away
             mask = changed
     ink = ndimage.gaussian_filter(mask.astype(np.float32), sigma=max(0.5, scale / 6))  # soft brush edge
