@@ -65,6 +65,14 @@ class Collections:
             csv.writer(f).writerow([file, int(label)])
         return file
 
+    def version(self, name: str) -> tuple[int, int]:
+        """Changes whenever a drawing is added or the collection cleared (its labels file's time, size)."""
+        labels = self._folder(name) / LABELS
+        if not labels.is_file():
+            return (0, 0)
+        stat = labels.stat()
+        return (stat.st_mtime_ns, stat.st_size)
+
     def load(self, name: str) -> list[Drawing]:
         folder = self._folder(name)
         if not (folder / LABELS).is_file():

@@ -9,7 +9,7 @@ import streamlit as st
 from streamlit_drawable_canvas import st_canvas
 
 from mnist_core.device import available_devices
-from mnist_core.drawings import Collections
+from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
 from mnist_core.preprocess import load_image, plain_resize, PreprocessError
 from pages.shared import current_model, model_picker, pixels_image, thumbnail
@@ -87,7 +87,16 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> 
                        "so a digit off-centre or at another size lights up inputs it never saw lit in training.")
 
 
-def collection_panel(image: np.ndarray | None, model) -> None:
+@st.cache_resource(max_entries=16)
+def scored_collection(name: str, version: tuple[int, int], model_key: tuple[str, str, str],
+                      _model) -> tuple[list[Drawing], list[Reading], bytes]:
+    """A collection read, scored and zipped once per version and model, not again on every stroke."""
+    store = collections()
+    drawings = store.load(name)
+    return drawings, read_many(_model, [d.image for d in drawings]), store.zip_bytes(name)
+
+
+def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str, str]) -> None:
     store = collections()
     if not st.toggle("Save drawings into a collection, and score the model on it", key="d_collect"):
         return
@@ -104,14 +113,13 @@ def collection_panel(image: np.ndarray | None, model) -> None:
             except ValueError as e:
                 st.error(str(e))
         try:
-            drawings = store.load(name)
+            drawings, readings, archive = scored_collection(name, store.version(name), model_key, model)
         except ValueError as e:
             st.error(str(e))
             return
         if not drawings:
             st.caption("No drawings saved here yet.")
             return
-        readings = read_many(model, [d.image for d in drawings])
         wrong = [(d, r) for d, r in zip(drawings, readings, strict=True) if r.digit != d.label]
         correct = len(drawings) - len(wrong)
         st.markdown(f"**{correct} of {len(drawings)}** right ({correct / len(drawings):.0%}) with this model.")
@@ -122,7 +130,7 @@ def collection_panel(image: np.ndarray | None, model) -> None:
                 columns[i % 8].image(pixels_image(r.steps.output, 2, grid=False),
                                      caption=f"{d.label} → {'blank' if r.blank else r.digit}")
         left, right = st.columns(2)
-        left.download_button("Download as zip", store.zip_bytes(name), file_name=f"{name}.zip",
+        left.download_button("Download as zip", archive, file_name=f"{name}.zip",
                              mime="application/zip")
         if right.button("Clear this collection"):
             store.clear(name)
@@ -165,7 +173,7 @@ def draw_page() -> None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
                 reading_panel(image, model, threshold, compare)
-        collection_panel(image, model)
+        collection_panel(image, model, (meta.name, meta.created, device))
 
     live()
 

@@ -35,3 +35,14 @@ def test_a_name_from_the_browser_never_becomes_a_path(tmp_path, name):
 def test_labels_must_be_digits(tmp_path):
     with pytest.raises(ValueError, match="0-9"):
         Collections(tmp_path).add("x", np.zeros((5, 5), np.uint8), 12)
+
+
+def test_version_changes_with_every_addition_and_clear(tmp_path):
+    store = Collections(tmp_path)
+    empty = store.version("c")
+    store.add("c", np.zeros((5, 5), np.uint8), 3)
+    one = store.version("c")
+    store.add("c", np.zeros((5, 5), np.uint8), 4)
+    assert len({empty, one, store.version("c")}) == 3
+    store.clear("c")
+    assert store.version("c") == empty
