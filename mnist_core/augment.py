@@ -53,12 +53,17 @@ def _sampling_grid(n: int, strength: float, generator: torch.Generator, device: 
     return fine.reshape(n, 2, 28, 28).permute(0, 2, 3, 1)
 
 
-def _neighbour_max(images: torch.Tensor) -> torch.Tensor:
-    """Grey dilation by one pixel (the pixel and its 4 neighbours) of (N, 28, 28)."""
+def dilate(images: torch.Tensor) -> torch.Tensor:
+    """Grey dilation by one pixel (the pixel and its 4 neighbours) of (N, 28, 28): strokes one pixel fatter."""
     padded = F.pad(images, (1, 1, 1, 1))
     return torch.maximum(
         torch.maximum(torch.maximum(padded[:, 1:-1, :-2], padded[:, 1:-1, 2:]),
                       torch.maximum(padded[:, :-2, 1:-1], padded[:, 2:, 1:-1])), images)
+
+
+def erode(images: torch.Tensor) -> torch.Tensor:
+    """Grey erosion by one pixel of (N, 28, 28): strokes one pixel thinner."""
+    return -dilate(-images)
 
 
 def _strokes(images: torch.Tensor, strength: float, generator: torch.Generator) -> torch.Tensor:
@@ -71,7 +76,7 @@ def _strokes(images: torch.Tensor, strength: float, generator: torch.Generator) 
     for kind, limit in ((1, 1.0), (2, 0.6)):
         index = torch.nonzero(choice == kind).squeeze(1)
         chosen = images[index]
-        changed = _neighbour_max(chosen) if kind == 1 else -_neighbour_max(-chosen)
+        changed = dilate(chosen) if kind == 1 else erode(chosen)
         images[index] = chosen + limit * amount[index] * (changed - chosen)
     return images
 

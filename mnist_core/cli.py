@@ -112,8 +112,10 @@ def _print_epoch(record: EpochRecord, epochs: int, as_json: bool) -> None:
         print(json.dumps(asdict(record)), flush=True)
     else:
         r = record
+        dead = max(r.dead_share, default=0.0)
+        health = f", {dead:.0%} of a layer's units dead" if dead > 0 else ""
         print(f"Epoch {r.epoch}/{epochs}: loss {r.loss:.4f}, train F1 {r.train_f1:.4f}, test F1 {r.test_f1:.4f}, "
-              f"test accuracy {r.test_accuracy:.2%} ({r.seconds:.1f} s)", flush=True)
+              f"test accuracy {r.test_accuracy:.2%}{health} ({r.seconds:.1f} s)", flush=True)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

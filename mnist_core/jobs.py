@@ -10,13 +10,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 
+import numpy as np
+
 from .data import Mnist
 from .device import resolve_device
+from .inside import weight_images
 from .store import check_name, ModelStore, save_trained, StoreError
 from .train import EpochRecord, Progress, TrainConfig, Trainer
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
+WEIGHTS_EVERY = 0.5  # seconds between copies of the first layer's weights for a live view
 
 
 @dataclass
@@ -39,6 +43,9 @@ class Snapshot:
     history: list[dict] = field(default_factory=list)  # EpochRecord dicts
     batch_losses: list[float] = field(default_factory=list)  # every batch's loss, whole history
     batches_per_epoch: int = 0
+    grad_at: list[float] = field(default_factory=list)  # where each gradient report was, in epochs
+    grad_norms: list[list[float]] = field(default_factory=list)  # per report: each layer's weight gradient size
+    weights: np.ndarray | None = None  # first layer (H0, 28, 28), at most WEIGHTS_EVERY seconds old
     error: str = ""
     saved: bool = False  # the model is in the store under `name`
 
@@ -98,6 +105,10 @@ class TrainingJob:
         self._progress: Progress | None = None
         self._history: list[dict] = []
         self._batch_losses: list[float] = []
+        self._grad_at: list[float] = []
+        self._grad_norms: list[list[float]] = []
+        self._weights: np.ndarray | None = None
+        self._weights_time = 0.0
         self._run_epochs = config.epochs
         self._previous_seconds = 0.0  # training time of the model before this job's runs
 
@@ -132,6 +143,7 @@ class TrainingJob:
                 id=self.id, owner=self.owner, name=self.name, status=self._status,
                 config=self.config.to_dict(), device=self.device, history=list(self._history),
                 batch_losses=list(self._batch_losses), error=self._error, saved=self._saved,
+                grad_at=list(self._grad_at), grad_norms=list(self._grad_norms), weights=self._weights,
                 batches_per_epoch=self.trainer.batches_per_epoch() if self.trainer else 0,
             )
         if snap.status == QUEUED:
@@ -153,9 +165,16 @@ class TrainingJob:
 
     # --- the thread --------------------------------------------------------------------------
     def _on_progress(self, progress: Progress) -> None:
+        now = time.monotonic()
+        # A fresh array each time (never changed afterwards), copied here in the training thread.
+        weights = weight_images(self.trainer.model) if now - self._weights_time >= WEIGHTS_EVERY else None
         with self.lock:
             self._progress = progress
             self._batch_losses.extend(progress.batch_losses)
+            self._grad_at.append(progress.epoch - 1 + progress.batch / progress.batches)
+            self._grad_norms.append(progress.grad_norms)
+            if weights is not None:
+                self._weights, self._weights_time = weights, now
 
     def _set(self, **state) -> None:
         with self.lock:
@@ -170,8 +189,10 @@ class TrainingJob:
             self._set(status=RUNNING)
             if self.trainer is None:
                 self.trainer = self._make_trainer()
+                self._set(weights=weight_images(self.trainer.model))
             start = time.perf_counter()
             self.trainer.train(self._run_epochs, self._on_progress, self.stop_event.is_set, self._on_epoch)
+            self._set(weights=weight_images(self.trainer.model))  # as trained, whenever it ended
             self._save(time.perf_counter() - start)
             self._set(status=STOPPED if self.stop_event.is_set() else DONE, saved=True)
         except Exception as e:  # shown to the user on the page; the server goes on

@@ -15,12 +15,14 @@ from .augment import augment
 from .data import Mnist
 from .device import resolve_device
 from .evaluate import macro_f1, predict_probs
+from .inside import dead_share, gradient_norms
 from .model import ACTIVATIONS, MLP
 from .preprocess import as_model_input
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle", "cosine")
 REPORT_EVERY = 20  # batches between progress reports: often enough for a live curve, cheap enough to ignore
+PROBE = 2048  # training digits on which each epoch counts the hidden units that never change (dead)
 
 
 class ConfigError(ValueError):
@@ -104,6 +106,8 @@ class EpochRecord:
     test_f1: float
     test_accuracy: float
     seconds: float  # training plus both evaluations
+    grad_norms: list[float] = field(default_factory=list)  # per layer, input first: mean size of the weight gradient
+    dead_share: list[float] = field(default_factory=list)  # per hidden layer: share of units that never change
 
 
 @dataclass
@@ -116,6 +120,7 @@ class Progress:
     batches: int
     seconds: float  # since this run started
     batch_losses: list[float] = field(default_factory=list)  # the raw losses since the last report
+    grad_norms: list[float] = field(default_factory=list)  # per layer, input first: the last batch's weight gradient
 
 
 @dataclass
@@ -220,6 +225,7 @@ class Trainer:
             torch.manual_seed(epoch_seed(self.config.seed, epoch))  # dropout masks
             self.model.train()
             losses: list[torch.Tensor] = []  # detached (1,) tensors: no device sync per batch
+            norms: list[list[float]] = []  # gradient sizes at each report: the run's health
             reported = 0
             stopped = False
             for batch in range(batches):
@@ -232,13 +238,17 @@ class Trainer:
                     schedule.step()
                 losses.append(loss.detach())
                 stopped = bool(should_stop and should_stop())
-                if on_progress and (batch + 1 - reported >= REPORT_EVERY or batch + 1 == batches or stopped):
-                    on_progress(Progress(epoch, last_epoch, batch + 1, batches, time.perf_counter() - start,
-                                         torch.stack(losses[reported:]).tolist()))
+                if batch + 1 - reported >= REPORT_EVERY or batch + 1 == batches or stopped:
+                    norms.append(gradient_norms(self.model))  # the gradients of this batch are still there
+                    if on_progress:
+                        on_progress(Progress(epoch, last_epoch, batch + 1, batches, time.perf_counter() - start,
+                                             torch.stack(losses[reported:]).tolist(), norms[-1]))
                     reported = batch + 1
                 if stopped:
                     break
             record = self._score(epoch, torch.stack(losses).mean().item(), epoch_start)
+            record.grad_norms = np.mean(norms, axis=0).tolist()
+            record.dead_share = dead_share(self.model, images[:PROBE])
             self.history.append(record)
             records.append(record)
             if on_epoch:

@@ -11,8 +11,9 @@ from streamlit_drawable_canvas import st_canvas
 from mnist_core.device import available_devices
 from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
+from mnist_core.pictures import pixels_image, thumbnail
 from mnist_core.preprocess import load_image, plain_resize, PreprocessError
-from pages.shared import current_model, model_picker, pixels_image, thumbnail
+from pages.shared import current_model, model_picker
 
 CANVAS = 280
 

@@ -7,7 +7,8 @@ import streamlit as st
 
 from mnist_core.data import MnistDataError
 from mnist_core.evaluate import disagreements, evaluate, Evaluation, ORDERS, select_mistakes
-from pages.shared import dataset, gallery_image, loaded_model, model_picker, model_store, pixels_image
+from mnist_core.pictures import gallery_image, pixels_image
+from pages.shared import dataset, loaded_model, model_picker, model_store
 
 PAGE_SIZE = 60
 

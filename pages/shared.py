@@ -7,10 +7,8 @@ import secrets
 import threading
 import time
 
-import numpy as np
 import streamlit as st
 import torch
-from PIL import Image, ImageDraw
 from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
@@ -144,44 +142,3 @@ def model_picker(label: str = "Model") -> str:
     chosen = st.selectbox(label, names, index=names.index(current) if current in names else 0)
     st.session_state[MODEL] = chosen
     return chosen
-
-
-def pixels_image(image: np.ndarray, scale: int = 10, grid: bool = True) -> np.ndarray:
-    """A small [0, 1] image (ink = 1) enlarged with visible pixels, as dark ink on white, uint8 RGB."""
-    grey = (255 - np.clip(image, 0, 1) * 255).astype(np.uint8)
-    big = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
-    rgb = np.stack([big] * 3, axis=-1)
-    if grid and scale >= 6:
-        rgb[::scale, :, :] = (200, 200, 230)
-        rgb[:, ::scale, :] = (200, 200, 230)
-    return rgb
-
-
-def thumbnail(image: np.ndarray, size: int = 112) -> np.ndarray:
-    """Any [0, 1] image (ink = 1) shown in a size x size square, aspect kept, as dark ink on white."""
-    h, w = image.shape
-    if h == 0 or w == 0:
-        return np.full((size, size, 3), 255, np.uint8)
-    scale = size / max(h, w)
-    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
-    shrunk = np.asarray(Image.fromarray(np.asarray(image, np.float32), mode="F").resize(
-        (max(1, round(w * scale)), max(1, round(h * scale))), resample))
-    square = np.zeros((size, size), np.float32)
-    top, left = (size - shrunk.shape[0]) // 2, (size - shrunk.shape[1]) // 2
-    square[top:top + shrunk.shape[0], left:left + shrunk.shape[1]] = shrunk
-    return pixels_image(square, 1, grid=False)
-
-
-def gallery_image(images: np.ndarray, captions: list[str], columns: int = 10, scale: int = 3) -> np.ndarray:
-    """Digits (N, 28, 28) uint8 in one picture, a caption under each: one image for the browser to
-    fetch instead of N. Returns uint8 RGB."""
-    cell_w, cell_h = 28 * scale + 8, 28 * scale + 22
-    rows = max(1, -(-len(images) // columns))
-    canvas = Image.new("RGB", (columns * cell_w, rows * cell_h), "white")
-    pen = ImageDraw.Draw(canvas)
-    for i, (image, caption) in enumerate(zip(images, captions, strict=True)):
-        x, y = (i % columns) * cell_w + 4, (i // columns) * cell_h + 2
-        digit = Image.fromarray(255 - np.asarray(image, np.uint8)).resize((28 * scale, 28 * scale), Image.NEAREST)
-        canvas.paste(digit, (x, y))
-        pen.text((x, y + 28 * scale + 3), caption, fill=(40, 40, 40))
-    return np.asarray(canvas)

@@ -13,13 +13,13 @@ from mnist_core.data import download, find_data_dir, missing_files, MnistDataErr
 from mnist_core.device import available_devices, DeviceError
 from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
 from mnist_core.model import ACTIVATIONS
+from mnist_core.pictures import gallery_image
 from mnist_core.store import StoreError
 from mnist_core.train import ConfigError, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
 from pages.shared import (
     current_job,
     current_model_name,
     dataset,
-    gallery_image,
     JOB,
     job_registry,
     may_change,

@@ -29,7 +29,9 @@ def test_train_json_prints_one_object_per_epoch(trained):
     store, out = trained
     lines = [json.loads(line) for line in out.splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2]
-    assert set(lines[0]) == {"epoch", "loss", "train_f1", "test_f1", "test_accuracy", "seconds"}
+    assert set(lines[0]) == {"epoch", "loss", "train_f1", "test_f1", "test_accuracy", "seconds", "grad_norms",
+                             "dead_share"}
+    assert len(lines[0]["grad_norms"]) == 2 and len(lines[0]["dead_share"]) == 1  # 784-16-10
     assert ModelStore(store).meta("tiny").history[1]["test_f1"] == lines[1]["test_f1"]
 
 

@@ -33,6 +33,12 @@ def test_a_job_trains_in_the_background_and_is_saved(registry):
     meta = registry.store.meta("m1")
     assert meta.owner == "alice" and meta.epochs == 2 and not meta.stopped
     assert registry.get(job.id) is job and registry.jobs_of("alice") == [job] and registry.jobs_of("bob") == []
+    # The live views: first-layer weights as trained, and a gradient report every 20 batches.
+    assert snap.weights.shape == (16, 28, 28)
+    trained = job.trainer.model.linear_layers()[0].weight.detach().reshape(16, 28, 28).numpy()
+    assert (snap.weights == trained).all()
+    assert snap.grad_at == pytest.approx([20 / 30, 1.0, 1 + 20 / 30, 2.0])
+    assert len(snap.grad_norms) == 4 and all(len(n) == 2 for n in snap.grad_norms)
 
 
 def test_stop_ends_the_run_and_keeps_what_was_learned(registry):

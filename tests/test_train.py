@@ -61,6 +61,19 @@ def test_progress_reports_cover_every_batch_loss(tiny):
     assert np.mean([x for r in reports for x in r.batch_losses]) == pytest.approx(trainer.history[0].loss, rel=1e-5)
 
 
+def test_each_report_and_epoch_carries_the_runs_health(tiny):
+    trainer = Trainer(TrainConfig(**{**FAST, "hidden": (12, 6), "batch_size": 5}), tiny)
+    reports = []
+    record = trainer.train(1, on_progress=reports.append)[0]
+    assert all(len(r.grad_norms) == 3 and all(n > 0 for n in r.grad_norms) for r in reports)  # 3 weight layers
+    assert record.grad_norms == pytest.approx(np.mean([r.grad_norms for r in reports], axis=0))
+    assert len(record.dead_share) == 2 and all(0 <= d <= 1 for d in record.dead_share)
+    # Units killed by hand show in the next epoch's record (they stay dead: no gradient reaches them).
+    with torch.no_grad():
+        trainer.model.linear_layers()[0].bias[:6] = -1e4
+    assert trainer.train(1)[0].dead_share[0] == pytest.approx(0.5)
+
+
 @pytest.mark.parametrize("schedule, optimizer", [("onecycle", "adam"), ("cosine", "sgd"), ("constant", "sgd")])
 def test_schedules_and_optimizers_train(tiny, schedule, optimizer):
     config = TrainConfig(**{**FAST, "schedule": schedule, "optimizer": optimizer, "lr": 0.05 if optimizer == "sgd"

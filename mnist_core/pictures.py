@@ -1,0 +1,112 @@
+"""Pictures for people, as uint8 RGB arrays: enlarged digits, thumbnails, galleries in one image,
+diverging colour maps of weights and saliency, and digits as text for hover labels."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+
+def pixels_image(image: np.ndarray, scale: int = 10, grid: bool = True) -> np.ndarray:
+    """A small [0, 1] image (ink = 1) enlarged with visible pixels, as dark ink on white, uint8 RGB."""
+    grey = (255 - np.clip(image, 0, 1) * 255).astype(np.uint8)
+    big = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
+    rgb = np.stack([big] * 3, axis=-1)
+    if grid and scale >= 6:
+        rgb[::scale, :, :] = (200, 200, 230)
+        rgb[:, ::scale, :] = (200, 200, 230)
+    return rgb
+
+
+def thumbnail(image: np.ndarray, size: int = 112) -> np.ndarray:
+    """Any [0, 1] image (ink = 1) shown in a size x size square, aspect kept, as dark ink on white."""
+    h, w = image.shape
+    if h == 0 or w == 0:
+        return np.full((size, size, 3), 255, np.uint8)
+    scale = size / max(h, w)
+    resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
+    shrunk = np.asarray(Image.fromarray(np.asarray(image, np.float32), mode="F").resize(
+        (max(1, round(w * scale)), max(1, round(h * scale))), resample))
+    square = np.zeros((size, size), np.float32)
+    top, left = (size - shrunk.shape[0]) // 2, (size - shrunk.shape[1]) // 2
+    square[top:top + shrunk.shape[0], left:left + shrunk.shape[1]] = shrunk
+    return pixels_image(square, 1, grid=False)
+
+
+def gallery_image(images: np.ndarray, captions: list[str], columns: int = 10, scale: int = 3) -> np.ndarray:
+    """Digits (N, 28, 28) uint8 in one picture, a caption under each: one image for the browser to
+    fetch instead of N. Returns uint8 RGB."""
+    cell_w, cell_h = 28 * scale + 8, 28 * scale + 22
+    rows = max(1, -(-len(images) // columns))
+    canvas = Image.new("RGB", (columns * cell_w, rows * cell_h), "white")
+    pen = ImageDraw.Draw(canvas)
+    for i, (image, caption) in enumerate(zip(images, captions, strict=True)):
+        x, y = (i % columns) * cell_w + 4, (i // columns) * cell_h + 2
+        digit = Image.fromarray(255 - np.asarray(image, np.uint8)).resize((28 * scale, 28 * scale), Image.NEAREST)
+        canvas.paste(digit, (x, y))
+        pen.text((x, y + 28 * scale + 3), caption, fill=(40, 40, 40))
+    return np.asarray(canvas)
+
+
+# A diverging map: blue for negative, white for zero, red for positive (ColorBrewer RdBu ends).
+NEGATIVE = np.array([33, 102, 172], np.float32)
+POSITIVE = np.array([178, 24, 43], np.float32)
+WHITE = np.array([255, 255, 255], np.float32)
+
+
+def diverging(values: np.ndarray, limit: float | None = None) -> np.ndarray:
+    """Signed values (...) as colours (..., 3) uint8: zero white, +limit full red, -limit full blue
+    (limit: the largest |value| unless given)."""
+    values = np.asarray(values, np.float32)
+    limit = float(np.abs(values).max()) if limit is None else float(limit)
+    share = np.clip(values / limit, -1, 1)[..., None] if limit > 0 else np.zeros((*values.shape, 1), np.float32)
+    colour = np.where(share >= 0, WHITE + share * (POSITIVE - WHITE), WHITE - share * (NEGATIVE - WHITE))
+    return colour.round().astype(np.uint8)
+
+
+def weight_grid(weights: np.ndarray, columns: int = 8, scale: int = 3, per_unit: bool = True,
+                labels: list[str] | None = None) -> np.ndarray:
+    """Weight images (H, 28, 28) in a grid, each on the diverging map: scaled to its own largest
+    weight (per_unit) or all to the grid's largest. A caption under each if labels are given."""
+    count = len(weights)
+    rows = max(1, -(-count // columns))
+    side, gap = 28 * scale, 4
+    caption = 14 if labels else 0
+    canvas = Image.new("RGB", (columns * (side + gap) + gap, rows * (side + gap + caption) + gap), (250, 250, 250))
+    pen = ImageDraw.Draw(canvas) if labels else None
+    overall = float(np.abs(weights).max()) if count else 1.0
+    for i, unit in enumerate(weights):
+        colours = diverging(unit, None if per_unit else overall)
+        tile = Image.fromarray(colours).resize((side, side), Image.NEAREST)
+        x, y = gap + (i % columns) * (side + gap), gap + (i // columns) * (side + gap + caption)
+        canvas.paste(tile, (x, y))
+        if pen is not None:
+            pen.text((x, y + side + 1), labels[i], fill=(40, 40, 40))
+    return np.asarray(canvas)
+
+
+def overlay(image: np.ndarray, values: np.ndarray, scale: int = 10) -> np.ndarray:
+    """A 28x28 digit in [0, 1] as light grey ink, with signed values (28, 28) over it on the diverging
+    map (red: for, blue: against), each pixel made scale x scale; uint8 RGB."""
+    values = np.asarray(values, np.float32)
+    limit = float(np.abs(values).max())
+    colours = diverging(values, limit if limit > 0 else 1.0).astype(np.float32)
+    strength = np.clip(np.abs(values) / limit, 0, 1)[..., None] if limit > 0 else np.zeros((28, 28, 1), np.float32)
+    ink = (255 - np.clip(image, 0, 1) * 110)[..., None].repeat(3, axis=-1)  # the digit faintly, so colour reads
+    mixed = ink * (1 - strength) + colours * strength
+    return np.repeat(np.repeat(mixed.round().astype(np.uint8), scale, axis=0), scale, axis=1)
+
+
+BLOCKS = {(False, False): "\u2007", (True, False): "▀", (False, True): "▄", (True, True): "█"}
+
+
+def block_text(image: np.ndarray, threshold: float = 0.35) -> str:
+    """A 28x28 digit ([0, 1] or uint8) as lines of block characters for a hover label: two pixel rows
+    per line (upper and lower half blocks), 14 lines of 28; a monospace character is about half as
+    wide as it is tall, so the digit keeps its shape."""
+    pixels = np.asarray(image, np.float32)
+    pixels = pixels / 255 if pixels.max() > 1 else pixels
+    ink = pixels > threshold  # (28, 28)
+    lines = ("".join(BLOCKS[(bool(top), bool(bottom))] for top, bottom in zip(ink[r], ink[r + 1], strict=True))
+             for r in range(0, 28, 2))
+    return "<br>".join(lines)
