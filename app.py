@@ -7,5 +7,6 @@ navigation = st.navigation([
     st.Page("pages/train.py", title="Train", icon="📈", default=True),
     st.Page("pages/draw.py", title="Draw", icon="✏️"),
     st.Page("pages/mistakes.py", title="Mistakes", icon="🔍"),
+    st.Page("pages/inside.py", title="Inside", icon="🔬"),
 ])
 navigation.run()

@@ -61,7 +61,10 @@ def activations(model: MLP, image: np.ndarray) -> tuple[list[np.ndarray], np.nda
 @torch.inference_mode()
 def features(model: MLP | None, images: np.ndarray | torch.Tensor, layer: int | None) -> np.ndarray:
     """Many images (N, 28, 28) described as vectors: their pixels in [0, 1] (layer None, (N, 784)) or
-    the outputs of hidden layer `layer` (0-based, -1 = the last), (N, H_layer); float32 numpy."""
+    the outputs of hidden layer `layer` (0-based, -1 = the last), (N, H_layer); float32 numpy. One
+    image (28, 28) counts as N = 1."""
+    if images.ndim == 2:
+        images = images[None]
     if layer is None:
         return as_model_input(images).reshape(len(images), 28 * 28).numpy()
     depth = len(model.hidden)

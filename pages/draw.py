@@ -13,7 +13,7 @@ from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
 from mnist_core.pictures import pixels_image, thumbnail
 from mnist_core.preprocess import load_image, plain_resize, PreprocessError
-from pages.shared import current_model, model_picker
+from pages.shared import current_model, DRAWN, INSIDE_SOURCE, model_picker
 
 CANVAS = 280
 
@@ -73,8 +73,12 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> 
         st.markdown(f"<span data-testid='reading-marker' style='display:none'>blank-{marker}</span>",
                     unsafe_allow_html=True)
         return
+    if st.session_state.get(DRAWN) is None or not np.array_equal(st.session_state[DRAWN], reading.steps.output):
+        # The Inside page looks at the newest drawing.
+        st.session_state.update({DRAWN: reading.steps.output, INSIDE_SOURCE: "drawing"})
     network_view, answer = st.columns([1, 2])
     network_view.image(pixels_image(reading.steps.output, 8), caption="6. centred by mass: what the network sees")
+    network_view.page_link("pages/inside.py", label="Why this answer? Look inside", icon="🔬")
     with answer:
         show_reading(reading, threshold, marker)
     show_steps(reading)

@@ -8,7 +8,7 @@ import streamlit as st
 from mnist_core.data import MnistDataError
 from mnist_core.evaluate import disagreements, evaluate, Evaluation, ORDERS, select_mistakes
 from mnist_core.pictures import gallery_image, pixels_image
-from pages.shared import dataset, loaded_model, model_picker, model_store
+from pages.shared import dataset, INSIDE_SOURCE, INSIDE_TEST, loaded_model, model_picker, model_store
 
 PAGE_SIZE = 60
 
@@ -85,6 +85,9 @@ def gallery_panel(result: Evaluation, images: np.ndarray) -> None:
                         format_func=lambda i: f"test #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
     left, right = st.columns([1, 2])
     left.image(pixels_image(images[pick] / 255.0, 8), caption=f"test digit #{pick}")
+    if left.button("Look inside: why this answer?", icon="🔬", key="m_inside"):
+        st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)})
+        st.switch_page("pages/inside.py")
     right.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": result.probs[pick].tolist(),
                                   "marker": {"color": ["#cb181d" if d == result.preds[pick] else
                                                        "#238b45" if d == result.labels[pick] else "#9ecae1"

@@ -31,6 +31,9 @@ OWNER = "owner"  # this browser's secret; also in the URL as ?key=, so a reload 
 JOB = "job"  # id of the job this session shows
 MODEL = "model"  # name of the current model for every page
 DEFAULT_MODEL = "default"  # ships with the app (mnist_core/builtin_models)
+DRAWN = "drawn_digit"  # the last drawing the Draw page read, MNIST-style (28, 28) in [0, 1], for Inside
+INSIDE_SOURCE = "inside_source"  # what the Inside page looks at: "drawing" or "test"
+INSIDE_TEST = "inside_test"  # the test digit it looks at
 OPERATOR = os.environ.get("MNIST_APP_OPERATOR", "") == "1"  # may rename and delete any model
 ORPHAN_SECONDS = float(os.environ.get("MNIST_APP_ORPHAN_SECONDS", "60"))  # owner gone this long: job stopped
 

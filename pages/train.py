@@ -13,7 +13,7 @@ from mnist_core.data import download, find_data_dir, missing_files, MnistDataErr
 from mnist_core.device import available_devices, DeviceError
 from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
 from mnist_core.model import ACTIVATIONS
-from mnist_core.pictures import gallery_image
+from mnist_core.pictures import gallery_image, weight_grid
 from mnist_core.store import StoreError
 from mnist_core.train import ConfigError, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
 from pages.shared import (
@@ -31,6 +31,7 @@ from pages.shared import (
 PRESET_LABELS = {"recommended": "Recommended (fast, ≥98%)", "notebook": "The original notebook (784-128-10)",
                  "robust-drawings": "Robust for drawings (augmented)", "best-mlp": "Best MLP (long)"}
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
+LIVE_UNITS = 48  # first-layer units shown live while training
 # Widget keys of the settings; re-set on every run so a visit to another page does not forget them.
 SETTINGS = ["t_preset", "t_hidden", "t_activation", "t_dropout", "t_optimizer", "t_lr", "t_schedule", "t_batch",
             "t_epochs", "t_seed", "t_device", "t_augment", "t_name", "t_more"]
@@ -145,6 +146,41 @@ def f1_figure(snap: Snapshot) -> go.Figure:
     return figure
 
 
+def health_figure(snap: Snapshot) -> go.Figure:
+    """Each layer's weight-gradient size over the run, on a log scale: a learning rate too high shows as
+    sizes that grow or jump about, one too low or dead units as sizes that shrink towards nothing."""
+    norms = np.asarray(snap.grad_norms, dtype=float)  # (reports, layers)
+    figure = go.Figure()
+    for layer in range(norms.shape[1] if norms.ndim == 2 else 0):
+        name = "output layer" if layer == norms.shape[1] - 1 else f"layer {layer + 1}"
+        figure.add_scatter(x=snap.grad_at, y=norms[:, layer], name=name, mode="lines")
+    figure.update_layout(title="Training health: size of each layer's gradient", xaxis_title="epoch",
+                         yaxis_title="gradient norm", yaxis_type="log", yaxis_dtick="D2", height=300,
+                         margin={"l": 10, "r": 10, "t": 40, "b": 10}, legend={"orientation": "h", "y": 1.15})
+    return figure
+
+
+def health_panel(snap: Snapshot) -> None:
+    """What the first layer is learning, and whether the run is healthy; refreshed with the charts."""
+    left, right = st.columns(2)
+    if snap.weights is not None:
+        shown = snap.weights[:LIVE_UNITS]
+        left.image(weight_grid(shown, columns=12, scale=2), output_format="PNG",
+                   caption=f"The first {len(shown)} of {len(snap.weights)} first-layer units as they learn: each "
+                           "unit's weights as a 28×28 picture (red: ink there excites it, blue: inhibits it)")
+    if snap.grad_norms:
+        right.plotly_chart(health_figure(snap), key="health_chart")
+    if snap.history and snap.history[-1].get("dead_share"):
+        dead = snap.history[-1]["dead_share"]
+        shares = ", ".join(f"layer {i + 1}: {d:.0%}" for i, d in enumerate(dead))
+        text = (f"Dead hidden units, whose output is the same for 2,048 training digits (a ReLU that never fires), "
+                f"after the last epoch: {shares}.")
+        if max(dead) >= 0.5:
+            right.warning(text + " Half or more of a layer is dead: try a smaller learning rate.")
+        else:
+            right.caption(text + " Dead units no longer learn; many of them mean the learning rate is too high.")
+
+
 def status_line(snap: Snapshot) -> None:
     done_epochs = len(snap.history)
     if snap.status == QUEUED:
@@ -178,6 +214,7 @@ def live_view(job_id: str, was_active: bool) -> None:
         left, right = st.columns(2)
         left.plotly_chart(loss_figure(snap), key="loss_chart")
         right.plotly_chart(f1_figure(snap), key="f1_chart")
+        health_panel(snap)
         if snap.history:
             last = snap.history[-1]
             st.dataframe([{"epoch": last["epoch"], "loss": round(last["loss"], 4),

@@ -1,0 +1,351 @@
+"""Inside page: why the network answers as it does: its weights, activations, saliency, the nearest
+training digits, how brittle it is, and a map of what a layer makes of the test digits."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.data import missing_files, MnistDataError
+from mnist_core.evaluate import predict_probs
+from mnist_core.inside import (
+    activations,
+    features,
+    hidden_index,
+    METHODS,
+    NearestDigits,
+    occlusion,
+    PERTURBATIONS,
+    pixel_index,
+    project,
+    Projection,
+    robustness_curve,
+    saliency,
+    shift_grid,
+    shifted,
+    top_units,
+    unit_grid_order,
+    weight_images,
+)
+from mnist_core.model import MLP
+from mnist_core.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
+from pages.shared import (
+    dataset,
+    DRAWN,
+    INSIDE_SOURCE,
+    INSIDE_TEST,
+    loaded_model,
+    model_picker,
+    model_store,
+)
+
+UNITS_PER_PAGE = 64
+SHIFT_RADIUS = 5  # the grid of moved copies of the digit: -5..5 pixels each way
+MAP_SAMPLE = 1000  # test digits on the map (plus every mistake): each carries its picture as hover text
+COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf"]
+
+
+# --- computed once per server (or per model version) and shared by every session -----------------
+
+@st.cache_resource
+def pixel_neighbours() -> NearestDigits:
+    return pixel_index(dataset().train_images)
+
+
+@st.cache_resource(max_entries=4)
+def hidden_neighbours(name: str, created: str) -> NearestDigits:
+    """The training set through the model's last hidden layer: once per model version (about a second)."""
+    model, _ = loaded_model(name, created)
+    return hidden_index(model, dataset().train_images)
+
+
+@st.cache_resource(max_entries=32)
+def test_curve(name: str, created: str, kind: str) -> list[tuple[float, float]]:
+    model, _ = loaded_model(name, created)
+    data = dataset()
+    return robustness_curve(model, data.test_images, data.test_labels, kind)
+
+
+@st.cache_resource(max_entries=12)
+def layer_map(name: str, created: str, layer: int | None, method: str) -> tuple[Projection, np.ndarray, np.ndarray]:
+    """The map of one layer: its projection, which test digits are on it, and the model's answers to them."""
+    model, _ = loaded_model(name, created)
+    data = dataset()
+    preds = predict_probs(model, data.test_images).argmax(1).numpy()
+    mistakes = np.flatnonzero(preds != data.test_labels)
+    shown = np.union1d(np.arange(MAP_SAMPLE), mistakes)
+    return project(features(model, data.test_images[shown], layer), method), shown, preds[shown]
+
+
+def created_of(name: str) -> str:
+    return model_store().meta(name).created
+
+
+# --- the input ---------------------------------------------------------------------------------
+
+def choose_input() -> tuple[np.ndarray, str]:
+    """The digit to look into: the last drawing from the Draw page, or a test digit. ([0, 1] (28, 28), title)"""
+    drawn = st.session_state.get(DRAWN)
+    sources = (["drawing"] if drawn is not None else []) + ["test"]
+    if st.session_state.get(INSIDE_SOURCE) not in sources:
+        st.session_state[INSIDE_SOURCE] = sources[0]
+    left, right = st.columns([2, 1])
+    source = left.radio("Look at", sources, key=INSIDE_SOURCE, horizontal=True,
+                        format_func={"drawing": "my last drawing (Draw page)", "test": "a test digit"}.get)
+    if source == "drawing":
+        return drawn, "your drawing"
+    data = dataset()
+    index = right.number_input("Test digit number", 0, len(data.test_labels) - 1, key=INSIDE_TEST,
+                               help="0 to 9,999; the Mistakes page can send one here")
+    return data.test_images[index] / 255.0, f"test digit #{index} (a {data.test_labels[index]})"
+
+
+# --- the views -----------------------------------------------------------------------------------
+
+@st.fragment
+def weights_view(model: MLP) -> None:
+    weights = weight_images(model)
+    st.caption("Each square is one first-layer unit: its 784 incoming weights laid out as the 28×28 picture they "
+               "look at. **Red**: ink there excites the unit; **blue**: ink there inhibits it; white: it does not "
+               "care. Many look like blurry strokes or pieces of digits.")
+    left, middle, right = st.columns(3)
+    order = left.radio("Order", ["as in the network", "strongest first"], key="i_order", horizontal=True)
+    per_unit = middle.radio("Colour scale", ["each unit its own", "one for all"], key="i_scale",
+                            horizontal=True) == "each unit its own"
+    units = unit_grid_order(weights) if order == "strongest first" else np.arange(len(weights))
+    pages = -(-len(units) // UNITS_PER_PAGE)
+    page = right.number_input(f"Page (of {pages})", 1, pages, 1, key="i_wpage") if pages > 1 else 1
+    shown = units[(page - 1) * UNITS_PER_PAGE: page * UNITS_PER_PAGE]
+    st.image(weight_grid(weights[shown], columns=16, scale=2, per_unit=per_unit, labels=[f"#{u}" for u in shown]),
+             caption=f"{len(shown)} of the {len(units)} units")
+
+
+@st.fragment
+def activations_view(model: MLP, image: np.ndarray) -> None:
+    hidden, probs = activations(model, image)
+    st.caption("How strongly each hidden unit responds to this digit. The answer is built from these numbers "
+               "alone: the last layer weighs them into a score for each digit.")
+    for depth, values in enumerate(hidden, start=1):
+        firing = float((values > 0).mean()) if model.activation in ("relu", "gelu") else None
+        title = f"Hidden layer {depth}: {len(values)} units" + \
+            (f", {firing:.0%} of them active for this digit" if firing is not None else "")
+        st.plotly_chart({"data": [{"type": "bar", "x": list(range(len(values))), "y": values.tolist(),
+                                   "marker": {"color": "#08519c"},
+                                   "hovertemplate": "unit %{x}: %{y:.3f}<extra></extra>"}],
+                         "layout": {"height": 220, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "bargap": 0,
+                                    "title": {"text": title}, "xaxis": {"title": {"text": "unit"}}}},
+                        key=f"i_act_{depth}", config={"displayModeBar": False})
+    first = hidden[0]
+    top = top_units(first, 8)
+    weights = weight_images(model)[top]
+    # What each unit saw: its weights where this digit has ink (weight x pixel), on the same colour map.
+    seen = weights * np.asarray(image, np.float32)[None]
+    tiles = np.concatenate([weights, seen])
+    labels = [f"#{u}: {first[u]:.2f}" for u in top] + [f"#{u} x ink" for u in top]
+    st.markdown("**The first-layer units that fired most**: their weights (top row), and the weights where this "
+                "digit has ink (bottom row): red ink pushed the unit up, blue pulled it down.")
+    st.image(weight_grid(tiles, columns=8, scale=3, labels=labels))
+
+
+@st.fragment
+def saliency_view(model: MLP, image: np.ndarray) -> None:
+    _, probs = activations(model, image)
+    predicted = int(probs.argmax())
+    left, middle, right = st.columns(3)
+    method = left.radio("Method", ["gradient × input", "occlusion"], key="i_method", horizontal=True,
+                        help="Gradient × input: how much each ink pixel adds to the digit's score. Occlusion: how "
+                             "much its probability falls when a small square of ink is wiped out.")
+    digit = middle.selectbox("Why (not) this digit", list(range(10)), index=predicted, key=f"i_digit_{predicted}",
+                             format_func=lambda d: f"{d} ({probs[d]:.0%})" + (" ← answer" if d == predicted else ""))
+    patch = right.slider("Occlusion square", 1, 7, 3, key="i_patch", disabled=method != "occlusion")
+    values = saliency(model, image, digit) if method == "gradient × input" else occlusion(model, image, digit, patch)
+    picture, explanation = st.columns([1, 2])
+    picture.image(overlay(image, values, 10), caption=f"{method} for {digit}")
+    pushed_for = float(values[values > 0].sum())
+    pushed_against = float(-values[values < 0].sum())
+    explanation.markdown(
+        f"**Red** pixels pushed the network towards **{digit}**, **blue** ones away from it; the grey digit "
+        f"underneath is the input. Here the red outweighs the blue "
+        f"{pushed_for / max(pushed_against, 1e-9):.1f} to 1." if pushed_against > 0 else
+        f"**Red** pixels pushed the network towards **{digit}**; no pixel pushed against it.")
+    explanation.caption("Only pixels with ink can count: an MLP multiplies each pixel by a weight, so an empty "
+                        "pixel adds nothing, wherever it is. Pick another digit to see why the network did not say it.")
+
+
+@st.fragment
+def neighbours_view(name: str, model: MLP, image: np.ndarray) -> None:
+    data = dataset()
+    by_pixels = pixel_neighbours()
+    by_hidden = hidden_neighbours(name, created_of(name))
+    start = time.perf_counter()
+    near_pixels, pixel_distance = by_pixels.query(features(None, image, None)[0], 8)
+    near_hidden, hidden_distance = by_hidden.query(features(model, image, -1)[0], 8)
+    took = time.perf_counter() - start
+    for title, indices, distances, note in (
+            ("By pixels", near_pixels, pixel_distance, "the training digits whose ink lies in the same places"),
+            ("As the last hidden layer sees them", near_hidden, hidden_distance,
+             "the training digits the network treats as most alike")):
+        st.markdown(f"**{title}**: {note}")
+        captions = [f"{data.train_labels[i]}  d={d:.1f}" for i, d in zip(indices, distances, strict=True)]
+        st.image(gallery_image(data.train_images[indices], captions, columns=8, scale=3))
+    st.caption(f"Searched all {len(data.train_labels):,} training digits twice in {took * 1000:.0f} ms. "
+               "When the pixel neighbours are other digits but the hidden-layer ones are right, the network has "
+               "learned more than ink overlap.")
+
+
+def shift_figure(grid: np.ndarray, original: int) -> dict:
+    radius = grid.shape[0] // 2
+    offsets = list(range(-radius, radius + 1))
+    answers = grid.argmax(-1)
+    return {"data": [{"type": "heatmap", "x": offsets, "y": offsets, "z": grid[..., original].tolist(),
+                      "zmin": 0, "zmax": 1, "colorscale": "Blues", "colorbar": {"title": {"text": f"p({original})"}},
+                      "text": answers.tolist(), "texttemplate": "%{text}",
+                      "hovertemplate": "%{x} right, %{y} down: reads %{text}<extra></extra>"}],
+            "layout": {"height": 330, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+                       "title": {"text": f"What it reads when the digit moves (colour: probability of {original})"},
+                       "xaxis": {"title": {"text": "pixels right"}, "dtick": 1},
+                       "yaxis": {"title": {"text": "pixels down"}, "dtick": 1, "autorange": "reversed"}}}
+
+
+@st.fragment
+def brittleness_view(name: str, model: MLP, image: np.ndarray) -> None:
+    grid = shift_grid(model, image, radius=SHIFT_RADIUS)
+    original = int(grid[SHIFT_RADIUS, SHIFT_RADIUS].argmax())
+    left, right = st.columns([3, 2])
+    left.plotly_chart(shift_figure(grid, original), key="i_shift_grid", config={"displayModeBar": False})
+    with right:
+        dx = st.slider("Move right", -SHIFT_RADIUS, SHIFT_RADIUS, 0, key="i_dx")
+        dy = st.slider("Move down", -SHIFT_RADIUS, SHIFT_RADIUS, 0, key="i_dy")
+        probs = grid[dy + SHIFT_RADIUS, dx + SHIFT_RADIUS]
+        st.image(pixels_image(shifted(image, dx, dy), 6),
+                 caption=f"Reads {int(probs.argmax())} ({probs.max():.0%} sure)")
+    st.caption("Each pixel is a separate input to an MLP, so the same digit a few pixels off lights up inputs it "
+               "never saw lit in training: that is why drawings are centred like MNIST before it reads them.")
+
+    st.markdown("**On all 10,000 test digits**")
+    left, right = st.columns(2)
+    kind = left.selectbox("Change", list(PERTURBATIONS), key="i_kind",
+                          format_func=lambda k: {"shift": "shift (a random direction each)",
+                                                 "rotation": "rotation (either way)", "noise": "noise",
+                                                 "thickness": "stroke thickness"}[k])
+    others = ["(none)", *[e.name for e in model_store().list() if e.meta is not None and e.name != name]]
+    other = right.selectbox("Compare with", others, key="i_other")
+    with st.spinner("Scoring the test set at each level (a few seconds, once per model) …"):
+        lines = [(shown, test_curve(shown, created_of(shown), kind))
+                 for shown in [name] + ([other] if other != "(none)" else [])]
+    unit = PERTURBATIONS[kind][1]
+    st.plotly_chart({"data": [{"type": "scatter", "mode": "lines+markers", "name": shown,
+                               "x": [level for level, _ in curve], "y": [accuracy for _, accuracy in curve]}
+                              for shown, curve in lines],
+                     "layout": {"height": 340, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+                                "title": {"text": f"Test accuracy against {kind}"},
+                                "xaxis": {"title": {"text": unit}}, "yaxis": {"title": {"text": "accuracy"},
+                                                                             "range": [0, 1], "tickformat": ".0%"},
+                                "legend": {"orientation": "h", "y": -0.25}}},
+                    key="i_curve", config={"displayModeBar": False})
+    summary = "; ".join(f"{shown}: {curve[0][1]:.1%} → {curve[-1][1]:.1%} at {curve[-1][0]:g}"
+                        for shown, curve in lines)
+    st.caption(f"{summary}. A model trained with augmentation (the 'robust' preset) keeps more of its accuracy.")
+
+
+@st.fragment
+def map_view(name: str, model: MLP, image: np.ndarray) -> None:
+    layers = [None, *range(len(model.hidden))]
+    left, right = st.columns(2)
+    layer = left.selectbox("Layer", layers, index=len(layers) - 1, key="i_layer",
+                           format_func=lambda x: "the pixels (input)" if x is None else
+                           f"hidden layer {x + 1} ({model.hidden[x]} units)")
+    method = right.radio("Projection", METHODS, key="i_projection", horizontal=True,
+                         format_func={"pca": "PCA (at once)", "tsne": "t-SNE (about 20 s, then kept)"}.get)
+    with st.spinner("Placing the digits …"):
+        projection, shown, preds = layer_map(name, created_of(name), layer, method)
+    data = dataset()
+    labels = data.test_labels[shown]
+    points = projection.points
+    hover = [f"#{i}: a {t}, read {p}<br>{block_text(data.test_images[i])}"
+             for i, t, p in zip(shown, labels, preds, strict=True)]
+    traces = []
+    for digit in range(10):
+        mine = np.flatnonzero(labels == digit)
+        traces.append({"type": "scattergl", "mode": "markers", "name": str(digit), "x": points[mine, 0].tolist(),
+                       "y": points[mine, 1].tolist(), "customdata": shown[mine].tolist(),
+                       "text": [hover[i] for i in mine], "hovertemplate": "%{text}<extra></extra>",
+                       "marker": {"size": 6, "color": COLOURS[digit], "opacity": 0.75}})
+    wrong = np.flatnonzero(labels != preds)
+    traces.append({"type": "scattergl", "mode": "markers", "name": "mistakes", "x": points[wrong, 0].tolist(),
+                   "y": points[wrong, 1].tolist(), "customdata": shown[wrong].tolist(),
+                   "text": [hover[i] for i in wrong], "hovertemplate": "%{text}<extra></extra>",
+                   "marker": {"size": 12, "symbol": "circle-open", "color": "#000", "line": {"width": 1.5}}})
+    star = projection.place(features(model, image, layer)[0])
+    traces.append({"type": "scatter", "mode": "markers", "name": "this digit", "x": [float(star[0])],
+                   "y": [float(star[1])], "hovertemplate": "the digit you are looking at<extra></extra>",
+                   "marker": {"size": 22, "symbol": "star", "color": "#ffd700",
+                              "line": {"width": 1.5, "color": "#000"}}})
+    chosen = st.plotly_chart(
+        {"data": traces, "layout": {"height": 620, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+                                    "title": {"text": f"{len(shown):,} test digits placed by {method.upper()}; "
+                                                      "ringed: read wrongly"},
+                                    "hoverlabel": {"font": {"family": "monospace", "size": 9}},
+                                    "legend": {"title": {"text": "true digit"}}, "clickmode": "event+select"}},
+        key="i_map", on_select="rerun", selection_mode="points", config={"displayModeBar": False})
+    st.caption("Hover a point to see its digit, click one to look at it. Digits the layer finds alike sit together; "
+               "mistakes sit where two clusters meet. Compare the pixels with the last hidden layer: the network "
+               f"pulls the classes apart. On the map: the first {MAP_SAMPLE:,} test digits and every test digit "
+               "the model reads wrongly. " + ("t-SNE cannot place new points, so the star sits amid the five "
+                                               "test digits nearest to it in this layer." if method == "tsne" else ""))
+    points_chosen = chosen.selection.points if chosen is not None else []
+    picked = [p.get("customdata") for p in points_chosen if p.get("customdata") is not None]
+    if picked:
+        index = int(picked[0])
+        left, right = st.columns([1, 3])
+        left.image(pixels_image(data.test_images[index] / 255.0, 4),
+                   caption=f"test #{index}: a {data.test_labels[index]}")
+        if right.button(f"Look inside test digit #{index}", key="i_map_pick"):
+            st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: index})
+            st.rerun()
+
+
+def inside_page() -> None:
+    for key in (INSIDE_SOURCE, INSIDE_TEST):  # keep the choice when the user visits another page and comes back
+        if key in st.session_state:
+            st.session_state[key] = st.session_state[key]
+    st.title("Inside the network")
+    top = st.columns([1, 2])
+    with top[0]:
+        name = model_picker()
+    meta = model_store().meta(name)
+    model, _ = loaded_model(name, meta.created)
+    with top[1]:
+        try:
+            image, title = choose_input()
+        except MnistDataError as e:
+            st.warning(f"This page needs MNIST for its test digits: {e} The Train page can download it.")
+            return
+    image = np.asarray(image, np.float32)
+    _, probs = activations(model, image)
+    picture, summary = st.columns([1, 5])
+    picture.image(pixels_image(image, 3, grid=False))
+    summary.markdown(f"Looking at **{title}** with model **{name}** "
+                     f"(784-{'-'.join(map(str, model.hidden))}-10, {model.activation}): it reads "
+                     f"**{int(probs.argmax())}**, {probs.max():.0%} sure.")
+    views = {"Weights": lambda: weights_view(model), "Activations": lambda: activations_view(model, image),
+             "Saliency": lambda: saliency_view(model, image),
+             "Nearest digits": lambda: neighbours_view(name, model, image),
+             "Brittleness": lambda: brittleness_view(name, model, image), "Map": lambda: map_view(name, model, image)}
+    needs_data = {"Nearest digits", "Brittleness", "Map"}
+    # Only the open tab runs (on_change="rerun"): the others would cost seconds the first time.
+    tabs = st.tabs(list(views), key="i_tab", on_change="rerun")
+    for tab, (label, view) in zip(tabs, views.items(), strict=True):
+        if not tab.open:
+            continue
+        with tab:
+            if label in needs_data and missing_files():
+                st.warning("This view needs the MNIST training and test sets; the Train page can download them.")
+            else:
+                view()
+
+
+inside_page()
