@@ -76,7 +76,7 @@ def layer_map(name: str, created: str, layer: int | None, method: str) -> tuple[
     data = dataset()
     preds = predict_probs(model, data.test_images).argmax(1).numpy()
     mistakes = np.flatnonzero(preds != data.test_labels)
-    shown = np.union1d(np.arange(MAP_SAMPLE), mistakes)
+    shown = np.union1d(np.arange(min(MAP_SAMPLE, len(preds))), mistakes)
     return project(features(model, data.test_images[shown], layer), method), shown, preds[shown]
 
 
@@ -248,7 +248,8 @@ def brittleness_view(name: str, model: MLP, image: np.ndarray) -> None:
                     key="i_curve", config={"displayModeBar": False})
     summary = "; ".join(f"{shown}: {curve[0][1]:.1%} → {curve[-1][1]:.1%} at {curve[-1][0]:g}"
                         for shown, curve in lines)
-    st.caption(f"{summary}. A model trained with augmentation (the 'robust' preset) keeps more of its accuracy.")
+    st.caption(f"{summary}. Compare a model trained with augmentation (like the shipped one) with one trained "
+               "without (the 'recommended' preset) to see what augmentation buys.")
 
 
 @st.fragment
@@ -259,7 +260,7 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
                            format_func=lambda x: "the pixels (input)" if x is None else
                            f"hidden layer {x + 1} ({model.hidden[x]} units)")
     method = right.radio("Projection", METHODS, key="i_projection", horizontal=True,
-                         format_func={"pca": "PCA (at once)", "tsne": "t-SNE (about 20 s, then kept)"}.get)
+                         format_func={"pca": "PCA (at once)", "tsne": "t-SNE (seconds, then kept)"}.get)
     with st.spinner("Placing the digits …"):
         projection, shown, preds = layer_map(name, created_of(name), layer, method)
     data = dataset()

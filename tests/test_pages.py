@@ -170,3 +170,70 @@ def test_a_filter_with_no_mistakes_says_so(env):
         at.selectbox(key="m_pred").set_value(digit).run()  # true == predicted is never a mistake
         assert any("No mistakes with these filters" in i.value for i in at.info)
         break
+
+
+# --- the Inside page ------------------------------------------------------------------------------
+
+def image_captions(at: AppTest) -> list[str]:
+    return [caption for image in at.get("image") for caption in (image.captions or [])]
+
+
+def inside_page(tab: str = "Weights", **state) -> AppTest:
+    at = AppTest.from_file(str(PROJECT / "pages" / "inside.py"), default_timeout=60)
+    at.session_state["i_tab"] = tab  # AppTest cannot click a tab; the tabs keep their choice under this key
+    for key, value in state.items():
+        at.session_state[key] = value
+    return at.run()
+
+
+def test_inside_weights_and_activations_of_the_shipped_model(env):
+    at = inside_page()
+    assert not at.exception
+    assert any("test digit #0" in m.value and "**default**" in m.value for m in at.markdown)
+    assert any("64 of the 512 units" in c for c in image_captions(at))
+    at.radio(key="i_order").set_value("strongest first").run()
+    assert not at.exception
+    at = inside_page("Activations")
+    assert not at.exception
+    titles = [c.proto.spec for c in at.get("plotly_chart")]
+    assert len(titles) == 2 and "Hidden layer 1: 512 units" in titles[0] and "Hidden layer 2: 256 units" in titles[1]
+
+
+def test_inside_saliency_both_ways_and_for_another_digit(env):
+    at = inside_page("Saliency", inside_test=3)
+    assert not at.exception
+    assert any(c.startswith("gradient × input for") for c in image_captions(at))
+    at.radio(key="i_method").set_value("occlusion").run()
+    assert any(c.startswith("occlusion for") for c in image_captions(at))
+    digit_box = next(s for s in at.selectbox if s.label == "Why (not) this digit")
+    digit_box.set_value(0 if digit_box.value != 0 else 1).run()
+    assert not at.exception
+
+
+def test_inside_nearest_digits_brittleness_and_map_on_the_dataset(env):
+    at = inside_page("Nearest digits")
+    assert not at.exception
+    assert any("Searched all 300 training digits" in c.value for c in at.caption)  # the tiny set
+    at = inside_page("Brittleness")
+    assert not at.exception
+    assert any(c.value.startswith("default: ") for c in at.caption)  # the curve's summary, first to last level
+    at.selectbox(key="i_kind").set_value("rotation").run()
+    assert not at.exception and any("at 50" in c.value for c in at.caption)
+    at = inside_page("Map")
+    assert not at.exception
+    spec = at.get("plotly_chart")[0].proto.spec
+    assert "placed by PCA" in spec and "this digit" in spec
+    at.radio(key="i_projection").set_value("tsne").run()
+    assert not at.exception and "placed by TSNE" in at.get("plotly_chart")[0].proto.spec
+
+
+def test_inside_looks_at_the_last_drawing_and_works_without_the_dataset(env, monkeypatch):
+    drawn = np.zeros((28, 28), np.float32)
+    drawn[6:22, 13:15] = 1.0  # a one
+    monkeypatch.setenv("MNIST_DIR", str(env / "nothing-here"))
+    at = inside_page("Saliency", drawn_digit=drawn)
+    assert not at.exception
+    assert any("your drawing" in m.value for m in at.markdown)
+    assert any(c.startswith("gradient × input") for c in image_captions(at))
+    at = inside_page("Nearest digits", drawn_digit=drawn)
+    assert any("needs the MNIST" in w.value for w in at.warning)

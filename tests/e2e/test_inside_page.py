@@ -1,0 +1,54 @@
+"""The Inside page in a real browser, for the shipped model: every view renders; a digit arrives from
+the Draw page and from the Mistakes page."""
+
+from .conftest import ARTIFACTS, open_app, wait_idle
+from .test_draw_page import stroke, vertical_line
+
+VIEWS = {  # tab -> text that shows the view rendered
+    "Weights": "64 of the 512 units",
+    "Activations": "The first-layer units that fired most",
+    "Saliency": "pushed the network towards",
+    "Nearest digits": "Searched all 60,000 training digits twice",
+    "Brittleness": "What it reads when the digit moves",
+    "Map": "test digits placed by PCA",
+}
+
+
+def open_tab(page, name: str) -> None:
+    page.get_by_role("tab", name=name, exact=True).click()
+    wait_idle(page, timeout=90)
+
+
+def test_every_view_renders_for_a_test_digit(app, page):
+    open_app(page, app.url + "inside")
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text("test digit #0 (a 7)").wait_for()
+    for tab, text in VIEWS.items():
+        open_tab(page, tab)
+        main.get_by_text(text).first.wait_for()
+        assert page.get_by_test_id("stException").count() == 0, tab
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"inside-{tab.replace(' ', '-').lower()}.png"), full_page=True)
+    # The map carries each digit's picture in its hover label and a star for the digit looked at.
+    names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
+    assert names[:10] == [str(d) for d in range(10)] and names[-2:] == ["mistakes", "this digit"]
+    hover = page.evaluate("() => document.querySelector('.js-plotly-plot').data[7].text[0]")
+    assert hover.count("<br>") == 14 and "█" in hover  # a caption line, then 14 lines of the digit
+
+
+def test_a_drawing_and_a_mistake_can_be_looked_into(app, page):
+    open_app(page, app.url + "draw")
+    stroke(page, vertical_line())
+    page.get_by_role("link", name="Why this answer? Look inside").click()
+    wait_idle(page)
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text("Looking at your drawing").wait_for()
+    assert "it reads 1" in main.inner_text()
+
+    open_app(page, app.url + "mistakes")
+    pick = page.get_by_test_id("stMainBlockContainer").get_by_text("test digit #").first.inner_text()
+    number = pick.split("#")[1].split()[0]
+    page.get_by_role("button", name="Look inside: why this answer?").click()
+    wait_idle(page)
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text(f"Looking at test digit #{number}").wait_for()
