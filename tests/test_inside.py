@@ -238,6 +238,7 @@ def test_dead_share_counts_units_that_never_change():
     probe = torch.rand(64, 28, 28)
     relu = MLP(hidden=(4, 2))
     with torch.no_grad():
+        relu.linear_layers()[0].bias[1:] = 1e4  # always on, so they follow the input (a random init may not)
         relu.linear_layers()[0].bias[0] = -1e4  # never fires
     assert dead_share(relu, probe)[0] == pytest.approx(0.25)
     tanh = MLP(hidden=(5,), activation="tanh")

@@ -97,7 +97,10 @@ def canvas(monkeypatch):
 
 
 def draw_page() -> AppTest:
-    return AppTest.from_file(str(PROJECT / "pages" / "draw.py"), default_timeout=30).run()
+    """Through app.py, as in the browser: the page links to Inside, a page only the app's navigation knows."""
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
+    at.switch_page("pages/draw.py")
+    return at.run()
 
 
 def test_blank_canvas_shows_the_hint_and_no_answer(env, canvas):
@@ -114,6 +117,8 @@ def test_a_drawing_gets_an_answer_and_its_steps(env, canvas):
     answer = next(m.value for m in at.markdown if "predicted-digit" in m.value)
     assert ">7</div>" in answer  # the shipped model reads the drawn seven
     assert any("fitted into 20×20" in c.value for c in at.caption)
+    # The Inside page will look at this drawing, as the network saw it.
+    assert at.session_state["drawn_digit"].shape == (28, 28) and at.session_state["inside_source"] == "drawing"
 
 
 def test_the_collection_saves_scores_and_clears(env, canvas):

