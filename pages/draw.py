@@ -23,17 +23,21 @@ def collections() -> Collections:
     return Collections()
 
 
-def probability_chart(probs: np.ndarray, digit: int) -> dict:
-    """A Plotly bar chart as a plain figure dict: building a go.Figure cost ~20 ms a stroke here."""
-    return {
-        "data": [{"type": "bar", "x": list(range(10)), "y": [float(p) for p in probs],
-                  "marker": {"color": ["#08519c" if d == digit else "#9ecae1" for d in range(10)]},
-                  "text": [f"{p:.0%}" for p in probs], "textposition": "outside", "hoverinfo": "skip"}],
-        "layout": {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-                   "title": {"text": "Probability of each digit"},
-                   "xaxis": {"dtick": 1, "title": {"text": "digit"}},
-                   "yaxis": {"range": [0, 1.15], "tickformat": ".0%"}},
-    }
+def probability_bars(probs: np.ndarray, digit: int) -> str:
+    """The ten probabilities as plain HTML bars: a Plotly chart here cost ~120 ms of browser rendering
+    on every stroke (benchmarks/app_figures.py), these cost next to nothing."""
+    bars = "".join(
+        f"<div title='{d}: {p:.1%}' data-digit='{d}' style='flex:1;display:flex;flex-direction:column;"
+        f"justify-content:flex-end;align-items:center;height:100%'>"
+        f"<div style='font-size:12px;color:#444'>{p:.0%}</div>"
+        f"<div style='width:70%;height:{max(p, 0.004) * 150:.1f}px;background:{'#08519c' if d == digit else '#9ecae1'};"
+        f"border-radius:2px 2px 0 0'></div>"
+        f"<div style='border-top:1px solid #bbb;width:100%;text-align:center;font-weight:"
+        f"{700 if d == digit else 400}'>{d}</div></div>"
+        for d, p in enumerate(probs.tolist()))
+    return (f"<div data-testid='probability-bars' style='margin-top:4px'>"
+            f"<div style='font-weight:600;margin-bottom:6px'>Probability of each digit</div>"
+            f"<div style='display:flex;align-items:flex-end;height:190px;gap:4px'>{bars}</div></div>")
 
 
 def show_steps(reading: Reading) -> None:
@@ -44,7 +48,7 @@ def show_steps(reading: Reading) -> None:
     gap = np.full((84, 12, 3), 255, np.uint8)
     # One picture for the five steps: one image for the browser to fetch, not five.
     st.image(np.hstack([part for picture in pictures for part in (picture, gap)][:-1]))
-    captions = ["1. ink found", "2. cropped to the ink",
+    captions = ["1\\. ink found", "2. cropped to the ink",
                 f"3. strokes {'evened' if evened else 'kept'} (width {steps.stroke_width:.1f} px of 20)",
                 "4. fitted into 20×20", "5. placed in 28×28 by its box"]
     st.caption("  ·  ".join(captions))
@@ -62,7 +66,7 @@ def show_reading(reading: Reading, threshold: float, marker: str) -> None:
                   unsafe_allow_html=True)
     if probs[best] < threshold:
         left.warning(f"Not sure: {best} ({probs[best]:.0%}) or {second} ({probs[second]:.0%})?")
-    right.plotly_chart(probability_chart(probs, int(best)), key="probs", config={"displayModeBar": False})
+    right.markdown(probability_bars(probs, int(best)), unsafe_allow_html=True)
 
 
 def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> None:
@@ -77,10 +81,10 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> 
         # The Inside page looks at the newest drawing.
         st.session_state.update({DRAWN: reading.steps.output, INSIDE_SOURCE: "drawing"})
     network_view, answer = st.columns([1, 2])
-    network_view.image(pixels_image(reading.steps.output, 8), caption="6. centred by mass: what the network sees")
-    network_view.page_link("pages/inside.py", label="Why this answer? Look inside", icon="🔬")
-    with answer:
+    with answer:  # the answer first: the browser shows elements in the order the script makes them
         show_reading(reading, threshold, marker)
+    network_view.image(pixels_image(reading.steps.output, 8), caption="6. centred by mass: what the network sees")
+    network_view.page_link("pages/inside.py", label="Why? Look inside", icon="🔬")
     show_steps(reading)
     if compare:
         squashed = plain_resize(image)

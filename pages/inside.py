@@ -281,7 +281,8 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
                    "text": [hover[i] for i in wrong], "hovertemplate": "%{text}<extra></extra>",
                    "marker": {"size": 12, "symbol": "circle-open", "color": "#000", "line": {"width": 1.5}}})
     star = projection.place(features(model, image, layer)[0])
-    traces.append({"type": "scatter", "mode": "markers", "name": "this digit", "x": [float(star[0])],
+    # WebGL like the rest: an SVG trace would be drawn beneath the WebGL points.
+    traces.append({"type": "scattergl", "mode": "markers", "name": "this digit", "x": [float(star[0])],
                    "y": [float(star[1])], "hovertemplate": "the digit you are looking at<extra></extra>",
                    "marker": {"size": 22, "symbol": "star", "color": "#ffd700",
                               "line": {"width": 1.5, "color": "#000"}}})

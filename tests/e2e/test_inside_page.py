@@ -39,11 +39,15 @@ def test_every_view_renders_for_a_test_digit(app, page):
 def test_a_drawing_and_a_mistake_can_be_looked_into(app, page):
     open_app(page, app.url + "draw")
     stroke(page, vertical_line())
-    page.get_by_role("link", name="Why this answer? Look inside").click()
+    page.get_by_role("link", name="Why? Look inside").click()
     wait_idle(page)
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_text("Looking at your drawing").wait_for()
     assert "it reads 1" in main.inner_text()
+    open_tab(page, "Map")
+    main.get_by_text("test digits placed by PCA").wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "inside-map-of-a-drawing.png"), full_page=True)
 
     open_app(page, app.url + "mistakes")
     pick = page.get_by_test_id("stMainBlockContainer").get_by_text("test digit #").first.inner_text()
