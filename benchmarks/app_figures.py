@@ -50,7 +50,7 @@ def main() -> None:
     from playwright.sync_api import sync_playwright
 
     parser = argparse.ArgumentParser()
-    parser.add_argument("--only", choices=["draw", "mistakes"], help="measure only this part")
+    parser.add_argument("--only", choices=["draw", "mistakes", "train"], help="measure only this part")
     only = parser.parse_args().only
 
     with tempfile.TemporaryDirectory() as folder, sync_playwright() as p:
@@ -68,7 +68,7 @@ def main() -> None:
         try:
             if only in (None, "mistakes"):
                 mistakes_figures(page, app)
-            if only is None:
+            if only in (None, "train"):
                 train_figures(page, store, folder)
             if only in (None, "draw"):
                 draw_figure(page, app)

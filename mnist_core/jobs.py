@@ -1,16 +1,24 @@
-"""Training runs in background threads: start, snapshot, stop, train more; a registry of jobs by id
-that lets at most a few runs train on each device at a time (the rest wait in a queue)."""
+"""Training runs in the background: start, snapshot, stop, train more; a registry of jobs by id that
+lets at most a few runs train on each device at a time (the rest wait in a queue).
+
+Each run trains in a child process, watched by a thread of the server. In a thread of the server
+itself, training shared Python's lock (the GIL) with the server drawing pages: a page refreshing its
+charts every second slowed training by half, and training slowed every page."""
 
 from __future__ import annotations
 
+import multiprocessing
 import secrets
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from multiprocessing.connection import Connection
+from pathlib import Path
 
 import numpy as np
+import torch
 
 from .data import Mnist
 from .device import resolve_device
@@ -87,19 +95,72 @@ class DeviceQueue:
             return self.waiting.index(job_id) + 1 if job_id in self.waiting else 0
 
 
+def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_dir: str | None, name: str,
+                    owner: str, continue_from: str | None, epochs: int, messages: Connection,
+                    stop: multiprocessing.synchronize.Event, threads: int) -> None:
+    """The child process of one run: train, report to the parent through `messages`, save the model.
+    Messages are (kind, payload) tuples: started, progress, epoch, saved, failed."""
+    try:
+        torch.set_num_threads(threads)
+        store = ModelStore(store_root, builtin_dir=None if builtin_dir is None else Path(builtin_dir))
+        previous_seconds = 0.0
+        if continue_from is None:
+            trainer = Trainer(config, data)
+        else:
+            model, meta, optimizer_state = store.load(continue_from)
+            history = [EpochRecord(**r) for r in meta.history]
+            previous_seconds = meta.train_seconds
+            trainer = Trainer(config, data, model=model, history=history, optimizer_state=optimizer_state)
+        messages.send(("started", (trainer.batches_per_epoch(), weight_images(trainer.model))))
+        last_weights = time.monotonic()
+
+        def on_progress(progress: Progress) -> None:
+            nonlocal last_weights
+            now = time.monotonic()
+            weights = None
+            if now - last_weights >= WEIGHTS_EVERY:
+                weights, last_weights = weight_images(trainer.model), now
+            messages.send(("progress", (progress, weights)))
+
+        start = time.perf_counter()
+        trainer.train(epochs, on_progress, stop.is_set, lambda record: messages.send(("epoch", asdict(record))))
+        messages.send(("progress", (None, weight_images(trainer.model))))  # as trained, whenever it ended
+        save_trained(store, trainer, name, previous_seconds + time.perf_counter() - start, stopped=stop.is_set(),
+                     owner=owner, overwrite=True)
+        messages.send(("saved", None))
+    except Exception as e:  # shown to the user on the page; the server goes on
+        messages.send(("failed", f"{type(e).__name__}: {e}"))
+    finally:
+        messages.close()
+
+
+def child_context() -> multiprocessing.context.BaseContext:
+    """Where training processes come from: a fork server (started once, with torch and the engine
+    already imported, so a run starts in well under a second) where the platform has one, else spawn.
+    Never a plain fork of the server: it has threads."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["mnist_core.jobs"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
 class TrainingJob:
-    """One model trained in a background thread. Only this object's lock guards its state; the
-    thread never calls into any user interface. The model is saved to the store after each run."""
+    """One model trained in the background. A watcher thread starts a child process for each run
+    and folds its reports into this object's state, which only this object's lock guards; neither
+    ever calls into a user interface. The model is saved to the store after each run."""
 
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
-                 load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None) -> None:
+                 load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
+                 threads: int = 1) -> None:
         self.id, self.owner, self.name, self.config = job_id, owner, name, config
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
+        self.threads = threads  # torch threads of the child process
         self.device = str(resolve_device(config.device))
-        self.trainer: Trainer | None = None
         self.lock = threading.Lock()
-        self.stop_event = threading.Event()
+        self.context = context = child_context()
+        self.stop_event = context.Event()  # set here, read by the child between batches
         self.thread: threading.Thread | None = None
         self._status, self._error, self._saved = QUEUED, "", False
         self._progress: Progress | None = None
@@ -108,16 +169,21 @@ class TrainingJob:
         self._grad_at: list[float] = []
         self._grad_norms: list[list[float]] = []
         self._weights: np.ndarray | None = None
-        self._weights_time = 0.0
+        self._batches_per_epoch = 0
         self._run_epochs = config.epochs
-        self._previous_seconds = 0.0  # training time of the model before this job's runs
+        self._runs = 0  # runs finished and saved: a later run continues the saved model
+        self._ended = threading.Event()  # the current run's model is saved (or the run failed)
 
     # --- control ---------------------------------------------------------------------------
     def start(self, epochs: int | None = None) -> None:
         """Start a run of `epochs` (default: the config's); for a finished job, train it further."""
+        thread = self.thread
+        if thread is not None and thread.is_alive():
+            thread.join(5)  # a run that has saved its model may still be closing its process
         with self.lock:
             if self.thread is not None and self.thread.is_alive():
                 raise RuntimeError("this job is still running")
+            self._ended.clear()
             self._run_epochs = epochs or self.config.epochs
             self._status, self._error, self._progress = QUEUED, "", None
             self.stop_event.clear()
@@ -129,11 +195,8 @@ class TrainingJob:
         self.stop_event.set()
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Block until the current run ends; True if it did."""
-        thread = self.thread
-        if thread is not None:
-            thread.join(timeout)
-        return thread is None or not thread.is_alive()
+        """Block until the current run ends: its model saved (or the run failed); True if it did."""
+        return self.thread is None or self._ended.wait(timeout)
 
     # --- reading ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
@@ -144,7 +207,7 @@ class TrainingJob:
                 config=self.config.to_dict(), device=self.device, history=list(self._history),
                 batch_losses=list(self._batch_losses), error=self._error, saved=self._saved,
                 grad_at=list(self._grad_at), grad_norms=list(self._grad_norms), weights=self._weights,
-                batches_per_epoch=self.trainer.batches_per_epoch() if self.trainer else 0,
+                batches_per_epoch=self._batches_per_epoch,
             )
         if snap.status == QUEUED:
             snap.queue_position = self.queue.position(self.id)
@@ -163,64 +226,79 @@ class TrainingJob:
         with self.lock:
             return self._status
 
-    # --- the thread --------------------------------------------------------------------------
-    def _on_progress(self, progress: Progress) -> None:
-        now = time.monotonic()
-        # A fresh array each time (never changed afterwards), copied here in the training thread.
-        weights = weight_images(self.trainer.model) if now - self._weights_time >= WEIGHTS_EVERY else None
-        with self.lock:
-            self._progress = progress
-            self._batch_losses.extend(progress.batch_losses)
-            self._grad_at.append(progress.epoch - 1 + progress.batch / progress.batches)
-            self._grad_norms.append(progress.grad_norms)
-            if weights is not None:
-                self._weights, self._weights_time = weights, now
-
+    # --- the watcher thread ------------------------------------------------------------------
     def _set(self, **state) -> None:
         with self.lock:
             for key, value in state.items():
                 setattr(self, f"_{key}", value)
 
+    def _receive(self, kind: str, payload) -> None:
+        with self.lock:
+            if kind == "started":
+                self._batches_per_epoch, self._weights = payload
+            elif kind == "progress":
+                progress, weights = payload
+                if progress is not None:
+                    self._progress = progress
+                    self._batch_losses.extend(progress.batch_losses)
+                    self._grad_at.append(progress.epoch - 1 + progress.batch / progress.batches)
+                    self._grad_norms.append(progress.grad_norms)
+                if weights is not None:
+                    self._weights = weights  # a fresh array each time, never changed afterwards
+            elif kind == "epoch":
+                self._history.append(payload)
+            elif kind == "saved":  # done: say so now, while the child process is still closing
+                self._saved = True
+                self._runs += 1
+                self._status = STOPPED if self.stop_event.is_set() else DONE
+                self._ended.set()
+            elif kind == "failed":
+                self._error = payload
+
     def _run(self) -> None:
         if not self.queue.acquire(self.id, self.stop_event.is_set):
             self._set(status=STOPPED)
+            self._ended.set()
             return
+        child = None
         try:
             self._set(status=RUNNING)
-            if self.trainer is None:
-                self.trainer = self._make_trainer()
-                self._set(weights=weight_images(self.trainer.model))
-            start = time.perf_counter()
-            self.trainer.train(self._run_epochs, self._on_progress, self.stop_event.is_set, self._on_epoch)
-            self._set(weights=weight_images(self.trainer.model))  # as trained, whenever it ended
-            self._save(time.perf_counter() - start)
-            self._set(status=STOPPED if self.stop_event.is_set() else DONE, saved=True)
+            continue_from = self.name if self._runs else self.continue_from
+            if continue_from is not None:
+                # The stored model's own settings (its layers above all), trained on the device asked for now.
+                meta = self.store.meta(continue_from)
+                self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
+                self._set(history=list(meta.history))
+            receiving, sending = self.context.Pipe(duplex=False)
+            child = self.context.Process(
+                target=_train_in_child, name=f"train-{self.id}", daemon=True,
+                args=(self.config, self.load_data(), str(self.store.root),
+                      None if self.store.builtin_dir is None else str(self.store.builtin_dir), self.name,
+                      self.owner, continue_from, self._run_epochs, sending, self.stop_event, self.threads))
+            child.start()
+            sending.close()  # the child holds the sending end now: recv() ends when the child does
+            while True:
+                try:
+                    kind, payload = receiving.recv()
+                except EOFError:
+                    break
+                self._receive(kind, payload)
+            child.join()
+            with self.lock:
+                if self._error:
+                    self._status = FAILED
+                elif not self._saved or child.exitcode != 0:
+                    self._status, self._error = FAILED, f"the training process ended unexpectedly (exit code " \
+                                                        f"{child.exitcode})"
+                else:
+                    self._status = STOPPED if self.stop_event.is_set() else DONE
         except Exception as e:  # shown to the user on the page; the server goes on
             self._set(status=FAILED, error=f"{type(e).__name__}: {e}")
         finally:
+            if child is not None and child.is_alive():
+                child.kill()
             self.queue.release()
-
-    def _make_trainer(self) -> Trainer:
-        data = self.load_data()
-        if self.continue_from is None:
-            return Trainer(self.config, data)
-        model, meta, optimizer_state = self.store.load(self.continue_from)
-        # The stored model's own settings (its layers above all), trained on the device asked for now.
-        self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
-        history = [EpochRecord(**r) for r in meta.history]
-        self._previous_seconds = meta.train_seconds
-        with self.lock:
-            self._history = [asdict(r) for r in history]
-        return Trainer(self.config, data, model=model, history=history, optimizer_state=optimizer_state)
-
-    def _on_epoch(self, record: EpochRecord) -> None:
-        with self.lock:
-            self._history.append(asdict(record))
-
-    def _save(self, seconds: float) -> None:
-        self._previous_seconds += seconds
-        save_trained(self.store, self.trainer, self.name, self._previous_seconds,
-                     stopped=self.stop_event.is_set(), owner=self.owner, overwrite=True)
+            self._ended.set()
 
 
 class JobRegistry:

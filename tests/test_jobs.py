@@ -35,7 +35,8 @@ def test_a_job_trains_in_the_background_and_is_saved(registry):
     assert registry.get(job.id) is job and registry.jobs_of("alice") == [job] and registry.jobs_of("bob") == []
     # The live views: first-layer weights as trained, and a gradient report every 20 batches.
     assert snap.weights.shape == (16, 28, 28)
-    trained = job.trainer.model.linear_layers()[0].weight.detach().reshape(16, 28, 28).numpy()
+    stored, _, _ = registry.store.load("m1")
+    trained = stored.linear_layers()[0].weight.detach().reshape(16, 28, 28).numpy()
     assert (snap.weights == trained).all()
     assert snap.grad_at == pytest.approx([20 / 30, 1.0, 1 + 20 / 30, 2.0])
     assert len(snap.grad_norms) == 4 and all(len(n) == 2 for n in snap.grad_norms)
