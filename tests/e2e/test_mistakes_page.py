@@ -13,7 +13,7 @@ def test_matrix_and_gallery_show_and_a_click_on_a_cell_filters(app, page, mnist)
     open_app(page, app.url + "mistakes")
     page.get_by_text("Misclassified test digits").wait_for()
     page.get_by_text(f"{len(result.mistakes)} mistakes; shown {min(60, len(result.mistakes))}").wait_for()
-    matrix = page.locator(".js-plotly-plot").first
+    matrix = page.locator(".js-plotly-plot", has_text="Confusion matrix")  # not a chart in a hidden tab
     matrix.scroll_into_view_if_needed()
     cells = matrix.locator(".scatterlayer .point")
     assert cells.count() == 100
