@@ -164,7 +164,9 @@ def draw_page() -> None:
 
     @st.fragment
     def live() -> None:  # a stroke reruns only this, not the whole page
-        pad, results = st.columns([1, 2])
+        # The pad keeps its full width on any screen; the results go beside it, or below it when narrow.
+        row = st.container(horizontal=True, wrap=True, gap="medium")
+        pad, results = row.container(width=CANVAS + 10), row.container(width="stretch")
         with pad:
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
                               width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas")

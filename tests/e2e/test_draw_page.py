@@ -4,7 +4,7 @@ import math
 
 import pytest
 
-from .conftest import open_app, wait_idle
+from .conftest import ARTIFACTS, open_app, wait_idle
 
 MARKER = "[data-testid='reading-marker']"
 
@@ -64,3 +64,33 @@ def test_the_switch_shows_the_plain_resize_beside_the_proper_pipeline(draw_page)
     draw_page.get_by_text("Show what a plain resize feeds the network").click()
     draw_page.get_by_text("Plain resize of the whole canvas, no centring").wait_for()
     wait_idle(draw_page)
+
+
+def test_a_finger_drawing_on_a_touch_screen_is_read(app, browser):
+    """A phone or tablet: touch events only (no mouse), sent through the browser's input layer."""
+    context = browser.new_context(viewport={"width": 900, "height": 1200}, has_touch=True, is_mobile=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        open_app(page, app.url + "draw")
+        canvas = page.locator("canvas.upper-canvas")
+        canvas.scroll_into_view_if_needed()
+        box = canvas.bounding_box()
+        touch = context.new_cdp_session(page)
+
+        def finger(kind: str, x: float | None = None, y: float | None = None) -> None:
+            points = [] if x is None else [{"x": box["x"] + x, "y": box["y"] + y}]
+            touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": points})
+
+        line = vertical_line()
+        finger("touchStart", *line[0])
+        for x, y in line[1:]:
+            finger("touchMove", x, y)
+        finger("touchEnd")
+        page.get_by_test_id("predicted-digit").wait_for(timeout=20_000)
+        wait_idle(page)
+        assert predicted(page) == "1"
+    finally:
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "draw-by-touch.png"), full_page=True)
+        context.close()
