@@ -17,6 +17,7 @@ import numpy as np
 from .data import download, find_data_dir, load_mnist, missing_files, MnistDataError
 from .device import DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
+from .inside import PERTURBATIONS, robustness_curve
 from .model import ACTIVATIONS
 from .preprocess import load_image, PreprocessError
 from .store import check_name, ModelStore, save_trained, StoreError
@@ -69,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
     e = sub.add_parser("evaluate", help="score a stored model on the test set")
     e.add_argument("--model", required=True)
     e.add_argument("--json", action="store_true")
+    e.add_argument("--robustness", nargs="+", choices=list(PERTURBATIONS), metavar="CHANGE",
+                   help=f"also the test accuracy under each level of these changes ({', '.join(PERTURBATIONS)})")
     common(e)
 
     p = sub.add_parser("predict", help="read digits from image files")
@@ -149,8 +152,12 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     model, meta, _ = ModelStore(args.store).load(args.model)
     data = load_mnist(args.data_dir)
     result = evaluate(model, data.test_images, data.test_labels)
+    curves = {kind: robustness_curve(model, data.test_images, data.test_labels, kind)
+              for kind in args.robustness or []}
     if args.json:
-        print(json.dumps({"model": meta.name, **result.summary()}))
+        robustness = {kind: [{"level": level, "accuracy": accuracy} for level, accuracy in curve]
+                      for kind, curve in curves.items()}
+        print(json.dumps({"model": meta.name, **result.summary(), **({"robustness": robustness} if curves else {})}))
         return 0
     print(f"Model '{meta.name}' on the {len(result.labels):,} test digits: accuracy {result.accuracy:.2%}, "
           f"macro-F1 {result.macro_f1:.4f}, {len(result.mistakes)} mistakes")
@@ -162,6 +169,9 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     print("     " + "".join(f"{d:>6}" for d in range(10)))
     for d, row in enumerate(result.confusion):
         print(f"{d:>5}" + "".join(f"{v:>6}" for v in row))
+    for kind, curve in curves.items():
+        points = ", ".join(f"{level:g}: {accuracy:.2%}" for level, accuracy in curve)
+        print(f"accuracy under {kind} ({PERTURBATIONS[kind][1]}): {points}")
     return 0
 
 

@@ -57,6 +57,25 @@ def test_models_and_evaluate(trained, tiny_dir, capsys):
     assert "accuracy" in out and "confusion" in out
 
 
+
+def test_evaluate_prints_robustness_curves_like_the_engine(trained, tiny_dir, capsys):
+    from mnist_core.data import load_mnist
+    from mnist_core.inside import robustness_curve
+
+    store, _ = trained
+    code, out, _ = run(capsys, "evaluate", "--model", "tiny", "--store", str(store), "--data-dir", str(tiny_dir),
+                       "--json", "--robustness", "shift", "noise")
+    curves = json.loads(out)["robustness"]
+    data = load_mnist(tiny_dir)
+    model, _, _ = ModelStore(store).load("tiny")
+    expected = robustness_curve(model, data.test_images, data.test_labels, "shift")
+    assert code == 0 and set(curves) == {"shift", "noise"}
+    assert [(p["level"], p["accuracy"]) for p in curves["shift"]] == expected
+    code, out, _ = run(capsys, "evaluate", "--model", "tiny", "--store", str(store), "--data-dir", str(tiny_dir),
+                       "--robustness", "rotation")
+    assert code == 0 and "accuracy under rotation (degrees): 0: " in out
+
+
 @pytest.mark.parametrize("args, message", [
     (["train", "--device", "cuda:9"], "device 'cuda:9' is not available"),
     (["train", "--lr", "0"], "learning rate"),
