@@ -101,8 +101,11 @@ def train_figures(page, store: Path, folder: str) -> None:
     page.get_by_text(re.compile(r"Epoch \d+ of 50, batch \d+")).wait_for()
     clicked = time.monotonic()
     main_button(page, "Stop").click()
+    page.get_by_text(re.compile(r"Stopped (in epoch|after \d+ epoch)")).wait_for()
+    halted = time.monotonic() - clicked
     page.get_by_text(re.compile(r"Stopped after \d+ epoch")).wait_for()
-    print(f"Stop: click to 'Stopped' shown: {time.monotonic() - clicked:.2f} s", flush=True)
+    print(f"Stop: click to 'Stopped' shown: {halted:.2f} s; to 'saved' shown: {time.monotonic() - clicked:.2f} s",
+          flush=True)
 
 
 def mistakes_figures(page, app: App) -> None:

@@ -56,6 +56,7 @@ class Snapshot:
     weights: np.ndarray | None = None  # first layer (H0, 28, 28), at most WEIGHTS_EVERY seconds old
     error: str = ""
     saved: bool = False  # the model is in the store under `name`
+    halted: bool = False  # a stop request has ended the training; the model is being scored and saved
 
     @property
     def active(self) -> bool:
@@ -122,8 +123,17 @@ def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_d
                 weights, last_weights = weight_images(trainer.model), now
             messages.send(("progress", (progress, weights)))
 
+        halted = False
+
+        def should_stop() -> bool:
+            nonlocal halted
+            if stop.is_set() and not halted:  # say so at once: scoring and saving take a while
+                halted = True
+                messages.send(("halted", None))
+            return halted
+
         start = time.perf_counter()
-        trainer.train(epochs, on_progress, stop.is_set, lambda record: messages.send(("epoch", asdict(record))))
+        trainer.train(epochs, on_progress, should_stop, lambda record: messages.send(("epoch", asdict(record))))
         messages.send(("progress", (None, weight_images(trainer.model))))  # as trained, whenever it ended
         save_trained(store, trainer, name, previous_seconds + time.perf_counter() - start, stopped=stop.is_set(),
                      owner=owner, overwrite=True)
@@ -173,6 +183,7 @@ class TrainingJob:
         self._run_epochs = config.epochs
         self._runs = 0  # runs finished and saved: a later run continues the saved model
         self._ended = threading.Event()  # the current run's model is saved (or the run failed)
+        self._halted = threading.Event()  # the current run stopped training (its model may not be saved yet)
 
     # --- control ---------------------------------------------------------------------------
     def start(self, epochs: int | None = None) -> None:
@@ -184,6 +195,7 @@ class TrainingJob:
             if self.thread is not None and self.thread.is_alive():
                 raise RuntimeError("this job is still running")
             self._ended.clear()
+            self._halted.clear()
             self._run_epochs = epochs or self.config.epochs
             self._status, self._error, self._progress = QUEUED, "", None
             self.stop_event.clear()
@@ -193,6 +205,10 @@ class TrainingJob:
     def stop(self) -> None:
         """Ask the job to stop; it ends within one batch (or leaves the queue at once)."""
         self.stop_event.set()
+
+    def wait_halted(self, timeout: float | None = None) -> bool:
+        """Block until the current run has stopped training (saving may still be going on)."""
+        return self.thread is None or self._halted.wait(timeout) or self._ended.is_set()
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current run ends: its model saved (or the run failed); True if it did."""
@@ -207,6 +223,7 @@ class TrainingJob:
                 config=self.config.to_dict(), device=self.device, history=list(self._history),
                 batch_losses=list(self._batch_losses), error=self._error, saved=self._saved,
                 grad_at=list(self._grad_at), grad_norms=list(self._grad_norms), weights=self._weights,
+                halted=self._halted.is_set() and not self._ended.is_set(),
                 batches_per_epoch=self._batches_per_epoch,
             )
         if snap.status == QUEUED:
@@ -245,6 +262,8 @@ class TrainingJob:
                     self._grad_norms.append(progress.grad_norms)
                 if weights is not None:
                     self._weights = weights  # a fresh array each time, never changed afterwards
+            elif kind == "halted":
+                self._halted.set()
             elif kind == "epoch":
                 self._history.append(payload)
             elif kind == "saved":  # done: say so now, while the child process is still closing

@@ -73,7 +73,8 @@ def stop_training() -> None:
     job = current_job()
     if job is not None and job.owner == owner():
         job.stop()
-        job.wait(timeout=3)  # it ends within a batch, then saves: the page redrawn next shows it stopped
+        # Training ends within a batch; the page redrawn next says so, and says "saved" a moment later.
+        job.wait_halted(timeout=3)
 
 
 def train_more() -> None:
@@ -188,6 +189,9 @@ def status_line(snap: Snapshot) -> None:
     done_epochs = len(snap.history)
     if snap.status == QUEUED:
         st.info(f"Waiting for the {snap.device} device: number {snap.queue_position} in the queue.")
+    elif snap.status == RUNNING and snap.halted:
+        st.warning(f"Stopped in epoch {snap.epoch}, at batch {snap.batch} of {snap.batches}; scoring and saving "
+                   "what it learned …")
     elif snap.status == RUNNING:
         if snap.batches:
             share = ((snap.epoch - 1) * snap.batches + snap.batch) / (snap.last_epoch * snap.batches)

@@ -46,9 +46,10 @@ def test_stop_ends_the_run_and_keeps_what_was_learned(registry):
     job = registry.submit("alice", TrainConfig(**{**FAST, "epochs": 50}), name="m2")
     wait_for(lambda: job.snapshot().batch >= 20)
     job.stop()
+    assert job.wait_halted(10)  # training ended; saving may still be going on
     assert job.wait(10)
     snap = job.snapshot()
-    assert snap.status == STOPPED and snap.saved
+    assert snap.status == STOPPED and snap.saved and not snap.halted
     assert 1 <= len(snap.history) < 50
     assert registry.store.meta("m2").stopped
 
