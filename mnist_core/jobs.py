@@ -100,7 +100,7 @@ def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_d
                     owner: str, continue_from: str | None, epochs: int, messages: Connection,
                     stop: multiprocessing.synchronize.Event, threads: int) -> None:
     """The child process of one run: train, report to the parent through `messages`, save the model.
-    Messages are (kind, payload) tuples: started, progress, epoch, saved, failed."""
+    Messages are (kind, payload) tuples: started, progress, halted, epoch, saved, failed."""
     try:
         torch.set_num_threads(threads)
         store = ModelStore(store_root, builtin_dir=None if builtin_dir is None else Path(builtin_dir))
@@ -183,7 +183,7 @@ class TrainingJob:
         self._run_epochs = config.epochs
         self._runs = 0  # runs finished and saved: a later run continues the saved model
         self._ended = threading.Event()  # the current run's model is saved (or the run failed)
-        self._halted = threading.Event()  # the current run stopped training (its model may not be saved yet)
+        self._halted = threading.Event()  # the current run trains no more (set too whenever it ends)
 
     # --- control ---------------------------------------------------------------------------
     def start(self, epochs: int | None = None) -> None:
@@ -208,7 +208,7 @@ class TrainingJob:
 
     def wait_halted(self, timeout: float | None = None) -> bool:
         """Block until the current run has stopped training (saving may still be going on)."""
-        return self.thread is None or self._halted.wait(timeout) or self._ended.is_set()
+        return self.thread is None or self._halted.wait(timeout)
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the current run ends: its model saved (or the run failed); True if it did."""
@@ -249,6 +249,11 @@ class TrainingJob:
             for key, value in state.items():
                 setattr(self, f"_{key}", value)
 
+    def _end(self) -> None:
+        """The run is over (saved, failed or left the queue): it trains no more either."""
+        self._halted.set()
+        self._ended.set()
+
     def _receive(self, kind: str, payload) -> None:
         with self.lock:
             if kind == "started":
@@ -270,14 +275,14 @@ class TrainingJob:
                 self._saved = True
                 self._runs += 1
                 self._status = STOPPED if self.stop_event.is_set() else DONE
-                self._ended.set()
+                self._end()
             elif kind == "failed":
                 self._error = payload
 
     def _run(self) -> None:
         if not self.queue.acquire(self.id, self.stop_event.is_set):
             self._set(status=STOPPED)
-            self._ended.set()
+            self._end()
             return
         child = None
         try:
@@ -303,21 +308,19 @@ class TrainingJob:
                     break
                 self._receive(kind, payload)
             child.join()
-            with self.lock:
+            with self.lock:  # a saved run is DONE or STOPPED already (set on its "saved" report)
                 if self._error:
                     self._status = FAILED
                 elif not self._saved or child.exitcode != 0:
                     self._status, self._error = FAILED, f"the training process ended unexpectedly (exit code " \
                                                         f"{child.exitcode})"
-                else:
-                    self._status = STOPPED if self.stop_event.is_set() else DONE
         except Exception as e:  # shown to the user on the page; the server goes on
             self._set(status=FAILED, error=f"{type(e).__name__}: {e}")
         finally:
             if child is not None and child.is_alive():
                 child.kill()
             self.queue.release()
-            self._ended.set()
+            self._end()
 
 
 class JobRegistry:
