@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -14,21 +16,29 @@ from .preprocess import as_model_input, mnist_style, Steps
 EVAL_BATCH = 2048  # big enough for fast matrix products, small enough to stay in cache
 
 
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode (dropout off) for the block, then back in the mode it was in: a model in
+    training may be looked at between its batches."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
 @torch.inference_mode()
 def predict_probs(model: nn.Module, images: torch.Tensor | np.ndarray, batch_size: int = EVAL_BATCH) -> torch.Tensor:
     """Softmax probabilities (N, 10) for images (N, 28, 28), in eval mode, on the model's device."""
     device = next(model.parameters()).device
-    was_training = model.training
-    model.eval()
-    try:
-        if len(images) == 0:
-            return torch.empty(0, 10, device=device)
-        if images.shape[-2:] == (28, 28) and images.ndim == 2:
-            images = images[None]
+    if len(images) == 0:
+        return torch.empty(0, 10, device=device)
+    if images.shape[-2:] == (28, 28) and images.ndim == 2:
+        images = images[None]
+    with eval_mode(model):
         return torch.cat([torch.softmax(model(as_model_input(images[i:i + batch_size], device)), dim=1)
                           for i in range(0, len(images), batch_size)])
-    finally:
-        model.train(was_training)
 
 
 def macro_f1(labels: np.ndarray, preds: np.ndarray) -> float:

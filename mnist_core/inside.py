@@ -14,8 +14,8 @@ from torch import nn
 from torch.nn import functional as F
 
 from .augment import dilate, erode
-from .evaluate import EVAL_BATCH, predict_probs
-from .model import ACTIVATIONS, MLP, PIXEL_MEAN, PIXEL_STD
+from .evaluate import EVAL_BATCH, eval_mode, predict_probs
+from .model import ACTIVATIONS, MLP
 from .preprocess import as_model_input
 
 _ACTIVATION_TYPES = tuple(ACTIVATIONS.values())
@@ -32,7 +32,7 @@ def weight_images(model: MLP) -> np.ndarray:
 def _hidden_and_logits(model: MLP, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
     """The output of every hidden layer's activation, [(N, H_i)], and the logits (N, 10), for images
     (N, 28, 28) in [0, 1] on the model's device. The same arithmetic as `MLP.forward` for small batches."""
-    x = (images.reshape(images.shape[0], 28 * 28) - PIXEL_MEAN) / PIXEL_STD
+    x = model.normalise(images)  # (N, 784)
     hidden = []
     for module in model.layers:
         x = module(x)
@@ -49,12 +49,8 @@ def _device(model: nn.Module) -> torch.device:
 def activations(model: MLP, image: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """For one 28x28 image (uint8 or [0, 1]): every hidden layer's activations [(H_i,)] and the
     probabilities of the ten digits (10,). Dropout is off (eval mode), as when predicting."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         hidden, logits = _hidden_and_logits(model, as_model_input(image, _device(model)))
-    finally:
-        model.train(was_training)
     return [h[0].cpu().numpy() for h in hidden], torch.softmax(logits[0], 0).cpu().numpy()
 
 
@@ -70,14 +66,10 @@ def features(model: MLP | None, images: np.ndarray | torch.Tensor, layer: int | 
     depth = len(model.hidden)
     if not -depth <= layer < depth:
         raise ValueError(f"this network has {depth} hidden layer(s); layer {layer} does not exist")
-    was_training = model.training
-    model.eval()
     device = _device(model)
-    try:
+    with eval_mode(model):
         parts = [_hidden_and_logits(model, as_model_input(images[i:i + EVAL_BATCH], device))[0][layer].cpu()
                  for i in range(0, len(images), EVAL_BATCH)]
-    finally:
-        model.train(was_training)
     return torch.cat(parts).numpy() if parts else np.zeros((0, model.hidden[layer]), np.float32)
 
 
@@ -93,15 +85,11 @@ def saliency(model: MLP, image: np.ndarray, digit: int) -> np.ndarray:
     """Gradient times input for the logit of `digit`, (28, 28) float32: a pixel's ink times how much
     more ink there would raise the digit's score. Positive: this ink speaks for the digit; negative:
     against it. Pixels without ink get 0 (their ink is 0)."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         pixels = as_model_input(image, _device(model)).clone().requires_grad_(True)  # (1, 28, 28)
         logit = model(pixels)[0, digit]
         # autograd.grad, not backward(): a model shared by many sessions gets no .grad written into it.
         (gradient,) = torch.autograd.grad(logit, pixels)
-    finally:
-        model.train(was_training)
     return (gradient * pixels).detach()[0].cpu().numpy()
 
 
@@ -144,7 +132,7 @@ class NearestDigits:
 
 def pixel_index(images: np.ndarray) -> NearestDigits:
     """Nearest digits by their pixels in [0, 1]; one per dataset (it does not depend on a model)."""
-    return NearestDigits(as_model_input(images).reshape(len(images), 28 * 28).numpy())
+    return NearestDigits(features(None, images, None))
 
 
 def hidden_index(model: MLP, images: np.ndarray) -> NearestDigits:
@@ -254,17 +242,15 @@ class Projection:
 
     points: np.ndarray  # (N, 2)
     method: str
-    features: np.ndarray  # (N, D): what was projected
-    pca: PCA | None = None
+    pca: PCA | None = None  # PCA maps new points exactly
+    neighbours: NearestDigits | None = None  # t-SNE cannot: a new point goes amid its nearest ones
 
     def place(self, feature: np.ndarray) -> np.ndarray:
         """Where a new feature vector (D,) lands, (2,). PCA maps it exactly; t-SNE cannot place new
         points, so it goes to the middle of its 5 nearest neighbours on the map."""
-        feature = np.asarray(feature, dtype=np.float32).reshape(1, -1)
         if self.pca is not None:
-            return self.pca.transform(feature)[0]
-        nearest = NearestNeighbors(n_neighbors=min(5, len(self.features))).fit(self.features).kneighbors(
-            feature, return_distance=False)[0]
+            return self.pca.transform(np.asarray(feature, dtype=np.float32).reshape(1, -1))[0]
+        nearest, _ = self.neighbours.query(feature, 5)
         return self.points[nearest].mean(axis=0)
 
 
@@ -273,14 +259,14 @@ def project(features: np.ndarray, method: str = "pca", seed: int = 0) -> Project
     features = np.asarray(features, dtype=np.float32)
     if method == "pca":
         pca = PCA(n_components=2, random_state=seed)
-        return Projection(pca.fit_transform(features), method, features, pca)
+        return Projection(pca.fit_transform(features), method, pca=pca)
     if method == "tsne":
         # The usual recipe: PCA to at most 50 dimensions first, which keeps the structure and speeds it up.
         reduced = PCA(n_components=min(50, *features.shape), random_state=seed).fit_transform(features) \
             if features.shape[1] > 50 else features
         perplexity = float(min(30, max(2, (len(features) - 1) // 3)))
         points = TSNE(n_components=2, init="pca", perplexity=perplexity, random_state=seed).fit_transform(reduced)
-        return Projection(points.astype(np.float32), method, features)
+        return Projection(points.astype(np.float32), method, neighbours=NearestDigits(features))
     raise ValueError(f"unknown projection '{method}'; choose one of {', '.join(METHODS)}")
 
 
@@ -299,12 +285,8 @@ def dead_share(model: MLP, probe: torch.Tensor) -> list[float]:
     """For each hidden layer, the share of its units whose output is the same for every probe image
     (N, 28, 28): a ReLU that never fires, or a tanh/sigmoid stuck at one end. Such units have stopped
     learning: no gradient reaches their weights."""
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         hidden, _ = _hidden_and_logits(model, probe)
-    finally:
-        model.train(was_training)
     # not (spread > tiny) rather than spread <= tiny: a unit gone to NaN (a diverged run) is dead too.
     return [float((~((h.max(0).values - h.min(0).values) > 1e-6)).float().mean()) for h in hidden]
 

@@ -41,11 +41,16 @@ class MLP(nn.Module):
         layers.append(nn.Linear(sizes[-1], 10))
         self.layers = nn.Sequential(*layers)
 
+    @staticmethod
+    def normalise(images: torch.Tensor) -> torch.Tensor:
+        """What the first layer takes: pixels (N, 28, 28) or (N, 784) in [0, 1] as (N, 784), standardised."""
+        return (images.reshape(images.shape[0], 28 * 28) - PIXEL_MEAN) / PIXEL_STD
+
     def forward(self, images: torch.Tensor) -> torch.Tensor:
         x = images.reshape(images.shape[0], 28 * 28)  # (N, 784)
         first = self.layers[0]
         if x.shape[0] <= first.out_features:  # small batch: normalising the input is cheapest
-            return self.layers((x - PIXEL_MEAN) / PIXEL_STD)  # (N, 10)
+            return self.layers(self.normalise(x))  # (N, 10)
         # Large batch: the same function and gradients with the normalisation folded into the first
         # layer's weights (H0, 784) and bias (H0,), sparing two passes over N x 784 pixels.
         weight = first.weight / PIXEL_STD
