@@ -9,7 +9,6 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.data import missing_files, MnistDataError
-from mnist_core.evaluate import predict_probs
 from mnist_core.inside import (
     activations,
     features,
@@ -39,6 +38,8 @@ from pages.shared import (
     loaded_model,
     model_picker,
     model_store,
+    model_version,
+    test_evaluation,
 )
 
 UNITS_PER_PAGE = 64
@@ -73,15 +74,10 @@ def test_curve(name: str, created: str, kind: str) -> list[tuple[float, float]]:
 def layer_map(name: str, created: str, layer: int | None, method: str) -> tuple[Projection, np.ndarray, np.ndarray]:
     """The map of one layer: its projection, which test digits are on it, and the model's answers to them."""
     model, _ = loaded_model(name, created)
-    data = dataset()
-    preds = predict_probs(model, data.test_images).argmax(1).numpy()
-    mistakes = np.flatnonzero(preds != data.test_labels)
+    preds = test_evaluation(name, created).preds  # the Mistakes page's, computed once per model
+    mistakes = np.flatnonzero(preds != dataset().test_labels)
     shown = np.union1d(np.arange(min(MAP_SAMPLE, len(preds))), mistakes)
-    return project(features(model, data.test_images[shown], layer), method), shown, preds[shown]
-
-
-def created_of(name: str) -> str:
-    return model_store().meta(name).created
+    return project(features(model, dataset().test_images[shown], layer), method), shown, preds[shown]
 
 
 # --- the input ---------------------------------------------------------------------------------
@@ -179,7 +175,7 @@ def saliency_view(model: MLP, image: np.ndarray) -> None:
 def neighbours_view(name: str, model: MLP, image: np.ndarray) -> None:
     data = dataset()
     by_pixels = pixel_neighbours()
-    by_hidden = hidden_neighbours(name, created_of(name))
+    by_hidden = hidden_neighbours(name, model_version(name))
     start = time.perf_counter()
     near_pixels, pixel_distance = by_pixels.query(features(None, image, None)[0], 8)
     near_hidden, hidden_distance = by_hidden.query(features(model, image, -1)[0], 8)
@@ -234,7 +230,7 @@ def brittleness_view(name: str, model: MLP, image: np.ndarray) -> None:
     others = ["(none)", *[e.name for e in model_store().list() if e.meta is not None and e.name != name]]
     other = right.selectbox("Compare with", others, key="i_other")
     with st.spinner("Scoring the test set at each level (a few seconds, once per model) …"):
-        lines = [(shown, test_curve(shown, created_of(shown), kind))
+        lines = [(shown, test_curve(shown, model_version(shown), kind))
                  for shown in [name] + ([other] if other != "(none)" else [])]
     unit = PERTURBATIONS[kind][1]
     st.plotly_chart({"data": [{"type": "scatter", "mode": "lines+markers", "name": shown,
@@ -262,7 +258,7 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
     method = right.radio("Projection", METHODS, key="i_projection", horizontal=True,
                          format_func={"pca": "PCA (at once)", "tsne": "t-SNE (seconds, then kept)"}.get)
     with st.spinner("Placing the digits …"):
-        projection, shown, preds = layer_map(name, created_of(name), layer, method)
+        projection, shown, preds = layer_map(name, model_version(name), layer, method)
     data = dataset()
     labels = data.test_labels[shown]
     points = projection.points
@@ -318,8 +314,7 @@ def inside_page() -> None:
     top = st.columns([1, 2])
     with top[0]:
         name = model_picker()
-    meta = model_store().meta(name)
-    model, _ = loaded_model(name, meta.created)
+    model, _ = loaded_model(name, model_version(name))
     with top[1]:
         try:
             image, title = choose_input()

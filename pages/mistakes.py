@@ -6,23 +6,11 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.data import MnistDataError
-from mnist_core.evaluate import disagreements, evaluate, Evaluation, ORDERS, select_mistakes
+from mnist_core.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
 from mnist_core.pictures import gallery_image, pixels_image
-from pages.shared import dataset, INSIDE_SOURCE, INSIDE_TEST, loaded_model, model_picker, model_store
+from pages.shared import dataset, evaluation_of, INSIDE_SOURCE, INSIDE_TEST, model_picker, model_store
 
 PAGE_SIZE = 60
-
-
-@st.cache_resource(max_entries=6)
-def test_evaluation(name: str, created: str) -> Evaluation:
-    """Predictions on the 10,000 test digits, once per model version, shared by every page and user."""
-    model, _ = loaded_model(name, created)
-    data = dataset()
-    return evaluate(model, data.test_images, data.test_labels)
-
-
-def evaluation_of(name: str) -> Evaluation:
-    return test_evaluation(name, model_store().meta(name).created)
 
 
 def confusion_figure(result: Evaluation, normalised: bool) -> dict:

@@ -14,6 +14,7 @@ from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist_core.data import load_mnist, Mnist
+from mnist_core.evaluate import evaluate, Evaluation
 from mnist_core.jobs import JobRegistry, TrainingJob
 from mnist_core.model import MLP
 from mnist_core.store import ModelMeta, ModelStore
@@ -41,7 +42,6 @@ ORPHAN_SECONDS = float(os.environ.get("MNIST_APP_ORPHAN_SECONDS", "60"))  # owne
 # processes, also with one thread: with two, training, the server and the browser fought over 2 cores
 # and page training ran slower, not faster (benchmarks/app_figures.py).
 torch.set_num_threads(1)
-
 
 
 @st.cache_resource
@@ -134,9 +134,26 @@ def loaded_model(name: str, created: str, device: str = "cpu") -> tuple[MLP, Mod
     return model, meta
 
 
+def model_version(name: str) -> str:
+    """Changes when the stored model is retrained: the key of everything computed once per model."""
+    return model_store().meta(name).created
+
+
+@st.cache_resource(max_entries=6)
+def test_evaluation(name: str, created: str) -> Evaluation:
+    """Predictions on the 10,000 test digits, once per model version, shared by every page and user."""
+    model, _ = loaded_model(name, created)
+    data = dataset()
+    return evaluate(model, data.test_images, data.test_labels)
+
+
+def evaluation_of(name: str) -> Evaluation:
+    return test_evaluation(name, model_version(name))
+
+
 def current_model(device: str = "cpu") -> tuple[MLP, ModelMeta]:
     name = current_model_name()
-    return loaded_model(name, model_store().meta(name).created, device)
+    return loaded_model(name, model_version(name), device)
 
 
 def model_picker(label: str = "Model") -> str:
