@@ -21,6 +21,7 @@ from .inside import PERTURBATIONS, robustness_curve
 from .model import ACTIVATIONS
 from .preprocess import load_image, PreprocessError
 from .store import check_name, ModelStore, save_trained, StoreError
+from .synth import find_cache_dir
 from .train import ConfigError, EpochRecord, OPTIMIZERS, PRESETS, Progress, SCHEDULES, TrainConfig, Trainer
 
 
@@ -63,6 +64,11 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--augment", type=float, help="augmentation strength, 0 (off) to 2")
     t.add_argument("--no-elastic", dest="elastic", action="store_const", const=False,
                    help="augment without elastic distortion")
+    t.add_argument("--fill-in", action=argparse.BooleanOptionalAction, default=None,
+                   help="when augmenting, fill in small loops and shrink a quarter of the digits, as a fat pen does")
+    t.add_argument("--drawn", type=float,
+                   help="share of the training digits also drawn on a canvas and read back as the Draw page "
+                        "does, shown in their place every epoch: 0 (off) to 1")
     t.add_argument("--name", help="name in the store (default: made from the layers and the time)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     common(t)
@@ -130,6 +136,12 @@ def cmd_train(args: argparse.Namespace) -> int:
     if store.exists(name):  # refuse before training, not after
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
     trainer = Trainer(config, load_mnist(args.data_dir))
+    if config.drawn > 0:
+        began = time.perf_counter()
+        print(f"Drawing {round(config.drawn * len(trainer.data.train_labels))} training digits on a canvas "
+              f"(cached in {find_cache_dir()})...", file=sys.stderr, flush=True)
+        trainer.drawn_digits()
+        print(f"Drawn in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
     stop = threading.Event()
     # Ctrl-C: finish the batch, then keep and save what was learned.
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())

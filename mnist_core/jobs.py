@@ -57,6 +57,7 @@ class Snapshot:
     error: str = ""
     saved: bool = False  # the model is in the store under `name`
     halted: bool = False  # a stop request has ended the training; the model is being scored and saved
+    preparing: str = ""  # what the run is doing before its first batch, when that takes a while
 
     @property
     def active(self) -> bool:
@@ -100,7 +101,7 @@ def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_d
                     owner: str, continue_from: str | None, epochs: int, messages: Connection,
                     stop: multiprocessing.synchronize.Event, threads: int) -> None:
     """The child process of one run: train, report to the parent through `messages`, save the model.
-    Messages are (kind, payload) tuples: started, progress, halted, epoch, saved, failed."""
+    Messages are (kind, payload) tuples: preparing, started, progress, halted, epoch, saved, failed."""
     try:
         torch.set_num_threads(threads)
         store = ModelStore(store_root, builtin_dir=None if builtin_dir is None else Path(builtin_dir))
@@ -112,6 +113,11 @@ def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_d
             history = [EpochRecord(**r) for r in meta.history]
             previous_seconds = meta.train_seconds
             trainer = Trainer(config, data, model=model, history=history, optimizer_state=optimizer_state)
+        if config.drawn > 0:  # about 3 ms a digit the first time (then cached): say so, not just "loading"
+            count = round(config.drawn * len(data.train_labels))
+            messages.send(("preparing", f"Drawing {count:,} training digits on a canvas, as people draw them "
+                                        "(about 3 ms each, the first time only) …"))
+            trainer.drawn_digits()
         messages.send(("started", (trainer.batches_per_epoch(), weight_images(trainer.model))))
         last_weights = time.monotonic()
 
@@ -180,6 +186,7 @@ class TrainingJob:
         self._grad_norms: list[list[float]] = []
         self._weights: np.ndarray | None = None
         self._batches_per_epoch = 0
+        self._preparing = ""
         self._run_epochs = config.epochs
         self._runs = 0  # runs finished and saved: a later run continues the saved model
         self._ended = threading.Event()  # the current run's model is saved (or the run failed)
@@ -224,7 +231,7 @@ class TrainingJob:
                 batch_losses=list(self._batch_losses), error=self._error, saved=self._saved,
                 grad_at=list(self._grad_at), grad_norms=list(self._grad_norms), weights=self._weights,
                 halted=self._halted.is_set() and not self._ended.is_set(),
-                batches_per_epoch=self._batches_per_epoch,
+                batches_per_epoch=self._batches_per_epoch, preparing=self._preparing,
             )
         if snap.status == QUEUED:
             snap.queue_position = self.queue.position(self.id)
@@ -256,8 +263,11 @@ class TrainingJob:
 
     def _receive(self, kind: str, payload) -> None:
         with self.lock:
-            if kind == "started":
+            if kind == "preparing":
+                self._preparing = payload
+            elif kind == "started":
                 self._batches_per_epoch, self._weights = payload
+                self._preparing = ""
             elif kind == "progress":
                 progress, weights = payload
                 if progress is not None:

@@ -18,6 +18,7 @@ from .evaluate import macro_f1, predict_probs
 from .inside import dead_share, gradient_norms
 from .model import ACTIVATIONS, MLP
 from .preprocess import as_model_input
+from .synth import cached_drawn_digits
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle", "cosine")
@@ -47,6 +48,10 @@ class TrainConfig:
     device: str = "auto"
     augment: float = 0.0  # strength of random affine, elastic and stroke-width changes; 0 = off
     elastic: bool = True  # include elastic distortion when augmenting
+    fill_in: bool = False  # when augmenting, a quarter of the digits get loops filled in and shrink, as under a fat pen
+    # Share of the training digits also drawn once on a canvas as a person would and read back as the
+    # Draw page reads drawings; every epoch shows those drawings in their place (augmented as well).
+    drawn: float = 0.0
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -75,6 +80,8 @@ class TrainConfig:
             problems.append(f"seed must be >= 0, got {self.seed}")
         if not 0.0 <= self.augment <= 2.0:
             problems.append(f"augmentation strength must be in [0, 2], got {self.augment}")
+        if not 0.0 <= self.drawn <= 1.0:
+            problems.append(f"share of drawn digits must be in [0, 1], got {self.drawn}")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -91,7 +98,8 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     "recommended": TrainConfig(),
     "notebook": TrainConfig(hidden=(128,), dropout=0.0, lr=1e-4, schedule="constant", batch_size=64, epochs=10),
-    "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.2, lr=2e-3, epochs=12, augment=0.7),
+    "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.2, lr=2e-3, epochs=16, augment=0.7, drawn=0.3,
+                                   fill_in=True),
     "best-mlp": TrainConfig(hidden=(800, 800), dropout=0.3, lr=2e-3, epochs=40, augment=1.0, weight_decay=1e-4),
 }
 
@@ -187,6 +195,21 @@ class Trainer:
             self.optimizer.load_state_dict(optimizer_state)
         self.history: list[EpochRecord] = list(history or [])
         self.loss_fn = nn.CrossEntropyLoss()
+        self._drawn: tuple[torch.Tensor, torch.Tensor] | None = None
+
+    def drawn_digits(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """The training digits that are shown drawn (`config.drawn` of them, picked by the seed): their
+        indices (K,) and drawings (K, 28, 28) on the device. Made once per trainer (about 3 ms a digit,
+        kept in the cache folder of `synth` for the next run); K is 0 when the share is 0."""
+        if self._drawn is None:
+            n = len(self.data.train_labels)
+            count = round(self.config.drawn * n)
+            picked = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:count]
+            picked = picked.sort().values.to(self.device)
+            digits = (self.data.train_images[picked] * 255).round().to(torch.uint8).cpu().numpy()
+            drawings = cached_drawn_digits(digits, self.config.seed) if count else np.zeros((0, 28, 28))
+            self._drawn = picked, torch.as_tensor(drawings, dtype=torch.float32, device=self.device)
+        return self._drawn
 
     @property
     def epochs_done(self) -> int:
@@ -204,8 +227,7 @@ class Trainer:
         an epoch of its own (scored on the whole sets) so the history shows where it ended.
         Returns the records of this run."""
         epochs = epochs or self.config.epochs
-        images, labels = self.data.train_images, self.data.train_labels
-        n, bs = len(labels), self.config.batch_size
+        images, bs = self.data.train_images, self.config.batch_size
         batches = self.batches_per_epoch()
         schedule = make_schedule(self.optimizer, self.config, epochs * batches)
         start = time.perf_counter()
@@ -215,13 +237,7 @@ class Trainer:
             if should_stop and should_stop():
                 break
             epoch_start = time.perf_counter()
-            generator = torch.Generator(device="cpu").manual_seed(epoch_seed(self.config.seed, epoch))
-            order = torch.randperm(n, generator=generator).to(self.device)
-            # One gather per epoch, then every batch is a view: cheaper than indexing each batch.
-            epoch_images, epoch_labels = images[order], labels[order]  # (N, 28, 28), (N,)
-            if self.config.augment > 0:  # fresh deformations every epoch, made in big chunks
-                deform = torch.Generator(device=self.device).manual_seed(epoch_seed(self.config.seed, epoch))
-                epoch_images = augment(epoch_images, self.config.augment, deform, self.config.elastic)
+            epoch_images, epoch_labels = self.epoch_data(epoch)
             torch.manual_seed(epoch_seed(self.config.seed, epoch))  # dropout masks
             self.model.train()
             losses: list[torch.Tensor] = []  # detached (1,) tensors: no device sync per batch
@@ -256,6 +272,26 @@ class Trainer:
             if stopped:
                 break
         return records
+
+    def epoch_data(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """What epoch `epoch` shows the network, in its order: images (N, 28, 28) with the drawn digits
+        in their originals' places, augmented, and labels (N,). Depends only on the config and epoch."""
+        images, labels = self.data.train_images, self.data.train_labels
+        n = len(labels)
+        generator = torch.Generator(device="cpu").manual_seed(epoch_seed(self.config.seed, epoch))
+        order = torch.randperm(n, generator=generator).to(self.device)
+        # One gather per epoch, then every batch is a view: cheaper than indexing each batch.
+        epoch_images, epoch_labels = images[order], labels[order]  # (N, 28, 28), (N,)
+        drawn_index, drawings = self.drawn_digits()  # (K,), (K, 28, 28)
+        if len(drawn_index):
+            place = torch.empty_like(order)  # place[i]: where training digit i stands in this epoch
+            place[order] = torch.arange(n, device=self.device)
+            epoch_images[place[drawn_index]] = drawings
+        if self.config.augment > 0:  # fresh deformations every epoch, made in big chunks
+            deform = torch.Generator(device=self.device).manual_seed(epoch_seed(self.config.seed, epoch))
+            epoch_images = augment(epoch_images, self.config.augment, deform, self.config.elastic,
+                                   self.config.fill_in)
+        return epoch_images, epoch_labels
 
     def _score(self, epoch: int, loss: float, epoch_start: float) -> EpochRecord:
         d = self.data

@@ -34,7 +34,8 @@ BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 LIVE_UNITS = 48  # first-layer units shown live while training
 # Widget keys of the settings; re-set on every run so a visit to another page does not forget them.
 SETTINGS = ["t_preset", "t_hidden", "t_activation", "t_dropout", "t_optimizer", "t_lr", "t_schedule", "t_batch",
-            "t_epochs", "t_seed", "t_device", "t_augment", "t_name", "t_more"]
+            "t_epochs", "t_seed", "t_device", "t_augment", "t_fill_in", "t_drawn", "t_name",
+            "t_more"]
 
 
 def apply_preset() -> None:
@@ -43,7 +44,8 @@ def apply_preset() -> None:
         "t_hidden": ", ".join(map(str, config.hidden)), "t_activation": config.activation,
         "t_dropout": config.dropout, "t_optimizer": config.optimizer, "t_lr": config.lr,
         "t_schedule": config.schedule, "t_batch": config.batch_size, "t_epochs": config.epochs,
-        "t_seed": config.seed, "t_augment": config.augment,
+        "t_seed": config.seed, "t_augment": config.augment, "t_drawn": config.drawn,
+        "t_fill_in": config.fill_in,
     })
 
 
@@ -55,7 +57,8 @@ def config_from_widgets() -> TrainConfig:
     s = st.session_state
     return replace(PRESETS[s.t_preset], hidden=hidden, activation=s.t_activation, dropout=s.t_dropout,
                    optimizer=s.t_optimizer, lr=s.t_lr, schedule=s.t_schedule, batch_size=s.t_batch,
-                   epochs=int(s.t_epochs), seed=int(s.t_seed), device=s.t_device, augment=s.t_augment)
+                   epochs=int(s.t_epochs), seed=int(s.t_seed), device=s.t_device, augment=s.t_augment,
+                   drawn=s.t_drawn, fill_in=s.t_fill_in)
 
 
 def start_training() -> None:
@@ -102,19 +105,31 @@ def settings_panel(busy: bool) -> None:
     right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="t_seed", disabled=busy)
     left.selectbox("Device", ["auto", *available_devices()], key="t_device", disabled=busy)
     right.text_input("Model name", key="t_name", placeholder="made up for you", disabled=busy)
+    left.slider("Drawn digits", 0.0, 0.5, step=0.05, key="t_drawn", disabled=busy,
+                help="Share of the training digits also drawn on a canvas as people draw (size, place, pen width) "
+                     "and read back as the Draw page reads your drawing; they take their originals' places every "
+                     "epoch. Drawing costs about 3 ms a digit, once. 0 is off.")
+    right.checkbox("Fat-pen fill-in", key="t_fill_in", disabled=busy,
+                   help="With augmentation: a quarter of the digits get small loops filled in and are shrunk to "
+                        "fit, as a fat pen or finger draws them. Helps drawings; costs a little on MNIST's own test.")
 
 
 def augmentation_preview() -> None:
-    """Twelve training digits as the network will see them at the chosen augmentation strength."""
-    strength = st.session_state.t_augment
-    if strength <= 0 or missing_files():
+    """Twelve training digits as the network will see them at the chosen augmentation and drawn share."""
+    strength, drawn = st.session_state.t_augment, st.session_state.t_drawn
+    if (strength <= 0 and drawn <= 0) or missing_files():
         return
-    grid = preview(dataset().train_images[:12], strength, seed=int(st.session_state.t_seed))
-    rows = grid.reshape(-1, 28, 28)
-    captions = [("original" if i < 12 else "deformed") for i in range(len(rows))]
-    st.image(gallery_image(rows, captions, columns=12, scale=2), output_format="JPEG",
-             caption=f"Augmentation at strength {strength:g}: the first row as in MNIST, then two fresh deformations "
-                     "(a new one every epoch)")
+    grid = preview(dataset().train_images[:12], strength, seed=int(st.session_state.t_seed), drawn=drawn > 0,
+                   fill_in=st.session_state.t_fill_in)
+    kinds = ["original"] + ["drawn"] * (drawn > 0) + ["deformed"] * (len(grid) - 1 - (drawn > 0))
+    captions = [kind for kind in kinds for _ in range(12)]
+    parts = ["the first row as in MNIST"]
+    if drawn > 0:
+        parts.append(f"then drawn on a canvas and read back as the Draw page does ({drawn:.0%} of the digits)")
+    if strength > 0:
+        parts.append(f"then two fresh deformations at strength {strength:g} (a new one every epoch)")
+    st.image(gallery_image(grid.reshape(-1, 28, 28), captions, columns=12, scale=2), output_format="JPEG",
+             caption="Training digits: " + ", ".join(parts))
 
 
 # The live charts are plain Plotly dicts holding numpy arrays: go.Figure objects and Python lists cost
@@ -199,7 +214,7 @@ def status_line(snap: Snapshot) -> None:
             st.progress(min(share, 1.0), text=f"Epoch {snap.epoch} of {snap.last_epoch}, batch {snap.batch} of "
                                                f"{snap.batches}{left}")
         else:
-            st.progress(0.0, text="Loading the data …")
+            st.progress(0.0, text=snap.preparing or "Loading the data …")
     elif snap.status == DONE:
         st.success(f"Trained {done_epochs} epochs; saved as **{snap.name}**.")
     elif snap.status == STOPPED:

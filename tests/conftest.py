@@ -5,6 +5,7 @@ from __future__ import annotations
 import gzip
 import os
 import struct
+import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,8 @@ import pytest
 from mnist_core.data import load_mnist, Mnist
 
 PROJECT = Path(__file__).resolve().parent.parent
+# Drawn training digits are cached on disk; the tests (and the apps they start) keep theirs apart.
+os.environ["MNIST_CACHE"] = tempfile.mkdtemp(prefix="mnist-test-cache-")
 REAL_MNIST = Path(os.environ.get("MNIST_DIR") or PROJECT.parent / "shared" / "data" / "mnist")
 
 

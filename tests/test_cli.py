@@ -41,6 +41,15 @@ def test_train_prints_a_line_per_epoch(tiny_dir, tmp_path, capsys):
     assert code == 0 and out.startswith("Epoch 1/1: loss ") and "test F1" in out and "Saved model 'x'" in err
 
 
+def test_train_with_drawn_digits_says_so_and_keeps_the_setting(tiny_dir, tmp_path, capsys):
+    code, _, err = run(capsys, "train", "--epochs", "1", "--hidden", "8", "--data-dir", str(tiny_dir),
+                       "--store", str(tmp_path), "--name", "d", "--drawn", "0.1", "--device", "cpu", "--augment",
+                       "0.5", "--fill-in")
+    assert code == 0 and "Drawing 30 training digits on a canvas" in err and "Drawn in" in err
+    config = ModelStore(tmp_path).meta("d").config
+    assert config["drawn"] == 0.1 and config["fill_in"] is True and config["augment"] == 0.5
+
+
 def test_models_and_evaluate(trained, tiny_dir, capsys):
     store, _ = trained
     code, out, _ = run(capsys, "models", "--store", str(store), "--json")
@@ -79,6 +88,7 @@ def test_evaluate_prints_robustness_curves_like_the_engine(trained, tiny_dir, ca
 @pytest.mark.parametrize("args, message", [
     (["train", "--device", "cuda:9"], "device 'cuda:9' is not available"),
     (["train", "--lr", "0"], "learning rate"),
+    (["train", "--drawn", "2"], "share of drawn digits must be in [0, 1], got 2.0"),
     (["train", "--name", "../evil"], "invalid model name"),
     (["evaluate", "--model", "nothere"], "no model named 'nothere'"),
     (["train", "--data-dir", "/nonexistent/mnist"], "missing in /nonexistent/mnist"),

@@ -105,3 +105,15 @@ def test_a_failure_is_reported_not_raised(tmp_path):
     job.wait(10)
     assert job.status == FAILED and "disk gone" in job.snapshot().error
     assert registry.submit("alice", TrainConfig(**FAST), name="y").wait(10)  # the device slot was released
+
+
+def test_a_run_with_drawn_digits_says_it_is_drawing_them_first(registry):
+    job = registry.submit("alice", TrainConfig(**{**FAST, "epochs": 1}, drawn=0.5), name="drawn")
+    said = set()
+    while not job.wait(0.01):
+        snap = job.snapshot()
+        said.add((snap.preparing, snap.batches > 0))
+    assert ("Drawing 150 training digits on a canvas, as people draw them (about 3 ms each, the first time only) …",
+            False) in said
+    assert all(not text for text, training in said if training)  # gone once the batches begin
+    assert job.snapshot().status == DONE and registry.store.meta("drawn").config["drawn"] == 0.5

@@ -76,6 +76,29 @@ def test_train_runs_a_job_and_the_page_shows_it_done(env):
     assert (env / "models" / "apptest.pt").exists()
 
 
+def test_drawn_digits_setting_shows_them_and_reaches_the_run(env):
+    from mnist_core.store import ModelStore
+    from mnist_core.train import PRESETS
+
+    at = train_page()
+    assert at.sidebar.slider(key="t_drawn").value == 0.0 and not image_captions(at)
+    at.sidebar.selectbox(key="t_preset").set_value("robust-drawings").run()
+    assert at.sidebar.slider(key="t_drawn").value == PRESETS["robust-drawings"].drawn > 0
+    assert at.sidebar.checkbox(key="t_fill_in").value is True
+    assert any("drawn on a canvas and read back as the Draw page does" in c for c in image_captions(at))
+    at.sidebar.slider(key="t_drawn").set_value(0.2).run()
+    at.sidebar.text_input(key="t_hidden").set_value("16").run()
+    at.sidebar.number_input(key="t_epochs").set_value(1).run()
+    at.sidebar.text_input(key="t_name").set_value("drawn").run()
+    button(at, "Train").click().run()
+    deadline = time.monotonic() + 60
+    while not any("Trained 1 epochs" in s.value for s in at.success) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    assert ModelStore(env / "models").meta("drawn").config["drawn"] == 0.2
+    assert ModelStore(env / "models").meta("drawn").config["fill_in"] is True
+
+
 def test_missing_data_offers_the_download_and_disables_train(env, monkeypatch):
     monkeypatch.setenv("MNIST_DIR", str(env / "nothing-here"))
     at = train_page()

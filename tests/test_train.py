@@ -113,3 +113,30 @@ def test_stop_mid_epoch_on_real_mnist(mnist):
     # Asked to stop once the third report (batch 60) arrived: the next batch is the last.
     assert reports[-1].batch == 3 * 20 + 1 and reports[-1].batches == 469
     assert len(trainer.history) == 1 and trainer.history[0].test_accuracy > 0.5
+
+
+def test_drawn_digits_take_their_originals_places_every_epoch(tiny):
+    trainer = Trainer(TrainConfig(**FAST, drawn=0.25), tiny)
+    index, drawings = trainer.drawn_digits()
+    n = len(trainer.data.train_labels)
+    assert len(index) == round(0.25 * n) and len(index.unique()) == len(index)
+    assert drawings.shape == (len(index), 28, 28)
+    assert not torch.equal(drawings, trainer.data.train_images[index])  # redrawn, not copies
+    for epoch in (1, 2):
+        images, labels = trainer.epoch_data(epoch)
+        # Every drawing appears once, with its digit's label; the other images are the untouched originals.
+        rows = {tuple(row.flatten().tolist()): i for i, row in enumerate(images)}
+        places = [rows[tuple(d.flatten().tolist())] for d in drawings]
+        assert len(set(places)) == len(index)
+        assert torch.equal(labels[places], trainer.data.train_labels[index])
+        others = torch.ones(n, dtype=torch.bool)
+        others[places] = False
+        originals = trainer.data.train_images[[i for i in range(n) if i not in set(index.tolist())]]
+        assert torch.equal(images[others].sum(dim=(1, 2)).sort().values, originals.sum(dim=(1, 2)).sort().values)
+    assert trainer.train(1)[0].test_accuracy > 0.5
+    assert len(Trainer(TrainConfig(**FAST), tiny).drawn_digits()[0]) == 0
+
+
+def test_drawn_share_is_checked():
+    with pytest.raises(ConfigError, match="drawn digits must be in"):
+        TrainConfig(drawn=1.5)
