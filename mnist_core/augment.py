@@ -127,7 +127,9 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator, e
     for start in range(0, len(images), CHUNK):
         batch = images[start:start + CHUNK].unsqueeze(1)  # (B, 1, 28, 28)
         n = batch.shape[0]
-        if fill_in:  # the stroke changes first: the warp shrinks the filled-in digits
+        # With fill-in the stroke changes are drawn first, as the warp shrinks the filled-in digits;
+        # without it, the earlier order, so runs without fill-in draw the same numbers as before it existed.
+        if fill_in:
             choice, amount, zoom = _stroke_choice(n, strength, generator, batch.device, True)
             grid = _sampling_grid(n, strength, generator, batch.device, elastic, zoom)
         else:

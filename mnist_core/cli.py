@@ -136,9 +136,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     if store.exists(name):  # refuse before training, not after
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
     trainer = Trainer(config, load_mnist(args.data_dir))
-    if config.drawn > 0:
+    if trainer.drawn_count():
         began = time.perf_counter()
-        print(f"Drawing {round(config.drawn * len(trainer.data.train_labels))} training digits on a canvas "
+        print(f"Drawing {trainer.drawn_count()} training digits on a canvas "
               f"(cached in {find_cache_dir()})...", file=sys.stderr, flush=True)
         trainer.drawn_digits()
         print(f"Drawn in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)

@@ -113,10 +113,9 @@ def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_d
             history = [EpochRecord(**r) for r in meta.history]
             previous_seconds = meta.train_seconds
             trainer = Trainer(config, data, model=model, history=history, optimizer_state=optimizer_state)
-        if config.drawn > 0:  # about 3 ms a digit the first time (then cached): say so, not just "loading"
-            count = round(config.drawn * len(data.train_labels))
-            messages.send(("preparing", f"Drawing {count:,} training digits on a canvas, as people draw them "
-                                        "(about 3 ms each, the first time only) …"))
+        if trainer.drawn_count():  # about 3 ms a digit the first time (then cached): say so, not just "loading"
+            messages.send(("preparing", f"Drawing {trainer.drawn_count():,} training digits on a canvas, as people "
+                                        "draw them (about 3 ms each, the first time only) …"))
             trainer.drawn_digits()
         messages.send(("started", (trainer.batches_per_epoch(), weight_images(trainer.model))))
         last_weights = time.monotonic()

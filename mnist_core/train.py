@@ -197,13 +197,16 @@ class Trainer:
         self.loss_fn = nn.CrossEntropyLoss()
         self._drawn: tuple[torch.Tensor, torch.Tensor] | None = None
 
+    def drawn_count(self) -> int:
+        """How many training digits are shown drawn: `config.drawn` of the training set."""
+        return round(self.config.drawn * len(self.data.train_labels))
+
     def drawn_digits(self) -> tuple[torch.Tensor, torch.Tensor]:
         """The training digits that are shown drawn (`config.drawn` of them, picked by the seed): their
         indices (K,) and drawings (K, 28, 28) on the device. Made once per trainer (about 3 ms a digit,
         kept in the cache folder of `synth` for the next run); K is 0 when the share is 0."""
         if self._drawn is None:
-            n = len(self.data.train_labels)
-            count = round(self.config.drawn * n)
+            n, count = len(self.data.train_labels), self.drawn_count()
             picked = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:count]
             picked = picked.sort().values.to(self.device)
             digits = (self.data.train_images[picked] * 255).round().to(torch.uint8).cpu().numpy()
