@@ -109,9 +109,9 @@ def settings_panel(busy: bool) -> None:
                 help="Share of the training digits also drawn on a canvas as people draw (size, place, pen width) "
                      "and read back as the Draw page reads your drawing; they take their originals' places every "
                      "epoch. Drawing costs about 3 ms a digit, once. 0 is off.")
-    right.checkbox("Fat-pen fill-in", key="t_fill_in", disabled=busy,
-                   help="With augmentation: a quarter of the digits get small loops filled in and are shrunk to "
-                        "fit, as a fat pen or finger draws them. Helps drawings; costs a little on MNIST's own test.")
+    st.checkbox("Fat-pen fill-in", key="t_fill_in", disabled=busy,  # full width: the label fits
+                help="With augmentation: a quarter of the digits get small loops filled in and are shrunk to "
+                     "fit, as a fat pen or finger draws them. Helps drawings; costs a little on MNIST's own test.")
 
 
 def augmentation_preview() -> None:
