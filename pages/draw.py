@@ -6,13 +6,13 @@ import hashlib
 
 import numpy as np
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from mnist_core.device import available_devices
 from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
 from mnist_core.pictures import pixels_image, thumbnail
 from mnist_core.preprocess import load_image, plain_resize, PreprocessError
+from pages.canvas import st_canvas
 from pages.shared import current_model, DRAWN, INSIDE_SOURCE, model_picker
 
 CANVAS = 280

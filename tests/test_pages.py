@@ -111,11 +111,11 @@ def test_missing_data_offers_the_download_and_disables_train(env, monkeypatch):
 
 @pytest.fixture
 def canvas(monkeypatch):
-    """Replaces streamlit_drawable_canvas: st_canvas returns whatever image the test puts here."""
+    """Replaces the page's canvas (pages.canvas): st_canvas returns whatever image the test puts here."""
     holder = {"image": np.zeros((280, 280, 4), np.uint8)}
-    module = types.ModuleType("streamlit_drawable_canvas")
+    module = types.ModuleType("pages.canvas")
     module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=holder["image"])
-    monkeypatch.setitem(sys.modules, "streamlit_drawable_canvas", module)
+    monkeypatch.setitem(sys.modules, "pages.canvas", module)
     return holder
 
 

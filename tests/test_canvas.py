@@ -1,0 +1,47 @@
+"""The Draw page's canvas: the installed streamlit-drawable-canvas with a shorter pause before it sends."""
+
+from __future__ import annotations
+
+from pages.canvas import build_folder, COMPONENT, quick_script, SEND_DELAY_MS, STOCK_DELAY
+
+
+def installed_script() -> str:
+    (script,) = build_folder().glob("index-*.js")
+    return script.read_text(encoding="utf-8")
+
+
+def test_the_installed_canvas_has_the_pause_this_shortens():
+    # Fails after an upgrade of streamlit-drawable-canvas that moved the pause: the page would then fall
+    # back to the stock canvas (200 ms slower per stroke), so look at the new script and update STOCK_DELAY.
+    script = installed_script()
+    assert script.count(STOCK_DELAY) == 1
+    assert "h.sender = Nh((c) => Ic(h, c), Bc)" in script  # the pause is the one before each send
+
+
+def test_quick_script_changes_that_one_number_only():
+    script = installed_script()
+    quick = quick_script(script)
+    assert quick is not None and STOCK_DELAY not in quick
+    assert quick.count(f"Bc = {SEND_DELAY_MS},") == 1
+    assert quick.replace(f"Bc = {SEND_DELAY_MS},", STOCK_DELAY) == script
+
+
+def test_an_unknown_script_is_left_alone():
+    assert quick_script("const Bc = 150, other = 1;") is None
+    assert quick_script(f"{STOCK_DELAY} {STOCK_DELAY}") is None
+
+
+def test_inside_a_streamlit_run_the_page_draws_the_quick_canvas():
+    from streamlit.testing.v1 import AppTest
+
+    def script() -> None:
+        from pages.canvas import st_canvas
+
+        st_canvas(height=100, width=100, key="pad")
+
+    at = AppTest.from_function(script, default_timeout=30).run()
+    assert not at.exception
+    (canvas,) = at.main.children.values()
+    assert canvas.type == "bidi_component"
+    assert canvas.proto.component_name == COMPONENT
+    assert f"Bc = {SEND_DELAY_MS}," in canvas.proto.js_content and STOCK_DELAY not in canvas.proto.js_content
