@@ -136,6 +136,8 @@ def augmentation_preview() -> None:
 # the server 10-30 ms a chart to build and validate, every second, while a run trains beside it.
 LAYOUT = {"height": 320, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": {"orientation": "h", "y": 1.12}}
 LIVE_POINTS = 500  # points per line: plenty for a chart, and quick for the browser to redraw every second
+EPOCH_VIEW_EVERY = 2.0  # seconds between redraws of what changes once an epoch (F1, table, weights, health)
+LIVE_CONFIG = {"staticPlot": True}  # while the curves move: no hover layers to rebuild on every redraw
 
 
 def loss_figure(snap: Snapshot) -> dict:
@@ -179,25 +181,28 @@ def health_figure(snap: Snapshot) -> dict:
                        "yaxis": {"title": {"text": "gradient norm"}, "type": "log", "dtick": "D2"}}}
 
 
-def health_panel(snap: Snapshot) -> None:
-    """What the first layer is learning, and whether the run is healthy; refreshed with the charts."""
-    left, right = st.columns(2)
+def weights_panel(snap: Snapshot) -> None:
+    """What the first layer is learning."""
     if snap.weights is not None:
         shown = snap.weights[:LIVE_UNITS]
-        left.image(weight_grid(shown, columns=12, scale=2), output_format="PNG",
-                   caption=f"The first {len(shown)} of {len(snap.weights)} first-layer units as they learn: each "
-                           "unit's weights as a 28×28 picture (red: ink there excites it, blue: inhibits it)")
+        st.image(weight_grid(shown, columns=12, scale=2), output_format="PNG",
+                 caption=f"The first {len(shown)} of {len(snap.weights)} first-layer units as they learn: each "
+                         "unit's weights as a 28×28 picture (red: ink there excites it, blue: inhibits it)")
+
+
+def health_panel(snap: Snapshot) -> None:
+    """Whether the run is healthy: the gradient sizes and the dead units."""
     if snap.grad_norms:
-        right.plotly_chart(health_figure(snap), key="health_chart")
+        st.plotly_chart(health_figure(snap), key="health_chart", config=LIVE_CONFIG if snap.active else {})
     if snap.history and snap.history[-1].get("dead_share"):
         dead = snap.history[-1]["dead_share"]
         shares = ", ".join(f"layer {i + 1}: {d:.0%}" for i, d in enumerate(dead))
         text = (f"Dead hidden units, whose output is the same for 2,048 training digits (a ReLU that never fires), "
                 f"after the last epoch: {shares}.")
         if max(dead) >= 0.5:
-            right.warning(text + " Half or more of a layer is dead: try a smaller learning rate.")
+            st.warning(text + " Half or more of a layer is dead: try a smaller learning rate.")
         else:
-            right.caption(text + " Dead units no longer learn; many of them mean the learning rate is too high.")
+            st.caption(text + " Dead units no longer learn; many of them mean the learning rate is too high.")
 
 
 def status_line(snap: Snapshot) -> None:
@@ -225,28 +230,38 @@ def status_line(snap: Snapshot) -> None:
 
 
 def live_view(job_id: str, was_active: bool) -> None:
-    """Redrawn every second while the job runs; the training thread never touches Streamlit."""
+    """Two parts, redrawn while the job runs; the training process never touches Streamlit. Where the
+    run is and its loss curve change every second; the rest changes once an epoch. Redrawing all of it
+    every second kept a browser on the same machine busy for 0.7 of a core, and the page trained slower
+    than the command line (benchmarks/app_figures.py)."""
+    registry = job_registry()[0]
 
     @st.fragment(run_every=1.0 if was_active else None)
-    def view() -> None:
-        job = job_registry()[0].get(job_id)
-        snap = job.snapshot()
+    def progress_view() -> None:
+        snap = registry.get(job_id).snapshot()
         st.subheader(f"{snap.name}  ·  784-{'-'.join(map(str, snap.config['hidden']))}-10 on {snap.device}")
         status_line(snap)
+        st.plotly_chart(loss_figure(snap), key="loss_chart", config=LIVE_CONFIG if snap.active else {})
+        if was_active and not snap.active:
+            st.rerun(scope="app")  # the job ended: refresh the buttons, the models table and the rest
+
+    @st.fragment(run_every=EPOCH_VIEW_EVERY if was_active else None)
+    def epoch_view() -> None:
+        snap = registry.get(job_id).snapshot()
         left, right = st.columns(2)
-        left.plotly_chart(loss_figure(snap), key="loss_chart")
-        right.plotly_chart(f1_figure(snap), key="f1_chart")
-        health_panel(snap)
+        left.plotly_chart(f1_figure(snap), key="f1_chart", config=LIVE_CONFIG if snap.active else {})
         if snap.history:
             last = snap.history[-1]
-            st.dataframe([{"epoch": last["epoch"], "loss": round(last["loss"], 4),
-                           "train macro-F1": round(last["train_f1"], 4), "test macro-F1": round(last["test_f1"], 4),
-                           "test accuracy": f"{last['test_accuracy']:.2%}", "seconds": round(last["seconds"], 1)}],
-                         hide_index=True)
-        if was_active and not snap.active:
-            st.rerun(scope="app")  # the job ended: refresh the buttons and the models table
+            left.dataframe([{"epoch": last["epoch"], "loss": round(last["loss"], 4),
+                             "train macro-F1": round(last["train_f1"], 4), "test macro-F1": round(last["test_f1"], 4),
+                             "test accuracy": f"{last['test_accuracy']:.2%}", "seconds": round(last["seconds"], 1)}],
+                           hide_index=True)
+        with right:
+            health_panel(snap)
+        weights_panel(snap)
 
-    view()
+    progress_view()
+    epoch_view()
 
 
 def data_panel() -> bool:
