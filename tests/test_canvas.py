@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 from pages.canvas import build_folder, COMPONENT, quick_script, SEND_DELAY_MS, STOCK_DELAY
 
 
@@ -31,8 +33,11 @@ def test_an_unknown_script_is_left_alone():
     assert quick_script(f"{STOCK_DELAY} {STOCK_DELAY}") is None
 
 
-def test_inside_a_streamlit_run_the_page_draws_the_quick_canvas():
+def test_inside_a_streamlit_run_the_page_draws_the_quick_canvas(monkeypatch):
     from streamlit.testing.v1 import AppTest
+
+    # AppTest leaves its script as __main__, which a later training process (multiprocessing) would run.
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
     def script() -> None:
         from pages.canvas import st_canvas
