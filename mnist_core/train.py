@@ -197,6 +197,7 @@ class Trainer:
         self.loss_fn = nn.CrossEntropyLoss()
         self._drawn: tuple[torch.Tensor, torch.Tensor] | None = None
         self._shuffled: tuple[torch.Tensor, torch.Tensor] | None = None  # reused: see epoch_data
+        self._augmented: torch.Tensor | None = None  # likewise
 
     def drawn_count(self) -> int:
         """How many training digits are shown drawn: `config.drawn` of the training set."""
@@ -287,7 +288,7 @@ class Trainer:
         order = torch.randperm(n, generator=generator).to(self.device)
         # One gather per epoch, then every batch is a view: cheaper than indexing each batch. The gather
         # fills the same buffers every epoch: a fresh 188 MB tensor costs 0.15-0.3 s of page faults on
-        # CPU, the gather itself 0.03 s. Augmentation writes new tensors, so it may take the buffers.
+        # CPU, the gather itself 0.03 s. Augmentation writes into a buffer of its own.
         if self._shuffled is None:
             self._shuffled = torch.empty_like(images), torch.empty_like(labels)
         epoch_images = torch.index_select(images, 0, order, out=self._shuffled[0])  # (N, 28, 28)
@@ -299,8 +300,10 @@ class Trainer:
             epoch_images[place[drawn_index]] = drawings
         if self.config.augment > 0:  # fresh deformations every epoch, made in big chunks
             deform = torch.Generator(device=self.device).manual_seed(epoch_seed(self.config.seed, epoch))
+            if self._augmented is None:
+                self._augmented = torch.empty_like(epoch_images)
             epoch_images = augment(epoch_images, self.config.augment, deform, self.config.elastic,
-                                   self.config.fill_in)
+                                   self.config.fill_in, out=self._augmented)
         return epoch_images, epoch_labels
 
     def _score(self, epoch: int, loss: float, epoch_start: float) -> EpochRecord:

@@ -1,4 +1,5 @@
 import numpy as np
+import pytest
 import torch
 
 from mnist_core.augment import augment
@@ -31,6 +32,18 @@ def test_same_generator_seed_same_deformations():
     b = augment(bar_images(), 0.7, torch.Generator().manual_seed(3))
     c = augment(bar_images(), 0.7, torch.Generator().manual_seed(4))
     assert torch.equal(a, b) and not torch.equal(a, c)
+
+
+def test_out_receives_the_same_deformations_and_must_be_a_separate_tensor():
+    images = bar_images()
+    fresh = augment(images, 0.7, torch.Generator().manual_seed(3), fill_in=True)
+    out = torch.full_like(images, 7.0)
+    assert augment(images, 0.7, torch.Generator().manual_seed(3), fill_in=True, out=out) is out
+    assert torch.equal(out, fresh)
+    with pytest.raises(ValueError, match="separate tensor"):
+        augment(images, 0.7, torch.Generator(), out=images)
+    with pytest.raises(ValueError, match="shape"):
+        augment(images, 0.7, torch.Generator(), out=images[:1].clone())
 
 
 def test_without_elastic_and_small_strength_the_centre_of_mass_stays_near():

@@ -24,6 +24,19 @@ def test_same_seed_same_numbers(tiny):
     assert [r.loss for r in a] != [r.loss for r in c]
 
 
+def test_an_epochs_data_does_not_depend_on_the_epochs_made_before(tiny):
+    # The trainer refills the same buffers every epoch: epoch 3 after epochs 1 and 2 is epoch 3 made first.
+    config = TrainConfig(**FAST, augment=0.7, drawn=0.25)
+    used = Trainer(config, tiny)
+    first_images, _ = used.epoch_data(1)
+    first_images = first_images.clone()
+    used.epoch_data(2)
+    images, labels = used.epoch_data(3)
+    fresh_images, fresh_labels = Trainer(config, tiny).epoch_data(3)
+    assert torch.equal(images, fresh_images) and torch.equal(labels, fresh_labels)
+    assert not torch.equal(images, first_images)
+
+
 def test_continuing_extends_the_history_like_one_long_run(tiny):
     config = TrainConfig(**FAST)
     whole = Trainer(config, tiny)
