@@ -144,11 +144,11 @@ def loss_figure(snap: Snapshot) -> dict:
     losses = np.asarray(snap.batch_losses, dtype=float)
     per_epoch = max(snap.batches_per_epoch, 1)
     x = np.arange(1, len(losses) + 1) / per_epoch
-    step = max(1, len(losses) // LIVE_POINTS)
+    step = max(1, -(-len(losses) // LIVE_POINTS))  # at most LIVE_POINTS points a line
     # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
     smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
     return {"data": [{"type": "scatter", "mode": "lines", "x": x[::step], "y": losses[::step], "name": "each batch",
-                      "line": {"width": 1, "color": "#9ecae1"}, "opacity": 0.5},
+                      "line": {"width": 1, "color": "#c6dbef"}},  # pale, not transparent: cheaper to draw
                      {"type": "scatter", "mode": "lines", "x": x[::step], "y": smooth[::step], "name": "smoothed",
                       "line": {"width": 2.5, "color": "#08519c"}}],
             "layout": {**LAYOUT, "title": {"text": "Training loss"}, "xaxis": {"title": {"text": "epoch"}},
@@ -170,7 +170,7 @@ def health_figure(snap: Snapshot) -> dict:
     sizes that grow or jump about, one too low or dead units as sizes that shrink towards nothing."""
     norms = np.asarray(snap.grad_norms, dtype=float)  # (reports, layers)
     at = np.asarray(snap.grad_at, dtype=float)
-    step = max(1, len(at) // LIVE_POINTS)
+    step = max(1, -(-len(at) // LIVE_POINTS))
     layers = norms.shape[1] if norms.ndim == 2 else 0
     return {"data": [{"type": "scatter", "mode": "lines", "x": at[::step], "y": norms[::step, layer],
                       "name": "output layer" if layer == layers - 1 else f"layer {layer + 1}"}
