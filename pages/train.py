@@ -148,7 +148,7 @@ def loss_figure(snap: Snapshot) -> dict:
     # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
     smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
     return {"data": [{"type": "scatter", "mode": "lines", "x": x[::step], "y": losses[::step], "name": "each batch",
-                      "line": {"width": 1, "color": "#c6dbef"}},  # pale, not transparent: cheaper to draw
+                      "line": {"width": 1, "color": "#b3d3ea"}},  # pale, not transparent: cheaper to draw
                      {"type": "scatter", "mode": "lines", "x": x[::step], "y": smooth[::step], "name": "smoothed",
                       "line": {"width": 2.5, "color": "#08519c"}}],
             "layout": {**LAYOUT, "title": {"text": "Training loss"}, "xaxis": {"title": {"text": "epoch"}},
