@@ -39,22 +39,30 @@ def quick_script(script: str) -> str | None:
     return script.replace(STOCK_DELAY, f"Bc = {SEND_DELAY_MS},")
 
 
+def quick_sources(build: Path) -> tuple[str, str] | None:
+    """The quick canvas's script and style, made from the package's build folder; None unless the
+    folder holds one script with the pause where 0.13.0 has it, and one style."""
+    scripts, styles = sorted(build.glob("index-*.js")), sorted(build.glob("index-*.css"))
+    if len(scripts) != 1 or len(styles) != 1:
+        return None
+    script = quick_script(scripts[0].read_text(encoding="utf-8"))
+    return None if script is None else (script, styles[0].read_text(encoding="utf-8"))
+
+
 def quick_canvas_in_use() -> bool:
     """Registers the quick canvas and makes the package's `st_canvas` draw it, once per server
-    process; False where the installed script is not the one this was written for."""
+    process; False where the installed package is not the one this was written for."""
     with _lock:
         if not _swapped:
             import streamlit_drawable_canvas as drawable
 
-            build = build_folder()
-            scripts, styles = sorted(build.glob("index-*.js")), sorted(build.glob("index-*.css"))
-            script = quick_script(scripts[0].read_text(encoding="utf-8")) if len(scripts) == 1 else None
-            if script is not None and len(styles) == 1:
+            sources = quick_sources(build_folder())
+            if sources is not None:
                 # Inline script and style, not file paths: a component with files must be an installed package.
-                drawable.out = st.components.v2.component(
-                    COMPONENT, js=script, css=styles[0].read_text(encoding="utf-8"),
-                    html='<div class="canvas-root"></div>', isolate_styles=True)
-            _swapped.append(script is not None and len(styles) == 1)
+                drawable.out = st.components.v2.component(COMPONENT, js=sources[0], css=sources[1],
+                                                          html='<div class="canvas-root"></div>',
+                                                          isolate_styles=True)
+            _swapped.append(sources is not None)
         return _swapped[0]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 
-from pages.canvas import build_folder, COMPONENT, quick_script, SEND_DELAY_MS, STOCK_DELAY
+from pages.canvas import build_folder, COMPONENT, quick_script, quick_sources, SEND_DELAY_MS, STOCK_DELAY
 
 
 def installed_script() -> str:
@@ -31,6 +31,18 @@ def test_quick_script_changes_that_one_number_only():
 def test_an_unknown_script_is_left_alone():
     assert quick_script("const Bc = 150, other = 1;") is None
     assert quick_script(f"{STOCK_DELAY} {STOCK_DELAY}") is None
+
+
+def test_sources_come_from_one_script_and_one_style_or_the_stock_canvas_stays(tmp_path):
+    (tmp_path / "index-abc.js").write_text(f"const a = 1, {STOCK_DELAY} b = 2;", encoding="utf-8")
+    assert quick_sources(tmp_path) is None  # no style
+    (tmp_path / "index-style.css").write_text(".canvas-root {}", encoding="utf-8")
+    assert quick_sources(tmp_path) == (f"const a = 1, Bc = {SEND_DELAY_MS}, b = 2;", ".canvas-root {}")
+    (tmp_path / "index-def.js").write_text("export {};", encoding="utf-8")
+    assert quick_sources(tmp_path) is None  # which script? neither
+    (tmp_path / "index-abc.js").unlink()
+    assert quick_sources(tmp_path) is None  # a script without the pause
+    assert quick_sources(build_folder()) is not None  # the installed package
 
 
 def test_inside_a_streamlit_run_the_page_draws_the_quick_canvas(monkeypatch):
