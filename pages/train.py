@@ -137,14 +137,23 @@ def augmentation_preview() -> None:
 LAYOUT = {"height": 320, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": {"orientation": "h", "y": 1.12}}
 LIVE_POINTS = 500  # points per line: plenty for a chart, and quick for the browser to redraw every second
 EPOCH_VIEW_EVERY = 2.0  # seconds between redraws of what changes once an epoch (F1, table, weights, health)
-LIVE_CONFIG = {"staticPlot": True}  # while the curves move: no hover layers to rebuild on every redraw
+
+
+def chart_config(snap: Snapshot) -> dict:
+    """While the curves move, static pictures (no hover layers to rebuild on every redraw); after, interactive."""
+    return {"staticPlot": True} if snap.active else {}
+
+
+def thinning(points: int) -> int:
+    """The step that keeps at most LIVE_POINTS of `points` on a line."""
+    return max(1, -(-points // LIVE_POINTS))
 
 
 def loss_figure(snap: Snapshot) -> dict:
     losses = np.asarray(snap.batch_losses, dtype=float)
     per_epoch = max(snap.batches_per_epoch, 1)
     x = np.arange(1, len(losses) + 1) / per_epoch
-    step = max(1, -(-len(losses) // LIVE_POINTS))  # at most LIVE_POINTS points a line
+    step = thinning(len(losses))
     # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
     smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
     return {"data": [{"type": "scatter", "mode": "lines", "x": x[::step], "y": losses[::step], "name": "each batch",
@@ -170,7 +179,7 @@ def health_figure(snap: Snapshot) -> dict:
     sizes that grow or jump about, one too low or dead units as sizes that shrink towards nothing."""
     norms = np.asarray(snap.grad_norms, dtype=float)  # (reports, layers)
     at = np.asarray(snap.grad_at, dtype=float)
-    step = max(1, -(-len(at) // LIVE_POINTS))
+    step = thinning(len(at))
     layers = norms.shape[1] if norms.ndim == 2 else 0
     return {"data": [{"type": "scatter", "mode": "lines", "x": at[::step], "y": norms[::step, layer],
                       "name": "output layer" if layer == layers - 1 else f"layer {layer + 1}"}
@@ -193,7 +202,7 @@ def weights_panel(snap: Snapshot) -> None:
 def health_panel(snap: Snapshot) -> None:
     """Whether the run is healthy: the gradient sizes and the dead units."""
     if snap.grad_norms:
-        st.plotly_chart(health_figure(snap), key="health_chart", config=LIVE_CONFIG if snap.active else {})
+        st.plotly_chart(health_figure(snap), key="health_chart", config=chart_config(snap))
     if snap.history and snap.history[-1].get("dead_share"):
         dead = snap.history[-1]["dead_share"]
         shares = ", ".join(f"layer {i + 1}: {d:.0%}" for i, d in enumerate(dead))
@@ -231,9 +240,9 @@ def status_line(snap: Snapshot) -> None:
 
 def live_view(job_id: str, was_active: bool) -> None:
     """Two parts, redrawn while the job runs; the training process never touches Streamlit. Where the
-    run is and its loss curve change every second; the rest changes once an epoch. Redrawing all of it
-    every second kept a browser on the same machine busy for 0.7 of a core, and the page trained slower
-    than the command line (benchmarks/app_figures.py)."""
+    run is and its loss curve change every second; the rest changes once an epoch, so it is redrawn
+    every 2 s. A browser on the same 2 cores drawing all of it every second took 0.73 of a core; now
+    0.57-0.76 over runs (0.4 for the every-second part alone), lost to training (benchmarks/app_figures.py)."""
     registry = job_registry()[0]
 
     @st.fragment(run_every=1.0 if was_active else None)
@@ -241,7 +250,7 @@ def live_view(job_id: str, was_active: bool) -> None:
         snap = registry.get(job_id).snapshot()
         st.subheader(f"{snap.name}  ·  784-{'-'.join(map(str, snap.config['hidden']))}-10 on {snap.device}")
         status_line(snap)
-        st.plotly_chart(loss_figure(snap), key="loss_chart", config=LIVE_CONFIG if snap.active else {})
+        st.plotly_chart(loss_figure(snap), key="loss_chart", config=chart_config(snap))
         if was_active and not snap.active:
             st.rerun(scope="app")  # the job ended: refresh the buttons, the models table and the rest
 
@@ -249,7 +258,7 @@ def live_view(job_id: str, was_active: bool) -> None:
     def epoch_view() -> None:
         snap = registry.get(job_id).snapshot()
         left, right = st.columns(2)
-        left.plotly_chart(f1_figure(snap), key="f1_chart", config=LIVE_CONFIG if snap.active else {})
+        left.plotly_chart(f1_figure(snap), key="f1_chart", config=chart_config(snap))
         if snap.history:
             last = snap.history[-1]
             left.dataframe([{"epoch": last["epoch"], "loss": round(last["loss"], 4),
