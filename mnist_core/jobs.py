@@ -8,6 +8,7 @@ charts every second slowed training by half, and training slowed every page."""
 from __future__ import annotations
 
 import multiprocessing
+import multiprocessing.forkserver
 import secrets
 import threading
 import time
@@ -149,15 +150,29 @@ def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_d
         messages.close()
 
 
+# Imported once by the fork server, not by every run: torch and the engine, and torch._dynamo, which
+# torch imports the first time a process builds an optimizer (1.6-2 s here, half of a run's start).
+CHILD_PRELOAD = ["mnist_core.jobs", "torch._dynamo"]
+
+
 def child_context() -> multiprocessing.context.BaseContext:
-    """Where training processes come from: a fork server (started once, with torch and the engine
-    already imported, so a run starts in well under a second) where the platform has one, else spawn.
-    Never a plain fork of the server: it has threads."""
+    """Where training processes come from: a fork server (started once, see `start_child_server`, with
+    CHILD_PRELOAD imported; a run starts from it in under half a second) where the platform has one,
+    else spawn. Never a plain fork of the server: it has threads."""
     if "forkserver" in multiprocessing.get_all_start_methods():
         context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(["mnist_core.jobs"])
+        context.set_forkserver_preload(CHILD_PRELOAD)
         return context
     return multiprocessing.get_context("spawn")
+
+
+def start_child_server() -> None:
+    """Start the fork server now (it loads in the background, several seconds) rather than with the first
+    run, whose first batches would wait for it. Calling it again costs nothing. Without a fork server
+    (spawn), every run loads by itself: nothing to do."""
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        child_context()
+        multiprocessing.forkserver.ensure_running()
 
 
 class TrainingJob:

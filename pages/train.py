@@ -11,7 +11,7 @@ from scipy.signal import lfilter
 from mnist_core.augment import preview
 from mnist_core.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.device import available_devices, DeviceError
-from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
+from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, start_child_server, STOPPED
 from mnist_core.model import ACTIVATIONS
 from mnist_core.pictures import gallery_image, weight_grid
 from mnist_core.store import StoreError
@@ -244,6 +244,9 @@ def live_view(job_id: str, was_active: bool) -> None:
     every 2 s. A browser on the same 2 cores drawing all of it every second took 0.73 of a core; now
     0.57-0.76 over runs (0.4 for the every-second part alone), lost to training (benchmarks/app_figures.py)."""
     registry = job_registry()[0]
+    # The progress bar glides to each new value; redrawn every second, that animation alone kept the
+    # browser busy (a bare page: 0.11 of a core with it, 0.05 without). Jumping is as clear.
+    st.html("<style>[data-testid='stProgress'] * {transition: none !important}</style>")
 
     @st.fragment(run_every=1.0 if was_active else None)
     def progress_view() -> None:
@@ -349,6 +352,12 @@ def train_page() -> None:
         st.session_state.update({"t_preset": "recommended", "t_device": "auto", "t_name": "", "t_more": 5})
         apply_preset()
     who = owner()
+    if st.session_state.get("t_seen"):
+        # A second look at this page (a setting changed, a visit back): a run is near, so the training
+        # processes' fork server loads PyTorch now, not after the click. Not on a first look: that
+        # would slow whatever a visitor does first (the Mistakes page's first render: 1.7-2.1 s became 2.5-4.1 s).
+        start_child_server()
+    st.session_state["t_seen"] = True
     st.title("Train a network")
     job = current_job()
     snap = job.snapshot() if job else None

@@ -1,8 +1,9 @@
+import sys
 import time
 
 import pytest
 
-from mnist_core.jobs import DONE, FAILED, JobRegistry, QUEUED, RUNNING, STOPPED
+from mnist_core.jobs import child_context, DONE, FAILED, JobRegistry, QUEUED, RUNNING, start_child_server, STOPPED
 from mnist_core.store import ModelStore, StoreError
 from mnist_core.train import TrainConfig
 
@@ -117,3 +118,25 @@ def test_a_run_with_drawn_digits_says_it_is_drawing_them_first(registry):
             False) in said
     assert all(not text for text, training in said if training)  # gone once the batches begin
     assert job.snapshot().status == DONE and registry.store.meta("drawn").config["drawn"] == 0.5
+
+
+def _modules_at_start(sending) -> None:
+    """Runs in a training child: which of the slow imports it found done already."""
+    sending.send(sorted(m for m in ("torch", "torch._dynamo", "mnist_core.train") if m in sys.modules))
+    sending.close()
+
+
+def test_training_children_start_with_torch_and_dynamo_imported():
+    """A run's child comes from the fork server with torch and torch._dynamo (which building an optimizer
+    imports, 1.6-2 s) loaded once there, not imported again by every run."""
+    start_child_server()  # as the Train page does before a run; the run then uses that fork server
+    context = child_context()
+    if context.get_start_method() != "forkserver":
+        pytest.skip("no fork server on this platform: every run imports by itself")
+    receiving, sending = context.Pipe(duplex=False)
+    child = context.Process(target=_modules_at_start, args=(sending,))
+    child.start()
+    sending.close()
+    assert receiving.recv() == ["mnist_core.train", "torch", "torch._dynamo"]
+    child.join(30)
+    assert child.exitcode == 0

@@ -46,6 +46,18 @@ def test_settings_start_with_the_recommended_preset(env):
     assert at.sidebar.selectbox(key="t_batch").value == 64
 
 
+def test_a_second_look_at_the_train_page_starts_the_fork_server(env, monkeypatch):
+    """Not on a visitor's first look (it would slow whatever they do first), but once they change a setting."""
+    import mnist_core.jobs
+
+    started = []
+    monkeypatch.setattr(mnist_core.jobs, "start_child_server", lambda: started.append(True))
+    at = train_page()
+    assert started == []
+    at.sidebar.number_input(key="t_epochs").set_value(3).run()
+    assert started == [True]
+
+
 def test_bad_hidden_layers_get_a_message_and_nothing_starts(env):
     at = train_page()
     at.sidebar.text_input(key="t_hidden").set_value("12, abc").run()

@@ -40,6 +40,10 @@ def test_stop_during_a_long_run_keeps_the_model_and_train_more_continues(app, pa
     setup_small_run(page, 50, "e2e-stop")
     main_button(page, "Train").click()
     page.get_by_text(re.compile(r"Epoch \d+ of 50, batch \d+")).wait_for(timeout=60_000)
+    # The progress bar jumps to each value: its glide, redrawn every second, kept the browser busy.
+    durations = page.get_by_test_id("stProgress").first.evaluate(
+        "bar => [...bar.querySelectorAll('*')].map(e => getComputedStyle(e).transitionDuration)")
+    assert durations and set(durations) == {"0s"}
     main_button(page, "Stop").click()
     stopped = page.get_by_text(re.compile(r"Stopped after \d+ epoch\(s\)"))
     stopped.wait_for(timeout=15_000)
