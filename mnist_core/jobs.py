@@ -170,8 +170,7 @@ def start_child_server() -> None:
     """Start the fork server now (it loads in the background, several seconds) rather than with the first
     run, whose first batches would wait for it. Calling it again costs nothing. Without a fork server
     (spawn), every run loads by itself: nothing to do."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        child_context()
+    if child_context().get_start_method() == "forkserver":
         multiprocessing.forkserver.ensure_running()
 
 
