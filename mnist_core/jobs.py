@@ -9,9 +9,11 @@ from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.forkserver
+import os
 import secrets
 import threading
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
@@ -24,12 +26,14 @@ import torch
 from .data import Mnist
 from .device import resolve_device
 from .inside import weight_images
-from .store import check_name, ModelStore, save_trained, StoreError
+from .store import check_name, ModelMeta, ModelStore, save_trained, StoreError
 from .train import EpochRecord, Progress, TrainConfig, Trainer
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
 WEIGHTS_EVERY = 0.5  # seconds between copies of the first layer's weights for a live view
+# A finished job stays in the registry this long (a share link or a reload still finds it), then goes.
+KEEP_SECONDS = float(os.environ.get("MNIST_APP_KEEP_JOBS_SECONDS", "900"))
 
 
 @dataclass
@@ -99,10 +103,12 @@ class DeviceQueue:
 
 
 def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_dir: str | None, name: str,
-                    owner: str, continue_from: str | None, epochs: int, messages: Connection,
+                    owner_tag: str, model_id: str, continue_from: str | None, epochs: int, messages: Connection,
                     stop: multiprocessing.synchronize.Event, threads: int) -> None:
     """The child process of one run: train, report to the parent through `messages`, save the model.
-    Messages are (kind, payload) tuples: preparing, started, progress, halted, epoch, saved, failed."""
+    Messages are (kind, payload) tuples: preparing, started, progress, halted, epoch, saved, failed.
+    A new model takes a free name; a model trained further replaces only the file that still holds
+    `model_id` (the model this run loaded), never another model that has taken the name since."""
     try:
         torch.set_num_threads(threads)
         store = ModelStore(store_root, builtin_dir=None if builtin_dir is None else Path(builtin_dir))
@@ -111,6 +117,8 @@ def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_d
             trainer = Trainer(config, data)
         else:
             model, meta, optimizer_state = store.load(continue_from)
+            if meta.id != model_id:
+                raise StoreError(f"'{continue_from}' is no longer the model this run made; train a new one")
             history = [EpochRecord(**r) for r in meta.history]
             previous_seconds = meta.train_seconds
             trainer = Trainer(config, data, model=model, history=history, optimizer_state=optimizer_state)
@@ -142,7 +150,7 @@ def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_d
         trainer.train(epochs, on_progress, should_stop, lambda record: messages.send(("epoch", asdict(record))))
         messages.send(("progress", (None, weight_images(trainer.model))))  # as trained, whenever it ended
         save_trained(store, trainer, name, previous_seconds + time.perf_counter() - start, stopped=stop.is_set(),
-                     owner=owner, overwrite=True)
+                     owner=owner_tag, model_id=model_id, replaces=None if continue_from is None else model_id)
         messages.send(("saved", None))
     except Exception as e:  # shown to the user on the page; the server goes on
         messages.send(("failed", f"{type(e).__name__}: {e}"))
@@ -181,10 +189,13 @@ class TrainingJob:
 
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
-                 threads: int = 1) -> None:
+                 threads: int = 1, model_id: str = "") -> None:
+        # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
         self.id, self.owner, self.name, self.config = job_id, owner, name, config
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
+        self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
+        self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of the child process
         self.device = str(resolve_device(config.device))
         self.lock = threading.Lock()
@@ -207,13 +218,17 @@ class TrainingJob:
 
     # --- control ---------------------------------------------------------------------------
     def start(self, epochs: int | None = None) -> None:
-        """Start a run of `epochs` (default: the config's); for a finished job, train it further."""
+        """Start a run of `epochs` (default: the config's); for a finished job, train it further: the
+        model it made, under whatever name it has now, or a StoreError if that model is gone."""
         thread = self.thread
         if thread is not None and thread.is_alive():
             thread.join(5)  # a run that has saved its model may still be closing its process
+        if self._runs:
+            self.follow_model()
         with self.lock:
             if self.thread is not None and self.thread.is_alive():
                 raise RuntimeError("this job is still running")
+            self.ended_at = None
             self._ended.clear()
             self._halted.clear()
             self._run_epochs = epochs or self.config.epochs
@@ -221,6 +236,17 @@ class TrainingJob:
             self.stop_event.clear()
             self.thread = threading.Thread(target=self._run, name=f"train-{self.id}", daemon=True)
             self.thread.start()
+
+    def follow_model(self) -> str:
+        """The name the model this job made has now (renamed: the new one); StoreError if no stored
+        model is that model any more (deleted, or replaced by another of the same name)."""
+        name = self.store.find_id(self.model_id)
+        if name is None:
+            raise StoreError(f"'{self.name}' is no longer the model this run made (it was deleted or replaced); "
+                             "Train more would change someone else's model. Train a new one instead.")
+        with self.lock:
+            self.name = name
+        return name
 
     def stop(self) -> None:
         """Ask the job to stop; it ends within one batch (or leaves the queue at once)."""
@@ -271,6 +297,7 @@ class TrainingJob:
 
     def _end(self) -> None:
         """The run is over (saved, failed or left the queue): it trains no more either."""
+        self.ended_at = time.monotonic()
         self._halted.set()
         self._ended.set()
 
@@ -310,7 +337,7 @@ class TrainingJob:
         child = None
         try:
             self._set(status=RUNNING)
-            continue_from = self.name if self._runs else self.continue_from
+            continue_from = self.follow_model() if self._runs else self.continue_from
             if continue_from is not None:
                 # The stored model's own settings (its layers above all), trained on the device asked for now.
                 meta = self.store.meta(continue_from)
@@ -321,7 +348,8 @@ class TrainingJob:
                 target=_train_in_child, name=f"train-{self.id}", daemon=True,
                 args=(self.config, self.load_data(), str(self.store.root),
                       None if self.store.builtin_dir is None else str(self.store.builtin_dir), self.name,
-                      self.owner, continue_from, self._run_epochs, sending, self.stop_event, self.threads))
+                      self.store.owners.tag(self.owner), self.model_id, continue_from, self._run_epochs, sending,
+                      self.stop_event, self.threads))
             child.start()
             sending.close()  # the child holds the sending end now: recv() ends when the child does
             while True:
@@ -347,42 +375,98 @@ class TrainingJob:
 
 
 class JobRegistry:
-    """Every job of a process, by id; one per server, shared by all its users."""
+    """Every job of a process, by id; one per server, shared by all its users. The names of active
+    jobs are reserved: no other job, rename or save may take them while they train."""
 
-    def __init__(self, store: ModelStore, load_data: Callable[[], Mnist], slots_per_device: int = 1) -> None:
+    def __init__(self, store: ModelStore, load_data: Callable[[], Mnist], slots_per_device: int = 1,
+                 keep_seconds: float = KEEP_SECONDS) -> None:
         self.store, self.load_data, self.slots = store, load_data, slots_per_device
+        self.keep_seconds = keep_seconds
         self.jobs: dict[str, TrainingJob] = {}
         self.queues: dict[str, DeviceQueue] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # held from a name's check to its reservation (a job, a rename)
 
     def submit(self, owner: str, config: TrainConfig, name: str | None = None,
                continue_from: str | None = None, epochs: int | None = None) -> TrainingJob:
-        """Queue a new job; `continue_from` trains a stored model further (saving it under its name)."""
+        """Queue a new job; `continue_from` trains a stored model of this owner further (saving it
+        under its name). Of two submits of one new name at once, exactly one gets a job."""
         device = str(resolve_device(config.device))
-        if continue_from is not None:
-            name = continue_from
-            self.store.meta(continue_from)  # exists and is readable, or a StoreError now
-            if self.store.is_builtin(continue_from):
-                raise StoreError(f"'{continue_from}' ships with the app; train a copy under a new name")
-        else:
-            name = check_name(name) if name else self.default_name(config)
-            if self.store.exists(name) or any(j.name == name and j.status in ACTIVE for j in self.jobs.values()):
-                raise StoreError(f"a model named '{name}' exists already; choose another name")
         with self.lock:
+            self._forget_finished()
+            model_id = ""
+            if continue_from is not None:
+                name = continue_from
+                meta = self.store.meta(continue_from)  # exists and is readable, or a StoreError now
+                if meta.builtin:
+                    raise StoreError(f"'{continue_from}' ships with the app; train a copy under a new name")
+                self._check_owner(meta, owner, operator=False)
+                if self._reserved(name):
+                    raise StoreError(f"'{name}' is being trained right now; wait until its run ends")
+                model_id = meta.id
+            else:
+                name = check_name(name) if name else self.default_name(config)
+                if self.store.exists(name) or self._reserved(name):
+                    raise StoreError(f"a model named '{name}' exists already; choose another name")
             queue = self.queues.setdefault(device, DeviceQueue(self.slots))
             job_id = secrets.token_urlsafe(6)
-            job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from)
+            job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from,
+                              model_id=model_id)
             self.jobs[job_id] = job
         job.start(epochs)
         return job
+
+    def _reserved(self, name: str) -> bool:
+        return any(j.name == name and j.status in ACTIVE for j in self.jobs.values())
+
+    def _forget_finished(self) -> None:
+        now = time.monotonic()
+        for job_id, job in list(self.jobs.items()):
+            if job.ended_at is not None and now - job.ended_at > self.keep_seconds and job.status not in ACTIVE:
+                del self.jobs[job_id]
+
+    def _check_owner(self, meta: ModelMeta, owner: str, operator: bool) -> None:
+        if meta.builtin:
+            raise StoreError(f"'{meta.name}' ships with the app and cannot be changed or deleted")
+        if not operator and not self.store.owners.owns(owner, meta.owner):
+            raise StoreError(f"'{meta.name}' is not yours: only the browser that trained it may change it")
+
+    def may_change(self, meta: ModelMeta, owner: str, operator: bool = False) -> bool:
+        """Whether this owner (or the operator) may rename or delete this model."""
+        return not meta.builtin and (operator or self.store.owners.owns(owner, meta.owner))
+
+    def rename_model(self, name: str, new_name: str, owner: str, operator: bool = False) -> None:
+        """Rename a model of this owner; refused (StoreError) for another's, for a name held by an active
+        run (either name), a taken or built-in name. Jobs that made the model follow it."""
+        check_name(new_name)
+        with self.lock:
+            meta = self.store.meta(name)
+            self._check_owner(meta, owner, operator)
+            for held in (name, new_name):
+                if self._reserved(held):
+                    raise StoreError(f"'{held}' is held by a run that is training now; try again when it ends")
+            self.store.rename(name, new_name)
+            for job in self.jobs.values():
+                if meta.id and job.model_id == meta.id:
+                    with job.lock:
+                        job.name = new_name
+
+    def delete_model(self, name: str, owner: str, operator: bool = False) -> None:
+        """Delete a model of this owner; refused (StoreError) for another's or one a run is training."""
+        with self.lock:
+            meta = self.store.meta(name)
+            self._check_owner(meta, owner, operator)
+            if self._reserved(name):
+                raise StoreError(f"'{name}' is being trained right now; stop its run first")
+            self.store.delete(name)
 
     def get(self, job_id: str) -> TrainingJob | None:
         with self.lock:
             return self.jobs.get(job_id)
 
     def jobs_of(self, owner: str) -> list[TrainingJob]:
+        """This owner's jobs, newest first."""
         with self.lock:
-            return [j for j in self.jobs.values() if j.owner == owner]
+            return [j for j in reversed(self.jobs.values()) if j.owner == owner]
 
     def stop_owner(self, owner: str) -> None:
         for job in self.jobs_of(owner):
@@ -396,4 +480,3 @@ class JobRegistry:
             n += 1
             name = f"{base}-{n}"
         return name
-

@@ -69,7 +69,7 @@ def start_training() -> None:
         st.session_state.train_error = str(e)
         return
     st.session_state[JOB] = job.id
-    st.query_params.update({"job": job.id, "key": owner()})
+    st.query_params["job"] = job.id  # a share link; who you are stays in a cookie, never in the URL
 
 
 def stop_training() -> None:
@@ -83,7 +83,10 @@ def stop_training() -> None:
 def train_more() -> None:
     job = current_job()
     if job is not None and job.owner == owner() and not job.snapshot().active:
-        job.start(int(st.session_state.t_more))
+        try:  # follows a rename of its model; refuses when the stored model is no longer the one it made
+            job.start(int(st.session_state.t_more))
+        except (StoreError, RuntimeError) as e:
+            st.session_state.train_error = str(e)
 
 
 def settings_panel(busy: bool) -> None:
