@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -20,7 +21,7 @@ from .evaluate import evaluate, read_digit
 from .inside import PERTURBATIONS, robustness_curve
 from .model import ACTIVATIONS
 from .preprocess import load_image, PreprocessError
-from .store import check_name, ModelStore, save_trained, StoreError
+from .store import check_name, ModelStore, os_error_text, save_trained, StoreError
 from .synth import find_cache_dir
 from .train import ConfigError, EpochRecord, OPTIMIZERS, PRESETS, Progress, SCHEDULES, TrainConfig, Trainer
 
@@ -135,6 +136,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     name = check_name(args.name or f"mlp-{'-'.join(map(str, config.hidden))}-{datetime.now():%Y%m%d-%H%M%S}")
     if store.exists(name):  # refuse before training, not after
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
+    store.check_writable()  # a read-only or full store: said now, not after the whole run
     trainer = Trainer(config, load_mnist(args.data_dir))
     if trainer.drawn_count():
         began = time.perf_counter()
@@ -214,7 +216,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     store = ModelStore(args.store)
     entries = store.list()
     if args.json:
-        print(json.dumps([e.meta.to_dict() if e.meta else {"name": e.name, "error": e.error} for e in entries]))
+        # Without the owner hash: who owns a model is the app's business, not a listing's.
+        print(json.dumps([{k: v for k, v in e.meta.to_dict().items() if k != "owner"} if e.meta
+                          else {"name": e.name, "error": e.error} for e in entries]))
         return 0
     if not entries:
         print(f"No models in {store.root}. Train one with `python -m mnist_core train`.")
@@ -265,3 +269,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`models --json | head`): nothing more to say. Point stdout at nothing so that
+        # Python's own flush at exit does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell tool ends here
+    except OSError as e:  # a folder that cannot be read or written, a full disk: one line, no traceback
+        print(f"error: {os_error_text(e)}", file=sys.stderr)
+        return 2

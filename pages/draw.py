@@ -12,10 +12,12 @@ from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
 from mnist_core.pictures import pixels_image, thumbnail
 from mnist_core.preprocess import load_image, plain_resize, PreprocessError
+from mnist_core.store import os_error_text
 from pages.canvas import st_canvas
-from pages.shared import current_model, DRAWN, INSIDE_SOURCE, model_picker
+from pages.shared import current_model, DRAWN, INSIDE_SOURCE, model_picker, OPERATOR, owner
 
 CANVAS = 280
+ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
 
 
 @st.cache_resource
@@ -109,22 +111,30 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
     store = collections()
     if not st.toggle("Save drawings into a collection, and score the model on it", key="d_collect"):
         return
+    who = owner()
     with st.container(border=True):
-        names = store.names()
-        name = st.text_input("Collection", value=names[0] if names else "my-digits",
-                             help="Letters, digits, '.', '_' or '-'")
+        try:
+            default = store.default_name(who)  # this browser's own, never another's
+        except OSError:
+            default = "my-digits"
+        name = st.text_input("Collection", value=default, help="Letters, digits, '.', '_' or '-'")
         left, right = st.columns([1, 1])
         label = left.selectbox("This drawing is a", list(range(10)), index=None, placeholder="true digit")
         if right.button("Save drawing", disabled=image is None or label is None):
             try:
-                store.add(name, image, label)
+                store.add(name, image, label, owner=who)
                 st.toast(f"Saved into {name}")
             except ValueError as e:
                 st.error(str(e))
+            except OSError as e:  # read-only folder, full disk: said in words; nothing else is lost
+                st.error(f"The drawing was not saved: {os_error_text(e, 'the drawings folder')}.")
         try:
             drawings, readings, archive = scored_collection(name, store.version(name), model_key, model)
         except ValueError as e:
             st.error(str(e))
+            return
+        except OSError as e:
+            st.error(f"The collection cannot be read: {os_error_text(e, 'the drawings folder')}.")
             return
         if not drawings:
             st.caption("No drawings saved here yet.")
@@ -141,9 +151,22 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
         left, right = st.columns(2)
         left.download_button("Download as zip", archive, file_name=f"{name}.zip",
                              mime="application/zip")
-        if right.button("Clear this collection"):
-            store.clear(name)
-            st.rerun()
+        if not store.may_clear(name, who, OPERATOR):
+            right.caption("Another browser made this collection: you may add to it, not clear it.")
+        elif st.session_state.get(ASKED) != name:
+            right.button("Clear this collection", on_click=st.session_state.update, kwargs={ASKED: name})
+        else:
+            right.warning(f"Delete all {len(drawings)} drawings of **{name}**? This cannot be undone.")
+            yes, no = right.columns(2)
+            if yes.button("Yes, clear it", type="primary"):
+                st.session_state.pop(ASKED, None)
+                try:
+                    store.clear(name, who, OPERATOR)
+                except (ValueError, OSError) as e:
+                    st.error(str(e))
+                    return
+                st.rerun()
+            no.button("Cancel", on_click=st.session_state.pop, args=(ASKED, None))
 
 
 def draw_page() -> None:

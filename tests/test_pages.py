@@ -167,6 +167,8 @@ def test_the_collection_saves_scores_and_clears(env, canvas):
     button(at, "Save drawing").click().run()  # the same seven, labelled wrongly on purpose
     assert any("1 of 2" in m.value for m in at.markdown)
     button(at, "Clear this collection").click().run()
+    assert any("1 of 2" in m.value for m in at.markdown)  # asked first, nothing cleared yet
+    button(at, "Yes, clear it").click().run()
     assert any("No drawings saved here yet" in c.value for c in at.caption)
 
 
