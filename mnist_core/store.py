@@ -8,6 +8,7 @@ import errno
 import fcntl
 import hashlib
 import hmac
+import io
 import math
 import os
 import re
@@ -296,10 +297,14 @@ class ModelStore:
             "optimizer": optimizer_state or {},
         }
         try:
+            # Serialised in memory first: torch.save into a file on a full disk raises a RuntimeError
+            # ("enforce fail at inline_container.cc"); a plain write raises an OSError that says why.
+            buffer = io.BytesIO()
+            torch.save(payload, buffer)
             self.root.mkdir(parents=True, exist_ok=True)
             if not overwrite:
                 try:
-                    write_atomically(path, lambda f: torch.save(payload, f), overwrite=False)
+                    write_atomically(path, lambda f: f.write(buffer.getbuffer()), overwrite=False)
                 except FileExistsError:
                     raise StoreError(f"a model named '{meta.name}' exists already; choose another name") from None
                 return path
@@ -310,7 +315,7 @@ class ModelStore:
                         raise StoreError(
                             f"the model '{meta.name}' is no longer the one this run made (it was "
                             f"{'deleted' if held is None else 'replaced'}); it was not overwritten")
-                write_atomically(path, lambda f: torch.save(payload, f))
+                write_atomically(path, lambda f: f.write(buffer.getbuffer()))
         except OSError as e:
             raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
         return path
