@@ -10,7 +10,6 @@ import stat
 import subprocess
 import sys
 import threading
-import uuid
 from pathlib import Path
 
 import numpy as np
@@ -198,7 +197,7 @@ def write_payload(path: Path, meta_values, weights=None) -> None:
 
 def good_values(hidden=(4,)) -> tuple[dict, dict]:
     model = MLP(hidden)
-    return meta("x", model, created="2026-01-01T00:00:00+00:00", id=uuid.uuid4().hex).to_dict(), \
+    return meta("x", model, created="2026-01-01T00:00:00+00:00").to_dict(), \
         {k: v.clone() for k, v in model.state_dict().items()}
 
 
@@ -236,15 +235,6 @@ def test_a_malformed_model_file_is_one_damaged_line_and_hides_nothing(store, cas
     assert main(["predict", "--model", "bad", "--store", str(store.root), str(PROJECT / "README.md")]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "damaged" in err and "Traceback" not in err
-
-
-def test_weights_of_other_shapes_than_the_metadata_says_are_refused(store):
-    values, weights = good_values((4,))
-    weights["layers.0.weight"] = torch.zeros(5, 784)
-    store.root.mkdir()
-    write_payload(store.root / "x.pt", values, weights)
-    with pytest.raises(StoreError, match="shapes"):
-        store.load("x")
 
 
 PEAK_SCRIPT = """
@@ -329,16 +319,10 @@ def test_a_drawing_on_a_full_disk_leaves_no_empty_png(tiny_disk):
     drawings = Collections(tiny_disk)
     noise = np.random.default_rng(0).integers(0, 256, (280, 280, 4), dtype=np.uint8)  # ~300 KB as PNG
     with pytest.raises(OSError) as raised:
-        drawings.add("c", noise, 3, owner="alice")
+        drawings.add("c", noise, 3)
     assert raised.value.errno == errno.ENOSPC
     left = list((tiny_disk / "c").glob("*.png"))
     assert left == [] and drawings.load("c") == []
-
-
-def test_a_drawing_into_a_read_only_folder_raises_oserror_not_something_else(read_only):
-    with pytest.raises(OSError) as raised:
-        Collections(read_only).add("c", np.zeros((28, 28), np.uint8), 3, owner="alice")
-    assert raised.value.errno == errno.EROFS
 
 
 # --- collections ---------------------------------------------------------------------------------------
@@ -364,16 +348,18 @@ def test_a_big_photo_is_kept_at_a_sensible_size(tmp_path):
     """A 4000x3000 photo: kept at most 280 px a side, so a few hundred KB at most, not ~48 MB of PNG."""
     drawings = Collections(tmp_path)
     photo = np.random.default_rng(1).integers(0, 256, (3000, 4000, 3), dtype=np.uint8)
-    file = drawings.add("photos", photo, 7, owner="alice")
+    file = drawings.add("photos", photo, 7)
     assert (tmp_path / "photos" / file).stat().st_size < 400_000
     assert drawings.load("photos")[0].image.shape == (210, 280, 3)
 
 
 def test_a_labels_line_cut_short_is_skipped(tmp_path):
     drawings = Collections(tmp_path)
-    drawings.add("c", np.zeros((28, 28), np.uint8), 3, owner="alice")
-    with open(tmp_path / "c" / "labels.csv", "a") as f:
-        f.write("20260101-000000-abcdef-4.png,")  # a full disk cut this line
+    drawings.add("c", np.zeros((28, 28), np.uint8), 3)
+    drawings.add("c", np.zeros((28, 28), np.uint8), 4)
+    labels = tmp_path / "c" / "labels.csv"
+    text = labels.read_text()
+    labels.write_text(text[: text.rindex(",") + 1])  # a full disk cut the last line after its comma
     assert [d.label for d in drawings.load("c")] == [3]
 
 
