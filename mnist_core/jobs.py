@@ -11,10 +11,13 @@ import multiprocessing
 import multiprocessing.forkserver
 import os
 import secrets
+import sys
 import threading
 import time
+import types
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from multiprocessing.connection import Connection
@@ -180,6 +183,25 @@ def start_child_server() -> None:
     (spawn), every run loads by itself: nothing to do."""
     if child_context().get_start_method() == "forkserver":
         multiprocessing.forkserver.ensure_running()
+
+
+@contextmanager
+def _without_main_script() -> Iterator[None]:
+    """While a child process starts: a `__main__` with no file, so that the child does not run the
+    parent's main script again. Under Streamlit that module is the page script being run (app.py): each
+    training child ran the app's script outside any session, which logged "missing ScriptRunContext!"
+    seven times a run. A script run that replaces `__main__` meanwhile keeps its own."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__file__", None) is None or getattr(main.__spec__, "name", None):
+        yield  # a module run with -m, or no file: nothing of it is run again
+        return
+    stand_in = types.ModuleType("__main__")
+    sys.modules["__main__"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is stand_in:
+            sys.modules["__main__"] = main
 
 
 class TrainingJob:
@@ -350,7 +372,8 @@ class TrainingJob:
                       None if self.store.builtin_dir is None else str(self.store.builtin_dir), self.name,
                       self.store.owners.tag(self.owner), self.model_id, continue_from, self._run_epochs, sending,
                       self.stop_event, self.threads))
-            child.start()
+            with _without_main_script():
+                child.start()
             sending.close()  # the child holds the sending end now: recv() ends when the child does
             while True:
                 try:
