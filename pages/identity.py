@@ -51,6 +51,7 @@ def browser_key() -> str:
     if (ctx is not None and ctx.has_script_started and not ctx.fragment_ids_this_run
             and st.context.cookies.get(COOKIE) != state[OWNER] and state.get(_RENDERED) != id(ctx.cursors)):
         state[_RENDERED] = id(ctx.cursors)
+        st.html("<style>.st-key-owner_cookie {display: none}</style>")  # no empty gap on the page
         _cookie_writer()(data={"name": COOKIE, "value": state[OWNER], "age": MAX_AGE}, key="owner_cookie",
                          height="content")
     return state[OWNER]
