@@ -247,6 +247,7 @@ class TrainingJob:
             thread.join(5)  # a run that has saved its model may still be closing its process
         if self._runs:
             self.follow_model()
+            self.store.check_writable()
         with self.lock:
             if self.thread is not None and self.thread.is_alive():
                 raise RuntimeError("this job is still running")
@@ -414,6 +415,7 @@ class JobRegistry:
         """Queue a new job; `continue_from` trains a stored model of this owner further (saving it
         under its name). Of two submits of one new name at once, exactly one gets a job."""
         device = str(resolve_device(config.device))
+        self.store.check_writable()  # a read-only or full store is said now, not after the run
         with self.lock:
             self._forget_finished()
             model_id = ""

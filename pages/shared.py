@@ -251,7 +251,11 @@ def evaluation_of(name: str) -> Evaluation:
 
 def current_model(device: str = "cpu") -> tuple[MLP, ModelMeta]:
     name = current_model_name()
-    return loaded_model(name, model_version(name), device)
+    try:
+        return loaded_model(name, model_version(name), device)
+    except StoreError as e:  # its metadata reads but its weights do not: say so, use the shipped model
+        st.warning(f"{e}. Using the shipped model `{DEFAULT_MODEL}` instead.")
+        return loaded_model(DEFAULT_MODEL, model_version(DEFAULT_MODEL), device)
 
 
 def model_picker(label: str = "Model") -> str:

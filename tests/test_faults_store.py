@@ -370,3 +370,10 @@ def test_jobs_keep_the_queue_and_the_reservation_consistent(registry):
     job.wait(60)
     registry.rename_model("q", "q2", "alice")  # finished: no longer reserved
     assert registry.store.exists("q2") and os.path.exists(registry.store.root / "q2.pt")
+
+
+def test_a_run_into_a_read_only_store_is_refused_at_submit(read_only, tiny):
+    registry = JobRegistry(ModelStore(read_only, builtin_dir=None), lambda: tiny)
+    with pytest.raises(StoreError, match="read-only"):
+        registry.submit("alice", TrainConfig(**FAST), name="m")
+    assert registry.jobs == {}
