@@ -122,8 +122,9 @@ class FaultyMirrors:
                         self.send_header("Content-Length", str(10 << 30))
                     self.end_headers()
                     block, sent = (b"\x1f" * 1024, 0) if behaviour == "slow" else (bytes(1 << 16), 0)
+                    cap = 600 * len(block) if behaviour == "slow" else mirror.ENDLESS_CAP  # slow: 30 s at most
                     try:
-                        while sent < mirror.ENDLESS_CAP:
+                        while sent < cap:
                             self.wfile.write(block)
                             sent += len(block)
                             if behaviour == "slow":
