@@ -92,7 +92,8 @@ class FaultyMirrors:
     """One HTTP server on 127.0.0.1; the first part of the path says how it misbehaves:
     /good/, /truncated/ (Content-Length, half sent), /endless/ (no length, never ends), /oversized/
     (claims 10 GB), /chunked-cut/ (chunked, closed after one chunk), /wrong/ (an HTML page), /404/,
-    /bomb/ (a gzip bomb), /slow/ (a drip of bytes). Every loop is bounded; threads are daemons."""
+    /bomb/ (a gzip bomb), /slow/ (a drip of bytes), /stall/ (headers, then nothing).
+    Every loop is bounded; threads are daemons."""
 
     ENDLESS_CAP = 64 << 20  # what /endless/ and /oversized/ send at most before giving up
 
@@ -116,6 +117,11 @@ class FaultyMirrors:
                     self.end_headers()
                     half = body[: len(body) // 2]
                     self.wfile.write(b"%x\r\n%s\r\n" % (len(half), half))  # no closing 0-chunk: cut
+                elif behaviour == "stall":  # headers, then silence (5 s at most)
+                    self.send_response(200)
+                    self.send_header("Content-Length", str(len(body)))
+                    self.end_headers()
+                    time.sleep(5)
                 elif behaviour in ("endless", "oversized", "slow"):
                     self.send_response(200)
                     if behaviour == "oversized":
@@ -200,6 +206,18 @@ def test_a_hostile_mirror_is_left_for_the_next_within_a_size_cap(tmp_path, tiny_
     assert peak < 16 << 20  # a bomb is checked in chunks, never expanded whole
     source_labels = read_idx(tmp_path / "source" / "t10k-labels-idx1-ubyte.gz")
     np.testing.assert_array_equal(load_mnist(folder).test_labels, source_labels)
+
+
+def test_a_mirror_that_stalls_times_out_and_the_next_is_tried(tmp_path, tiny_set, mirrors):
+    served, table = tiny_set
+    folder = tmp_path / "d"
+    folder.mkdir()
+    for name, body in served.items():
+        if name != "t10k-labels-idx1-ubyte.gz":
+            (folder / name).write_bytes(body)
+    download(folder, mirrors=[mirrors.url("stall"), mirrors.url("good")], timeout=2, files=table)
+    assert mirrors.requests == [("stall", "t10k-labels-idx1-ubyte.gz"), ("good", "t10k-labels-idx1-ubyte.gz")]
+    assert files_to_fetch(folder, table) == [] and parts(folder) == []
 
 
 def test_when_every_mirror_fails_the_message_names_each_and_nothing_is_left(tmp_path, tiny_set, mirrors):
