@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import io
 import os
-import struct
 import warnings
 from dataclasses import dataclass
 
@@ -58,7 +57,6 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
         raise PreprocessError(f"{label}: cannot be read ({e.strerror or e})") from e
     if len(data) > MAX_FILE_BYTES:
         raise PreprocessError(f"{label}: too large: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
-    too_large = f"{label}: too large an image (more than {MAX_PIXELS:,} pixels)"
     try:
         with warnings.catch_warnings():  # PIL warns of big images; MAX_PIXELS below is our own, lower bound
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -67,7 +65,7 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
             if image.width * image.height > MAX_PIXELS:
                 raise PreprocessError(f"{label}: {image.width}x{image.height} pixels is too large an image")
             image.load()
-            _upright(image)
+            ImageOps.exif_transpose(image, in_place=True)  # phones store photos sideways and say so in EXIF
             if image.mode in WIDE_MODES:  # 16-bit and float grey: scaled by their own range, not clipped
                 return np.round(_to_float(np.asarray(image)) * 255).astype(np.uint8)
             if image.mode not in ("L", "RGB", "RGBA", "LA"):
@@ -76,22 +74,11 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     except PreprocessError:
         raise
     except Image.DecompressionBombError as e:  # over Pillow's own limit: refused while reading the header
-        raise PreprocessError(too_large) from e
+        raise PreprocessError(f"{label}: too large an image (more than {MAX_PIXELS:,} pixels)") from e
     except UnidentifiedImageError as e:
         raise PreprocessError(f"{label}: not an image file this app can read (PNG, JPEG, GIF, BMP, WEBP, TIFF)") from e
-    except MemoryError as e:
-        raise PreprocessError(too_large) from e
     except (OSError, ValueError, SyntaxError) as e:
         raise PreprocessError(f"{label}: damaged image file ({e})") from e
-
-
-def _upright(image: Image.Image) -> None:
-    """Turn a photo as its EXIF orientation tag says (phones store it sideways); a broken EXIF block
-    is ignored rather than refusing the picture."""
-    try:
-        ImageOps.exif_transpose(image, in_place=True)
-    except (OSError, ValueError, SyntaxError, KeyError, TypeError, struct.error):
-        pass
 
 
 def as_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:
