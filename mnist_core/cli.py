@@ -15,7 +15,7 @@ from datetime import datetime
 
 import numpy as np
 
-from .data import download, find_data_dir, load_mnist, missing_files, MnistDataError
+from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
 from .device import DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
 from .inside import PERTURBATIONS, robustness_curve
@@ -246,7 +246,7 @@ def cmd_download(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{stem}: {done / 1e6:.1f} MB{share}   ")
             sys.stderr.flush()
 
-    missing = missing_files(folder)
+    missing = files_to_fetch(folder)  # missing or damaged
     download(folder, progress=progress)
     if tty:
         sys.stderr.write("\n")
