@@ -1,9 +1,10 @@
 """Training runs in the background: start, snapshot, stop, train more; a registry of jobs by id that
-lets at most a few runs train on each device at a time (the rest wait in a queue).
+lets at most a few runs train on each device at a time (the rest wait in a queue); two backends: child
+processes of this server (the default) and a Ray cluster.
 
-Each run trains in a child process, watched by a thread of the server. In a thread of the server
-itself, training shared Python's lock (the GIL) with the server drawing pages: a page refreshing its
-charts every second slowed training by half, and training slowed every page."""
+A run never trains in a thread of the server: there it would share Python's lock (the GIL) with the
+pages drawn for everyone. The server alone writes the store: a run sends its result back and the
+job saves it."""
 
 from __future__ import annotations
 
@@ -21,20 +22,31 @@ from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 import numpy as np
-import torch
 
 from .data import Mnist
 from .device import resolve_device
-from .inside import weight_images
-from .store import check_name, ModelMeta, ModelStore, save_trained, StoreError
-from .train import EpochRecord, Progress, TrainConfig, Trainer
+from .runs import (
+    EpochDone,
+    Failed,
+    Finished,
+    Halted,
+    Message,
+    Preparing,
+    Report,
+    RunResult,
+    RunSpec,
+    save_run,
+    Started,
+    StartState,
+    train_run,
+)
+from .store import check_name, ModelMeta, ModelStore, StoreError
+from .train import Progress, TrainConfig
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
-WEIGHTS_EVERY = 0.5  # seconds between copies of the first layer's weights for a live view
 # A finished job stays in the registry this long (a share link or a reload still finds it), then goes.
 KEEP_SECONDS = float(os.environ.get("MNIST_APP_KEEP_JOBS_SECONDS", "900"))
 
@@ -61,11 +73,12 @@ class Snapshot:
     batches_per_epoch: int = 0
     grad_at: list[float] = field(default_factory=list)  # where each gradient report was, in epochs
     grad_norms: list[list[float]] = field(default_factory=list)  # per report: each layer's weight gradient size
-    weights: np.ndarray | None = None  # first layer (H0, 28, 28), at most WEIGHTS_EVERY seconds old
+    weights: np.ndarray | None = None  # first layer (H0, 28, 28), at most runs.WEIGHTS_EVERY seconds old
     error: str = ""
     saved: bool = False  # the model is in the store under `name`
     halted: bool = False  # a stop request has ended the training; the model is being scored and saved
     preparing: str = ""  # what the run is doing before its first batch, when that takes a while
+    host: str = ""  # the machine and process that train it, once started
 
     @property
     def active(self) -> bool:
@@ -105,58 +118,16 @@ class DeviceQueue:
             return self.waiting.index(job_id) + 1 if job_id in self.waiting else 0
 
 
-def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_dir: str | None, name: str,
-                    owner_tag: str, model_id: str, continue_from: str | None, epochs: int, messages: Connection,
-                    stop: multiprocessing.synchronize.Event, threads: int) -> None:
-    """The child process of one run: train, report to the parent through `messages`, save the model.
-    Messages are (kind, payload) tuples: preparing, started, progress, halted, epoch, saved, failed.
-    A new model takes a free name; a model trained further replaces only the file that still holds
-    `model_id` (the model this run loaded), never another model that has taken the name since."""
+class RunError(RuntimeError):
+    """A run failed where it trained (its process or worker died, the training raised); the message says so."""
+
+
+def _train_in_child(spec: RunSpec, data: Mnist, messages: Connection, stop: multiprocessing.synchronize.Event) -> None:
+    """A child process of the server: one run, its messages and then its result through `messages`."""
     try:
-        torch.set_num_threads(threads)
-        store = ModelStore(store_root, builtin_dir=None if builtin_dir is None else Path(builtin_dir))
-        previous_seconds = 0.0
-        if continue_from is None:
-            trainer = Trainer(config, data)
-        else:
-            model, meta, optimizer_state = store.load(continue_from)
-            if meta.id != model_id:
-                raise StoreError(f"'{continue_from}' is no longer the model this run made; train a new one")
-            history = [EpochRecord(**r) for r in meta.history]
-            previous_seconds = meta.train_seconds
-            trainer = Trainer(config, data, model=model, history=history, optimizer_state=optimizer_state)
-        if trainer.drawn_count():  # about 3 ms a digit the first time (then cached): say so, not just "loading"
-            messages.send(("preparing", f"Drawing {trainer.drawn_count():,} training digits on a canvas, as people "
-                                        "draw them (about 3 ms each, the first time only) …"))
-            trainer.drawn_digits()
-        messages.send(("started", (trainer.batches_per_epoch(), weight_images(trainer.model))))
-        last_weights = time.monotonic()
-
-        def on_progress(progress: Progress) -> None:
-            nonlocal last_weights
-            now = time.monotonic()
-            weights = None
-            if now - last_weights >= WEIGHTS_EVERY:
-                weights, last_weights = weight_images(trainer.model), now
-            messages.send(("progress", (progress, weights)))
-
-        halted = False
-
-        def should_stop() -> bool:
-            nonlocal halted
-            if stop.is_set() and not halted:  # say so at once: scoring and saving take a while
-                halted = True
-                messages.send(("halted", None))
-            return halted
-
-        start = time.perf_counter()
-        trainer.train(epochs, on_progress, should_stop, lambda record: messages.send(("epoch", asdict(record))))
-        messages.send(("progress", (None, weight_images(trainer.model))))  # as trained, whenever it ended
-        save_trained(store, trainer, name, previous_seconds + time.perf_counter() - start, stopped=stop.is_set(),
-                     owner=owner_tag, model_id=model_id, replaces=None if continue_from is None else model_id)
-        messages.send(("saved", None))
+        messages.send(Finished(train_run(spec, data, messages.send, stop.is_set)))
     except Exception as e:  # shown to the user on the page; the server goes on
-        messages.send(("failed", f"{type(e).__name__}: {e}"))
+        messages.send(Failed(f"{type(e).__name__}: {e}"))
     finally:
         messages.close()
 
@@ -204,6 +175,79 @@ def _without_main_script() -> Iterator[None]:
             sys.modules["__main__"] = main
 
 
+class LocalRunner:
+    """Runs in child processes of this server, from a fork server (spawn where there is none)."""
+
+    def __init__(self) -> None:
+        self.context = child_context()
+
+    def new_stop(self) -> multiprocessing.synchronize.Event:
+        return self.context.Event()  # set by the server, read by the child between batches
+
+    def queue_of(self, config: TrainConfig) -> str:
+        return str(resolve_device(config.device))
+
+    def slots(self, default: int) -> int:
+        return default
+
+    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
+        receiving, sending = self.context.Pipe(duplex=False)
+        child = self.context.Process(target=_train_in_child, args=(spec, data, sending, stop), daemon=True)
+        with _without_main_script():
+            child.start()
+        sending.close()  # the child holds the sending end now: recv() ends when the child does
+        try:
+            while True:
+                try:
+                    message = receiving.recv()
+                except EOFError:
+                    break
+                if isinstance(message, Finished):
+                    return message.result
+                if isinstance(message, Failed):
+                    raise RunError(message.error)
+                send(message)
+            child.join(5)
+            raise RunError(f"the training process ended unexpectedly (exit code {child.exitcode})")
+        finally:
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+
+
+class RayRunner:
+    """Runs on a Ray cluster, one actor each (`ray_runs`); Ray itself is imported only here."""
+
+    def __init__(self, address: str) -> None:
+        from . import ray_runs
+
+        self.ray_runs = ray_runs
+        ray_runs.connect(address)
+
+    def new_stop(self) -> threading.Event:
+        return threading.Event()
+
+    def queue_of(self, config: TrainConfig) -> str:
+        return "ray"  # the cluster picks the device; one queue in front of it
+
+    def slots(self, default: int) -> int:
+        return self.ray_runs.run_slots()
+
+    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
+        try:
+            return self.ray_runs.run_on_ray(spec, data, send, stop.is_set)
+        except self.ray_runs.RayRunError as e:
+            raise RunError(str(e)) from None
+
+
+Runner = LocalRunner | RayRunner
+
+
+def runner_for(address: str | None) -> Runner:
+    """The Ray cluster at `address` ('local' starts one here), else child processes of this server."""
+    return RayRunner(address) if address else LocalRunner()
+
+
 class TrainingJob:
     """One model trained in the background. A watcher thread starts a child process for each run
     and folds its reports into this object's state, which only this object's lock guards; neither
@@ -211,7 +255,7 @@ class TrainingJob:
 
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
-                 threads: int = 1, model_id: str = "") -> None:
+                 threads: int = 1, model_id: str = "", runner: Runner | None = None) -> None:
         # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
         self.id, self.owner, self.name, self.config = job_id, owner, name, config
         self.store, self.load_data, self.queue = store, load_data, queue
@@ -219,10 +263,10 @@ class TrainingJob:
         self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
         self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of the child process
-        self.device = str(resolve_device(config.device))
+        self.runner = runner or LocalRunner()
+        self.device = self.runner.queue_of(config)  # then, once started, the device it trains on
         self.lock = threading.Lock()
-        self.context = context = child_context()
-        self.stop_event = context.Event()  # set here, read by the child between batches
+        self.stop_event = self.runner.new_stop()
         self.thread: threading.Thread | None = None
         self._status, self._error, self._saved = QUEUED, "", False
         self._progress: Progress | None = None
@@ -233,6 +277,7 @@ class TrainingJob:
         self._weights: np.ndarray | None = None
         self._batches_per_epoch = 0
         self._preparing = ""
+        self._host = ""
         self._run_epochs = config.epochs
         self._runs = 0  # runs finished and saved: a later run continues the saved model
         self._ended = threading.Event()  # the current run's model is saved (or the run failed)
@@ -293,7 +338,7 @@ class TrainingJob:
                 batch_losses=list(self._batch_losses), error=self._error, saved=self._saved,
                 grad_at=list(self._grad_at), grad_norms=list(self._grad_norms), weights=self._weights,
                 halted=self._halted.is_set() and not self._ended.is_set(),
-                batches_per_epoch=self._batches_per_epoch, preparing=self._preparing,
+                batches_per_epoch=self._batches_per_epoch, preparing=self._preparing, host=self._host,
             )
         if snap.status == QUEUED:
             snap.queue_position = self.queue.position(self.id)
@@ -324,87 +369,69 @@ class TrainingJob:
         self._halted.set()
         self._ended.set()
 
-    def _receive(self, kind: str, payload) -> None:
+    def _receive(self, message: Message) -> None:
         with self.lock:
-            if kind == "preparing":
-                self._preparing = payload
-            elif kind == "started":
-                self._batches_per_epoch, self._weights = payload
-                self._preparing = ""
-            elif kind == "progress":
-                progress, weights = payload
-                if progress is not None:
-                    self._progress = progress
-                    self._batch_losses.extend(progress.batch_losses)
-                    self._grad_at.append(progress.epoch - 1 + progress.batch / progress.batches)
-                    self._grad_norms.append(progress.grad_norms)
-                if weights is not None:
-                    self._weights = weights  # a fresh array each time, never changed afterwards
-            elif kind == "halted":
-                self._halted.set()
-            elif kind == "epoch":
-                self._history.append(payload)
-            elif kind == "saved":  # done: say so now, while the child process is still closing
-                self._saved = True
-                self._runs += 1
-                self._status = STOPPED if self.stop_event.is_set() else DONE
-                self._end()
-            elif kind == "failed":
-                self._error = payload
+            match message:
+                case Preparing(text=text):
+                    self._preparing = text
+                case Started():
+                    self._batches_per_epoch, self._weights = message.batches_per_epoch, message.weights
+                    self.device, self._host, self._preparing = message.device, message.host, ""
+                case Report(progress=progress, weights=weights):
+                    if progress is not None:
+                        self._progress = progress
+                        self._batch_losses.extend(progress.batch_losses)
+                        self._grad_at.append(progress.epoch - 1 + progress.batch / progress.batches)
+                        self._grad_norms.append(progress.grad_norms)
+                    if weights is not None:
+                        self._weights = weights  # a fresh array each time, never changed afterwards
+                case Halted():
+                    self._halted.set()
+                case EpochDone(record=record):
+                    self._history.append(asdict(record))
 
     def _run(self) -> None:
         if not self.queue.acquire(self.id, self.stop_event.is_set):
             self._set(status=STOPPED)
             self._end()
             return
-        child = None
         try:
             self._set(status=RUNNING)
-            continue_from = self.follow_model() if self._runs else self.continue_from
-            if continue_from is not None:
-                # The stored model's own settings (its layers above all), trained on the device asked for now.
-                meta = self.store.meta(continue_from)
+            start = None
+            if self._runs or self.continue_from is not None:
+                # The model this job made or was given, under whatever name it has now, with its own settings
+                # (its layers above all), trained on the device asked for now.
+                start, meta = StartState.from_store(self.store, self.follow_model())
+                if meta.id != self.model_id:
+                    raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
                 self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
                 self._set(history=list(meta.history))
-            receiving, sending = self.context.Pipe(duplex=False)
-            child = self.context.Process(
-                target=_train_in_child, name=f"train-{self.id}", daemon=True,
-                args=(self.config, self.load_data(), str(self.store.root),
-                      None if self.store.builtin_dir is None else str(self.store.builtin_dir), self.name,
-                      self.store.owners.tag(self.owner), self.model_id, continue_from, self._run_epochs, sending,
-                      self.stop_event, self.threads))
-            with _without_main_script():
-                child.start()
-            sending.close()  # the child holds the sending end now: recv() ends when the child does
-            while True:
-                try:
-                    kind, payload = receiving.recv()
-                except EOFError:
-                    break
-                self._receive(kind, payload)
-            child.join()
-            with self.lock:  # a saved run is DONE or STOPPED already (set on its "saved" report)
-                if self._error:
-                    self._status = FAILED
-                elif not self._saved or child.exitcode != 0:
-                    self._status, self._error = FAILED, f"the training process ended unexpectedly (exit code " \
-                                                        f"{child.exitcode})"
+            spec = RunSpec(self.config, self._run_epochs, self.threads, start)
+            result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event)
+            # A new model takes a free name; a model trained further replaces only the file that still
+            # holds its id, never another model that has taken the name since.
+            save_run(self.store, result, self.name, self.store.owners.tag(self.owner), self.model_id,
+                     replaces=None if start is None else self.model_id)
+            with self.lock:
+                self._saved = True
+                self._runs += 1
+                self._status = STOPPED if self.stop_event.is_set() else DONE
         except Exception as e:  # shown to the user on the page; the server goes on
-            self._set(status=FAILED, error=f"{type(e).__name__}: {e}")
+            error = str(e) if isinstance(e, RunError) else f"{type(e).__name__}: {e}"
+            self._set(status=FAILED, error=error)
         finally:
-            if child is not None and child.is_alive():
-                child.kill()
             self.queue.release()
             self._end()
-
 
 class JobRegistry:
     """Every job of a process, by id; one per server, shared by all its users. The names of active
     jobs are reserved: no other job, rename or save may take them while they train."""
 
     def __init__(self, store: ModelStore, load_data: Callable[[], Mnist], slots_per_device: int = 1,
-                 keep_seconds: float = KEEP_SECONDS) -> None:
-        self.store, self.load_data, self.slots = store, load_data, slots_per_device
+                 keep_seconds: float = KEEP_SECONDS, runner: Runner | None = None) -> None:
+        self.store, self.load_data = store, load_data
+        self.runner = runner or LocalRunner()
+        self.slots = self.runner.slots(slots_per_device)
         self.keep_seconds = keep_seconds
         self.jobs: dict[str, TrainingJob] = {}
         self.queues: dict[str, DeviceQueue] = {}
@@ -414,7 +441,7 @@ class JobRegistry:
                continue_from: str | None = None, epochs: int | None = None) -> TrainingJob:
         """Queue a new job; `continue_from` trains a stored model of this owner further (saving it
         under its name). Of two submits of one new name at once, exactly one gets a job."""
-        device = str(resolve_device(config.device))
+        device = self.runner.queue_of(config)
         self.store.check_writable()  # a read-only or full store is said now, not after the run
         with self.lock:
             self._forget_finished()
@@ -435,7 +462,7 @@ class JobRegistry:
             queue = self.queues.setdefault(device, DeviceQueue(self.slots))
             job_id = secrets.token_urlsafe(6)
             job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from,
-                              model_id=model_id)
+                              model_id=model_id, runner=self.runner)
             self.jobs[job_id] = job
         job.start(epochs)
         return job
