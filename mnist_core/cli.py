@@ -19,11 +19,13 @@ from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistData
 from .device import DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
 from .inside import PERTURBATIONS, robustness_curve
+from .jobs import RunError, runner_for
 from .model import ACTIVATIONS
 from .preprocess import load_image, PreprocessError
-from .store import check_name, ModelStore, os_error_text, save_trained, StoreError
+from .runs import EpochDone, Message, Preparing, Report, RunSpec, save_run, Started, train_run
+from .store import check_name, ModelStore, os_error_text, StoreError
 from .synth import find_cache_dir
-from .train import ConfigError, EpochRecord, OPTIMIZERS, PRESETS, Progress, SCHEDULES, TrainConfig, Trainer
+from .train import ConfigError, EpochRecord, OPTIMIZERS, PRESETS, Progress, SCHEDULES, TrainConfig
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -72,6 +74,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "does, shown in their place every epoch: 0 (off) to 1")
     t.add_argument("--name", help="name in the store (default: made from the layers and the time)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
+    t.add_argument("--ray", metavar="ADDRESS",
+                   help="train on the Ray cluster at ADDRESS (auto, HOST:PORT, ray://HOST:PORT), a GPU where it has "
+                        "one; 'local' starts Ray on this machine for the run (needs requirements-ray.txt)")
     common(t)
 
     e = sub.add_parser("evaluate", help="score a stored model on the test set")
@@ -128,36 +133,61 @@ def _print_epoch(record: EpochRecord, epochs: int, as_json: bool) -> None:
               f"test accuracy {r.test_accuracy:.2%}{health} ({r.seconds:.1f} s)", flush=True)
 
 
+class RunPrinter:
+    """What a run says on the terminal: drawing and where it trains on stderr, a bar, a line per epoch."""
+
+    def __init__(self, epochs: int, as_json: bool) -> None:
+        self.epochs, self.as_json = epochs, as_json
+        self.bar = ProgressBar()
+        self.began = time.perf_counter()
+        self.drawing_since: float | None = None
+
+    def __call__(self, message: Message) -> None:
+        match message:
+            case Preparing(text=text):
+                self.drawing_since = time.perf_counter()
+                print(f"{text} (cached in {find_cache_dir()})", file=sys.stderr, flush=True)
+            case Started(device=device, host=host):
+                if self.drawing_since is not None:
+                    print(f"Drawn in {time.perf_counter() - self.drawing_since:.1f} s", file=sys.stderr, flush=True)
+                print(f"Training on {device} ({host}), {time.perf_counter() - self.began:.1f} s after the start",
+                      file=sys.stderr, flush=True)
+            case Report(progress=progress) if progress is not None:
+                self.bar(progress)
+            case EpochDone(record=record):
+                _print_epoch(record, self.epochs, self.as_json)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     config = replace(PRESETS[args.preset], **given)
-    resolve_device(config.device)  # an absent device is an error now, not after loading the data
+    if not args.ray:
+        resolve_device(config.device)  # an absent device is an error now, not after loading the data
     store = ModelStore(args.store)
     name = check_name(args.name or f"mlp-{'-'.join(map(str, config.hidden))}-{datetime.now():%Y%m%d-%H%M%S}")
     if store.exists(name):  # refuse before training, not after
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
     store.check_writable()  # a read-only or full store: said now, not after the whole run
-    trainer = Trainer(config, load_mnist(args.data_dir))
-    if trainer.drawn_count():
-        began = time.perf_counter()
-        print(f"Drawing {trainer.drawn_count()} training digits on a canvas "
-              f"(cached in {find_cache_dir()})...", file=sys.stderr, flush=True)
-        trainer.drawn_digits()
-        print(f"Drawn in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
+    data = load_mnist(args.data_dir)
+    spec = RunSpec(config, config.epochs, live_weights=False)
     stop = threading.Event()
     # Ctrl-C: finish the batch, then keep and save what was learned.
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    start = time.perf_counter()
     try:
-        trainer.train(config.epochs, ProgressBar(), stop.is_set,
-                      lambda record: _print_epoch(record, config.epochs, args.json))
+        if args.ray:
+            result = runner_for(args.ray).run(spec, data, RunPrinter(config.epochs, args.json), stop)
+        else:
+            result = train_run(spec, data, RunPrinter(config.epochs, args.json), stop.is_set)
+    except RunError as e:
+        print(f"error: the run failed: {e}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)
-    seconds = time.perf_counter() - start
-    path = save_trained(store, trainer, name, seconds, stopped=stop.is_set())
-    print(f"{'Stopped; saved' if stop.is_set() else 'Saved'} model '{name}' to {path} ({seconds:.1f} s, "
-          f"test F1 {trainer.history[-1].test_f1:.4f})", file=sys.stderr)
-    return 130 if stop.is_set() else 0
+    path = save_run(store, result, name)
+    last = f", test F1 {result.history[-1].test_f1:.4f}" if result.history else ""
+    print(f"{'Stopped; saved' if result.stopped else 'Saved'} model '{name}' to {path} ({result.seconds:.1f} s{last})",
+          file=sys.stderr)
+    return 130 if result.stopped else 0
 
 
 # --- evaluate, predict, models, download ----------------------------------------------------------

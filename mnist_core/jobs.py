@@ -11,6 +11,7 @@ from __future__ import annotations
 import multiprocessing
 import multiprocessing.forkserver
 import os
+import pickle
 import secrets
 import sys
 import threading
@@ -125,7 +126,9 @@ class RunError(RuntimeError):
 def _train_in_child(spec: RunSpec, data: Mnist, messages: Connection, stop: multiprocessing.synchronize.Event) -> None:
     """A child process of the server: one run, its messages and then its result through `messages`."""
     try:
-        messages.send(Finished(train_run(spec, data, messages.send, stop.is_set)))
+        result = train_run(spec, data, messages.send, stop.is_set)
+        # Pickled by value: `send` would pass the tensors as shared memory that ends with this process.
+        messages.send_bytes(pickle.dumps(Finished(result)))
     except Exception as e:  # shown to the user on the page; the server goes on
         messages.send(Failed(f"{type(e).__name__}: {e}"))
     finally:

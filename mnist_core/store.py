@@ -17,17 +17,13 @@ import tempfile
 import uuid
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, UTC
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from .data import folder_setting, PROJECT_ROOT
-from .model import build_model, MLP, parameter_count
-
-if TYPE_CHECKING:
-    from .train import Trainer
+from .model import build_model, MLP
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SUFFIX = ".pt"
@@ -430,23 +426,6 @@ class ModelStore:
                 path.unlink()
         except OSError as e:
             raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
-
-
-def save_trained(store: ModelStore, trainer: Trainer, name: str, seconds: float, stopped: bool = False,
-                 owner: str = "", model_id: str = "", replaces: str | None = None) -> Path:
-    """Save a trainer's model with its settings, history and final metrics. `owner` is an OwnerTags
-    hash; `model_id` keeps a model's id over Train more; `replaces` (an id) overwrites only that model."""
-    last = trainer.history[-1] if trainer.history else None
-    meta = ModelMeta(
-        name=name, model=trainer.model.config(), config=trainer.config.to_dict(),
-        history=[asdict(r) for r in trainer.history],
-        metrics={"test_accuracy": last.test_accuracy, "test_f1": last.test_f1, "train_f1": last.train_f1,
-                 "loss": last.loss} if last else {},
-        parameters=parameter_count(trainer.model), device=str(trainer.device), train_seconds=seconds,
-        created=datetime.now(UTC).isoformat(timespec="seconds"), stopped=stopped, owner=owner, id=model_id,
-    )
-    return store.save(trainer.model, meta, trainer.optimizer.state_dict(), overwrite=replaces is not None,
-                      replaces=replaces)
 
 
 def _newest_first(entry: Listing) -> tuple[bool, float]:

@@ -17,7 +17,7 @@ from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist_core.data import find_data_dir, load_mnist, Mnist
 from mnist_core.evaluate import evaluate, Evaluation
-from mnist_core.jobs import JobRegistry, TrainingJob
+from mnist_core.jobs import JobRegistry, runner_for, TrainingJob
 from mnist_core.model import MLP
 from mnist_core.store import ModelMeta, ModelStore, StoreError
 from pages.identity import browser_key, OWNER  # noqa: F401 (OWNER: the session key, for the pages)
@@ -105,8 +105,10 @@ class Sessions:
 
 @st.cache_resource
 def job_registry() -> tuple[JobRegistry, Sessions]:
-    """One registry for the whole server: at most one job trains per device, the rest queue."""
-    registry = JobRegistry(model_store(), _load_dataset, slots_per_device=1)
+    """One registry for the whole server: at most one job trains per device, the rest queue. With
+    MNIST_RAY_ADDRESS set, runs train on that Ray cluster instead of in child processes of this server."""
+    registry = JobRegistry(model_store(), _load_dataset, slots_per_device=1,
+                           runner=runner_for(os.environ.get("MNIST_RAY_ADDRESS")))
     return registry, Sessions(registry)
 
 

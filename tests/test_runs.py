@@ -56,3 +56,19 @@ def test_train_more_continues_history_weights_and_seconds(tmp_path):
     second = train_run(RunSpec(config, 2, start=start), data, lambda m: None, lambda: False)
     assert [r.epoch for r in second.history] == [1, 2, 3] and second.seconds > first.seconds
     assert not torch.equal(second.weights["layers.0.weight"], first.weights["layers.0.weight"])
+
+
+def test_save_run_keeps_settings_history_metrics_and_optimizer(tmp_path, tiny):
+    result = train_run(RunSpec(TrainConfig(hidden=(8,), epochs=2, batch_size=50, device="cpu"), 2), tiny,
+                       lambda m: None, lambda: False)
+    store = ModelStore(tmp_path / "models", builtin_dir=None)
+    save_run(store, result, "t", owner="me")
+    model, m, optimizer_state = store.load("t")
+    assert m.epochs == 2 and m.history[1]["epoch"] == 2
+    assert m.metrics["test_f1"] == result.history[-1].test_f1
+    assert m.parameters == 784 * 8 + 8 + 8 * 10 + 10 and m.train_seconds == result.seconds and m.owner == "me"
+    assert m.config["hidden"] == [8] and optimizer_state["state"]
+    # Continuing from the store carries on the history and the optimizer's moments.
+    start, _ = StartState.from_store(store, "t")
+    again = train_run(RunSpec(TrainConfig.from_dict(m.config), 1, start=start), tiny, lambda m: None, lambda: False)
+    assert again.history[-1].epoch == 3
