@@ -193,6 +193,12 @@ class LocalRunner:
     def slots(self, default: int) -> int:
         return default
 
+    def share(self, snapshots: dict[str, Snapshot], gone: list[str]) -> None:
+        """Only this server shows its runs: nothing to share."""
+
+    def shared_job(self, job_id: str) -> SharedJob | None:
+        return None
+
     def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
         receiving, sending = self.context.Pipe(duplex=False)
         child = self.context.Process(target=_train_in_child, args=(spec, data, sending, stop), daemon=True)
@@ -226,6 +232,7 @@ class RayRunner:
 
         self.ray_runs = ray_runs
         ray_runs.connect(address)
+        self.board = ray_runs.job_board()
 
     def new_stop(self) -> threading.Event:
         return threading.Event()
@@ -236,6 +243,14 @@ class RayRunner:
     def slots(self, default: int) -> int:
         return self.ray_runs.run_slots()
 
+    def share(self, snapshots: dict[str, Snapshot], gone: list[str]) -> None:
+        """Publish this replica's runs on the cluster's board (owner keys left out)."""
+        self.ray_runs.publish(self.board, {i: replace(s, owner="") for i, s in snapshots.items()}, gone)
+
+    def shared_job(self, job_id: str) -> SharedJob | None:
+        """A run another replica started, if the board has it."""
+        return SharedJob(job_id, self) if self.ray_runs.shared_snapshot(self.board, job_id) is not None else None
+
     def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
         try:
             return self.ray_runs.run_on_ray(spec, data, send, stop.is_set)
@@ -243,7 +258,27 @@ class RayRunner:
             raise RunError(str(e)) from None
 
 
+class SharedJob:
+    """A run of another app replica, as the cluster's board shows it: read-only (no owner here)."""
+
+    owner = ""
+
+    def __init__(self, job_id: str, runner: RayRunner) -> None:
+        self.id, self.runner = job_id, runner
+        self._last: Snapshot | None = None
+
+    @property
+    def name(self) -> str:
+        return self.snapshot().name
+
+    def snapshot(self) -> Snapshot:
+        snap = self.runner.ray_runs.shared_snapshot(self.runner.board, self.id)
+        self._last = snap or self._last  # gone from the board: the last one seen
+        return self._last
+
+
 Runner = LocalRunner | RayRunner
+SHARE_EVERY = 0.5  # seconds between publications of a replica's runs on a shared board
 
 
 def runner_for(address: str | None) -> Runner:
@@ -439,6 +474,9 @@ class JobRegistry:
         self.jobs: dict[str, TrainingJob] = {}
         self.queues: dict[str, DeviceQueue] = {}
         self.lock = threading.Lock()  # held from a name's check to its reservation (a job, a rename)
+        self._gone: list[str] = []  # jobs forgotten since the last publication
+        if isinstance(self.runner, RayRunner):
+            threading.Thread(target=self._share, name="job-board", daemon=True).start()
 
     def submit(self, owner: str, config: TrainConfig, name: str | None = None,
                continue_from: str | None = None, epochs: int | None = None) -> TrainingJob:
@@ -478,6 +516,21 @@ class JobRegistry:
         for job_id, job in list(self.jobs.items()):
             if job.ended_at is not None and now - job.ended_at > self.keep_seconds and job.status not in ACTIVE:
                 del self.jobs[job_id]
+                self._gone.append(job_id)
+
+    def _share(self) -> None:
+        """Publish the runs of this replica that changed lately (active, or ended less than a minute ago)."""
+        while True:
+            time.sleep(SHARE_EVERY)
+            now = time.monotonic()
+            with self.lock:
+                jobs = [j for j in self.jobs.values() if j.ended_at is None or now - j.ended_at < 60]
+                gone, self._gone = self._gone, []
+            try:
+                self.runner.share({j.id: j.snapshot() for j in jobs}, gone)
+            except Exception:  # the cluster away for a moment: the next round publishes again
+                with self.lock:
+                    self._gone.extend(gone)
 
     def _check_owner(self, meta: ModelMeta, owner: str, operator: bool) -> None:
         if meta.builtin:
@@ -514,9 +567,11 @@ class JobRegistry:
                 raise StoreError(f"'{name}' is being trained right now; stop its run first")
             self.store.delete(name)
 
-    def get(self, job_id: str) -> TrainingJob | None:
+    def get(self, job_id: str) -> TrainingJob | SharedJob | None:
+        """A job of this server, else (on a Ray cluster) one another replica shares, else None."""
         with self.lock:
-            return self.jobs.get(job_id)
+            job = self.jobs.get(job_id)
+        return job if job is not None else self.runner.shared_job(job_id)
 
     def jobs_of(self, owner: str) -> list[TrainingJob]:
         """This owner's jobs, newest first."""

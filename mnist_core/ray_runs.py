@@ -30,7 +30,9 @@ def connect(address: str) -> None:
         return
     runtime_env = {"py_modules": [str(ENGINE)], "excludes": ["__pycache__", "*.pyc"]}
     if address == "local":
-        ray.init(num_cpus=os.cpu_count(), include_dashboard=False, runtime_env=runtime_env, log_to_driver=False)
+        # address="local": a new instance even where `ray start` left one this process could join.
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, runtime_env=runtime_env,
+                 log_to_driver=False)
     else:
         ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
 
@@ -120,3 +122,37 @@ def _get(ref: ray.ObjectRef):
     except GetTimeoutError:
         raise RayRunError("the Ray worker training this run stopped answering; nothing was saved") from None
 
+
+
+BOARD = "mnist-job-board"  # the named actor every replica of the app finds
+NAMESPACE = "mnist-app"
+
+
+@ray.remote(num_cpus=0)
+class JobBoard:
+    """The latest snapshot of every run of every app replica on this cluster, so that a share link opened
+    on another replica (behind one address, with sticky sessions) shows the same run."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[str, object] = {}
+
+    def publish(self, snapshots: dict[str, object], gone: list[str]) -> None:
+        self.snapshots.update(snapshots)
+        for job_id in gone:
+            self.snapshots.pop(job_id, None)
+
+    def get(self, job_id: str) -> object | None:
+        return self.snapshots.get(job_id)
+
+
+def job_board() -> ray.actor.ActorHandle:
+    """The cluster's one board: made by the first replica, found by the others; it outlives them."""
+    return JobBoard.options(name=BOARD, namespace=NAMESPACE, lifetime="detached", get_if_exists=True).remote()
+
+
+def publish(board: ray.actor.ActorHandle, snapshots: dict[str, object], gone: list[str]) -> None:
+    ray.get(board.publish.remote(snapshots, gone), timeout=10)
+
+
+def shared_snapshot(board: ray.actor.ActorHandle, job_id: str) -> object | None:
+    return ray.get(board.get.remote(job_id), timeout=10)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import pytest
 
@@ -117,3 +118,19 @@ def test_the_cli_trains_on_ray_and_saves_here(tmp_path, tiny_dir):
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["epoch"] for line in lines] == [1] and "test_f1" in lines[0]
     assert "Training on cpu" in done.stderr and (tmp_path / "models" / "viaray.pt").is_file()
+
+
+def test_a_run_of_one_replica_is_seen_read_only_by_another(tmp_path, ray_registry):
+    from mnist_core.jobs import DONE, JobRegistry, RayRunner, SharedJob
+
+    other = JobRegistry(ray_registry.store, ray_registry.load_data, runner=RayRunner("local"))
+    job = ray_registry.submit("alice", TrainConfig(hidden=(16,), epochs=2, batch_size=64, device="cpu"), name="seen")
+    assert job.wait(120)
+    deadline = time.monotonic() + 10
+    while (seen := other.get(job.id)) is None or seen.snapshot().status != DONE:
+        assert time.monotonic() < deadline, "the other replica never saw the finished run"
+        time.sleep(0.2)
+    snap = seen.snapshot()
+    assert isinstance(seen, SharedJob) and seen.owner == "" and snap.owner == ""  # no key leaves its replica
+    assert snap.name == "seen" and [r["epoch"] for r in snap.history] == [1, 2] and snap.saved
+    assert other.get("no-such-job") is None
