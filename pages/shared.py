@@ -163,3 +163,34 @@ def model_picker(label: str = "Model") -> str:
     chosen = st.selectbox(label, names, index=names.index(current) if current in names else 0)
     st.session_state[MODEL] = chosen
     return chosen
+
+
+# --- interface stubs for merge: the "store" helper owns the real versions of these ---------------
+
+def set_current_model(name: str) -> None:
+    """Makes `name` the current model for every page of this browser session."""
+    st.session_state[MODEL] = name
+
+
+def rename_model(name: str, new_name: str, who: str) -> None:
+    """Renames a model `who` may change; raises StoreError with a one-line message otherwise."""
+    from mnist_core.store import StoreError
+
+    store = model_store()
+    if not may_change(store.meta(name), who):
+        raise StoreError(f"'{name}' is not yours to rename")
+    store.rename(name, new_name)
+    if st.session_state.get(MODEL) == name:
+        st.session_state[MODEL] = new_name
+
+
+def delete_model(name: str, who: str) -> None:
+    """Deletes a model `who` may change; raises StoreError with a one-line message otherwise."""
+    from mnist_core.store import StoreError
+
+    store = model_store()
+    if not may_change(store.meta(name), who):
+        raise StoreError(f"'{name}' is not yours to delete")
+    store.delete(name)
+    if st.session_state.get(MODEL) == name:
+        st.session_state.pop(MODEL, None)
