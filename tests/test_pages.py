@@ -3,6 +3,7 @@ with a stand-in canvas (the real component only runs in a browser)."""
 
 from __future__ import annotations
 
+import json
 import sys
 import time
 import types
@@ -73,6 +74,25 @@ def test_a_taken_name_is_refused(env):
     assert any("ships with the app" in e.value or "exists already" in e.value for e in at.error)
 
 
+def train_tiny(at: AppTest, name: str, epochs: int = 1) -> AppTest:
+    """Sets a small network, presses Train, and reruns until the run is saved."""
+    at.sidebar.text_input(key="t_hidden").set_value("16").run()
+    at.sidebar.number_input(key="t_epochs").set_value(epochs).run()
+    at.sidebar.text_input(key="t_name").set_value(name).run()
+    button(at, "Train").click().run()
+    deadline = time.monotonic() + 60
+    while not any(f"saved as **{name}**" in s.value for s in at.success) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()  # run_every timers do not fire under AppTest
+    return at
+
+
+def chart_specs(at: AppTest) -> list[dict]:
+    import json
+
+    return [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+
+
 def test_train_runs_a_job_and_the_page_shows_it_done(env):
     at = train_page()
     at.sidebar.text_input(key="t_hidden").set_value("16").run()
@@ -80,12 +100,92 @@ def test_train_runs_a_job_and_the_page_shows_it_done(env):
     at.sidebar.text_input(key="t_name").set_value("apptest").run()
     button(at, "Train").click().run()
     assert at.session_state["job"]
+    # Before the first epoch ends there is nothing to plot: a line says when the macro-F1 chart comes,
+    # instead of empty axes.
+    assert any("the chart appears when the first epoch ends" in i.value for i in at.info)
+    assert not any("Macro-F1" in json.dumps(spec) for spec in chart_specs(at))
     deadline = time.monotonic() + 60
-    while not any("Trained 1 epochs" in s.value for s in at.success) and time.monotonic() < deadline:
+    while not any("Trained 1 epoch;" in s.value for s in at.success) and time.monotonic() < deadline:
         time.sleep(0.5)
         at.run()  # run_every timers do not fire under AppTest
     assert any("saved as **apptest**" in s.value for s in at.success)
     assert (env / "models" / "apptest.pt").exists()
+    # The new model is the current one for the other pages, and the page says so.
+    assert at.session_state["model"] == "apptest"
+    assert any("apptest" in t.value and "current model" in t.value for t in at.toast)
+    assert any("Current model for the other pages: **apptest**" in m.value for m in at.markdown)
+    # The health chart's log axis is labelled by powers of ten.
+    health = next(spec for spec in chart_specs(at) if "Training health" in json.dumps(spec))
+    ticks = health["layout"]["yaxis"]["ticktext"]
+    assert ticks and all(t == "1" or t.startswith("1e") for t in ticks)
+    # The box for more epochs carries its label.
+    assert at.number_input(key="t_more").label == "More epochs"
+    assert at.number_input(key="t_more").proto.label_visibility.value == 0  # VISIBLE
+
+
+def test_a_trained_model_stays_current_when_another_is_trained_and_rename_and_delete_confirm(env):
+    at = train_tiny(train_page(), "first")
+    assert at.session_state["model"] == "first"
+    at = train_tiny(at, "second")
+    assert at.session_state["model"] == "second"
+    at.text_input(key="rename_to").set_value("renamed").run()
+    button(at, "Rename").click().run()
+    assert any("Renamed second to renamed" in s.value for s in at.success)
+    assert at.session_state["model"] == "renamed" and (env / "models" / "renamed.pt").exists()
+    button(at, "Delete").click().run()
+    # One click only asks.
+    assert (env / "models" / "renamed.pt").exists()
+    assert any("Delete **renamed** for good?" in w.value for w in at.warning)
+    button(at, "Cancel").click().run()
+    assert (env / "models" / "renamed.pt").exists()
+    button(at, "Delete").click().run()
+    button(at, "Yes, delete").click().run()
+    assert not (env / "models" / "renamed.pt").exists()
+    assert any("Deleted renamed" in s.value for s in at.success)
+    assert at.session_state["model"] in ("first", "default")
+
+
+def test_model_names_fit_their_column(env):
+    from mnist_core.train import TrainConfig  # noqa: F401  (the store needs a real model to list)
+
+    at = train_tiny(train_page(), "mlp-256-112-a-rather-long-name")
+    table = next(d for d in at.dataframe if "rather-long-name" in d.value.to_string())
+    config = json.loads(table.proto.columns)
+    assert config["name"]["width"] >= 8 * len("mlp-256-112-a-rather-long-name")
+
+
+def test_the_first_page_says_where_to_start_and_how_long_presets_take(env):
+    at = train_page()
+    start = next(e for e in at.expander if e.label.startswith("Start here"))
+    text = " ".join(m.value for m in start.markdown)
+    assert "MNIST" in text and "MLP" in text and "11.6 s" in text and "about 7 minutes" in text
+    assert "2-core" in text
+    # Every preset shows the training digits, also those that do not change them.
+    assert any(c.startswith("Training digits: as in MNIST") for c in image_captions(at))
+
+
+def test_a_failed_download_says_so_in_one_line_and_leaves_no_progress_bar(env, monkeypatch):
+    import functools
+    import http.server
+    import threading
+
+    import mnist_core.data
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        # A real mirror on loopback that has no MNIST (every file: 404).
+        monkeypatch.setattr(mnist_core.data, "download", functools.partial(
+            mnist_core.data.download, mirrors=(f"http://127.0.0.1:{server.server_port}/nothing/",), timeout=5))
+        monkeypatch.setenv("MNIST_DIR", str(env / "nothing-here"))
+        at = train_page()
+        next(b for b in at.button if b.label.startswith("Download MNIST")).click().run()
+    finally:
+        server.shutdown()
+    errors = [e.value for e in at.error]
+    assert errors and errors[0].startswith("The download failed") and "\n" not in errors[0]
+    assert not at.get("progress")
+    assert not any("Starting the download" in str(e.proto) for e in at.get("progress"))
 
 
 def test_drawn_digits_setting_shows_them_and_reaches_the_run(env):
@@ -93,7 +193,8 @@ def test_drawn_digits_setting_shows_them_and_reaches_the_run(env):
     from mnist_core.train import PRESETS
 
     at = train_page()
-    assert at.sidebar.slider(key="t_drawn").value == 0.0 and not image_captions(at)
+    assert at.sidebar.slider(key="t_drawn").value == 0.0
+    assert not any("drawn on a canvas" in c for c in image_captions(at))
     at.sidebar.selectbox(key="t_preset").set_value("robust-drawings").run()
     assert at.sidebar.slider(key="t_drawn").value == PRESETS["robust-drawings"].drawn > 0
     assert at.sidebar.checkbox(key="t_fill_in").value is True
@@ -104,7 +205,7 @@ def test_drawn_digits_setting_shows_them_and_reaches_the_run(env):
     at.sidebar.text_input(key="t_name").set_value("drawn").run()
     button(at, "Train").click().run()
     deadline = time.monotonic() + 60
-    while not any("Trained 1 epochs" in s.value for s in at.success) and time.monotonic() < deadline:
+    while not any("Trained 1 epoch;" in s.value for s in at.success) and time.monotonic() < deadline:
         time.sleep(0.5)
         at.run()
     assert ModelStore(env / "models").meta("drawn").config["drawn"] == 0.2
