@@ -257,6 +257,60 @@ def test_a_drawing_gets_an_answer_and_its_steps(env, canvas):
     assert at.session_state["drawn_digit"].shape == (28, 28) and at.session_state["inside_source"] == "drawing"
 
 
+def png_of_a_one() -> bytes:
+    """A photo-like picture of a '1': a black bar on white, as a PNG file."""
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (200, 200), "white")
+    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill="black", width=16)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def answer(at: AppTest) -> str:
+    return next(m.value for m in at.markdown if "predicted-digit" in m.value).split("</div>")[0][-1]
+
+
+def test_upload_then_draw_reads_the_newer_and_says_which(env, canvas):
+    at = draw_page()
+    at.file_uploader[0].set_value(("one.png", png_of_a_one(), "image/png")).run()
+    assert not at.exception
+    assert any("Reading the upload one.png" in c.value for c in at.caption) and answer(at) == "1"
+    canvas["image"] = draw_seven()  # then the learner draws a 7
+    at.run()
+    assert any("Reading your drawing" in c.value for c in at.caption) and answer(at) == "7"
+    # Both are there: the page asks which to read, and the upload can be removed.
+    assert at.radio(key="d_source").value == "drawing"
+    at.radio(key="d_source").set_value("upload").run()
+    assert answer(at) == "1"
+    button(at, "Remove the upload").click().run()
+    assert any("Reading your drawing" in c.value for c in at.caption) and answer(at) == "7"
+    assert at.file_uploader[0].value is None
+
+
+def test_a_bad_upload_is_an_error_and_the_drawing_is_still_read(env, canvas):
+    canvas["image"] = draw_seven()
+    at = draw_page()
+    at.file_uploader[0].set_value(("broken.png", b"this is not a picture", "image/png")).run()
+    assert any("The upload could not be read" in e.value and "Reading your drawing instead" in e.value
+               for e in at.error)
+    assert answer(at) == "7"
+
+
+def test_a_dash_read_as_a_digit_comes_with_the_reason(env, canvas):
+    from PIL import Image, ImageDraw
+
+    dash = Image.new("RGBA", (280, 280), (0, 0, 0, 0))
+    ImageDraw.Draw(dash).line([(60, 140), (220, 140)], fill=(0, 0, 0, 255), width=18)
+    canvas["image"] = np.asarray(dash)
+    at = draw_page()
+    assert answer(at).isdigit()
+    assert any('never "not a digit"' in c.value for c in at.caption)
+
+
 def test_the_collection_saves_scores_and_clears(env, canvas):
     canvas["image"] = draw_seven()
     at = draw_page()

@@ -3,7 +3,7 @@
 import re
 import time
 
-from .conftest import main_button, open_app, wait_idle
+from .conftest import ARTIFACTS, main_button, open_app, wait_idle
 
 
 def set_field(page, label: str, value: str) -> None:
@@ -23,7 +23,9 @@ def test_train_one_epoch_fills_the_charts_and_the_table(app, page):
     open_app(page, app.url)
     setup_small_run(page, 1, "e2e-one")
     main_button(page, "Train").click()
-    page.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-one")).wait_for(timeout=90_000)
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-one")).wait_for(timeout=90_000)
+    # The page redraws itself once the run has ended (the F1 chart comes with the first epoch's scores).
+    page.locator(".js-plotly-plot", has_text="Macro-F1 per epoch").wait_for()
     charts = page.locator(".js-plotly-plot")
     assert charts.count() >= 2
     # The F1 chart has its train and test points; the loss chart its per-batch line.
@@ -45,9 +47,9 @@ def test_stop_during_a_long_run_keeps_the_model_and_train_more_continues(app, pa
         "bar => [...bar.querySelectorAll('*')].map(e => getComputedStyle(e).transitionDuration)")
     assert durations and set(durations) == {"0s"}
     main_button(page, "Stop").click()
-    stopped = page.get_by_text(re.compile(r"Stopped after \d+ epoch\(s\)"))
+    stopped = page.get_by_text(re.compile(r"Stopped in epoch \d+, after [\d.]+ epochs?;"))
     stopped.wait_for(timeout=15_000)
-    epochs = int(re.search(r"after (\d+) epoch", stopped.inner_text()).group(1))
+    epochs = int(re.search(r"in epoch (\d+)", stopped.inner_text()).group(1))
     assert 1 <= epochs < 50
     assert (app.store / "e2e-stop.pt").exists()
     wait_idle(page)
@@ -56,21 +58,40 @@ def test_stop_during_a_long_run_keeps_the_model_and_train_more_continues(app, pa
     more.press("Enter")
     wait_idle(page)
     main_button(page, "Train more").click()
-    page.get_by_text(f"Trained {epochs + 1} epochs; saved as e2e-stop").wait_for(timeout=90_000)
+    page.get_by_text(re.compile(rf"Trained [\d.]+ epochs in all \(up to epoch {epochs + 1}; a Stop cut one short\); "
+                                r"saved as e2e-stop")).wait_for(timeout=90_000)
+    wait_idle(page)
+    # The loss, macro-F1 and health charts end at the same epoch; the health line breaks where the stop was.
+    charts = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(g =>
+        [g._fullLayout.title.text, g._fullData.map(t => Array.from(t.x || []).map(v => v === null ? NaN : +v))]))""")
+    loss = [x for x in charts["Training loss"][1] if x == x]
+    f1 = charts["Macro-F1 per epoch"][0]
+    health = charts["Training health: size of each layer's gradient"][0]
+    assert max(loss) == max(f1) == max(x for x in health if x == x) == epochs + 1
+    assert any(x != x for x in health)  # a gap, not a line joining the stop to the next run
+    page.locator(".js-plotly-plot", has_text="Training health").first.scroll_into_view_if_needed()
 
 
 def test_a_shared_link_shows_the_run_read_only(app, page, browser):
     open_app(page, app.url)
     setup_small_run(page, 1, "e2e-shared")
     main_button(page, "Train").click()
-    page.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-shared")).wait_for(timeout=90_000)
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-shared")).wait_for(timeout=90_000)
     job_id = re.search(r"job=([\w-]+)", page.url).group(1)
-    viewer = browser.new_context().new_page()
+    viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     open_app(viewer, f"{app.url}?job={job_id}")
     viewer.get_by_text("You are watching someone else's run (read-only).").wait_for()
-    viewer.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-shared")).wait_for()
+    viewer.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-shared")).wait_for()
     assert main_button(viewer, "Stop").is_disabled()
     assert main_button(viewer, "Train more").count() == 0
+    # The watcher sees that run's settings, not a sidebar of their own, and cannot press Train.
+    sidebar = viewer.get_by_test_id("stSidebar")
+    sidebar.get_by_text("This run's settings").wait_for()
+    assert sidebar.get_by_label("Hidden layers", exact=True).count() == 0
+    sidebar.locator('[data-testid="stDataFrame"] td[role="gridcell"]', has_text="32").first.wait_for(state="attached")
+    assert main_button(viewer, "Train").is_disabled()
+    ARTIFACTS.mkdir(exist_ok=True)
+    viewer.screenshot(path=str(ARTIFACTS / "train-watcher.png"), full_page=True)
     viewer.context.close()
 
 
@@ -81,8 +102,8 @@ def test_two_browsers_train_at_once_and_get_their_own_results(app, browser, page
         setup_small_run(tab, 1, name)
     main_button(page, "Train").click()
     main_button(other, "Train").click()
-    page.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-alice")).wait_for(timeout=120_000)
-    other.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-bob")).wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-alice")).wait_for(timeout=120_000)
+    other.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-bob")).wait_for(timeout=120_000)
     assert (app.store / "e2e-alice.pt").exists() and (app.store / "e2e-bob.pt").exists()
     other.context.close()
 
@@ -108,3 +129,39 @@ def test_a_job_whose_browser_is_gone_is_stopped(tmp_path_factory, browser):
         assert meta.stopped and meta.epochs < 200
     finally:
         server.stop()
+
+
+def click_model_row(page, name: str) -> None:
+    """Selects a row of the stored-models table (a canvas grid): clicks its row-marker at the left."""
+    table = page.locator('[data-testid="stDataFrame"]').last
+    cell = table.locator('td[role="gridcell"]', has_text=re.compile(rf"^{re.escape(name)}$")).first
+    cell.wait_for(state="attached")
+    row = int(cell.locator("xpath=..").get_attribute("aria-rowindex"))  # the header is row 1
+    table.scroll_into_view_if_needed()
+    box = table.bounding_box()
+    page.mouse.click(box["x"] + 12, box["y"] + (row - 1) * 35 + 17)
+    wait_idle(page)
+
+
+def test_the_current_model_follows_its_name_and_a_new_model_is_announced(app, page):
+    open_app(page, app.url)
+    setup_small_run(page, 1, "e2e-first")
+    main_button(page, "Train").click()
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-first")).wait_for(timeout=90_000)
+    wait_idle(page)
+    current = page.get_by_text(re.compile(r"Current model for the other pages: \S+"))
+    assert "e2e-first" in current.inner_text()
+    page.get_by_text("e2e-first is now the current model").first.wait_for()
+    click_model_row(page, "default")
+    page.get_by_text("Current model for the other pages: default").wait_for()
+    # Another model trained: the list of rows changes under the selection, and the new model is current,
+    # with a word; before, the selection's row number silently picked whichever model moved there.
+    set_field(page, "Model name", "e2e-second")
+    main_button(page, "Train").click()
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-second")).wait_for(timeout=90_000)
+    wait_idle(page)
+    page.get_by_text("Current model for the other pages: e2e-second").wait_for()
+    page.get_by_text("e2e-second is now the current model").first.wait_for()
+    page.get_by_role("link", name="Draw").click()
+    wait_idle(page)
+    page.get_by_text(re.compile(r"Model e2e-second: 784-32-10")).wait_for()
