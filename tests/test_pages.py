@@ -4,6 +4,7 @@ with a stand-in canvas (the real component only runs in a browser)."""
 from __future__ import annotations
 
 import json
+import re
 import sys
 import time
 import types
@@ -363,8 +364,70 @@ def test_a_filter_with_no_mistakes_says_so(env):
     for digit in range(10):
         at.selectbox(key="m_true").set_value(digit).run()
         at.selectbox(key="m_pred").set_value(digit).run()  # true == predicted is never a mistake
-        assert any("No mistakes with these filters" in i.value for i in at.info)
-        break
+        assert any("No mistakes with these filters" in i.value for i in at.info), digit
+
+
+@pytest.fixture
+def big_test_set(env, monkeypatch):
+    """3,000 generated test digits, about 300 of each: row shares under 1% exist."""
+    from .conftest import write_mnist
+
+    write_mnist(env / "big", n_train=300, n_test=3000)
+    monkeypatch.setenv("MNIST_DIR", str(env / "big"))
+    return env
+
+
+def test_row_normalised_confusion_labels_never_round_a_mistake_to_zero(big_test_set):
+    import re
+
+    at = mistakes_page()
+    at.toggle(key="m_normalised").set_value(True).run()
+    matrix = next(spec for spec in chart_specs(at) if "Confusion matrix" in json.dumps(spec))
+    texts = matrix["data"][0]["text"]
+    counts = np.array(matrix["data"][1]["customdata"])  # the same texts, cell by cell
+    assert len(counts) == 100
+    at.toggle(key="m_normalised").set_value(False).run()
+    raw = next(spec for spec in chart_specs(at) if "Confusion matrix" in json.dumps(spec))["data"][0]["text"]
+    small = 0
+    for true in range(10):
+        for predicted in range(10):
+            count, text = int(raw[true][predicted]), texts[true][predicted]
+            if count == 0:
+                assert text == "0"
+            else:
+                assert text != "0%" and (text == "<0.1%" or re.fullmatch(r"\d+\.\d%", text)), (count, text)
+                small += count / 300 < 0.01
+    assert small  # the data has shares under 1%, which whole percents showed as "0%"
+
+
+def test_mistakes_without_mnist_names_the_test_files(env, monkeypatch):
+    monkeypatch.setenv("MNIST_DIR", str(env / "nothing-here"))
+    at = mistakes_page()
+    text = " ".join(w.value for w in at.warning)
+    assert "t10k-images-idx3-ubyte" in text and text.index("t10k") < text.find("train-images")
+
+
+def test_compare_two_models_says_how_many_and_pages_through_all(big_test_set):
+    from mnist_core.data import load_mnist
+    from mnist_core.store import ModelStore, save_trained
+    from mnist_core.train import TrainConfig, Trainer
+
+    # A small model trained on the generated digits gets them right; the shipped one, made for real
+    # digits, gets many of them wrong: hundreds of disagreements.
+    trainer = Trainer(TrainConfig(hidden=(16,), epochs=3, batch_size=50, device="cpu"), load_mnist())
+    trainer.train()
+    save_trained(ModelStore(big_test_set / "models"), trainer, "small", seconds=1.0)
+    at = mistakes_page()
+    at.selectbox(key="m_other").set_value("small").run()
+    totals = [int(n) for n in re.findall(r"gets (\d+) (?:digits )?right",
+                                         next(m.value for m in at.markdown if "right that" in m.value))]
+    side = int(np.argmax(totals))
+    assert totals[side] > 80
+    answered = "default" if side else "small"
+    captions = image_captions(at)
+    assert any(c.startswith(f"1-40: 40 of {totals[side]}.") and f"what {answered} answered" in c for c in captions)
+    at.number_input(key=f"m_compare_page_{side}").set_value(2).run()
+    assert any(c.startswith("41-80: 40 of ") and f"of {totals[side]}." in c for c in image_captions(at))
 
 
 # --- the Inside page ------------------------------------------------------------------------------
