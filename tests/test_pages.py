@@ -482,7 +482,7 @@ def test_inside_nearest_digits_brittleness_and_map_on_the_dataset(env):
     spec = at.get("plotly_chart")[0].proto.spec
     assert "placed by PCA" in spec and "this digit" in spec
     at.radio(key="i_projection").set_value("tsne").run()
-    assert not at.exception and "placed by TSNE" in at.get("plotly_chart")[0].proto.spec
+    assert not at.exception and "placed by t-SNE" in at.get("plotly_chart")[0].proto.spec
 
 
 def test_inside_looks_at_the_last_drawing_and_works_without_the_dataset(env, monkeypatch):

@@ -23,6 +23,10 @@ def test_train_one_epoch_fills_the_charts_and_the_table(app, page):
     open_app(page, app.url)
     setup_small_run(page, 1, "e2e-one")
     main_button(page, "Train").click()
+    # Before the first epoch ends: a line where the macro-F1 chart will be, not empty axes.
+    page.get_by_text("Macro-F1 per epoch: the chart appears when the first epoch ends").wait_for(timeout=60_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "train-before-first-epoch.png"), full_page=True)
     page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-one")).wait_for(timeout=90_000)
     # The page redraws itself once the run has ended (the F1 chart comes with the first epoch's scores).
     page.locator(".js-plotly-plot", has_text="Macro-F1 per epoch").wait_for()
@@ -165,3 +169,54 @@ def test_the_current_model_follows_its_name_and_a_new_model_is_announced(app, pa
     page.get_by_role("link", name="Draw").click()
     wait_idle(page)
     page.get_by_text(re.compile(r"Model e2e-second: 784-32-10")).wait_for()
+
+
+def test_delete_asks_first_and_rename_says_it_is_done(app, page):
+    open_app(page, app.url)
+    setup_small_run(page, 1, "e2e-del")
+    main_button(page, "Train").click()
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-del")).wait_for(timeout=90_000)
+    wait_idle(page)
+    page.get_by_text("Rename or delete e2e-del").click()
+    field = page.get_by_test_id("stMainBlockContainer").get_by_label("New name")
+    field.fill("e2e-renamed")
+    field.press("Enter")
+    wait_idle(page)
+    main_button(page, "Rename").click()
+    page.get_by_text("Renamed e2e-del to e2e-renamed.").first.wait_for()
+    wait_idle(page)
+    assert (app.store / "e2e-renamed.pt").exists()
+    page.get_by_text("Rename or delete e2e-renamed").click()
+    main_button(page, "Delete").click()
+    page.get_by_text("Delete e2e-renamed for good? This cannot be undone.").wait_for()
+    wait_idle(page)
+    assert (app.store / "e2e-renamed.pt").exists()
+    page.screenshot(path=str(ARTIFACTS / "train-delete-asks.png"), full_page=True)
+    main_button(page, "Yes, delete").click()
+    page.get_by_text(re.compile(r"Deleted e2e-renamed; the current model is now")).first.wait_for()
+    assert not (app.store / "e2e-renamed.pt").exists()
+
+
+def test_offline_the_download_fails_in_one_line(tmp_path_factory, browser):
+    """This machine has no internet: the real download fails, as in a classroom offline."""
+    from .conftest import App
+
+    folder = tmp_path_factory.mktemp("offline")
+    server = App(folder / "models", folder / "no-mnist")
+    try:
+        tab = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        tab.set_default_timeout(30_000)
+        open_app(tab, server.url)
+        main_button(tab, "Download MNIST (about 11 MB)").click()
+        tab.get_by_text("The download failed: no MNIST mirror could be reached.").wait_for(timeout=120_000)
+        wait_idle(tab)
+        assert tab.get_by_text("Starting the download").count() == 0
+        assert tab.get_by_test_id("stProgress").count() == 0
+        tab.screenshot(path=str(ARTIFACTS / "train-download-failed.png"), full_page=True)
+        tab.get_by_role("link", name="Mistakes").click()
+        tab.get_by_text("This page needs the MNIST test set; missing in").wait_for()
+        assert "t10k-images-idx3-ubyte" in tab.get_by_test_id("stMainBlockContainer").inner_text()
+        tab.screenshot(path=str(ARTIFACTS / "mistakes-without-mnist.png"), full_page=True)
+        tab.context.close()
+    finally:
+        server.stop()
