@@ -98,7 +98,7 @@ def settings_panel(busy: bool) -> None:
     left.slider("Dropout", 0.0, 0.8, step=0.05, key="t_dropout", disabled=busy)
     right.slider("Augmentation", 0.0, 2.0, step=0.1, key="t_augment", disabled=busy,
                  help="Random shifts, rotations, scaling, elastic distortion and stroke width, fresh each epoch. "
-                      "0 is off, 1 the default strength, 2 very strong.")
+                      "0 is off, 1 standard (as in Best MLP), 2 strong.")
     left.selectbox("Optimizer", OPTIMIZERS, key="t_optimizer", disabled=busy)
     right.number_input("Learning rate", min_value=1e-5, max_value=1.0, format="%g", step=1e-4, key="t_lr",
                        disabled=busy)
