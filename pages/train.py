@@ -224,15 +224,18 @@ def f1_figure(snap: Snapshot) -> dict:
 
 
 def log_ticks(values: np.ndarray) -> dict:
-    """Tick marks for a log axis: one power of ten a label ('1e-3', '1e-2', ...), fewer when the values
-    span many decades (a learning rate too high), so the labels never crowd each other."""
+    """Tick marks for a log axis, labelled '1e-3', '1e-2', ...: a power of ten each, fewer when the values
+    span many decades (a learning rate too high), so that labels never crowd; 2 and 5 between them when
+    the values span two decades or less, so that there are always a few labels."""
     values = values[np.isfinite(values) & (values > 0)]
     if not len(values):
         return {}
     low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
     step = max(1, math.ceil((high - low) / 6))
-    powers = range(low - (low % step), high + 1, step)
-    return {"tickvals": [10.0 ** p for p in powers], "ticktext": ["1" if p == 0 else f"1e{p}" for p in powers]}
+    mantissas = (1, 2, 5) if high - low <= 2 else (1,)
+    ticks = [(m, p) for p in range(low - (low % step), high + 1, step) for m in mantissas]
+    return {"tickvals": [m * 10.0 ** p for m, p in ticks],
+            "ticktext": [str(m) if p == 0 else f"{m}e{p}" for m, p in ticks]}
 
 
 def health_figure(snap: Snapshot) -> dict:
@@ -430,7 +433,7 @@ def models_panel(who: str) -> None:
     st.markdown(f"Current model for the other pages: **{current}** (select a row to change it).")
     meta = next((e.meta for e in entries if e.name == current and e.meta), None)
     if meta is not None and may_change(meta, who):
-        with st.expander(f"Rename or delete {current}"):
+        with st.expander(f"Rename or delete {current}", key="t_manage"):  # keyed: stays open across reruns
             new_name = st.text_input("New name", value=current, key="rename_to").strip()
             left, right = st.columns(2)
             try:
@@ -487,7 +490,7 @@ def watched_settings(snap: Snapshot) -> None:
         ("dropout", c["dropout"]), ("augmentation", c["augment"]), ("drawn digits", c["drawn"]),
         ("optimizer", c["optimizer"]), ("learning rate", c["lr"]), ("schedule", c["schedule"]),
         ("batch size", c["batch_size"]), ("epochs", c["epochs"]), ("seed", c["seed"]),
-        ("device", snap.device))], hide_index=True)
+        ("device", snap.device))], hide_index=True, height=13 * 35 + 3)  # every row, no scrolling
     st.button("Train my own instead", on_click=leave_run)
 
 
@@ -545,8 +548,7 @@ def train_page() -> None:
                       if watching else None)
     buttons[1].button("Stop", on_click=stop_training, disabled=not busy)
     if mine and snap is not None and not snap.active and snap.saved:
-        buttons[3].number_input("More epochs", min_value=1, max_value=200, step=1, key="t_more",
-                                help="How many epochs Train more adds to this model")
+        buttons[3].number_input("More epochs", min_value=1, max_value=200, step=1, key="t_more")
         buttons[2].button("Train more", on_click=train_more)
     if job is not None:
         if mine:

@@ -43,8 +43,11 @@ def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, 
     page.screenshot(path=str(ARTIFACTS / "mistakes-gallery-click.png"), full_page=True)
     page.get_by_text("Row-normalised (share of each true digit)").click()
     wait_idle(page)
-    texts = page.evaluate("""() => [...document.querySelectorAll('.js-plotly-plot')]
-        .find(g => g._fullLayout.title.text.startsWith('Confusion')).data[0].text.flat()""")
+    find = """() => { const g = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(g => g.data && g.data[0].type === 'heatmap' && (g.layout.title || {}).text?.startsWith('Confusion'));
+        return g ? g.data[0].text.flat() : null; }"""
+    page.wait_for_function(f"() => {{ const t = ({find})(); return t && t.some(x => x.endsWith('%')); }}")
+    texts = page.evaluate(find)
     assert "0%" not in texts and any(t.endswith("%") and "." in t for t in texts)
     matrix = page.locator(".js-plotly-plot", has_text="Confusion matrix")
     matrix.scroll_into_view_if_needed()
