@@ -180,7 +180,7 @@ def chosen_input(drawn, upload, results) -> tuple[np.ndarray | None, str]:
     with results:
         if problem:
             instead = " Reading your drawing instead." if drawing is not None else ""
-            st.error(f"The upload could not be read: {problem}{instead}")
+            st.error(f"The upload could not be read: {problem.rstrip('.')}.{instead}")
             st.button("Remove the upload", on_click=remove_upload, key="d_remove_bad")
         if drawing is not None and picture is not None:
             left, right = st.columns([3, 1], vertical_alignment="bottom")

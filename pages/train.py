@@ -279,15 +279,12 @@ def health_panel(snap: Snapshot) -> None:
             st.caption(text + " Dead units no longer learn; many of them mean the learning rate is too high.")
 
 
-def trained_text(snap: Snapshot) -> str:
-    """How much the model has trained: '3 epochs', or '3.25 epochs in all' when a Stop cut one short."""
+def epochs_trained(snap: Snapshot) -> float:
+    """How many epochs of training the model has had: fewer than its last epoch's number when a Stop cut
+    an epoch short (3.25 after a stop a quarter into epoch 2 and two more epochs)."""
     ends = epoch_ends(snap)
-    last = len(snap.history)
-    before = min(ends) - 1 if ends else last  # epochs trained before this job, in full
-    trained = before + sum(end - k + 1 for k, end in ends.items())
-    if abs(trained - last) < 1e-6:
-        return epochs_text(last)
-    return f"{epochs_text(trained)} in all (up to epoch {last}; a Stop cut one short)"
+    before = min(ends) - 1 if ends else len(snap.history)  # epochs trained before this job, in full
+    return before + sum(end - k + 1 for k, end in ends.items())
 
 
 def status_line(snap: Snapshot) -> None:
@@ -306,10 +303,13 @@ def status_line(snap: Snapshot) -> None:
         else:
             st.progress(0.0, text=snap.preparing or "Loading the data …")
     elif snap.status == DONE:
-        st.success(f"Trained {trained_text(snap)}; saved as **{snap.name}**.")
+        trained = epochs_trained(snap)
+        amount = epochs_text(done_epochs) if abs(trained - done_epochs) < 1e-6 else \
+            f"to epoch {done_epochs}, {epochs_text(trained)} in all (a Stop cut one short)"
+        st.success(f"Trained {amount}; saved as **{snap.name}**.")
     elif snap.status == STOPPED:
-        st.warning(f"Stopped in epoch {done_epochs}, after {trained_text(snap)}; what it learned is saved as "
-                   f"**{snap.name}**." if snap.saved else "Stopped before training began.")
+        st.warning(f"Stopped in epoch {done_epochs}, after {epochs_text(epochs_trained(snap))}; what it learned is "
+                   f"saved as **{snap.name}**." if snap.saved else "Stopped before training began.")
     elif snap.status == FAILED:
         st.error(f"Training failed: {snap.error}")
 

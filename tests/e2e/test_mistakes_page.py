@@ -44,8 +44,8 @@ def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, 
     page.get_by_text("Row-normalised (share of each true digit)").click()
     wait_idle(page)
     find = """() => { const g = [...document.querySelectorAll('.js-plotly-plot')]
-        .find(g => g.data && g.data[0].type === 'heatmap' && (g.layout.title || {}).text?.startsWith('Confusion'));
-        return g ? g.data[0].text.flat() : null; }"""
+        .find(g => (g._fullData || []).some(t => t.type === 'heatmap'));
+        return g ? g._fullData.find(t => t.type === 'heatmap').text.flat() : null; }"""
     page.wait_for_function(f"() => {{ const t = ({find})(); return t && t.some(x => x.endsWith('%')); }}")
     texts = page.evaluate(find)
     assert "0%" not in texts and any(t.endswith("%") and "." in t for t in texts)

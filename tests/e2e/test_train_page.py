@@ -66,15 +66,16 @@ def test_stop_during_a_long_run_keeps_the_model_and_train_more_continues(app, pa
     more.press("Enter")
     wait_idle(page)
     main_button(page, "Train more").click()
-    page.get_by_text(re.compile(rf"Trained [\d.]+ epochs in all \(up to epoch {epochs + 1}; a Stop cut one short\); "
+    page.get_by_text(re.compile(rf"Trained to epoch {epochs + 1}, [\d.]+ epochs in all \(a Stop cut one short\); "
                                 r"saved as e2e-stop")).wait_for(timeout=90_000)
     wait_idle(page)
     # The loss, macro-F1 and health charts end at the same epoch; the health line breaks where the stop was.
-    charts = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].map(g =>
-        [g._fullLayout.title.text, g._fullData.map(t => Array.from(t.x || []).map(v => v === null ? NaN : +v))]))""")
-    loss = [x for x in charts["Training loss"][1] if x == x]
-    f1 = charts["Macro-F1 per epoch"][0]
-    health = charts["Training health: size of each layer's gradient"][0]
+    # Each chart's x values (null: a gap), found by the trace names, which are the charts' own.
+    traces = page.evaluate("""() => Object.fromEntries([...document.querySelectorAll('.js-plotly-plot')].flatMap(g =>
+        (g._fullData || []).map(t => [t.name, Array.from(t.x || []).map(v => v === null ? NaN : +v)])))""")
+    loss = [x for x in traces["smoothed"] if x == x]
+    f1 = traces["test"]
+    health = traces["layer 1"]
     assert max(loss) == max(f1) == max(x for x in health if x == x) == epochs + 1
     assert any(x != x for x in health)  # a gap, not a line joining the stop to the next run
     page.locator(".js-plotly-plot", has_text="Training health").first.scroll_into_view_if_needed()
