@@ -150,9 +150,11 @@ def chart_config(snap: Snapshot) -> dict:
     return {"staticPlot": True} if snap.active else {}
 
 
-def thinning(points: int) -> int:
-    """The step that keeps at most LIVE_POINTS of `points` on a line."""
-    return max(1, -(-points // LIVE_POINTS))
+def thinning(points: int) -> np.ndarray:
+    """Which of `points` to draw: every k-th, at most LIVE_POINTS, and always the last, so that a line ends
+    where the run is."""
+    return np.unique(np.r_[np.arange(0, points, max(1, -(-points // LIVE_POINTS))), points - 1]) if points \
+        else np.zeros(0, dtype=int)
 
 
 def epochs_text(count: float) -> str:
@@ -199,10 +201,10 @@ def with_gaps(x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
 
 def loss_figure(snap: Snapshot) -> dict:
     losses = np.asarray(snap.batch_losses, dtype=float)
-    step = thinning(len(losses))
+    keep = thinning(len(losses))
     # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
     smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
-    x, raw, smooth = with_gaps(loss_positions(snap)[::step], losses[::step], smooth[::step])
+    x, raw, smooth = with_gaps(loss_positions(snap)[keep], losses[keep], smooth[keep])
     return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": raw, "name": "each batch",
                       "line": {"width": 1, "color": "#b3d3ea"}},  # pale, not transparent: cheaper to draw
                      {"type": "scatter", "mode": "lines", "x": x, "y": smooth, "name": "smoothed",
@@ -243,9 +245,9 @@ def health_figure(snap: Snapshot) -> dict:
     sizes that grow or jump about, one too low or dead units as sizes that shrink towards nothing."""
     norms = np.asarray(snap.grad_norms, dtype=float)  # (reports, layers)
     at = np.asarray(snap.grad_at, dtype=float)
-    step = thinning(len(at))
+    keep = thinning(len(at))
     layers = norms.shape[1] if norms.ndim == 2 else 0
-    x, shown = with_gaps(at[::step], norms[::step]) if layers else (at, norms)
+    x, shown = with_gaps(at[keep], norms[keep]) if layers else (at, norms)
     return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": shown[:, layer],
                       "name": "output layer" if layer == layers - 1 else f"layer {layer + 1}"}
                      for layer in range(layers)],
