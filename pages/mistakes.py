@@ -150,7 +150,7 @@ def compare_panel(name: str, result: Evaluation, images: np.ndarray) -> None:
             (name, other, other_result.preds, only_this), (other, name, result.preds, only_other))):
         if not len(indices):
             continue
-        st.markdown(f"**Right by {right_by}, wrong by {wrong_by}**")
+        st.markdown(f"**Right by {right_by}, wrong by {wrong_by}**: {len(indices)} digits, {COMPARE_PAGE} a page")
         pages = -(-len(indices) // COMPARE_PAGE)
         page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"m_compare_page_{side}") if pages > 1 else 1
         shown = indices[(page - 1) * COMPARE_PAGE: page * COMPARE_PAGE]

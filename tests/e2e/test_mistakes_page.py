@@ -66,7 +66,7 @@ def test_compare_two_models_pages_through_all(app, page, mnist):
     page.get_by_role("tab", name="Compare two models").click()
     wait_idle(page)
     main = page.get_by_test_id("stMainBlockContainer")
-    main.get_by_text("Right by default, wrong by e2e-small").wait_for()
+    main.get_by_text(re.compile(r"Right by default, wrong by e2e-small: \d+ digits, 40 a page")).wait_for()
     main.get_by_text(re.compile(r"^1-40: 40 of \d+\. Under each")).first.wait_for()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "mistakes-compare.png"), full_page=True)
