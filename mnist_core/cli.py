@@ -64,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-    t.add_argument("--augment", type=float, help="augmentation strength, 0 (off) to 2")
+    t.add_argument("--augment", type=float, help="augmentation strength 0-2: 0 off, 1 standard (best-mlp), 2 strong")
     t.add_argument("--no-elastic", dest="elastic", action="store_const", const=False,
                    help="augment without elastic distortion")
     t.add_argument("--fill-in", action=argparse.BooleanOptionalAction, default=None,

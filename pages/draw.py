@@ -69,9 +69,12 @@ def show_reading(reading: Reading, threshold: float, marker: str) -> None:
     if probs[best] < threshold:
         left.warning(f"Not sure: {best} ({probs[best]:.0%}) or {second} ({probs[second]:.0%})?")
     right.markdown(probability_bars(probs, int(best)), unsafe_allow_html=True)
+    right.caption("A scribble or a dash read as a digit, and very sure? The network must answer one of the ten "
+                  "digits: it has only ever seen digits, never \"not a digit\", and its certainty only says which "
+                  "of the ten fits best.")
 
 
-def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> None:
+def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, source: str = "your drawing") -> None:
     reading = read_digit(model, image)
     marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
     if reading.blank:
@@ -84,9 +87,10 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> 
         st.session_state.update({DRAWN: reading.steps.output, INSIDE_SOURCE: "drawing"})
     network_view, answer = st.columns([1, 2])
     with answer:  # the answer first: the browser shows elements in the order the script makes them
+        st.caption(f"Reading {source}.")
         show_reading(reading, threshold, marker)
     network_view.image(pixels_image(reading.steps.output, 8), caption="6. centred by mass: what the network sees")
-    network_view.page_link("pages/inside.py", label="Why? Look inside", icon="🔬")
+    network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
     show_steps(reading)
     if compare:
         squashed = plain_resize(image)
@@ -169,6 +173,49 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
             no.button("Cancel", on_click=st.session_state.pop, args=(ASKED, None))
 
 
+def remove_upload() -> None:
+    """A new key gives a new, empty file uploader: the way to clear one from the script."""
+    st.session_state["d_upload_round"] = st.session_state.get("d_upload_round", 0) + 1
+    st.session_state["d_source"] = "drawing"
+
+
+def chosen_input(drawn, upload, results) -> tuple[np.ndarray | None, str]:
+    """The picture to read, and where it came from, when there may be a drawing and an upload: the newer
+    of the two unless the user picks the other; a bad upload is an error, and the drawing is still read."""
+    drawing = drawn.image_data if drawn is not None and drawn.image_data is not None else None
+    if drawing is not None and not np.asarray(drawing)[..., -1].any():  # the canvas is transparent where unpainted
+        drawing = None
+    picture, problem = None, None
+    if upload is not None:
+        try:
+            picture = load_image(upload.getvalue(), upload.name)
+        except PreprocessError as e:
+            problem = str(e)
+    # Which input changed last: the canvas's content or the uploaded file.
+    marks = (hashlib.sha1(np.ascontiguousarray(drawing).tobytes()).hexdigest() if drawing is not None else None,
+             upload.file_id if upload is not None else None)
+    before = st.session_state.get("d_marks", (None, None))
+    if marks[0] is not None and marks[0] != before[0]:
+        st.session_state["d_source"] = "drawing"
+    if marks[1] is not None and marks[1] != before[1]:
+        st.session_state["d_source"] = "upload"
+    st.session_state["d_marks"] = marks
+    with results:
+        if problem:
+            instead = " Reading your drawing instead." if drawing is not None else ""
+            st.error(f"The upload could not be read: {problem.rstrip('.')}.{instead}")
+            st.button("Remove the upload", on_click=remove_upload, key="d_remove_bad")
+        if drawing is not None and picture is not None:
+            left, right = st.columns([3, 1], vertical_alignment="bottom")
+            left.radio("You drew and uploaded: which should the network read? (the newer one unless you choose)",
+                       ["drawing", "upload"], key="d_source", horizontal=True,
+                       format_func={"drawing": "the drawing", "upload": f"the upload ({upload.name})"}.get)
+            right.button("Remove the upload", on_click=remove_upload, key="d_remove")
+    if picture is not None and (drawing is None or st.session_state.get("d_source") == "upload"):
+        return picture, f"the upload {upload.name}"
+    return drawing, "your drawing"
+
+
 def draw_page() -> None:
     st.title("Draw a digit")
     controls = st.columns(4)
@@ -194,19 +241,14 @@ def draw_page() -> None:
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
                               width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas")
             upload = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp",
-                                                                               "webp"])
-        image = drawn.image_data if drawn is not None and drawn.image_data is not None else None
-        if upload is not None:
-            try:
-                image = load_image(upload.getvalue(), upload.name)
-            except PreprocessError as e:
-                results.error(str(e))
-                image = None
+                                                                               "webp"],
+                                      key=f"d_upload_{st.session_state.get('d_upload_round', 0)}")
+        image, source = chosen_input(drawn, upload, results)
         with results:
             if image is None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
-                reading_panel(image, model, threshold, compare)
+                reading_panel(image, model, threshold, compare, source)
         collection_panel(image, model, (meta.name, meta.created, device))
 
     live()

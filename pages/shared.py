@@ -272,3 +272,4 @@ def model_picker(label: str = "Model") -> str:
             st.error(str(e))
             return current
     return chosen
+
