@@ -54,18 +54,18 @@ def test_switch_page_and_reload_keep_the_run_the_model_and_the_rights(app, brows
     assert cookie["sameSite"] == "Strict" and cookie["expires"] > 0 and len(cookie["value"]) >= 24
     setup_small_run(page, 1, "e2e-class-a")
     main_button(page, "Train").click()
-    page.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-class-a")).wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-class-a")).wait_for(timeout=120_000)
     wait_idle(page)
     assert "job=" in page.url and "key=" not in page.url and cookie["value"] not in page.url
     go_to(page, "Draw")
     pick_model(page, "e2e-class-a")
     page.get_by_text(re.compile(r"Model e2e-class-a")).wait_for()
     go_to(page, "Train")  # a page switch drops ?job= from the URL: the session still knows the run
-    page.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-class-a")).wait_for()
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-class-a")).wait_for()
     page.get_by_text("Rename or delete e2e-class-a").wait_for()
     shot(page, "after-page-switch")
     page.goto(app.url)  # a reload: a new session, the same cookie
-    page.get_by_text(re.compile(r"Trained 1 epochs; saved as e2e-class-a")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-class-a")).wait_for(timeout=30_000)
     page.get_by_text(re.compile(r"Current model for the other pages: e2e-class-a")).wait_for()
     page.get_by_text("Rename or delete e2e-class-a").wait_for()
     main_button(page, "Train more").wait_for()

@@ -1,0 +1,79 @@
+"""Two app servers (replicas) on one Ray cluster and one model store: a run started on one is seen,
+read-only, through its share link on the other."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from ..conftest import REAL_MNIST
+from .conftest import App, ARTIFACTS, free_port, main_button, open_app, start_app
+from .test_train_page import setup_small_run
+
+pytest.importorskip("ray")
+
+RAY_ENV = {"RAY_AUTH_MODE": "token"}  # the head and its clients use ~/.ray/auth_token
+
+
+@pytest.fixture(scope="module")
+def ray_head(tmp_path_factory):
+    """`ray start --head --block` on loopback ports of its own, stopped by its PID (it stops its children)."""
+    port = free_port()
+    log = open(tmp_path_factory.mktemp("ray") / "head.log", "w")
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+         f"--port={port}", f"--dashboard-port={free_port()}",
+         "--num-cpus=2", "--include-dashboard=false", "--disable-usage-stats"],
+        env={**os.environ, **RAY_ENV}, stdout=log, stderr=subprocess.STDOUT)
+    deadline = time.monotonic() + 60
+    while "--block" not in Path(log.name).read_text() or "Ray runtime started" not in Path(log.name).read_text():
+        assert head.poll() is None and time.monotonic() < deadline, Path(log.name).read_text()[-2000:]
+        time.sleep(0.5)
+    yield f"127.0.0.1:{port}"
+    head.terminate()  # it stops the cluster's processes first, which takes a while
+    try:
+        head.wait(120)
+    except subprocess.TimeoutExpired:
+        head.kill()
+    log.close()
+
+
+@pytest.fixture(scope="module")
+def replicas(tmp_path_factory, ray_head):
+    first = start_app(tmp_path_factory, "replica-a", {**RAY_ENV, "MNIST_RAY_ADDRESS": ray_head})
+    second = App(first.store, REAL_MNIST, {**RAY_ENV, "MNIST_RAY_ADDRESS": ray_head})  # the same model store
+    yield first, second
+    first.stop()
+    second.stop()
+
+
+@pytest.mark.mnist
+@pytest.mark.browser
+def test_a_share_link_opened_on_the_other_replica_shows_the_run(replicas, browser):
+    first, second = replicas
+    teacher = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    student = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    teacher.set_default_timeout(60_000)
+    student.set_default_timeout(60_000)
+    open_app(teacher, first.url)
+    setup_small_run(teacher, 2, "on-ray")
+    main_button(teacher, "Train").click()
+    teacher.wait_for_url(re.compile(r"job="))
+    job = re.search(r"job=([\w-]+)", teacher.url).group(1)
+
+    student.goto(f"{second.url}?job={job}")
+    student.get_by_text("You are watching someone else's run (read-only).").wait_for()
+    student.get_by_role("heading", name=re.compile("on-ray")).wait_for()
+    student.get_by_text(re.compile(r"saved as on-ray")).wait_for(timeout=180_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    student.screenshot(path=str(ARTIFACTS / "replica-watcher.png"), full_page=True)
+    assert (first.store / "on-ray.pt").is_file()
+    assert main_button(student, "Train").is_disabled()
+    teacher.context.close()
+    student.context.close()
