@@ -220,12 +220,18 @@ def f1_figure(snap: Snapshot) -> dict:
     ends = epoch_ends(snap)
     # Each epoch's scores sit where the epoch ended: a stopped epoch's before its number.
     epochs = np.array([ends.get(r["epoch"], r["epoch"]) for r in snap.history], dtype=float)
-    return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name, "x": epochs,
-                      "y": np.array([r[key] for r in snap.history])}
-                     for name, key in (("train", "train_f1"), ("test", "test_f1"))],
+    lines = {name: np.array([r[key] for r in snap.history]) for name, key in (("train", "train_f1"),
+                                                                             ("test", "test_f1"))}
+    # At least two points of F1 from bottom to top: a first epoch's nearly equal scores would otherwise
+    # fill the chart with ticks like 0.93765, 0.9377.
+    values = np.concatenate(list(lines.values()))
+    middle = (values.min() + values.max()) / 2
+    half = max(0.01, (values.max() - values.min()) * 0.55)
+    return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name, "x": epochs, "y": y}
+                     for name, y in lines.items()],
             "layout": {**LAYOUT, "title": {"text": "Macro-F1 per epoch"},
                        "xaxis": {"title": {"text": "epoch"}, "dtick": 1 if len(epochs) <= 20 else None},
-                       "yaxis": {"title": {"text": "macro-F1"}}}}
+                       "yaxis": {"title": {"text": "macro-F1"}, "range": [middle - half, min(1.0, middle + half)]}}}
 
 
 def log_ticks(values: np.ndarray) -> dict:

@@ -119,6 +119,10 @@ def test_train_runs_a_job_and_the_page_shows_it_done(env):
     health = next(spec for spec in chart_specs(at) if "Training health" in json.dumps(spec))
     ticks = health["layout"]["yaxis"]["ticktext"]
     assert ticks and all(re.fullmatch(r"[125](e-?\d+)?", t) for t in ticks)
+    # One epoch's nearly equal F1 scores on an axis at least 0.02 tall, not ticks like 0.93765, 0.9377.
+    f1 = next(spec for spec in chart_specs(at) if "Macro-F1 per epoch" in json.dumps(spec))
+    low, high = f1["layout"]["yaxis"]["range"]
+    assert high - low >= 0.02 - 1e-9 and high <= 1.0
     # The box for more epochs carries its label.
     assert at.number_input(key="t_more").label == "More epochs"
     assert at.number_input(key="t_more").proto.label_visibility.value == 0  # VISIBLE
