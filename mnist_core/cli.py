@@ -15,7 +15,7 @@ from datetime import datetime
 import numpy as np
 
 from .data import download, find_data_dir, load_mnist, missing_files, MnistDataError
-from .device import DeviceError, resolve_device
+from .device import CpuThreads, DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
 from .inside import PERTURBATIONS, robustness_curve
 from .model import ACTIVATIONS
@@ -70,6 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the training digits also drawn on a canvas and read back as the Draw page "
                         "does, shown in their place every epoch: 0 (off) to 1")
     t.add_argument("--name", help="name in the store (default: made from the layers and the time)")
+    t.add_argument("--threads", type=int,
+                   help="CPU threads (default: one per CPU other processes leave free, followed as that changes)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     common(t)
 
@@ -142,12 +144,19 @@ def cmd_train(args: argparse.Namespace) -> int:
               f"(cached in {find_cache_dir()})...", file=sys.stderr, flush=True)
         trainer.drawn_digits()
         print(f"Drawn in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
+    threads = CpuThreads(args.threads)  # measured now, while this process is idle; then followed per batch
+    print(f"Training with {threads.threads} CPU thread(s)", file=sys.stderr, flush=True)
     stop = threading.Event()
+
+    def should_stop() -> bool:  # asked before every batch, in the training thread
+        threads.adjust()
+        return stop.is_set()
+
     # Ctrl-C: finish the batch, then keep and save what was learned.
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     start = time.perf_counter()
     try:
-        trainer.train(config.epochs, ProgressBar(), stop.is_set,
+        trainer.train(config.epochs, ProgressBar(), should_stop,
                       lambda record: _print_epoch(record, config.epochs, args.json))
     finally:
         signal.signal(signal.SIGINT, previous)

@@ -10,10 +10,12 @@ package's canvas is used unchanged."""
 
 from __future__ import annotations
 
+import functools
 import importlib.util
 import threading
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 SEND_DELAY_MS = 20  # still merges the changes of one burst of events (they come within a frame)
@@ -66,9 +68,27 @@ def quick_canvas_in_use() -> bool:
         return _swapped[0]
 
 
-def st_canvas(**kwargs):
+class Drawn:
+    """The canvas's result with its picture decoded at most once: the package's `image_data` decodes the PNG
+    data URL again on every read (and the Draw page reads it twice a run)."""
+
+    def __init__(self, result) -> None:
+        self._result = result
+
+    @functools.cached_property
+    def image_data(self) -> np.ndarray | None:
+        picture = self._result.image_data
+        if picture is not None:
+            picture.flags.writeable = False  # one decoded drawing, read by every step that follows
+        return picture
+
+    def __getattr__(self, name: str):
+        return getattr(self._result, name)
+
+
+def st_canvas(**kwargs) -> Drawn:
     """streamlit_drawable_canvas.st_canvas, the quick one where it can be."""
     import streamlit_drawable_canvas as drawable
 
     quick_canvas_in_use()
-    return drawable.st_canvas(**kwargs)
+    return Drawn(drawable.st_canvas(**kwargs))
