@@ -124,6 +124,8 @@ class Tally:
     runs_queued: int = 0
     runs_saved: int = 0
     runs_failed: int = 0
+    cpu_start: float | None = None  # the server's CPU seconds when the class starts, and when it ends
+    cpu_end: float | None = None
 
 
 class Session:
@@ -393,6 +395,11 @@ class Server:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (all its threads; training children not included)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
     def saved_runs(self) -> int:
         return len(list(self.store.glob("*.pt"))) if self.store.exists() else 0
 
@@ -418,10 +425,12 @@ async def warm_up(base: str, digits: list[Drawing]) -> None:
     await session.ws.close()
 
 
-async def load(base: str, students: int, runs: int, seconds: float, cold: bool, digits: list[Drawing]) -> Tally:
+async def load(base: str, students: int, runs: int, seconds: float, cold: bool, digits: list[Drawing],
+               server: Server | None = None) -> Tally:
     tally = Tally()
     if not cold:
         await warm_up(base, digits)
+    tally.cpu_start = server.cpu_seconds() if server else None
     start = time.monotonic()
     # A cold class joins within a second; a warm one over the first two seconds.
     spread = 1.0 if cold else 2.0
@@ -430,6 +439,7 @@ async def load(base: str, students: int, runs: int, seconds: float, cold: bool, 
              for i in range(students - runs)]
     tasks += [trainer(base, i, start + spread * i / max(1, runs), tally, until + RUN_TIMEOUT) for i in range(runs)]
     await asyncio.gather(*tasks)
+    tally.cpu_end = server.cpu_seconds() if server else None
     return tally
 
 
@@ -461,7 +471,7 @@ def main(argv: list[str] | None = None) -> int:
         base = (args.url.rstrip("/") + "/") if args.url else server.url
         try:
             rss_start = server.rss_mb() if server else None
-            tally = asyncio.run(load(base, args.students, args.runs, args.seconds, args.cold, digits))
+            tally = asyncio.run(load(base, args.students, args.runs, args.seconds, args.cold, digits, server))
             rss_end = server.rss_mb() if server else None
             saved_on_disk = server.saved_runs() if server else None
         finally:
@@ -480,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
         "server_rss_mb_start": round(rss_start, 1) if rss_start is not None else None,
         "runs_on_disk": saved_on_disk, "first_errors": tally.errors[:3], "first_join_failures": tally.join_failures[:3],
     }
+    if tally.cpu_start is not None and tally.latencies:
+        # Everything the server did while the class ran, per answer (joins and Train pages included).
+        report["server_cpu_ms_per_answer"] = round(1000 * (tally.cpu_end - tally.cpu_start) / len(tally.latencies), 1)
     if tally.latencies:
         report["mean_s"] = round(statistics.fmean(tally.latencies), 4)
     print(json.dumps(report) if args.json else json.dumps(report, indent=2))
