@@ -465,7 +465,7 @@ def main(argv: list[str] | None = None) -> int:
     if not (1 <= args.students <= 1000 and 0 < args.seconds <= 3600):
         parser.error("--students 1..1000 and --seconds up to 3600")
     digits = real_digits(max(50, min(500, args.students * 4)))
-    began = time.monotonic()
+    began, client_began = time.monotonic(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="mnist-load-") as folder:
         server = None if args.url else Server(Path(folder))
         base = (args.url.rstrip("/") + "/") if args.url else server.url
@@ -490,6 +490,8 @@ def main(argv: list[str] | None = None) -> int:
         "server_rss_mb_start": round(rss_start, 1) if rss_start is not None else None,
         "runs_on_disk": saved_on_disk, "first_errors": tally.errors[:3], "first_join_failures": tally.join_failures[:3],
     }
+    # This client shares the machine with the server: what it took is what the server could not have.
+    report["client_cpu_share"] = round((time.process_time() - client_began) / (time.monotonic() - began), 2)
     if tally.cpu_start is not None and tally.latencies:
         # Everything the server did while the class ran, per answer (joins and Train pages included).
         report["server_cpu_ms_per_answer"] = round(1000 * (tally.cpu_end - tally.cpu_start) / len(tally.latencies), 1)

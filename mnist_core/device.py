@@ -96,7 +96,7 @@ class CpuThreads:
     apart from this process and changes the thread count if that changed. Call it from the training
     thread (torch's thread count belongs to the thread that sets it), e.g. in the per-batch stop check."""
 
-    def __init__(self, fixed: int | None = None, every: float = 1.0, stat: Path = Path("/proc/stat")) -> None:
+    def __init__(self, fixed: int | None = None, every: float = 0.25, stat: Path = Path("/proc/stat")) -> None:
         self.fixed, self.every, self.stat = fixed, every, stat
         self.usable = usable_cpus()
         self.cpus = os.sched_getaffinity(0) if hasattr(os, "sched_getaffinity") else set(range(os.cpu_count() or 1))

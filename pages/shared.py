@@ -35,9 +35,12 @@ def _leave_pages_folder_mode() -> None:
     PagesManager.uses_pages_directory = False
     for thread in threading.enumerate():
         ctx = getattr(thread, SCRIPT_RUN_CONTEXT_ATTR_NAME, None)
+        if ctx is None or ctx.script_requests is None:
+            continue
         # A run in the old mode has app.py itself among its pages (app.py's navigation never lists it).
-        if ctx is None or ctx.script_requests is None or not any(
-                page.get("script_path") == ctx.main_script_path for page in ctx.pages_manager.get_pages().values()):
+        app = os.path.realpath(ctx.main_script_path)
+        pages = ctx.pages_manager.get_pages().values()
+        if not any(os.path.realpath(page.get("script_path") or "") == app for page in pages):
             continue
         ctx.script_requests.request_rerun(RerunData(
             query_string=ctx.query_string, page_script_hash=ctx.page_script_hash,
