@@ -145,8 +145,11 @@ class Session:
         self.pages: list[str] = []
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
-    def send(self, page_name: str = "", widgets: list | None = None, fragment: str = "",
-             auto: bool = False) -> None:
+    async def send(self, page_name: str = "", widgets: list | None = None, fragment: str = "",
+                   auto: bool = False) -> None:
+        """A `rerun_script` as the browser sends it: a page by name on the first view, else this page's
+        hash; the widgets that changed (the browser sends every widget's value: the server keeps the
+        others' last values either way), the fragment that drew them, the cached messages' hashes."""
         msg = BackMsg()
         rerun = msg.rerun_script
         rerun.query_string = self.query
@@ -165,9 +168,15 @@ class Session:
         rerun.context_info.url = self.url
         self.finished.clear()
         self.texts.clear()
-        return self.ws.send(msg.SerializeToString())
+        await self.ws.send(msg.SerializeToString())
 
     async def _read(self) -> None:
+        try:
+            await self._read_all()
+        except websockets.ConnectionClosedError as e:  # not our own close
+            self.exceptions.append(f"the server closed the connection: {e}")
+
+    async def _read_all(self) -> None:
         async for raw in self.ws:
             msg = ForwardMsg()
             msg.ParseFromString(raw)
