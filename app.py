@@ -4,11 +4,11 @@ import streamlit as st
 
 import pages.shared  # noqa: F401  (first: it loads the engine once and leaves Streamlit's pages-folder mode)
 
-st.set_page_config(page_title="MNIST MLP studio", page_icon="✏️", layout="wide")
+st.set_page_config(page_title="MNIST MLP studio", page_icon=":material/draw:", layout="wide")
 navigation = st.navigation([
-    st.Page("pages/train.py", title="Train", icon="📈", default=True),
-    st.Page("pages/draw.py", title="Draw", icon="✏️"),
-    st.Page("pages/mistakes.py", title="Mistakes", icon="🔍"),
-    st.Page("pages/inside.py", title="Inside", icon="🔬"),
+    st.Page("pages/train.py", title="Train", icon=":material/monitoring:", default=True),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+    st.Page("pages/mistakes.py", title="Mistakes", icon=":material/search_insights:"),
+    st.Page("pages/inside.py", title="Inside", icon=":material/biotech:"),
 ])
 navigation.run()

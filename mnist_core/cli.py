@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import signal
 import sys
 import threading
@@ -14,15 +15,17 @@ from datetime import datetime
 
 import numpy as np
 
-from .data import download, find_data_dir, load_mnist, missing_files, MnistDataError
+from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
 from .device import CpuThreads, DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
 from .inside import PERTURBATIONS, robustness_curve
+from .jobs import RunError, runner_for
 from .model import ACTIVATIONS
 from .preprocess import load_image, PreprocessError
-from .store import check_name, ModelStore, save_trained, StoreError
+from .runs import EpochDone, Message, Preparing, Report, RunSpec, save_run, Started, train_run
+from .store import check_name, ModelStore, os_error_text, StoreError
 from .synth import find_cache_dir
-from .train import ConfigError, EpochRecord, OPTIMIZERS, PRESETS, Progress, SCHEDULES, TrainConfig, Trainer
+from .train import ConfigError, EpochRecord, OPTIMIZERS, PRESETS, Progress, SCHEDULES, TrainConfig
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -61,7 +64,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int)
     t.add_argument("--seed", type=int)
     t.add_argument("--device", help="auto, cpu, cuda, cuda:N or mps")
-    t.add_argument("--augment", type=float, help="augmentation strength, 0 (off) to 2")
+    t.add_argument("--augment", type=float, help="augmentation strength 0-2: 0 off, 1 standard (best-mlp), 2 strong")
     t.add_argument("--no-elastic", dest="elastic", action="store_const", const=False,
                    help="augment without elastic distortion")
     t.add_argument("--fill-in", action=argparse.BooleanOptionalAction, default=None,
@@ -73,6 +76,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int,
                    help="CPU threads (default: one per CPU other processes leave free, followed as that changes)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
+    t.add_argument("--ray", metavar="ADDRESS",
+                   help="train on the Ray cluster at ADDRESS (auto, HOST:PORT, ray://HOST:PORT), a GPU where it has "
+                        "one; 'local' starts Ray on this machine for the run (needs requirements-ray.txt)")
     common(t)
 
     e = sub.add_parser("evaluate", help="score a stored model on the test set")
@@ -129,42 +135,71 @@ def _print_epoch(record: EpochRecord, epochs: int, as_json: bool) -> None:
               f"test accuracy {r.test_accuracy:.2%}{health} ({r.seconds:.1f} s)", flush=True)
 
 
+class RunPrinter:
+    """What a run says on the terminal: drawing and where it trains on stderr, a bar, a line per epoch."""
+
+    def __init__(self, epochs: int, as_json: bool) -> None:
+        self.epochs, self.as_json = epochs, as_json
+        self.bar = ProgressBar()
+        self.began = time.perf_counter()
+        self.drawing_since: float | None = None
+
+    def __call__(self, message: Message) -> None:
+        match message:
+            case Preparing(text=text):
+                self.drawing_since = time.perf_counter()
+                print(f"{text} (cached in {find_cache_dir()})", file=sys.stderr, flush=True)
+            case Started(device=device, host=host):
+                if self.drawing_since is not None:
+                    print(f"Drawn in {time.perf_counter() - self.drawing_since:.1f} s", file=sys.stderr, flush=True)
+                print(f"Training on {device} ({host}), {time.perf_counter() - self.began:.1f} s after the start",
+                      file=sys.stderr, flush=True)
+            case Report(progress=progress) if progress is not None:
+                self.bar(progress)
+            case EpochDone(record=record):
+                _print_epoch(record, self.epochs, self.as_json)
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     config = replace(PRESETS[args.preset], **given)
-    resolve_device(config.device)  # an absent device is an error now, not after loading the data
+    if not args.ray:
+        resolve_device(config.device)  # an absent device is an error now, not after loading the data
     store = ModelStore(args.store)
     name = check_name(args.name or f"mlp-{'-'.join(map(str, config.hidden))}-{datetime.now():%Y%m%d-%H%M%S}")
     if store.exists(name):  # refuse before training, not after
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
-    trainer = Trainer(config, load_mnist(args.data_dir))
-    if trainer.drawn_count():
-        began = time.perf_counter()
-        print(f"Drawing {trainer.drawn_count()} training digits on a canvas "
-              f"(cached in {find_cache_dir()})...", file=sys.stderr, flush=True)
-        trainer.drawn_digits()
-        print(f"Drawn in {time.perf_counter() - began:.1f} s", file=sys.stderr, flush=True)
-    threads = CpuThreads(args.threads)  # measured now, while this process is idle; then followed per batch
-    print(f"Training with {threads.threads} CPU thread(s)", file=sys.stderr, flush=True)
+    store.check_writable()  # a read-only or full store: said now, not after the whole run
+    data = load_mnist(args.data_dir)
+    spec = RunSpec(config, config.epochs, live_weights=False)
     stop = threading.Event()
+    threads = None
+    if not args.ray:  # measured now, while this process is idle; then followed per batch
+        threads = CpuThreads(args.threads)
+        print(f"Training with {threads.threads} CPU thread(s)", file=sys.stderr, flush=True)
 
-    def should_stop() -> bool:  # asked before every batch, in the training thread
-        threads.adjust()
+    def stop_requested() -> bool:  # asked before every batch, in the training thread
+        if threads is not None:
+            threads.adjust()
         return stop.is_set()
 
     # Ctrl-C: finish the batch, then keep and save what was learned.
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
-    start = time.perf_counter()
     try:
-        trainer.train(config.epochs, ProgressBar(), should_stop,
-                      lambda record: _print_epoch(record, config.epochs, args.json))
+        if args.ray:
+            result = runner_for(args.ray).run(spec, data, RunPrinter(config.epochs, args.json), stop)
+        else:
+            result = train_run(spec, data, RunPrinter(config.epochs, args.json), stop_requested)
+    except RunError as e:
+        print(f"error: the run failed: {e}", file=sys.stderr)
+        return 1
     finally:
         signal.signal(signal.SIGINT, previous)
-    seconds = time.perf_counter() - start
-    path = save_trained(store, trainer, name, seconds, stopped=stop.is_set())
-    print(f"{'Stopped; saved' if stop.is_set() else 'Saved'} model '{name}' to {path} ({seconds:.1f} s, "
-          f"test F1 {trainer.history[-1].test_f1:.4f})", file=sys.stderr)
-    return 130 if stop.is_set() else 0
+    path = save_run(store, result, name)
+    last = f", test F1 {result.history[-1].test_f1:.4f}" if result.history else ""
+    print(f"{'Stopped; saved' if result.stopped else 'Saved'} model '{name}' to {path} ({result.seconds:.1f} s{last})",
+          file=sys.stderr)
+    return 130 if result.stopped else 0
 
 
 # --- evaluate, predict, models, download ----------------------------------------------------------
@@ -223,7 +258,9 @@ def cmd_models(args: argparse.Namespace) -> int:
     store = ModelStore(args.store)
     entries = store.list()
     if args.json:
-        print(json.dumps([e.meta.to_dict() if e.meta else {"name": e.name, "error": e.error} for e in entries]))
+        # Without the owner hash: who owns a model is the app's business, not a listing's.
+        print(json.dumps([{k: v for k, v in e.meta.to_dict().items() if k != "owner"} if e.meta
+                          else {"name": e.name, "error": e.error} for e in entries]))
         return 0
     if not entries:
         print(f"No models in {store.root}. Train one with `python -m mnist_core train`.")
@@ -251,7 +288,7 @@ def cmd_download(args: argparse.Namespace) -> int:
             sys.stderr.write(f"\r{stem}: {done / 1e6:.1f} MB{share}   ")
             sys.stderr.flush()
 
-    missing = missing_files(folder)
+    missing = files_to_fetch(folder)  # missing or damaged
     download(folder, progress=progress)
     if tty:
         sys.stderr.write("\n")
@@ -274,3 +311,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader left (`models --json | head`): nothing more to say. Point stdout at nothing so that
+        # Python's own flush at exit does not fail a second time.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 141  # 128 + SIGPIPE, as a shell tool ends here
+    except OSError as e:  # a folder that cannot be read or written, a full disk: one line, no traceback
+        print(f"error: {os_error_text(e)}", file=sys.stderr)
+        return 2

@@ -4,16 +4,27 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import http.client
 import os
+import signal
 import struct
 import tempfile
-import urllib.error
+import threading
+import urllib.parse
 import urllib.request
-from collections.abc import Callable, Sequence
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
+
+try:
+    import fcntl
+except ImportError:  # not POSIX: downloads into one folder are not serialised
+    fcntl = None
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -26,11 +37,10 @@ FILES: dict[str, tuple[str, int]] = {
     "t10k-labels-idx1-ubyte": ("27ae3e4e09519cfbb04c329615203637", 10_008),
 }
 
-# Public mirrors of the original gzipped IDX files: those torchvision and TensorFlow Datasets use.
+# Public https mirrors of the original gzipped IDX files: those torchvision and TensorFlow Datasets use.
 MIRRORS: tuple[str, ...] = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
     "https://storage.googleapis.com/cvdf-datasets/mnist/",
-    "http://yann.lecun.com/exdb/mnist/",
 )
 
 IMAGES_MAGIC = 0x00000803  # unsigned byte, 3 dimensions
@@ -65,43 +75,96 @@ def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     return folder_setting(data_dir, "MNIST_DIR", PROJECT_ROOT / "data" / "mnist")
 
 
-def _open_maybe_gzip(path: Path):
+# An IDX file may hold at most this many items. MNIST's largest has 60,000; the cap lets a header
+# that honestly promises gigabytes be refused before anything is read.
+MAX_ITEMS = 100_000
+CHUNK = 1 << 20  # bytes read (and decompressed) at a time
+
+
+def _open_maybe_gzip(path: Path) -> BinaryIO:
     with open(path, "rb") as head:
         magic = head.read(2)
     return gzip.open(path, "rb") if magic == b"\x1f\x8b" else open(path, "rb")
 
 
-def _read_bytes(path: Path) -> bytes:
-    try:
-        with _open_maybe_gzip(path) as f:
-            return f.read()
-    except (OSError, EOFError, gzip.BadGzipFile) as e:
-        raise MnistDataError(f"{path}: cannot be read ({e}); the file is damaged, download it again") from e
+def _read_exactly(f: BinaryIO, n: int) -> bytes:
+    """Up to n bytes; fewer only at the end of the stream (gzip's read may return short)."""
+    parts, left = [], n
+    while left > 0 and (part := f.read(min(left, CHUNK))):
+        parts.append(part)
+        left -= len(part)
+    return b"".join(parts)
 
 
-def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
-    """Parse IDX content (already decompressed) into a uint8 array, checking magic and length."""
-    if len(raw) < 8:
-        raise MnistDataError(f"{name}: only {len(raw)} bytes, too short to be an IDX file")
-    zero, dtype_code, ndim = struct.unpack(">HBB", raw[:4])
+def _damaged(path: Path, e: BaseException) -> MnistDataError:
+    return MnistDataError(f"{path}: cannot be read ({e}); the file is damaged, download it again")
+
+
+def _read_header(f: BinaryIO, name: str) -> tuple[int, ...]:
+    """The sizes an IDX header promises, checked: magic, 1 or 3 dimensions, 28x28 images, 1..MAX_ITEMS."""
+    head = _read_exactly(f, 4)
+    if len(head) < 4:
+        raise MnistDataError(f"{name}: only {len(head)} bytes, too short to be an IDX file")
+    zero, dtype_code, ndim = struct.unpack(">HBB", head)
     if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
         raise MnistDataError(
-            f"{name}: bad magic number 0x{int.from_bytes(raw[:4], 'big'):08x}; "
+            f"{name}: bad magic number 0x{int.from_bytes(head, 'big'):08x}; "
             "expected 0x00000801 (labels) or 0x00000803 (images)"
         )
-    header_len = 4 + 4 * ndim
-    if len(raw) < header_len:
-        raise MnistDataError(f"{name}: header cut short")
-    dims = struct.unpack(f">{ndim}I", raw[4:header_len])
+    sizes = _read_exactly(f, 4 * ndim)
+    if len(sizes) < 4 * ndim:
+        raise MnistDataError(f"{name}: only {4 + len(sizes)} bytes, too short to be an IDX file (header cut short)")
+    dims = struct.unpack(f">{ndim}I", sizes)
     if ndim == 3 and dims[1:] != (28, 28):
         raise MnistDataError(f"{name}: images are {dims[1]}x{dims[2]}, expected 28x28")
-    expected = header_len + int(np.prod(dims))
-    if len(raw) != expected:
-        raise MnistDataError(
-            f"{name}: {len(raw)} bytes but its header promises {expected} "
-            f"({'truncated' if len(raw) < expected else 'trailing data'})"
-        )
-    return np.frombuffer(raw, dtype=np.uint8, offset=header_len).reshape(dims).copy()  # writable
+    if dims[0] == 0:
+        raise MnistDataError(f"{name}: holds no {'images' if ndim == 3 else 'labels'} (0 items); download it again")
+    if dims[0] > MAX_ITEMS:
+        raise MnistDataError(f"{name}: its header promises {dims[0]:,} items; at most {MAX_ITEMS:,} are read")
+    return dims
+
+
+def idx_shape(path: str | os.PathLike) -> tuple[int, ...]:
+    """The shape an IDX file's header promises, checked, reading nothing beyond the header."""
+    path = Path(path)
+    try:
+        with _open_maybe_gzip(path) as f:
+            return _read_header(f, str(path))
+    except (OSError, EOFError, zlib.error) as e:
+        raise _damaged(path, e) from e
+
+
+def read_idx(path: str | os.PathLike, kind: str | None = None) -> np.ndarray:
+    """Read one IDX file, gzipped or raw, as a uint8 array (N, 28, 28) or (N,).
+
+    The header is read first and checked (`kind` 'images' or 'labels' says which it must be), then
+    at most the bytes it promises plus one: a file that expands to more is refused there (a gzip
+    bomb costs the promised size and one chunk, never what it would expand to).
+    """
+    path = Path(path)
+    try:
+        with _open_maybe_gzip(path) as f:
+            dims = _read_header(f, str(path))
+            if kind == "images" and len(dims) != 3:
+                raise MnistDataError(f"{path}: holds labels, expected images")
+            if kind == "labels" and len(dims) != 1:
+                raise MnistDataError(f"{path}: holds images, expected labels")
+            array = np.empty(dims, np.uint8)
+            body, got = memoryview(array.reshape(-1)), 0
+            while got < len(body) and (n := f.readinto(body[got:got + CHUNK])):
+                got += n
+            header_len = 4 + 4 * len(dims)
+            if got < len(body):
+                raise MnistDataError(f"{path}: {header_len + got} bytes but its header promises "
+                                     f"{header_len + len(body)} (truncated)")
+            if f.read(1):
+                raise MnistDataError(f"{path}: more than the {header_len + len(body)} bytes its header "
+                                     "promises (trailing data)")
+    except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
+        raise _damaged(path, e) from e
+    if kind == "labels" and array.max() > 9:
+        raise MnistDataError(f"{path}: label {int(array.max())} is not a digit 0-9")
+    return array
 
 
 def _locate(data_dir: Path, stem: str) -> Path:
@@ -112,19 +175,6 @@ def _locate(data_dir: Path, stem: str) -> Path:
         f"{stem}(.gz) is missing in {data_dir}. Run `python -m mnist_core download --data-dir {data_dir}`, "
         "or put the four MNIST IDX files there."
     )
-
-
-def read_idx(path: str | os.PathLike, kind: str | None = None) -> np.ndarray:
-    """Read one IDX file, gzipped or raw; `kind` ('images' or 'labels') checks which it must be."""
-    path = Path(path)
-    array = parse_idx(_read_bytes(path), str(path))
-    if kind == "images" and array.ndim != 3:
-        raise MnistDataError(f"{path}: holds labels, expected images")
-    if kind == "labels" and array.ndim != 1:
-        raise MnistDataError(f"{path}: holds images, expected labels")
-    if kind == "labels" and array.size and array.max() > 9:
-        raise MnistDataError(f"{path}: label {int(array.max())} is not a digit 0-9")
-    return array
 
 
 def missing_files(data_dir: str | os.PathLike | None = None) -> list[str]:
@@ -140,76 +190,161 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> Mnist:
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images_path = _locate(folder, f"{prefix}-images-idx3-ubyte")
         labels_path = _locate(folder, f"{prefix}-labels-idx1-ubyte")
-        images = read_idx(images_path, "images")
         labels = read_idx(labels_path, "labels")
-        if len(images) != len(labels):
-            raise MnistDataError(
-                f"{images_path} has {len(images)} images but {labels_path} has {len(labels)} labels"
-            )
-        arrays[split] = (images, labels)
+        promised = idx_shape(images_path)[0]  # checked against the labels before any image is read
+        if promised != len(labels):
+            raise MnistDataError(f"{images_path} has {promised} images but {labels_path} has {len(labels)} labels")
+        arrays[split] = (read_idx(images_path, "images"), labels)
     return Mnist(*arrays["train"], *arrays["test"])
 
 
 # --- download ---------------------------------------------------------------------------------
 
 ProgressFn = Callable[[str, int, int | None], None]  # (file name, bytes so far, total or None)
+FileTable = Mapping[str, tuple[str, int]]  # stem -> (MD5, size) of the decompressed content, as FILES
+# A download stops once it passes this multiple of the file's decompressed size (its .gz is smaller):
+# an endless or oversized response never fills the disk.
+MAX_DOWNLOAD_FACTOR = 2
+LOOPBACK = ("127.0.0.1", "::1", "localhost")  # plain http is allowed only here (a local mirror, tests)
 
 
-def _verify(path: Path, stem: str) -> None:
-    md5, size = FILES[stem]
-    raw = _read_bytes(path)
-    if len(raw) != size or hashlib.md5(raw).hexdigest() != md5:
-        raise MnistDataError(f"{stem}: checksum mismatch (got {len(raw)} bytes, md5 {hashlib.md5(raw).hexdigest()})")
+def _checksum_error(path: Path, stem: str, files: FileTable) -> str | None:
+    """Why `path` is not the expected `stem`, or None: its content (gzipped or raw) is read in chunks,
+    at most one chunk past the expected size, and hashed."""
+    md5, size = files[stem]
+    digest, got = hashlib.md5(), 0
+    try:
+        with _open_maybe_gzip(path) as f:
+            while got <= size and (chunk := f.read(CHUNK)):
+                digest.update(chunk)
+                got += len(chunk)
+    except (OSError, EOFError, zlib.error) as e:
+        return f"cannot be read ({e})"
+    if got != size:
+        return f"{'more than ' if got > size else ''}{min(got, size + 1):,} bytes, expected {size:,}"
+    if digest.hexdigest() != md5:
+        return f"checksum mismatch (md5 {digest.hexdigest()}, expected {md5})"
+    return None
 
 
-def _fetch(url: str, target: Path, stem: str, progress: ProgressFn | None, timeout: float) -> None:
+def files_to_fetch(data_dir: str | os.PathLike | None = None, files: FileTable = FILES) -> list[str]:
+    """The files `download` would fetch: those missing, and those present that fail their checksum."""
+    folder = find_data_dir(data_dir)
+    wanted = []
+    for stem in files:
+        try:
+            path = _locate(folder, stem)
+        except MnistDataError:
+            wanted.append(stem)
+            continue
+        if _checksum_error(path, stem, files):
+            wanted.append(stem)
+    return wanted
+
+
+def _allowed(url: str) -> bool:
+    parts = urllib.parse.urlsplit(url)
+    return parts.scheme == "https" or (parts.scheme == "http" and parts.hostname in LOOPBACK)
+
+
+def _fetch(url: str, target: Path, stem: str, cap: int, progress: ProgressFn | None, timeout: float) -> None:
+    if not _allowed(url):
+        raise MnistDataError("refused: mirrors must use https")
     with urllib.request.urlopen(url, timeout=timeout) as response:
-        total = response.headers.get("Content-Length")
-        total = int(total) if total else None
+        if not _allowed(response.geturl()):
+            raise MnistDataError(f"refused: redirected to {response.geturl()}, not https")
+        length = response.headers.get("Content-Length", "")
+        total = int(length) if length.isdigit() else None
+        if total is not None and total > cap:
+            raise MnistDataError(f"offers {total:,} bytes, more than the {cap:,} this file may have")
         done = 0
         with open(target, "wb") as out:
             while chunk := response.read(1 << 16):
-                out.write(chunk)
                 done += len(chunk)
+                if done > cap:
+                    raise MnistDataError(f"sent more than the {cap:,} bytes this file may have; stopped")
+                out.write(chunk)
                 if progress:
                     progress(stem, done, total)
     if total is not None and done != total:
-        raise MnistDataError(f"{stem}: transfer cut short ({done} of {total} bytes)")
+        raise MnistDataError(f"transfer cut short ({done} of {total} bytes)")
+
+
+@contextmanager
+def _one_download_at_a_time(folder: Path) -> Iterator[None]:
+    """An exclusive lock on the folder itself (POSIX), so a second download waits for the first and
+    any .part it finds is left over from a killed one."""
+    if fcntl is None:
+        yield
+        return
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+@contextmanager
+def _sigterm_exits() -> Iterator[None]:
+    """In a program's main thread SIGTERM raises SystemExit, so `finally` removes the .part; in other
+    threads (a Streamlit script) a handler cannot be set, and the sweep at the next start does it."""
+    if threading.current_thread() is not threading.main_thread() or \
+            signal.getsignal(signal.SIGTERM) is not signal.SIG_DFL:
+        yield
+        return
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def download(
     data_dir: str | os.PathLike | None = None,
-    mirrors: Sequence[str] = MIRRORS,
+    mirrors: Sequence[str] | None = None,
     progress: ProgressFn | None = None,
     timeout: float = 30.0,
+    files: FileTable = FILES,
 ) -> Path:
-    """Fetch the files that are missing, trying each mirror in turn, verifying each by MD5.
+    """Fetch the files that are missing or fail their checksum, trying each mirror (default `MIRRORS`;
+    https only, plain http on loopback) in turn on any error, verifying each by size and MD5.
 
-    A file lands in the folder only once verified (written to a temporary file, then renamed), so a
-    failed, partial or corrupt download leaves nothing behind. Returns the data folder.
+    A file lands in the folder only once verified (written to a `.part` file, then renamed); the
+    `.part` is removed on any exit, and leftovers of a killed download are swept at the start. A
+    response stops past MAX_DOWNLOAD_FACTOR times the file's size. Returns the data folder.
     """
     folder = find_data_dir(data_dir)
     folder.mkdir(parents=True, exist_ok=True)
-    for stem in missing_files(folder):
-        errors = []
-        for mirror in mirrors:
-            url = mirror.rstrip("/") + f"/{stem}.gz"
-            fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=folder)
-            os.close(fd)
-            tmp = Path(tmp_name)
-            try:
-                _fetch(url, tmp, stem, progress, timeout)
-                _verify(tmp, stem)
-                os.replace(tmp, folder / f"{stem}.gz")
-                break
-            except (OSError, urllib.error.URLError, MnistDataError, ValueError) as e:
-                errors.append(f"{url}: {getattr(e, 'reason', e)}")
-            finally:
-                tmp.unlink(missing_ok=True)
-        else:
-            raise MnistDataError(
-                f"could not download {stem}.gz from any mirror:\n  " + "\n  ".join(errors) +
-                f"\nPut the four MNIST IDX files (gzipped or raw) into {folder} by hand and try again."
-            )
+    with _one_download_at_a_time(folder), _sigterm_exits():
+        for stem in files:
+            for stale in folder.glob(f".{stem}.*.part"):
+                stale.unlink(missing_ok=True)
+        for stem in files_to_fetch(folder, files):
+            errors = []
+            for mirror in MIRRORS if mirrors is None else mirrors:
+                url = mirror.rstrip("/") + f"/{stem}.gz"
+                fd, tmp_name = tempfile.mkstemp(prefix=f".{stem}.", suffix=".part", dir=folder)
+                os.close(fd)
+                tmp = Path(tmp_name)
+                try:
+                    _fetch(url, tmp, stem, MAX_DOWNLOAD_FACTOR * files[stem][1], progress, timeout)
+                    if problem := _checksum_error(tmp, stem, files):
+                        raise MnistDataError(problem)
+                    os.replace(tmp, folder / f"{stem}.gz")
+                    break
+                except (OSError, http.client.HTTPException, MnistDataError, ValueError) as e:
+                    # HTTPException: a chunked response cut short (IncompleteRead), a bad status line
+                    errors.append(f"{url}: {getattr(e, 'reason', None) or str(e) or type(e).__name__}")
+                finally:
+                    tmp.unlink(missing_ok=True)
+            else:
+                raise MnistDataError(
+                    f"could not download {stem}.gz from any mirror:\n  " + "\n  ".join(errors) +
+                    f"\nPut the four MNIST IDX files (gzipped or raw) into {folder} by hand and try again."
+                )
     return folder
-

@@ -1,5 +1,5 @@
 """Named collections of labelled drawings on disk (PNG files and a labels file): save, list, score,
-zip and clear."""
+zip and clear; each collection owned by the browser that made it."""
 
 from __future__ import annotations
 
@@ -18,9 +18,11 @@ import numpy as np
 from PIL import Image
 
 from .data import folder_setting, PROJECT_ROOT
-from .store import check_name, StoreError
+from .store import check_name, OwnerTags, StoreError, write_atomically
 
 LABELS = "labels.csv"
+OWNER_FILE = ".owner"  # the OwnerTags hash of the browser that made the collection
+MAX_SIDE = 280  # pixels: a drawing is kept at most this big (the canvas's size), whatever was uploaded
 _lock = threading.Lock()  # one server, many sessions: appends to a labels file never interleave
 
 
@@ -36,11 +38,22 @@ def find_drawings_dir(root: str | os.PathLike | None = None) -> Path:
     return folder_setting(root, "MNIST_DRAWINGS", PROJECT_ROOT / "collections")
 
 
+def bounded(image: np.ndarray) -> Image.Image:
+    """The picture to keep: at most MAX_SIDE pixels a side (a 4000x3000 photo becomes 280x210); the
+    app reads a digit from its ink box scaled into 20x20, so nothing it uses is lost."""
+    picture = Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if max(picture.size) > MAX_SIDE:
+        picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)  # RGBA is resampled premultiplied
+    return picture
+
+
 class Collections:
-    """Each collection is a folder named by a plain name (never a path from the browser)."""
+    """Each collection is a folder named by a plain name (never a path from the browser). Anyone may
+    add to a collection; only the browser that made it (or the operator) may clear it."""
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = find_drawings_dir(root)
+        self.owners = OwnerTags(self.root)
 
     def _folder(self, name: str) -> Path:
         try:
@@ -53,16 +66,55 @@ class Collections:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / LABELS).is_file())
 
-    def add(self, name: str, image: np.ndarray, label: int) -> str:
-        """Save one drawing with its true digit; returns the file name."""
+    def owner_of(self, name: str) -> str:
+        try:
+            return (self._folder(name) / OWNER_FILE).read_text().strip()
+        except OSError:
+            return ""
+
+    def names_of(self, owner: str) -> list[str]:
+        """The collections this owner made."""
+        return [n for n in self.names() if self.owners.owns(owner, self.owner_of(n))]
+
+    def default_name(self, owner: str) -> str:
+        """What the Draw page offers: this owner's first collection, else a new name of its own (never
+        another browser's collection)."""
+        mine = self.names_of(owner)
+        if mine:
+            return mine[0]
+        try:
+            return f"digits-{self.owners.tag(owner)[:6]}" if owner else "my-digits"
+        except OSError:  # a folder where no secret can be made: nothing can be saved there either
+            return "my-digits"
+
+    def may_clear(self, name: str, owner: str, operator: bool = False) -> bool:
+        return operator or self.owners.owns(owner, self.owner_of(name))
+
+    def add(self, name: str, image: np.ndarray, label: int, owner: str = "") -> str:
+        """Save one drawing with its true digit; returns the file name. The first drawing makes the
+        collection, owned by `owner`. The PNG is written whole or not at all (a full disk leaves no
+        empty file); raises OSError when the folder cannot be written."""
         if not 0 <= int(label) <= 9:
             raise ValueError(f"a label is a digit 0-9, got {label}")
         folder = self._folder(name)
         folder.mkdir(parents=True, exist_ok=True)
+        if owner and not (folder / OWNER_FILE).exists():
+            tag = self.owners.tag(owner)
+            try:
+                write_atomically(folder / OWNER_FILE, lambda f: f.write(tag.encode()), overwrite=False)
+            except FileExistsError:
+                pass  # another browser made it a moment before: theirs
         file = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}-{int(label)}.png"
-        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(folder / file)
-        with _lock, open(folder / LABELS, "a", newline="") as f:
-            csv.writer(f).writerow([file, int(label)])
+        picture = bounded(image)
+        write_atomically(folder / file, lambda f: picture.save(f, format="PNG", optimize=True))
+        row = io.StringIO()
+        csv.writer(row).writerow([file, int(label)])
+        try:
+            with _lock, open(folder / LABELS, "a", newline="") as f:
+                f.write(row.getvalue())  # one write: a full disk cuts it short at worst (load skips it)
+        except OSError:
+            (folder / file).unlink(missing_ok=True)
+            raise
         return file
 
     def version(self, name: str) -> tuple[int, int]:
@@ -80,8 +132,14 @@ class Collections:
         drawings = []
         with open(folder / LABELS, newline="") as f:
             for row in csv.reader(f):
-                if len(row) == 2 and (folder / row[0]).is_file() and Path(row[0]).name == row[0]:
-                    drawings.append(Drawing(row[0], int(row[1]), np.asarray(Image.open(folder / row[0]))))
+                if (len(row) != 2 or Path(row[0]).name != row[0] or not row[1].isdigit()
+                        or not (folder / row[0]).is_file()):
+                    continue  # a line cut short, or a file gone: skipped, the rest still counts
+                try:
+                    with Image.open(folder / row[0]) as picture:
+                        drawings.append(Drawing(row[0], int(row[1]), np.asarray(picture)))
+                except OSError:
+                    continue
         return drawings
 
     def zip_bytes(self, name: str) -> bytes:
@@ -94,7 +152,13 @@ class Collections:
                     archive.write(path, f"{name}/{path.name}")
         return buffer.getvalue()
 
-    def clear(self, name: str) -> None:
+    def clear(self, name: str, owner: str = "", operator: bool = False) -> None:
+        """Delete a collection: only its maker (or the operator) may (ValueError otherwise)."""
         folder = self._folder(name)
-        if folder.is_dir():
-            shutil.rmtree(folder)
+        if not folder.is_dir():
+            return
+        if not self.may_clear(name, owner, operator):
+            raise ValueError(f"the collection '{name}' is not yours: only the browser that made it may clear it")
+        gone = folder.with_name(f".{name}.cleared-{secrets.token_hex(3)}")
+        folder.rename(gone)  # gone for every reader at once; then removed
+        shutil.rmtree(gone, ignore_errors=True)

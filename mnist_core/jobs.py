@@ -1,35 +1,55 @@
 """Training runs in the background: start, snapshot, stop, train more; a registry of jobs by id that
-lets at most a few runs train on each device at a time (the rest wait in a queue).
+lets at most a few runs train on each device at a time (the rest wait in a queue); two backends: child
+processes of this server (the default) and a Ray cluster.
 
-Each run trains in a child process, watched by a thread of the server. In a thread of the server
-itself, training shared Python's lock (the GIL) with the server drawing pages: a page refreshing its
-charts every second slowed training by half, and training slowed every page."""
+A run never trains in a thread of the server: there it would share Python's lock (the GIL) with the
+pages drawn for everyone. The server alone writes the store: a run sends its result back and the
+job saves it."""
 
 from __future__ import annotations
 
 import multiprocessing
 import multiprocessing.forkserver
+import os
+import pickle
 import secrets
+import sys
 import threading
 import time
-from collections.abc import Callable
+import types
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
 from multiprocessing.connection import Connection
-from pathlib import Path
 
 import numpy as np
-import torch
 
 from .data import Mnist
 from .device import resolve_device
-from .inside import weight_images
-from .store import check_name, ModelStore, save_trained, StoreError
-from .train import EpochRecord, Progress, TrainConfig, Trainer
+from .runs import (
+    EpochDone,
+    Failed,
+    Finished,
+    Halted,
+    Message,
+    Preparing,
+    Report,
+    RunResult,
+    RunSpec,
+    save_run,
+    Started,
+    StartState,
+    train_run,
+)
+from .store import check_name, ModelMeta, ModelStore, StoreError
+from .train import Progress, TrainConfig
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
-WEIGHTS_EVERY = 0.5  # seconds between copies of the first layer's weights for a live view
+# A finished job stays in the registry this long (a share link or a reload still finds it), then goes.
+KEEP_SECONDS = float(os.environ.get("MNIST_APP_KEEP_JOBS_SECONDS", "900"))
 
 
 @dataclass
@@ -54,11 +74,12 @@ class Snapshot:
     batches_per_epoch: int = 0
     grad_at: list[float] = field(default_factory=list)  # where each gradient report was, in epochs
     grad_norms: list[list[float]] = field(default_factory=list)  # per report: each layer's weight gradient size
-    weights: np.ndarray | None = None  # first layer (H0, 28, 28), at most WEIGHTS_EVERY seconds old
+    weights: np.ndarray | None = None  # first layer (H0, 28, 28), at most runs.WEIGHTS_EVERY seconds old
     error: str = ""
     saved: bool = False  # the model is in the store under `name`
     halted: bool = False  # a stop request has ended the training; the model is being scored and saved
     preparing: str = ""  # what the run is doing before its first batch, when that takes a while
+    host: str = ""  # the machine and process that train it, once started
 
     @property
     def active(self) -> bool:
@@ -98,54 +119,18 @@ class DeviceQueue:
             return self.waiting.index(job_id) + 1 if job_id in self.waiting else 0
 
 
-def _train_in_child(config: TrainConfig, data: Mnist, store_root: str, builtin_dir: str | None, name: str,
-                    owner: str, continue_from: str | None, epochs: int, messages: Connection,
-                    stop: multiprocessing.synchronize.Event, threads: int) -> None:
-    """The child process of one run: train, report to the parent through `messages`, save the model.
-    Messages are (kind, payload) tuples: preparing, started, progress, halted, epoch, saved, failed."""
+class RunError(RuntimeError):
+    """A run failed where it trained (its process or worker died, the training raised); the message says so."""
+
+
+def _train_in_child(spec: RunSpec, data: Mnist, messages: Connection, stop: multiprocessing.synchronize.Event) -> None:
+    """A child process of the server: one run, its messages and then its result through `messages`."""
     try:
-        torch.set_num_threads(threads)
-        store = ModelStore(store_root, builtin_dir=None if builtin_dir is None else Path(builtin_dir))
-        previous_seconds = 0.0
-        if continue_from is None:
-            trainer = Trainer(config, data)
-        else:
-            model, meta, optimizer_state = store.load(continue_from)
-            history = [EpochRecord(**r) for r in meta.history]
-            previous_seconds = meta.train_seconds
-            trainer = Trainer(config, data, model=model, history=history, optimizer_state=optimizer_state)
-        if trainer.drawn_count():  # about 3 ms a digit the first time (then cached): say so, not just "loading"
-            messages.send(("preparing", f"Drawing {trainer.drawn_count():,} training digits on a canvas, as people "
-                                        "draw them (about 3 ms each, the first time only) …"))
-            trainer.drawn_digits()
-        messages.send(("started", (trainer.batches_per_epoch(), weight_images(trainer.model))))
-        last_weights = time.monotonic()
-
-        def on_progress(progress: Progress) -> None:
-            nonlocal last_weights
-            now = time.monotonic()
-            weights = None
-            if now - last_weights >= WEIGHTS_EVERY:
-                weights, last_weights = weight_images(trainer.model), now
-            messages.send(("progress", (progress, weights)))
-
-        halted = False
-
-        def should_stop() -> bool:
-            nonlocal halted
-            if stop.is_set() and not halted:  # say so at once: scoring and saving take a while
-                halted = True
-                messages.send(("halted", None))
-            return halted
-
-        start = time.perf_counter()
-        trainer.train(epochs, on_progress, should_stop, lambda record: messages.send(("epoch", asdict(record))))
-        messages.send(("progress", (None, weight_images(trainer.model))))  # as trained, whenever it ended
-        save_trained(store, trainer, name, previous_seconds + time.perf_counter() - start, stopped=stop.is_set(),
-                     owner=owner, overwrite=True)
-        messages.send(("saved", None))
+        result = train_run(spec, data, messages.send, stop.is_set)
+        # Pickled by value: `send` would pass the tensors as shared memory that ends with this process.
+        messages.send_bytes(pickle.dumps(Finished(result)))
     except Exception as e:  # shown to the user on the page; the server goes on
-        messages.send(("failed", f"{type(e).__name__}: {e}"))
+        messages.send(Failed(f"{type(e).__name__}: {e}"))
     finally:
         messages.close()
 
@@ -174,6 +159,133 @@ def start_child_server() -> None:
         multiprocessing.forkserver.ensure_running()
 
 
+@contextmanager
+def _without_main_script() -> Iterator[None]:
+    """While a child process starts: a `__main__` with no file, so that the child does not run the
+    parent's main script again. Under Streamlit that module is the page script being run (app.py): each
+    training child ran the app's script outside any session, which logged "missing ScriptRunContext!"
+    seven times a run. A script run that replaces `__main__` meanwhile keeps its own."""
+    main = sys.modules.get("__main__")
+    if main is None or getattr(main, "__file__", None) is None or getattr(main.__spec__, "name", None):
+        yield  # a module run with -m, or no file: nothing of it is run again
+        return
+    stand_in = types.ModuleType("__main__")
+    sys.modules["__main__"] = stand_in
+    try:
+        yield
+    finally:
+        if sys.modules.get("__main__") is stand_in:
+            sys.modules["__main__"] = main
+
+
+class LocalRunner:
+    """Runs in child processes of this server, from a fork server (spawn where there is none)."""
+
+    def __init__(self) -> None:
+        self.context = child_context()
+
+    def new_stop(self) -> multiprocessing.synchronize.Event:
+        return self.context.Event()  # set by the server, read by the child between batches
+
+    def queue_of(self, config: TrainConfig) -> str:
+        return str(resolve_device(config.device))
+
+    def slots(self, default: int) -> int:
+        return default
+
+    def share(self, snapshots: dict[str, Snapshot], gone: list[str]) -> None:
+        """Only this server shows its runs: nothing to share."""
+
+    def shared_job(self, job_id: str) -> SharedJob | None:
+        return None
+
+    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
+        receiving, sending = self.context.Pipe(duplex=False)
+        child = self.context.Process(target=_train_in_child, args=(spec, data, sending, stop), daemon=True)
+        with _without_main_script():
+            child.start()
+        sending.close()  # the child holds the sending end now: recv() ends when the child does
+        try:
+            while True:
+                try:
+                    message = receiving.recv()
+                except EOFError:
+                    break
+                if isinstance(message, Finished):
+                    return message.result
+                if isinstance(message, Failed):
+                    raise RunError(message.error)
+                send(message)
+            child.join(5)
+            raise RunError(f"the training process ended unexpectedly (exit code {child.exitcode})")
+        finally:
+            child.join(5)
+            if child.is_alive():
+                child.kill()
+
+
+class RayRunner:
+    """Runs on a Ray cluster, one actor each (`ray_runs`); Ray itself is imported only here."""
+
+    def __init__(self, address: str) -> None:
+        from . import ray_runs
+
+        self.ray_runs = ray_runs
+        ray_runs.connect(address)
+        self.board = ray_runs.job_board()
+
+    def new_stop(self) -> threading.Event:
+        return threading.Event()
+
+    def queue_of(self, config: TrainConfig) -> str:
+        return "ray"  # the cluster picks the device; one queue in front of it
+
+    def slots(self, default: int) -> int:
+        return self.ray_runs.run_slots()
+
+    def share(self, snapshots: dict[str, Snapshot], gone: list[str]) -> None:
+        """Publish this replica's runs on the cluster's board (owner keys left out)."""
+        self.ray_runs.publish(self.board, {i: replace(s, owner="") for i, s in snapshots.items()}, gone)
+
+    def shared_job(self, job_id: str) -> SharedJob | None:
+        """A run another replica started, if the board has it."""
+        return SharedJob(job_id, self) if self.ray_runs.shared_snapshot(self.board, job_id) is not None else None
+
+    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
+        try:
+            return self.ray_runs.run_on_ray(spec, data, send, stop.is_set)
+        except self.ray_runs.RayRunError as e:
+            raise RunError(str(e)) from None
+
+
+class SharedJob:
+    """A run of another app replica, as the cluster's board shows it: read-only (no owner here)."""
+
+    owner = ""
+
+    def __init__(self, job_id: str, runner: RayRunner) -> None:
+        self.id, self.runner = job_id, runner
+        self._last: Snapshot | None = None
+
+    @property
+    def name(self) -> str:
+        return self.snapshot().name
+
+    def snapshot(self) -> Snapshot:
+        snap = self.runner.ray_runs.shared_snapshot(self.runner.board, self.id)
+        self._last = snap or self._last  # gone from the board: the last one seen
+        return self._last
+
+
+Runner = LocalRunner | RayRunner
+SHARE_EVERY = 0.5  # seconds between publications of a replica's runs on a shared board
+
+
+def runner_for(address: str | None) -> Runner:
+    """The Ray cluster at `address` ('local' starts one here), else child processes of this server."""
+    return RayRunner(address) if address else LocalRunner()
+
+
 class TrainingJob:
     """One model trained in the background. A watcher thread starts a child process for each run
     and folds its reports into this object's state, which only this object's lock guards; neither
@@ -181,15 +293,18 @@ class TrainingJob:
 
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
-                 threads: int = 1) -> None:
+                 threads: int = 1, model_id: str = "", runner: Runner | None = None) -> None:
+        # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
         self.id, self.owner, self.name, self.config = job_id, owner, name, config
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
+        self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
+        self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of the child process
-        self.device = str(resolve_device(config.device))
+        self.runner = runner or LocalRunner()
+        self.device = self.runner.queue_of(config)  # then, once started, the device it trains on
         self.lock = threading.Lock()
-        self.context = context = child_context()
-        self.stop_event = context.Event()  # set here, read by the child between batches
+        self.stop_event = self.runner.new_stop()
         self.thread: threading.Thread | None = None
         self._status, self._error, self._saved = QUEUED, "", False
         self._progress: Progress | None = None
@@ -200,6 +315,7 @@ class TrainingJob:
         self._weights: np.ndarray | None = None
         self._batches_per_epoch = 0
         self._preparing = ""
+        self._host = ""
         self._run_epochs = config.epochs
         self._runs = 0  # runs finished and saved: a later run continues the saved model
         self._ended = threading.Event()  # the current run's model is saved (or the run failed)
@@ -207,13 +323,18 @@ class TrainingJob:
 
     # --- control ---------------------------------------------------------------------------
     def start(self, epochs: int | None = None) -> None:
-        """Start a run of `epochs` (default: the config's); for a finished job, train it further."""
+        """Start a run of `epochs` (default: the config's); for a finished job, train it further: the
+        model it made, under whatever name it has now, or a StoreError if that model is gone."""
         thread = self.thread
         if thread is not None and thread.is_alive():
             thread.join(5)  # a run that has saved its model may still be closing its process
+        if self._runs:
+            self.follow_model()
+            self.store.check_writable()
         with self.lock:
             if self.thread is not None and self.thread.is_alive():
                 raise RuntimeError("this job is still running")
+            self.ended_at = None
             self._ended.clear()
             self._halted.clear()
             self._run_epochs = epochs or self.config.epochs
@@ -221,6 +342,17 @@ class TrainingJob:
             self.stop_event.clear()
             self.thread = threading.Thread(target=self._run, name=f"train-{self.id}", daemon=True)
             self.thread.start()
+
+    def follow_model(self) -> str:
+        """The name the model this job made has now (renamed: the new one); StoreError if no stored
+        model is that model any more (deleted, or replaced by another of the same name)."""
+        name = self.store.find_id(self.model_id)
+        if name is None:
+            raise StoreError(f"'{self.name}' is no longer the model this run made (it was deleted or replaced); "
+                             "Train more would change someone else's model. Train a new one instead.")
+        with self.lock:
+            self.name = name
+        return name
 
     def stop(self) -> None:
         """Ask the job to stop; it ends within one batch (or leaves the queue at once)."""
@@ -244,7 +376,7 @@ class TrainingJob:
                 batch_losses=list(self._batch_losses), error=self._error, saved=self._saved,
                 grad_at=list(self._grad_at), grad_norms=list(self._grad_norms), weights=self._weights,
                 halted=self._halted.is_set() and not self._ended.is_set(),
-                batches_per_epoch=self._batches_per_epoch, preparing=self._preparing,
+                batches_per_epoch=self._batches_per_epoch, preparing=self._preparing, host=self._host,
             )
         if snap.status == QUEUED:
             snap.queue_position = self.queue.position(self.id)
@@ -271,118 +403,180 @@ class TrainingJob:
 
     def _end(self) -> None:
         """The run is over (saved, failed or left the queue): it trains no more either."""
+        self.ended_at = time.monotonic()
         self._halted.set()
         self._ended.set()
 
-    def _receive(self, kind: str, payload) -> None:
+    def _receive(self, message: Message) -> None:
         with self.lock:
-            if kind == "preparing":
-                self._preparing = payload
-            elif kind == "started":
-                self._batches_per_epoch, self._weights = payload
-                self._preparing = ""
-            elif kind == "progress":
-                progress, weights = payload
-                if progress is not None:
-                    self._progress = progress
-                    self._batch_losses.extend(progress.batch_losses)
-                    self._grad_at.append(progress.epoch - 1 + progress.batch / progress.batches)
-                    self._grad_norms.append(progress.grad_norms)
-                if weights is not None:
-                    self._weights = weights  # a fresh array each time, never changed afterwards
-            elif kind == "halted":
-                self._halted.set()
-            elif kind == "epoch":
-                self._history.append(payload)
-            elif kind == "saved":  # done: say so now, while the child process is still closing
-                self._saved = True
-                self._runs += 1
-                self._status = STOPPED if self.stop_event.is_set() else DONE
-                self._end()
-            elif kind == "failed":
-                self._error = payload
+            match message:
+                case Preparing(text=text):
+                    self._preparing = text
+                case Started():
+                    self._batches_per_epoch, self._weights = message.batches_per_epoch, message.weights
+                    self.device, self._host, self._preparing = message.device, message.host, ""
+                case Report(progress=progress, weights=weights):
+                    if progress is not None:
+                        self._progress = progress
+                        self._batch_losses.extend(progress.batch_losses)
+                        self._grad_at.append(progress.epoch - 1 + progress.batch / progress.batches)
+                        self._grad_norms.append(progress.grad_norms)
+                    if weights is not None:
+                        self._weights = weights  # a fresh array each time, never changed afterwards
+                case Halted():
+                    self._halted.set()
+                case EpochDone(record=record):
+                    self._history.append(asdict(record))
 
     def _run(self) -> None:
         if not self.queue.acquire(self.id, self.stop_event.is_set):
             self._set(status=STOPPED)
             self._end()
             return
-        child = None
         try:
             self._set(status=RUNNING)
-            continue_from = self.name if self._runs else self.continue_from
-            if continue_from is not None:
-                # The stored model's own settings (its layers above all), trained on the device asked for now.
-                meta = self.store.meta(continue_from)
+            start = None
+            if self._runs or self.continue_from is not None:
+                # The model this job made or was given, under whatever name it has now, with its own settings
+                # (its layers above all), trained on the device asked for now.
+                start, meta = StartState.from_store(self.store, self.follow_model())
+                if meta.id != self.model_id:
+                    raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
                 self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
                 self._set(history=list(meta.history))
-            receiving, sending = self.context.Pipe(duplex=False)
-            child = self.context.Process(
-                target=_train_in_child, name=f"train-{self.id}", daemon=True,
-                args=(self.config, self.load_data(), str(self.store.root),
-                      None if self.store.builtin_dir is None else str(self.store.builtin_dir), self.name,
-                      self.owner, continue_from, self._run_epochs, sending, self.stop_event, self.threads))
-            child.start()
-            sending.close()  # the child holds the sending end now: recv() ends when the child does
-            while True:
-                try:
-                    kind, payload = receiving.recv()
-                except EOFError:
-                    break
-                self._receive(kind, payload)
-            child.join()
-            with self.lock:  # a saved run is DONE or STOPPED already (set on its "saved" report)
-                if self._error:
-                    self._status = FAILED
-                elif not self._saved or child.exitcode != 0:
-                    self._status, self._error = FAILED, f"the training process ended unexpectedly (exit code " \
-                                                        f"{child.exitcode})"
+            spec = RunSpec(self.config, self._run_epochs, self.threads, start)
+            result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event)
+            # A new model takes a free name; a model trained further replaces only the file that still
+            # holds its id, never another model that has taken the name since.
+            save_run(self.store, result, self.name, self.store.owners.tag(self.owner), self.model_id,
+                     replaces=None if start is None else self.model_id)
+            with self.lock:
+                self._saved = True
+                self._runs += 1
+                self._status = STOPPED if self.stop_event.is_set() else DONE
         except Exception as e:  # shown to the user on the page; the server goes on
-            self._set(status=FAILED, error=f"{type(e).__name__}: {e}")
+            error = str(e) if isinstance(e, RunError) else f"{type(e).__name__}: {e}"
+            self._set(status=FAILED, error=error)
         finally:
-            if child is not None and child.is_alive():
-                child.kill()
             self.queue.release()
             self._end()
 
-
 class JobRegistry:
-    """Every job of a process, by id; one per server, shared by all its users."""
+    """Every job of a process, by id; one per server, shared by all its users. The names of active
+    jobs are reserved: no other job, rename or save may take them while they train."""
 
-    def __init__(self, store: ModelStore, load_data: Callable[[], Mnist], slots_per_device: int = 1) -> None:
-        self.store, self.load_data, self.slots = store, load_data, slots_per_device
+    def __init__(self, store: ModelStore, load_data: Callable[[], Mnist], slots_per_device: int = 1,
+                 keep_seconds: float = KEEP_SECONDS, runner: Runner | None = None) -> None:
+        self.store, self.load_data = store, load_data
+        self.runner = runner or LocalRunner()
+        self.slots = self.runner.slots(slots_per_device)
+        self.keep_seconds = keep_seconds
         self.jobs: dict[str, TrainingJob] = {}
         self.queues: dict[str, DeviceQueue] = {}
-        self.lock = threading.Lock()
+        self.lock = threading.Lock()  # held from a name's check to its reservation (a job, a rename)
+        self._gone: list[str] = []  # jobs forgotten since the last publication
+        if isinstance(self.runner, RayRunner):
+            threading.Thread(target=self._share, name="job-board", daemon=True).start()
 
     def submit(self, owner: str, config: TrainConfig, name: str | None = None,
                continue_from: str | None = None, epochs: int | None = None) -> TrainingJob:
-        """Queue a new job; `continue_from` trains a stored model further (saving it under its name)."""
-        device = str(resolve_device(config.device))
-        if continue_from is not None:
-            name = continue_from
-            self.store.meta(continue_from)  # exists and is readable, or a StoreError now
-            if self.store.is_builtin(continue_from):
-                raise StoreError(f"'{continue_from}' ships with the app; train a copy under a new name")
-        else:
-            name = check_name(name) if name else self.default_name(config)
-            if self.store.exists(name) or any(j.name == name and j.status in ACTIVE for j in self.jobs.values()):
-                raise StoreError(f"a model named '{name}' exists already; choose another name")
+        """Queue a new job; `continue_from` trains a stored model of this owner further (saving it
+        under its name). Of two submits of one new name at once, exactly one gets a job."""
+        device = self.runner.queue_of(config)
+        self.store.check_writable()  # a read-only or full store is said now, not after the run
         with self.lock:
+            self._forget_finished()
+            model_id = ""
+            if continue_from is not None:
+                name = continue_from
+                meta = self.store.meta(continue_from)  # exists and is readable, or a StoreError now
+                if meta.builtin:
+                    raise StoreError(f"'{continue_from}' ships with the app; train a copy under a new name")
+                self._check_owner(meta, owner, operator=False)
+                if self._reserved(name):
+                    raise StoreError(f"'{name}' is being trained right now; wait until its run ends")
+                model_id = meta.id
+            else:
+                name = check_name(name) if name else self.default_name(config)
+                if self.store.exists(name) or self._reserved(name):
+                    raise StoreError(f"a model named '{name}' exists already; choose another name")
             queue = self.queues.setdefault(device, DeviceQueue(self.slots))
             job_id = secrets.token_urlsafe(6)
-            job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from)
+            job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from,
+                              model_id=model_id, runner=self.runner)
             self.jobs[job_id] = job
         job.start(epochs)
         return job
 
-    def get(self, job_id: str) -> TrainingJob | None:
+    def _reserved(self, name: str) -> bool:
+        return any(j.name == name and j.status in ACTIVE for j in self.jobs.values())
+
+    def _forget_finished(self) -> None:
+        now = time.monotonic()
+        for job_id, job in list(self.jobs.items()):
+            if job.ended_at is not None and now - job.ended_at > self.keep_seconds and job.status not in ACTIVE:
+                del self.jobs[job_id]
+                self._gone.append(job_id)
+
+    def _share(self) -> None:
+        """Publish the runs of this replica that changed lately (active, or ended less than a minute ago)."""
+        while True:
+            time.sleep(SHARE_EVERY)
+            now = time.monotonic()
+            with self.lock:
+                jobs = [j for j in self.jobs.values() if j.ended_at is None or now - j.ended_at < 60]
+                gone, self._gone = self._gone, []
+            try:
+                self.runner.share({j.id: j.snapshot() for j in jobs}, gone)
+            except Exception:  # the cluster away for a moment: the next round publishes again
+                with self.lock:
+                    self._gone.extend(gone)
+
+    def _check_owner(self, meta: ModelMeta, owner: str, operator: bool) -> None:
+        if meta.builtin:
+            raise StoreError(f"'{meta.name}' ships with the app and cannot be changed or deleted")
+        if not operator and not self.store.owners.owns(owner, meta.owner):
+            raise StoreError(f"'{meta.name}' is not yours: only the browser that trained it may change it")
+
+    def may_change(self, meta: ModelMeta, owner: str, operator: bool = False) -> bool:
+        """Whether this owner (or the operator) may rename or delete this model."""
+        return not meta.builtin and (operator or self.store.owners.owns(owner, meta.owner))
+
+    def rename_model(self, name: str, new_name: str, owner: str, operator: bool = False) -> None:
+        """Rename a model of this owner; refused (StoreError) for another's, for a name held by an active
+        run (either name), a taken or built-in name. Jobs that made the model follow it."""
+        check_name(new_name)
         with self.lock:
-            return self.jobs.get(job_id)
+            meta = self.store.meta(name)
+            self._check_owner(meta, owner, operator)
+            for held in (name, new_name):
+                if self._reserved(held):
+                    raise StoreError(f"'{held}' is held by a run that is training now; try again when it ends")
+            self.store.rename(name, new_name)
+            for job in self.jobs.values():
+                if meta.id and job.model_id == meta.id:
+                    with job.lock:
+                        job.name = new_name
+
+    def delete_model(self, name: str, owner: str, operator: bool = False) -> None:
+        """Delete a model of this owner; refused (StoreError) for another's or one a run is training."""
+        with self.lock:
+            meta = self.store.meta(name)
+            self._check_owner(meta, owner, operator)
+            if self._reserved(name):
+                raise StoreError(f"'{name}' is being trained right now; stop its run first")
+            self.store.delete(name)
+
+    def get(self, job_id: str) -> TrainingJob | SharedJob | None:
+        """A job of this server, else (on a Ray cluster) one another replica shares, else None."""
+        with self.lock:
+            job = self.jobs.get(job_id)
+        return job if job is not None else self.runner.shared_job(job_id)
 
     def jobs_of(self, owner: str) -> list[TrainingJob]:
+        """This owner's jobs, newest first."""
         with self.lock:
-            return [j for j in self.jobs.values() if j.owner == owner]
+            return [j for j in reversed(self.jobs.values()) if j.owner == owner]
 
     def stop_owner(self, owner: str) -> None:
         for job in self.jobs_of(owner):
@@ -396,4 +590,3 @@ class JobRegistry:
             n += 1
             name = f"{base}-{n}"
         return name
-

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
 BOX = 20  # MNIST digits were fitted into a 20x20 box ...
@@ -35,6 +35,7 @@ STROKE_WORK = 80  # stroke width is changed at this resolution (4x the box): fin
 MAX_FILE_BYTES = 10 * 1024 * 1024  # an uploaded or given image file may be at most this big ...
 MAX_PIXELS = 25_000_000  # ... and decode to at most this many pixels (no decompression bombs)
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
+WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # Pillow's 16-bit, 32-bit and float grey
 
 
 class PreprocessError(ValueError):
@@ -42,15 +43,20 @@ class PreprocessError(ValueError):
 
 
 def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np.ndarray:
-    """Read an image file (path or bytes) into an array (H, W) grey or (H, W, 3|4), refusing files
-    that are too big, not images, or that would decode to an enormous picture."""
+    """Read an image file (path or bytes) into a uint8 array (H, W) grey or (H, W, 3|4), upright as
+    its EXIF orientation says, refusing files that are too big, not images, or that would decode to
+    an enormous picture (its size is checked from the header, before anything is decoded)."""
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
-        data = source if isinstance(source, bytes) else open(source, "rb").read(MAX_FILE_BYTES + 1)
+        if isinstance(source, bytes):
+            data = source
+        else:
+            with open(source, "rb") as f:
+                data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
         raise PreprocessError(f"{label}: cannot be read ({e.strerror or e})") from e
     if len(data) > MAX_FILE_BYTES:
-        raise PreprocessError(f"{label}: larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise PreprocessError(f"{label}: too large: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
     try:
         with warnings.catch_warnings():  # PIL warns of big images; MAX_PIXELS below is our own, lower bound
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
@@ -59,12 +65,17 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
             if image.width * image.height > MAX_PIXELS:
                 raise PreprocessError(f"{label}: {image.width}x{image.height} pixels is too large an image")
             image.load()
+            ImageOps.exif_transpose(image, in_place=True)  # phones store photos sideways and say so in EXIF
+            if image.mode in WIDE_MODES:  # 16-bit and float grey: scaled by their own range, not clipped
+                return np.round(_to_float(np.asarray(image)) * 255).astype(np.uint8)
             if image.mode not in ("L", "RGB", "RGBA", "LA"):
                 image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
             return np.asarray(image)
     except PreprocessError:
         raise
-    except (UnidentifiedImageError, Image.DecompressionBombError) as e:
+    except Image.DecompressionBombError as e:  # over Pillow's own limit: refused while reading the header
+        raise PreprocessError(f"{label}: too large an image (more than {MAX_PIXELS:,} pixels)") from e
+    except UnidentifiedImageError as e:
         raise PreprocessError(f"{label}: not an image file this app can read (PNG, JPEG, GIF, BMP, WEBP, TIFF)") from e
     except (OSError, ValueError, SyntaxError) as e:
         raise PreprocessError(f"{label}: damaged image file ({e})") from e

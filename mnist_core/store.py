@@ -1,32 +1,112 @@
-"""The model store: save, list, load, rename and delete trained models with their metadata."""
+"""The model store: save, list, load, rename and delete trained models with their metadata, each file
+checked before use; who owns a model (a keyed hash of an owner key) and which model a file is (an id)."""
 
 from __future__ import annotations
 
+import contextlib
+import errno
+import fcntl
+import hashlib
+import hmac
+import io
+import math
 import os
 import re
+import secrets
 import tempfile
+import uuid
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
-from datetime import datetime, UTC
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from .data import folder_setting, PROJECT_ROOT
-from .model import build_model, MLP, parameter_count
-
-if TYPE_CHECKING:
-    from .train import Trainer
+from .model import build_model, MLP
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SUFFIX = ".pt"
 FORMAT = 1
+# A file's metadata is trusted only this far: an MLP this store will build (checked before anything
+# is allocated; best-mlp has 1.3 M parameters).
+MAX_LAYERS = 16
+MAX_WIDTH = 65_536
+MAX_PARAMETERS = 50_000_000  # 200 MB of float32
+SECRET = ".owner-secret"  # per folder: the key of the owner hashes written into its files
+LOCK = ".lock"  # held while a save, rename or delete checks a file and changes it
 # Models that ship with the app: listed and loaded like the others, never overwritten or deleted.
 BUILTIN_DIR = PROJECT_ROOT / "mnist_core" / "builtin_models"
 
 
 class StoreError(Exception):
     """A model name is invalid, a model is missing or damaged, or a write is refused."""
+
+
+def os_error_text(e: OSError, what: str = "the folder") -> str:
+    """An OSError in words a user can act on, one line."""
+    where = f" ({e.filename})" if getattr(e, "filename", None) else ""
+    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+        return f"{what} cannot be written: it is read-only or not yours{where}"
+    if e.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"{what} cannot be written: the disk is full{where}"
+    return f"{what}: {e.strerror or e}{where}"
+
+
+def write_atomically(path: Path, write, overwrite: bool = True, mode: int = 0o644) -> None:
+    """`write(file)` into a temporary file beside `path`, synced, then published under `path`: replacing
+    it, or (overwrite False) linked so that it fails when `path` exists; a crash or a full disk leaves
+    the old file and no debris."""
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            write(f)
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, mode)  # mkstemp makes it private
+        if overwrite:
+            os.replace(tmp, path)
+        else:
+            os.link(tmp, path)  # atomic, and fails if the name is taken: no check-then-write window
+    finally:
+        Path(tmp).unlink(missing_ok=True)
+
+
+class OwnerTags:
+    """Who owns something, as written in files: HMAC-SHA256 of the browser's owner key under a secret
+    kept in the folder (mode 0600), so a file, a listing or a log never holds the key itself."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self._secret: bytes | None = None
+
+    def _key(self, create: bool) -> bytes | None:
+        if self._secret is None:
+            path = self.folder / SECRET
+            try:
+                self._secret = path.read_bytes()
+            except FileNotFoundError:
+                if not create:
+                    return None
+                self.folder.mkdir(parents=True, exist_ok=True)
+                try:
+                    write_atomically(path, lambda f: f.write(secrets.token_bytes(32)), overwrite=False, mode=0o600)
+                except FileExistsError:
+                    pass  # another process made it first: use theirs
+                self._secret = path.read_bytes()
+        return self._secret
+
+    def tag(self, owner_key: str, create: bool = True) -> str:
+        """The hash of an owner key ("" for no key; "" too when the folder has no secret and may not get one)."""
+        if not owner_key:
+            return ""
+        key = self._key(create)
+        if key is None:
+            return ""
+        return hmac.new(key, owner_key.encode(), hashlib.sha256).hexdigest()[:32]
+
+    def owns(self, owner_key: str, tag: str) -> bool:
+        return bool(tag) and bool(owner_key) and hmac.compare_digest(self.tag(owner_key, create=False), tag)
 
 
 @dataclass
@@ -43,8 +123,9 @@ class ModelMeta:
     train_seconds: float = 0.0
     created: str = ""  # ISO 8601, UTC
     stopped: bool = False  # a stop request ended its last run early
-    owner: str = ""  # who may rename or delete it in a shared app ("" = anyone with the store)
+    owner: str = ""  # OwnerTags hash of who may rename or delete it in a shared app ("" = nobody but the operator)
     builtin: bool = False
+    id: str = ""  # uuid4 hex, made with the model and kept by Train more: which model a file is, whatever its name
 
     @property
     def epochs(self) -> int:
@@ -55,8 +136,58 @@ class ModelMeta:
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelMeta:
+        """Checked field by field: a file's metadata is input from anywhere (raises StoreError)."""
+        if not isinstance(values, dict):
+            raise StoreError(f"metadata is a {type(values).__name__}, not a mapping")
         known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
+        meta = cls(**{k: v for k, v in values.items() if k in known and k not in ("name", "model", "config")},
+                   name=values.get("name", ""), model=values.get("model"), config=values.get("config"))
+        _check_meta(meta)
+        return meta
+
+
+def _is_number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _check_meta(meta: ModelMeta) -> None:
+    def need(ok: bool, what: str) -> None:
+        if not ok:
+            raise StoreError(f"metadata field {what}")
+
+    for key in ("name", "created", "device", "owner", "id"):
+        need(isinstance(getattr(meta, key), str), f"'{key}' is not text")
+    for key in ("stopped", "builtin"):
+        need(isinstance(getattr(meta, key), bool), f"'{key}' is not true/false")
+    need(isinstance(meta.parameters, int) and not isinstance(meta.parameters, bool), "'parameters' is not a number")
+    need(_is_number(meta.train_seconds), "'train_seconds' is not a number")
+    need(isinstance(meta.config, dict), "'config' is not a mapping")
+    need(isinstance(meta.metrics, dict) and all(isinstance(k, str) and _is_number(v) for k, v in meta.metrics.items()),
+         "'metrics' is not a mapping of numbers")
+    need(isinstance(meta.history, list) and all(isinstance(r, dict) for r in meta.history),
+         "'history' is not a list of epoch records")
+    model = meta.model
+    need(isinstance(model, dict), "'model' is not a mapping")
+    hidden = model.get("hidden")
+    need(isinstance(hidden, list) and 1 <= len(hidden) <= MAX_LAYERS
+         and all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_WIDTH for h in hidden),
+         f"'model.hidden' is not 1-{MAX_LAYERS} layer sizes of 1-{MAX_WIDTH}")
+    need(isinstance(model.get("activation"), str), "'model.activation' is not text")
+    need(_is_number(model.get("dropout", 0.0)), "'model.dropout' is not a number")
+    count = sum(shape[0] * (shape[1] if len(shape) == 2 else 1) for shape in expected_shapes(model).values())
+    need(count <= MAX_PARAMETERS, f"'model.hidden' makes {count:,} parameters, more than {MAX_PARAMETERS:,}")
+
+
+def expected_shapes(model: dict) -> dict[str, tuple[int, ...]]:
+    """The state-dict shapes `build_model(model)` makes, worked out without building it: Linear layers
+    at indices 0, k, 2k ... of `layers` (k = 2, or 3 with dropout), weight (out, in) and bias (out,)."""
+    sizes = (28 * 28, *model["hidden"], 10)
+    step = 3 if model.get("dropout", 0.0) > 0 else 2
+    shapes: dict[str, tuple[int, ...]] = {}
+    for i, (fan_in, fan_out) in enumerate(zip(sizes, sizes[1:], strict=False)):
+        shapes[f"layers.{i * step}.weight"] = (fan_out, fan_in)
+        shapes[f"layers.{i * step}.bias"] = (fan_out,)
+    return shapes
 
 
 def check_name(name: str) -> str:
@@ -86,8 +217,11 @@ class Listing:
 class ModelStore:
     """Models as single files `NAME.pt` (weights, optimizer state, metadata) under one folder.
 
-    Each file is written to a temporary file and renamed into place, so a crash never leaves a
-    half-written model. Files are read with `torch.load(weights_only=True)`: no code runs.
+    Each file is written to a temporary file and published in one step, so a crash never leaves a
+    half-written model; a new name is taken with a link that fails if the name exists, and a file is
+    replaced only if it still holds the model (the id) its writer expects. Files are read with
+    `torch.load(weights_only=True, mmap=True)`: no code runs, and the metadata and every tensor's shape
+    are checked before a model is built.
     """
 
     def __init__(self, root: str | os.PathLike | None = None, builtin_dir: Path | None = BUILTIN_DIR) -> None:
@@ -95,6 +229,7 @@ class ModelStore:
         # A store opened on the built-in folder itself (to make the shipped model) is a plain store.
         same = builtin_dir is not None and self.root.resolve() == Path(builtin_dir).resolve()
         self.builtin_dir = None if same else builtin_dir
+        self.owners = OwnerTags(self.root)
 
     def _path(self, name: str) -> Path:
         return self.root / f"{check_name(name)}{SUFFIX}"
@@ -114,46 +249,107 @@ class ModelStore:
             return builtin
         raise StoreError(f"no model named '{name}' in {self.root}")
 
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """The store's lock, across processes (training children save too): held while a file is
+        checked and then changed, so no rename, delete or save comes between."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with open(self.root / LOCK, "a") as f:
+            fcntl.flock(f, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(f, fcntl.LOCK_UN)
+
     def is_builtin(self, name: str) -> bool:
         return not self._path(name).is_file() and self._builtin_path(name) is not None
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file() or self._builtin_path(name) is not None
 
+    def check_writable(self) -> None:
+        """Raise StoreError (in words) unless a model can be written here now: before a run, not after it."""
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+            write_atomically(self.root / f".write-test-{secrets.token_hex(4)}", lambda f: f.write(b"x" * 4096))
+            for probe in self.root.glob(".write-test-*"):
+                probe.unlink(missing_ok=True)
+        except OSError as e:
+            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from None
+
     def save(self, model: MLP, meta: ModelMeta, optimizer_state: dict | None = None,
-             overwrite: bool = False) -> Path:
+             overwrite: bool = False, replaces: str | None = None) -> Path:
+        """Publish a model under `meta.name`. Without `overwrite` the name must be free (of two
+        simultaneous saves exactly one wins). With it, `replaces` (an id) says which model the file
+        must still hold: a file that now holds another model, or is gone, is left alone."""
         path = self._path(meta.name)
         if self._builtin_path(meta.name):
             raise StoreError(f"'{meta.name}' is the name of a model that ships with the app; choose another")
-        if path.exists() and not overwrite:
-            raise StoreError(f"a model named '{meta.name}' exists already; choose another name")
-        self.root.mkdir(parents=True, exist_ok=True)
+        meta.id = meta.id or uuid.uuid4().hex
         payload = {
             "format": FORMAT,
             "meta": meta.to_dict(),
             "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
             "optimizer": optimizer_state or {},
         }
-        fd, tmp = tempfile.mkstemp(prefix=f".{meta.name}.", suffix=".tmp", dir=self.root)
         try:
-            with os.fdopen(fd, "wb") as f:
-                torch.save(payload, f)
-                f.flush()
-                os.fsync(f.fileno())
-            os.chmod(tmp, 0o644)  # mkstemp makes it private; a model file is readable like any other
-            os.replace(tmp, path)
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+            # Serialised in memory first: torch.save into a file on a full disk raises a RuntimeError
+            # ("enforce fail at inline_container.cc"); a plain write raises an OSError that says why.
+            buffer = io.BytesIO()
+            torch.save(payload, buffer)
+            self.root.mkdir(parents=True, exist_ok=True)
+            if not overwrite:
+                try:
+                    write_atomically(path, lambda f: f.write(buffer.getbuffer()), overwrite=False)
+                except FileExistsError:
+                    raise StoreError(f"a model named '{meta.name}' exists already; choose another name") from None
+                return path
+            with self.locked():
+                if replaces is not None:
+                    held = self._id_at(path)
+                    if held != replaces:
+                        raise StoreError(
+                            f"the model '{meta.name}' is no longer the one this run made (it was "
+                            f"{'deleted' if held is None else 'replaced'}); it was not overwritten")
+                write_atomically(path, lambda f: f.write(buffer.getbuffer()))
+        except OSError as e:
+            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
         return path
+
+    def _id_at(self, path: Path) -> str | None:
+        """The id of the model in a file; None if there is no readable model there."""
+        if not path.is_file():
+            return None
+        try:
+            return self._meta_of(self._read(path, path.stem), path.stem).id
+        except StoreError:
+            return None
+
+    def find_id(self, model_id: str) -> str | None:
+        """The name under which the model with this id is stored now (it may have been renamed)."""
+        if not model_id:
+            return None
+        for entry in self.list():
+            if entry.meta is not None and not entry.meta.builtin and entry.meta.id == model_id:
+                return entry.name
+        return None
 
     def _read(self, path: Path, name: str) -> dict:
         try:
-            # mmap: reading the metadata does not pull the weights into memory.
+            # mmap: reading the metadata and shapes does not pull the weights into memory.
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             if not isinstance(payload, dict) or payload.get("format") != FORMAT or "meta" not in payload:
                 raise ValueError("not a model file of this app")
+            _check_meta(ModelMeta.from_dict(payload["meta"]))
+            weights = payload.get("model")
+            if not isinstance(weights, dict):
+                raise ValueError("it holds no weights")
+            shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in weights.items()}
+            if shapes != expected_shapes(payload["meta"]["model"]):
+                raise ValueError("its weights do not have the shapes its metadata describes")
             return payload
+        except StoreError as e:
+            raise StoreError(f"model '{name}' ({path}) is damaged: {e}") from None
         except Exception as e:  # any damage: truncated zip, bad pickle, wrong content
             raise StoreError(f"model '{name}' ({path}) is damaged or not a model file: {e}") from e
 
@@ -170,14 +366,15 @@ class ModelStore:
     def load(self, name: str, device: torch.device | str = "cpu") -> tuple[MLP, ModelMeta, dict]:
         """The rebuilt model (eval mode, on device), its metadata and its optimizer state."""
         path = self._locate(name)
-        payload = self._read(path, name)
+        payload = self._read(path, name)  # metadata and every shape checked: building it costs what it says
         meta = self._meta_of(payload, name)
         try:
             model = build_model(meta.model)
             model.load_state_dict(payload["model"])
         except Exception as e:
             raise StoreError(f"model '{name}' ({path}) does not match its own description: {e}") from e
-        return model.to(device).eval(), meta, payload.get("optimizer") or {}
+        optimizer = payload.get("optimizer")
+        return model.to(device).eval(), meta, optimizer if isinstance(optimizer, dict) else {}
 
     def list(self) -> list[Listing]:
         """Every model, user models first then the built-in ones, newest first; damaged files are
@@ -185,9 +382,11 @@ class ModelStore:
         entries: dict[str, Listing] = {}
         folders = [self.root] + ([self.builtin_dir] if self.builtin_dir else [])
         for folder in folders:
-            if not folder.is_dir():
+            try:
+                paths = sorted(folder.glob(f"*{SUFFIX}")) if folder.is_dir() else []
+            except OSError:
                 continue
-            for path in sorted(folder.glob(f"*{SUFFIX}")):
+            for path in paths:
                 name = path.name[: -len(SUFFIX)]
                 if name in entries or not NAME_PATTERN.fullmatch(name):
                     continue
@@ -206,34 +405,27 @@ class ModelStore:
         return path
 
     def delete(self, name: str) -> None:
-        self._writable(name).unlink()
+        try:
+            with self.locked():
+                self._writable(name).unlink()
+        except OSError as e:
+            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
 
     def rename(self, name: str, new_name: str) -> None:
         """The name inside a file is not trusted (the file name is), so renaming is a rename."""
-        path = self._writable(name)
         target = self._path(new_name)
         if self._builtin_path(new_name):
             raise StoreError(f"'{new_name}' is the name of a model that ships with the app; choose another")
         try:
-            os.link(path, target)  # fails if the target exists: no model is ever overwritten
-        except FileExistsError:
-            raise StoreError(f"a model named '{new_name}' exists already; choose another name") from None
-        path.unlink()
-
-
-def save_trained(store: ModelStore, trainer: Trainer, name: str, seconds: float, stopped: bool = False,
-                 owner: str = "", overwrite: bool = False) -> Path:
-    """Save a trainer's model with its settings, history and final metrics."""
-    last = trainer.history[-1] if trainer.history else None
-    meta = ModelMeta(
-        name=name, model=trainer.model.config(), config=trainer.config.to_dict(),
-        history=[asdict(r) for r in trainer.history],
-        metrics={"test_accuracy": last.test_accuracy, "test_f1": last.test_f1, "train_f1": last.train_f1,
-                 "loss": last.loss} if last else {},
-        parameters=parameter_count(trainer.model), device=str(trainer.device), train_seconds=seconds,
-        created=datetime.now(UTC).isoformat(timespec="seconds"), stopped=stopped, owner=owner,
-    )
-    return store.save(trainer.model, meta, trainer.optimizer.state_dict(), overwrite=overwrite)
+            with self.locked():
+                path = self._writable(name)
+                try:
+                    os.link(path, target)  # fails if the target exists: no model is ever overwritten
+                except FileExistsError:
+                    raise StoreError(f"a model named '{new_name}' exists already; choose another name") from None
+                path.unlink()
+        except OSError as e:
+            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
 
 
 def _newest_first(entry: Listing) -> tuple[bool, float]:

@@ -12,10 +12,12 @@ from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
 from mnist_core.pictures import pixels_image, thumbnail
 from mnist_core.preprocess import load_image, plain_resize, PreprocessError
+from mnist_core.store import os_error_text
 from pages.canvas import st_canvas
-from pages.shared import current_model, DRAWN, INSIDE_SOURCE, model_picker
+from pages.shared import current_model, DRAWN, INSIDE_SOURCE, model_picker, OPERATOR, owner
 
 CANVAS = 280
+ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
 
 
 @st.cache_resource
@@ -67,9 +69,12 @@ def show_reading(reading: Reading, threshold: float, marker: str) -> None:
     if probs[best] < threshold:
         left.warning(f"Not sure: {best} ({probs[best]:.0%}) or {second} ({probs[second]:.0%})?")
     right.markdown(probability_bars(probs, int(best)), unsafe_allow_html=True)
+    right.caption("A scribble or a dash read as a digit, and very sure? The network must answer one of the ten "
+                  "digits: it has only ever seen digits, never \"not a digit\", and its certainty only says which "
+                  "of the ten fits best.")
 
 
-def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> None:
+def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, source: str = "your drawing") -> None:
     reading = read_digit(model, image)
     marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
     if reading.blank:
@@ -82,9 +87,10 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool) -> 
         st.session_state.update({DRAWN: reading.steps.output, INSIDE_SOURCE: "drawing"})
     network_view, answer = st.columns([1, 2])
     with answer:  # the answer first: the browser shows elements in the order the script makes them
+        st.caption(f"Reading {source}.")
         show_reading(reading, threshold, marker)
     network_view.image(pixels_image(reading.steps.output, 8), caption="6. centred by mass: what the network sees")
-    network_view.page_link("pages/inside.py", label="Why? Look inside", icon="🔬")
+    network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
     show_steps(reading)
     if compare:
         squashed = plain_resize(image)
@@ -109,22 +115,30 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
     store = collections()
     if not st.toggle("Save drawings into a collection, and score the model on it", key="d_collect"):
         return
+    who = owner()
     with st.container(border=True):
-        names = store.names()
-        name = st.text_input("Collection", value=names[0] if names else "my-digits",
-                             help="Letters, digits, '.', '_' or '-'")
+        try:
+            default = store.default_name(who)  # this browser's own, never another's
+        except OSError:
+            default = "my-digits"
+        name = st.text_input("Collection", value=default, help="Letters, digits, '.', '_' or '-'")
         left, right = st.columns([1, 1])
         label = left.selectbox("This drawing is a", list(range(10)), index=None, placeholder="true digit")
         if right.button("Save drawing", disabled=image is None or label is None):
             try:
-                store.add(name, image, label)
+                store.add(name, image, label, owner=who)
                 st.toast(f"Saved into {name}")
             except ValueError as e:
                 st.error(str(e))
+            except OSError as e:  # read-only folder, full disk: said in words; nothing else is lost
+                st.error(f"The drawing was not saved: {os_error_text(e, 'the drawings folder')}.")
         try:
             drawings, readings, archive = scored_collection(name, store.version(name), model_key, model)
         except ValueError as e:
             st.error(str(e))
+            return
+        except OSError as e:
+            st.error(f"The collection cannot be read: {os_error_text(e, 'the drawings folder')}.")
             return
         if not drawings:
             st.caption("No drawings saved here yet.")
@@ -141,9 +155,65 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
         left, right = st.columns(2)
         left.download_button("Download as zip", archive, file_name=f"{name}.zip",
                              mime="application/zip")
-        if right.button("Clear this collection"):
-            store.clear(name)
-            st.rerun()
+        if not store.may_clear(name, who, OPERATOR):
+            right.caption("Another browser made this collection: you may add to it, not clear it.")
+        elif st.session_state.get(ASKED) != name:
+            right.button("Clear this collection", on_click=st.session_state.update, kwargs={ASKED: name})
+        else:
+            right.warning(f"Delete all {len(drawings)} drawings of **{name}**? This cannot be undone.")
+            yes, no = right.columns(2)
+            if yes.button("Yes, clear it", type="primary"):
+                st.session_state.pop(ASKED, None)
+                try:
+                    store.clear(name, who, OPERATOR)
+                except (ValueError, OSError) as e:
+                    st.error(str(e))
+                    return
+                st.rerun()
+            no.button("Cancel", on_click=st.session_state.pop, args=(ASKED, None))
+
+
+def remove_upload() -> None:
+    """A new key gives a new, empty file uploader: the way to clear one from the script."""
+    st.session_state["d_upload_round"] = st.session_state.get("d_upload_round", 0) + 1
+    st.session_state["d_source"] = "drawing"
+
+
+def chosen_input(drawn, upload, results) -> tuple[np.ndarray | None, str]:
+    """The picture to read, and where it came from, when there may be a drawing and an upload: the newer
+    of the two unless the user picks the other; a bad upload is an error, and the drawing is still read."""
+    drawing = drawn.image_data if drawn is not None and drawn.image_data is not None else None
+    if drawing is not None and not np.asarray(drawing)[..., -1].any():  # the canvas is transparent where unpainted
+        drawing = None
+    picture, problem = None, None
+    if upload is not None:
+        try:
+            picture = load_image(upload.getvalue(), upload.name)
+        except PreprocessError as e:
+            problem = str(e)
+    # Which input changed last: the canvas's content or the uploaded file.
+    marks = (hashlib.sha1(np.ascontiguousarray(drawing).tobytes()).hexdigest() if drawing is not None else None,
+             upload.file_id if upload is not None else None)
+    before = st.session_state.get("d_marks", (None, None))
+    if marks[0] is not None and marks[0] != before[0]:
+        st.session_state["d_source"] = "drawing"
+    if marks[1] is not None and marks[1] != before[1]:
+        st.session_state["d_source"] = "upload"
+    st.session_state["d_marks"] = marks
+    with results:
+        if problem:
+            instead = " Reading your drawing instead." if drawing is not None else ""
+            st.error(f"The upload could not be read: {problem.rstrip('.')}.{instead}")
+            st.button("Remove the upload", on_click=remove_upload, key="d_remove_bad")
+        if drawing is not None and picture is not None:
+            left, right = st.columns([3, 1], vertical_alignment="bottom")
+            left.radio("You drew and uploaded: which should the network read? (the newer one unless you choose)",
+                       ["drawing", "upload"], key="d_source", horizontal=True,
+                       format_func={"drawing": "the drawing", "upload": f"the upload ({upload.name})"}.get)
+            right.button("Remove the upload", on_click=remove_upload, key="d_remove")
+    if picture is not None and (drawing is None or st.session_state.get("d_source") == "upload"):
+        return picture, f"the upload {upload.name}"
+    return drawing, "your drawing"
 
 
 def draw_page() -> None:
@@ -171,19 +241,14 @@ def draw_page() -> None:
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
                               width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas")
             upload = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp",
-                                                                               "webp"])
-        image = drawn.image_data if drawn is not None and drawn.image_data is not None else None
-        if upload is not None:
-            try:
-                image = load_image(upload.getvalue(), upload.name)
-            except PreprocessError as e:
-                results.error(str(e))
-                image = None
+                                                                               "webp"],
+                                      key=f"d_upload_{st.session_state.get('d_upload_round', 0)}")
+        image, source = chosen_input(drawn, upload, results)
         with results:
             if image is None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
-                reading_panel(image, model, threshold, compare)
+                reading_panel(image, model, threshold, compare, source)
         collection_panel(image, model, (meta.name, meta.created, device))
 
     live()

@@ -45,6 +45,7 @@ from pages.shared import (
 UNITS_PER_PAGE = 64
 SHIFT_RADIUS = 5  # the grid of moved copies of the digit: -5..5 pixels each way
 MAP_SAMPLE = 1000  # test digits on the map (plus every mistake): each carries its picture as hover text
+METHOD_NAMES = {"pca": "PCA", "tsne": "t-SNE"}
 COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
 
@@ -257,6 +258,7 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
                            f"hidden layer {x + 1} ({model.hidden[x]} units)")
     method = right.radio("Projection", METHODS, key="i_projection", horizontal=True,
                          format_func={"pca": "PCA (at once)", "tsne": "t-SNE (seconds, then kept)"}.get)
+    picked_slot = st.container()  # a clicked digit shows here, above the map, where the eye already is
     with st.spinner("Placing the digits …"):
         projection, shown, preds = layer_map(name, model_version(name), layer, method)
     data = dataset()
@@ -284,7 +286,7 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
                               "line": {"width": 1.5, "color": "#000"}}})
     chosen = st.plotly_chart(
         {"data": traces, "layout": {"height": 620, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                                    "title": {"text": f"{len(shown):,} test digits placed by {method.upper()}; "
+                                    "title": {"text": f"{len(shown):,} test digits placed by {METHOD_NAMES[method]}; "
                                                       "ringed: read wrongly"},
                                     "hoverlabel": {"font": {"family": "monospace", "size": 9}},
                                     "legend": {"title": {"text": "true digit"}}, "clickmode": "event+select"}},
@@ -296,7 +298,10 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
                                                "test digits nearest to it in this layer." if method == "tsne" else ""))
     points_chosen = chosen.selection.points if chosen is not None else []
     picked = [p.get("customdata") for p in points_chosen if p.get("customdata") is not None]
-    if picked:
+    if not picked:
+        picked_slot.caption("Click a point on the map: its digit shows here.")
+        return
+    with picked_slot:
         index = int(picked[0])
         left, right = st.columns([1, 3])
         left.image(pixels_image(data.test_images[index] / 255.0, 4),

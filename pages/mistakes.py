@@ -2,21 +2,68 @@
 
 from __future__ import annotations
 
+import base64
+import io
+
 import numpy as np
 import streamlit as st
+from PIL import Image
 
-from mnist_core.data import MnistDataError
+from mnist_core.data import find_data_dir, missing_files, MnistDataError
 from mnist_core.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
 from mnist_core.pictures import gallery_image, pixels_image
 from pages.shared import dataset, evaluation_of, INSIDE_SOURCE, INSIDE_TEST, model_picker, model_store
 
 PAGE_SIZE = 60
+COMPARE_PAGE = 40  # digits per page in each half of Compare two models
+
+
+def share_text(value: float) -> str:
+    """A share of a row for the confusion matrix: one decimal, so no coloured cell reads "0%"."""
+    if value == 0:
+        return "0"
+    return "<0.1%" if value < 0.0005 else f"{value:.1%}"
+
+
+def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[str], columns: int,
+                      key: str) -> int | None:
+    """A gallery of digits (one picture, as fast as st.image) in which a click on a digit picks it:
+    an almost invisible marker sits on each thumbnail, as on the confusion matrix's cells.
+    Returns the test index of a newly clicked digit, else None."""
+    picture = gallery_image(images, captions, columns=columns)
+    height, width = picture.shape[:2]
+    rows = -(-len(indices) // columns)
+    cell_w, cell_h = width / columns, height / rows
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, format="JPEG", quality=90)  # encodes and loads faster than PNG
+    source = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
+    spots = np.arange(len(indices))
+    figure = {
+        "data": [{"type": "scatter", "mode": "markers", "x": ((spots % columns + 0.5) * cell_w).tolist(),
+                  "y": ((spots // columns + 0.45) * cell_h).tolist(), "customdata": [int(i) for i in indices],
+                  "text": captions, "hovertemplate": "%{text}: click to look closer<extra></extra>",
+                  "marker": {"symbol": "square", "size": 40, "opacity": 0.01, "color": "#000"}}],
+        "layout": {"images": [{"source": source, "xref": "x", "yref": "y", "x": 0, "y": 0, "sizex": width,
+                               "sizey": height, "sizing": "stretch", "layer": "below"}],
+                   "xaxis": {"range": [0, width], "visible": False, "fixedrange": True},
+                   "yaxis": {"range": [height, 0], "visible": False, "fixedrange": True, "scaleanchor": "x"},
+                   "height": height + 10, "width": width, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
+                   "showlegend": False, "clickmode": "event+select", "dragmode": False},
+    }
+    clicked = st.plotly_chart(figure, key=key, on_select="rerun", selection_mode="points",
+                              config={"displayModeBar": False})
+    points = clicked.selection.points if clicked is not None else []
+    pick = int(points[0]["customdata"]) if points and points[0].get("customdata") is not None else None
+    if pick is None or st.session_state.get(f"{key}_last") == pick:
+        return None
+    st.session_state[f"{key}_last"] = pick
+    return pick
 
 
 def confusion_figure(result: Evaluation, normalised: bool) -> dict:
     counts = result.confusion
     values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalised else counts
-    text = [[f"{v:.0%}" if normalised else str(v) for v in row] for row in values.tolist()]
+    text = [[share_text(v) if normalised else str(v) for v in row] for row in values.tolist()]
     # Mistakes stand out: the diagonal (all correct answers) would swamp the colour scale.
     shown = values.astype(float).copy()
     np.fill_diagonal(shown, np.nan)
@@ -67,13 +114,16 @@ def gallery_panel(result: Evaluation, images: np.ndarray) -> None:
     page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="m_page") if pages > 1 else 1
     shown = chosen[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     captions = [f"{result.labels[i]} -> {result.preds[i]} {result.confidence[i]:.0%}" for i in shown]
-    st.image(gallery_image(images[shown], captions), output_format="JPEG")  # encodes and loads faster than PNG
-    st.caption(f"{len(chosen)} mistakes; shown {len(shown)}: true -> predicted, with the model's confidence")
+    clicked = clickable_gallery(images[shown], shown, captions, 10, "m_gallery")
+    if clicked is not None and clicked in shown:
+        st.session_state["m_pick"] = clicked
+    st.caption(f"{len(chosen)} mistakes; shown {len(shown)}: true -> predicted, with the model's confidence. "
+               "Click a digit to look closer.")
     pick = st.selectbox("Look closer at", shown.tolist(), key="m_pick",
                         format_func=lambda i: f"test #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
     left, right = st.columns([1, 2])
     left.image(pixels_image(images[pick] / 255.0, 8), caption=f"test digit #{pick}")
-    if left.button("Look inside: why this answer?", icon="🔬", key="m_inside"):
+    if left.button("Look inside: why this answer?", icon=":material/biotech:", key="m_inside"):
         st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)})
         st.switch_page("pages/inside.py")
     right.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": result.probs[pick].tolist(),
@@ -92,14 +142,23 @@ def compare_panel(name: str, result: Evaluation, images: np.ndarray) -> None:
         st.caption("Train another model to compare it with this one.")
         return
     other = st.selectbox("Compare with", others, key="m_other")
-    only_this, only_other = disagreements(result, evaluation_of(other))
+    other_result = evaluation_of(other)
+    only_this, only_other = disagreements(result, other_result)
     st.markdown(f"**{name}** gets {len(only_this)} digits right that **{other}** gets wrong; "
                 f"**{other}** gets {len(only_other)} right that **{name}** gets wrong.")
-    for label, indices in ((f"Right by {name}, wrong by {other}", only_this),
-                           (f"Right by {other}, wrong by {name}", only_other)):
-        if len(indices):
-            st.image(gallery_image(images[indices[:40]], [f"#{i}: {result.labels[i]}" for i in indices[:40]]),
-                     caption=label, output_format="JPEG")
+    for side, (right_by, wrong_by, wrong_preds, indices) in enumerate((
+            (name, other, other_result.preds, only_this), (other, name, result.preds, only_other))):
+        if not len(indices):
+            continue
+        st.markdown(f"**Right by {right_by}, wrong by {wrong_by}**: {len(indices)} digits, {COMPARE_PAGE} a page")
+        pages = -(-len(indices) // COMPARE_PAGE)
+        page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"m_compare_page_{side}") if pages > 1 else 1
+        shown = indices[(page - 1) * COMPARE_PAGE: page * COMPARE_PAGE]
+        first = (page - 1) * COMPARE_PAGE + 1
+        st.image(gallery_image(images[shown], [f"#{i}: {result.labels[i]}->{wrong_preds[i]}" for i in shown]),
+                 output_format="JPEG",
+                 caption=f"{first}-{first + len(shown) - 1}: {len(shown)} of {len(indices)}. Under each: the test "
+                         f"digit's number, its true digit -> what {wrong_by} answered")
 
 
 def dataset_panel() -> None:
@@ -125,7 +184,11 @@ def mistakes_page() -> None:
         result = evaluation_of(name)
         images = dataset().test_images
     except MnistDataError as e:
-        st.warning(f"This page needs the MNIST test set: {e} The Train page can download it.")
+        # The test files first: they are what this page shows (the whole set is read at once).
+        missing = sorted(missing_files(), key=lambda stem: not stem.startswith("t10k"))
+        what = f"missing in `{find_data_dir()}`: " + ", ".join(f"`{stem}`" for stem in missing) + "." if missing \
+            else str(e)
+        st.warning(f"This page needs the MNIST test set; {what} The Train page can download it.")
         return
     mistakes_tab, compare_tab, data_tab = st.tabs(["Mistakes", "Compare two models", "Dataset"])
     with mistakes_tab:

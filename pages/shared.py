@@ -1,12 +1,14 @@
-"""What the pages share: the cached engine objects, who this browser session is, the current model."""
+"""What the pages share: the cached engine objects, who this browser is, its runs and its current model
+(kept on the server per browser, so a page switch or a reload keeps them), renaming and deleting models."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 import os
-import secrets
 import threading
 import time
+from pathlib import Path
 
 import streamlit as st
 import torch
@@ -14,11 +16,12 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from mnist_core.data import load_mnist, Mnist
+from mnist_core.data import find_data_dir, load_mnist, Mnist
 from mnist_core.evaluate import evaluate, Evaluation
-from mnist_core.jobs import JobRegistry, TrainingJob
+from mnist_core.jobs import JobRegistry, runner_for, TrainingJob
 from mnist_core.model import MLP
-from mnist_core.store import ModelMeta, ModelStore
+from mnist_core.store import ModelMeta, ModelStore, StoreError
+from pages.identity import browser_key, OWNER  # noqa: F401 (OWNER: the session key, for the pages)
 
 
 # Streamlit decides between the old `pages/`-folder app and `st.navigation` when a server's first session
@@ -59,9 +62,8 @@ for _module in ("scipy.signal", "mnist_core.augment", "mnist_core.drawings", "mn
     importlib.import_module(_module)
 
 # Session-state keys, in one place.
-OWNER = "owner"  # this browser's secret; also in the URL as ?key=, so a reload finds its jobs again
 JOB = "job"  # id of the job this session shows
-MODEL = "model"  # name of the current model for every page
+MODEL = "model"  # name of the current model for every page (kept per browser by `current_models`)
 DEFAULT_MODEL = "default"  # ships with the app (mnist_core/builtin_models)
 DRAWN = "drawn_digit"  # the last drawing the Draw page read, MNIST-style (28, 28) in [0, 1], for Inside
 INSIDE_SOURCE = "inside_source"  # what the Inside page looks at: "drawing" or "test"
@@ -80,10 +82,25 @@ def model_store() -> ModelStore:
     return ModelStore()
 
 
+@functools.lru_cache(maxsize=2)
+def _mnist_in(folder: Path) -> Mnist:
+    return load_mnist(folder)
+
+
+_data_lock = threading.Lock()
+
+
+def _load_dataset() -> Mnist:
+    """MNIST read once per folder, by the pages or by a job's watcher thread. No Streamlit in it: a
+    cache_resource function called from a job's thread logged "missing ScriptRunContext" each run."""
+    with _data_lock:
+        return _mnist_in(find_data_dir())
+
+
 @st.cache_resource
 def dataset() -> Mnist:
     """The whole MNIST, read once per server; raises MnistDataError when it is not there."""
-    return load_mnist()
+    return _load_dataset()
 
 
 class Sessions:
@@ -119,43 +136,126 @@ class Sessions:
 
 @st.cache_resource
 def job_registry() -> tuple[JobRegistry, Sessions]:
-    """One registry for the whole server: at most one job trains per device, the rest queue."""
-    registry = JobRegistry(model_store(), dataset, slots_per_device=1)
+    """One registry for the whole server: at most one job trains per device, the rest queue. With
+    MNIST_RAY_ADDRESS set, runs train on that Ray cluster instead of in child processes of this server."""
+    registry = JobRegistry(model_store(), _load_dataset, slots_per_device=1,
+                           runner=runner_for(os.environ.get("MNIST_RAY_ADDRESS")))
     return registry, Sessions(registry)
 
 
 def owner() -> str:
-    """This browser's secret owner key: from the URL (?key=) if there, else a new one put there."""
-    if OWNER not in st.session_state:
-        st.session_state[OWNER] = st.query_params.get("key") or secrets.token_urlsafe(12)
-    registry, sessions = job_registry()
+    """This browser's private owner key (a cookie, see pages/identity.py); never in a URL or a file."""
+    who = browser_key()
+    _, sessions = job_registry()
     ctx = get_script_run_ctx()
     if ctx is not None:
-        sessions.register(st.session_state[OWNER], ctx.session_id)
-    return st.session_state[OWNER]
+        sessions.register(who, ctx.session_id)
+    return who
+
+
+def jobs_of_browser() -> list[TrainingJob]:
+    """This browser's jobs, newest first: how a page finds its run again after a reload."""
+    registry, _ = job_registry()
+    return registry.jobs_of(owner())
 
 
 def current_job() -> TrainingJob | None:
-    """The job this page shows: from the session, else from the URL (?job=), which a shared link carries."""
+    """The job this page shows: the session's, else the URL's (?job=, a shared link), else this browser's
+    newest (after a reload)."""
     registry, _ = job_registry()
     job_id = st.session_state.get(JOB) or st.query_params.get("job")
     job = registry.get(job_id) if job_id else None
+    if job is None:
+        mine = jobs_of_browser()
+        job = mine[0] if mine else None
     if job is not None:
         st.session_state[JOB] = job.id
     return job
 
 
 def may_change(meta: ModelMeta, who: str) -> bool:
-    """Only the session that trained a model (or the operator) may rename or delete it."""
-    return not meta.builtin and (OPERATOR or (meta.owner != "" and meta.owner == who))
+    """Only the browser that trained a model (or the operator) may rename or delete it."""
+    registry, _ = job_registry()
+    return registry.may_change(meta, who, OPERATOR)
+
+
+class CurrentModels:
+    """Each browser's current model, by owner key: its name and the id of the model it was chosen as,
+    so a rename is followed and a model replaced under the same name is not taken for it."""
+
+    def __init__(self) -> None:
+        self.chosen: dict[str, tuple[str, str]] = {}
+        self.lock = threading.Lock()
+
+    def get(self, who: str) -> tuple[str, str] | None:
+        with self.lock:
+            return self.chosen.get(who)
+
+    def set(self, who: str, name: str, model_id: str) -> None:
+        with self.lock:
+            self.chosen[who] = (name, model_id)
+
+
+@st.cache_resource
+def current_models() -> CurrentModels:
+    return CurrentModels()
+
+
+def _meta_or_none(name: str) -> ModelMeta | None:
+    try:
+        return model_store().meta(name)
+    except StoreError:  # gone, damaged, or a name that is not a name
+        return None
+
+
+def set_current_model(name: str) -> None:
+    """Make `name` this browser's current model on every page (StoreError if it cannot be read)."""
+    meta = model_store().meta(name)
+    current_models().set(owner(), name, meta.id)
+    st.session_state[MODEL] = name
 
 
 def current_model_name() -> str:
-    name = st.session_state.get(MODEL, DEFAULT_MODEL)
-    if not model_store().exists(name):
-        name = DEFAULT_MODEL
+    """This browser's current model: as chosen (followed through a rename), else `default` when the
+    chosen model is gone, damaged or replaced by another of its name."""
+    who = owner()
+    chosen = current_models().get(who)
+    explicit = st.session_state.get(MODEL)  # set directly by a page this run: the newest choice
+    if explicit and (chosen is None or explicit != chosen[0]) and (meta := _meta_or_none(explicit)) is not None:
+        chosen = (explicit, meta.id)
+        current_models().set(who, *chosen)
+    name = DEFAULT_MODEL
+    if chosen is not None:
+        wanted, model_id = chosen
+        meta = _meta_or_none(wanted)
+        if meta is not None and (not model_id or meta.id == model_id):
+            name = wanted
+        elif model_id and (moved := model_store().find_id(model_id)) is not None:
+            name = moved
+            current_models().set(who, name, model_id)
     st.session_state[MODEL] = name
     return name
+
+
+def rename_model(name: str, new_name: str, who: str) -> None:
+    """Rename a model of this browser's; StoreError (one line) when it is another's, built in, held by an
+    active run, or the new name is taken or invalid. The current model follows the rename."""
+    registry, _ = job_registry()
+    new_name = new_name.strip()
+    chosen = current_models().get(who)
+    registry.rename_model(name, new_name, who, OPERATOR)
+    if chosen is not None and chosen[0] == name:
+        current_models().set(who, new_name, chosen[1])
+        st.session_state[MODEL] = new_name
+
+
+def delete_model(name: str, who: str) -> None:
+    """Delete a model of this browser's; StoreError (one line) when it is another's, built in or training.
+    A browser whose current model it was falls back to `default`."""
+    registry, _ = job_registry()
+    registry.delete_model(name, who, OPERATOR)
+    if st.session_state.get(MODEL) == name:
+        st.session_state.pop(MODEL, None)
 
 
 @st.cache_resource(max_entries=8)
@@ -184,7 +284,11 @@ def evaluation_of(name: str) -> Evaluation:
 
 def current_model(device: str = "cpu") -> tuple[MLP, ModelMeta]:
     name = current_model_name()
-    return loaded_model(name, model_version(name), device)
+    try:
+        return loaded_model(name, model_version(name), device)
+    except StoreError as e:  # its metadata reads but its weights do not: say so, use the shipped model
+        st.warning(f"{e}. Using the shipped model `{DEFAULT_MODEL}` instead.")
+        return loaded_model(DEFAULT_MODEL, model_version(DEFAULT_MODEL), device)
 
 
 def model_picker(label: str = "Model") -> str:
@@ -192,5 +296,11 @@ def model_picker(label: str = "Model") -> str:
     names = [e.name for e in model_store().list() if e.meta is not None]
     current = current_model_name()
     chosen = st.selectbox(label, names, index=names.index(current) if current in names else 0)
-    st.session_state[MODEL] = chosen
+    if chosen != current:
+        try:
+            set_current_model(chosen)
+        except StoreError as e:  # damaged since it was listed
+            st.error(str(e))
+            return current
     return chosen
+

@@ -136,3 +136,34 @@ def test_predict_reads_files_in_order_and_reports_each_failure(trained, tmp_path
     assert lines[2] == {"file": str(blank), "digit": None, "probabilities": [0.0] * 10, "blank": True}
     code, out, _ = run(capsys, "predict", "--model", "tiny", "--store", str(store), str(drawn), str(blank))
     assert code == 0 and out.splitlines()[1].endswith("blank (no digit found)")
+
+
+def test_models_json_into_a_pipe_closed_early_exits_quietly(tmp_path):
+    """`models --json | head -c 10`: the reader leaves after 10 bytes; no BrokenPipeError traceback."""
+    from mnist_core.model import MLP
+    from mnist_core.store import ModelMeta
+
+    store = ModelStore(tmp_path, builtin_dir=None)
+    model = MLP((4,))
+    history = [{"epoch": i, "loss": 0.1, "note": "x" * 200} for i in range(2000)]  # ~500 KB of JSON
+    store.save(model, ModelMeta(name="long", model=model.config(), config={}, history=history))
+    done = subprocess.run(f"{sys.executable} -m mnist_core models --json --store {tmp_path} | head -c 10",
+                          shell=True, cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert done.stdout == '[{"name": ' and done.stderr == ""
+
+
+def test_any_oserror_is_one_line_not_a_traceback(tmp_path, capsys, monkeypatch):
+    def failing(self):
+        raise OSError(5, "Input/output error", str(tmp_path))
+
+    monkeypatch.setattr(ModelStore, "list", failing)
+    code, out, err = run(capsys, "models", "--store", str(tmp_path))
+    assert code == 2 and err.count("\n") == 1 and "Input/output error" in err
+
+
+def test_train_into_a_store_that_is_a_file_is_refused_before_training(tiny_dir, tmp_path, capsys):
+    blocker = tmp_path / "not-a-folder"
+    blocker.write_text("x")
+    code, out, err = run(capsys, "train", "--epochs", "1", "--hidden", "8", "--data-dir", str(tiny_dir),
+                         "--store", str(blocker), "--name", "m", "--device", "cpu")
+    assert code == 2 and "Epoch" not in out and err.count("\n") == 1 and err.startswith("error: ")

@@ -8,7 +8,16 @@ import numpy as np
 import pytest
 
 from mnist_core import data
-from mnist_core.data import download, FILES, find_data_dir, load_mnist, missing_files, MnistDataError, read_idx
+from mnist_core.data import (
+    download,
+    FILES,
+    files_to_fetch,
+    find_data_dir,
+    load_mnist,
+    missing_files,
+    MnistDataError,
+    read_idx,
+)
 
 from .conftest import idx_bytes, write_mnist
 
@@ -174,10 +183,13 @@ def test_failed_download_leaves_nothing_and_says_what_to_do(tmp_path, real_files
     assert sorted(p.name for p in folder.iterdir()) == sorted(f"{s}.gz" for s in FILES if f"{s}.gz" not in small)
 
 
-def test_nothing_is_fetched_when_all_files_are_present(tmp_path):
+def test_nothing_is_fetched_when_all_files_are_present_and_sound(tmp_path):
     folder = tmp_path / "m"
     write_mnist(folder)
-    assert download(folder, mirrors=[closed_port_url()]) == folder  # would fail if it tried
+    table = {stem: (hashlib.md5(raw := gzip.decompress((folder / f"{stem}.gz").read_bytes())).hexdigest(), len(raw))
+             for stem in FILES}
+    assert files_to_fetch(folder, table) == []
+    assert download(folder, mirrors=[closed_port_url()], files=table) == folder  # would fail if it tried
 
 
 def test_real_mnist_has_the_documented_counts(mnist):

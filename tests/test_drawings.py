@@ -11,8 +11,8 @@ def test_add_load_zip_clear(tmp_path):
     store = Collections(tmp_path)
     image = np.zeros((20, 20, 4), np.uint8)
     image[5:15, 9:11, 3] = 255
-    first = store.add("class-3b", image, 1)
-    store.add("class-3b", image, 7)
+    first = store.add("class-3b", image, 1, owner="alice")
+    store.add("class-3b", image, 7, owner="bob")  # anyone may add; the maker owns it
     assert store.names() == ["class-3b"]
     drawings = store.load("class-3b")
     assert [d.label for d in drawings] == [1, 7] and drawings[0].file == first
@@ -20,7 +20,7 @@ def test_add_load_zip_clear(tmp_path):
     with zipfile.ZipFile(io.BytesIO(store.zip_bytes("class-3b"))) as archive:
         names = sorted(archive.namelist())
     assert names[-1] == "class-3b/labels.csv" and len(names) == 3
-    store.clear("class-3b")
+    store.clear("class-3b", owner="alice")
     assert store.names() == [] and store.load("class-3b") == []
 
 
@@ -44,5 +44,5 @@ def test_version_changes_with_every_addition_and_clear(tmp_path):
     one = store.version("c")
     store.add("c", np.zeros((5, 5), np.uint8), 4)
     assert len({empty, one, store.version("c")}) == 3
-    store.clear("c")
+    store.clear("c", operator=True)
     assert store.version("c") == empty

@@ -32,7 +32,8 @@ def test_a_job_trains_in_the_background_and_is_saved(registry):
     assert [r["epoch"] for r in snap.history] == [1, 2]
     assert len(snap.batch_losses) == 2 * 30 and snap.batch == snap.batches == 30
     meta = registry.store.meta("m1")
-    assert meta.owner == "alice" and meta.epochs == 2 and not meta.stopped
+    assert registry.store.owners.owns("alice", meta.owner) and "alice" not in meta.owner
+    assert meta.epochs == 2 and not meta.stopped
     assert registry.get(job.id) is job and registry.jobs_of("alice") == [job] and registry.jobs_of("bob") == []
     # The live views: first-layer weights as trained, and a gradient report every 20 batches.
     assert snap.weights.shape == (16, 28, 28)

@@ -2,8 +2,8 @@ import pytest
 import torch
 
 from mnist_core.model import MLP
-from mnist_core.store import check_name, ModelMeta, ModelStore, save_trained, StoreError
-from mnist_core.train import TrainConfig, Trainer
+from mnist_core.store import check_name, ModelMeta, ModelStore, StoreError
+from mnist_core.train import TrainConfig
 
 
 def meta(name: str, model: MLP, **extra) -> ModelMeta:
@@ -23,21 +23,6 @@ def test_saved_model_reloads_to_identical_predictions(store):
     images = torch.rand(10, 28, 28)
     assert torch.equal(model(images), loaded(images))
     assert loaded_meta.history == [{"epoch": 1}] and loaded_meta.model["activation"] == "tanh"
-
-
-def test_save_trained_keeps_settings_history_metrics_and_optimizer(store, tiny):
-    trainer = Trainer(TrainConfig(hidden=(8,), epochs=2, batch_size=50, device="cpu"), tiny)
-    trainer.train()
-    save_trained(store, trainer, "t", seconds=1.5, owner="me")
-    model, m, optimizer_state = store.load("t")
-    assert m.epochs == 2 and m.history[1]["epoch"] == 2
-    assert m.metrics["test_f1"] == trainer.history[-1].test_f1
-    assert m.parameters == 784 * 8 + 8 + 8 * 10 + 10 and m.train_seconds == 1.5 and m.owner == "me"
-    assert m.config["hidden"] == [8] and optimizer_state["state"]
-    # Continuing from the store carries on the history and the optimizer's moments.
-    again = Trainer(TrainConfig.from_dict(m.config), tiny, model=model, history=trainer.history,
-                    optimizer_state=optimizer_state)
-    assert again.train(1)[0].epoch == 3
 
 
 @pytest.mark.parametrize("name", ["../x", "/etc/x", "a/b", ".hidden", "", "x" * 65, "a b", "m.pt", "c:\\x"])
@@ -70,11 +55,11 @@ def test_a_crash_while_writing_leaves_the_old_model_and_no_debris(store, monkeyp
         raise OSError("disk full")
 
     monkeypatch.setattr(torch, "save", crash)
-    with pytest.raises(OSError):
+    with pytest.raises(StoreError, match="disk full"):
         store.save(model, meta("a", model, parameters=2), overwrite=True)
     monkeypatch.undo()
     assert store.meta("a").parameters == 1
-    assert sorted(p.name for p in store.root.iterdir()) == ["a.pt"]
+    assert sorted(p.name for p in store.root.iterdir() if p.name != ".lock") == ["a.pt"]
 
 
 def test_damaged_file_gets_a_clear_error_and_the_others_stay_usable(store):

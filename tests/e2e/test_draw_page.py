@@ -1,6 +1,7 @@
 """The Draw page in a real browser: real mouse strokes on the canvas, the answer read off the page."""
 
 import math
+import re
 
 import pytest
 
@@ -94,3 +95,55 @@ def test_a_finger_drawing_on_a_touch_screen_is_read(app, browser):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "draw-by-touch.png"), full_page=True)
         context.close()
+
+
+def png_of_a_one() -> bytes:
+    import io
+
+    from PIL import Image, ImageDraw
+
+    image = Image.new("RGB", (200, 200), "white")
+    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill="black", width=16)
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def upload(page, name: str, content: bytes) -> None:
+    before = page.locator(MARKER).first.text_content() if page.locator(MARKER).count() else None
+    page.locator("input[type=file]").set_input_files(files=[{"name": name, "mimeType": "image/png",
+                                                              "buffer": content}])
+    page.wait_for_function(
+        "prev => { const m = document.querySelector(\"" + MARKER + "\"); return !m || m.textContent !== prev; }",
+        arg=before, timeout=20_000)
+    wait_idle(page)
+
+
+def test_upload_then_draw_reads_the_newer_and_says_so(draw_page):
+    upload(draw_page, "one.png", png_of_a_one())
+    draw_page.get_by_text("Reading the upload one.png.").wait_for()
+    assert predicted(draw_page) == "1"
+    stroke(draw_page, loop())
+    draw_page.get_by_text("Reading your drawing.").wait_for()
+    assert predicted(draw_page) == "0"
+    draw_page.get_by_text("You drew and uploaded: which should the network read?").wait_for()
+    draw_page.screenshot(path=str(ARTIFACTS / "draw-upload-then-draw.png"), full_page=True)
+    draw_page.get_by_role("button", name="Remove the upload").click()
+    wait_idle(draw_page)
+    draw_page.get_by_text("Reading your drawing.").wait_for()
+    assert draw_page.get_by_text("one.png").count() == 0
+
+
+def test_a_bad_upload_is_an_error_and_the_drawing_is_still_read(draw_page):
+    stroke(draw_page, loop())
+    upload(draw_page, "broken.png", b"not a picture at all")
+    draw_page.get_by_text(re.compile(r"The upload could not be read: .*Reading your drawing instead")).wait_for()
+    assert predicted(draw_page) == "0"
+    draw_page.screenshot(path=str(ARTIFACTS / "draw-bad-upload.png"), full_page=True)
+
+
+def test_a_dash_is_read_as_a_digit_and_the_page_says_why(draw_page):
+    stroke(draw_page, [(50 + i * 9, 140) for i in range(21)])
+    assert predicted(draw_page).isdigit()
+    draw_page.get_by_text('never "not a digit"', exact=False).wait_for()
+    draw_page.screenshot(path=str(ARTIFACTS / "draw-dash.png"), full_page=True)

@@ -56,3 +56,25 @@ def test_a_drawing_and_a_mistake_can_be_looked_into(app, page):
     wait_idle(page)
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_text(f"Looking at test digit #{number}").wait_for()
+
+
+def test_a_click_on_the_map_shows_the_digit_above_the_map(app, page):
+    open_app(page, app.url + "inside")
+    open_tab(page, "Map")
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text("test digits placed by PCA").first.wait_for()
+    chart = page.locator(".js-plotly-plot", has_text="test digits placed by")
+    chart.scroll_into_view_if_needed()
+    # The screen position of the first point of the first trace, from Plotly's own axes.
+    spot = page.evaluate("""() => { const g = [...document.querySelectorAll('.js-plotly-plot')]
+            .find(g => g._fullLayout.title.text.includes('placed by'));
+        const t = g._fullData[0], L = g._fullLayout, box = g.getBoundingClientRect();
+        return {x: box.left + L._size.l + L.xaxis.l2p(t.x[0]), y: box.top + L._size.t + L.yaxis.l2p(t.y[0]),
+                index: t.customdata[0]}; }""")
+    page.mouse.click(spot["x"], spot["y"])
+    wait_idle(page)
+    caption = main.get_by_text(f"test #{spot['index']}: a ")
+    caption.wait_for()
+    assert caption.bounding_box()["y"] < chart.bounding_box()["y"]  # above the map, not below the screen
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "inside-map-click.png"))

@@ -1,9 +1,11 @@
 """The Mistakes page in a real browser, for the shipped model on the real test set."""
 
+import re
+
 from mnist_core.evaluate import evaluate
 from mnist_core.store import ModelStore
 
-from .conftest import open_app, wait_idle
+from .conftest import ARTIFACTS, open_app, wait_idle
 
 
 def test_matrix_and_gallery_show_and_a_click_on_a_cell_filters(app, page, mnist):
@@ -24,3 +26,47 @@ def test_matrix_and_gallery_show_and_a_click_on_a_cell_filters(app, page, mnist)
     assert "true 4 → predicted 9" in main.inner_text()
     gallery = main.get_by_test_id("stImage").first
     assert gallery.is_visible()
+
+
+def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, page, mnist):
+    open_app(page, app.url + "mistakes")
+    gallery = page.locator(".st-key-m_gallery .js-plotly-plot")
+    gallery.scroll_into_view_if_needed()
+    spots = gallery.locator(".scatterlayer .point")
+    assert spots.count() == 60
+    index = page.evaluate(
+        "() => document.querySelector('.st-key-m_gallery .js-plotly-plot')._fullData[0].customdata[7]")
+    spots.nth(7).click(force=True)
+    wait_idle(page)
+    page.get_by_text(f"test digit #{index}", exact=True).wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "mistakes-gallery-click.png"), full_page=True)
+    page.get_by_text("Row-normalised (share of each true digit)").click()
+    wait_idle(page)
+    find = """() => { const g = [...document.querySelectorAll('.js-plotly-plot')]
+        .find(g => (g._fullData || []).some(t => t.type === 'heatmap'));
+        return g ? g._fullData.find(t => t.type === 'heatmap').text.flat() : null; }"""
+    page.wait_for_function(f"() => {{ const t = ({find})(); return t && t.some(x => x.endsWith('%')); }}")
+    texts = page.evaluate(find)
+    assert "0%" not in texts and any(t.endswith("%") and "." in t for t in texts)
+    matrix = page.locator(".st-key-m_confusion .js-plotly-plot").last  # the old chart may linger a moment
+    matrix.scroll_into_view_if_needed()
+    matrix.screenshot(path=str(ARTIFACTS / "mistakes-row-normalised.png"))
+
+
+def test_compare_two_models_pages_through_all(app, page, mnist):
+    from mnist_core.store import save_trained
+    from mnist_core.train import TrainConfig, Trainer
+
+    if not (app.store / "e2e-small.pt").exists():
+        trainer = Trainer(TrainConfig(hidden=(16,), epochs=1, device="cpu"), mnist)
+        trainer.train()
+        save_trained(ModelStore(app.store), trainer, "e2e-small", seconds=1.0)
+    open_app(page, app.url + "mistakes")
+    page.get_by_role("tab", name="Compare two models").click()
+    wait_idle(page)
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text(re.compile(r"Right by default, wrong by e2e-small: \d+ digits, 40 a page")).wait_for()
+    main.get_by_text(re.compile(r"^1-40: 40 of \d+\. Under each")).first.wait_for()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "mistakes-compare.png"), full_page=True)

@@ -1,0 +1,158 @@
+"""Training runs on a Ray cluster: one actor per run (a GPU where the cluster has one), its messages polled,
+its weights back through Ray's object store, so workers need no shared disk. Imported only when asked for."""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+
+import ray
+from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
+
+from .data import Mnist
+from .runs import Message, RunResult, RunSpec, train_run
+
+POLL_SECONDS = 0.2  # between fetches of a run's messages: a stop reaches the worker within about this
+ENGINE = Path(__file__).resolve().parent  # shipped to the workers with the job (`py_modules`)
+
+
+class RayRunError(RuntimeError):
+    """A run on the cluster failed: its worker died, or the training raised; the message says which."""
+
+
+def connect(address: str) -> None:
+    """Join the Ray cluster at `address` ('auto', 'HOST:PORT', 'ray://HOST:PORT'), or start one on this
+    machine for this process with 'local'. The engine's code travels to the workers with the job."""
+    if ray.is_initialized():
+        return
+    runtime_env = {"py_modules": [str(ENGINE)], "excludes": ["__pycache__", "*.pyc"]}
+    if address == "local":
+        # address="local": a new instance even where `ray start` left one this process could join.
+        ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, runtime_env=runtime_env,
+                 log_to_driver=False)
+    else:
+        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+
+
+def cluster_gpus() -> int:
+    return int(ray.cluster_resources().get("GPU", 0))
+
+
+def run_slots() -> int:
+    """How many runs the cluster trains at once: one per GPU, else one per two CPUs."""
+    gpus = cluster_gpus()
+    return gpus if gpus else max(1, int(ray.cluster_resources().get("CPU", 1)) // 2)
+
+
+@ray.remote(max_concurrency=3)  # train, take and stop run in threads of their own
+class RunActor:
+    """One run on a worker: trains in `train` while `take` hands over its messages and `stop` asks it to end."""
+
+    def __init__(self) -> None:
+        self.messages: list[Message] = []
+        self.lock = threading.Lock()
+        self.stop_requested = threading.Event()
+
+    def train(self, spec: RunSpec, data: Mnist) -> RunResult:
+        return train_run(spec, data, self._send, self.stop_requested.is_set)
+
+    def _send(self, message: Message) -> None:
+        with self.lock:
+            self.messages.append(message)
+
+    def take(self) -> list[Message]:
+        with self.lock:
+            taken, self.messages = self.messages, []
+        return taken
+
+    def stop(self) -> None:
+        self.stop_requested.set()
+
+
+_data_refs: dict[int, tuple[Mnist, ray.ObjectRef]] = {}  # id(data) -> (data, its copy in the object store)
+
+
+def _data_ref(data: Mnist) -> ray.ObjectRef:
+    """The data set in the object store, put once per data object (about 55 MB of uint8)."""
+    if id(data) not in _data_refs:
+        _data_refs[id(data)] = (data, ray.put(data))
+    return _data_refs[id(data)][1]
+
+
+def run_on_ray(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
+               stop_requested: Callable[[], bool]) -> RunResult:
+    """`runs.train_run` on a Ray worker, the same messages passed to `send` here; raises RayRunError when
+    the worker dies or the training fails. Nothing is saved here: the caller saves the result it gets."""
+    gpu = spec.config.device in ("auto", "cuda") or spec.config.device.startswith("cuda:")
+    gpu = gpu and cluster_gpus() > 0
+    # Ray shows the worker only the GPU it was given, as cuda:0: let the worker pick it.
+    worker_spec = replace(spec, config=replace(spec.config, device="auto")) if gpu else spec
+    actor = RunActor.options(num_gpus=1 if gpu else 0, num_cpus=1).remote()
+    try:
+        done = actor.train.remote(worker_spec, _data_ref(data))
+        stop_sent = False
+        while True:
+            ready, _ = ray.wait([done], timeout=POLL_SECONDS)
+            for message in _get(actor.take.remote()):
+                send(message)
+            if not stop_sent and stop_requested():
+                actor.stop.remote()
+                stop_sent = True
+            if ready:
+                break
+        for message in _get(actor.take.remote()):
+            send(message)
+        return _get(done)
+    finally:
+        ray.kill(actor)
+
+
+def _get(ref: ray.ObjectRef):
+    try:
+        return ray.get(ref, timeout=600)
+    except RayTaskError as e:  # the training itself raised: its own message
+        cause = e.cause if getattr(e, "cause", None) is not None else e
+        raise RayRunError(f"{type(cause).__name__}: {cause}") from None
+    except RayActorError as e:
+        raise RayRunError("the Ray worker training this run died; nothing was saved "
+                          f"({type(e).__name__})") from None
+    except GetTimeoutError:
+        raise RayRunError("the Ray worker training this run stopped answering; nothing was saved") from None
+
+
+
+BOARD = "mnist-job-board"  # the named actor every replica of the app finds
+NAMESPACE = "mnist-app"
+
+
+@ray.remote(num_cpus=0)
+class JobBoard:
+    """The latest snapshot of every run of every app replica on this cluster, so that a share link opened
+    on another replica (behind one address, with sticky sessions) shows the same run."""
+
+    def __init__(self) -> None:
+        self.snapshots: dict[str, object] = {}
+
+    def publish(self, snapshots: dict[str, object], gone: list[str]) -> None:
+        self.snapshots.update(snapshots)
+        for job_id in gone:
+            self.snapshots.pop(job_id, None)
+
+    def get(self, job_id: str) -> object | None:
+        return self.snapshots.get(job_id)
+
+
+def job_board() -> ray.actor.ActorHandle:
+    """The cluster's one board: made by the first replica, found by the others; it outlives them."""
+    return JobBoard.options(name=BOARD, namespace=NAMESPACE, lifetime="detached", get_if_exists=True).remote()
+
+
+def publish(board: ray.actor.ActorHandle, snapshots: dict[str, object], gone: list[str]) -> None:
+    ray.get(board.publish.remote(snapshots, gone), timeout=10)
+
+
+def shared_snapshot(board: ray.actor.ActorHandle, job_id: str) -> object | None:
+    return ray.get(board.get.remote(job_id), timeout=10)

@@ -1,0 +1,115 @@
+"""Two browsers on one server, under AppTest: who may change what, and what a reload keeps. A new
+AppTest is a new browser session; one started with the same owner key is the same browser reloaded
+(the key comes from its cookie, which AppTest cannot send: it is put where the cookie's value goes)."""
+
+from __future__ import annotations
+
+import subprocess
+import time
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from . import test_pages
+from .conftest import PROJECT
+from .test_pages import button
+from .test_preprocess import draw_seven
+
+env, canvas = test_pages.env, test_pages.canvas  # the same fixtures as the page tests
+ALICE, BOB = "a" * 32, "b" * 32
+
+
+def page(path: str, who: str, **state) -> AppTest:
+    """A browser whose cookie holds `who`, on one page (through app.py, as in the browser)."""
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
+    at.session_state["owner"] = who
+    for key, value in state.items():
+        at.session_state[key] = value
+    at.switch_page(path)
+    return at.run()
+
+
+def train(at: AppTest, name: str) -> None:
+    at.sidebar.text_input(key="t_hidden").set_value("16").run()
+    at.sidebar.number_input(key="t_epochs").set_value(1).run()
+    at.sidebar.text_input(key="t_name").set_value(name).run()
+    button(at, "Train").click().run()
+    deadline = time.monotonic() + 60
+    while not any(f"saved as **{name}**" in s.value for s in at.success) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()  # run_every timers do not fire under AppTest
+    assert any(f"saved as **{name}**" in s.value for s in at.success)
+
+
+def has_button(at: AppTest, label: str) -> bool:
+    return any(b.label == label for b in at.button)
+
+
+def test_a_run_and_its_rights_survive_a_reload_and_the_key_is_never_in_the_url(env):
+    alice = page("pages/train.py", ALICE)
+    train(alice, "hers")
+    assert "key" not in alice.query_params and list(alice.query_params) == ["job"]
+    alice.session_state["model"] = "hers"  # chosen as the current model (the models table does this)
+    alice.run()
+    assert has_button(alice, "Rename") and has_button(alice, "Delete")
+    # The same browser reloaded: a new session, the same cookie. The run, the current model and the
+    # right to rename and delete are still there.
+    again = page("pages/train.py", ALICE)
+    assert any("saved as **hers**" in s.value for s in again.success)
+    assert any("**hers**" in m.value and "Current model" in m.value for m in again.markdown)
+    assert has_button(again, "Rename") and has_button(again, "Delete") and has_button(again, "Train more")
+    # Another browser looking at the same model gets neither.
+    bob = page("pages/train.py", BOB, model="hers")
+    assert not has_button(bob, "Rename") and not has_button(bob, "Delete") and not has_button(bob, "Train more")
+
+
+def test_the_current_model_is_kept_per_browser_across_pages_and_reloads(env):
+    alice = page("pages/train.py", ALICE)
+    train(alice, "chosen")
+    draw = page("pages/draw.py", ALICE)
+    draw.selectbox[0].set_value("chosen").run()  # the Draw page's model picker
+    assert any("Model **chosen**" in c.value for c in draw.caption)
+    reloaded = page("pages/mistakes.py", ALICE)
+    assert reloaded.selectbox[0].value == "chosen"
+    other = page("pages/draw.py", BOB)
+    assert any("Model **default**" in c.value for c in other.caption)  # bob's own choice is untouched
+
+
+def test_another_browsers_collection_is_not_offered_and_cannot_be_cleared(env, canvas):
+    canvas["image"] = draw_seven()
+    alice = page("pages/draw.py", ALICE)
+    alice.toggle(key="d_collect").set_value(True).run()
+    hers = alice.text_input[0].value
+    alice.selectbox[-1].set_value(7).run()
+    button(alice, "Save drawing").click().run()
+    assert any("1 of 1" in m.value for m in alice.markdown) and has_button(alice, "Clear this collection")
+    bob = page("pages/draw.py", BOB)
+    bob.toggle(key="d_collect").set_value(True).run()
+    assert bob.text_input[0].value != hers  # not pre-filled with alice's collection
+    bob.text_input[0].set_value(hers).run()
+    assert any("1 of 1" in m.value for m in bob.markdown)  # may look, score and add
+    assert not has_button(bob, "Clear this collection")
+    assert any("Another browser made this collection" in c.value for c in bob.caption)
+
+
+@pytest.fixture
+def read_only_drawings(env, monkeypatch):
+    folder = env / "ro"
+    folder.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=1m", "tmpfs", str(folder)], capture_output=True)
+    if done.returncode != 0:
+        pytest.skip("cannot mount a read-only tmpfs here")
+    monkeypatch.setenv("MNIST_DRAWINGS", str(folder))
+    yield folder
+    subprocess.run(["umount", str(folder)], check=False)
+
+
+def test_saving_a_drawing_into_a_read_only_folder_says_so(read_only_drawings, canvas):
+    canvas["image"] = draw_seven()
+    at = page("pages/draw.py", ALICE)
+    at.toggle(key="d_collect").set_value(True).run()
+    at.selectbox[-1].set_value(7).run()
+    button(at, "Save drawing").click().run()
+    assert not at.exception
+    assert any("read-only" in e.value for e in at.error)
+    assert any("predicted-digit" in m.value for m in at.markdown)  # the reading is still there

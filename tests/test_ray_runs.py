@@ -1,0 +1,136 @@
+"""Runs on a real local Ray instance: a tiny job, a stop, a worker killed mid-run."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+
+import pytest
+
+from mnist_core.runs import EpochDone, Halted, Report, RunSpec, Started
+from mnist_core.train import TrainConfig
+
+from .test_runs import small_data
+
+ray = pytest.importorskip("ray")
+ray_runs = pytest.importorskip("mnist_core.ray_runs")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def local_ray():
+    ray_runs.connect("local")
+    yield
+    ray.shutdown()
+
+
+def test_a_tiny_job_trains_on_a_worker_and_its_weights_come_back():
+    messages = []
+    spec = RunSpec(TrainConfig(hidden=(16,), epochs=2, batch_size=64, device="cpu"), epochs=2)
+    result = ray_runs.run_on_ray(spec, small_data(), messages.append, lambda: False)
+    started = messages[0]
+    assert isinstance(started, Started) and int(started.host.rsplit(" ", 1)[1]) != os.getpid()  # another process
+    assert [m.record.epoch for m in messages if isinstance(m, EpochDone)] == [1, 2]
+    assert result.history[-1].test_accuracy > 0.9 and result.weights["layers.0.weight"].shape == (16, 784)
+
+
+def test_stop_reaches_the_worker():
+    messages = []
+    spec = RunSpec(TrainConfig(hidden=(16,), epochs=50, batch_size=16, device="cpu"), epochs=50)
+    result = ray_runs.run_on_ray(spec, small_data(), messages.append,
+                                 lambda: any(isinstance(m, Report) for m in messages))
+    assert result.stopped and any(isinstance(m, Halted) for m in messages)
+    assert len(result.history) < 50
+
+
+def test_a_worker_killed_mid_run_is_a_clear_failure():
+    messages = []
+
+    def send(message) -> None:
+        messages.append(message)
+        if isinstance(message, Report) and sum(isinstance(m, Report) for m in messages) == 1:
+            os.kill(int(messages[0].host.rsplit(" ", 1)[1]), signal.SIGKILL)
+
+    spec = RunSpec(TrainConfig(hidden=(16,), epochs=50, batch_size=16, device="cpu"), epochs=50)
+    with pytest.raises(ray_runs.RayRunError, match="died"):
+        ray_runs.run_on_ray(spec, small_data(), send, lambda: False)
+
+
+# --- the app's jobs on the Ray backend ----------------------------------------------------------
+
+@pytest.fixture
+def ray_registry(tmp_path):
+    from mnist_core.jobs import JobRegistry, RayRunner
+    from mnist_core.store import ModelStore
+
+    data = small_data()
+    return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: data, runner=RayRunner("local"))
+
+
+def test_a_job_on_ray_is_saved_by_the_server_and_trains_further(ray_registry):
+    from mnist_core.jobs import DONE
+
+    config = TrainConfig(hidden=(16,), epochs=1, batch_size=64, device="cpu")
+    job = ray_registry.submit("alice", config, name="r1")
+    assert job.wait(120)
+    snap = job.snapshot()
+    assert snap.status == DONE and snap.saved and snap.device == "cpu" and str(os.getpid()) not in snap.host
+    assert ray_registry.store.meta("r1").epochs == 1 and ray_registry.store.owners.owns("alice",
+                                                                                        ray_registry.store.meta("r1").owner)
+    job.start(1)  # Train more: the stored model goes to the worker through the object store
+    assert job.wait(120) and job.snapshot().status == DONE
+    assert [r["epoch"] for r in ray_registry.store.meta("r1").history] == [1, 2]
+
+
+def test_a_job_on_ray_stops_and_a_killed_worker_fails_it_saving_nothing(ray_registry):
+    from mnist_core.jobs import FAILED, RUNNING, STOPPED
+
+    config = TrainConfig(hidden=(16,), epochs=50, batch_size=16, device="cpu")
+    job = ray_registry.submit("alice", config, name="stopped")
+    while not (job.snapshot().status == RUNNING and job.snapshot().batch):
+        assert not job.wait(0.05)
+    job.stop()
+    assert job.wait_halted(5) and job.wait(120)
+    assert job.snapshot().status == STOPPED and ray_registry.store.meta("stopped").stopped
+
+    killed = ray_registry.submit("alice", config, name="killed")
+    while not (killed.snapshot().host and killed.snapshot().batch):
+        assert not killed.wait(0.05)
+    os.kill(int(killed.snapshot().host.rsplit(" ", 1)[1]), signal.SIGKILL)
+    assert killed.wait(120)
+    snap = killed.snapshot()
+    assert snap.status == FAILED and "died" in snap.error and not snap.saved
+    assert not ray_registry.store.exists("killed")
+
+
+def test_the_cli_trains_on_ray_and_saves_here(tmp_path, tiny_dir):
+    import json
+    import subprocess
+    import sys
+
+    from .conftest import PROJECT
+
+    done = subprocess.run(
+        [sys.executable, "-m", "mnist_core", "train", "--ray", "local", "--epochs", "1", "--hidden", "8",
+         "--device", "cpu", "--data-dir", str(tiny_dir), "--store", str(tmp_path / "models"), "--name", "viaray",
+         "--json"], cwd=PROJECT, capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+    lines = [json.loads(line) for line in done.stdout.splitlines()]
+    assert [line["epoch"] for line in lines] == [1] and "test_f1" in lines[0]
+    assert "Training on cpu" in done.stderr and (tmp_path / "models" / "viaray.pt").is_file()
+
+
+def test_a_run_of_one_replica_is_seen_read_only_by_another(tmp_path, ray_registry):
+    from mnist_core.jobs import DONE, JobRegistry, RayRunner, SharedJob
+
+    other = JobRegistry(ray_registry.store, ray_registry.load_data, runner=RayRunner("local"))
+    job = ray_registry.submit("alice", TrainConfig(hidden=(16,), epochs=2, batch_size=64, device="cpu"), name="seen")
+    assert job.wait(120)
+    deadline = time.monotonic() + 10
+    while (seen := other.get(job.id)) is None or seen.snapshot().status != DONE:
+        assert time.monotonic() < deadline, "the other replica never saw the finished run"
+        time.sleep(0.2)
+    snap = seen.snapshot()
+    assert isinstance(seen, SharedJob) and seen.owner == "" and snap.owner == ""  # no key leaves its replica
+    assert snap.name == "seen" and [r["epoch"] for r in snap.history] == [1, 2] and snap.saved
+    assert other.get("no-such-job") is None
