@@ -2,6 +2,8 @@
 
 import streamlit as st
 
+import pages.shared  # noqa: F401  (first: it loads the engine once and leaves Streamlit's pages-folder mode)
+
 st.set_page_config(page_title="MNIST MLP studio", page_icon=":material/draw:", layout="wide")
 navigation = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/monitoring:", default=True),

@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 
 from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
-from .device import DeviceError, resolve_device
+from .device import CpuThreads, DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
 from .inside import PERTURBATIONS, robustness_curve
 from .jobs import RunError, runner_for
@@ -73,6 +73,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the training digits also drawn on a canvas and read back as the Draw page "
                         "does, shown in their place every epoch: 0 (off) to 1")
     t.add_argument("--name", help="name in the store (default: made from the layers and the time)")
+    t.add_argument("--threads", type=int,
+                   help="CPU threads (default: one per CPU other processes leave free, followed as that changes)")
     t.add_argument("--json", action="store_true", help="one JSON object per epoch on stdout")
     t.add_argument("--ray", metavar="ADDRESS",
                    help="train on the Ray cluster at ADDRESS (auto, HOST:PORT, ray://HOST:PORT), a GPU where it has "
@@ -171,13 +173,23 @@ def cmd_train(args: argparse.Namespace) -> int:
     data = load_mnist(args.data_dir)
     spec = RunSpec(config, config.epochs, live_weights=False)
     stop = threading.Event()
+    threads = None
+    if not args.ray:  # measured now, while this process is idle; then followed per batch
+        threads = CpuThreads(args.threads)
+        print(f"Training with {threads.threads} CPU thread(s)", file=sys.stderr, flush=True)
+
+    def stop_requested() -> bool:  # asked before every batch, in the training thread
+        if threads is not None:
+            threads.adjust()
+        return stop.is_set()
+
     # Ctrl-C: finish the batch, then keep and save what was learned.
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     try:
         if args.ray:
             result = runner_for(args.ray).run(spec, data, RunPrinter(config.epochs, args.json), stop)
         else:
-            result = train_run(spec, data, RunPrinter(config.epochs, args.json), stop.is_set)
+            result = train_run(spec, data, RunPrinter(config.epochs, args.json), stop_requested)
     except RunError as e:
         print(f"error: the run failed: {e}", file=sys.stderr)
         return 1

@@ -10,10 +10,16 @@ package's canvas is used unchanged."""
 
 from __future__ import annotations
 
+import atexit
+import functools
+import hashlib
 import importlib.util
+import shutil
+import tempfile
 import threading
 from pathlib import Path
 
+import numpy as np
 import streamlit as st
 
 SEND_DELAY_MS = 20  # still merges the changes of one burst of events (they come within a frame)
@@ -21,6 +27,7 @@ STOCK_DELAY = "Bc = 200,"  # streamlit-drawable-canvas 0.13.0: `h.sender = Nh(se
 COMPONENT = "mnist_app.drawable_canvas"
 _lock = threading.Lock()
 _swapped: list[bool] = []  # [whether the quick canvas is in use], once decided for this process
+_served: list[Path] = []  # [the folder its files are served from], where they are
 
 
 def build_folder() -> Path:
@@ -49,6 +56,41 @@ def quick_sources(build: Path) -> tuple[str, str] | None:
     return None if script is None else (script, styles[0].read_text(encoding="utf-8"))
 
 
+def served_files(sources: tuple[str, str]) -> tuple[str, str] | None:
+    """The quick canvas's script and style as files the server sends once (the browser caches them), not
+    inline: inline, the 415 kB script rode in the canvas element that every stroke's rerun built,
+    serialised and hashed again. Streamlit serves a component's files from the folder a package's
+    manifest declares; this declares a folder of our own the same way. Returns the (script, style) file
+    names, or None where there is no running server (AppTest) or this Streamlit has no such manifest API."""
+    from streamlit.runtime import Runtime
+
+    if not Runtime.exists():
+        return None
+    try:
+        from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
+        from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+    except ImportError:
+        return None
+    folder = Path(tempfile.mkdtemp(prefix="mnist-canvas-"))
+    atexit.register(shutil.rmtree, folder, True)
+    # Named by their content: a browser that cached another version's file never reuses it.
+    names = tuple(f"index-{hashlib.sha1(text.encode()).hexdigest()[:12]}.{kind}"
+                  for text, kind in zip(sources, ("js", "css"), strict=True))
+    for name, text in zip(names, sources, strict=True):
+        (folder / name).write_text(text, encoding="utf-8")
+    _served.append(folder)
+    package, component = COMPONENT.split(".", 1)
+    get_bidi_component_manager().register_from_manifest(
+        ComponentManifest(name=package, version="1", components=[ComponentConfig(name=component, asset_dir=".")]),
+        folder)
+    return names
+
+
+def served_folder() -> Path | None:
+    """Where the quick canvas's files are served from in this process; None when they are inline."""
+    return _served[0] if _served else None
+
+
 def quick_canvas_in_use() -> bool:
     """Registers the quick canvas and makes the package's `st_canvas` draw it, once per server
     process; False where the installed package is not the one this was written for."""
@@ -58,17 +100,35 @@ def quick_canvas_in_use() -> bool:
 
             sources = quick_sources(build_folder())
             if sources is not None:
-                # Inline script and style, not file paths: a component with files must be an installed package.
-                drawable.out = st.components.v2.component(COMPONENT, js=sources[0], css=sources[1],
+                script, style = served_files(sources) or sources
+                drawable.out = st.components.v2.component(COMPONENT, js=script, css=style,
                                                           html='<div class="canvas-root"></div>',
                                                           isolate_styles=True)
             _swapped.append(sources is not None)
         return _swapped[0]
 
 
-def st_canvas(**kwargs):
+class Drawn:
+    """The canvas's result with its picture decoded at most once: the package's `image_data` decodes the PNG
+    data URL again on every read (and the Draw page reads it twice a run)."""
+
+    def __init__(self, result) -> None:
+        self._result = result
+
+    @functools.cached_property
+    def image_data(self) -> np.ndarray | None:
+        picture = self._result.image_data
+        if picture is not None:
+            picture.flags.writeable = False  # one decoded drawing, read by every step that follows
+        return picture
+
+    def __getattr__(self, name: str):
+        return getattr(self._result, name)
+
+
+def st_canvas(**kwargs) -> Drawn:
     """streamlit_drawable_canvas.st_canvas, the quick one where it can be."""
     import streamlit_drawable_canvas as drawable
 
     quick_canvas_in_use()
-    return drawable.st_canvas(**kwargs)
+    return Drawn(drawable.st_canvas(**kwargs))

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import importlib
 import os
 import threading
 import time
@@ -22,13 +23,43 @@ from mnist_core.model import MLP
 from mnist_core.store import ModelMeta, ModelStore, StoreError
 from pages.identity import browser_key, OWNER  # noqa: F401 (OWNER: the session key, for the pages)
 
-# Streamlit's first session after a server start decides between the old `pages/`-folder app and
-# `st.navigation` before app.py has run; opened straight at a page's URL, that session ran the page
-# alone (old sidebar of file names, no page config). Seen here with streamlit 1.67: switch it over
-# and start the run again through app.py.
-if PagesManager.uses_pages_directory:
+
+# Streamlit decides between the old `pages/`-folder app and `st.navigation` when a server's first session
+# is made, before any app.py has run, and reads that choice as each run starts. So the runs that start
+# before the first `st.navigation` call (a whole class opening a fresh server at once) run a page alone,
+# with the old sidebar of file names. The first import of this module in such a run switches the choice
+# over and asks every run still in the old mode to start again through app.py, the way `st.rerun` does
+# but without raising: raising here left a half-imported module for the runs importing it at the same
+# moment ("cannot import name 'current_model'"). Each asked run stops at its next Streamlit call.
+def _leave_pages_folder_mode() -> None:
+    from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
+    from streamlit.runtime.scriptrunner_utils.script_run_context import SCRIPT_RUN_CONTEXT_ATTR_NAME
+
     PagesManager.uses_pages_directory = False
-    st.rerun()
+    for thread in threading.enumerate():
+        ctx = getattr(thread, SCRIPT_RUN_CONTEXT_ATTR_NAME, None)
+        if ctx is None or ctx.script_requests is None:
+            continue
+        # A run in the old mode has app.py itself among its pages (app.py's navigation never lists it).
+        app = os.path.realpath(ctx.main_script_path)
+        pages = ctx.pages_manager.get_pages().values()
+        if not any(os.path.realpath(page.get("script_path") or "") == app for page in pages):
+            continue
+        ctx.script_requests.request_rerun(RerunData(
+            query_string=ctx.query_string, page_script_hash=ctx.page_script_hash,
+            page_name=ctx.pages_manager.intended_page_name or "", cached_message_hashes=ctx.cached_message_hashes,
+            context_info=ctx.context_info))
+
+
+if PagesManager.uses_pages_directory:
+    _leave_pages_folder_mode()
+
+# Everything the pages import, imported here once, in one order, by the first run (app.py imports this
+# module before any page runs): script threads importing scikit-learn through different modules at the
+# same moment stopped with importlib's _DeadlockError or a half-imported module.
+for _module in ("scipy.signal", "mnist_core.augment", "mnist_core.drawings", "mnist_core.inside",
+                "mnist_core.pictures", "mnist_core.preprocess", "mnist_core.train"):
+    importlib.import_module(_module)
 
 # Session-state keys, in one place.
 JOB = "job"  # id of the job this session shows

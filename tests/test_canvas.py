@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import sys
 
-from pages.canvas import build_folder, COMPONENT, quick_script, quick_sources, SEND_DELAY_MS, STOCK_DELAY
+import numpy as np
+
+from pages.canvas import (
+    build_folder,
+    COMPONENT,
+    Drawn,
+    quick_script,
+    quick_sources,
+    SEND_DELAY_MS,
+    served_folder,
+    STOCK_DELAY,
+)
 
 
 def installed_script() -> str:
@@ -56,9 +67,32 @@ def test_inside_a_streamlit_run_the_page_draws_the_quick_canvas(monkeypatch):
 
         st_canvas(height=100, width=100, key="pad")
 
+    sources = quick_sources(build_folder())
     at = AppTest.from_function(script, default_timeout=30).run()
     assert not at.exception
     (canvas,) = at.main.children.values()
     assert canvas.type == "bidi_component"
     assert canvas.proto.component_name == COMPONENT
-    assert f"Bc = {SEND_DELAY_MS}," in canvas.proto.js_content and STOCK_DELAY not in canvas.proto.js_content
+    # The script is a file the server sends once, not 415 kB inside every rerun's canvas element.
+    assert canvas.proto.js_content == "" and canvas.proto.js_source_path.endswith(".js")
+    folder = served_folder()
+    script = (folder / canvas.proto.js_source_path).read_text(encoding="utf-8")
+    assert f"Bc = {SEND_DELAY_MS}," in script and STOCK_DELAY not in script
+    assert (folder / canvas.proto.css_source_path).read_text(encoding="utf-8") == sources[1]
+
+
+def test_the_drawing_is_decoded_once_however_often_the_page_reads_it():
+    class Result:  # stands for the package's CanvasResult, whose image_data decodes the PNG on each read
+        decodes = 0
+        json_data = {"objects": []}
+
+        @property
+        def image_data(self):
+            self.decodes += 1
+            return np.zeros((280, 280, 4), np.uint8)
+
+    result = Result()
+    drawn = Drawn(result)
+    assert drawn.image_data is drawn.image_data and result.decodes == 1
+    assert not drawn.image_data.flags.writeable  # shared by every step that reads it: nobody may change it
+    assert drawn.json_data == {"objects": []}

@@ -1,0 +1,514 @@
+"""The classroom load test: simulated students speaking Streamlit's own websocket protocol to the app.
+
+    python benchmarks/load.py --students 30 [--runs 2] [--seconds 60] [--cold] [--url URL] --json
+
+Starts `streamlit run app.py` on a free loopback port with its own empty model store (unless --url).
+Each student opens the Draw page the way Chromium does (a `rerun_script` BackMsg naming the page), then
+every 2 s sends a new real MNIST test digit as the canvas widget's value (the JSON the drawable canvas
+sends on mouse-up: the fabric.js drawing and a PNG data URL) and times send -> the ForwardMsg that
+carries the predicted digit, checking it. K of the students first open Train and click Train (the
+recommended preset, 1 epoch), keeping the page's live fragment polling as the browser would, and wait
+for "saved". --cold sends every join at once to a server no one has opened yet. Prints one JSON object.
+Loopback only; every loop is bounded; the server it started is stopped by PID.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import io
+import json
+import os
+import random
+import re
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.parse
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import websockets
+from PIL import Image
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))
+
+CANVAS = 280  # pages/draw.py draws a 280 x 280 canvas
+DRAW_EVERY = 2.0  # seconds between a student's drawings
+JOIN_TIMEOUT = 90.0  # a join that shows no canvas within this is a join failure
+ANSWER_TIMEOUT = 30.0  # a drawing without an answer within this is an error
+RUN_TIMEOUT = 600.0  # the most the test waits for queued runs after the drawing ends
+PREDICTED = re.compile(r"data-testid='predicted-digit'[^>]*>(\d)<")
+MARKER = re.compile(r"data-testid='reading-marker'[^>]*>([0-9a-z-]+)<")
+SAVED = re.compile(r"Trained \d+ epochs?; saved as \*\*([^*]+)\*\*")
+FAILED = re.compile(r"Training failed|Stopped before training began")
+# What Chromium's Streamlit client sends as context on every rerun (captured with Playwright).
+CONTEXT = {"timezone": "UTC", "timezone_offset": 0, "locale": "en-US", "is_embedded": False, "color_scheme": "light"}
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+# ---------------------------------------------------------------- the drawings
+@dataclass
+class Drawing:
+    label: int
+    value: str  # the canvas widget's JSON value, as the browser sends it
+
+
+def canvas_value(digit: np.ndarray) -> str:
+    """An MNIST digit (28, 28) uint8 as the drawable canvas reports a drawing: black ink on a transparent
+    280 x 280 canvas as a PNG data URL, plus a fabric.js path through the ink (the `raw` drawing)."""
+    alpha = Image.fromarray(digit).resize((CANVAS, CANVAS), Image.BILINEAR)
+    rgba = np.zeros((CANVAS, CANVAS, 4), np.uint8)
+    rgba[..., 3] = np.asarray(alpha)
+    buffer = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(buffer, format="PNG")
+    ys, xs = np.nonzero(digit > 128)
+    order = np.argsort(ys * 28 + xs)[:: max(1, len(ys) // 40)]
+    path = [["M" if i == 0 else "L", float(xs[j] * 10 + 5), float(ys[j] * 10 + 5)] for i, j in enumerate(order)]
+    stroke = {"type": "Path", "version": "7.4.0", "originX": "center", "originY": "center", "left": 140,
+              "top": 140, "width": 200, "height": 200, "fill": None, "stroke": "#000000", "strokeWidth": 18,
+              "strokeLineCap": "round", "strokeLineJoin": "round", "scaleX": 1, "scaleY": 1, "path": path}
+    raw = {"version": "7.4.0", "objects": [stroke]}
+    data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return json.dumps({"drawing": {"raw": raw, "data": data}}, separators=(",", ":"))
+
+
+def real_digits(count: int) -> list[Drawing]:
+    """`count` MNIST test digits that the built-in model reads right from their canvas PNG (decoded the
+    way the canvas package does), so that any wrong answer under load is the server's fault."""
+    import torch
+
+    from mnist_core.data import find_data_dir, read_idx
+    from mnist_core.evaluate import read_digit
+    from mnist_core.store import ModelStore
+
+    torch.set_num_threads(1)
+    data_dir = find_data_dir(os.environ.get("MNIST_DIR") or PROJECT.parent / "shared" / "data" / "mnist")
+    images = read_idx(data_dir / "t10k-images-idx3-ubyte.gz", "images")
+    labels = read_idx(data_dir / "t10k-labels-idx1-ubyte.gz", "labels")
+    with tempfile.TemporaryDirectory() as empty:
+        model, _, _ = ModelStore(empty).load("default", "cpu")
+    chosen: list[Drawing] = []
+    for index in np.random.default_rng(0).permutation(len(images)):
+        value = canvas_value(images[index])
+        encoded = json.loads(value)["drawing"]["data"].split(";base64,", 1)[1]
+        picture = np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))))
+        if read_digit(model, picture).digit == int(labels[index]):
+            chosen.append(Drawing(int(labels[index]), value))
+        if len(chosen) == count:
+            return chosen
+    return chosen
+
+
+# ---------------------------------------------------------------- one browser session over the protocol
+@dataclass
+class Tally:
+    latencies: list[float] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    join_failures: list[str] = field(default_factory=list)
+    wrong: int = 0
+    runs_queued: int = 0
+    runs_saved: int = 0
+    runs_failed: int = 0
+    cpu_start: float | None = None  # the server's CPU seconds when the class starts, and when it ends
+    cpu_end: float | None = None
+
+
+class Session:
+    """One simulated browser tab: sends BackMsgs, reads ForwardMsgs, remembers widgets, fragments and the
+    messages the server lets it cache (it sends their hashes back, as the browser does)."""
+
+    def __init__(self, ws, url: str, query: str = "") -> None:
+        self.ws, self.url, self.query = ws, url, query
+        self.page_hash = ""
+        self.widgets: dict[str, object] = {}  # element kind + label/key -> widget id
+        self.fragment_of: dict[str, str] = {}  # widget id -> id of the fragment that drew it
+        self.cache: dict[str, ForwardMsg] = {}
+        self.auto_rerun: dict[str, float] = {}  # fragment id -> interval the browser reruns it at
+        self.texts: list[str] = []  # markdown and alert bodies since the last send
+        self.exceptions: list[str] = []
+        self.finished = asyncio.Event()
+        self.pages: list[str] = []
+        self.reader = asyncio.get_running_loop().create_task(self._read())
+
+    async def send(self, page_name: str = "", widgets: list | None = None, fragment: str = "",
+                   auto: bool = False) -> None:
+        """A `rerun_script` as the browser sends it: a page by name on the first view, else this page's
+        hash; the widgets that changed (the browser sends every widget's value: the server keeps the
+        others' last values either way), the fragment that drew them, the cached messages' hashes."""
+        msg = BackMsg()
+        rerun = msg.rerun_script
+        rerun.query_string = self.query
+        if page_name:
+            rerun.page_name = page_name
+        else:
+            rerun.page_script_hash = self.page_hash
+        for widget in widgets or []:
+            rerun.widget_states.widgets.append(widget)
+        if fragment:
+            rerun.fragment_id = fragment
+            rerun.is_auto_rerun = auto
+        rerun.cached_message_hashes.extend(self.cache)
+        for key, value in CONTEXT.items():
+            setattr(rerun.context_info, key, value)
+        rerun.context_info.url = self.url
+        self.finished.clear()
+        self.texts.clear()
+        await self.ws.send(msg.SerializeToString())
+
+    async def _read(self) -> None:
+        try:
+            await self._read_all()
+        except websockets.ConnectionClosedError as e:  # not our own close
+            self.exceptions.append(f"the server closed the connection: {e}")
+
+    async def _read_all(self) -> None:
+        async for raw in self.ws:
+            msg = ForwardMsg()
+            msg.ParseFromString(raw)
+            kind = msg.WhichOneof("type")
+            if kind == "ref_hash":
+                if msg.ref_hash not in self.cache:
+                    self.exceptions.append(f"server referred to a message this client never had: {msg.ref_hash}")
+                    continue
+                cached = ForwardMsg()
+                cached.CopyFrom(self.cache[msg.ref_hash])
+                cached.metadata.CopyFrom(msg.metadata)
+                msg, kind = cached, cached.WhichOneof("type")
+            elif msg.metadata.cacheable and msg.hash:
+                self.cache[msg.hash] = msg
+            if kind == "new_session":
+                self.page_hash = msg.new_session.page_script_hash
+            elif kind == "navigation":
+                self.page_hash = msg.navigation.page_script_hash or self.page_hash
+                self.pages = [page.url_pathname or page.page_name for page in msg.navigation.app_pages]
+            elif kind == "delta":
+                self._delta(msg)
+            elif kind == "auto_rerun":
+                self.auto_rerun[msg.auto_rerun.fragment_id] = msg.auto_rerun.interval
+            elif kind == "stop_auto_rerun":
+                for fragment in msg.stop_auto_rerun.fragment_ids:
+                    self.auto_rerun.pop(fragment, None)
+            elif kind == "script_finished":
+                if msg.script_finished == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+                    self.exceptions.append("the script did not compile")
+                if msg.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:  # a rerun follows that one
+                    self.finished.set()
+            elif kind == "page_not_found":
+                self.exceptions.append(f"page not found: {msg.page_not_found.page_name}")
+
+    def _delta(self, msg: ForwardMsg) -> None:
+        delta = msg.delta
+        if delta.WhichOneof("type") != "new_element":
+            return
+        element = delta.new_element
+        kind = element.WhichOneof("type")
+        if kind == "markdown":
+            self.texts.append(element.markdown.body)
+        elif kind == "alert":
+            self.texts.append(element.alert.body)
+        elif kind == "exception":
+            self.exceptions.append(f"{element.exception.type}: {element.exception.message}")
+        elif kind == "bidi_component":
+            self.widgets["canvas"] = element.bidi_component.id
+            self.fragment_of[element.bidi_component.id] = delta.fragment_id
+        elif kind == "button":
+            self.widgets[f"button:{element.button.label}"] = element.button.id
+        elif kind == "number_input":
+            self.widgets[f"number:{element.number_input.label}"] = element.number_input.id
+
+    async def run_to_end(self, timeout: float) -> bool:
+        try:
+            await asyncio.wait_for(self.finished.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+
+
+def widget(widget_id: str, **value) -> object:
+    from streamlit.proto.WidgetStates_pb2 import WidgetState
+
+    state = WidgetState(id=widget_id)
+    for name, v in value.items():
+        if name == "double_array_value":
+            state.double_array_value.data.extend(v)
+        else:
+            setattr(state, name, v)
+    return state
+
+
+async def join(base: str, page: str, tally: Tally, query: str = "") -> Session | None:
+    """Opens a page as a browser's first view does; None (and a join failure) unless it renders cleanly."""
+    ws_url = base.replace("http", "ws", 1) + "_stcore/stream"
+    try:
+        ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=2**26, open_timeout=JOIN_TIMEOUT,
+                                      ping_interval=None)
+    except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
+        tally.join_failures.append(f"connect: {e}")
+        return None
+    session = Session(ws, base + page + (f"?{query}" if query else ""), query)
+    await session.send(page_name=page)
+    ready = await session.run_to_end(JOIN_TIMEOUT)
+    folder_pages = {"shared", "canvas"} & set(session.pages)  # the old pages-folder sidebar lists every file
+    problem = (session.exceptions and f"exception: {session.exceptions[0]}") or \
+        (not ready and "no end of the first run") or \
+        (folder_pages and "the pages-folder app, not app.py's navigation") or \
+        (page == "draw" and "canvas" not in session.widgets and "no canvas") or \
+        (page == "" and "button:Train" not in session.widgets and "no Train button")
+    if problem:
+        tally.join_failures.append(str(problem)[:300])
+        await ws.close()
+        return None
+    return session
+
+
+async def student(base: str, digits: list[Drawing], offset: int, start_at: float, until: float, tally: Tally,
+                  warm: bool) -> None:
+    """Opens Draw, then draws digits[offset], digits[offset + 1], ... one every 2 s until `until`."""
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    session = await join(base, "draw", tally)
+    if session is None:
+        return
+    canvas = session.widgets["canvas"]
+    fragment = session.fragment_of.get(canvas, "")
+    await asyncio.sleep(random.random() * DRAW_EVERY)  # students do not draw in step
+    n = 0
+    try:
+        while time.monotonic() < until:
+            drawing = digits[(offset + n) % len(digits)]
+            n += 1
+            next_at = time.monotonic() + DRAW_EVERY
+            sent = time.monotonic()
+            await session.send(widgets=[widget(canvas, json_value=drawing.value)], fragment=fragment)
+            answer = await answer_of(session, ANSWER_TIMEOUT)
+            took = time.monotonic() - sent
+            if answer is None:
+                tally.errors.append(session.exceptions[-1] if session.exceptions else "no answer within "
+                                    f"{ANSWER_TIMEOUT:.0f} s")
+                session.exceptions.clear()
+            else:
+                if warm:
+                    tally.latencies.append(took)
+                if answer != drawing.label:
+                    tally.wrong += 1
+            await asyncio.sleep(max(0.0, next_at - time.monotonic()))
+    finally:
+        await session.ws.close()
+
+
+async def answer_of(session: Session, timeout: float) -> int | None:
+    """The predicted digit, as soon as the delta carrying it arrives; None on an exception or timeout."""
+    deadline = time.monotonic() + timeout
+    seen = 0
+    while time.monotonic() < deadline:
+        for text in session.texts[seen:]:
+            if found := PREDICTED.search(text):
+                return int(found.group(1))
+        seen = len(session.texts)
+        if session.exceptions:
+            return None
+        await asyncio.sleep(0.002)
+    return None
+
+
+async def trainer(base: str, number: int, start_at: float, tally: Tally, stop_polling_at: float) -> None:
+    """Opens Train, sets 1 epoch and a name, clicks Train, polls the live fragments as the browser does
+    (their `auto_rerun` intervals) and counts the run saved when the page says so."""
+    await asyncio.sleep(max(0.0, start_at - time.monotonic()))
+    session = await join(base, "", tally)
+    if session is None:
+        return
+    try:
+        epochs = session.widgets.get("number:Epochs")
+        if epochs is None:
+            tally.errors.append("no Epochs input on the Train page")
+            return
+        await session.send(widgets=[widget(epochs, int_value=1)])
+        await session.run_to_end(ANSWER_TIMEOUT)
+        await session.send(widgets=[widget(epochs, int_value=1), widget(session.widgets["button:Train"],
+                                                                         trigger_value=True)])
+        await session.run_to_end(ANSWER_TIMEOUT)
+        if session.exceptions:
+            tally.errors.append(f"train click: {session.exceptions[0]}")
+            return
+        tally.runs_queued += 1
+        last = {}
+        while time.monotonic() < stop_polling_at:
+            if any(SAVED.search(t) for t in session.texts):
+                tally.runs_saved += 1
+                return
+            if any(FAILED.search(t) for t in session.texts):
+                tally.runs_failed += 1
+                tally.errors.append("a run failed: " + next(t for t in session.texts if FAILED.search(t))[:200])
+                return
+            if session.exceptions:
+                tally.errors.append(f"training page: {session.exceptions[0]}")
+                return
+            now = time.monotonic()
+            for fragment, interval in list(session.auto_rerun.items()):
+                if now - last.get(fragment, 0) >= interval and session.finished.is_set():
+                    last[fragment] = now
+                    texts = list(session.texts)
+                    await session.send(fragment=fragment, auto=True)
+                    session.texts.extend(texts)  # keep what the page said since the click
+            await asyncio.sleep(0.1)
+        tally.errors.append(f"trainer {number}: run not saved within the wait")
+    finally:
+        await session.ws.close()
+
+
+# ---------------------------------------------------------------- the server
+class Server:
+    """`streamlit run app.py` on a free loopback port with its own model store; stopped by PID."""
+
+    def __init__(self, folder: Path) -> None:
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/"
+        self.store = folder / "models"
+        data = os.environ.get("MNIST_DIR") or str(PROJECT.parent / "shared" / "data" / "mnist")
+        env = {**os.environ, "MNIST_DIR": data, "MNIST_MODELS": str(self.store)}
+        self.log_path = folder / "streamlit.log"
+        self.log = open(self.log_path, "w")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
+             str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
+            cwd=PROJECT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                with urllib.request.urlopen(f"{self.url}_stcore/health", timeout=2) as response:
+                    if response.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        self.stop()
+        raise RuntimeError(f"streamlit did not answer on {self.url}; see {self.log_path}")
+
+    def rss_mb(self) -> float:
+        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+        return float("nan")
+
+    def cpu_seconds(self) -> float:
+        """CPU time the server process has used (all its threads; training children not included)."""
+        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+    def saved_runs(self) -> int:
+        return len(list(self.store.glob("*.pt"))) if self.store.exists() else 0
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(15)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(5)
+        self.log.close()
+
+
+async def warm_up(base: str, digits: list[Drawing]) -> None:
+    """One student's first drawing, so that a warm run measures a served class, not the first imports."""
+    tally = Tally()
+    session = await join(base, "draw", tally)
+    if session is None:
+        raise RuntimeError(f"the warm-up session could not open Draw: {tally.join_failures}")
+    await session.send(widgets=[widget(session.widgets["canvas"], json_value=digits[0].value)],
+                       fragment=session.fragment_of.get(session.widgets["canvas"], ""))
+    await answer_of(session, 120)
+    await session.ws.close()
+
+
+async def load(base: str, students: int, runs: int, seconds: float, cold: bool, digits: list[Drawing],
+               server: Server | None = None) -> Tally:
+    tally = Tally()
+    if not cold:
+        await warm_up(base, digits)
+    tally.cpu_start = server.cpu_seconds() if server else None
+    start = time.monotonic()
+    # A cold class joins within a second; a warm one over the first two seconds.
+    spread = 1.0 if cold else 2.0
+    until = start + seconds
+    tasks = [student(base, digits, i * 7, start + spread * i / max(1, students), until, tally, warm=True)
+             for i in range(students - runs)]
+    tasks += [trainer(base, i, start + spread * i / max(1, runs), tally, until + RUN_TIMEOUT) for i in range(runs)]
+    await asyncio.gather(*tasks)
+    tally.cpu_end = server.cpu_seconds() if server else None
+    return tally
+
+
+def percentile(values: list[float], q: float) -> float | None:
+    if not values:
+        return None
+    return round(float(np.percentile(values, q)), 4)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, required=True, help="simulated students, trainers included")
+    parser.add_argument("--runs", type=int, default=0, help="how many of them click Train (1 epoch) first")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the students draw")
+    parser.add_argument("--cold", action="store_true", help="all join a fresh server within a second, no warm-up")
+    parser.add_argument("--url", help="an app already running (loopback only); default: start one")
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    args = parser.parse_args(argv)
+    if args.runs > args.students:
+        parser.error("--runs counts students who train: at most --students")
+    if args.url and urllib.parse.urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("--url must be a loopback address: this tool sends load, and only to this machine")
+    if not (1 <= args.students <= 1000 and 0 < args.seconds <= 3600):
+        parser.error("--students 1..1000 and --seconds up to 3600")
+    digits = real_digits(max(50, min(500, args.students * 4)))
+    began, client_began = time.monotonic(), time.process_time()
+    with tempfile.TemporaryDirectory(prefix="mnist-load-") as folder:
+        server = None if args.url else Server(Path(folder))
+        base = (args.url.rstrip("/") + "/") if args.url else server.url
+        try:
+            rss_start = server.rss_mb() if server else None
+            tally = asyncio.run(load(base, args.students, args.runs, args.seconds, args.cold, digits, server))
+            rss_end = server.rss_mb() if server else None
+            saved_on_disk = server.saved_runs() if server else None
+        finally:
+            if server:
+                server.stop()
+                log = server.log_path.read_text(errors="replace")
+                if "Traceback" in log or "Error" in log:
+                    print("--- the server's log ended with:\n" + log[-3000:], file=sys.stderr)
+    report = {
+        "students": args.students, "p50_s": percentile(tally.latencies, 50), "p95_s": percentile(tally.latencies, 95),
+        "max_s": round(max(tally.latencies), 4) if tally.latencies else None, "errors": len(tally.errors),
+        "join_failures": len(tally.join_failures), "runs_queued": tally.runs_queued, "runs_saved": tally.runs_saved,
+        "server_rss_mb": round(rss_end, 1) if rss_end is not None else None,
+        "seconds": round(time.monotonic() - began, 1),
+        "answers": len(tally.latencies), "wrong_answers": tally.wrong, "cold": args.cold, "runs": args.runs,
+        "server_rss_mb_start": round(rss_start, 1) if rss_start is not None else None,
+        "runs_on_disk": saved_on_disk, "first_errors": tally.errors[:3], "first_join_failures": tally.join_failures[:3],
+    }
+    # This client shares the machine with the server: what it took is what the server could not have.
+    report["client_cpu_share"] = round((time.process_time() - client_began) / (time.monotonic() - began), 2)
+    if tally.cpu_start is not None and tally.latencies:
+        # Everything the server did while the class ran, per answer (joins and Train pages included).
+        report["server_cpu_ms_per_answer"] = round(1000 * (tally.cpu_end - tally.cpu_start) / len(tally.latencies), 1)
+    if tally.latencies:
+        report["mean_s"] = round(statistics.fmean(tally.latencies), 4)
+    print(json.dumps(report) if args.json else json.dumps(report, indent=2))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,38 @@
+"""The classroom load test (benchmarks/load.py) against a real app server: a cold start that a whole class
+joins at once, and a short lesson with drawings and queued runs. No timings: only what must not go wrong."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+from .conftest import PROJECT
+
+pytestmark = pytest.mark.mnist
+
+
+def load(mnist_dir, *args: str) -> dict:
+    done = subprocess.run([sys.executable, "benchmarks/load.py", *args, "--json"], cwd=PROJECT, timeout=900,
+                          capture_output=True, text=True, env={**os.environ, "MNIST_DIR": str(mnist_dir)})
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_a_class_joining_a_fresh_server_at_once_all_get_the_draw_page(mnist_dir):
+    report = load(mnist_dir, "--students", "20", "--cold", "--seconds", "8")
+    assert report["join_failures"] == 0, report["first_join_failures"]
+    assert report["errors"] == 0, report["first_errors"]
+    assert report["wrong_answers"] == 0
+
+
+def test_a_short_lesson_answers_every_drawing_right_and_saves_every_queued_run(mnist_dir):
+    report = load(mnist_dir, "--students", "5", "--runs", "2", "--seconds", "20")
+    assert report["join_failures"] == 0, report["first_join_failures"]
+    assert report["errors"] == 0, report["first_errors"]
+    assert report["answers"] > 0 and report["wrong_answers"] == 0
+    assert report["runs_queued"] == 2
+    assert report["runs_saved"] == 2 and report["runs_on_disk"] == 2
