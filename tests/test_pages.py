@@ -415,14 +415,15 @@ def test_mistakes_without_mnist_names_the_test_files(env, monkeypatch):
 
 def test_compare_two_models_says_how_many_and_pages_through_all(big_test_set):
     from mnist_core.data import load_mnist
-    from mnist_core.store import ModelStore, save_trained
-    from mnist_core.train import TrainConfig, Trainer
+    from mnist_core.runs import RunSpec, save_run, train_run
+    from mnist_core.store import ModelStore
+    from mnist_core.train import TrainConfig
 
     # A small model trained on the generated digits gets them right; the shipped one, made for real
     # digits, gets many of them wrong: hundreds of disagreements.
-    trainer = Trainer(TrainConfig(hidden=(16,), epochs=3, batch_size=50, device="cpu"), load_mnist())
-    trainer.train()
-    save_trained(ModelStore(big_test_set / "models"), trainer, "small", seconds=1.0)
+    result = train_run(RunSpec(TrainConfig(hidden=(16,), epochs=3, batch_size=50, device="cpu"), 3), load_mnist(),
+                       lambda message: None, lambda: False)
+    save_run(ModelStore(big_test_set / "models"), result, "small")
     at = mistakes_page()
     at.selectbox(key="m_other").set_value("small").run()
     totals = [int(n) for n in re.findall(r"gets (\d+) (?:digits )?right",

@@ -55,13 +55,13 @@ def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, 
 
 
 def test_compare_two_models_pages_through_all(app, page, mnist):
-    from mnist_core.store import save_trained
-    from mnist_core.train import TrainConfig, Trainer
+    from mnist_core.runs import RunSpec, save_run, train_run
+    from mnist_core.train import TrainConfig
 
     if not (app.store / "e2e-small.pt").exists():
-        trainer = Trainer(TrainConfig(hidden=(16,), epochs=1, device="cpu"), mnist)
-        trainer.train()
-        save_trained(ModelStore(app.store), trainer, "e2e-small", seconds=1.0)
+        result = train_run(RunSpec(TrainConfig(hidden=(16,), epochs=1, device="cpu"), 1), mnist,
+                           lambda message: None, lambda: False)
+        save_run(ModelStore(app.store), result, "e2e-small")
     open_app(page, app.url + "mistakes")
     page.get_by_role("tab", name="Compare two models").click()
     wait_idle(page)
