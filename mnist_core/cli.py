@@ -16,7 +16,7 @@ from datetime import datetime
 import numpy as np
 
 from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
-from .device import CpuThreads, DeviceError, resolve_device
+from .device import DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
 from .inside import PERTURBATIONS, robustness_curve
 from .jobs import RunError, runner_for
@@ -149,11 +149,11 @@ class RunPrinter:
             case Preparing(text=text):
                 self.drawing_since = time.perf_counter()
                 print(f"{text} (cached in {find_cache_dir()})", file=sys.stderr, flush=True)
-            case Started(device=device, host=host):
+            case Started(device=device, host=host, threads=threads):
                 if self.drawing_since is not None:
                     print(f"Drawn in {time.perf_counter() - self.drawing_since:.1f} s", file=sys.stderr, flush=True)
-                print(f"Training on {device} ({host}), {time.perf_counter() - self.began:.1f} s after the start",
-                      file=sys.stderr, flush=True)
+                print(f"Training with {threads} CPU thread{'s' * (threads != 1)} on {device} ({host}), "
+                      f"{time.perf_counter() - self.began:.1f} s after the start", file=sys.stderr, flush=True)
             case Report(progress=progress) if progress is not None:
                 self.bar(progress)
             case EpochDone(record=record):
@@ -171,25 +171,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
     store.check_writable()  # a read-only or full store: said now, not after the whole run
     data = load_mnist(args.data_dir)
-    spec = RunSpec(config, config.epochs, live_weights=False)
+    spec = RunSpec(config, config.epochs, threads=args.threads or 0, live_weights=False)
     stop = threading.Event()
-    threads = None
-    if not args.ray:  # measured now, while this process is idle; then followed per batch
-        threads = CpuThreads(args.threads)
-        print(f"Training with {threads.threads} CPU thread(s)", file=sys.stderr, flush=True)
-
-    def stop_requested() -> bool:  # asked before every batch, in the training thread
-        if threads is not None:
-            threads.adjust()
-        return stop.is_set()
-
     # Ctrl-C: finish the batch, then keep and save what was learned.
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     try:
         if args.ray:
             result = runner_for(args.ray).run(spec, data, RunPrinter(config.epochs, args.json), stop)
         else:
-            result = train_run(spec, data, RunPrinter(config.epochs, args.json), stop_requested)
+            result = train_run(spec, data, RunPrinter(config.epochs, args.json), stop.is_set)
     except RunError as e:
         print(f"error: the run failed: {e}", file=sys.stderr)
         return 1

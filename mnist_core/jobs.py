@@ -293,14 +293,14 @@ class TrainingJob:
 
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
-                 threads: int = 1, model_id: str = "", runner: Runner | None = None) -> None:
+                 threads: int = 0, model_id: str = "", runner: Runner | None = None) -> None:
         # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
         self.id, self.owner, self.name, self.config = job_id, owner, name, config
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
         self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
         self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
-        self.threads = threads  # torch threads of the child process
+        self.threads = threads  # torch threads of a run; 0: the CPUs others leave free, followed
         self.runner = runner or LocalRunner()
         self.device = self.runner.queue_of(config)  # then, once started, the device it trains on
         self.lock = threading.Lock()

@@ -90,6 +90,7 @@ def run_on_ray(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
     gpu = gpu and cluster_gpus() > 0
     # Ray shows the worker only the GPU it was given, as cuda:0: let the worker pick it.
     worker_spec = replace(spec, config=replace(spec.config, device="auto")) if gpu else spec
+    worker_spec = replace(worker_spec, threads=spec.threads or 1)  # the one CPU the actor holds
     actor = RunActor.options(num_gpus=1 if gpu else 0, num_cpus=1).remote()
     try:
         done = actor.train.remote(worker_spec, _data_ref(data))

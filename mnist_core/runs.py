@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from .data import Mnist
+from .device import CpuThreads
 from .inside import weight_images
 from .model import build_model, parameter_count
 from .store import ModelMeta, ModelStore
@@ -46,7 +47,7 @@ class RunSpec:
 
     config: TrainConfig
     epochs: int
-    threads: int = 0  # torch threads; 0: leave torch's choice
+    threads: int = 0  # torch threads; 0: one per CPU that other processes leave free, followed as that changes
     start: StartState | None = None
     live_weights: bool = True  # send the first layer's weights with the progress, for a live view
 
@@ -77,6 +78,7 @@ class Started:
     batches_per_epoch: int
     device: str  # where it trains, as torch names it
     host: str  # the machine and process that train it
+    threads: int  # torch's CPU threads at the start (then they follow the CPUs others leave free)
     weights: np.ndarray | None  # first layer (H0, 28, 28)
 
 
@@ -112,8 +114,7 @@ Message = Preparing | Started | Report | Halted | EpochDone | Finished | Failed
 def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
               stop_requested: Callable[[], bool]) -> RunResult:
     """Train as `spec` says, sending messages as it goes; a stop request ends it after the current batch."""
-    if spec.threads:
-        torch.set_num_threads(spec.threads)
+    cpu = CpuThreads(spec.threads or None)  # measured before the first batch, while this process is idle
     start = spec.start
     if start is None:
         trainer = Trainer(spec.config, data)
@@ -127,7 +128,7 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
         trainer.drawn_digits()
     live = spec.live_weights
     send(Started(trainer.batches_per_epoch(), str(trainer.device), f"{socket.gethostname()} pid {os.getpid()}",
-                 weight_images(trainer.model) if live else None))
+                 cpu.threads, weight_images(trainer.model) if live else None))
     last_weights = time.monotonic()
 
     def on_progress(progress: Progress) -> None:
@@ -139,8 +140,9 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
 
     halted = False
 
-    def should_stop() -> bool:
+    def should_stop() -> bool:  # asked before every batch, in the training thread
         nonlocal halted
+        cpu.adjust()
         if not halted and stop_requested():  # say so at once: scoring and saving take a while
             halted = True
             send(Halted())

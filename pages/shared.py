@@ -71,9 +71,8 @@ INSIDE_TEST = "inside_test"  # the test digit it looks at
 OPERATOR = os.environ.get("MNIST_APP_OPERATOR", "") == "1"  # may rename and delete any model
 ORPHAN_SECONDS = float(os.environ.get("MNIST_APP_ORPHAN_SECONDS", "60"))  # owner gone this long: job stopped
 
-# One torch thread for what the pages compute (predictions, the Inside views); training runs in child
-# processes, also with one thread: with two, training, the server and the browser fought over 2 cores
-# and page training ran slower, not faster (benchmarks/app_figures.py).
+# One torch thread for what the pages compute (predictions, the Inside views): the cores are for the
+# training processes, which take the CPUs others leave free (device.CpuThreads).
 torch.set_num_threads(1)
 
 

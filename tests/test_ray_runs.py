@@ -117,7 +117,7 @@ def test_the_cli_trains_on_ray_and_saves_here(tmp_path, tiny_dir):
     assert done.returncode == 0, done.stderr
     lines = [json.loads(line) for line in done.stdout.splitlines()]
     assert [line["epoch"] for line in lines] == [1] and "test_f1" in lines[0]
-    assert "Training on cpu" in done.stderr and (tmp_path / "models" / "viaray.pt").is_file()
+    assert "Training with 1 CPU thread on cpu" in done.stderr and (tmp_path / "models" / "viaray.pt").is_file()
 
 
 def test_a_run_of_one_replica_is_seen_read_only_by_another(tmp_path, ray_registry):
