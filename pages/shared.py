@@ -214,12 +214,17 @@ def set_current_model(name: str) -> None:
     st.session_state[MODEL] = name
 
 
+_MODEL_SHOWN = "_model_shown"  # the current model as `current_model_name` last worked it out
+
+
 def current_model_name() -> str:
     """This browser's current model: as chosen (followed through a rename), else `default` when the
     chosen model is gone, damaged or replaced by another of its name."""
     who = owner()
     chosen = current_models().get(who)
-    explicit = st.session_state.get(MODEL)  # set directly by a page this run: the newest choice
+    explicit = st.session_state.get(MODEL)  # set directly by a page: the newest choice
+    if explicit == st.session_state.get(_MODEL_SHOWN):
+        explicit = None  # what this function wrote last, not a choice: a moment's fallback must not stick
     if explicit and (chosen is None or explicit != chosen[0]) and (meta := _meta_or_none(explicit)) is not None:
         chosen = (explicit, meta.id)
         current_models().set(who, *chosen)
@@ -232,7 +237,7 @@ def current_model_name() -> str:
         elif model_id and (moved := model_store().find_id(model_id)) is not None:
             name = moved
             current_models().set(who, name, model_id)
-    st.session_state[MODEL] = name
+    st.session_state[MODEL] = st.session_state[_MODEL_SHOWN] = name
     return name
 
 

@@ -398,7 +398,10 @@ def data_panel() -> bool:
 
 
 def choose_row(key: str, names: list[str]) -> None:
-    """A row of the models table was clicked: its model, by name, becomes the current one."""
+    """A row of the models table was clicked: its model, by name, becomes the current one. An event from
+    a table drawn before the list of models changed is old news: ignored."""
+    if key != st.session_state.get("t_models_table"):
+        return
     rows = st.session_state[key].selection.rows
     if rows and names[rows[0]] is not None:
         set_current_model(names[rows[0]])
@@ -436,7 +439,7 @@ def models_panel(who: str) -> None:
     # A row is picked by name: the table's key changes with its list of names, so a selection (which
     # Streamlit keeps as a row number) never carries over to another model when one is added or deleted.
     names = [e.name if e.meta is not None else None for e in entries]
-    key = f"models_table_{abs(hash(tuple(e.name for e in entries)))}"
+    key = st.session_state["t_models_table"] = f"models_table_{abs(hash(tuple(e.name for e in entries)))}"
     widest = max(len(e.name) for e in entries)
     st.dataframe(rows, hide_index=True, on_select=lambda: choose_row(key, names), selection_mode="single-row",
                  key=key, column_config={"": st.column_config.TextColumn("", width=30, help="the current model"),

@@ -113,3 +113,19 @@ def test_saving_a_drawing_into_a_read_only_folder_says_so(read_only_drawings, ca
     assert not at.exception
     assert any("read-only" in e.value for e in at.error)
     assert any("predicted-digit" in m.value for m in at.markdown)  # the reading is still there
+
+
+def test_a_moments_fallback_to_default_does_not_replace_the_choice(env):
+    alice = page("pages/train.py", ALICE)
+    train(alice, "mine")
+    draw = page("pages/draw.py", ALICE)
+    assert any("Model **mine**" in c.value for c in draw.caption)
+    # The model file away for a moment (an operator moving the folder, a copy being restored): the
+    # page falls back to the shipped model, and comes back to the chosen one once the file is back.
+    stored, aside = env / "models" / "mine.pt", env / "mine.pt.aside"
+    stored.rename(aside)
+    draw.run()
+    assert any("Model **default**" in c.value for c in draw.caption)
+    aside.rename(stored)
+    draw.run()
+    assert any("Model **mine**" in c.value for c in draw.caption)
