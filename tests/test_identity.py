@@ -5,14 +5,13 @@ AppTest is a new browser session; one started with the same owner key is the sam
 from __future__ import annotations
 
 import subprocess
-import time
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from . import test_pages
 from .conftest import PROJECT
-from .test_pages import button
+from .test_pages import button, train_tiny
 from .test_preprocess import draw_seven
 
 env, canvas = test_pages.env, test_pages.canvas  # the same fixtures as the page tests
@@ -30,14 +29,7 @@ def page(path: str, who: str, **state) -> AppTest:
 
 
 def train(at: AppTest, name: str) -> None:
-    at.sidebar.text_input(key="t_hidden").set_value("16").run()
-    at.sidebar.number_input(key="t_epochs").set_value(1).run()
-    at.sidebar.text_input(key="t_name").set_value(name).run()
-    button(at, "Train").click().run()
-    deadline = time.monotonic() + 60
-    while not any(f"saved as **{name}**" in s.value for s in at.success) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        at.run()  # run_every timers do not fire under AppTest
+    train_tiny(at, name)
     assert any(f"saved as **{name}**" in s.value for s in at.success)
 
 

@@ -5,6 +5,7 @@ import re
 
 import pytest
 
+from ..test_pages import png_of_a_one
 from .conftest import ARTIFACTS, open_app, wait_idle
 
 MARKER = "[data-testid='reading-marker']"
@@ -95,18 +96,6 @@ def test_a_finger_drawing_on_a_touch_screen_is_read(app, browser):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / "draw-by-touch.png"), full_page=True)
         context.close()
-
-
-def png_of_a_one() -> bytes:
-    import io
-
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (200, 200), "white")
-    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill="black", width=16)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def upload(page, name: str, content: bytes) -> None:
