@@ -16,10 +16,16 @@ KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{24,64}$")  # what secrets.token_urlsaf
 MAX_AGE = 400 * 24 * 3600  # seconds: the longest a browser keeps a cookie (Chrome caps at 400 days)
 _RENDERED = "_owner_cookie_run"  # which script run has drawn the component already
 
-# Runs in the page (not an iframe): sets the cookie the next session's websocket handshake sends.
+# Runs in the page (not an iframe): sets the cookie the next session's websocket handshake sends. Where
+# another tab of this browser has set one meanwhile (two tabs opened at once on a first visit), that one
+# stays and this session adopts it: one browser, one key.
 _JS = """
-export default function({ data }) {
-  if (!data || document.cookie.split('; ').includes(`${data.name}=${data.value}`)) return;
+export default function({ data, setStateValue }) {
+  if (!data) return;
+  const found = document.cookie.split('; ').find(c => c.startsWith(`${data.name}=`));
+  const value = found ? found.slice(data.name.length + 1) : '';
+  if (value === data.value) return;
+  if (new RegExp(data.pattern).test(value)) { setStateValue('adopt', value); return; }
   const secure = location.protocol === 'https:' ? '; Secure' : '';
   document.cookie = `${data.name}=${data.value}; Max-Age=${data.age}; Path=/; SameSite=Strict${secure}`;
 }
@@ -52,6 +58,11 @@ def browser_key() -> str:
             and st.context.cookies.get(COOKIE) != state[OWNER] and state.get(_RENDERED) != id(ctx.cursors)):
         state[_RENDERED] = id(ctx.cursors)
         st.html("<style>.st-key-owner_cookie {display: none}</style>")  # no empty gap on the page
-        _cookie_writer()(data={"name": COOKIE, "value": state[OWNER], "age": MAX_AGE}, key="owner_cookie",
-                         height="content")
+        written = _cookie_writer()(data={"name": COOKIE, "value": state[OWNER], "age": MAX_AGE,
+                                         "pattern": KEY_PATTERN.pattern}, key="owner_cookie", height="content",
+                                   on_adopt_change=lambda: None)
+        adopted = getattr(written, "adopt", None)
+        if isinstance(adopted, str) and KEY_PATTERN.fullmatch(adopted) and adopted != state[OWNER]:
+            state[OWNER] = adopted  # another tab of this browser was first: its key is this browser's
+            st.rerun()
     return state[OWNER]

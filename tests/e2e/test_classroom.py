@@ -94,3 +94,54 @@ def test_switch_page_and_reload_keep_the_run_the_model_and_the_rights(app, brows
     alice.close()
     log = open(app.log.name).read()
     assert "missing ScriptRunContext" not in log
+
+
+def test_two_tabs_opened_at_once_on_a_first_visit_are_one_browser(app, browser):
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    first, second = context.new_page(), context.new_page()
+    for tab in (first, second):
+        tab.set_default_timeout(30_000)
+    # Both before either has a cookie: each session makes a key, the first written stays, the other adopts it.
+    first.goto(app.url)
+    second.goto(f"{app.url}draw")
+    for tab in (first, second):
+        tab.get_by_test_id("stMainBlockContainer").wait_for()
+        wait_idle(tab)
+    cookie = owner_cookie(context)
+    second.goto(app.url)  # the second tab trains...
+    setup_small_run(second, 1, "e2e-two-tabs")
+    main_button(second, "Train").click()
+    second.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-two-tabs")).wait_for(timeout=120_000)
+    first.reload()  # ...and the first, reloaded, finds the run and the rights: the same browser
+    first.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-two-tabs")).wait_for(timeout=30_000)
+    first.get_by_text("Rename or delete e2e-two-tabs").wait_for()
+    assert first.get_by_text("You are watching someone else's run").count() == 0
+    assert owner_cookie(context)["value"] == cookie["value"]
+    context.close()
+
+
+@pytest.mark.parametrize("existing", ["", "k" * 32])
+def test_the_cookie_script_keeps_a_key_another_tab_wrote_and_hands_it_over(app, browser, existing):
+    """The cookie component's own script, run in a page of the app's origin: with no cookie it writes its
+    key; with a key another tab wrote since this session began, it keeps that one and adopts it."""
+    from pages.identity import _JS, COOKIE, KEY_PATTERN
+
+    context = browser.new_context()
+    page = context.new_page()
+    page.goto(f"{app.url}_stcore/health")  # the app's origin, nothing run
+    if existing:
+        page.evaluate(f"document.cookie = '{COOKIE}={existing}; Path=/'")
+    mine = "m" * 32
+    outcome = page.evaluate("""async ([js, data]) => {
+        const url = URL.createObjectURL(new Blob([js], {type: 'text/javascript'}));
+        const run = (await import(url)).default;
+        let adopted = null;
+        run({data, setStateValue: (name, value) => { adopted = [name, value]; }});
+        return {adopted, cookie: document.cookie};
+    }""", [_JS, {"name": COOKIE, "value": mine, "age": 60, "pattern": KEY_PATTERN.pattern}])
+    owners = [c for c in outcome["cookie"].split("; ") if c.startswith(f"{COOKIE}=")]
+    if existing:
+        assert outcome["adopted"] == ["adopt", existing] and owners == [f"{COOKIE}={existing}"]
+    else:
+        assert outcome["adopted"] is None and owners == [f"{COOKIE}={mine}"]
+    context.close()
