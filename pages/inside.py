@@ -31,6 +31,7 @@ from mnist_core.inside import (
 from mnist_core.model import MLP
 from mnist_core.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
 from pages.shared import (
+    data_problem,
     dataset,
     DRAWN,
     INSIDE_SOURCE,
@@ -324,7 +325,7 @@ def inside_page() -> None:
         try:
             image, title = choose_input()
         except MnistDataError as e:
-            st.warning(f"This page needs MNIST for its test digits: {e} The Train page can download it.")
+            st.warning(data_problem(e))
             return
     image = np.asarray(image, np.float32)
     _, probs = activations(model, image)

@@ -9,10 +9,10 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from mnist_core.data import find_data_dir, missing_files, MnistDataError
+from mnist_core.data import MnistDataError
 from mnist_core.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
 from mnist_core.pictures import gallery_image, pixels_image
-from pages.shared import dataset, evaluation_of, INSIDE_SOURCE, INSIDE_TEST, model_picker, model_store
+from pages.shared import data_problem, dataset, evaluation_of, INSIDE_SOURCE, INSIDE_TEST, model_picker, model_store
 
 PAGE_SIZE = 60
 COMPARE_PAGE = 40  # digits per page in each half of Compare two models
@@ -184,11 +184,7 @@ def mistakes_page() -> None:
         result = evaluation_of(name)
         images = dataset().test_images
     except MnistDataError as e:
-        # The test files first: they are what this page shows (the whole set is read at once).
-        missing = sorted(missing_files(), key=lambda stem: not stem.startswith("t10k"))
-        what = f"missing in `{find_data_dir()}`: " + ", ".join(f"`{stem}`" for stem in missing) + "." if missing \
-            else str(e)
-        st.warning(f"This page needs the MNIST test set; {what} The Train page can download it.")
+        st.warning(data_problem(e))
         return
     mistakes_tab, compare_tab, data_tab = st.tabs(["Mistakes", "Compare two models", "Dataset"])
     with mistakes_tab:

@@ -16,7 +16,7 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from mnist_core.data import find_data_dir, load_mnist, Mnist
+from mnist_core.data import find_data_dir, load_mnist, missing_files, Mnist, MnistDataError
 from mnist_core.evaluate import evaluate, Evaluation
 from mnist_core.jobs import JobRegistry, runner_for, TrainingJob
 from mnist_core.model import MLP
@@ -100,6 +100,15 @@ def _load_dataset() -> Mnist:
 def dataset() -> Mnist:
     """The whole MNIST, read once per server; raises MnistDataError when it is not there."""
     return _load_dataset()
+
+
+def data_problem(error: MnistDataError) -> str:
+    """What is wrong with MNIST, for a page that reads it all: the files missing (test files first), or why
+    a present file cannot be read; the Train page is where it is downloaded."""
+    missing = sorted(missing_files(), key=lambda stem: not stem.startswith("t10k"))
+    what = (f"missing in `{find_data_dir()}`: " + ", ".join(f"`{stem}`" for stem in missing) + "."
+            if missing else f"a file cannot be read ({error}).")
+    return f"This page needs MNIST, all four files; {what} The Train page can download it."
 
 
 class Sessions:

@@ -120,11 +120,9 @@ def settings_panel(busy: bool) -> None:
                      "fit, as a fat pen or finger draws them. Helps drawings; costs a little on MNIST's own test.")
 
 
-def augmentation_preview() -> None:
+def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
     """Twelve training digits as the network will see them at the chosen augmentation and drawn share."""
     strength, drawn = st.session_state.t_augment, st.session_state.t_drawn
-    if missing_files():
-        return
     grid = preview(dataset().train_images[:12], strength, seed=int(st.session_state.t_seed), drawn=drawn > 0,
                    fill_in=st.session_state.t_fill_in)
     kinds = ["original"] + ["drawn"] * (drawn > 0) + ["deformed"] * (len(grid) - 1 - (drawn > 0))
@@ -368,14 +366,22 @@ def live_view(job_id: str, was_active: bool) -> None:
 
 
 def data_panel() -> bool:
-    """True when MNIST is there; else offers to download it, or says where to put the files."""
+    """True when MNIST is there and reads; else says what is wrong in a line, offers to download it (again),
+    and says where to put the files by hand."""
     missing = missing_files()
-    if not missing:
-        return True
     folder = find_data_dir()
-    st.warning(f"MNIST is not in `{folder}` yet ({len(missing)} of 4 files missing). Training needs it; "
-               "drawing with the shipped model does not.")
-    if st.button("Download MNIST (about 11 MB)", type="primary"):
+    if not missing:
+        try:
+            dataset()
+            return True
+        except MnistDataError as e:  # present but damaged: a truncated copy, a wrong file, a bomb
+            st.error(f"MNIST is in `{folder}` but cannot be read: {e}")
+            label = "Download MNIST again (about 11 MB)"
+    else:
+        st.warning(f"MNIST is not in `{folder}` yet (missing: {', '.join(missing)}). Training needs it; "
+                   "drawing with the shipped model does not.")
+        label = "Download MNIST (about 11 MB)"
+    if st.button(label, type="primary"):
         bar = st.empty()  # emptied when the download fails: no bar and "Starting …" left behind
         bar.progress(0.0, text="Starting the download …")
 
@@ -383,17 +389,18 @@ def data_panel() -> bool:
             bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{stem}: {done / 1e6:.1f} MB")
 
         try:
-            download(folder, progress=progress)
+            download(folder, progress=progress)  # fetches the missing files and those that fail their checksum
         except (MnistDataError, OSError) as e:
             bar.empty()
             st.error("The download failed: no MNIST mirror could be reached. Is this computer online? "
                      "If not, copy the four files in by hand (below).")
             with st.expander("What each mirror answered"):
                 st.code(str(e), language=None)
-            return False
-        st.rerun()
-    st.caption(f"Or put the four files (`train-images-idx3-ubyte.gz` and the others, gzipped or not) into "
-               f"`{folder}`, or start the app with `MNIST_DIR` set to the folder that has them.")
+        else:
+            st.rerun()
+    st.caption(f"By hand: put the four files (`train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`, "
+               f"`t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`, gzipped or not) into `{folder}`, "
+               "or start the app with `MNIST_DIR` set to the folder that has them.")
     return False
 
 
@@ -551,7 +558,7 @@ def train_page() -> None:
         else:
             st.header("Settings")
             settings_panel(busy)
-    if job is None or mine:
+    if have_data and (job is None or mine):
         augmentation_preview()
     if error := st.session_state.pop("train_error", None):
         st.error(error)

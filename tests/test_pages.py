@@ -502,3 +502,21 @@ def test_inside_looks_at_the_last_drawing_and_works_without_the_dataset(env, mon
     assert any(c.startswith("gradient × input") for c in image_captions(at))
     at = inside_page("Nearest digits", drawn_digit=drawn)
     assert any("needs the MNIST" in w.value for w in at.warning)
+
+
+def test_damaged_training_images_are_one_line_and_an_offer_to_download_again(env, tiny_dir):
+    images = tiny_dir / "train-images-idx3-ubyte.gz"
+    images.write_bytes(images.read_bytes()[:200])  # a download cut short
+    at = train_page()
+    assert not at.exception
+    assert any("cannot be read" in e.value and "train-images-idx3-ubyte" in e.value for e in at.error)
+    assert button(at, "Download MNIST again (about 11 MB)") and button(at, "Train").disabled
+    assert any("By hand: put the four files" in c.value for c in at.caption)
+    assert any("Current model for the other pages" in m.value for m in at.markdown)  # the rest of the page is there
+
+
+def test_mistakes_with_only_the_training_images_missing_says_so(env, tiny_dir):
+    (tiny_dir / "train-images-idx3-ubyte.gz").unlink()
+    at = mistakes_page()
+    text = " ".join(w.value for w in at.warning)
+    assert "all four files" in text and "`train-images-idx3-ubyte`" in text and "t10k" not in text

@@ -217,9 +217,10 @@ def test_offline_the_download_fails_in_one_line(tmp_path_factory, browser):
         wait_idle(tab)
         assert tab.get_by_text("Starting the download").count() == 0
         assert tab.get_by_test_id("stProgress").count() == 0
+        tab.get_by_text("By hand: put the four files").wait_for()  # what "(below)" points to is there
         tab.screenshot(path=str(ARTIFACTS / "train-download-failed.png"), full_page=True)
         tab.get_by_role("link", name="Mistakes").click()
-        tab.get_by_text("This page needs the MNIST test set; missing in").wait_for()
+        tab.get_by_text("This page needs MNIST, all four files; missing in").wait_for()
         assert "t10k-images-idx3-ubyte" in tab.get_by_test_id("stMainBlockContainer").inner_text()
         tab.screenshot(path=str(ARTIFACTS / "mistakes-without-mnist.png"), full_page=True)
         tab.context.close()
