@@ -23,7 +23,7 @@ from pathlib import Path
 import torch
 
 from .data import folder_setting, PROJECT_ROOT
-from .model import build_model, MLP
+from .model import ACTIVATIONS, build_model, MLP
 
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 SUFFIX = ".pt"
@@ -172,8 +172,9 @@ def _check_meta(meta: ModelMeta) -> None:
     need(isinstance(hidden, list) and 1 <= len(hidden) <= MAX_LAYERS
          and all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_WIDTH for h in hidden),
          f"'model.hidden' is not 1-{MAX_LAYERS} layer sizes of 1-{MAX_WIDTH}")
-    need(isinstance(model.get("activation"), str), "'model.activation' is not text")
-    need(_is_number(model.get("dropout", 0.0)), "'model.dropout' is not a number")
+    need(model.get("activation") in ACTIVATIONS, f"'model.activation' is not one of {', '.join(ACTIVATIONS)}")
+    need(_is_number(model.get("dropout", 0.0)) and 0.0 <= model.get("dropout", 0.0) < 1.0,
+         "'model.dropout' is not a number in [0, 1)")
     count = sum(shape[0] * (shape[1] if len(shape) == 2 else 1) for shape in expected_shapes(model).values())
     need(count <= MAX_PARAMETERS, f"'model.hidden' makes {count:,} parameters, more than {MAX_PARAMETERS:,}")
 
@@ -339,19 +340,21 @@ class ModelStore:
             # mmap: reading the metadata and shapes does not pull the weights into memory.
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             if not isinstance(payload, dict) or payload.get("format") != FORMAT or "meta" not in payload:
-                raise ValueError("not a model file of this app")
+                raise StoreError("not a model file of this app")
             _check_meta(ModelMeta.from_dict(payload["meta"]))
             weights = payload.get("model")
             if not isinstance(weights, dict):
-                raise ValueError("it holds no weights")
+                raise StoreError("it holds no weights")
             shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in weights.items()}
             if shapes != expected_shapes(payload["meta"]["model"]):
-                raise ValueError("its weights do not have the shapes its metadata describes")
+                raise StoreError("its weights do not have the shapes its metadata describes")
             return payload
         except StoreError as e:
             raise StoreError(f"model '{name}' ({path}) is damaged: {e}") from None
         except Exception as e:  # any damage: truncated zip, bad pickle, wrong content
-            raise StoreError(f"model '{name}' ({path}) is damaged or not a model file: {e}") from e
+            # PyTorch's own messages run to paragraphs of advice about saving options: the kind is enough.
+            raise StoreError(f"model '{name}' ({path}) is damaged or not a model file of this app "
+                             f"({type(e).__name__})") from e
 
     def _meta_of(self, payload: dict, name: str) -> ModelMeta:
         # The file name is the model's name, whatever the file says inside.
