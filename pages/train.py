@@ -457,27 +457,31 @@ def models_panel(who: str) -> None:
         with st.expander(f"Rename or delete {current}", key="t_manage"):  # keyed: stays open across reruns
             new_name = st.text_input("New name", value=current, key="rename_to").strip()
             left, right = st.columns(2)
-            try:
-                if left.button("Rename") and new_name != current:
+            # Each action says its own error, and the other buttons stay (one failing hid the rest).
+            if left.button("Rename") and new_name != current:
+                try:
                     rename_model(current, new_name, who)
                     notice(f"Renamed {current} to {new_name}.")
                     st.rerun()
-                if st.session_state.get("t_deleting") == current:
-                    right.warning(f"Delete **{current}** for good? This cannot be undone.")
-                    yes, no = right.columns(2)
-                    if yes.button("Yes, delete", type="primary"):
-                        st.session_state.pop("t_deleting")
+                except StoreError as e:
+                    left.error(str(e))
+            if st.session_state.get("t_deleting") == current:
+                right.warning(f"Delete **{current}** for good? This cannot be undone.")
+                yes, no = right.columns(2)
+                if no.button("Cancel"):
+                    st.session_state.pop("t_deleting")
+                    st.rerun()
+                if yes.button("Yes, delete", type="primary"):
+                    try:
                         delete_model(current, who)
+                        st.session_state.pop("t_deleting")
                         notice(f"Deleted {current}; the current model is now {current_model_name()}.")
                         st.rerun()
-                    if no.button("Cancel"):
-                        st.session_state.pop("t_deleting")
-                        st.rerun()
-                elif right.button("Delete", type="secondary"):
-                    st.session_state["t_deleting"] = current
-                    st.rerun()
-            except StoreError as e:
-                st.error(str(e))
+                    except StoreError as e:
+                        right.error(str(e))
+            elif right.button("Delete", type="secondary"):
+                st.session_state["t_deleting"] = current
+                st.rerun()
 
 
 START_HERE = """

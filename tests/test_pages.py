@@ -520,3 +520,11 @@ def test_mistakes_with_only_the_training_images_missing_says_so(env, tiny_dir):
     at = mistakes_page()
     text = " ".join(w.value for w in at.warning)
     assert "all four files" in text and "`train-images-idx3-ubyte`" in text and "t10k" not in text
+
+
+def test_a_refused_rename_keeps_delete(env):
+    at = train_tiny(train_tiny(train_page(), "one"), "two")
+    at.text_input(key="rename_to").set_value("one").run()
+    button(at, "Rename").click().run()
+    assert any("exists already" in e.value for e in at.error)
+    assert any(b.label == "Delete" for b in at.button)  # the other action is still offered
