@@ -455,7 +455,7 @@ class TrainingJob:
                 self._runs += 1
                 self._status = STOPPED if self.stop_event.is_set() else DONE
         except Exception as e:  # shown to the user on the page; the server goes on
-            error = str(e) if isinstance(e, RunError) else f"{type(e).__name__}: {e}"
+            error = str(e) if isinstance(e, (RunError, StoreError, OSError)) else f"{type(e).__name__}: {e}"
             self._set(status=FAILED, error=error)
         finally:
             self.queue.release()
@@ -498,7 +498,10 @@ class JobRegistry:
                 model_id = meta.id
             else:
                 name = check_name(name) if name else self.default_name(config)
-                if self.store.exists(name) or self._reserved(name):
+                if self._reserved(name):
+                    raise StoreError(f"a run named '{name}' exists already (waiting or training now, so its "
+                                     "model is not in the table yet); choose another name")
+                if self.store.exists(name):
                     raise StoreError(f"a model named '{name}' exists already; choose another name")
             queue = self.queues.setdefault(device, DeviceQueue(self.slots))
             job_id = secrets.token_urlsafe(6)

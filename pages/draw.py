@@ -241,7 +241,7 @@ def draw_page() -> None:
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
                               width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas")
             upload = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp",
-                                                                               "webp"],
+                                                                               "webp", "tif", "tiff"],
                                       key=f"d_upload_{st.session_state.get('d_upload_round', 0)}")
         image, source = chosen_input(drawn, upload, results)
         with results:

@@ -167,3 +167,25 @@ def test_train_into_a_store_that_is_a_file_is_refused_before_training(tiny_dir, 
     code, out, err = run(capsys, "train", "--epochs", "1", "--hidden", "8", "--data-dir", str(tiny_dir),
                          "--store", str(blocker), "--name", "m", "--device", "cpu")
     assert code == 2 and "Epoch" not in out and err.count("\n") == 1 and err.startswith("error: ")
+
+
+def test_a_name_taken_while_the_run_trained_keeps_the_run_under_a_free_name(tiny_dir, tmp_path, capsys, monkeypatch):
+    import mnist_core.cli as cli
+    from mnist_core.model import MLP
+    from mnist_core.store import ModelMeta
+    from mnist_core.train import TrainConfig
+
+    store = ModelStore(tmp_path)
+    real_train_run = cli.train_run
+
+    def another_process_saves_the_name_meanwhile(*args, **kwargs):
+        result = real_train_run(*args, **kwargs)
+        model = MLP((4,))
+        store.save(model, ModelMeta(name="same", model=model.config(), config=TrainConfig().to_dict()))
+        return result
+
+    monkeypatch.setattr(cli, "train_run", another_process_saves_the_name_meanwhile)
+    code, _, err = run(capsys, "train", "--epochs", "1", "--hidden", "8", "--data-dir", str(tiny_dir), "--store",
+                       str(tmp_path), "--name", "same", "--device", "cpu")
+    assert code == 0 and "'same' was taken while this run trained; saved as 'same-2'" in err
+    assert store.meta("same").model["hidden"] == [4] and store.meta("same-2").model["hidden"] == [8]
