@@ -224,6 +224,7 @@ def set_current_model(name: str) -> None:
 
 
 _MODEL_SHOWN = "_model_shown"  # the current model as `current_model_name` last worked it out
+_MODEL_MISSING = "_model_missing"  # the chosen model, when it is not in the store (deleted, replaced)
 
 
 def current_model_name() -> str:
@@ -246,6 +247,8 @@ def current_model_name() -> str:
         elif model_id and (moved := model_store().find_id(model_id)) is not None:
             name = moved
             current_models().set(who, name, model_id)
+        else:
+            st.session_state[_MODEL_MISSING] = wanted  # said by the model picker
     st.session_state[MODEL] = st.session_state[_MODEL_SHOWN] = name
     return name
 
@@ -308,6 +311,9 @@ def model_picker(label: str = "Model") -> str:
     """A select box of the stored models, set to (and setting) the current model."""
     names = [e.name for e in model_store().list() if e.meta is not None]
     current = current_model_name()
+    if missing := st.session_state.pop(_MODEL_MISSING, None):
+        st.info(f"Your model **{missing}** is no longer in the store (deleted or replaced by its owner); "
+                f"using **{current}**.")
     chosen = st.selectbox(label, names, index=names.index(current) if current in names else 0)
     if chosen != current:
         try:

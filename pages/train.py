@@ -547,6 +547,10 @@ def train_page() -> None:
     st.session_state["t_seen"] = True
     st.title("Train a network")
     job = current_job()
+    linked = st.query_params.get("job")
+    if linked and (job is None or job.id != linked):
+        st.info("The run in this link is no longer on this server (a finished run stays 15 minutes); if it "
+                "was saved, its model is in the table below.")
     snap = job.snapshot() if job else None
     mine = job is not None and job.owner == who
     busy = snap is not None and snap.active and mine

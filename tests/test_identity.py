@@ -121,3 +121,18 @@ def test_a_moments_fallback_to_default_does_not_replace_the_choice(env):
     aside.rename(stored)
     draw.run()
     assert any("Model **mine**" in c.value for c in draw.caption)
+
+
+def test_a_current_model_deleted_by_its_owner_is_said_and_an_old_link_too(env):
+    alice = page("pages/train.py", ALICE)
+    train(alice, "hers2")
+    bob = page("pages/mistakes.py", BOB, model="hers2")  # bob looks at alice's model
+    assert bob.selectbox[0].value == "hers2"
+    (env / "models" / "hers2.pt").unlink()  # alice deletes it
+    bob.run()
+    assert any("**hers2** is no longer in the store" in i.value for i in bob.info)
+    stale = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
+    stale.session_state["owner"] = BOB
+    stale.query_params["job"] = "gone-long-ago"
+    stale.run()
+    assert any("no longer on this server" in i.value for i in stale.info)
