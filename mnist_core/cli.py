@@ -160,14 +160,6 @@ class RunPrinter:
                 _print_epoch(record, self.epochs, self.as_json)
 
 
-def free_name(store: ModelStore, name: str) -> str:
-    """`name-2`, `name-3` ...: the first the store does not have."""
-    n = 2
-    while store.exists(candidate := check_name(f"{name[:60]}-{n}")):
-        n += 1
-    return candidate
-
-
 def cmd_train(args: argparse.Namespace) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     config = replace(PRESETS[args.preset], **given)
@@ -199,7 +191,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         if not store.exists(name):
             raise
         # Another run took the name while this one trained: keep the work under a free name.
-        taken, name = name, free_name(store, name)
+        taken, name = name, store.free_name(name)
         path = save_run(store, result, name)
         print(f"'{taken}' was taken while this run trained; saved as '{name}' instead", file=sys.stderr)
     last = f", test F1 {result.history[-1].test_f1:.4f}" if result.history else ""

@@ -538,7 +538,7 @@ class JobRegistry:
     def _check_owner(self, meta: ModelMeta, owner: str, operator: bool) -> None:
         if meta.builtin:
             raise StoreError(f"'{meta.name}' ships with the app and cannot be changed or deleted")
-        if not operator and not self.store.owners.owns(owner, meta.owner):
+        if not self.may_change(meta, owner, operator):
             raise StoreError(f"'{meta.name}' is not yours: only the browser that trained it may change it")
 
     def may_change(self, meta: ModelMeta, owner: str, operator: bool = False) -> bool:
@@ -587,9 +587,5 @@ class JobRegistry:
 
     def default_name(self, config: TrainConfig) -> str:
         stamp = datetime.now().strftime("%m%d-%H%M%S")
-        base = f"mlp-{'-'.join(map(str, config.hidden))}-{stamp}"
-        name, n = base, 1
-        while self.store.exists(name) or any(j.name == name for j in self.jobs.values()):
-            n += 1
-            name = f"{base}-{n}"
-        return name
+        return self.store.free_name(f"mlp-{'-'.join(map(str, config.hidden))}-{stamp}",
+                                    held={j.name for j in self.jobs.values()})

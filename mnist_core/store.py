@@ -265,6 +265,14 @@ class ModelStore:
     def is_builtin(self, name: str) -> bool:
         return not self._path(name).is_file() and self._builtin_path(name) is not None
 
+    def free_name(self, name: str, held: set[str] = frozenset()) -> str:
+        """`name` if neither stored nor `held`, else the first free of `name-2`, `name-3` ..."""
+        candidate, n = check_name(name), 1
+        while self.exists(candidate) or candidate in held:
+            n += 1
+            candidate = check_name(f"{name[:60]}-{n}")
+        return candidate
+
     def exists(self, name: str) -> bool:
         return self._path(name).is_file() or self._builtin_path(name) is not None
 
