@@ -19,21 +19,18 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.health import dead_share, gradient_norms  # noqa: E402
 from mnist_core.inside import (  # noqa: E402
     activations,
-    dead_share,
     features,
-    gradient_norms,
     hidden_index,
     occlusion,
-    PERTURBATIONS,
     pixel_index,
     project,
-    robustness_curve,
     saliency,
-    shift_grid,
     weight_images,
 )
+from mnist_core.perturb import PERTURBATIONS, robustness_curve, shift_grid  # noqa: E402
 from mnist_core.store import ModelStore  # noqa: E402
 from mnist_core.train import PRESETS, REPORT_EVERY, Trainer  # noqa: E402
 

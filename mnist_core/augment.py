@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import math
 
-import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .preprocess import as_model_input, BOX
-from .synth import drawn_digits
+from .preprocess import BOX
 
 # At strength 1.0 (the sliders in the app scale these): the largest rotation, scale change, shear,
 # shift (in pixels), elastic displacement (in pixels) and share of a stroke-width step.
@@ -143,18 +141,3 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator, e
         warped = F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
         out[start:start + n] = _strokes(warped.squeeze(1), choice, amount).clamp_(0, 1)
     return out
-
-
-def preview(images: np.ndarray, strength: float, seed: int = 0, rounds: int = 2, elastic: bool = True,
-            drawn: bool = False, fill_in: bool = False) -> np.ndarray:
-    """A few uint8 digits (N, 28, 28), then (if `drawn`) the same digits drawn on a canvas and read back
-    as the trainer's drawn digits are, then `rounds` deformed copies of the originals, as uint8
-    (rows, N, 28, 28): what the trainer shows the network at this setting."""
-    originals = as_model_input(images)
-    generator = torch.Generator().manual_seed(seed)
-    copies = [originals]
-    if drawn:
-        copies.append(as_model_input(drawn_digits(np.asarray(images), seed)))
-    if strength > 0:
-        copies += [augment(originals, strength, generator, elastic, fill_in) for _ in range(rounds)]
-    return (torch.stack(copies) * 255).round().to(torch.uint8).numpy()

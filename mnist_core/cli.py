@@ -18,9 +18,9 @@ import numpy as np
 from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
 from .device import DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
-from .inside import PERTURBATIONS, robustness_curve
 from .jobs import RunError, runner_for
 from .model import ACTIVATIONS
+from .perturb import PERTURBATIONS, robustness_curve
 from .preprocess import load_image, PreprocessError
 from .runs import EpochDone, Message, Preparing, Report, RunSpec, save_run, Started, train_run
 from .store import check_name, ModelStore, os_error_text, StoreError

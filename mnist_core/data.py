@@ -21,12 +21,12 @@ from typing import BinaryIO
 
 import numpy as np
 
+from .folders import folder_setting, PROJECT_ROOT
+
 try:
     import fcntl
 except ImportError:  # not POSIX: downloads into one folder are not serialised
     fcntl = None
-
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 # The four files, with the MD5 and size of their *decompressed* content, so a raw or a gzipped
 # copy from any mirror verifies the same way.
@@ -59,15 +59,6 @@ class Mnist:
     train_labels: np.ndarray
     test_images: np.ndarray
     test_labels: np.ndarray
-
-
-def folder_setting(given: str | os.PathLike | None, variable: str, default: Path) -> Path:
-    """A folder the user may set: the value given, else the environment variable, else the default."""
-    if given:
-        return Path(given).expanduser()
-    if os.environ.get(variable):
-        return Path(os.environ[variable]).expanduser()
-    return default
 
 
 def find_data_dir(data_dir: str | os.PathLike | None = None) -> Path:

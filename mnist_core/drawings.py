@@ -17,8 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .data import folder_setting, PROJECT_ROOT
-from .store import check_name, OwnerTags, StoreError, write_atomically
+from .folders import check_name, folder_setting, PROJECT_ROOT
+from .store import OwnerTags, write_atomically
 
 LABELS = "labels.csv"
 OWNER_FILE = ".owner"  # the OwnerTags hash of the browser that made the collection
@@ -56,10 +56,7 @@ class Collections:
         self.owners = OwnerTags(self.root)
 
     def _folder(self, name: str) -> Path:
-        try:
-            return self.root / check_name(name)
-        except StoreError as e:
-            raise ValueError(str(e).replace("model name", "collection name")) from None
+        return self.root / check_name(name, "collection")
 
     def names(self) -> list[str]:
         if not self.root.is_dir():

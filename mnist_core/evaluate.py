@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,21 +9,10 @@ import torch
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from torch import nn
 
+from .model import eval_mode
 from .preprocess import as_model_input, mnist_style, Steps
 
 EVAL_BATCH = 2048  # big enough for fast matrix products, small enough to stay in cache
-
-
-@contextmanager
-def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
-    """The model in eval mode (dropout off) for the block, then back in the mode it was in: a model in
-    training may be looked at between its batches."""
-    was_training = model.training
-    model.eval()
-    try:
-        yield model
-    finally:
-        model.train(was_training)
 
 
 @torch.inference_mode()

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import torch
 from torch import nn
 from torch.nn import functional as F
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
+_ACTIVATION_TYPES = tuple(ACTIVATIONS.values())
 
 # Mean and spread of MNIST training pixels in [0, 1]; the model normalises its own input so that no
 # caller can feed it differently from how it was trained.
@@ -71,3 +74,31 @@ def build_model(config: dict) -> MLP:
 
 def parameter_count(model: nn.Module) -> int:
     return sum(p.numel() for p in model.parameters())
+
+
+def device_of(model: nn.Module) -> torch.device:
+    return next(model.parameters()).device
+
+
+@contextmanager
+def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
+    """The model in eval mode (dropout off) for the block, then back in the mode it was in: a model in
+    training may be looked at between its batches."""
+    was_training = model.training
+    model.eval()
+    try:
+        yield model
+    finally:
+        model.train(was_training)
+
+
+def hidden_and_logits(model: MLP, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:
+    """The output of every hidden layer's activation, [(N, H_i)], and the logits (N, 10), for images
+    (N, 28, 28) in [0, 1] on the model's device. The same arithmetic as `MLP.forward` for small batches."""
+    x = model.normalise(images)  # (N, 784)
+    hidden = []
+    for module in model.layers:
+        x = module(x)
+        if isinstance(module, _ACTIVATION_TYPES):
+            hidden.append(x)
+    return hidden, x

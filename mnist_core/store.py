@@ -11,7 +11,6 @@ import hmac
 import io
 import math
 import os
-import re
 import secrets
 import tempfile
 import uuid
@@ -22,11 +21,11 @@ from pathlib import Path
 
 import torch
 
-from .data import folder_setting, PROJECT_ROOT
+from . import folders
+from .folders import folder_setting, NAME_PATTERN, PROJECT_ROOT
 from .model import ACTIVATIONS, build_model, MLP
 
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-SUFFIX = ".pt"
+SUFFIX = folders.MODEL_SUFFIX
 FORMAT = 1
 # A file's metadata is trusted only this far: an MLP this store will build (checked before anything
 # is allocated; best-mlp has 1.3 M parameters).
@@ -192,13 +191,8 @@ def expected_shapes(model: dict) -> dict[str, tuple[int, ...]]:
 
 
 def check_name(name: str) -> str:
-    """A model name is a plain file name: letters, digits, '.', '_', '-'; no paths, no leading dot."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name.endswith(SUFFIX):
-        raise StoreError(
-            f"invalid model name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit"
-        )
-    return name
+    """A model name (see `folders.check_name`); raises StoreError."""
+    return folders.check_name(name, "model", StoreError)
 
 
 def find_store_dir(store: str | os.PathLike | None = None) -> Path:

@@ -11,7 +11,7 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .data import folder_setting, PROJECT_ROOT
+from .folders import folder_setting, PROJECT_ROOT
 from .preprocess import disk, mnist_style
 
 POLARITIES = ("canvas", "dark_on_light", "light_on_dark")

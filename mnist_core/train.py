@@ -1,4 +1,5 @@
-"""Training: the one `TrainConfig`, per-epoch records, and the loop over whole-set device tensors."""
+"""Training: the one `TrainConfig`, per-epoch records, the loop over whole-set device tensors, and a
+preview of the digits it shows the network."""
 
 from __future__ import annotations
 
@@ -15,10 +16,10 @@ from .augment import augment
 from .data import Mnist
 from .device import resolve_device
 from .evaluate import macro_f1, predict_probs
-from .inside import dead_share, gradient_norms
+from .health import dead_share, gradient_norms
 from .model import ACTIVATIONS, MLP
 from .preprocess import as_model_input
-from .synth import cached_drawn_digits
+from .synth import cached_drawn_digits, drawn_digits
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle", "cosine")
@@ -318,3 +319,18 @@ class Trainer:
             test_accuracy=float((test_preds == test_labels).mean()),
             seconds=time.perf_counter() - epoch_start,
         )
+
+
+def preview(images: np.ndarray, strength: float, seed: int = 0, rounds: int = 2, elastic: bool = True,
+            drawn: bool = False, fill_in: bool = False) -> np.ndarray:
+    """A few uint8 digits (N, 28, 28), then (if `drawn`) the same digits drawn on a canvas and read back
+    as the trainer's drawn digits are, then `rounds` deformed copies of the originals, as uint8
+    (rows, N, 28, 28): what the trainer shows the network at this setting."""
+    originals = as_model_input(images)
+    generator = torch.Generator().manual_seed(seed)
+    copies = [originals]
+    if drawn:
+        copies.append(as_model_input(drawn_digits(np.asarray(images), seed)))
+    if strength > 0:
+        copies += [augment(originals, strength, generator, elastic, fill_in) for _ in range(rounds)]
+    return (torch.stack(copies) * 255).round().to(torch.uint8).numpy()

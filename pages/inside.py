@@ -16,19 +16,16 @@ from mnist_core.inside import (
     METHODS,
     NearestDigits,
     occlusion,
-    PERTURBATIONS,
     pixel_index,
     project,
     Projection,
-    robustness_curve,
     saliency,
-    shift_grid,
-    shifted,
     top_units,
     unit_grid_order,
     weight_images,
 )
 from mnist_core.model import MLP
+from mnist_core.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
 from mnist_core.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
 from pages.shared import (
     data_problem,

@@ -58,7 +58,7 @@ if PagesManager.uses_pages_directory:
 # module before any page runs): script threads importing scikit-learn through different modules at the
 # same moment stopped with importlib's _DeadlockError or a half-imported module.
 for _module in ("scipy.signal", "mnist_core.augment", "mnist_core.drawings", "mnist_core.inside",
-                "mnist_core.pictures", "mnist_core.preprocess", "mnist_core.train"):
+                "mnist_core.perturb", "mnist_core.pictures", "mnist_core.preprocess", "mnist_core.train"):
     importlib.import_module(_module)
 
 # Session-state keys, in one place.

@@ -9,14 +9,13 @@ import numpy as np
 import streamlit as st
 from scipy.signal import lfilter
 
-from mnist_core.augment import preview
 from mnist_core.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.device import available_devices, DeviceError
 from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, start_child_server, STOPPED
 from mnist_core.model import ACTIVATIONS
 from mnist_core.pictures import gallery_image, weight_grid
 from mnist_core.store import StoreError
-from mnist_core.train import ConfigError, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+from mnist_core.train import ConfigError, OPTIMIZERS, PRESETS, preview, SCHEDULES, TrainConfig
 from pages.shared import (
     current_job,
     current_model_name,

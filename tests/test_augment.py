@@ -54,7 +54,7 @@ def test_without_elastic_and_small_strength_the_centre_of_mass_stays_near():
 
 
 def test_preview_returns_the_originals_then_deformed_copies():
-    from mnist_core.augment import preview
+    from mnist_core.train import preview
 
     digits = (bar_images(5) * 255).to(torch.uint8).numpy()
     grid = preview(digits, 0.8, seed=1)
@@ -103,8 +103,8 @@ def test_the_warp_shrinks_filled_in_digits_to_make_room():
 
 
 def test_preview_shows_the_drawn_digits_between_originals_and_deformations():
-    from mnist_core.augment import preview
     from mnist_core.synth import drawn_digits
+    from mnist_core.train import preview
 
     digits = (bar_images(5) * 255).to(torch.uint8).numpy()
     grid = preview(digits, 0.8, seed=1, drawn=True)

@@ -69,7 +69,7 @@ def test_models_and_evaluate(trained, tiny_dir, capsys):
 
 def test_evaluate_prints_robustness_curves_like_the_engine(trained, tiny_dir, capsys):
     from mnist_core.data import load_mnist
-    from mnist_core.inside import robustness_curve
+    from mnist_core.perturb import robustness_curve
 
     store, _ = trained
     code, out, _ = run(capsys, "evaluate", "--model", "tiny", "--store", str(store), "--data-dir", str(tiny_dir),

@@ -7,28 +7,22 @@ import pytest
 import torch
 
 from mnist_core.augment import dilate, erode
+from mnist_core.health import dead_share, gradient_norms
 from mnist_core.inside import (
     activations,
-    dead_share,
     features,
-    gradient_norms,
     hidden_index,
     NearestDigits,
     occlusion,
-    perturb,
     pixel_index,
     project,
-    robustness_curve,
     saliency,
-    shift_grid,
-    shifted,
-    thicken,
     top_units,
     unit_grid_order,
-    warp,
     weight_images,
 )
 from mnist_core.model import MLP, PIXEL_MEAN, PIXEL_STD
+from mnist_core.perturb import perturb, robustness_curve, shift_grid, shifted, thicken, warp
 
 from .conftest import make_digits
 
