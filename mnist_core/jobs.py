@@ -20,7 +20,7 @@ import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from multiprocessing.connection import Connection
 
@@ -44,7 +44,7 @@ from .runs import (
     train_run,
 )
 from .store import check_name, ModelMeta, ModelStore, StoreError
-from .train import Progress, TrainConfig
+from .train import EpochRecord, Progress, TrainConfig
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
@@ -69,7 +69,7 @@ class Snapshot:
     seconds: float = 0.0  # this run so far
     eta_seconds: float | None = None
     queue_position: int = 0  # 1 = next to train on its device; 0 = not waiting
-    history: list[dict] = field(default_factory=list)  # EpochRecord dicts
+    history: list[EpochRecord] = field(default_factory=list)
     batch_losses: list[float] = field(default_factory=list)  # every batch's loss, whole history
     batches_per_epoch: int = 0
     grad_at: list[float] = field(default_factory=list)  # where each gradient report was, in epochs
@@ -308,7 +308,7 @@ class TrainingJob:
         self.thread: threading.Thread | None = None
         self._status, self._error, self._saved = QUEUED, "", False
         self._progress: Progress | None = None
-        self._history: list[dict] = []
+        self._history: list[EpochRecord] = []
         self._batch_losses: list[float] = []
         self._grad_at: list[float] = []
         self._grad_norms: list[list[float]] = []
@@ -426,7 +426,7 @@ class TrainingJob:
                 case Halted():
                     self._halted.set()
                 case EpochDone(record=record):
-                    self._history.append(asdict(record))
+                    self._history.append(record)
 
     def _run(self) -> None:
         if not self.queue.acquire(self.id, self.stop_event.is_set):
@@ -443,7 +443,7 @@ class TrainingJob:
                 if meta.id != self.model_id:
                     raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
                 self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
-                self._set(history=list(meta.history))
+                self._set(history=list(start.history))
             spec = RunSpec(self.config, self._run_epochs, self.threads, start)
             result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event)
             # A new model takes a free name; a model trained further replaces only the file that still

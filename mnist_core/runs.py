@@ -38,7 +38,7 @@ class StartState:
     def from_store(cls, store: ModelStore, name: str) -> tuple[StartState, ModelMeta]:
         model, meta, optimizer_state = store.load(name)
         return cls(meta.model, model.state_dict(), optimizer_state,
-                   [EpochRecord(**r) for r in meta.history], meta.train_seconds), meta
+                   [EpochRecord.from_dict(r) for r in meta.history], meta.train_seconds), meta
 
 
 @dataclass

@@ -118,6 +118,12 @@ class EpochRecord:
     grad_norms: list[float] = field(default_factory=list)  # per layer, input first: mean size of the weight gradient
     dead_share: list[float] = field(default_factory=list)  # per hidden layer: share of units that never change
 
+    @classmethod
+    def from_dict(cls, values: dict) -> EpochRecord:
+        """A record as a model file keeps it (JSON); fields this version does not know are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
 
 @dataclass
 class Progress:

@@ -170,7 +170,7 @@ def epoch_ends(snap: Snapshot) -> dict[int, float]:
     first = math.ceil(at.min()) if len(at) else 1  # a job may continue a model trained before it
     ends = {}
     for record in snap.history:
-        k = record["epoch"]
+        k = record.epoch
         if k >= first:
             inside = at[(at > k - 1) & (at <= k)]
             ends[k] = float(inside.max()) if len(inside) else float(k)
@@ -216,9 +216,9 @@ def loss_figure(snap: Snapshot) -> dict:
 def f1_figure(snap: Snapshot) -> dict:
     ends = epoch_ends(snap)
     # Each epoch's scores sit where the epoch ended: a stopped epoch's before its number.
-    epochs = np.array([ends.get(r["epoch"], r["epoch"]) for r in snap.history], dtype=float)
-    lines = {name: np.array([r[key] for r in snap.history]) for name, key in (("train", "train_f1"),
-                                                                             ("test", "test_f1"))}
+    epochs = np.array([ends.get(r.epoch, r.epoch) for r in snap.history], dtype=float)
+    lines = {"train": np.array([r.train_f1 for r in snap.history]),
+             "test": np.array([r.test_f1 for r in snap.history])}
     # At least two points of F1 from bottom to top: a first epoch's nearly equal scores would otherwise
     # fill the chart with ticks like 0.93765, 0.9377.
     values = np.concatenate(list(lines.values()))
@@ -276,8 +276,8 @@ def health_panel(snap: Snapshot) -> None:
     """Whether the run is healthy: the gradient sizes and the dead units."""
     if snap.grad_norms:
         st.plotly_chart(health_figure(snap), key="health_chart", config=chart_config(snap))
-    if snap.history and snap.history[-1].get("dead_share"):
-        dead = snap.history[-1]["dead_share"]
+    if snap.history and snap.history[-1].dead_share:
+        dead = snap.history[-1].dead_share
         shares = ", ".join(f"layer {i + 1}: {d:.0%}" for i, d in enumerate(dead))
         text = (f"Dead hidden units, whose output is the same for 2,048 training digits (a ReLU that never fires), "
                 f"after the last epoch: {shares}.")
@@ -352,9 +352,9 @@ def live_view(job_id: str, was_active: bool) -> None:
             left.plotly_chart(f1_figure(snap), key="f1_chart", config=chart_config(snap))
         if snap.history:
             last = snap.history[-1]
-            left.dataframe([{"epoch": last["epoch"], "loss": round(last["loss"], 4),
-                             "train macro-F1": round(last["train_f1"], 4), "test macro-F1": round(last["test_f1"], 4),
-                             "test accuracy": f"{last['test_accuracy']:.2%}", "seconds": round(last["seconds"], 1)}],
+            left.dataframe([{"epoch": last.epoch, "loss": round(last.loss, 4),
+                             "train macro-F1": round(last.train_f1, 4), "test macro-F1": round(last.test_f1, 4),
+                             "test accuracy": f"{last.test_accuracy:.2%}", "seconds": round(last.seconds, 1)}],
                            hide_index=True)
         with right:
             health_panel(snap)

@@ -29,7 +29,7 @@ def test_a_job_trains_in_the_background_and_is_saved(registry):
     assert job.wait(60)
     snap = job.snapshot()
     assert snap.status == DONE and snap.saved and not snap.active
-    assert [r["epoch"] for r in snap.history] == [1, 2]
+    assert [r.epoch for r in snap.history] == [1, 2]
     assert len(snap.batch_losses) == 2 * 30 and snap.batch == snap.batches == 30
     meta = registry.store.meta("m1")
     assert registry.store.owners.owns("alice", meta.owner) and "alice" not in meta.owner
@@ -62,7 +62,7 @@ def test_train_more_continues_the_same_model(registry):
     job.start(epochs=1)
     job.wait(60)
     snap = job.snapshot()
-    assert snap.status == DONE and [r["epoch"] for r in snap.history] == [1, 2, 3]
+    assert snap.status == DONE and [r.epoch for r in snap.history] == [1, 2, 3]
     assert len(snap.batch_losses) == 3 * 30
     assert registry.store.meta("m3").epochs == 3
 
@@ -71,7 +71,7 @@ def test_continue_a_stored_model_in_a_new_job(registry):
     registry.submit("alice", TrainConfig(**FAST), name="m4").wait(60)
     job = registry.submit("alice", TrainConfig(**FAST), continue_from="m4", epochs=1)
     job.wait(60)
-    assert [r["epoch"] for r in job.snapshot().history] == [1, 2, 3]
+    assert [r.epoch for r in job.snapshot().history] == [1, 2, 3]
 
 
 def test_one_job_per_device_at_a_time_the_rest_queue(registry):

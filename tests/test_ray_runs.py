@@ -132,5 +132,5 @@ def test_a_run_of_one_replica_is_seen_read_only_by_another(tmp_path, ray_registr
         time.sleep(0.2)
     snap = seen.snapshot()
     assert isinstance(seen, SharedJob) and seen.owner == "" and snap.owner == ""  # no key leaves its replica
-    assert snap.name == "seen" and [r["epoch"] for r in snap.history] == [1, 2] and snap.saved
+    assert snap.name == "seen" and [r.epoch for r in snap.history] == [1, 2] and snap.saved
     assert other.get("no-such-job") is None
