@@ -16,6 +16,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from mnist_core.data import load_mnist  # noqa: E402
+from mnist_core.model import layers_label  # noqa: E402
 from mnist_core.train import PRESETS, Trainer  # noqa: E402
 
 
@@ -37,7 +38,7 @@ def main() -> None:
         plain_times.append(plain.train(1)[0].seconds)
         augmented_times.append(augmented.train(1)[0].seconds)
     a, b = statistics.median(plain_times), statistics.median(augmented_times)
-    print(f"{args.preset} (784-{'-'.join(map(str, config.hidden))}-10), augmentation {strength}, {drawn} drawn "
+    print(f"{args.preset} ({layers_label(config.hidden)}), augmentation {strength}, {drawn} drawn "
           f"digits: {a:.2f} s/epoch without, {b:.2f} s/epoch with; overhead {100 * (b / a - 1):+.0f}% (goal <= 25%)")
     print(f"drawing the {drawn} digits before the first epoch: {drawing:.1f} s "
           f"({'read from the cache' if drawing < 2 else 'made now, cached for the next run'})")

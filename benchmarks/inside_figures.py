@@ -30,6 +30,7 @@ from mnist_core.inside import (  # noqa: E402
     saliency,
     weight_images,
 )
+from mnist_core.model import layers_label  # noqa: E402
 from mnist_core.perturb import PERTURBATIONS, robustness_curve, shift_grid  # noqa: E402
 from mnist_core.store import ModelStore  # noqa: E402
 from mnist_core.train import PRESETS, REPORT_EVERY, Trainer  # noqa: E402
@@ -60,7 +61,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     data = load_mnist()
     model, meta, _ = ModelStore().load("default")
-    print(f"model: default (784-{'-'.join(map(str, model.hidden))}-10), torch threads {args.threads}")
+    print(f"model: default ({layers_label(model.hidden)}), torch threads {args.threads}")
 
     # Nearest training digits: built once, then one query per look.
     by_pixels, build_pixels = once(lambda: pixel_index(data.train_images))

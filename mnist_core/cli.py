@@ -11,7 +11,6 @@ import threading
 import time
 from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
-from datetime import datetime
 
 import numpy as np
 
@@ -19,24 +18,20 @@ from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistData
 from .device import DeviceError, resolve_device
 from .evaluate import evaluate, read_digit
 from .jobs import RunError, runner_for
-from .model import ACTIVATIONS
+from .model import ACTIVATIONS, layers_label
 from .perturb import PERTURBATIONS, robustness_curve
 from .preprocess import load_image, PreprocessError
 from .runs import EpochDone, Message, Preparing, Report, RunSpec, save_run, Started, train_run
-from .store import check_name, ModelStore, os_error_text, StoreError
+from .store import check_name, default_model_name, ModelStore, os_error_text, StoreError
 from .synth import find_cache_dir
-from .train import ConfigError, EpochRecord, OPTIMIZERS, PRESETS, Progress, SCHEDULES, TrainConfig
+from .train import ConfigError, EpochRecord, OPTIMIZERS, parse_hidden, PRESETS, Progress, SCHEDULES, TrainConfig
 
 
 def _hidden(text: str) -> tuple[int, ...]:
     try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"hidden sizes are comma-separated whole numbers, like 256,128; got '{text}'") from None
-    if not sizes:
-        raise argparse.ArgumentTypeError("give at least one hidden layer size, like 128")
-    return sizes
+        return parse_hidden(text)
+    except ConfigError as e:
+        raise argparse.ArgumentTypeError(str(e)) from None
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -166,7 +161,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.ray:
         resolve_device(config.device)  # an absent device is an error now, not after loading the data
     store = ModelStore(args.store)
-    name = check_name(args.name or f"mlp-{'-'.join(map(str, config.hidden))}-{datetime.now():%Y%m%d-%H%M%S}")
+    name = check_name(args.name or default_model_name(config.hidden))
     if store.exists(name):  # refuse before training, not after
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
     store.check_writable()  # a read-only or full store: said now, not after the whole run
@@ -269,7 +264,7 @@ def cmd_models(args: argparse.Namespace) -> int:
             print(f"{e.name:<36} damaged: {e.error}")
             continue
         m = e.meta
-        layers = "784-" + "-".join(map(str, m.model.get("hidden", []))) + "-10"
+        layers = layers_label(m.model.get("hidden", []))
         print(f"{m.name:<36} {layers:<18} {m.parameters:>9,} {m.metrics.get('test_f1', 0):>8.4f} "
               f"{m.metrics.get('test_accuracy', 0):>8.2%} {m.epochs:>6}  {m.device:<6}  "
               f"{'built in' if m.builtin else m.created}")

@@ -21,7 +21,6 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
-from datetime import datetime
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -43,7 +42,7 @@ from .runs import (
     StartState,
     train_run,
 )
-from .store import check_name, ModelMeta, ModelStore, StoreError
+from .store import check_name, default_model_name, ModelMeta, ModelStore, StoreError
 from .train import EpochRecord, Progress, TrainConfig
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
@@ -586,6 +585,5 @@ class JobRegistry:
             job.stop()
 
     def default_name(self, config: TrainConfig) -> str:
-        stamp = datetime.now().strftime("%m%d-%H%M%S")
-        return self.store.free_name(f"mlp-{'-'.join(map(str, config.hidden))}-{stamp}",
+        return self.store.free_name(default_model_name(config.hidden),
                                     held={j.name for j in self.jobs.values()})

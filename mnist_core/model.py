@@ -68,6 +68,11 @@ class MLP(nn.Module):
         return {"hidden": list(self.hidden), "activation": self.activation, "dropout": self.dropout}
 
 
+def layers_label(hidden: tuple[int, ...] | list[int]) -> str:
+    """The network's shape as people write it: '784-256-128-10'."""
+    return "-".join(map(str, (28 * 28, *hidden, 10)))
+
+
 def build_model(config: dict) -> MLP:
     return MLP(hidden=config["hidden"], activation=config["activation"], dropout=config.get("dropout", 0.0))
 

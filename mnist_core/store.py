@@ -195,6 +195,11 @@ def check_name(name: str) -> str:
     return folders.check_name(name, "model", StoreError)
 
 
+def default_model_name(hidden: tuple[int, ...] | list[int], now: datetime | None = None) -> str:
+    """A new model's name when its trainer gives none: 'mlp-256-128-20261129-221530'."""
+    return f"mlp-{'-'.join(map(str, hidden))}-{(now or datetime.now()):%Y%m%d-%H%M%S}"
+
+
 def find_store_dir(store: str | os.PathLike | None = None) -> Path:
     """`store` if given, else $MNIST_MODELS, else `models/` in the project."""
     return folder_setting(store, "MNIST_MODELS", PROJECT_ROOT / "models")

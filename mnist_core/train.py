@@ -31,6 +31,18 @@ class ConfigError(ValueError):
     """A training setting is out of range; the message lists every problem."""
 
 
+def parse_hidden(text: str) -> tuple[int, ...]:
+    """Hidden layer sizes as typed by a person ('512, 256') -> (512, 256); raises ConfigError in words."""
+    try:
+        sizes = tuple(int(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ConfigError(
+            f"hidden layers are comma-separated whole numbers, like 256 or 512,256; got '{text}'") from None
+    if not sizes:
+        raise ConfigError("give at least one hidden layer size, like 128")
+    return sizes
+
+
 @dataclass
 class TrainConfig:
     """Everything that decides a training run. The defaults are the project's recommended setting."""

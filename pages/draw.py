@@ -10,6 +10,7 @@ import streamlit as st
 from mnist_core.device import available_devices
 from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
+from mnist_core.model import layers_label
 from mnist_core.pictures import pixels_image, thumbnail
 from mnist_core.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.store import os_error_text
@@ -227,7 +228,7 @@ def draw_page() -> None:
                                    help="Below this confidence the page says it is not sure and names two guesses")
     compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
     model, meta = current_model(device)
-    st.caption(f"Model **{meta.name}**: 784-{'-'.join(map(str, meta.model['hidden']))}-10, "
+    st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}, "
                f"test accuracy {meta.metrics.get('test_accuracy', 0):.2%}. Draw in the box; its toolbar has "
                "undo and clear.")
     st.write("")  # room for the canvas's floating toolbar

@@ -24,7 +24,7 @@ from mnist_core.inside import (
     unit_grid_order,
     weight_images,
 )
-from mnist_core.model import MLP
+from mnist_core.model import layers_label, MLP
 from mnist_core.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
 from mnist_core.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
 from pages.shared import (
@@ -329,7 +329,7 @@ def inside_page() -> None:
     picture, summary = st.columns([1, 5])
     picture.image(pixels_image(image, 3, grid=False))
     summary.markdown(f"Looking at **{title}** with model **{name}** "
-                     f"(784-{'-'.join(map(str, model.hidden))}-10, {model.activation}): it reads "
+                     f"({layers_label(model.hidden)}, {model.activation}): it reads "
                      f"**{int(probs.argmax())}**, {probs.max():.0%} sure.")
     views = {"Weights": lambda: weights_view(model), "Activations": lambda: activations_view(model, image),
              "Saliency": lambda: saliency_view(model, image),

@@ -12,10 +12,10 @@ from scipy.signal import lfilter
 from mnist_core.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.device import available_devices, DeviceError
 from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, start_child_server, STOPPED
-from mnist_core.model import ACTIVATIONS
+from mnist_core.model import ACTIVATIONS, layers_label
 from mnist_core.pictures import gallery_image, weight_grid
 from mnist_core.store import StoreError
-from mnist_core.train import ConfigError, OPTIMIZERS, PRESETS, preview, SCHEDULES, TrainConfig
+from mnist_core.train import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, preview, SCHEDULES, TrainConfig
 from pages.shared import (
     current_job,
     current_model_name,
@@ -52,10 +52,7 @@ def apply_preset() -> None:
 
 
 def config_from_widgets() -> TrainConfig:
-    try:
-        hidden = tuple(int(part) for part in st.session_state.t_hidden.replace(" ", "").split(",") if part)
-    except ValueError:
-        raise ConfigError("hidden layers are whole numbers separated by commas, like 256 or 512, 256") from None
+    hidden = parse_hidden(st.session_state.t_hidden)
     s = st.session_state
     return replace(PRESETS[s.t_preset], hidden=hidden, activation=s.t_activation, dropout=s.t_dropout,
                    optimizer=s.t_optimizer, lr=s.t_lr, schedule=s.t_schedule, batch_size=s.t_batch,
@@ -335,7 +332,7 @@ def live_view(job_id: str, was_active: bool) -> None:
     @st.fragment(run_every=1.0 if was_active else None)
     def progress_view() -> None:
         snap = registry.get(job_id).snapshot()
-        st.subheader(f"{snap.name}  ·  784-{'-'.join(map(str, snap.config['hidden']))}-10 on {snap.device}")
+        st.subheader(f"{snap.name}  ·  {layers_label(snap.config['hidden'])} on {snap.device}")
         status_line(snap)
         st.plotly_chart(loss_figure(snap), key="loss_chart", config=chart_config(snap))
         if was_active and not snap.active:
@@ -434,7 +431,7 @@ def models_panel(who: str) -> None:
                          "accuracy": None, "epochs": None, "device": "", "training s": None, "date": e.error})
             continue
         rows.append({"": "✔" if m.name == current else "", "name": m.name,
-                     "layers": "784-" + "-".join(map(str, m.model["hidden"])) + "-10",
+                     "layers": layers_label(m.model["hidden"]),
                      "parameters": m.parameters, "test F1": round(m.metrics.get("test_f1", 0), 4),
                      "accuracy": f"{m.metrics.get('test_accuracy', 0):.2%}", "epochs": m.epochs,
                      "device": m.device, "training s": round(m.train_seconds, 1),

@@ -46,3 +46,9 @@ def test_config_rebuilds_the_same_shape():
 def test_bad_settings_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         MLP(**kwargs)
+
+
+def test_layers_label_is_the_shape_as_people_write_it():
+    from mnist_core.model import layers_label
+
+    assert layers_label([256, 128]) == layers_label(MLP(hidden=(256, 128)).hidden) == "784-256-128-10"

@@ -64,7 +64,7 @@ def test_bad_hidden_layers_get_a_message_and_nothing_starts(env):
     at = train_page()
     at.sidebar.text_input(key="t_hidden").set_value("12, abc").run()
     button(at, "Train").click().run()
-    assert any("hidden layers are whole numbers" in e.value for e in at.error)
+    assert any("hidden layers are comma-separated whole numbers" in e.value for e in at.error)
     assert "job" not in at.session_state
 
 

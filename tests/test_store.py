@@ -127,3 +127,12 @@ def test_a_store_opened_on_the_builtin_folder_is_a_plain_store(tmp_path):
     shipped.save(model, meta("default", model))
     assert not shipped.meta("default").builtin
     shipped.delete("default")
+
+
+def test_default_model_names_have_one_date_format():
+    from datetime import datetime
+
+    from mnist_core.store import default_model_name
+
+    assert default_model_name((16, 8), datetime(2026, 11, 29, 9, 5, 7)) == "mlp-16-8-20261129-090507"
+    check_name(default_model_name((800, 800) * 3))  # a long one is still a valid name

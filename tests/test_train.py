@@ -153,3 +153,13 @@ def test_drawn_digits_take_their_originals_places_every_epoch(tiny):
 def test_drawn_share_is_checked():
     with pytest.raises(ConfigError, match="drawn digits must be in"):
         TrainConfig(drawn=1.5)
+
+
+def test_hidden_sizes_read_the_same_for_the_page_and_the_cli():
+    from mnist_core.train import parse_hidden
+
+    assert parse_hidden("512, 256") == parse_hidden("512,256") == (512, 256)
+    with pytest.raises(ConfigError, match="comma-separated whole numbers"):
+        parse_hidden("12a")
+    with pytest.raises(ConfigError, match="at least one hidden layer"):
+        parse_hidden(" , ")
