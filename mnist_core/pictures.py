@@ -6,10 +6,12 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
+from .preprocess import as_pixels, as_uint8
+
 
 def pixels_image(image: np.ndarray, scale: int = 10, grid: bool = True) -> np.ndarray:
-    """A small [0, 1] image (ink = 1) enlarged with visible pixels, as dark ink on white, uint8 RGB."""
-    grey = (255 - np.clip(image, 0, 1) * 255).astype(np.uint8)
+    """A small image, uint8 or [0, 1] (ink = 1), enlarged with visible pixels, as dark ink on white, uint8 RGB."""
+    grey = 255 - as_uint8(as_pixels(image))
     big = np.repeat(np.repeat(grey, scale, axis=0), scale, axis=1)
     rgb = np.stack([big] * 3, axis=-1)
     if grid and scale >= 6:
@@ -108,9 +110,7 @@ def block_text(image: np.ndarray, threshold: float = 0.35) -> str:
     """A 28x28 digit ([0, 1] or uint8) as lines of block characters for a hover label: two pixel rows
     per line (upper and lower half blocks), 14 lines of 28; a monospace character is about half as
     wide as it is tall, so the digit keeps its shape."""
-    pixels = np.asarray(image, np.float32)
-    pixels = pixels / 255 if pixels.max() > 1 else pixels
-    ink = pixels > threshold  # (28, 28)
+    ink = as_pixels(image) > threshold  # (28, 28)
     lines = ("".join(BLOCKS[(bool(top), bool(bottom))] for top, bottom in zip(ink[r], ink[r + 1], strict=True))
              for r in range(0, 28, 2))
     return "<br>".join(lines)

@@ -67,7 +67,7 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # phones store photos sideways and say so in EXIF
             if image.mode in WIDE_MODES:  # 16-bit and float grey: scaled by their own range, not clipped
-                return np.round(_to_float(np.asarray(image)) * 255).astype(np.uint8)
+                return as_uint8(_to_float(np.asarray(image)))
             if image.mode not in ("L", "RGB", "RGBA", "LA"):
                 image = image.convert("RGBA" if "A" in image.getbands() or "transparency" in image.info else "RGB")
             return np.asarray(image)
@@ -90,6 +90,21 @@ def as_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str
     if tensor.dtype == torch.uint8:
         return tensor.to(torch.float32).div_(255.0)
     return tensor.to(torch.float32).clamp(0.0, 1.0)  # never in place: the caller's tensor stays as it was
+
+
+def as_pixels(images: np.ndarray) -> np.ndarray:
+    """uint8 (0..255) or float ([0, 1]) images -> float32 in [0, 1], ink = 1: `as_model_input` for numpy."""
+    images = np.asarray(images)
+    if images.dtype == np.uint8:
+        return images.astype(np.float32) / np.float32(255.0)
+    return np.clip(images, 0.0, 1.0).astype(np.float32)
+
+
+def as_uint8(images: np.ndarray | torch.Tensor) -> np.ndarray:
+    """Images in [0, 1] (numpy or a tensor on any device) -> uint8 0..255, rounded, as numpy."""
+    if isinstance(images, torch.Tensor):
+        return (images.detach() * 255).round().to(torch.uint8).cpu().numpy()
+    return np.round(np.asarray(images) * 255).astype(np.uint8)
 
 
 @dataclass

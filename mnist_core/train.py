@@ -18,7 +18,7 @@ from .device import resolve_device
 from .evaluate import macro_f1, predict_probs
 from .health import dead_share, gradient_norms
 from .model import ACTIVATIONS, MLP
-from .preprocess import as_model_input
+from .preprocess import as_model_input, as_uint8
 from .synth import cached_drawn_digits, drawn_digits
 
 OPTIMIZERS = ("adam", "sgd")
@@ -230,7 +230,7 @@ class Trainer:
             n, count = len(self.data.train_labels), self.drawn_count()
             picked = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:count]
             picked = picked.sort().values.to(self.device)
-            digits = (self.data.train_images[picked] * 255).round().to(torch.uint8).cpu().numpy()
+            digits = as_uint8(self.data.train_images[picked])
             drawings = cached_drawn_digits(digits, self.config.seed) if count else np.zeros((0, 28, 28))
             self._drawn = picked, torch.as_tensor(drawings, dtype=torch.float32, device=self.device)
         return self._drawn
@@ -351,4 +351,4 @@ def preview(images: np.ndarray, strength: float, seed: int = 0, rounds: int = 2,
         copies.append(as_model_input(drawn_digits(np.asarray(images), seed)))
     if strength > 0:
         copies += [augment(originals, strength, generator, elastic, fill_in) for _ in range(rounds)]
-    return (torch.stack(copies) * 255).round().to(torch.uint8).numpy()
+    return as_uint8(torch.stack(copies))

@@ -27,6 +27,8 @@ from mnist_core.inside import (
 from mnist_core.model import layers_label, MLP
 from mnist_core.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
 from mnist_core.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
+from mnist_core.preprocess import as_pixels
+from pages.charts import curve_figure, layout, shift_figure
 from pages.shared import (
     data_problem,
     dataset,
@@ -34,8 +36,8 @@ from pages.shared import (
     INSIDE_SOURCE,
     INSIDE_TEST,
     loaded_model,
+    model_names,
     model_picker,
-    model_store,
     model_version,
     test_evaluation,
 )
@@ -95,7 +97,7 @@ def choose_input() -> tuple[np.ndarray, str]:
     data = dataset()
     index = right.number_input("Test digit number", 0, len(data.test_labels) - 1, key=INSIDE_TEST,
                                help="0 to 9,999; the Mistakes page can send one here")
-    return data.test_images[index] / 255.0, f"test digit #{index} (a {data.test_labels[index]})"
+    return as_pixels(data.test_images[index]), f"test digit #{index} (a {data.test_labels[index]})"
 
 
 # --- the views -----------------------------------------------------------------------------------
@@ -130,8 +132,7 @@ def activations_view(model: MLP, image: np.ndarray) -> None:
         st.plotly_chart({"data": [{"type": "bar", "x": list(range(len(values))), "y": values.tolist(),
                                    "marker": {"color": "#08519c"},
                                    "hovertemplate": "unit %{x}: %{y:.3f}<extra></extra>"}],
-                         "layout": {"height": 220, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "bargap": 0,
-                                    "title": {"text": title}, "xaxis": {"title": {"text": "unit"}}}},
+                         "layout": layout(220, title, top=30, bargap=0, xaxis={"title": {"text": "unit"}})},
                         key=f"i_act_{depth}", config={"displayModeBar": False})
     first = hidden[0]
     top = top_units(first, 8)
@@ -191,20 +192,6 @@ def neighbours_view(name: str, model: MLP, image: np.ndarray) -> None:
                "learned more than ink overlap.")
 
 
-def shift_figure(grid: np.ndarray, original: int) -> dict:
-    radius = grid.shape[0] // 2
-    offsets = list(range(-radius, radius + 1))
-    answers = grid.argmax(-1)
-    return {"data": [{"type": "heatmap", "x": offsets, "y": offsets, "z": grid[..., original].tolist(),
-                      "zmin": 0, "zmax": 1, "colorscale": "Blues", "colorbar": {"title": {"text": f"p({original})"}},
-                      "text": answers.tolist(), "texttemplate": "%{text}",
-                      "hovertemplate": "%{x} right, %{y} down: reads %{text}<extra></extra>"}],
-            "layout": {"height": 330, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                       "title": {"text": f"What it reads when the digit moves (colour: probability of {original})"},
-                       "xaxis": {"title": {"text": "pixels right"}, "dtick": 1},
-                       "yaxis": {"title": {"text": "pixels down"}, "dtick": 1, "autorange": "reversed"}}}
-
-
 @st.fragment
 def brittleness_view(name: str, model: MLP, image: np.ndarray) -> None:
     grid = shift_grid(model, image, radius=SHIFT_RADIUS)
@@ -226,21 +213,13 @@ def brittleness_view(name: str, model: MLP, image: np.ndarray) -> None:
                           format_func=lambda k: {"shift": "shift (a random direction each)",
                                                  "rotation": "rotation (either way)", "noise": "noise",
                                                  "thickness": "stroke thickness"}[k])
-    others = ["(none)", *[e.name for e in model_store().list() if e.meta is not None and e.name != name]]
+    others = ["(none)", *model_names(besides=name)]
     other = right.selectbox("Compare with", others, key="i_other")
     with st.spinner("Scoring the test set at each level (a few seconds, once per model) …"):
         lines = [(shown, test_curve(shown, model_version(shown), kind))
                  for shown in [name] + ([other] if other != "(none)" else [])]
     unit = PERTURBATIONS[kind][1]
-    st.plotly_chart({"data": [{"type": "scatter", "mode": "lines+markers", "name": shown,
-                               "x": [level for level, _ in curve], "y": [accuracy for _, accuracy in curve]}
-                              for shown, curve in lines],
-                     "layout": {"height": 340, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                                "title": {"text": f"Test accuracy against {kind}"},
-                                "xaxis": {"title": {"text": unit}}, "yaxis": {"title": {"text": "accuracy"},
-                                                                             "range": [0, 1], "tickformat": ".0%"},
-                                "legend": {"orientation": "h", "y": -0.25}}},
-                    key="i_curve", config={"displayModeBar": False})
+    st.plotly_chart(curve_figure(lines, kind, unit), key="i_curve", config={"displayModeBar": False})
     summary = "; ".join(f"{shown}: {curve[0][1]:.1%} → {curve[-1][1]:.1%} at {curve[-1][0]:g}"
                         for shown, curve in lines)
     st.caption(f"{summary}. Compare a model trained with augmentation (like the shipped one) with one trained "
@@ -283,11 +262,10 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
                    "marker": {"size": 22, "symbol": "star", "color": "#ffd700",
                               "line": {"width": 1.5, "color": "#000"}}})
     chosen = st.plotly_chart(
-        {"data": traces, "layout": {"height": 620, "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
-                                    "title": {"text": f"{len(shown):,} test digits placed by {METHOD_NAMES[method]}; "
-                                                      "ringed: read wrongly"},
-                                    "hoverlabel": {"font": {"family": "monospace", "size": 9}},
-                                    "legend": {"title": {"text": "true digit"}}, "clickmode": "event+select"}},
+        {"data": traces, "layout": layout(620, f"{len(shown):,} test digits placed by {METHOD_NAMES[method]}; "
+                                               "ringed: read wrongly",
+                                          hoverlabel={"font": {"family": "monospace", "size": 9}},
+                                          legend={"title": {"text": "true digit"}}, clickmode="event+select")},
         key="i_map", on_select="rerun", selection_mode="points", config={"displayModeBar": False})
     st.caption("Hover a point to see its digit, click one to look at it. Digits the layer finds alike sit together; "
                "mistakes sit where two clusters meet. Compare the pixels with the last hidden layer: the network "
@@ -302,7 +280,7 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
     with picked_slot:
         index = int(picked[0])
         left, right = st.columns([1, 3])
-        left.image(pixels_image(data.test_images[index] / 255.0, 4),
+        left.image(pixels_image(data.test_images[index], 4),
                    caption=f"test #{index}: a {data.test_labels[index]}")
         if right.button(f"Look inside test digit #{index}", key="i_map_pick"):
             st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: index})

@@ -12,17 +12,11 @@ from PIL import Image
 from mnist_core.data import MnistDataError
 from mnist_core.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
 from mnist_core.pictures import gallery_image, pixels_image
-from pages.shared import data_problem, dataset, evaluation_of, INSIDE_SOURCE, INSIDE_TEST, model_picker, model_store
+from pages.charts import confusion_figure, layout
+from pages.shared import data_problem, dataset, evaluation_of, INSIDE_SOURCE, INSIDE_TEST, model_names, model_picker
 
 PAGE_SIZE = 60
 COMPARE_PAGE = 40  # digits per page in each half of Compare two models
-
-
-def share_text(value: float) -> str:
-    """A share of a row for the confusion matrix: one decimal, so no coloured cell reads "0%"."""
-    if value == 0:
-        return "0"
-    return "<0.1%" if value < 0.0005 else f"{value:.1%}"
 
 
 def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[str], columns: int,
@@ -58,32 +52,6 @@ def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[st
         return None
     st.session_state[f"{key}_last"] = pick
     return pick
-
-
-def confusion_figure(result: Evaluation, normalised: bool) -> dict:
-    counts = result.confusion
-    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalised else counts
-    text = [[share_text(v) if normalised else str(v) for v in row] for row in values.tolist()]
-    # Mistakes stand out: the diagonal (all correct answers) would swamp the colour scale.
-    shown = values.astype(float).copy()
-    np.fill_diagonal(shown, np.nan)
-    # Plotly reports clicks on markers, not on heatmap cells: a nearly invisible square marker sits
-    # on each cell so that a click selects (true, predicted).
-    cells_x, cells_y = [x for _ in range(10) for x in range(10)], [y for y in range(10) for _ in range(10)]
-    return {
-        "data": [{"type": "heatmap", "z": shown.tolist(), "x": list(range(10)), "y": list(range(10)),
-                  "text": text, "texttemplate": "%{text}", "colorscale": "Reds", "showscale": False,
-                  "hoverinfo": "skip"},
-                 {"type": "scatter", "mode": "markers", "x": cells_x, "y": cells_y,
-                  "marker": {"symbol": "square", "size": 34, "opacity": 0.01, "color": "#000"},
-                  "customdata": [t for row in text for t in row],
-                  "hovertemplate": "true %{y} → predicted %{x}: %{customdata}<extra></extra>"}],
-        "layout": {"height": 460, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "showlegend": False,
-                   "clickmode": "event+select",
-                   "title": {"text": "Confusion matrix (click a cell to see those digits)"},
-                   "xaxis": {"title": {"text": "predicted"}, "dtick": 1, "side": "top", "range": [-0.5, 9.5]},
-                   "yaxis": {"title": {"text": "true digit"}, "dtick": 1, "range": [9.5, -0.5]}},
-    }
 
 
 def scores_panel(result: Evaluation) -> None:
@@ -122,7 +90,7 @@ def gallery_panel(result: Evaluation, images: np.ndarray) -> None:
     pick = st.selectbox("Look closer at", shown.tolist(), key="m_pick",
                         format_func=lambda i: f"test #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
     left, right = st.columns([1, 2])
-    left.image(pixels_image(images[pick] / 255.0, 8), caption=f"test digit #{pick}")
+    left.image(pixels_image(images[pick], 8), caption=f"test digit #{pick}")
     if left.button("Look inside: why this answer?", icon=":material/biotech:", key="m_inside"):
         st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)})
         st.switch_page("pages/inside.py")
@@ -130,14 +98,13 @@ def gallery_panel(result: Evaluation, images: np.ndarray) -> None:
                                   "marker": {"color": ["#cb181d" if d == result.preds[pick] else
                                                        "#238b45" if d == result.labels[pick] else "#9ecae1"
                                                        for d in range(10)]}}],
-                        "layout": {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-                                   "title": {"text": "Probabilities (red: its answer, green: the truth)"},
-                                   "xaxis": {"dtick": 1}, "yaxis": {"range": [0, 1], "tickformat": ".0%"}}},
+                        "layout": layout(260, "Probabilities (red: its answer, green: the truth)", top=30,
+                                         xaxis={"dtick": 1}, yaxis={"range": [0, 1], "tickformat": ".0%"})},
                        key="m_probs", config={"displayModeBar": False})
 
 
 def compare_panel(name: str, result: Evaluation, images: np.ndarray) -> None:
-    others = [e.name for e in model_store().list() if e.meta is not None and e.name != name]
+    others = model_names(besides=name)
     if not others:
         st.caption("Train another model to compare it with this one.")
         return
@@ -169,9 +136,8 @@ def dataset_panel() -> None:
     counts = np.bincount(labels, minlength=10)
     st.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": counts.tolist(), "text": counts.tolist(),
                                "textposition": "outside"}],
-                     "layout": {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-                                "title": {"text": f"Digits in the {split} set ({len(labels):,})"},
-                                "xaxis": {"dtick": 1}}}, key="m_counts", config={"displayModeBar": False})
+                     "layout": layout(260, f"Digits in the {split} set ({len(labels):,})", top=30,
+                                      xaxis={"dtick": 1})}, key="m_counts", config={"displayModeBar": False})
     start = st.number_input("First image", 0, len(labels) - 60, 0, step=60, key="m_start")
     window = np.arange(start, start + 60)
     st.image(gallery_image(images[window], [f"#{i}: {labels[i]}" for i in window]), output_format="JPEG")

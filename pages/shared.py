@@ -307,9 +307,14 @@ def current_model(device: str = "cpu") -> tuple[MLP, ModelMeta]:
         return loaded_model(DEFAULT_MODEL, model_version(DEFAULT_MODEL), device)
 
 
+def model_names(besides: str | None = None) -> list[str]:
+    """The stored models that read (a damaged file is left out), as the store lists them; not `besides`."""
+    return [e.name for e in model_store().list() if e.meta is not None and e.name != besides]
+
+
 def model_picker(label: str = "Model") -> str:
     """A select box of the stored models, set to (and setting) the current model."""
-    names = [e.name for e in model_store().list() if e.meta is not None]
+    names = model_names()
     current = current_model_name()
     if missing := st.session_state.pop(_MODEL_MISSING, None):
         st.info(f"Your model **{missing}** is no longer in the store (deleted or replaced by its owner); "

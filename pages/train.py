@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import math
 from dataclasses import replace
 
-import numpy as np
 import streamlit as st
-from scipy.signal import lfilter
 
 from mnist_core.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.device import available_devices, DeviceError
@@ -16,6 +13,7 @@ from mnist_core.model import ACTIVATIONS, layers_label
 from mnist_core.pictures import gallery_image, weight_grid
 from mnist_core.store import StoreError
 from mnist_core.train import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, preview, SCHEDULES, TrainConfig
+from pages.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure
 from pages.shared import (
     current_job,
     current_model_name,
@@ -135,129 +133,13 @@ def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
              caption="Training digits: " + ", ".join(parts))
 
 
-# The live charts are plain Plotly dicts holding numpy arrays: go.Figure objects and Python lists cost
-# the server 10-30 ms a chart to build and validate, every second, while a run trains beside it.
-LAYOUT = {"height": 320, "margin": {"l": 10, "r": 10, "t": 40, "b": 10}, "legend": {"orientation": "h", "y": 1.12}}
-LIVE_POINTS = 500  # points per line: plenty for a chart, and quick for the browser to redraw every second
 EPOCH_VIEW_EVERY = 2.0  # seconds between redraws of what changes once an epoch (F1, table, weights, health)
-
-
-def chart_config(snap: Snapshot) -> dict:
-    """While the curves move, static pictures (no hover layers to rebuild on every redraw); after, interactive."""
-    return {"staticPlot": True} if snap.active else {}
-
-
-def thinning(points: int) -> np.ndarray:
-    """Which of `points` to draw: every k-th, at most LIVE_POINTS, and always the last, so that a line ends
-    where the run is."""
-    return np.unique(np.r_[np.arange(0, points, max(1, -(-points // LIVE_POINTS))), points - 1]) if points \
-        else np.zeros(0, dtype=int)
 
 
 def epochs_text(count: float) -> str:
     """'1 epoch', '3 epochs', '1.25 epochs'."""
     number = f"{count:.2f}".rstrip("0").rstrip(".")
     return f"{number} epoch" + ("" if number == "1" else "s")
-
-
-def epoch_ends(snap: Snapshot) -> dict[int, float]:
-    """Where each epoch of this job's history ended, on the charts' epoch axis (epoch k spans k-1 to k):
-    at k, or earlier for an epoch a Stop cut short (its last progress report says where)."""
-    at = np.asarray(snap.grad_at, dtype=float)
-    first = math.ceil(at.min()) if len(at) else 1  # a job may continue a model trained before it
-    ends = {}
-    for record in snap.history:
-        k = record.epoch
-        if k >= first:
-            inside = at[(at > k - 1) & (at <= k)]
-            ends[k] = float(inside.max()) if len(inside) else float(k)
-    return ends
-
-
-def loss_positions(snap: Snapshot) -> np.ndarray:
-    """Each batch loss's place on the epoch axis, so that the loss, F1 and health charts agree after a
-    Stop and Train more (the stopped epoch's batches end early; the next epoch starts at its own number)."""
-    count = len(snap.batch_losses)
-    per_epoch = max(snap.batches_per_epoch, 1)
-    parts = [k - 1 + np.arange(1, round((end - k + 1) * per_epoch) + 1) / per_epoch
-             for k, end in epoch_ends(snap).items()]
-    done = np.concatenate(parts) if parts else np.zeros(0)
-    if len(done) > count:  # losses that do not match the history: place them one after another
-        return np.arange(1, count + 1) / per_epoch
-    start = max(snap.epoch - 1, float(done[-1]) if len(done) else 0.0)
-    return np.concatenate([done, start + np.arange(1, count - len(done) + 1) / per_epoch])
-
-
-def with_gaps(x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
-    """A NaN after each point where an epoch was cut short, so that Plotly breaks the line there
-    instead of joining the stop to the next run's start. ys: (points,) or (points, lines)."""
-    x = np.asarray(x, dtype=float)
-    cut = np.flatnonzero((np.ceil(x[:-1] - 1e-9) - x[:-1] > 1e-9) & (x[1:] > np.ceil(x[:-1] - 1e-9) + 1e-9)) + 1
-    return tuple(np.insert(np.asarray(a, dtype=float), cut, np.nan, axis=0) for a in (x, *ys))
-
-
-def loss_figure(snap: Snapshot) -> dict:
-    losses = np.asarray(snap.batch_losses, dtype=float)
-    keep = thinning(len(losses))
-    # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
-    smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
-    x, raw, smooth = with_gaps(loss_positions(snap)[keep], losses[keep], smooth[keep])
-    return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": raw, "name": "each batch",
-                      "line": {"width": 1, "color": "#b3d3ea"}},  # pale, not transparent: cheaper to draw
-                     {"type": "scatter", "mode": "lines", "x": x, "y": smooth, "name": "smoothed",
-                      "line": {"width": 2.5, "color": "#08519c"}}],
-            "layout": {**LAYOUT, "title": {"text": "Training loss"}, "xaxis": {"title": {"text": "epoch"}},
-                       "yaxis": {"title": {"text": "cross-entropy"}}}}
-
-
-def f1_figure(snap: Snapshot) -> dict:
-    ends = epoch_ends(snap)
-    # Each epoch's scores sit where the epoch ended: a stopped epoch's before its number.
-    epochs = np.array([ends.get(r.epoch, r.epoch) for r in snap.history], dtype=float)
-    lines = {"train": np.array([r.train_f1 for r in snap.history]),
-             "test": np.array([r.test_f1 for r in snap.history])}
-    # At least two points of F1 from bottom to top: a first epoch's nearly equal scores would otherwise
-    # fill the chart with ticks like 0.93765, 0.9377.
-    values = np.concatenate(list(lines.values()))
-    middle = (values.min() + values.max()) / 2
-    half = max(0.01, (values.max() - values.min()) * 0.55)
-    return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name, "x": epochs, "y": y}
-                     for name, y in lines.items()],
-            "layout": {**LAYOUT, "title": {"text": "Macro-F1 per epoch"},
-                       "xaxis": {"title": {"text": "epoch"}, "dtick": 1 if len(epochs) <= 20 else None},
-                       "yaxis": {"title": {"text": "macro-F1"}, "range": [middle - half, min(1.0, middle + half)]}}}
-
-
-def log_ticks(values: np.ndarray) -> dict:
-    """Tick marks for a log axis, labelled '1e-3', '1e-2', ...: a power of ten each, fewer when the values
-    span many decades (a learning rate too high), so that labels never crowd; 2 and 5 between them when
-    the values span two decades or less, so that there are always a few labels."""
-    values = values[np.isfinite(values) & (values > 0)]
-    if not len(values):
-        return {}
-    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
-    step = max(1, math.ceil((high - low) / 6))
-    mantissas = (1, 2, 5) if high - low <= 2 else (1,)
-    ticks = [(m, p) for p in range(low - (low % step), high + 1, step) for m in mantissas]
-    return {"tickvals": [m * 10.0 ** p for m, p in ticks],
-            "ticktext": [str(m) if p == 0 else f"{m}e{p}" for m, p in ticks]}
-
-
-def health_figure(snap: Snapshot) -> dict:
-    """Each layer's weight-gradient size over the run, on a log scale: a learning rate too high shows as
-    sizes that grow or jump about, one too low or dead units as sizes that shrink towards nothing."""
-    norms = np.asarray(snap.grad_norms, dtype=float)  # (reports, layers)
-    at = np.asarray(snap.grad_at, dtype=float)
-    keep = thinning(len(at))
-    layers = norms.shape[1] if norms.ndim == 2 else 0
-    x, shown = with_gaps(at[keep], norms[keep]) if layers else (at, norms)
-    return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": shown[:, layer],
-                      "name": "output layer" if layer == layers - 1 else f"layer {layer + 1}"}
-                     for layer in range(layers)],
-            "layout": {**LAYOUT, "height": 300, "legend": {"orientation": "h", "y": 1.15},
-                       "title": {"text": "Training health: size of each layer's gradient"},
-                       "xaxis": {"title": {"text": "epoch"}},
-                       "yaxis": {"title": {"text": "gradient norm"}, "type": "log", **log_ticks(norms)}}}
 
 
 def weights_panel(snap: Snapshot) -> None:

@@ -49,3 +49,12 @@ def test_block_text_draws_two_rows_a_line():
 def test_gallery_and_pixels_pictures_have_the_expected_sizes():
     assert pixels_image(np.zeros((28, 28)), 4).shape == (112, 112, 3)
     assert gallery_image(np.zeros((12, 28, 28), np.uint8), ["x"] * 12, columns=5, scale=1).shape == (3 * 50, 5 * 36, 3)
+
+
+def test_pictures_take_uint8_and_unit_range_digits_alike():
+    digit = np.zeros((28, 28), np.uint8)
+    digit[10:14, 5:20] = 255
+    digit[3, 3] = 128
+    np.testing.assert_array_equal(pixels_image(digit, 4), pixels_image(digit / 255.0, 4))
+    assert pixels_image(digit, 1, grid=False)[10, 5].tolist() == [0, 0, 0]  # full ink: black
+    assert block_text(digit) == block_text(digit / 255.0)

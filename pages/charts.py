@@ -1,0 +1,194 @@
+"""The pages' Plotly charts: one layout for all, and the figures that take more than a few lines
+(the Train page's live curves, the confusion matrix, the shift grid, robustness curves)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from scipy.signal import lfilter
+
+from mnist_core.evaluate import Evaluation
+from mnist_core.jobs import Snapshot
+
+# Figures are plain dicts holding numpy arrays: go.Figure objects cost the server 10-30 ms a chart to
+# validate, and the Train page redraws its charts every second.
+LIVE_HEIGHT = 320
+LIVE_LEGEND = {"orientation": "h", "y": 1.12}
+
+
+def layout(height: int, title: str | None = None, top: int = 40, **extra) -> dict:
+    """The layout every chart of the app starts from: narrow margins, `top` pixels for the title."""
+    base = {"height": height, "margin": {"l": 10, "r": 10, "t": top, "b": 10}}
+    if title is not None:
+        base["title"] = {"text": title}
+    return {**base, **extra}
+
+
+LIVE_POINTS = 500  # points per line: plenty for a chart, and quick for the browser to redraw every second
+
+
+def chart_config(snap: Snapshot) -> dict:
+    """While the curves move, static pictures (no hover layers to rebuild on every redraw); after, interactive."""
+    return {"staticPlot": True} if snap.active else {}
+
+
+def thinning(points: int) -> np.ndarray:
+    """Which of `points` to draw: every k-th, at most LIVE_POINTS, and always the last, so that a line ends
+    where the run is."""
+    return np.unique(np.r_[np.arange(0, points, max(1, -(-points // LIVE_POINTS))), points - 1]) if points \
+        else np.zeros(0, dtype=int)
+
+
+def epoch_ends(snap: Snapshot) -> dict[int, float]:
+    """Where each epoch of this job's history ended, on the charts' epoch axis (epoch k spans k-1 to k):
+    at k, or earlier for an epoch a Stop cut short (its last progress report says where)."""
+    at = np.asarray(snap.grad_at, dtype=float)
+    first = math.ceil(at.min()) if len(at) else 1  # a job may continue a model trained before it
+    ends = {}
+    for record in snap.history:
+        k = record.epoch
+        if k >= first:
+            inside = at[(at > k - 1) & (at <= k)]
+            ends[k] = float(inside.max()) if len(inside) else float(k)
+    return ends
+
+
+def loss_positions(snap: Snapshot) -> np.ndarray:
+    """Each batch loss's place on the epoch axis, so that the loss, F1 and health charts agree after a
+    Stop and Train more (the stopped epoch's batches end early; the next epoch starts at its own number)."""
+    count = len(snap.batch_losses)
+    per_epoch = max(snap.batches_per_epoch, 1)
+    parts = [k - 1 + np.arange(1, round((end - k + 1) * per_epoch) + 1) / per_epoch
+             for k, end in epoch_ends(snap).items()]
+    done = np.concatenate(parts) if parts else np.zeros(0)
+    if len(done) > count:  # losses that do not match the history: place them one after another
+        return np.arange(1, count + 1) / per_epoch
+    start = max(snap.epoch - 1, float(done[-1]) if len(done) else 0.0)
+    return np.concatenate([done, start + np.arange(1, count - len(done) + 1) / per_epoch])
+
+
+def with_gaps(x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
+    """A NaN after each point where an epoch was cut short, so that Plotly breaks the line there
+    instead of joining the stop to the next run's start. ys: (points,) or (points, lines)."""
+    x = np.asarray(x, dtype=float)
+    cut = np.flatnonzero((np.ceil(x[:-1] - 1e-9) - x[:-1] > 1e-9) & (x[1:] > np.ceil(x[:-1] - 1e-9) + 1e-9)) + 1
+    return tuple(np.insert(np.asarray(a, dtype=float), cut, np.nan, axis=0) for a in (x, *ys))
+
+
+def loss_figure(snap: Snapshot) -> dict:
+    losses = np.asarray(snap.batch_losses, dtype=float)
+    keep = thinning(len(losses))
+    # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
+    smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
+    x, raw, smooth = with_gaps(loss_positions(snap)[keep], losses[keep], smooth[keep])
+    return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": raw, "name": "each batch",
+                      "line": {"width": 1, "color": "#b3d3ea"}},  # pale, not transparent: cheaper to draw
+                     {"type": "scatter", "mode": "lines", "x": x, "y": smooth, "name": "smoothed",
+                      "line": {"width": 2.5, "color": "#08519c"}}],
+            "layout": layout(LIVE_HEIGHT, "Training loss", legend=LIVE_LEGEND, xaxis={"title": {"text": "epoch"}},
+                             yaxis={"title": {"text": "cross-entropy"}})}
+
+
+def f1_figure(snap: Snapshot) -> dict:
+    ends = epoch_ends(snap)
+    # Each epoch's scores sit where the epoch ended: a stopped epoch's before its number.
+    epochs = np.array([ends.get(r.epoch, r.epoch) for r in snap.history], dtype=float)
+    lines = {"train": np.array([r.train_f1 for r in snap.history]),
+             "test": np.array([r.test_f1 for r in snap.history])}
+    # At least two points of F1 from bottom to top: a first epoch's nearly equal scores would otherwise
+    # fill the chart with ticks like 0.93765, 0.9377.
+    values = np.concatenate(list(lines.values()))
+    middle = (values.min() + values.max()) / 2
+    half = max(0.01, (values.max() - values.min()) * 0.55)
+    return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name, "x": epochs, "y": y}
+                     for name, y in lines.items()],
+            "layout": layout(LIVE_HEIGHT, "Macro-F1 per epoch", legend=LIVE_LEGEND,
+                             xaxis={"title": {"text": "epoch"}, "dtick": 1 if len(epochs) <= 20 else None},
+                             yaxis={"title": {"text": "macro-F1"}, "range": [middle - half, min(1.0, middle + half)]})}
+
+
+def log_ticks(values: np.ndarray) -> dict:
+    """Tick marks for a log axis, labelled '1e-3', '1e-2', ...: a power of ten each, fewer when the values
+    span many decades (a learning rate too high), so that labels never crowd; 2 and 5 between them when
+    the values span two decades or less, so that there are always a few labels."""
+    values = values[np.isfinite(values) & (values > 0)]
+    if not len(values):
+        return {}
+    low, high = math.floor(math.log10(values.min())), math.ceil(math.log10(values.max()))
+    step = max(1, math.ceil((high - low) / 6))
+    mantissas = (1, 2, 5) if high - low <= 2 else (1,)
+    ticks = [(m, p) for p in range(low - (low % step), high + 1, step) for m in mantissas]
+    return {"tickvals": [m * 10.0 ** p for m, p in ticks],
+            "ticktext": [str(m) if p == 0 else f"{m}e{p}" for m, p in ticks]}
+
+
+def health_figure(snap: Snapshot) -> dict:
+    """Each layer's weight-gradient size over the run, on a log scale: a learning rate too high shows as
+    sizes that grow or jump about, one too low or dead units as sizes that shrink towards nothing."""
+    norms = np.asarray(snap.grad_norms, dtype=float)  # (reports, layers)
+    at = np.asarray(snap.grad_at, dtype=float)
+    keep = thinning(len(at))
+    layers = norms.shape[1] if norms.ndim == 2 else 0
+    x, shown = with_gaps(at[keep], norms[keep]) if layers else (at, norms)
+    return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": shown[:, layer],
+                      "name": "output layer" if layer == layers - 1 else f"layer {layer + 1}"}
+                     for layer in range(layers)],
+            "layout": layout(300, "Training health: size of each layer's gradient",
+                             legend={"orientation": "h", "y": 1.15}, xaxis={"title": {"text": "epoch"}},
+                             yaxis={"title": {"text": "gradient norm"}, "type": "log", **log_ticks(norms)})}
+
+
+def share_text(value: float) -> str:
+    """A share of a row for the confusion matrix: one decimal, so no coloured cell reads "0%"."""
+    if value == 0:
+        return "0"
+    return "<0.1%" if value < 0.0005 else f"{value:.1%}"
+
+
+def confusion_figure(result: Evaluation, normalised: bool) -> dict:
+    counts = result.confusion
+    values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalised else counts
+    text = [[share_text(v) if normalised else str(v) for v in row] for row in values.tolist()]
+    # Mistakes stand out: the diagonal (all correct answers) would swamp the colour scale.
+    shown = values.astype(float).copy()
+    np.fill_diagonal(shown, np.nan)
+    # Plotly reports clicks on markers, not on heatmap cells: a nearly invisible square marker sits
+    # on each cell so that a click selects (true, predicted).
+    cells_x, cells_y = [x for _ in range(10) for x in range(10)], [y for y in range(10) for _ in range(10)]
+    return {
+        "data": [{"type": "heatmap", "z": shown.tolist(), "x": list(range(10)), "y": list(range(10)),
+                  "text": text, "texttemplate": "%{text}", "colorscale": "Reds", "showscale": False,
+                  "hoverinfo": "skip"},
+                 {"type": "scatter", "mode": "markers", "x": cells_x, "y": cells_y,
+                  "marker": {"symbol": "square", "size": 34, "opacity": 0.01, "color": "#000"},
+                  "customdata": [t for row in text for t in row],
+                  "hovertemplate": "true %{y} → predicted %{x}: %{customdata}<extra></extra>"}],
+        "layout": layout(460, "Confusion matrix (click a cell to see those digits)", top=30, showlegend=False,
+                         clickmode="event+select",
+                         xaxis={"title": {"text": "predicted"}, "dtick": 1, "side": "top", "range": [-0.5, 9.5]},
+                         yaxis={"title": {"text": "true digit"}, "dtick": 1, "range": [9.5, -0.5]}),
+    }
+
+
+def shift_figure(grid: np.ndarray, original: int) -> dict:
+    radius = grid.shape[0] // 2
+    offsets = list(range(-radius, radius + 1))
+    answers = grid.argmax(-1)
+    return {"data": [{"type": "heatmap", "x": offsets, "y": offsets, "z": grid[..., original].tolist(),
+                      "zmin": 0, "zmax": 1, "colorscale": "Blues", "colorbar": {"title": {"text": f"p({original})"}},
+                      "text": answers.tolist(), "texttemplate": "%{text}",
+                      "hovertemplate": "%{x} right, %{y} down: reads %{text}<extra></extra>"}],
+            "layout": layout(330, f"What it reads when the digit moves (colour: probability of {original})",
+                             xaxis={"title": {"text": "pixels right"}, "dtick": 1},
+                             yaxis={"title": {"text": "pixels down"}, "dtick": 1, "autorange": "reversed"})}
+
+
+def curve_figure(lines: list[tuple[str, list[tuple[float, float]]]], kind: str, unit: str) -> dict:
+    """Robustness curves: each model's test accuracy (y) at each level (x) of one change."""
+    return {"data": [{"type": "scatter", "mode": "lines+markers", "name": shown,
+                      "x": [level for level, _ in curve], "y": [accuracy for _, accuracy in curve]}
+                     for shown, curve in lines],
+            "layout": layout(340, f"Test accuracy against {kind}", xaxis={"title": {"text": unit}},
+                             yaxis={"title": {"text": "accuracy"}, "range": [0, 1], "tickformat": ".0%"},
+                             legend={"orientation": "h", "y": -0.25})}
