@@ -58,7 +58,7 @@ class TrainConfig:
     batch_size: int = 128
     epochs: int = 6
     seed: int = 0
-    device: str = "auto"
+    device: str = field(default="auto", metadata={"preset": False})  # where, not how: a preset leaves it as chosen
     augment: float = 0.0  # strength of random affine, elastic and stroke-width changes; 0 = off
     elastic: bool = True  # include elastic distortion when augmenting
     fill_in: bool = False  # when augmenting, a quarter of the digits get loops filled in and shrink, as under a fat pen

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
+from dataclasses import fields, replace
 
 import streamlit as st
 
@@ -32,30 +32,31 @@ PRESET_LABELS = {"recommended": "Recommended (fast, ≥98%)", "notebook": "The o
                  "robust-drawings": "Robust for drawings (augmented)", "best-mlp": "Best MLP (long)"}
 BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 LIVE_UNITS = 48  # first-layer units shown live while training
-# Widget keys of the settings; re-set on every run so a visit to another page does not forget them.
-SETTINGS = ["t_preset", "t_hidden", "t_activation", "t_dropout", "t_optimizer", "t_lr", "t_schedule", "t_batch",
-            "t_epochs", "t_seed", "t_device", "t_augment", "t_fill_in", "t_drawn", "t_name",
-            "t_more"]
+# Each TrainConfig field lives in session state as "t_<field>", shown by a widget or not (then it rides
+# with the preset); re-set on every run so a visit to another page does not forget them.
+SETTINGS = ["t_preset", *(f"t_{f.name}" for f in fields(TrainConfig)), "t_name", "t_more"]
+
+
+def to_widget(value):
+    """A setting as its widget holds it: hidden sizes as text ('512, 256'), the rest as they are."""
+    return ", ".join(map(str, value)) if isinstance(value, tuple) else value
+
+
+def from_widget(default, value):
+    """A widget's value as its TrainConfig field, typed like the field's default (`fields(TrainConfig)`)."""
+    return parse_hidden(value) if isinstance(default, tuple) else type(default)(value)
 
 
 def apply_preset() -> None:
     config = PRESETS[st.session_state.t_preset]
-    st.session_state.update({
-        "t_hidden": ", ".join(map(str, config.hidden)), "t_activation": config.activation,
-        "t_dropout": config.dropout, "t_optimizer": config.optimizer, "t_lr": config.lr,
-        "t_schedule": config.schedule, "t_batch": config.batch_size, "t_epochs": config.epochs,
-        "t_seed": config.seed, "t_augment": config.augment, "t_drawn": config.drawn,
-        "t_fill_in": config.fill_in,
-    })
+    st.session_state.update({f"t_{f.name}": to_widget(getattr(config, f.name)) for f in fields(TrainConfig)
+                             if f.metadata.get("preset", True)})
 
 
 def config_from_widgets() -> TrainConfig:
-    hidden = parse_hidden(st.session_state.t_hidden)
     s = st.session_state
-    return replace(PRESETS[s.t_preset], hidden=hidden, activation=s.t_activation, dropout=s.t_dropout,
-                   optimizer=s.t_optimizer, lr=s.t_lr, schedule=s.t_schedule, batch_size=s.t_batch,
-                   epochs=int(s.t_epochs), seed=int(s.t_seed), device=s.t_device, augment=s.t_augment,
-                   drawn=s.t_drawn, fill_in=s.t_fill_in)
+    return replace(PRESETS[s.t_preset], **{f.name: from_widget(f.default, s[f"t_{f.name}"])
+                                           for f in fields(TrainConfig) if f"t_{f.name}" in s})
 
 
 def start_training() -> None:
@@ -100,7 +101,7 @@ def settings_panel(busy: bool) -> None:
     right.number_input("Learning rate", min_value=1e-5, max_value=1.0, format="%g", step=1e-4, key="t_lr",
                        disabled=busy)
     left.selectbox("Learning-rate schedule", SCHEDULES, key="t_schedule", disabled=busy)
-    right.selectbox("Batch size", BATCH_SIZES, key="t_batch", disabled=busy)
+    right.selectbox("Batch size", BATCH_SIZES, key="t_batch_size", disabled=busy)
     left.number_input("Epochs", min_value=1, max_value=200, step=1, key="t_epochs", disabled=busy)
     right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="t_seed", disabled=busy)
     left.selectbox("Device", ["auto", *available_devices()], key="t_device", disabled=busy)
