@@ -16,6 +16,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+VERSION = 1  # of how `mnist_style` reads a drawing: a change makes synth's cached drawn digits new
 BOX = 20  # MNIST digits were fitted into a 20x20 box ...
 FIELD = 28  # ... then placed in a 28x28 field
 # ... with their centre of mass here (pixel-index coordinates, measured on the training set).
@@ -123,6 +124,14 @@ class Steps:
     @property
     def output(self) -> np.ndarray:
         return self.centred
+
+    def captions(self) -> list[str]:
+        """What each step did, in words, in order: ink, cropped, stroked, fitted, boxed, centred."""
+        evened = self.stroked is not self.cropped
+        return ["1. ink found", "2. cropped to the ink",
+                f"3. strokes {'evened' if evened else 'kept'} (width {self.stroke_width:.1f} px of {BOX})",
+                f"4. fitted into {BOX}×{BOX}", f"5. placed in {FIELD}×{FIELD} by its box",
+                "6. centred by mass: what the network sees"]
 
 
 def _to_float(array: np.ndarray) -> np.ndarray:

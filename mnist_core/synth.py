@@ -13,6 +13,7 @@ from scipy import ndimage
 
 from .folders import folder_setting, PROJECT_ROOT
 from .preprocess import disk, mnist_style
+from .preprocess import VERSION as READING_VERSION
 
 POLARITIES = ("canvas", "dark_on_light", "light_on_dark")
 
@@ -63,7 +64,8 @@ def redraw(digit: np.ndarray, rng: np.random.Generator, canvas: int = 280,
 
 
 TRAIN_CANVAS = 140  # drawings for training: half the Draw page's canvas, 5x faster to make, read back the same
-VERSION = 1  # of the drawing recipe: a change makes new cache files
+# Of the drawing recipe, then of how preprocess reads drawings back: a change to either makes new cache files.
+VERSION = f"1/{READING_VERSION}"
 
 
 def drawn_digits(digits: np.ndarray, seed: int, canvas: int = TRAIN_CANVAS) -> np.ndarray:

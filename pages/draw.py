@@ -45,16 +45,13 @@ def probability_bars(probs: np.ndarray, digit: int) -> str:
 
 def show_steps(reading: Reading) -> None:
     steps = reading.steps
-    evened = steps.stroked is not steps.cropped
     pictures = [thumbnail(steps.ink, 84), thumbnail(steps.cropped, 84), thumbnail(steps.stroked, 84),
                 thumbnail(steps.fitted, 84), thumbnail(steps.boxed, 84)]
     gap = np.full((84, 12, 3), 255, np.uint8)
     # One picture for the five steps: one image for the browser to fetch, not five.
     st.image(np.hstack([part for picture in pictures for part in (picture, gap)][:-1]))
-    captions = ["1\\. ink found", "2. cropped to the ink",
-                f"3. strokes {'evened' if evened else 'kept'} (width {steps.stroke_width:.1f} px of 20)",
-                "4. fitted into 20×20", "5. placed in 28×28 by its box"]
-    st.caption("  ·  ".join(captions))
+    # The first caption escaped: "1." opening a caption would make it a Markdown list.
+    st.caption("  ·  ".join(steps.captions()[:5]).replace("1.", "1\\.", 1))
 
 
 def show_reading(reading: Reading, threshold: float, marker: str) -> None:
@@ -90,7 +87,7 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, sou
     with answer:  # the answer first: the browser shows elements in the order the script makes them
         st.caption(f"Reading {source}.")
         show_reading(reading, threshold, marker)
-    network_view.image(pixels_image(reading.steps.output, 8), caption="6. centred by mass: what the network sees")
+    network_view.image(pixels_image(reading.steps.output, 8), caption=reading.steps.captions()[-1])
     network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
     show_steps(reading)
     if compare:

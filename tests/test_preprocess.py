@@ -208,3 +208,11 @@ def test_redrawn_digits_are_read_nearly_as_well_as_clean_ones(mnist):
     assert clean > 0.93
     assert drawn > clean - 0.04  # the benchmark measures the exact gap on 2,000 digits
     assert plain < 0.5
+
+
+def test_steps_say_in_words_what_each_did():
+    image = np.zeros((100, 100), np.uint8)
+    image[20:80, 45:55] = 255
+    captions = mnist_style(image).captions()
+    assert len(captions) == 6 and captions[0] == "1. ink found"
+    assert captions[3] == "4. fitted into 20×20" and captions[-1] == "6. centred by mass: what the network sees"

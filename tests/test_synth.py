@@ -53,3 +53,22 @@ def test_a_broken_or_unwritable_cache_is_passed_over(tmp_path):
     (stored,) = (tmp_path / "c").glob("drawn-*.npy")
     stored.write_bytes(b"garbage")
     assert np.array_equal(cached_drawn_digits(digits, seed=0, cache=tmp_path / "c"), expected)
+
+
+def test_the_drawn_digit_cache_is_made_anew_when_preprocess_reads_drawings_differently(tmp_path, monkeypatch):
+    import importlib
+
+    from mnist_core import preprocess
+
+    digits = make_digits(3)[0]
+    cached_drawn_digits(digits, 0, tmp_path)
+    before = set(tmp_path.iterdir())
+    monkeypatch.setattr(preprocess, "VERSION", preprocess.VERSION + 1)
+    try:
+        importlib.reload(synth)
+        synth.cached_drawn_digits(digits, 0, tmp_path)
+    finally:
+        monkeypatch.undo()
+        importlib.reload(synth)
+    after = set(tmp_path.iterdir())
+    assert before < after and len(after) == 2  # a second cache file, not the stale one
