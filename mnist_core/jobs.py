@@ -1,10 +1,6 @@
-"""Training runs in the background: start, snapshot, stop, train more; a registry of jobs by id that
-lets at most a few runs train on each device at a time (the rest wait in a queue); two backends: child
-processes of this server (the default) and a Ray cluster.
-
-A run never trains in a thread of the server: there it would share Python's lock (the GIL) with the
-pages drawn for everyone. The server alone writes the store: a run sends its result back and the
-job saves it."""
+"""Training runs in the background (start, snapshot, stop, train more), a queue per device, on one of two
+backends: child processes of this server or a Ray cluster. Runs never train in a server thread (they would
+share the GIL with every page), and only the server writes the store."""
 
 from __future__ import annotations
 
@@ -134,8 +130,8 @@ def _train_in_child(spec: RunSpec, data: Mnist, messages: Connection, stop: mult
         messages.close()
 
 
-# Imported once by the fork server, not by every run: torch and the engine, and torch._dynamo, which
-# torch imports the first time a process builds an optimizer (1.6-2 s here, half of a run's start).
+# Imported once by the fork server, not by every run: the engine, and torch._dynamo, which torch imports
+# the first time a process builds an optimizer (a large part of a run's start).
 CHILD_PRELOAD = ["mnist_core.jobs", "torch._dynamo"]
 
 

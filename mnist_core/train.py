@@ -305,9 +305,8 @@ class Trainer:
         n = len(labels)
         generator = torch.Generator(device="cpu").manual_seed(epoch_seed(self.config.seed, epoch))
         order = torch.randperm(n, generator=generator).to(self.device)
-        # One gather per epoch, then every batch is a view: cheaper than indexing each batch. The gather
-        # fills the same buffers every epoch: a fresh 188 MB tensor costs 0.15-0.3 s of page faults on
-        # CPU, the gather itself 0.03 s. Augmentation writes into a buffer of its own.
+        # One gather per epoch, then every batch is a view. The gather fills buffers kept from epoch to
+        # epoch (why: see `augment`'s `out`), and augmentation writes into a buffer of its own.
         if self._shuffled is None:
             self._shuffled = torch.empty_like(images), torch.empty_like(labels)
         epoch_images = torch.index_select(images, 0, order, out=self._shuffled[0])  # (N, 28, 28)

@@ -1,12 +1,6 @@
-"""The drawing canvas: streamlit-drawable-canvas as installed, sending a stroke 20 ms after the mouse-up
-instead of 200 ms.
-
-The canvas's JavaScript waits a fixed 200 ms after each change before it sends the drawing (a pause
-meant to merge bursts of changes; it has no setting). That pause was two thirds of the time from a
-stroke to the prediction on the Draw page (benchmarks/app_figures.py). So this module registers the
-package's own script and style again, under another name, with that one number changed, and has
-`st_canvas` use it. Should the installed version's script not contain the number exactly once, the
-package's canvas is used unchanged."""
+"""The drawing canvas: streamlit-drawable-canvas as installed, re-registered with its fixed send delay
+after each change (no setting for it) shortened, as that delay was most of the time from a stroke to the
+prediction. Where the installed script does not hold that number exactly once, the stock canvas is used."""
 
 from __future__ import annotations
 

@@ -11,8 +11,8 @@ from scipy.signal import lfilter
 from mnist_core.evaluate import Evaluation
 from mnist_core.jobs import Snapshot
 
-# Figures are plain dicts holding numpy arrays: go.Figure objects cost the server 10-30 ms a chart to
-# validate, and the Train page redraws its charts every second.
+# Figures are plain dicts holding numpy arrays: go.Figure objects are slow to validate, and the Train
+# page redraws its charts every second.
 LIVE_HEIGHT = 320
 LIVE_LEGEND = {"orientation": "h", "y": 1.12}
 

@@ -27,8 +27,8 @@ def collections() -> Collections:
 
 
 def probability_bars(probs: np.ndarray, digit: int) -> str:
-    """The ten probabilities as plain HTML bars: a Plotly chart here cost ~120 ms of browser rendering
-    on every stroke (benchmarks/app_figures.py), these cost next to nothing."""
+    """The ten probabilities as plain HTML bars, drawn on every stroke: far cheaper for the browser than a
+    Plotly chart (benchmarks/app_figures.py)."""
     bars = "".join(
         f"<div title='{d}: {p:.1%}' data-digit='{d}' style='flex:1;display:flex;flex-direction:column;"
         f"justify-content:flex-end;align-items:center;height:100%'>"

@@ -203,13 +203,11 @@ def status_line(snap: Snapshot) -> None:
 
 
 def live_view(job_id: str, was_active: bool) -> None:
-    """Two parts, redrawn while the job runs; the training process never touches Streamlit. Where the
-    run is and its loss curve change every second; the rest changes once an epoch, so it is redrawn
-    every 2 s. A browser on the same 2 cores drawing all of it every second took 0.73 of a core; now
-    0.57-0.76 over runs (0.4 for the every-second part alone), lost to training (benchmarks/app_figures.py)."""
+    """Two parts, redrawn while the job runs (the training process never touches Streamlit): where the run
+    is and its loss curve every second; what changes once an epoch every EPOCH_VIEW_EVERY seconds, as
+    each redrawn chart costs the browser CPU that training needs (benchmarks/app_figures.py)."""
     registry = job_registry()[0]
-    # The progress bar glides to each new value; redrawn every second, that animation alone kept the
-    # browser busy (a bare page: 0.11 of a core with it, 0.05 without). Jumping is as clear.
+    # No gliding progress bar: redrawn every second, its animation alone keeps the browser busy.
     st.html("<style>[data-testid='stProgress'] * {transition: none !important}</style>")
 
     @st.fragment(run_every=1.0 if was_active else None)
@@ -419,9 +417,8 @@ def train_page() -> None:
         apply_preset()
     who = owner()
     if st.session_state.get("t_seen"):
-        # A second look at this page (a setting changed, a visit back): a run is near, so the training
-        # processes' fork server loads PyTorch now, not after the click. Not on a first look: that
-        # would slow whatever a visitor does first (the Mistakes page's first render: 1.7-2.1 s became 2.5-4.1 s).
+        # A second look (a setting changed, a visit back): a run is near, so the fork server loads PyTorch
+        # now, not after the click; not on a first look, which it would slow, whatever page that is.
         start_child_server()
     st.session_state["t_seen"] = True
     st.title("Train a network")
