@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, fields, replace
 
 import numpy as np
+from tqdm import tqdm
 
 from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
 from .device import DeviceError, resolve_device
@@ -101,22 +102,28 @@ def build_parser() -> argparse.ArgumentParser:
 # --- train -----------------------------------------------------------------------------------
 
 class ProgressBar:
-    """A one-line bar on stderr, redrawn in place; silent when stderr is not a terminal."""
+    """A tqdm bar per epoch on `stream` (stderr), gone when the epoch ends; silent where it is not a
+    terminal (a pipe, a log), so stdout and --json stay clean."""
 
-    def __init__(self, stream=sys.stderr) -> None:
-        self.stream = stream
-        self.enabled = stream.isatty()
+    def __init__(self, stream=None) -> None:
+        self.stream = stream or sys.stderr
+        self.bar: tqdm | None = None
 
     def __call__(self, p: Progress) -> None:
-        if not self.enabled:
-            return
-        filled = int(30 * p.batch / p.batches)
-        loss = f" loss {np.mean(p.batch_losses):.4f}" if p.batch_losses else ""
-        self.stream.write(f"\rEpoch {p.epoch}/{p.epochs} [{'=' * filled}{' ' * (30 - filled)}] "
-                          f"{p.batch}/{p.batches}{loss}")
+        if self.bar is None:
+            self.bar = tqdm(total=p.batches, desc=f"Epoch {p.epoch}/{p.epochs}", unit="batch", leave=False,
+                            file=self.stream, disable=None, dynamic_ncols=True)
+        if p.batch_losses:
+            self.bar.set_postfix(loss=f"{np.mean(p.batch_losses):.4f}", refresh=False)
+        self.bar.update(p.batch - self.bar.n)
         if p.batch == p.batches:
-            self.stream.write("\r" + " " * 80 + "\r")
-        self.stream.flush()
+            self.close()
+
+    def close(self) -> None:
+        """The bar gone (an epoch ended, or a Stop cut it short)."""
+        if self.bar is not None:
+            self.bar.close()
+            self.bar = None
 
 
 def _print_epoch(record: EpochRecord, epochs: int, as_json: bool) -> None:
@@ -152,6 +159,7 @@ class RunPrinter:
             case Report(progress=progress) if progress is not None:
                 self.bar(progress)
             case EpochDone(record=record):
+                self.bar.close()
                 _print_epoch(record, self.epochs, self.as_json)
 
 
@@ -273,18 +281,21 @@ def cmd_models(args: argparse.Namespace) -> int:
 
 def cmd_download(args: argparse.Namespace) -> int:
     folder = find_data_dir(args.data_dir)
-    tty = sys.stderr.isatty()
+    bars: dict[str, tqdm] = {}  # one per file, as tqdm draws them: silent where stderr is not a terminal
 
     def progress(stem: str, done: int, total: int | None) -> None:
-        if tty:
-            share = f" {done / total:.0%}" if total else ""
-            sys.stderr.write(f"\r{stem}: {done / 1e6:.1f} MB{share}   ")
-            sys.stderr.flush()
+        if stem not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stem] = tqdm(total=total, desc=stem, unit="B", unit_scale=True, file=sys.stderr, disable=None)
+        bars[stem].update(done - bars[stem].n)
 
     missing = files_to_fetch(folder)  # missing or damaged
-    download(folder, progress=progress)
-    if tty:
-        sys.stderr.write("\n")
+    try:
+        download(folder, progress=progress)
+    finally:
+        for bar in bars.values():
+            bar.close()
     print(f"MNIST is in {folder} ({len(missing)} file(s) downloaded, all verified)" if missing
           else f"MNIST is in {folder} already; nothing to download")
     return 0

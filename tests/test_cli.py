@@ -1,3 +1,4 @@
+import io
 import json
 import subprocess
 import sys
@@ -189,3 +190,22 @@ def test_a_name_taken_while_the_run_trained_keeps_the_run_under_a_free_name(tiny
                        str(tmp_path), "--name", "same", "--device", "cpu")
     assert code == 0 and "'same' was taken while this run trained; saved as 'same-2'" in err
     assert store.meta("same").model["hidden"] == [4] and store.meta("same-2").model["hidden"] == [8]
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_training_bar_is_tqdm_on_a_terminal_and_silent_in_a_pipe():
+    from mnist_core.cli import ProgressBar
+    from mnist_core.train import Progress
+
+    terminal, pipe = _Terminal(), io.StringIO()
+    for stream in (terminal, pipe):
+        bar = ProgressBar(stream)
+        bar(Progress(epoch=1, epochs=2, batch=5, batches=10, seconds=0.1, batch_losses=[0.5, 0.25]))
+        bar(Progress(epoch=1, epochs=2, batch=10, batches=10, seconds=0.2, batch_losses=[0.125]))
+    shown = terminal.getvalue()
+    assert "Epoch 1/2" in shown and "/10 [00:00" in shown and "batch/s" in shown  # tqdm's own layout
+    assert pipe.getvalue() == ""
