@@ -24,8 +24,8 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
-from tests.conftest import REAL_MNIST  # noqa: E402
-from tests.e2e.conftest import App, CHROMIUM, CHROMIUM_ARGS, main_button, wait_idle  # noqa: E402
+from tests.e2e.helpers import App, CHROMIUM, CHROMIUM_ARGS, main_button, wait_idle  # noqa: E402
+from tests.helpers import REAL_MNIST  # noqa: E402
 
 SETTING = ["--hidden", "256", "--seed", "0"]
 MARKER = "[data-testid='reading-marker']"

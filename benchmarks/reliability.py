@@ -131,7 +131,7 @@ def build(case: str, tmp: Path, server: EndlessServer) -> tuple[str, str, int]:
 
         import numpy as np
 
-        from tests.conftest import idx_bytes, write_mnist
+        from tests.helpers import idx_bytes, write_mnist
         folder = tmp / "mnist"
         write_mnist(folder)
         (folder / "train-labels-idx1-ubyte.gz").write_bytes(gzip.compress(idx_bytes(np.zeros(60_000, np.uint8))))

@@ -8,7 +8,7 @@ import pytest
 from mnist_core.cli import main
 from mnist_core.store import ModelStore
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 
 
 def run(capsys, *args) -> tuple[int, str, str]:
@@ -120,7 +120,7 @@ def test_runs_as_a_module_without_traceback(tmp_path):
 def test_predict_reads_files_in_order_and_reports_each_failure(trained, tmp_path, capsys):
     from PIL import Image
 
-    from .test_preprocess import draw_seven
+    from .helpers import draw_seven
 
     store, _ = trained
     drawn, blank, text = tmp_path / "seven.png", tmp_path / "blank.png", tmp_path / "notes.txt"

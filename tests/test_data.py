@@ -19,7 +19,7 @@ from mnist_core.data import (
     read_idx,
 )
 
-from .conftest import idx_bytes, write_mnist
+from .helpers import idx_bytes, write_mnist
 
 
 def test_reads_gzipped_and_raw_files_alike(tmp_path):

@@ -22,7 +22,7 @@ import pytest
 from mnist_core import cli, data
 from mnist_core.data import download, FILES, files_to_fetch, load_mnist, MAX_DOWNLOAD_FACTOR, MnistDataError, read_idx
 
-from .conftest import idx_bytes, PROJECT, write_mnist
+from .helpers import idx_bytes, PROJECT, write_mnist
 from .hostile import gzip_idx_bomb
 
 # --- IDX files ------------------------------------------------------------------------------------

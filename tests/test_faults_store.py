@@ -23,7 +23,7 @@ from mnist_core.model import MLP
 from mnist_core.store import ModelMeta, ModelStore, SECRET, StoreError
 from mnist_core.train import TrainConfig
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 
 FAST = dict(hidden=(16,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=10, epochs=2, device="cpu")
 

@@ -9,12 +9,8 @@ import subprocess
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from . import test_pages
-from .conftest import PROJECT
-from .test_pages import button, train_tiny
-from .test_preprocess import draw_seven
+from .helpers import button, draw_seven, PROJECT, train_tiny
 
-env, canvas = test_pages.env, test_pages.canvas  # the same fixtures as the page tests
 ALICE, BOB = "a" * 32, "b" * 32
 
 

@@ -24,7 +24,7 @@ from mnist_core.inside import (
 from mnist_core.model import MLP, PIXEL_MEAN, PIXEL_STD
 from mnist_core.perturb import perturb, robustness_curve, shift_grid, shifted, thicken, warp
 
-from .conftest import make_digits
+from .helpers import make_digits
 
 BIAS = 1e3  # keeps the one ReLU unit on for any image
 

@@ -10,7 +10,7 @@ import sys
 
 import pytest
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 
 pytestmark = pytest.mark.mnist
 

@@ -5,37 +5,18 @@ from __future__ import annotations
 
 import json
 import re
-import sys
 import time
-import types
 
 import numpy as np
 import pytest
-import streamlit as st
 from streamlit.testing.v1 import AppTest
 
-from .conftest import PROJECT
-from .test_preprocess import draw_seven
-
-
-@pytest.fixture
-def env(monkeypatch, tmp_path, tiny_dir):
-    monkeypatch.setenv("MNIST_DIR", str(tiny_dir))
-    monkeypatch.setenv("MNIST_MODELS", str(tmp_path / "models"))
-    monkeypatch.setenv("MNIST_DRAWINGS", str(tmp_path / "drawings"))
-    monkeypatch.chdir(PROJECT)
-    st.cache_resource.clear()
-    yield tmp_path
-    st.cache_resource.clear()
+from .helpers import button, draw_seven, png_of_a_one, PROJECT, train_tiny
 
 
 def train_page() -> AppTest:
     at = AppTest.from_file(str(PROJECT / "pages" / "train.py"), default_timeout=30)
     return at.run()
-
-
-def button(at: AppTest, label: str):
-    return next(b for b in at.button if b.label == label)
 
 
 def test_settings_start_with_the_recommended_preset(env):
@@ -45,7 +26,7 @@ def test_settings_start_with_the_recommended_preset(env):
     at.sidebar.selectbox(key="t_preset").set_value("notebook").run()
     assert at.sidebar.text_input(key="t_hidden").value == "128"
     assert at.sidebar.number_input(key="t_epochs").value == 10
-    assert at.sidebar.selectbox(key="t_batch").value == 64
+    assert at.sidebar.selectbox(key="t_batch_size").value == 64
 
 
 def test_a_second_look_at_the_train_page_starts_the_fork_server(env, monkeypatch):
@@ -73,19 +54,6 @@ def test_a_taken_name_is_refused(env):
     at.sidebar.text_input(key="t_name").set_value("default").run()
     button(at, "Train").click().run()
     assert any("ships with the app" in e.value or "exists already" in e.value for e in at.error)
-
-
-def train_tiny(at: AppTest, name: str, epochs: int = 1) -> AppTest:
-    """Sets a small network, presses Train, and reruns until the run is saved."""
-    at.sidebar.text_input(key="t_hidden").set_value("16").run()
-    at.sidebar.number_input(key="t_epochs").set_value(epochs).run()
-    at.sidebar.text_input(key="t_name").set_value(name).run()
-    button(at, "Train").click().run()
-    deadline = time.monotonic() + 60
-    while not any(f"saved as **{name}**" in s.value for s in at.success) and time.monotonic() < deadline:
-        time.sleep(0.5)
-        at.run()  # run_every timers do not fire under AppTest
-    return at
 
 
 def chart_specs(at: AppTest) -> list[dict]:
@@ -227,16 +195,6 @@ def test_missing_data_offers_the_download_and_disables_train(env, monkeypatch):
 
 # --- the Draw page, with a stand-in canvas ---------------------------------------------------------
 
-@pytest.fixture
-def canvas(monkeypatch):
-    """Replaces the page's canvas (pages.canvas): st_canvas returns whatever image the test puts here."""
-    holder = {"image": np.zeros((280, 280, 4), np.uint8)}
-    module = types.ModuleType("pages.canvas")
-    module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=holder["image"])
-    monkeypatch.setitem(sys.modules, "pages.canvas", module)
-    return holder
-
-
 def draw_page() -> AppTest:
     """Through app.py, as in the browser: the page links to Inside, a page only the app's navigation knows."""
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
@@ -260,19 +218,6 @@ def test_a_drawing_gets_an_answer_and_its_steps(env, canvas):
     assert any("fitted into 20×20" in c.value for c in at.caption)
     # The Inside page will look at this drawing, as the network saw it.
     assert at.session_state["drawn_digit"].shape == (28, 28) and at.session_state["inside_source"] == "drawing"
-
-
-def png_of_a_one() -> bytes:
-    """A photo-like picture of a '1': a black bar on white, as a PNG file."""
-    import io
-
-    from PIL import Image, ImageDraw
-
-    image = Image.new("RGB", (200, 200), "white")
-    ImageDraw.Draw(image).line([(100, 30), (100, 170)], fill="black", width=16)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
 
 
 def answer(at: AppTest) -> str:
@@ -367,16 +312,24 @@ def test_mistakes_gallery_filters_and_sorts_like_the_engine(env):
 
 def test_a_filter_with_no_mistakes_says_so(env):
     at = mistakes_page()
+    changed = 0
     for digit in range(10):
+        # Each digit starts from a filter that shows its mistakes, where it has any: the message must come
+        # from this digit's filter, not linger from the one before.
+        at.selectbox(key="m_pred").set_value(None).run()
         at.selectbox(key="m_true").set_value(digit).run()
+        has_mistakes = bool(expected_mistakes(digit))
+        assert any("No mistakes with these filters" in i.value for i in at.info) != has_mistakes, digit
         at.selectbox(key="m_pred").set_value(digit).run()  # true == predicted is never a mistake
         assert any("No mistakes with these filters" in i.value for i in at.info), digit
+        changed += has_mistakes
+    assert changed  # at least one digit went from its mistakes shown to none
 
 
 @pytest.fixture
 def big_test_set(env, monkeypatch):
     """3,000 generated test digits, about 300 of each: row shares under 1% exist."""
-    from .conftest import write_mnist
+    from .helpers import write_mnist
 
     write_mnist(env / "big", n_train=300, n_test=3000)
     monkeypatch.setenv("MNIST_DIR", str(env / "big"))

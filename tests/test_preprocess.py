@@ -6,7 +6,7 @@ import torch
 from hypothesis import given, HealthCheck, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
-from PIL import Image, ImageDraw
+from PIL import Image
 
 from mnist_core.evaluate import predict_probs
 from mnist_core.preprocess import (
@@ -23,16 +23,7 @@ from mnist_core.preprocess import (
 from mnist_core.synth import redraw
 from mnist_core.train import TrainConfig, Trainer
 
-
-def draw_seven(size: int = 280, scale: float = 1.0, dx: int = 0, dy: int = 0, width: int = 18) -> np.ndarray:
-    """A '7' drawn as a user would: black strokes on a transparent RGBA canvas."""
-    image = Image.new("RGBA", (size, size), (0, 0, 0, 0))
-    pen = ImageDraw.Draw(image)
-    points = [(90, 70), (190, 70), (120, 220)]
-    centre = 140
-    placed = [(centre + (x - centre) * scale + dx, centre + (y - centre) * scale + dy) for x, y in points]
-    pen.line(placed, fill=(0, 0, 0, 255), width=max(1, int(width * scale)), joint="curve")
-    return np.asarray(image)
+from .helpers import draw_seven
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -11,7 +11,7 @@ import pytest
 from mnist_core.runs import EpochDone, Halted, Report, RunSpec, Started
 from mnist_core.train import TrainConfig
 
-from .test_runs import small_data
+from .helpers import small_data
 
 ray = pytest.importorskip("ray")
 ray_runs = pytest.importorskip("mnist_core.ray_runs")
@@ -108,7 +108,7 @@ def test_the_cli_trains_on_ray_and_saves_here(tmp_path, tiny_dir):
     import subprocess
     import sys
 
-    from .conftest import PROJECT
+    from .helpers import PROJECT
 
     done = subprocess.run(
         [sys.executable, "-m", "mnist_core", "train", "--ray", "local", "--epochs", "1", "--hidden", "8",

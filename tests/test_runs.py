@@ -4,18 +4,12 @@ from __future__ import annotations
 
 import torch
 
-from mnist_core.data import Mnist
 from mnist_core.model import build_model
 from mnist_core.runs import EpochDone, Halted, Report, RunSpec, save_run, Started, StartState, train_run
 from mnist_core.store import ModelStore
 from mnist_core.train import TrainConfig
 
-from .conftest import make_digits
-
-
-def small_data(n_train: int = 2048) -> Mnist:
-    (train, train_labels), (test, test_labels) = make_digits(n_train, 1), make_digits(256, 2)
-    return Mnist(train, train_labels, test, test_labels)
+from .helpers import small_data
 
 
 def test_a_run_reports_in_order_and_returns_its_model(tmp_path):

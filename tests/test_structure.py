@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
-from .conftest import PROJECT
+from .helpers import PROJECT
 
 
 def _import_chain():

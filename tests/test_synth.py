@@ -4,7 +4,7 @@ import pytest
 from mnist_core import synth
 from mnist_core.preprocess import CENTRE_OF_MASS
 from mnist_core.synth import cached_drawn_digits, drawn_digits, redraw
-from tests.conftest import make_digits
+from tests.helpers import make_digits
 
 
 def test_redraw_makes_a_canvas_of_each_polarity():

@@ -9,8 +9,7 @@ import time
 
 import pytest
 
-from .conftest import ARTIFACTS, main_button, open_app, wait_idle
-from .test_train_page import setup_small_run
+from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, wait_idle
 
 pytestmark = pytest.mark.browser
 COOKIE = "mnist_owner"

@@ -5,29 +5,8 @@ import re
 
 import pytest
 
-from ..test_pages import png_of_a_one
-from .conftest import ARTIFACTS, open_app, wait_idle
-
-MARKER = "[data-testid='reading-marker']"
-
-
-def stroke(page, points: list[tuple[float, float]]) -> None:
-    """Draw one stroke through points given in canvas pixels (0..280), with real mouse moves."""
-    box = page.locator("canvas.upper-canvas").bounding_box()
-    before = page.locator(MARKER).first.text_content() if page.locator(MARKER).count() else None
-    page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
-    page.mouse.down()
-    for x, y in points[1:]:
-        page.mouse.move(box["x"] + x, box["y"] + y)
-    page.mouse.up()
-    page.wait_for_function(
-        "prev => { const m = document.querySelector(\"" + MARKER + "\"); return m && m.textContent !== prev; }",
-        arg=before, timeout=20_000)
-    wait_idle(page)
-
-
-def vertical_line() -> list[tuple[float, float]]:
-    return [(140, 50 + i * 9) for i in range(21)]
+from ..helpers import png_of_a_one
+from .helpers import ARTIFACTS, MARKER, open_app, stroke, vertical_line, wait_idle
 
 
 def loop() -> list[tuple[float, float]]:

@@ -1,8 +1,7 @@
 """The Inside page in a real browser, for the shipped model: every view renders; a digit arrives from
 the Draw page and from the Mistakes page."""
 
-from .conftest import ARTIFACTS, open_app, wait_idle
-from .test_draw_page import stroke, vertical_line
+from .helpers import ARTIFACTS, open_app, stroke, vertical_line, wait_idle
 
 VIEWS = {  # tab -> text that shows the view rendered
     "Weights": "64 of the 512 units",

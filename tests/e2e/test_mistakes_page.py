@@ -5,7 +5,7 @@ import re
 from mnist_core.evaluate import evaluate
 from mnist_core.store import ModelStore
 
-from .conftest import ARTIFACTS, open_app, wait_idle
+from .helpers import ARTIFACTS, open_app, wait_idle
 
 
 def test_matrix_and_gallery_show_and_a_click_on_a_cell_filters(app, page, mnist):

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import REAL_MNIST
-from .conftest import App, ARTIFACTS, free_port, main_button, open_app, start_app
-from .test_train_page import setup_small_run
+from ..helpers import REAL_MNIST
+from .helpers import App, ARTIFACTS, free_port, main_button, open_app, setup_small_run, start_app
 
 pytest.importorskip("ray")
 

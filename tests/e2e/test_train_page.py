@@ -3,20 +3,7 @@
 import re
 import time
 
-from .conftest import ARTIFACTS, main_button, open_app, wait_idle
-
-
-def set_field(page, label: str, value: str) -> None:
-    field = page.get_by_test_id("stSidebar").get_by_label(label, exact=True)
-    field.fill(value)
-    field.press("Enter")
-    wait_idle(page)
-
-
-def setup_small_run(page, epochs: int, name: str) -> None:
-    set_field(page, "Hidden layers", "32")
-    set_field(page, "Epochs", str(epochs))
-    set_field(page, "Model name", name)
+from .helpers import ARTIFACTS, main_button, open_app, set_field, setup_small_run, start_app, wait_idle
 
 
 def test_train_one_epoch_fills_the_charts_and_the_table(app, page):
@@ -120,7 +107,6 @@ def test_two_browsers_train_at_once_and_get_their_own_results(app, browser, page
 def test_a_job_whose_browser_is_gone_is_stopped(tmp_path_factory, browser):
     from mnist_core.store import ModelStore
 
-    from .conftest import start_app
 
     server = start_app(tmp_path_factory, "orphans", {"MNIST_APP_ORPHAN_SECONDS": "2"})
     try:
@@ -204,7 +190,7 @@ def test_delete_asks_first_and_rename_says_it_is_done(app, page):
 
 def test_offline_the_download_fails_in_one_line(tmp_path_factory, browser):
     """This machine has no internet: the real download fails, as in a classroom offline."""
-    from .conftest import App
+    from .helpers import App
 
     folder = tmp_path_factory.mktemp("offline")
     server = App(folder / "models", folder / "no-mnist")
