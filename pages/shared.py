@@ -24,14 +24,13 @@ from mnist_core.store import ModelMeta, ModelStore, StoreError
 from pages.identity import browser_key, OWNER  # noqa: F401 (OWNER: the session key, for the pages)
 
 
-# Streamlit decides between the old `pages/`-folder app and `st.navigation` when a server's first session
-# is made, before any app.py has run, and reads that choice as each run starts. So the runs that start
-# before the first `st.navigation` call (a whole class opening a fresh server at once) run a page alone,
-# with the old sidebar of file names. The first import of this module in such a run switches the choice
-# over and asks every run still in the old mode to start again through app.py, the way `st.rerun` does
-# but without raising: raising here left a half-imported module for the runs importing it at the same
-# moment ("cannot import name 'current_model'"). Each asked run stops at its next Streamlit call.
+# Streamlit (1.67) has no public switch for this: with a pages/ folder, runs that start before any run
+# reaches st.navigation run a page alone (a class opening a fresh server); so the first import switches the
+# private flag off and reruns those runs through app.py. tests/test_pages_mode.py fails if an upgrade changes it.
 def _leave_pages_folder_mode() -> None:
+    """Clears PagesManager.uses_pages_directory, as st.navigation does, and asks each run still in the
+    pages-folder mode to start again through app.py (a rerun request, not a raise: raising here left a
+    half-imported module for the runs importing it at the same moment)."""
     from streamlit.runtime.scriptrunner_utils.script_requests import RerunData
     from streamlit.runtime.scriptrunner_utils.script_run_context import SCRIPT_RUN_CONTEXT_ATTR_NAME
 
