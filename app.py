@@ -11,4 +11,5 @@ navigation = st.navigation([
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/search_insights:"),
     st.Page("pages/inside.py", title="Inside", icon=":material/biotech:"),
 ])
+pages.shared.nickname_box()  # the sidebar's nickname, on every page
 navigation.run()
