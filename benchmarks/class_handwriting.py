@@ -55,6 +55,7 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=1)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--share", type=float, default=None, help="share of each epoch for the class's drawings")
+    parser.add_argument("--augment", type=float, default=None, help="deformation strength of the class's drawings")
     parser.add_argument("--lr-factor", type=float, default=None, help="learning rate as a share of the model's")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
@@ -81,16 +82,20 @@ def main() -> None:
     config = fine_tune_config(meta.config, args.epochs, device="cpu")
     if args.lr_factor:
         config = replace(config, lr=TrainConfig.from_dict(meta.config).lr * args.lr_factor)
-    extra = class_extra(learn, "simulated") if args.share is None else class_extra(learn, "simulated", args.share)
+    extra = class_extra(learn, "simulated")
+    extra.share = args.share or extra.share
+    extra.augment = extra.augment if args.augment is None else args.augment
     print(f"model {args.model}: 784-{'-'.join(map(str, meta.model['hidden']))}-10; Train more: {config.epochs} "
-          f"epochs, lr {config.lr:g} cosine, class share {extra.share:.0%} of each epoch")
+          f"epochs, lr {config.lr:g} cosine, class share {extra.share:.0%} of each epoch, "
+          f"deformed at {extra.augment:g}")
     began = time.perf_counter()
     mnist_only = trained_on(start, config, data, None, args.threads)
     with_class = trained_on(start, config, data, extra, args.threads)
     print(f"(both runs trained in {time.perf_counter() - began:.0f} s; the machine is shared and noisy)")
 
     held_examples = examples(held)
-    rows = [("class held-out part", held_examples), ("same students, new drawings", same_students),
+    rows = [("class learning part", examples(learn)), ("class held-out part", held_examples),
+            ("same students, new drawings", same_students),
             ("another class", new_class)]
     models = [("before", before), ("MNIST only", mnist_only), ("with the class", with_class)]
     print(f"\n{'accuracy on':30s}" + "".join(f"{name:>16s}" for name, _ in models))

@@ -180,3 +180,38 @@ def test_mistakes_on_a_collections_held_out_part(env, tmp_path, part):
     wrong = sum(d.label != 7 for d in held)
     assert any(f"{len(held)} held-out drawings" in c.value for c in at.caption)
     assert any(m.label == "Misread drawings" and m.value == f"{wrong:,}" for m in at.metric)
+
+
+def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, tmp_path):
+    import time
+
+    from mnist_core.data import load_mnist
+    from mnist_core.runs import RunSpec, save_run, train_run
+    from mnist_core.store import ModelStore
+    from mnist_core.train import TrainConfig
+
+    from .test_classroom import stroke
+
+    store = ModelStore(tmp_path / "models")
+    config = TrainConfig(hidden=(16,), epochs=1, device="cpu")
+    save_run(store, train_run(RunSpec(config, 1, 1, live_weights=False), load_mnist(), lambda m: None,
+                              lambda: False), "tiny", model_id="a" * 32)
+    drawings = Collections(tmp_path / "drawings")
+    for i in range(40):
+        drawings.add("class-2026", stroke(i % 10), i % 10, owner="k", nickname="Ann")
+    Classroom(drawings).open("class-2026")
+    at = app_at("train")
+    at.selectbox(key="tc_base").set_value("tiny").run()
+    at.number_input(key="tc_epochs").set_value(1).run()
+    button(at, "Train more on our handwriting").click().run()
+    assert not at.exception and not errors(at)
+    deadline = time.monotonic() + 90
+    while not any("our handwriting (held-out part)" in m.label for m in at.metric) and time.monotonic() < deadline:
+        time.sleep(0.5)
+        at.run()
+    labels = [m.label for m in at.metric]
+    assert "On our handwriting (held-out part): tiny → tiny-class-2026" in labels
+    assert "On the MNIST test set: tiny → tiny-class-2026" in labels
+    # A new model, trained on from the old one (its history goes on); the old one unchanged.
+    after, before = store.meta("tiny-class-2026"), store.meta("tiny")
+    assert after.id != before.id and len(after.history) == 2 and len(before.history) == 1
