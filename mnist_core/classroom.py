@@ -242,10 +242,10 @@ class Style:
 
 
 def student_style(rng: np.random.Generator) -> Style:
-    return Style(slant=float(rng.uniform(-0.25, 0.55)), aspect=float(rng.choice([rng.uniform(0.55, 0.8),
-                                                                              rng.uniform(1.1, 1.45)])),
-                 rotation=float(rng.uniform(-0.15, 0.15)), pen=int(rng.integers(0, 7)),
-                 size=float(rng.uniform(0.35, 0.9)), wobble=float(rng.uniform(0.5, 2.0)),
+    """A random student: narrow or wide hands, most slanting right, some pens fat; each with habits."""
+    aspect = rng.uniform(0.65, 0.85) if rng.random() < 0.5 else rng.uniform(1.1, 1.35)
+    return Style(slant=float(rng.uniform(-0.2, 0.5)), aspect=float(aspect), rotation=float(rng.uniform(-0.12, 0.12)),
+                 pen=int(rng.integers(0, 4)), size=float(rng.uniform(0.35, 0.9)), wobble=float(rng.uniform(0.5, 1.5)),
                  seed=int(rng.integers(2**31)), quirks=frozenset(q for q, p in QUIRKS.items() if rng.random() < p))
 
 

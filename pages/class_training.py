@@ -82,7 +82,7 @@ def class_training_panel(busy: bool, have_data: bool) -> None:
         collection = left.selectbox("Collection", choices, key="tc_collection")
         middle.selectbox("Model to start from (saved as a new model)", models, key="tc_base",
                          index=models.index(current) if current in models else 0)
-        right.number_input("Epochs", 1, 20, FINE_TUNE_EPOCHS, key="tc_epochs")
+        right.number_input("Epochs on our handwriting", 1, 20, FINE_TUNE_EPOCHS, key="tc_epochs")
         try:
             learn, _ = collection_part(collection, "learn")
             held, _ = collection_part(collection, "held")
