@@ -112,7 +112,7 @@ def scores_panel(result: Evaluation, accuracy: str = "Test accuracy",
 
 
 @st.fragment
-def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test digit") -> None:
+def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") -> None:
     """A fragment: changing a filter, the order, the page or the pick reruns only the gallery."""
     any_digit = [None, *range(10)]
     left, middle, right = st.columns(3)
@@ -137,10 +137,10 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test digi
     pick = st.selectbox("Look closer at", shown.tolist(), key="m_pick",
                         format_func=lambda i: f"{what} #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
     left, right = st.columns([1, 2])
-    left.image(pixels_image(images[pick] / 255.0, 8), caption=f"{what} #{pick}")
+    left.image(pixels_image(images[pick] / 255.0, 8), caption=f"{'test digit' if what == 'test' else what} #{pick}")
     if left.button("Look inside: why this answer?", icon=":material/biotech:", key="m_inside"):
         # A test digit by its index; a drawing as the Draw page's newest drawing.
-        st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test digit" else
+        st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test" else
                                 {INSIDE_SOURCE: "drawing", DRAWN: images[pick] / 255.0})
         st.switch_page("pages/inside.py")
     right.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": result.probs[pick].tolist(),
