@@ -116,13 +116,13 @@ def test_a_model_trained_more_on_the_class_reads_its_held_out_part_better(school
     from mnist_core.train import TrainConfig
 
     students, _, drawings_dir = school
-    # A small, quickly trained model, and a simulated class of 30 students who each drew every digit.
+    # A small, quickly trained model, and a simulated class of 30 students who each drew every digit twice.
     data = load_mnist(REAL_MNIST)
     config = TrainConfig(hidden=(64,), epochs=1, device="cpu")
     result = train_run(RunSpec(config, 1, 1, live_weights=False), data, lambda m: None, lambda: False)
     save_run(ModelStore(students.store), result, "small", model_id="c" * 32)
     collections = Collections(drawings_dir)
-    for student, drawing in simulated_class(data.train_images, data.train_labels, simulated_students(30, 0), 1, 0):
+    for student, drawing in simulated_class(data.train_images, data.train_labels, simulated_students(30, 0), 2, 0):
         collections.add("class-sim", drawing.image, drawing.label, owner=student, nickname=student)
     Classroom(collections).open("class-sim")
 
@@ -131,16 +131,24 @@ def test_a_model_trained_more_on_the_class_reads_its_held_out_part_better(school
     page.get_by_role("combobox", name="Model to start from (saved as a new model)").click()
     page.get_by_role("option", name="small", exact=True).click()
     wait_idle(page)
-    page.get_by_role("spinbutton", name="Epochs on our handwriting").fill("1")
+    page.get_by_role("spinbutton", name="Epochs on our handwriting").fill("2")
     page.keyboard.press("Enter")
     wait_idle(page)
     main_button(page, "Train more on our handwriting").click()
     metric = page.get_by_test_id("stMetric").filter(has_text="On our handwriting (held-out part): small")
     metric.wait_for(timeout=180_000)
     wait_idle(page)
+    metric.scroll_into_view_if_needed()
     shot(page, "train-more-before-after")
     text = metric.inner_text()
     before = float(re.search(r"before ([\d.]+)%", text).group(1))
     after = float(re.search(r"\n([\d.]+)%", text).group(1))
     assert after > before, text
+    # Mistakes on our handwriting: the new model (now the current one) on the held-out part.
+    open_app(page, students.url + "mistakes")
+    page.get_by_text("our handwriting (a drawing collection)").click()
+    page.get_by_text("Accuracy on our handwriting").wait_for()
+    wait_idle(page)
+    assert page.get_by_text(re.compile(r"small-class-sim on the \d+ held-out drawings of class-sim")).count() == 1
+    shot(page, "mistakes-on-our-handwriting")
     context.close()
