@@ -108,9 +108,7 @@ class Classroom:
     def open(self, name: str, owner: str = "") -> str:
         """Open `name` (new or existing) as the class collection; a new one is owned by `owner` (the
         operator's browser), so no student who adds the first drawing may clear it."""
-        folder = self.collections._folder(name)  # a plain name, or ValueError
-        folder.mkdir(parents=True, exist_ok=True)
-        self.collections.claim(name, owner)
+        self.collections.claim(name, owner)  # a plain name, or ValueError
         with _lock:
             _write_json(self.path, {"name": name})
         return name
@@ -187,11 +185,17 @@ class Examples:
         return len(self.labels)
 
 
-def examples(drawings: list[Drawing]) -> Examples:
-    """Each drawing made MNIST-style, as the Draw page reads it."""
-    kept = [(d, steps) for d in drawings if not (steps := mnist_style(d.image)).blank]
-    images = np.stack([s.output for _, s in kept]).astype(np.float32) if kept else np.zeros((0, 28, 28), np.float32)
-    return Examples(images, np.array([d.label for d, _ in kept], np.int64), [d.file for d, _ in kept])
+def examples(drawings: list[Drawing], seen: dict[str, np.ndarray | None] | None = None) -> Examples:
+    """Each drawing made MNIST-style, as the Draw page reads it. `seen` (file -> (28, 28) output, None when
+    blank) keeps each drawing's reading for the next call: a drawing's file never changes."""
+    seen = {} if seen is None else seen
+    for d in drawings:
+        if d.file not in seen:
+            steps = mnist_style(d.image)
+            seen[d.file] = None if steps.blank else steps.output.astype(np.float32)
+    kept = [d for d in drawings if seen[d.file] is not None]
+    images = np.stack([seen[d.file] for d in kept]) if kept else np.zeros((0, 28, 28), np.float32)
+    return Examples(images, np.array([d.label for d in kept], np.int64), [d.file for d in kept])
 
 
 def score(model: nn.Module, drawings: list[Drawing] | Examples) -> Evaluation:

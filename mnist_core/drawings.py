@@ -188,8 +188,10 @@ class Collections:
         return operator or self.owners.owns(owner, self.owner_of(name))
 
     def claim(self, name: str, owner: str) -> None:
-        """Make `owner` the collection's owner unless it has one already (the first claim wins)."""
+        """Make the collection's folder, and `owner` its owner unless it has one already (the first claim
+        wins)."""
         folder = self._folder(name)
+        folder.mkdir(parents=True, exist_ok=True)
         if owner and not (folder / OWNER_FILE).exists():
             tag = self.owners.tag(owner)
             try:
@@ -205,7 +207,6 @@ class Collections:
         if not 0 <= int(label) <= 9:
             raise ValueError(f"a label is a digit 0-9, got {label}")
         folder = self._folder(name)
-        folder.mkdir(parents=True, exist_ok=True)
         self.claim(name, owner)
         file = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}-{int(label)}.png"
         picture = bounded(image)
@@ -300,10 +301,10 @@ class Collections:
             if tag:
                 write_atomically(building / OWNER_FILE, lambda f: f.write(tag.encode()))
             building.rename(folder)  # the whole collection at once (fails if the name was taken meanwhile)
-        except OSError:
+        except OSError as e:
             shutil.rmtree(building, ignore_errors=True)
-            if folder.exists() and not (folder / LABELS).exists():
-                raise
+            if folder.exists():
+                raise ValueError(f"a collection named '{name}' exists already; import under a new name") from e
             raise
         return len(rows)
 

@@ -17,6 +17,7 @@ from mnist_core.store import os_error_text
 from pages.canvas import st_canvas
 from pages.shared import (
     classroom,
+    collection_part,
     collections,
     current_model,
     DRAWN,
@@ -206,7 +207,8 @@ def class_panel(image: np.ndarray | None) -> None:
             except OSError as e:
                 st.error(f"Not added: {os_error_text(e, 'the drawings folder')}.")
         try:
-            mine = sum(1 for d in collections().load(name) if collections().owners.owns(who, d.owner))
+            drawings, _ = collection_part(name, "all")  # read once per change of the collection
+            mine = sum(1 for d in drawings if collections().owners.owns(who, d.owner))
         except (OSError, ValueError):
             mine = 0
         if mine:

@@ -215,11 +215,20 @@ def classroom() -> Classroom:
     return Classroom(collections())
 
 
+@st.cache_resource
+def _readings() -> dict[tuple[str, str], dict]:
+    """Each collection's drawings as the network sees them, by file (files never change): a new drawing
+    costs one reading, not the whole collection's again."""
+    return {}
+
+
 @st.cache_resource(max_entries=8)
 def _collection_parts(name: str, version: tuple[int, int]) -> dict[str, tuple[list[Drawing], Examples]]:
     drawings = collections().load(name)
     learn, held = split(drawings)
-    return {"all": (drawings, examples(drawings)), "learn": (learn, examples(learn)), "held": (held, examples(held))}
+    seen = _readings().setdefault((str(collections().root), name), {})
+    return {part: (chosen, examples(chosen, seen)) for part, chosen in
+            (("all", drawings), ("learn", learn), ("held", held))}
 
 
 def collection_part(name: str, part: str = "held") -> tuple[list[Drawing], Examples]:
