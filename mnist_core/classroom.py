@@ -22,7 +22,7 @@ from .train import ExtraExamples, TrainConfig
 NICKNAMES = "nicknames.json"  # in the model store's folder: {owner tag: nickname}
 CLASS_FILE = "class.json"  # in the drawings folder: {"name": the open class collection}
 HELD_OUT_SHARE = 0.2
-# Train more on our handwriting: a few epochs at a quarter of the model's learning rate, decaying to 0,
+# Train more on our handwriting: a few epochs at an eighth of the model's learning rate, decaying to 0,
 # the class's drawings taking EXTRA_SHARE of each epoch's places, each copy deformed afresh.
 FINE_TUNE_EPOCHS = 2
 EXTRA_SHARE = 0.1
@@ -209,7 +209,7 @@ def score(model: nn.Module, drawings: list[Drawing] | Examples) -> Evaluation:
 def fine_tune_config(base: TrainConfig | dict, epochs: int = FINE_TUNE_EPOCHS, device: str = "auto") -> TrainConfig:
     """The settings of Train more on our handwriting, from the settings the model was trained with."""
     config = base if isinstance(base, TrainConfig) else TrainConfig.from_dict(base)
-    return replace(config, epochs=epochs, lr=config.lr / 4, schedule="cosine", device=device)
+    return replace(config, epochs=epochs, lr=config.lr / 8, schedule="cosine", device=device)
 
 
 def class_extra(learn: list[Drawing] | Examples, source: str = "", share: float = EXTRA_SHARE,

@@ -91,7 +91,7 @@ def class_training_panel(busy: bool, have_data: bool) -> None:
             return
         st.caption(f"**{len(learn)}** drawings to learn from, **{len(held)}** held out. The model trains on MNIST "
                    "with these drawings mixed in (each shown many times, deformed afresh each time, so a few hundred "
-                   "count), at a quarter of its learning rate.")
+                   "count), at an eighth of its learning rate.")
         st.button("Train more on our handwriting", on_click=start_class_training, key="tc_train",
                   disabled=busy or not have_data or not learn)
         run = st.session_state.get(CLASS_RUN)

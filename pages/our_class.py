@@ -152,8 +152,8 @@ def class_page() -> None:
         st.success(f"The class collection **{open_name}** is open: add drawings on the Draw page"
                    f"{f' (you are **{nickname()}**)' if nickname() else ', after choosing a nickname in the sidebar'}.")
     else:
-        st.info("No class collection is open" + (": open one above." if OPERATOR else
-                                                 "; the teacher opens one.") + " You can still look at any collection.")
+        st.info("No class collection is open" + (": open one above." if OPERATOR else "; the teacher opens one.")
+                + (" You can still look at the collections below." if names else ""))
     shown = [open_name] if open_name else []
     choices = shown + [n for n in names if n != open_name]
     name = st.selectbox("Collection", choices, key="c_show", index=0 if choices else None,
