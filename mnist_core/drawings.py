@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import secrets
 import shutil
 import threading
+import warnings
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +25,7 @@ from .store import OwnerTags, write_atomically
 LABELS = "labels.csv"
 OWNER_FILE = ".owner"  # the OwnerTags hash of the browser that made the collection
 MAX_SIDE = 280  # pixels: a drawing is kept at most this big (the canvas's size), whatever was uploaded
+NICKNAME = re.compile(r"^\w[\w .'-]{0,23}$")  # what a nickname may be (classroom.check_nickname says why)
 _lock = threading.Lock()  # one server, many sessions: appends to a labels file never interleave
 
 
@@ -31,6 +34,8 @@ class Drawing:
     file: str  # PNG file name inside the collection
     label: int
     image: np.ndarray  # as saved: RGBA or grey uint8
+    owner: str = ""  # OwnerTags hash of the browser that added it ("" in collections made before, or imported)
+    nickname: str = ""  # the name it was added under (class collections)
 
 
 def find_drawings_dir(root: str | os.PathLike | None = None) -> Path:
@@ -45,6 +50,98 @@ def bounded(image: np.ndarray) -> Image.Image:
     if max(picture.size) > MAX_SIDE:
         picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)  # RGBA is resampled premultiplied
     return picture
+
+
+# What an imported zip may hold: it comes from anywhere (hostile ones included).
+MAX_ZIP_BYTES = 50 * 1024 * 1024
+MAX_ENTRIES = 5000
+MAX_PNG_BYTES = 2 * 1024 * 1024  # one drawing's file, as read from the zip (its header's size is not trusted)
+MAX_UNZIPPED = 200 * 1024 * 1024  # everything read from the zip
+MAX_IMPORT_PIXELS = 4_000_000  # one picture, from its header, before it is decoded
+FILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png$")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    with archive.open(info) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{info.filename}: larger than {limit // 1024} KB unpacked")
+    return data
+
+
+def _png(data: bytes, file: str) -> Image.Image:
+    """A PNG file's picture, at most MAX_SIDE a side; ValueError for anything else or too many pixels."""
+    if not data.startswith(PNG_MAGIC):
+        raise ValueError(f"{file}: not a PNG file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as picture:
+                if picture.width * picture.height > MAX_IMPORT_PIXELS:
+                    raise ValueError(f"{file}: {picture.width}x{picture.height} pixels is too large a drawing")
+                picture.load()
+                if picture.mode not in ("L", "LA", "RGB", "RGBA"):
+                    picture = picture.convert("RGBA")
+                return bounded(np.asarray(picture))
+    except (OSError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{file}: a damaged PNG file ({e})") from None
+
+
+def read_zip(data: bytes) -> list[tuple[str, int, Image.Image, str]]:
+    """A collection's zip, checked: (file, label, picture, nickname) for each row of its labels.csv;
+    ValueError (one line) for anything amiss. Paths in the zip are never used as paths: a row names a
+    plain PNG file beside labels.csv."""
+    if len(data) > MAX_ZIP_BYTES:
+        raise ValueError(f"the zip is larger than {MAX_ZIP_BYTES // (1024 * 1024)} MB")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ValueError("not a zip file") from None
+    with archive:
+        entries = [i for i in archive.infolist() if not i.is_dir()]
+        if len(entries) > MAX_ENTRIES:
+            raise ValueError(f"the zip holds more than {MAX_ENTRIES} files")
+        found = [i for i in entries if i.filename.rsplit("/", 1)[-1] == LABELS]
+        if len(found) != 1:
+            raise ValueError(f"the zip must hold one {LABELS} (file name, digit on each line), it holds {len(found)}")
+        folder = found[0].filename[:-len(LABELS)]
+        beside = {i.filename[len(folder):]: i for i in entries if i.filename.startswith(folder)}
+        try:
+            lines = _read_bounded(archive, found[0], MAX_PNG_BYTES).decode("utf-8").splitlines()
+            rows = [r for r in csv.reader(lines) if r]
+        except (UnicodeDecodeError, csv.Error):
+            raise ValueError(f"{LABELS} is not a CSV text file") from None
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
+            raise ValueError(f"the zip cannot be read ({e})") from None
+        if not rows:
+            raise ValueError(f"{LABELS} lists no drawings")
+        result, seen, total = [], set(), 0
+        for number, row in enumerate(rows, 1):
+            if len(row) not in (2, 4) or not row[1].strip().isdigit() or not 0 <= int(row[1]) <= 9:
+                raise ValueError(f"{LABELS} line {number}: expected 'file.png,digit', got {','.join(row)[:60]!r}")
+            file = row[0].strip()
+            if not FILE_PATTERN.fullmatch(file) or file in seen:
+                raise ValueError(f"{LABELS} line {number}: {file[:60]!r} is not a plain PNG file name, or listed twice")
+            if file not in beside:
+                raise ValueError(f"{LABELS} line {number}: {file} is not in the zip")
+            seen.add(file)
+            total += beside[file].file_size
+            if total > MAX_UNZIPPED:
+                raise ValueError(f"the zip unpacks to more than {MAX_UNZIPPED // (1024 * 1024)} MB")
+            try:
+                picture = _png(_read_bounded(archive, beside[file], MAX_PNG_BYTES), file)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
+                raise ValueError(f"{file}: cannot be read from the zip ({e})") from None
+            nickname = row[3].strip() if len(row) == 4 else ""
+            result.append((file, int(row[1]), picture, nickname if NICKNAME.fullmatch(nickname) else ""))
+    return result
+
+
+def _good_row(row: list[str]) -> bool:
+    """A labels row: a plain PNG name and a digit, then (optionally) who added it and their nickname."""
+    return (len(row) in (2, 4) and Path(row[0]).name == row[0] and row[0].endswith(".png")
+            and row[1].isdigit() and len(row[1]) == 1)
 
 
 class Collections:
@@ -87,12 +184,9 @@ class Collections:
     def may_clear(self, name: str, owner: str, operator: bool = False) -> bool:
         return operator or self.owners.owns(owner, self.owner_of(name))
 
-    def add(self, name: str, image: np.ndarray, label: int, owner: str = "") -> str:
-        """Save one drawing with its true digit; returns the file name. The first drawing makes the
-        collection, owned by `owner`. The PNG is written whole or not at all (a full disk leaves no
-        empty file); raises OSError when the folder cannot be written."""
-        if not 0 <= int(label) <= 9:
-            raise ValueError(f"a label is a digit 0-9, got {label}")
+    def claim(self, name: str, owner: str) -> None:
+        """Make the collection's folder, and `owner` its owner unless it has one already (the first claim
+        wins)."""
         folder = self._folder(name)
         folder.mkdir(parents=True, exist_ok=True)
         if owner and not (folder / OWNER_FILE).exists():
@@ -101,11 +195,21 @@ class Collections:
                 write_atomically(folder / OWNER_FILE, lambda f: f.write(tag.encode()), overwrite=False)
             except FileExistsError:
                 pass  # another browser made it a moment before: theirs
+
+    def add(self, name: str, image: np.ndarray, label: int, owner: str = "", nickname: str = "") -> str:
+        """Save one drawing with its true digit; returns the file name. The first drawing makes the
+        collection, owned by `owner`; the drawing's row keeps who added it (a tag) and `nickname`. The PNG
+        is written whole or not at all (a full disk leaves no empty file); raises OSError when the folder
+        cannot be written."""
+        if not 0 <= int(label) <= 9:
+            raise ValueError(f"a label is a digit 0-9, got {label}")
+        folder = self._folder(name)
+        self.claim(name, owner)
         file = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}-{int(label)}.png"
         picture = bounded(image)
         write_atomically(folder / file, lambda f: picture.save(f, format="PNG", optimize=True))
         row = io.StringIO()
-        csv.writer(row).writerow([file, int(label)])
+        csv.writer(row).writerow([file, int(label)] + ([self.owners.tag(owner), nickname] if owner else []))
         try:
             with _lock, open(folder / LABELS, "a", newline="") as f:
                 f.write(row.getvalue())  # one write: a full disk cuts it short at worst (load skips it)
@@ -129,25 +233,77 @@ class Collections:
         drawings = []
         with open(folder / LABELS, newline="") as f:
             for row in csv.reader(f):
-                if (len(row) != 2 or Path(row[0]).name != row[0] or not row[1].isdigit()
-                        or not (folder / row[0]).is_file()):
+                if not _good_row(row) or not (folder / row[0]).is_file():
                     continue  # a line cut short, or a file gone: skipped, the rest still counts
                 try:
                     with Image.open(folder / row[0]) as picture:
-                        drawings.append(Drawing(row[0], int(row[1]), np.asarray(picture)))
+                        drawings.append(Drawing(row[0], int(row[1]), np.asarray(picture), *row[2:4]))
                 except OSError:
                     continue
         return drawings
 
+    def remove(self, name: str, file: str, owner: str = "", operator: bool = False) -> None:
+        """Delete one drawing: only the browser that added it (or the operator) may (ValueError otherwise).
+        The labels file is replaced whole, then the PNG removed: a crash leaves at most an unlisted file."""
+        folder = self._folder(name)
+        with _lock:
+            try:
+                with open(folder / LABELS, newline="") as f:
+                    rows = list(csv.reader(f))
+            except FileNotFoundError:
+                rows = []
+            mine = [r for r in rows if _good_row(r) and r[0] == file]
+            if not mine:
+                raise ValueError(f"no drawing '{file}' in the collection '{name}'")
+            tag = mine[0][2] if len(mine[0]) == 4 else ""
+            if not (operator or self.owners.owns(owner, tag)):
+                raise ValueError("that drawing is not yours: only the browser that added it may remove it")
+            kept = io.StringIO()
+            csv.writer(kept).writerows(r for r in rows if not (r and r[0] == file))
+            write_atomically(folder / LABELS, lambda f: f.write(kept.getvalue().encode()))
+        (folder / file).unlink(missing_ok=True)
+
     def zip_bytes(self, name: str) -> bytes:
-        """The collection as a zip: its PNG files and labels.csv."""
+        """The collection as a zip: its PNG files and labels.csv (file, label and, for a class collection,
+        an empty owner column and the nickname: who added a drawing is this server's secret)."""
         folder = self._folder(name)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if path.suffix == ".png" or path.name == LABELS:
-                    archive.write(path, f"{name}/{path.name}")
+            drawings = self.load(name)
+            for d in drawings:
+                archive.write(folder / d.file, f"{name}/{d.file}")
+            rows = io.StringIO()
+            csv.writer(rows).writerows([d.file, d.label] + (["", d.nickname] if d.nickname else []) for d in drawings)
+            archive.writestr(f"{name}/{LABELS}", rows.getvalue())
         return buffer.getvalue()
+
+    def import_zip(self, name: str, data: bytes, owner: str = "") -> int:
+        """A zip of PNGs and a labels.csv (as `zip_bytes` makes) made into the new collection `name`, owned by
+        `owner`; returns how many drawings it holds. Everything is checked before anything is written
+        (sizes, names, PNG files, pixels: ValueError, one line), then the collection appears whole."""
+        folder = self._folder(name)
+        if folder.exists():
+            raise ValueError(f"a collection named '{name}' exists already; import under a new name")
+        rows = read_zip(data)
+        tag = self.owners.tag(owner) if owner else ""
+        self.root.mkdir(parents=True, exist_ok=True)
+        building = self.root / f".{name}.import-{secrets.token_hex(3)}"
+        building.mkdir()
+        try:
+            labels = io.StringIO()
+            for file, label, picture, nickname in rows:
+                write_atomically(building / file, lambda f, p=picture: p.save(f, format="PNG", optimize=True))
+                csv.writer(labels).writerow([file, label] + ([tag, nickname] if tag else []))
+            write_atomically(building / LABELS, lambda f: f.write(labels.getvalue().encode()))
+            if tag:
+                write_atomically(building / OWNER_FILE, lambda f: f.write(tag.encode()))
+            building.rename(folder)  # the whole collection at once (fails if the name was taken meanwhile)
+        except OSError as e:
+            shutil.rmtree(building, ignore_errors=True)
+            if folder.exists():
+                raise ValueError(f"a collection named '{name}' exists already; import under a new name") from e
+            raise
+        return len(rows)
 
     def clear(self, name: str, owner: str = "", operator: bool = False) -> None:
         """Delete a collection: only its maker (or the operator) may (ValueError otherwise)."""

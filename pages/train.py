@@ -14,6 +14,7 @@ from mnist_core.pictures import gallery_image, weight_grid
 from mnist_core.store import StoreError
 from mnist_core.train import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, preview, SCHEDULES, TrainConfig
 from pages.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure
+from pages.class_training import class_training_panel
 from pages.shared import (
     current_job,
     current_model_name,
@@ -464,6 +465,7 @@ def train_page() -> None:
         live_view(job.id, snap.active)
     else:
         st.info("Choose the settings on the left and press **Train**; the curves draw themselves as it learns.")
+    class_training_panel(busy or watching, have_data)
     models_panel(who)
 
 
