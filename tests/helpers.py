@@ -94,3 +94,11 @@ def png_of_a_one() -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     return buffer.getvalue()
+
+
+def bar_drawing(label: int) -> np.ndarray:
+    """A 56x56 RGBA drawing: a bar whose row tells the digit (like conftest's tiny digits)."""
+    image = np.zeros((56, 56, 4), np.uint8)
+    row = 8 + 4 * label
+    image[row:row + 4, 8:48, 3] = 255
+    return image

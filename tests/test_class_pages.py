@@ -14,13 +14,7 @@ import pages.shared
 from mnist_core.classroom import Classroom, Nicknames
 from mnist_core.drawings import Collections
 
-from . import test_pages
-from .conftest import PROJECT
-from .test_pages import button
-from .test_preprocess import draw_seven
-
-env, canvas = test_pages.env, test_pages.canvas  # the page tests' fixtures: folders of its own, a stand-in canvas
-
+from .helpers import bar_drawing, button, draw_seven, PROJECT
 
 KEY = "browser-key-0123456789abcdefghij"  # one browser's owner key, as its cookie would give it
 
@@ -190,7 +184,6 @@ def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, 
     from mnist_core.store import ModelStore
     from mnist_core.train import TrainConfig
 
-    from .test_classroom import stroke
 
     store = ModelStore(tmp_path / "models")
     config = TrainConfig(hidden=(16,), epochs=1, device="cpu")
@@ -198,7 +191,7 @@ def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, 
                               lambda: False), "tiny", model_id="a" * 32)
     drawings = Collections(tmp_path / "drawings")
     for i in range(40):
-        drawings.add("class-2026", stroke(i % 10), i % 10, owner="k", nickname="Ann")
+        drawings.add("class-2026", bar_drawing(i % 10), i % 10, owner="k", nickname="Ann")
     Classroom(drawings).open("class-2026")
     at = app_at("train")
     at.selectbox(key="tc_base").set_value("tiny").run()

@@ -23,13 +23,7 @@ from mnist_core.drawings import Collections, Drawing
 from mnist_core.model import MLP
 from mnist_core.store import ModelStore
 
-
-def stroke(label: int) -> np.ndarray:
-    """A 56x56 RGBA drawing: a bar whose row tells the digit (like conftest's tiny digits)."""
-    image = np.zeros((56, 56, 4), np.uint8)
-    row = 8 + 4 * label
-    image[row:row + 4, 8:48, 3] = 255
-    return image
+from .helpers import bar_drawing
 
 
 def test_nicknames_are_kept_by_owner_tag_and_never_the_key(tmp_path):
@@ -61,7 +55,7 @@ def test_the_operator_opens_and_closes_the_class_collection(tmp_path):
     assert room.open_name() is None
     room.open("class-2026", owner="teacher")
     assert Classroom(Collections(tmp_path)).open_name() == "class-2026"
-    collections.add("class-2026", stroke(3), 3, owner="student")
+    collections.add("class-2026", bar_drawing(3), 3, owner="student")
     # The first student to add is not its owner: the teacher's browser is.
     assert not collections.may_clear("class-2026", "student") and collections.may_clear("class-2026", "teacher")
     room.close()
@@ -85,7 +79,7 @@ def test_the_split_is_reproducible_and_stable_as_the_collection_grows():
 def test_score_reads_drawings_as_the_draw_page_does(tmp_path):
     store = Collections(tmp_path)
     for label in (0, 1, 2, 2):
-        store.add("c", stroke(label), label, owner="x")
+        store.add("c", bar_drawing(label), label, owner="x")
     store.add("c", np.zeros((56, 56, 4), np.uint8), 5, owner="x")  # blank: left out of the scoring
     drawings = store.load("c")
     data = examples(drawings)
@@ -101,15 +95,16 @@ def test_score_reads_drawings_as_the_draw_page_does(tmp_path):
 def test_a_student_adds_only_labelled_drawings_to_an_open_class_collection(tmp_path):
     room = Classroom(Collections(tmp_path))
     with pytest.raises(ClassError, match="no class collection is open"):
-        room.add(stroke(1), 1, "k", "Ann")
+        room.add(bar_drawing(1), 1, "k", "Ann")
     room.open("class-2026", owner="teacher")
-    for image, label, nick, why in [(stroke(1), 1, None, "choose a nickname"), (stroke(1), None, "Ann", "which digit"),
+    for image, label, nick, why in [(bar_drawing(1), 1, None, "choose a nickname"),
+                                    (bar_drawing(1), None, "Ann", "which digit"),
                                     (np.zeros((56, 56, 4), np.uint8), 1, "Ann", "blank"),
                                     (None, 1, "Ann", "blank")]:
         with pytest.raises(ClassError, match=why):
             room.add(image, label, "k", nick)
     assert room.collections.load("class-2026") == []
-    file = room.add(stroke(4), 4, "student-key-xyz", "Ann")
+    file = room.add(bar_drawing(4), 4, "student-key-xyz", "Ann")
     (drawing,) = room.collections.load("class-2026")
     assert (drawing.file, drawing.label, drawing.nickname) == (file, 4, "Ann")
     assert room.collections.owners.owns("student-key-xyz", drawing.owner)
@@ -118,8 +113,8 @@ def test_a_student_adds_only_labelled_drawings_to_an_open_class_collection(tmp_p
 
 def test_a_student_removes_their_own_drawing_not_anothers(tmp_path):
     store = Collections(tmp_path)
-    mine = store.add("c", stroke(1), 1, owner="me", nickname="Me")
-    theirs = store.add("c", stroke(2), 2, owner="them", nickname="Them")
+    mine = store.add("c", bar_drawing(1), 1, owner="me", nickname="Me")
+    theirs = store.add("c", bar_drawing(2), 2, owner="them", nickname="Them")
     with pytest.raises(ValueError, match="not yours"):
         store.remove("c", theirs, owner="me")
     with pytest.raises(ValueError, match="no drawing"):
@@ -155,7 +150,7 @@ def zip_of(files: dict[str, bytes]) -> bytes:
 def test_export_then_import_keeps_drawings_labels_nicknames_and_the_split(tmp_path):
     source = Collections(tmp_path / "a")
     for i in range(12):
-        source.add("class-2025", stroke(i % 10), i % 10, owner="k", nickname="Ann")
+        source.add("class-2025", bar_drawing(i % 10), i % 10, owner="k", nickname="Ann")
     exported = source.zip_bytes("class-2025")
     target = Collections(tmp_path / "b")
     assert target.import_zip("kept", exported, owner="teacher") == 12
@@ -250,7 +245,7 @@ def test_fine_tune_settings_and_the_learning_part_as_extra_examples():
 
     config = fine_tune_config(TrainConfig(lr=2e-3, epochs=16, hidden=(64,)).to_dict(), 3, "cpu")
     assert (config.lr, config.epochs, config.schedule, config.hidden) == (2.5e-4, 3, "cosine", (64,))
-    drawings = [Drawing(f"{i}.png", i, stroke(i)) for i in range(10)]
+    drawings = [Drawing(f"{i}.png", i, bar_drawing(i)) for i in range(10)]
     extra = class_extra(drawings, "c")
     assert extra.images.shape == (10, 28, 28) and extra.labels.tolist() == list(range(10)) and extra.source == "c"
     with pytest.raises(ClassError, match="no drawings to learn from"):

@@ -3,6 +3,7 @@ flags, and steps through the pages (waiting, typing a setting, drawing a stroke)
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import subprocess
@@ -122,3 +123,8 @@ def stroke(page, points: list[tuple[float, float]]) -> None:
 
 def vertical_line() -> list[tuple[float, float]]:
     return [(140, 50 + i * 9) for i in range(21)]
+
+
+def loop() -> list[tuple[float, float]]:
+    """A 0 drawn as one closed stroke on the 280x280 canvas."""
+    return [(140 + 55 * math.sin(2 * math.pi * i / 40), 140 - 85 * math.cos(2 * math.pi * i / 40)) for i in range(42)]

@@ -9,8 +9,18 @@ import re
 
 import pytest
 
-from .conftest import App, ARTIFACTS, main_button, open_app, REAL_MNIST, start_app, wait_idle
-from .test_draw_page import loop, stroke, vertical_line
+from .helpers import (
+    App,
+    ARTIFACTS,
+    loop,
+    main_button,
+    open_app,
+    REAL_MNIST,
+    start_app,
+    stroke,
+    vertical_line,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 

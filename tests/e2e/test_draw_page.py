@@ -1,16 +1,11 @@
 """The Draw page in a real browser: real mouse strokes on the canvas, the answer read off the page."""
 
-import math
 import re
 
 import pytest
 
 from ..helpers import png_of_a_one
-from .helpers import ARTIFACTS, MARKER, open_app, stroke, vertical_line, wait_idle
-
-
-def loop() -> list[tuple[float, float]]:
-    return [(140 + 55 * math.sin(2 * math.pi * i / 40), 140 - 85 * math.cos(2 * math.pi * i / 40)) for i in range(42)]
+from .helpers import ARTIFACTS, loop, MARKER, open_app, stroke, vertical_line, wait_idle
 
 
 def predicted(page) -> str:
