@@ -10,5 +10,6 @@ navigation = st.navigation([
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/search_insights:"),
     st.Page("pages/inside.py", title="Inside", icon=":material/biotech:"),
+    st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ])
 navigation.run()
