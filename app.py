@@ -12,4 +12,5 @@ navigation = st.navigation([
     st.Page("pages/inside.py", title="Inside", icon=":material/biotech:"),
     st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ])
+pages.shared.nickname_box()  # the sidebar's nickname, on every page
 navigation.run()

@@ -31,6 +31,8 @@ class Drawing:
     file: str  # PNG file name inside the collection
     label: int
     image: np.ndarray  # as saved: RGBA or grey uint8
+    owner: str = ""  # OwnerTags hash of the browser that added it ("" in collections made before, or imported)
+    nickname: str = ""  # the name it was added under (class collections)
 
 
 def find_drawings_dir(root: str | os.PathLike | None = None) -> Path:
@@ -45,6 +47,12 @@ def bounded(image: np.ndarray) -> Image.Image:
     if max(picture.size) > MAX_SIDE:
         picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)  # RGBA is resampled premultiplied
     return picture
+
+
+def _good_row(row: list[str]) -> bool:
+    """A labels row: a plain PNG name and a digit, then (optionally) who added it and their nickname."""
+    return (len(row) in (2, 4) and Path(row[0]).name == row[0] and row[0].endswith(".png")
+            and row[1].isdigit() and len(row[1]) == 1)
 
 
 class Collections:
@@ -90,25 +98,31 @@ class Collections:
     def may_clear(self, name: str, owner: str, operator: bool = False) -> bool:
         return operator or self.owners.owns(owner, self.owner_of(name))
 
-    def add(self, name: str, image: np.ndarray, label: int, owner: str = "") -> str:
-        """Save one drawing with its true digit; returns the file name. The first drawing makes the
-        collection, owned by `owner`. The PNG is written whole or not at all (a full disk leaves no
-        empty file); raises OSError when the folder cannot be written."""
-        if not 0 <= int(label) <= 9:
-            raise ValueError(f"a label is a digit 0-9, got {label}")
+    def claim(self, name: str, owner: str) -> None:
+        """Make `owner` the collection's owner unless it has one already (the first claim wins)."""
         folder = self._folder(name)
-        folder.mkdir(parents=True, exist_ok=True)
         if owner and not (folder / OWNER_FILE).exists():
             tag = self.owners.tag(owner)
             try:
                 write_atomically(folder / OWNER_FILE, lambda f: f.write(tag.encode()), overwrite=False)
             except FileExistsError:
                 pass  # another browser made it a moment before: theirs
+
+    def add(self, name: str, image: np.ndarray, label: int, owner: str = "", nickname: str = "") -> str:
+        """Save one drawing with its true digit; returns the file name. The first drawing makes the
+        collection, owned by `owner`; the drawing's row keeps who added it (a tag) and `nickname`. The PNG
+        is written whole or not at all (a full disk leaves no empty file); raises OSError when the folder
+        cannot be written."""
+        if not 0 <= int(label) <= 9:
+            raise ValueError(f"a label is a digit 0-9, got {label}")
+        folder = self._folder(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        self.claim(name, owner)
         file = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}-{int(label)}.png"
         picture = bounded(image)
         write_atomically(folder / file, lambda f: picture.save(f, format="PNG", optimize=True))
         row = io.StringIO()
-        csv.writer(row).writerow([file, int(label)])
+        csv.writer(row).writerow([file, int(label)] + ([self.owners.tag(owner), nickname] if owner else []))
         try:
             with _lock, open(folder / LABELS, "a", newline="") as f:
                 f.write(row.getvalue())  # one write: a full disk cuts it short at worst (load skips it)
@@ -132,15 +146,35 @@ class Collections:
         drawings = []
         with open(folder / LABELS, newline="") as f:
             for row in csv.reader(f):
-                if (len(row) != 2 or Path(row[0]).name != row[0] or not row[1].isdigit()
-                        or not (folder / row[0]).is_file()):
+                if not _good_row(row) or not (folder / row[0]).is_file():
                     continue  # a line cut short, or a file gone: skipped, the rest still counts
                 try:
                     with Image.open(folder / row[0]) as picture:
-                        drawings.append(Drawing(row[0], int(row[1]), np.asarray(picture)))
+                        drawings.append(Drawing(row[0], int(row[1]), np.asarray(picture), *row[2:4]))
                 except OSError:
                     continue
         return drawings
+
+    def remove(self, name: str, file: str, owner: str = "", operator: bool = False) -> None:
+        """Delete one drawing: only the browser that added it (or the operator) may (ValueError otherwise).
+        The labels file is replaced whole, then the PNG removed: a crash leaves at most an unlisted file."""
+        folder = self._folder(name)
+        with _lock:
+            try:
+                with open(folder / LABELS, newline="") as f:
+                    rows = list(csv.reader(f))
+            except FileNotFoundError:
+                rows = []
+            mine = [r for r in rows if _good_row(r) and r[0] == file]
+            if not mine:
+                raise ValueError(f"no drawing '{file}' in the collection '{name}'")
+            tag = mine[0][2] if len(mine[0]) == 4 else ""
+            if not (operator or self.owners.owns(owner, tag)):
+                raise ValueError("that drawing is not yours: only the browser that added it may remove it")
+            kept = io.StringIO()
+            csv.writer(kept).writerows(r for r in rows if not (r and r[0] == file))
+            write_atomically(folder / LABELS, lambda f: f.write(kept.getvalue().encode()))
+        (folder / file).unlink(missing_ok=True)
 
     def zip_bytes(self, name: str) -> bytes:
         """The collection as a zip: its PNG files and labels.csv."""

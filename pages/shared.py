@@ -16,11 +16,12 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from mnist_core.classroom import ClassError, Nicknames
 from mnist_core.data import find_data_dir, load_mnist, missing_files, Mnist, MnistDataError
 from mnist_core.evaluate import evaluate, Evaluation
 from mnist_core.jobs import JobRegistry, runner_for, TrainingJob
 from mnist_core.model import MLP
-from mnist_core.store import ModelMeta, ModelStore, StoreError
+from mnist_core.store import ModelMeta, ModelStore, os_error_text, StoreError
 from pages.identity import browser_key, OWNER  # noqa: F401 (OWNER: the session key, for the pages)
 
 
@@ -159,6 +160,38 @@ def owner() -> str:
     if ctx is not None:
         sessions.register(who, ctx.session_id)
     return who
+
+
+@st.cache_resource
+def nicknames() -> Nicknames:
+    """Nicknames by the owner tags of the model store (the tags its models carry)."""
+    return Nicknames(model_store().root)
+
+
+def nickname() -> str | None:
+    """This browser's nickname, or None when it has chosen none."""
+    try:
+        return nicknames().get(nicknames().tag_of(owner()))
+    except OSError:  # a store folder that cannot hold its secret: no nicknames there
+        return None
+
+
+def nickname_box() -> None:
+    """The one place a browser sets its nickname (in the sidebar): shown on the class's pages instead of
+    any real name."""
+    current = nickname()
+    with st.sidebar.popover(f"You are **{current}**" if current else "Choose a nickname", width="stretch"):
+        with st.form("nickname_form", border=False):
+            new = st.text_input("Nickname", value=current or "", max_chars=24,
+                                help="What the class sees beside your drawings and models; no real name needed")
+            if st.form_submit_button("Save nickname"):
+                try:
+                    nicknames().set(nicknames().tag_of(owner()), new)
+                    st.rerun()
+                except ClassError as e:
+                    st.error(str(e))
+                except OSError as e:
+                    st.error(f"The nickname was not saved: {os_error_text(e, 'the model folder')}.")
 
 
 def jobs_of_browser() -> list[TrainingJob]:
