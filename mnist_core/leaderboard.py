@@ -1,8 +1,10 @@
 """The class leaderboard: every stored model and every run training now as typed rows, their MNIST test
-scores (from the saved history, else measured once), sorting, and the entries the operator hid."""
+scores (from the saved history, else measured once) and accuracy on the class's held-out handwriting,
+sorting, and the entries the operator hid."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import math
 import os
@@ -13,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from .classroom import Examples, examples, NICKNAMES, score, split
+from .drawings import Collections, LABELS
 from .evaluate import evaluate
 from .jobs import ACTIVE, JobRegistry, QUEUED
 from .store import ModelMeta, ModelStore, os_error_text, StoreError, SUFFIX, write_atomically
@@ -131,6 +135,41 @@ def measure_test(store: ModelStore, name: str, images: np.ndarray, labels: np.nd
     return TestScores(result.accuracy, result.macro_f1)
 
 
+def class_version(collections: Collections, name: str) -> tuple:
+    """Changes when a drawing is added to or removed from a collection (its labels file is rewritten or
+    grows): the key of its held-out part, without reading a picture."""
+    try:
+        info = (collections.root / name / LABELS).stat()
+    except (OSError, ValueError):
+        return (name,)
+    return name, info.st_mtime_ns, info.st_size
+
+
+def class_held_out(collections: Collections, name: str) -> Examples:
+    """The held-out part of a class collection, as the network sees it (read and preprocessed: cache it
+    per `class_version`)."""
+    _, held = split(collections.load(name))
+    return examples(held)
+
+
+def examples_key(held: Examples) -> str:
+    """Which drawings a held-out part holds: the key of every model's score on it (a drawing added to the
+    learning part leaves it, and the scores, unchanged)."""
+    digest = hashlib.sha256()
+    for file, label in zip(held.files, held.labels.tolist(), strict=True):
+        digest.update(f"{file}:{label}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def measure_class(store: ModelStore, name: str, held: Examples) -> float | None:
+    """A model's accuracy on the class's held-out drawings; None while there are none (cache it per model
+    version and `examples_key`)."""
+    if not len(held):
+        return None
+    model, _, _ = store.load(name)
+    return score(model, held).accuracy
+
+
 # The orders the page offers: (sort key of an entry, best first). A missing figure sorts last.
 def _figure(value: float | None) -> float:
     return -math.inf if value is None else value
@@ -202,11 +241,11 @@ class HiddenEntries:
 
 
 def store_signature(store: ModelStore) -> tuple:
-    """Changes whenever a model is saved, renamed or deleted (names, sizes, times of the files): a cheap
-    look at the folder, so a live page notices new models without reading them."""
+    """Changes whenever a model is saved, renamed or deleted, an entry hidden or a nickname chosen (names,
+    sizes, times of the files): a cheap look at the folder, so a live page notices without reading them."""
     try:
         with os.scandir(store.root) as it:
             return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in it
-                                if e.name.endswith(SUFFIX) or e.name == HIDDEN_FILE))
+                                if e.name.endswith(SUFFIX) or e.name in (HIDDEN_FILE, NICKNAMES)))
     except OSError:
         return ()

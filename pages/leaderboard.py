@@ -2,13 +2,22 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
+
 import streamlit as st
 
+from mnist_core.classroom import Classroom, Examples
 from mnist_core.data import MnistDataError
+from mnist_core.drawings import Collections
 from mnist_core.leaderboard import (
+    class_held_out,
+    class_version,
     Entry,
+    examples_key,
     HiddenEntries,
     live_entries,
+    measure_class,
     measure_test,
     owner_label,
     saved_entries,
@@ -18,7 +27,7 @@ from mnist_core.leaderboard import (
     TestScores,
 )
 from mnist_core.store import StoreError
-from pages.shared import dataset, job_registry, model_store, OPERATOR, set_current_model
+from pages.shared import dataset, job_registry, model_store, nicknames, OPERATOR, set_current_model
 
 LIVE_EVERY = 1.0  # seconds between refreshes of the runs table while runs train
 IDLE_EVERY = 3.0  # seconds between looks for new runs and models while none trains
@@ -44,8 +53,44 @@ def with_test_scores(entry: Entry) -> tuple[float | None, float | None]:
     return scores.accuracy, scores.macro_f1
 
 
-def owner_of(entry: Entry) -> str:
-    return owner_label(entry)
+@st.cache_data(max_entries=4, show_spinner="Reading the class's held-out drawings…")
+def held_out_examples(name: str, version: tuple) -> Examples:
+    """The class collection's held-out part, read once per change of the collection."""
+    return class_held_out(Collections(), name)
+
+
+@st.cache_data(max_entries=2048, show_spinner="Scoring a model on the class's handwriting (once per model)…")
+def measured_class(hide_id: str, created: str, held_key: str, _name: str, _held: Examples) -> float | None:
+    """Accuracy on the class's held-out drawings, once per model version and held-out set."""
+    return measure_class(model_store(), _name, _held)
+
+
+def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
+    """Each model's accuracy on the open class collection's held-out part (by entry key), and a line
+    saying what that part is; ({}, "") when no class collection is open."""
+    collections = Collections()
+    name = Classroom(collections).open_name()
+    if name is None:
+        return {}, ""
+    held = held_out_examples(name, class_version(collections, name))
+    if not len(held):
+        return {}, (f"Class handwriting: the class collection **{name}** has no held-out drawings yet "
+                    "(one drawing in five is kept aside for scoring).")
+    key, scores = examples_key(held), {}
+    for model in models:
+        try:
+            accuracy = measured_class(model.hide_id, model.created, key, model.name, held)
+        except StoreError:  # its weights cannot be read: left blank
+            continue
+        if accuracy is not None:
+            scores[model.key] = accuracy
+    return scores, (f"Class handwriting: accuracy on the {len(held)} held-out drawings of the class collection "
+                    f"**{name}** (drawings no training on it has seen).")
+
+
+def owner_labels() -> Callable[[Entry], str]:
+    """Who an entry is by: the nickname its trainer chose (all read once here), or what kind of model it is."""
+    return functools.partial(owner_label, nickname=nicknames().all().get)
 
 
 def settings_row(entry: Entry) -> dict:
@@ -53,7 +98,7 @@ def settings_row(entry: Entry) -> dict:
             "dropout": entry.dropout, "augment": entry.augment, "drawn": entry.drawn}
 
 
-def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool) -> None:
+def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Callable[[Entry], str]) -> None:
     shown = [r for r in runs if show_hidden or r.hide_id not in hidden]
     if not shown:
         st.caption("No run is training right now.")
@@ -62,7 +107,7 @@ def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool) -> None:
     for run in shown:
         where = (f"waiting ({run.queue_position} in line)" if run.status == "queued"
                  else f"epoch {run.epochs} of {run.last_epoch}")
-        rows.append({"name": run.name, "by": owner_of(run), "progress": where, "live test F1": run.test_f1,
+        rows.append({"name": run.name, "by": who(run), "progress": where, "live test F1": run.test_f1,
                      "MNIST test accuracy": run.test_accuracy, **settings_row(run),
                      "seconds so far": round(run.train_seconds, 1),
                      **({"hidden": "hidden" if run.hide_id in hidden else ""} if show_hidden else {})})
@@ -71,15 +116,20 @@ def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool) -> None:
         "MNIST test accuracy": st.column_config.NumberColumn(format="percent")})
 
 
-def models_table(models: list[Entry], hidden: set[str], show_hidden: bool) -> list[Entry]:
+def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
+                 who: Callable[[Entry], str]) -> list[Entry]:
     """The stored models as a sortable table; a click on a row picks it. Returns the models shown, in order."""
-    by = st.selectbox("Rank by", list(SORTS), key="lb_sort")
-    shown = sort_entries([m for m in models if show_hidden or m.hide_id not in hidden], by)
+    models = [m for m in models if show_hidden or m.hide_id not in hidden]
+    on_class, about_class = class_scores(models)
+    orders = [o for o in SORTS if about_class or o != "class handwriting accuracy"]
+    by = st.selectbox("Rank by", orders, key="lb_sort")
+    shown = sort_entries(models, by, on_class)
     rows = []
     for rank, model in enumerate(shown, 1):
         accuracy, f1 = with_test_scores(model)
-        rows.append({"#": rank, "name": model.name, "by": owner_of(model), "MNIST test accuracy": accuracy,
-                     "test F1": f1, **settings_row(model), "epochs": model.epochs,
+        rows.append({"#": rank, "name": model.name, "by": who(model), "MNIST test accuracy": accuracy,
+                     "test F1": f1, **({"class handwriting": on_class.get(model.key)} if about_class else {}),
+                     **settings_row(model), "epochs": model.epochs,
                      "training s": round(model.train_seconds, 1),
                      "date": "" if model.builtin else model.created.replace("T", " ")[:16],
                      **({"hidden": "hidden" if model.hide_id in hidden else ""} if show_hidden else {})})
@@ -95,18 +145,21 @@ def models_table(models: list[Entry], hidden: set[str], show_hidden: bool) -> li
     st.dataframe(rows, hide_index=True, key=table, on_select=picked, selection_mode="single-row",
                  column_config={"#": st.column_config.NumberColumn(width=40),
                                 "MNIST test accuracy": st.column_config.NumberColumn(format="percent"),
+                                "class handwriting": st.column_config.NumberColumn(format="percent"),
                                 "test F1": st.column_config.NumberColumn(format="%.4f")})
+    if about_class:
+        st.caption(about_class)
     return shown
 
 
-def open_panel(shown: list[Entry]) -> None:
+def open_panel(shown: list[Entry], who: Callable[[Entry], str]) -> None:
     """The picked model opens in Mistakes or Inside, as this browser's current model."""
     by_key = {m.key: m for m in shown}
     if st.session_state.get(PICK) not in by_key:
         st.session_state[PICK] = None
     left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
     key = left.selectbox("Open a model", list(by_key), key=PICK, index=None, placeholder="click a row, or pick here",
-                         format_func=lambda k: f"{by_key[k].name}  ·  by {owner_of(by_key[k])}")
+                         format_func=lambda k: f"{by_key[k].name}  ·  by {who(by_key[k])}")
     for column, label, page in ((middle, "Open in Mistakes", "pages/mistakes.py"),
                                 (right, "Open in Inside", "pages/inside.py")):
         if column.button(label, disabled=key is None, key=f"lb_{page}"):
@@ -118,12 +171,13 @@ def open_panel(shown: list[Entry]) -> None:
             st.switch_page(page)
 
 
-def operator_panel(entries: list[Entry], hidden_ids: set[str], hidden: HiddenEntries) -> None:
+def operator_panel(entries: list[Entry], hidden_ids: set[str], hidden: HiddenEntries,
+                   who: Callable[[Entry], str]) -> None:
     """The teacher hides an entry from the board (a model, or a run and the model it makes), or shows it again."""
     with st.expander("Teacher: hide an entry", key="lb_operator"):
         by_key = {e.key: e for e in entries}
         key = st.selectbox("Entry", list(by_key), key="lb_hide_pick", format_func=lambda k: (
-            f"{by_key[k].name} ({'run' if by_key[k].kind == 'run' else 'model'}) by {owner_of(by_key[k])}"
+            f"{by_key[k].name} ({'run' if by_key[k].kind == 'run' else 'model'}) by {who(by_key[k])}"
             + ("  · hidden" if by_key[k].hide_id in hidden_ids else "")))
         if key is None:
             return
@@ -166,18 +220,19 @@ def leaderboard_page() -> None:
         if {r.key for r in now} != running or store_signature(store) != signature:
             st.rerun(scope="app")
         st.subheader("Training now")
-        runs_table(now, hidden_ids, show_hidden)
+        runs_table(now, hidden_ids, show_hidden, owner_labels())
 
     live_view()
     st.subheader("Models")
     models = saved_entries(store)
-    shown = models_table(models, hidden_ids, show_hidden)
+    who = owner_labels()
+    shown = models_table(models, hidden_ids, show_hidden, who)
     if shown:
-        open_panel(shown)
+        open_panel(shown, who)
     else:
         st.info("No models yet: train one on the Train page.")
     if OPERATOR:
-        operator_panel(runs + models, hidden_ids, hidden)
+        operator_panel(runs + models, hidden_ids, hidden, who)
 
 
 leaderboard_page()

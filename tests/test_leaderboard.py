@@ -9,12 +9,18 @@ from datetime import datetime, timedelta, UTC
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from mnist_core.classroom import Classroom, examples, held_out, Nicknames, score
+from mnist_core.drawings import Collections
 from mnist_core.jobs import JobRegistry
 from mnist_core.leaderboard import (
+    class_held_out,
+    class_version,
     COMMAND_LINE,
+    examples_key,
     HIDDEN_FILE,
     HiddenEntries,
     live_entries,
+    measure_class,
     measure_test,
     MODEL,
     NO_NICKNAME,
@@ -32,6 +38,7 @@ from mnist_core.train import TrainConfig
 from . import test_pages
 from .conftest import PROJECT
 from .test_jobs import FAST, wait_for
+from .test_preprocess import draw_seven
 
 env = test_pages.env  # the page tests' fixture: tiny MNIST, a temporary store
 
@@ -167,6 +174,37 @@ def test_live_runs_are_rows_with_their_owner_and_live_test_f1_then_leave(tmp_pat
     assert saved.owner_tag == entry.owner_tag and saved.status == "stopped early"
 
 
+def add_until(collections: Collections, name: str, in_held_out: bool, label: int = 7) -> str:
+    """Adds drawn sevens until one lands in the part asked for (the split hashes the random file name)."""
+    while True:
+        file = collections.add(name, draw_seven(), label, owner="student-key-0123456789abcd", nickname="Ada")
+        if held_out(file) == in_held_out:
+            return file
+
+
+def test_the_class_held_out_part_is_read_scored_and_keyed_by_its_drawings(tmp_path, store):
+    collections = Collections(tmp_path / "drawings")
+    assert len(class_held_out(collections, "ours")) == 0
+    assert measure_class(store, "default", class_held_out(collections, "ours")) is None  # nothing to score yet
+    empty = class_version(collections, "ours")
+    add_until(collections, "ours", in_held_out=True)
+    add_until(collections, "ours", in_held_out=True, label=1)  # a seven labelled 1: the model cannot be right
+    assert class_version(collections, "ours") != empty
+    held = class_held_out(collections, "ours")
+    kept = [d for d in collections.load("ours") if held_out(d.file)]
+    assert sorted(held.files) == sorted(d.file for d in kept) and len(held) >= 2
+    accuracy = measure_class(store, "default", held)
+    model, _, _ = store.load("default")
+    assert accuracy == score(model, examples(kept)).accuracy and 0 < accuracy < 1
+    # A drawing added to the learning part changes the collection but not the held-out part's key.
+    key, version = examples_key(held), class_version(collections, "ours")
+    add_until(collections, "ours", in_held_out=False)
+    assert class_version(collections, "ours") != version
+    assert examples_key(class_held_out(collections, "ours")) == key
+    add_until(collections, "ours", in_held_out=True)
+    assert examples_key(class_held_out(collections, "ours")) != key
+
+
 # --- the page under AppTest ------------------------------------------------------------------------
 
 def board(operator: bool, monkeypatch, who: str = "t" * 32) -> AppTest:
@@ -253,3 +291,30 @@ def test_a_picked_row_opens_in_mistakes_as_the_current_model(env, monkeypatch):
     # The Mistakes page now runs, for this model (its picker shows the browser's current model).
     assert at.selectbox[0].label == "Model" and at.selectbox[0].value == "pick-me"
     assert at.session_state["model"] == "pick-me"
+
+
+def test_nicknames_and_the_class_handwriting_column(env, monkeypatch):
+    store = ModelStore(env / "models")
+    save_tiny(store, "adas", 0.9, owner_key="ada-key-0123456789abcdefgh")
+    save_tiny(store, "anon", 0.8, owner_key="bob-key-0123456789abcdefgh")
+    Nicknames(store.root).set(store.owners.tag("ada-key-0123456789abcdefgh"), "Ada")
+    at = board(False, monkeypatch)
+    rows = {r["name"]: r for r in table_rows(at, 0)}
+    assert (rows["adas"]["by"], rows["anon"]["by"], rows["default"]["by"]) == ("Ada", NO_NICKNAME, SHIPPED)
+    assert "class handwriting" not in rows["adas"]  # no class collection open: no column
+    assert "class handwriting accuracy" not in at.selectbox(key="lb_sort").options
+
+    collections = Collections(env / "drawings")
+    Classroom(collections).open("our-class", owner="t" * 32)
+    at = board(False, monkeypatch)
+    assert any("no held-out drawings yet" in c.value for c in at.caption)
+    for _ in range(2):
+        add_until(collections, "our-class", in_held_out=True)
+    at = board(False, monkeypatch)
+    assert not at.exception
+    rows = {r["name"]: r for r in table_rows(at, 0)}
+    assert rows["default"]["class handwriting"] == 1.0  # the shipped model reads the drawn sevens
+    assert all(0 <= r["class handwriting"] <= 1 for r in rows.values())
+    assert any("2 held-out drawings of the class collection **our-class**" in c.value for c in at.caption)
+    at.selectbox(key="lb_sort").set_value("class handwriting accuracy").run()
+    assert table_rows(at, 0)[0]["name"] == "default"
