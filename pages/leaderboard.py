@@ -94,8 +94,13 @@ def owner_labels() -> Callable[[Entry], str]:
 
 
 def settings_row(entry: Entry) -> dict:
-    return {"layers": entry.layers, "optimizer": entry.optimizer, "batch": entry.batch_size,
-            "dropout": entry.dropout, "augment": entry.augment, "drawn": entry.drawn}
+    return {"layers": entry.layers, "optimizer": entry.optimizer, "augment": entry.augment, "drawn": entry.drawn,
+            "batch": entry.batch_size, "dropout": entry.dropout}
+
+
+def hidden_mark(entry: Entry, hidden: set[str], show_hidden: bool) -> dict:
+    """The operator's view of hidden entries: a column beside the name (students never get them)."""
+    return {"hidden": "hidden" if entry.hide_id in hidden else ""} if show_hidden else {}
 
 
 def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Callable[[Entry], str]) -> None:
@@ -107,11 +112,10 @@ def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Call
     for run in shown:
         where = (f"waiting ({run.queue_position} in line)" if run.status == "queued"
                  else f"epoch {run.epochs} of {run.last_epoch}")
-        rows.append({"name": run.name, "by": who(run), "progress": where, "live test F1": run.test_f1,
-                     "MNIST test accuracy": run.test_accuracy, **settings_row(run),
-                     "seconds so far": round(run.train_seconds, 1),
-                     **({"hidden": "hidden" if run.hide_id in hidden else ""} if show_hidden else {})})
-    st.dataframe(rows, hide_index=True, column_config={
+        rows.append({"name": run.name, "by": who(run), **hidden_mark(run, hidden, show_hidden), "progress": where,
+                     "live test F1": run.test_f1, "MNIST test accuracy": run.test_accuracy,
+                     "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
+    st.container(key="lb_runs").dataframe(rows, hide_index=True, column_config={
         "live test F1": st.column_config.NumberColumn(format="%.4f", help="after its last finished epoch"),
         "MNIST test accuracy": st.column_config.NumberColumn(format="percent")})
 
@@ -127,12 +131,11 @@ def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
     rows = []
     for rank, model in enumerate(shown, 1):
         accuracy, f1 = with_test_scores(model)
-        rows.append({"#": rank, "name": model.name, "by": who(model), "MNIST test accuracy": accuracy,
-                     "test F1": f1, **({"class handwriting": on_class.get(model.key)} if about_class else {}),
-                     **settings_row(model), "epochs": model.epochs,
-                     "training s": round(model.train_seconds, 1),
-                     "date": "" if model.builtin else model.created.replace("T", " ")[:16],
-                     **({"hidden": "hidden" if model.hide_id in hidden else ""} if show_hidden else {})})
+        rows.append({"#": rank, "name": model.name, "by": who(model), **hidden_mark(model, hidden, show_hidden),
+                     "MNIST test accuracy": accuracy,
+                     **({"class handwriting": on_class.get(model.key)} if about_class else {}), "test F1": f1,
+                     "epochs": model.epochs, "training s": round(model.train_seconds, 1), **settings_row(model),
+                     "date": "" if model.builtin else model.created.replace("T", " ")[:16]})
     keys = [m.key for m in shown]
     # Keyed by its rows: a selection (a row number) never carries over to another model when the list changes.
     table = f"lb_table_{abs(hash(tuple(keys)))}"

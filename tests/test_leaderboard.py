@@ -175,11 +175,13 @@ def test_live_runs_are_rows_with_their_owner_and_live_test_f1_then_leave(tmp_pat
 
 
 def add_until(collections: Collections, name: str, in_held_out: bool, label: int = 7) -> str:
-    """Adds drawn sevens until one lands in the part asked for (the split hashes the random file name)."""
+    """Adds a drawn seven to the part asked for (the split hashes the random file name: one that lands in
+    the other part is removed again)."""
     while True:
         file = collections.add(name, draw_seven(), label, owner="student-key-0123456789abcd", nickname="Ada")
         if held_out(file) == in_held_out:
             return file
+        collections.remove(name, file, operator=True)
 
 
 def test_the_class_held_out_part_is_read_scored_and_keyed_by_its_drawings(tmp_path, store):
