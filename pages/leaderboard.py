@@ -98,6 +98,13 @@ def settings_row(entry: Entry) -> dict:
             "batch": entry.batch_size, "dropout": entry.dropout}
 
 
+PERCENT = st.column_config.NumberColumn(format="%.2f%%")  # one look for every share (values are percentages)
+
+
+def percent(share: float | None) -> float | None:
+    return None if share is None else round(100 * share, 2)
+
+
 def hidden_mark(entry: Entry, hidden: set[str], show_hidden: bool) -> dict:
     """The operator's view of hidden entries: a column beside the name (students never get them)."""
     return {"hidden": "hidden" if entry.hide_id in hidden else ""} if show_hidden else {}
@@ -113,11 +120,11 @@ def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Call
         where = (f"waiting ({run.queue_position} in line)" if run.status == "queued"
                  else f"epoch {run.epochs} of {run.last_epoch}")
         rows.append({"name": run.name, "by": who(run), **hidden_mark(run, hidden, show_hidden), "progress": where,
-                     "live test F1": run.test_f1, "MNIST test accuracy": run.test_accuracy,
+                     "live test F1": run.test_f1, "MNIST test accuracy": percent(run.test_accuracy),
                      "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
     st.container(key="lb_runs").dataframe(rows, hide_index=True, column_config={
         "live test F1": st.column_config.NumberColumn(format="%.4f", help="after its last finished epoch"),
-        "MNIST test accuracy": st.column_config.NumberColumn(format="percent")})
+        "MNIST test accuracy": PERCENT})
 
 
 def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
@@ -132,8 +139,8 @@ def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
     for rank, model in enumerate(shown, 1):
         accuracy, f1 = with_test_scores(model)
         rows.append({"#": rank, "name": model.name, "by": who(model), **hidden_mark(model, hidden, show_hidden),
-                     "MNIST test accuracy": accuracy,
-                     **({"class handwriting": on_class.get(model.key)} if about_class else {}), "test F1": f1,
+                     "MNIST test accuracy": percent(accuracy),
+                     **({"class handwriting": percent(on_class.get(model.key))} if about_class else {}), "test F1": f1,
                      "epochs": model.epochs, "training s": round(model.train_seconds, 1), **settings_row(model),
                      "date": "" if model.builtin else model.created.replace("T", " ")[:16]})
     keys = [m.key for m in shown]
@@ -147,8 +154,7 @@ def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
 
     st.dataframe(rows, hide_index=True, key=table, on_select=picked, selection_mode="single-row",
                  column_config={"#": st.column_config.NumberColumn(width=40),
-                                "MNIST test accuracy": st.column_config.NumberColumn(format="percent"),
-                                "class handwriting": st.column_config.NumberColumn(format="percent"),
+                                "MNIST test accuracy": PERCENT, "class handwriting": PERCENT,
                                 "test F1": st.column_config.NumberColumn(format="%.4f")})
     if about_class:
         st.caption(about_class)

@@ -229,7 +229,7 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
     assert not at.exception
     assert any("No run is training right now" in c.value for c in at.caption)
     [row] = table_rows(at, 0)
-    assert row["name"] == "default" and row["by"] == SHIPPED and row["MNIST test accuracy"] == pytest.approx(0.9916)
+    assert row["name"] == "default" and row["by"] == SHIPPED and row["MNIST test accuracy"] == 99.16
     assert row["layers"] == "784-512-256-10" and row["#"] == 1
     assert not at.toggle and not at.expander  # a student: no hiding
 
@@ -245,7 +245,7 @@ def test_a_model_without_scores_gets_them_measured_once_and_cached(env, monkeypa
     monkeypatch.setattr(mnist_core.leaderboard, "measure_test", lambda *a: calls.append(a[1]) or real(*a))
     at = board(False, monkeypatch)
     row = next(r for r in table_rows(at, 0) if r["name"] == "bare")
-    assert 0 <= row["MNIST test accuracy"] <= 1 and row["test F1"] is not None
+    assert 0 <= row["MNIST test accuracy"] <= 100 and row["test F1"] is not None
     at.selectbox(key="lb_sort").set_value("name").run()
     board(False, monkeypatch)  # another browser
     assert calls == ["bare"]
@@ -281,18 +281,23 @@ def test_the_operator_hides_an_entry_and_students_no_longer_see_it(env, monkeypa
     assert {r["name"] for r in table_rows(board(False, monkeypatch), 0)} == {"rude", "fine", "default"}
 
 
-def test_a_picked_row_opens_in_mistakes_as_the_current_model(env, monkeypatch):
+@pytest.mark.parametrize("where, title", [("Mistakes", "Where the network goes wrong"),
+                                          ("Inside", "Inside the network")])
+def test_a_picked_row_opens_in_mistakes_or_inside_as_the_current_model(env, monkeypatch, where, title):
     store = ModelStore(env / "models")
     save_tiny(store, "pick-me", 0.5)
     save_tiny(store, "other", 0.6)
     at = board(False, monkeypatch)
-    assert next(b for b in at.button if b.label == "Open in Mistakes").disabled
+    assert next(b for b in at.button if b.label == f"Open in {where}").disabled
     at.selectbox(key="lb_pick").set_value("model:pick-me").run()
-    next(b for b in at.button if b.label == "Open in Mistakes").click().run()
+    next(b for b in at.button if b.label == f"Open in {where}").click().run()
     assert not at.exception
-    # The Mistakes page now runs, for this model (its picker shows the browser's current model).
-    assert at.selectbox[0].label == "Model" and at.selectbox[0].value == "pick-me"
+    # That page now runs, for this model: the browser's current model (kept per browser, on every page).
+    assert [t.value for t in at.title] == [title]
     assert at.session_state["model"] == "pick-me"
+    import pages.shared
+
+    assert pages.shared.current_models().get("t" * 32)[0] == "pick-me"
 
 
 def test_nicknames_and_the_class_handwriting_column(env, monkeypatch):
@@ -315,8 +320,8 @@ def test_nicknames_and_the_class_handwriting_column(env, monkeypatch):
     at = board(False, monkeypatch)
     assert not at.exception
     rows = {r["name"]: r for r in table_rows(at, 0)}
-    assert rows["default"]["class handwriting"] == 1.0  # the shipped model reads the drawn sevens
-    assert all(0 <= r["class handwriting"] <= 1 for r in rows.values())
+    assert rows["default"]["class handwriting"] == 100.0  # the shipped model reads the drawn sevens
+    assert all(0 <= r["class handwriting"] <= 100 for r in rows.values())
     assert any("2 held-out drawings of the class collection **our-class**" in c.value for c in at.caption)
     at.selectbox(key="lb_sort").set_value("class handwriting accuracy").run()
     assert table_rows(at, 0)[0]["name"] == "default"
