@@ -6,9 +6,11 @@ from __future__ import annotations
 import csv
 import io
 import os
+import re
 import secrets
 import shutil
 import threading
+import warnings
 import zipfile
 from dataclasses import dataclass
 from datetime import datetime
@@ -23,6 +25,7 @@ from .store import check_name, OwnerTags, StoreError, write_atomically
 LABELS = "labels.csv"
 OWNER_FILE = ".owner"  # the OwnerTags hash of the browser that made the collection
 MAX_SIDE = 280  # pixels: a drawing is kept at most this big (the canvas's size), whatever was uploaded
+NICKNAME = re.compile(r"^\w[\w .'-]{0,23}$")  # what a nickname may be (classroom.check_nickname says why)
 _lock = threading.Lock()  # one server, many sessions: appends to a labels file never interleave
 
 
@@ -47,6 +50,92 @@ def bounded(image: np.ndarray) -> Image.Image:
     if max(picture.size) > MAX_SIDE:
         picture.thumbnail((MAX_SIDE, MAX_SIDE), Image.Resampling.LANCZOS)  # RGBA is resampled premultiplied
     return picture
+
+
+# What an imported zip may hold: it comes from anywhere (hostile ones included).
+MAX_ZIP_BYTES = 50 * 1024 * 1024
+MAX_ENTRIES = 5000
+MAX_PNG_BYTES = 2 * 1024 * 1024  # one drawing's file, as read from the zip (its header's size is not trusted)
+MAX_UNZIPPED = 200 * 1024 * 1024  # everything read from the zip
+MAX_IMPORT_PIXELS = 4_000_000  # one picture, from its header, before it is decoded
+FILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png$")
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes:
+    with archive.open(info) as f:
+        data = f.read(limit + 1)
+    if len(data) > limit:
+        raise ValueError(f"{info.filename}: larger than {limit // 1024} KB unpacked")
+    return data
+
+
+def _png(data: bytes, file: str) -> Image.Image:
+    """A PNG file's picture, at most MAX_SIDE a side; ValueError for anything else or too many pixels."""
+    if not data.startswith(PNG_MAGIC):
+        raise ValueError(f"{file}: not a PNG file")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(io.BytesIO(data), formats=["PNG"]) as picture:
+                if picture.width * picture.height > MAX_IMPORT_PIXELS:
+                    raise ValueError(f"{file}: {picture.width}x{picture.height} pixels is too large a drawing")
+                picture.load()
+                if picture.mode not in ("L", "LA", "RGB", "RGBA"):
+                    picture = picture.convert("RGBA")
+                return bounded(np.asarray(picture))
+    except (OSError, SyntaxError, Image.DecompressionBombError) as e:
+        raise ValueError(f"{file}: a damaged PNG file ({e})") from None
+
+
+def read_zip(data: bytes) -> list[tuple[str, int, Image.Image, str]]:
+    """A collection's zip, checked: (file, label, picture, nickname) for each row of its labels.csv;
+    ValueError (one line) for anything amiss. Paths in the zip are never used as paths: a row names a
+    plain PNG file beside labels.csv."""
+    if len(data) > MAX_ZIP_BYTES:
+        raise ValueError(f"the zip is larger than {MAX_ZIP_BYTES // (1024 * 1024)} MB")
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        raise ValueError("not a zip file") from None
+    with archive:
+        entries = [i for i in archive.infolist() if not i.is_dir()]
+        if len(entries) > MAX_ENTRIES:
+            raise ValueError(f"the zip holds more than {MAX_ENTRIES} files")
+        found = [i for i in entries if i.filename.rsplit("/", 1)[-1] == LABELS]
+        if len(found) != 1:
+            raise ValueError(f"the zip must hold one {LABELS} (file name, digit on each line), it holds {len(found)}")
+        folder = found[0].filename[:-len(LABELS)]
+        beside = {i.filename[len(folder):]: i for i in entries if i.filename.startswith(folder)}
+        try:
+            lines = _read_bounded(archive, found[0], MAX_PNG_BYTES).decode("utf-8").splitlines()
+            rows = [r for r in csv.reader(lines) if r]
+        except (UnicodeDecodeError, csv.Error):
+            raise ValueError(f"{LABELS} is not a CSV text file") from None
+        except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
+            raise ValueError(f"the zip cannot be read ({e})") from None
+        if not rows:
+            raise ValueError(f"{LABELS} lists no drawings")
+        result, seen, total = [], set(), 0
+        for number, row in enumerate(rows, 1):
+            if len(row) not in (2, 4) or not row[1].strip().isdigit() or not 0 <= int(row[1]) <= 9:
+                raise ValueError(f"{LABELS} line {number}: expected 'file.png,digit', got {','.join(row)[:60]!r}")
+            file = row[0].strip()
+            if not FILE_PATTERN.fullmatch(file) or file in seen:
+                raise ValueError(f"{LABELS} line {number}: {file[:60]!r} is not a plain PNG file name, or listed twice")
+            if file not in beside:
+                raise ValueError(f"{LABELS} line {number}: {file} is not in the zip")
+            seen.add(file)
+            total += beside[file].file_size
+            if total > MAX_UNZIPPED:
+                raise ValueError(f"the zip unpacks to more than {MAX_UNZIPPED // (1024 * 1024)} MB")
+            try:
+                picture = _png(_read_bounded(archive, beside[file], MAX_PNG_BYTES), file)
+            except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
+                raise ValueError(f"{file}: cannot be read from the zip ({e})") from None
+            nickname = row[3].strip() if len(row) == 4 else ""
+            result.append((file, int(row[1]), picture, nickname if NICKNAME.fullmatch(nickname) else ""))
+    return result
 
 
 def _good_row(row: list[str]) -> bool:
@@ -99,8 +188,10 @@ class Collections:
         return operator or self.owners.owns(owner, self.owner_of(name))
 
     def claim(self, name: str, owner: str) -> None:
-        """Make `owner` the collection's owner unless it has one already (the first claim wins)."""
+        """Make the collection's folder, and `owner` its owner unless it has one already (the first claim
+        wins)."""
         folder = self._folder(name)
+        folder.mkdir(parents=True, exist_ok=True)
         if owner and not (folder / OWNER_FILE).exists():
             tag = self.owners.tag(owner)
             try:
@@ -116,7 +207,6 @@ class Collections:
         if not 0 <= int(label) <= 9:
             raise ValueError(f"a label is a digit 0-9, got {label}")
         folder = self._folder(name)
-        folder.mkdir(parents=True, exist_ok=True)
         self.claim(name, owner)
         file = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}-{int(label)}.png"
         picture = bounded(image)
@@ -177,14 +267,46 @@ class Collections:
         (folder / file).unlink(missing_ok=True)
 
     def zip_bytes(self, name: str) -> bytes:
-        """The collection as a zip: its PNG files and labels.csv."""
+        """The collection as a zip: its PNG files and labels.csv (file, label and, for a class collection,
+        an empty owner column and the nickname: who added a drawing is this server's secret)."""
         folder = self._folder(name)
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-            for path in sorted(folder.iterdir()) if folder.is_dir() else []:
-                if path.suffix == ".png" or path.name == LABELS:
-                    archive.write(path, f"{name}/{path.name}")
+            drawings = self.load(name)
+            for d in drawings:
+                archive.write(folder / d.file, f"{name}/{d.file}")
+            rows = io.StringIO()
+            csv.writer(rows).writerows([d.file, d.label] + (["", d.nickname] if d.nickname else []) for d in drawings)
+            archive.writestr(f"{name}/{LABELS}", rows.getvalue())
         return buffer.getvalue()
+
+    def import_zip(self, name: str, data: bytes, owner: str = "") -> int:
+        """A zip of PNGs and a labels.csv (as `zip_bytes` makes) made into the new collection `name`, owned by
+        `owner`; returns how many drawings it holds. Everything is checked before anything is written
+        (sizes, names, PNG files, pixels: ValueError, one line), then the collection appears whole."""
+        folder = self._folder(name)
+        if folder.exists():
+            raise ValueError(f"a collection named '{name}' exists already; import under a new name")
+        rows = read_zip(data)
+        tag = self.owners.tag(owner) if owner else ""
+        self.root.mkdir(parents=True, exist_ok=True)
+        building = self.root / f".{name}.import-{secrets.token_hex(3)}"
+        building.mkdir()
+        try:
+            labels = io.StringIO()
+            for file, label, picture, nickname in rows:
+                write_atomically(building / file, lambda f, p=picture: p.save(f, format="PNG", optimize=True))
+                csv.writer(labels).writerow([file, label] + ([tag, nickname] if tag else []))
+            write_atomically(building / LABELS, lambda f: f.write(labels.getvalue().encode()))
+            if tag:
+                write_atomically(building / OWNER_FILE, lambda f: f.write(tag.encode()))
+            building.rename(folder)  # the whole collection at once (fails if the name was taken meanwhile)
+        except OSError as e:
+            shutil.rmtree(building, ignore_errors=True)
+            if folder.exists():
+                raise ValueError(f"a collection named '{name}' exists already; import under a new name") from e
+            raise
+        return len(rows)
 
     def clear(self, name: str, owner: str = "", operator: bool = False) -> None:
         """Delete a collection: only its maker (or the operator) may (ValueError otherwise)."""

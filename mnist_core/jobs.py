@@ -44,7 +44,7 @@ from .runs import (
     train_run,
 )
 from .store import check_name, ModelMeta, ModelStore, StoreError
-from .train import Progress, TrainConfig
+from .train import ExtraExamples, Progress, TrainConfig
 
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
 ACTIVE = (QUEUED, RUNNING)
@@ -293,11 +293,13 @@ class TrainingJob:
 
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
-                 threads: int = 0, model_id: str = "", runner: Runner | None = None) -> None:
+                 threads: int = 0, model_id: str = "", runner: Runner | None = None,
+                 base: str | None = None, extra: ExtraExamples | None = None) -> None:
         # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
         self.id, self.owner, self.name, self.config = job_id, owner, name, config
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
+        self.base, self.extra = base, extra  # a stored model copied as this job's start; examples besides MNIST
         self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
         self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of a run; 0: the CPUs others leave free, followed
@@ -444,12 +446,17 @@ class TrainingJob:
                     raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
                 self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
                 self._set(history=list(meta.history))
-            spec = RunSpec(self.config, self._run_epochs, self.threads, start)
+            elif self.base is not None:  # a copy of another model, trained on as a new one
+                start, meta = StartState.from_store(self.store, self.base)
+                start.optimizer = {}  # a fresh optimizer: this run's learning rate, not the end of the base's schedule
+                self._set(history=list(meta.history))
+            continuing = bool(self._runs or self.continue_from is not None)
+            spec = RunSpec(self.config, self._run_epochs, self.threads, start, extra=self.extra)
             result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event)
             # A new model takes a free name; a model trained further replaces only the file that still
             # holds its id, never another model that has taken the name since.
             save_run(self.store, result, self.name, self.store.owners.tag(self.owner), self.model_id,
-                     replaces=None if start is None else self.model_id)
+                     replaces=self.model_id if continuing else None)
             with self.lock:
                 self._saved = True
                 self._runs += 1
@@ -479,9 +486,11 @@ class JobRegistry:
             threading.Thread(target=self._share, name="job-board", daemon=True).start()
 
     def submit(self, owner: str, config: TrainConfig, name: str | None = None,
-               continue_from: str | None = None, epochs: int | None = None) -> TrainingJob:
+               continue_from: str | None = None, epochs: int | None = None, base: str | None = None,
+               extra: ExtraExamples | None = None) -> TrainingJob:
         """Queue a new job; `continue_from` trains a stored model of this owner further (saving it
-        under its name). Of two submits of one new name at once, exactly one gets a job."""
+        under its name); `base` starts a new model as a copy of any stored one; `extra` mixes more
+        examples into its epochs. Of two submits of one new name at once, exactly one gets a job."""
         device = self.runner.queue_of(config)
         self.store.check_writable()  # a read-only or full store is said now, not after the run
         with self.lock:
@@ -497,6 +506,8 @@ class JobRegistry:
                     raise StoreError(f"'{name}' is being trained right now; wait until its run ends")
                 model_id = meta.id
             else:
+                if base is not None:
+                    self.store.meta(base)  # exists and is readable, or a StoreError now
                 name = check_name(name) if name else self.default_name(config)
                 if self._reserved(name):
                     raise StoreError(f"a run named '{name}' exists already (waiting or training now, so its "
@@ -506,7 +517,7 @@ class JobRegistry:
             queue = self.queues.setdefault(device, DeviceQueue(self.slots))
             job_id = secrets.token_urlsafe(6)
             job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from,
-                              model_id=model_id, runner=self.runner)
+                              model_id=model_id, runner=self.runner, base=base, extra=extra)
             self.jobs[job_id] = job
         job.start(epochs)
         return job

@@ -19,7 +19,7 @@ from .device import CpuThreads
 from .inside import weight_images
 from .model import build_model, parameter_count
 from .store import ModelMeta, ModelStore
-from .train import EpochRecord, Progress, TrainConfig, Trainer
+from .train import EpochRecord, ExtraExamples, Progress, TrainConfig, Trainer
 
 WEIGHTS_EVERY = 0.5  # seconds between copies of the first layer's weights for a live view
 
@@ -50,6 +50,7 @@ class RunSpec:
     threads: int = 0  # torch threads; 0: one per CPU that other processes leave free, followed as that changes
     start: StartState | None = None
     live_weights: bool = True  # send the first layer's weights with the progress, for a live view
+    extra: ExtraExamples | None = None  # examples mixed into every epoch besides MNIST (a class's drawings)
 
 
 @dataclass
@@ -117,11 +118,12 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
     cpu = CpuThreads(spec.threads or None)  # measured before the first batch, while this process is idle
     start = spec.start
     if start is None:
-        trainer = Trainer(spec.config, data)
+        trainer = Trainer(spec.config, data, extra=spec.extra)
     else:
         model = build_model(start.model)
         model.load_state_dict(start.weights)
-        trainer = Trainer(spec.config, data, model=model, history=start.history, optimizer_state=start.optimizer)
+        trainer = Trainer(spec.config, data, model=model, history=start.history, optimizer_state=start.optimizer,
+                          extra=spec.extra)
     if trainer.drawn_count():  # about 3 ms a digit the first time (then cached): say so, not just "loading"
         send(Preparing(f"Drawing {trainer.drawn_count():,} training digits on a canvas, as people draw them "
                        "(about 3 ms each, the first time only) …"))

@@ -132,6 +132,26 @@ class Progress:
 
 
 @dataclass
+class ExtraExamples:
+    """Examples mixed into every epoch besides MNIST (a class's own drawings): images float32 (K, 28, 28)
+    in [0, 1], labels int64 (K,). They take `share` of each epoch's places (repeated as needed, so a few
+    hundred count), each copy freshly deformed at `augment` strength; `source` names them for people."""
+
+    images: np.ndarray
+    labels: np.ndarray
+    share: float = 0.1
+    augment: float = 0.8
+    source: str = ""
+
+    def __post_init__(self) -> None:
+        if len(self.images) != len(self.labels) or not len(self.labels):
+            raise ConfigError(f"extra examples need as many labels as images, and some: got "
+                              f"{len(self.images)} images, {len(self.labels)} labels")
+        if not 0.0 < self.share <= 0.5:
+            raise ConfigError(f"the share of extra examples must be in (0, 0.5], got {self.share}")
+
+
+@dataclass
 class DeviceData:
     """The whole set as tensors on the training device: images float32 (N, 28, 28), labels int64 (N,)."""
 
@@ -181,7 +201,8 @@ class Trainer:
     """Trains one MLP on one device; `train` can be called again to continue, its history growing."""
 
     def __init__(self, config: TrainConfig, data: DeviceData | Mnist, model: MLP | None = None,
-                 history: list[EpochRecord] | None = None, optimizer_state: dict | None = None) -> None:
+                 history: list[EpochRecord] | None = None, optimizer_state: dict | None = None,
+                 extra: ExtraExamples | None = None) -> None:
         self.config = config
         self.device = resolve_device(config.device)
         self.data = data if isinstance(data, DeviceData) and data.device == self.device \
@@ -198,6 +219,7 @@ class Trainer:
         self._drawn: tuple[torch.Tensor, torch.Tensor] | None = None
         self._shuffled: tuple[torch.Tensor, torch.Tensor] | None = None  # reused: see epoch_data
         self._augmented: torch.Tensor | None = None  # likewise
+        self.extra = extra
 
     def drawn_count(self) -> int:
         """How many training digits are shown drawn: `config.drawn` of the training set."""
@@ -304,7 +326,23 @@ class Trainer:
                 self._augmented = torch.empty_like(epoch_images)
             epoch_images = augment(epoch_images, self.config.augment, deform, self.config.elastic,
                                    self.config.fill_in, out=self._augmented)
+        if self.extra is not None:
+            self._mix_extra(epoch, epoch_images, epoch_labels)
         return epoch_images, epoch_labels
+
+    def _mix_extra(self, epoch: int, images: torch.Tensor, labels: torch.Tensor) -> None:
+        """Put `extra.share` of the epoch's places to the extra examples, in place: each example as often
+        as the others (give or take one), every copy deformed afresh; the places and copies depend only
+        on the seed and epoch."""
+        extra, n = self.extra, len(labels)
+        count = max(1, round(extra.share * n))
+        generator = torch.Generator(device="cpu").manual_seed(epoch_seed(self.config.seed + 1, epoch))
+        places = torch.randperm(n, generator=generator)[:count].to(self.device)  # (C,)
+        which = (torch.arange(count) % len(extra.labels))[torch.randperm(count, generator=generator)]  # (C,)
+        copies = as_model_input(extra.images[which.numpy()], self.device)  # (C, 28, 28)
+        deform = torch.Generator(device=self.device).manual_seed(epoch_seed(self.config.seed + 1, epoch))
+        images[places] = augment(copies, extra.augment, deform, elastic=True)
+        labels[places] = torch.as_tensor(extra.labels[which.numpy()], dtype=labels.dtype, device=self.device)
 
     def _score(self, epoch: int, loss: float, epoch_start: float) -> EpochRecord:
         d = self.data

@@ -7,22 +7,29 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+from mnist_core.classroom import ClassError
 from mnist_core.device import available_devices
-from mnist_core.drawings import Collections, Drawing
+from mnist_core.drawings import Drawing
 from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
 from mnist_core.pictures import pixels_image, thumbnail
 from mnist_core.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.store import os_error_text
 from pages.canvas import st_canvas
-from pages.shared import current_model, DRAWN, INSIDE_SOURCE, model_picker, OPERATOR, owner
+from pages.shared import (
+    classroom,
+    collection_part,
+    collections,
+    current_model,
+    DRAWN,
+    INSIDE_SOURCE,
+    model_picker,
+    nickname,
+    OPERATOR,
+    owner,
+)
 
 CANVAS = 280
 ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
-
-
-@st.cache_resource
-def collections() -> Collections:
-    return Collections()
 
 
 def probability_bars(probs: np.ndarray, digit: int) -> str:
@@ -173,6 +180,41 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
             no.button("Cancel", on_click=st.session_state.pop, args=(ASKED, None))
 
 
+def class_panel(image: np.ndarray | None) -> None:
+    """While the teacher has a class collection open: add this drawing to it, with the digit meant."""
+    room = classroom()
+    name = room.open_name()
+    if name is None:
+        return
+    who, nick = owner(), nickname()
+    with st.container(border=True, key="class_panel"):
+        st.markdown(f"**Our class's handwriting**: add your drawing to the class collection **{name}**, "
+                    f"as **{nick}**." if nick else
+                    f"**Our class's handwriting**: add your drawing to the class collection **{name}**.")
+        if not nick:
+            st.info("Choose a nickname in the sidebar first: the class sees your drawings under it, not your name.")
+        left, right = st.columns([1, 1], vertical_alignment="bottom")
+        label = left.selectbox("The digit I meant", list(range(10)), index=None, placeholder="digit meant",
+                               key="d_class_label")
+        if right.button("Add to the class collection", key="d_class_add", icon=":material/group_add:"):
+            try:
+                room.add(image, label, who, nick)
+                st.toast(f"Added your {label} to {name}")
+            except ClassError as e:
+                st.error(f"Not added: {e}.")
+            except ValueError as e:
+                st.error(str(e))
+            except OSError as e:
+                st.error(f"Not added: {os_error_text(e, 'the drawings folder')}.")
+        try:
+            drawings, _ = collection_part(name, "all")  # read once per change of the collection
+            mine = sum(1 for d in drawings if collections().owners.owns(who, d.owner))
+        except (OSError, ValueError):
+            mine = 0
+        if mine:
+            right.caption(f"You have added {mine}; remove yours on the Class page.")
+
+
 def remove_upload() -> None:
     """A new key gives a new, empty file uploader: the way to clear one from the script."""
     st.session_state["d_upload_round"] = st.session_state.get("d_upload_round", 0) + 1
@@ -249,6 +291,7 @@ def draw_page() -> None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
                 reading_panel(image, model, threshold, compare, source)
+        class_panel(image)
         collection_panel(image, model, (meta.name, meta.created, device))
 
     live()

@@ -9,10 +9,24 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+from mnist_core.classroom import ClassError
 from mnist_core.data import MnistDataError
 from mnist_core.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
 from mnist_core.pictures import gallery_image, pixels_image
-from pages.shared import data_problem, dataset, evaluation_of, INSIDE_SOURCE, INSIDE_TEST, model_picker, model_store
+from pages.shared import (
+    classroom,
+    collection_evaluation,
+    collection_part,
+    collections,
+    data_problem,
+    dataset,
+    DRAWN,
+    evaluation_of,
+    INSIDE_SOURCE,
+    INSIDE_TEST,
+    model_picker,
+    model_store,
+)
 
 PAGE_SIZE = 60
 COMPARE_PAGE = 40  # digits per page in each half of Compare two models
@@ -86,18 +100,19 @@ def confusion_figure(result: Evaluation, normalised: bool) -> dict:
     }
 
 
-def scores_panel(result: Evaluation) -> None:
+def scores_panel(result: Evaluation, accuracy: str = "Test accuracy",
+                 misread: str = "Misclassified test digits") -> None:
     columns = st.columns(3)
-    columns[0].metric("Test accuracy", f"{result.accuracy:.2%}")
+    columns[0].metric(accuracy, f"{result.accuracy:.2%}")
     columns[1].metric("Macro-F1", f"{result.macro_f1:.4f}")
-    columns[2].metric("Misclassified test digits", f"{len(result.mistakes):,}")
+    columns[2].metric(misread, f"{len(result.mistakes):,}")
     st.dataframe([{"digit": d, "precision": round(float(result.precision[d]), 4),
                    "recall": round(float(result.recall[d]), 4), "F1": round(float(result.f1[d]), 4),
                    "support": int(result.support[d])} for d in range(10)], hide_index=True)
 
 
 @st.fragment
-def gallery_panel(result: Evaluation, images: np.ndarray) -> None:
+def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") -> None:
     """A fragment: changing a filter, the order, the page or the pick reruns only the gallery."""
     any_digit = [None, *range(10)]
     left, middle, right = st.columns(3)
@@ -120,11 +135,13 @@ def gallery_panel(result: Evaluation, images: np.ndarray) -> None:
     st.caption(f"{len(chosen)} mistakes; shown {len(shown)}: true -> predicted, with the model's confidence. "
                "Click a digit to look closer.")
     pick = st.selectbox("Look closer at", shown.tolist(), key="m_pick",
-                        format_func=lambda i: f"test #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
+                        format_func=lambda i: f"{what} #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
     left, right = st.columns([1, 2])
-    left.image(pixels_image(images[pick] / 255.0, 8), caption=f"test digit #{pick}")
+    left.image(pixels_image(images[pick] / 255.0, 8), caption=f"{'test digit' if what == 'test' else what} #{pick}")
     if left.button("Look inside: why this answer?", icon=":material/biotech:", key="m_inside"):
-        st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)})
+        # A test digit by its index; a drawing as the Draw page's newest drawing.
+        st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test" else
+                                {INSIDE_SOURCE: "drawing", DRAWN: images[pick] / 255.0})
         st.switch_page("pages/inside.py")
     right.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": result.probs[pick].tolist(),
                                   "marker": {"color": ["#cb181d" if d == result.preds[pick] else
@@ -177,9 +194,57 @@ def dataset_panel() -> None:
     st.image(gallery_image(images[window], [f"#{i}: {labels[i]}" for i in window]), output_format="JPEG")
 
 
+def confusion_panel(result: Evaluation) -> None:
+    normalised = st.toggle("Row-normalised (share of each true digit)", key="m_normalised")
+    clicked = st.plotly_chart(confusion_figure(result, normalised), key="m_confusion", on_select="rerun",
+                              selection_mode="points", config={"displayModeBar": False})
+    points = clicked.selection.points if clicked is not None else []
+    if points and (points[0]["y"], points[0]["x"]) != st.session_state.get("m_cell"):
+        cell = (int(points[0]["y"]), int(points[0]["x"]))
+        st.session_state.update({"m_cell": cell, "m_true": cell[0], "m_pred": cell[1], "m_page": 1})
+        st.rerun()
+
+
+PARTS = {"held": "held-out part (never trained on)", "all": "all of it", "learn": "part to learn from"}
+
+
+def collection_panel(name: str) -> None:
+    """Mistakes on our handwriting: the model scored on a drawing collection, the held-out part by default."""
+    open_name = classroom().open_name()
+    names = collections().names()
+    choices = ([open_name] if open_name in names else []) + [n for n in names if n != open_name]
+    if not choices:
+        st.info("No drawing collections yet: the teacher opens a class collection on the Class page, and "
+                "students add drawings on the Draw page.")
+        return
+    left, right = st.columns(2)
+    collection = left.selectbox("Collection", choices, key="m_collection")
+    part = right.selectbox("Part", list(PARTS), format_func=PARTS.get, key="m_part")
+    try:
+        drawings, seen = collection_part(collection, part)
+        result = collection_evaluation(name, collection, part)
+    except ClassError:
+        st.info(f"No drawings in the {PARTS[part]} of **{collection}** yet.")
+        return
+    except (ValueError, OSError) as e:
+        st.error(f"The collection cannot be read: {e}")
+        return
+    st.caption(f"**{name}** on the {len(seen)} {'held-out' if part == 'held' else ''} drawings of **{collection}** "
+               f"({PARTS[part]}), read as the Draw page reads them.".replace("  ", " "))
+    scores_panel(result, "Accuracy on our handwriting", "Misread drawings")
+    confusion_panel(result)
+    gallery_panel(result, (seen.images * 255).round().astype(np.uint8), "drawing")
+
+
 def mistakes_page() -> None:
     st.title("Where the network goes wrong")
     name = model_picker()
+    source = st.radio("Scored on", ["test", "collection"], horizontal=True, key="m_source",
+                      format_func={"test": "the MNIST test set",
+                                   "collection": "our handwriting (a drawing collection)"}.get)
+    if source == "collection":
+        collection_panel(name)
+        return
     try:
         result = evaluation_of(name)
         images = dataset().test_images
@@ -189,14 +254,7 @@ def mistakes_page() -> None:
     mistakes_tab, compare_tab, data_tab = st.tabs(["Mistakes", "Compare two models", "Dataset"])
     with mistakes_tab:
         scores_panel(result)
-        normalised = st.toggle("Row-normalised (share of each true digit)", key="m_normalised")
-        clicked = st.plotly_chart(confusion_figure(result, normalised), key="m_confusion", on_select="rerun",
-                                  selection_mode="points", config={"displayModeBar": False})
-        points = clicked.selection.points if clicked is not None else []
-        if points and (points[0]["y"], points[0]["x"]) != st.session_state.get("m_cell"):
-            cell = (int(points[0]["y"]), int(points[0]["x"]))
-            st.session_state.update({"m_cell": cell, "m_true": cell[0], "m_pred": cell[1], "m_page": 1})
-            st.rerun()
+        confusion_panel(result)
         gallery_panel(result, images)
     with compare_tab:
         compare_panel(name, result, images)

@@ -16,8 +16,9 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from mnist_core.classroom import ClassError, Nicknames
+from mnist_core.classroom import ClassError, Classroom, Examples, examples, Nicknames, score, split
 from mnist_core.data import find_data_dir, load_mnist, missing_files, Mnist, MnistDataError
+from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import evaluate, Evaluation
 from mnist_core.jobs import JobRegistry, runner_for, TrainingJob
 from mnist_core.model import MLP
@@ -176,22 +177,76 @@ def nickname() -> str | None:
         return None
 
 
+NICKNAME_ERROR = "_nickname_error"  # why the last nickname was refused, shown in the box
+
+
+def _save_nickname() -> None:
+    """The form's callback (runs before the next script run, whichever page it is)."""
+    st.session_state.pop(NICKNAME_ERROR, None)
+    try:
+        nicknames().set(nicknames().tag_of(owner()), st.session_state.get("nickname_input", ""))
+    except ClassError as e:
+        st.session_state[NICKNAME_ERROR] = str(e)
+    except OSError as e:
+        st.session_state[NICKNAME_ERROR] = f"The nickname was not saved: {os_error_text(e, 'the model folder')}."
+
+
 def nickname_box() -> None:
     """The one place a browser sets its nickname (in the sidebar): shown on the class's pages instead of
     any real name."""
     current = nickname()
-    with st.sidebar.popover(f"You are **{current}**" if current else "Choose a nickname", width="stretch"):
+    problem = st.session_state.get(NICKNAME_ERROR)
+    with st.sidebar.popover(f"You are **{current}**" if current else "Choose a nickname", width="stretch",
+                            icon=":material/badge:"):
         with st.form("nickname_form", border=False):
-            new = st.text_input("Nickname", value=current or "", max_chars=24,
-                                help="What the class sees beside your drawings and models; no real name needed")
-            if st.form_submit_button("Save nickname"):
-                try:
-                    nicknames().set(nicknames().tag_of(owner()), new)
-                    st.rerun()
-                except ClassError as e:
-                    st.error(str(e))
-                except OSError as e:
-                    st.error(f"The nickname was not saved: {os_error_text(e, 'the model folder')}.")
+            st.text_input("Nickname", value=current or "", max_chars=24, key="nickname_input",
+                          help="What the class sees beside your drawings and models; no real name needed")
+            st.form_submit_button("Save nickname", on_click=_save_nickname)
+        if problem:
+            st.error(problem)
+
+
+@st.cache_resource
+def collections() -> Collections:
+    return Collections()
+
+
+def classroom() -> Classroom:
+    return Classroom(collections())
+
+
+@st.cache_resource
+def _readings() -> dict[tuple[str, str], dict]:
+    """Each collection's drawings as the network sees them, by file (files never change): a new drawing
+    costs one reading, not the whole collection's again."""
+    return {}
+
+
+@st.cache_resource(max_entries=8)
+def _collection_parts(name: str, version: tuple[int, int]) -> dict[str, tuple[list[Drawing], Examples]]:
+    drawings = collections().load(name)
+    learn, held = split(drawings)
+    seen = _readings().setdefault((str(collections().root), name), {})
+    return {part: (chosen, examples(chosen, seen)) for part, chosen in
+            (("all", drawings), ("learn", learn), ("held", held))}
+
+
+def collection_part(name: str, part: str = "held") -> tuple[list[Drawing], Examples]:
+    """A collection's drawings and what the network sees of them, for "all", "learn" or "held" (the
+    held-out part), read once per version; ValueError for a bad name, OSError when unreadable."""
+    return _collection_parts(name, collections().version(name))[part]
+
+
+@st.cache_resource(max_entries=16)
+def _collection_score(model: str, created: str, name: str, version: tuple[int, int], part: str) -> Evaluation:
+    model_, _ = loaded_model(model, created)
+    return score(model_, _collection_parts(name, version)[part][1])
+
+
+def collection_evaluation(model: str, name: str, part: str = "held") -> Evaluation:
+    """A stored model scored on a part of a collection, once per model version and collection version
+    (ClassError when that part has no drawings)."""
+    return _collection_score(model, model_version(model), name, collections().version(name), part)
 
 
 def jobs_of_browser() -> list[TrainingJob]:

@@ -17,6 +17,7 @@ from mnist_core.model import ACTIVATIONS
 from mnist_core.pictures import gallery_image, weight_grid
 from mnist_core.store import StoreError
 from mnist_core.train import ConfigError, OPTIMIZERS, PRESETS, SCHEDULES, TrainConfig
+from pages.class_training import class_training_panel
 from pages.shared import (
     current_job,
     current_model_name,
@@ -588,6 +589,7 @@ def train_page() -> None:
         live_view(job.id, snap.active)
     else:
         st.info("Choose the settings on the left and press **Train**; the curves draw themselves as it learns.")
+    class_training_panel(busy or watching, have_data)
     models_panel(who)
 
 

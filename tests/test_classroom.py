@@ -1,10 +1,24 @@
+import io
 import json
+import zipfile
 
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
-from mnist_core.classroom import ClassError, Classroom, examples, held_out, Nicknames, score, split
+from mnist_core.classroom import (
+    class_extra,
+    ClassError,
+    Classroom,
+    examples,
+    fine_tune_config,
+    held_out,
+    Nicknames,
+    score,
+    split,
+    tally,
+)
 from mnist_core.drawings import Collections, Drawing
 from mnist_core.model import MLP
 from mnist_core.store import ModelStore
@@ -82,3 +96,162 @@ def test_score_reads_drawings_as_the_draw_page_does(tmp_path):
     assert len(result.labels) == 4 and result.confusion.sum() == 4
     with pytest.raises(ClassError, match="no drawings"):
         score(MLP((16,)), [])
+
+
+def test_a_student_adds_only_labelled_drawings_to_an_open_class_collection(tmp_path):
+    room = Classroom(Collections(tmp_path))
+    with pytest.raises(ClassError, match="no class collection is open"):
+        room.add(stroke(1), 1, "k", "Ann")
+    room.open("class-2026", owner="teacher")
+    for image, label, nick, why in [(stroke(1), 1, None, "choose a nickname"), (stroke(1), None, "Ann", "which digit"),
+                                    (np.zeros((56, 56, 4), np.uint8), 1, "Ann", "blank"),
+                                    (None, 1, "Ann", "blank")]:
+        with pytest.raises(ClassError, match=why):
+            room.add(image, label, "k", nick)
+    assert room.collections.load("class-2026") == []
+    file = room.add(stroke(4), 4, "student-key-xyz", "Ann")
+    (drawing,) = room.collections.load("class-2026")
+    assert (drawing.file, drawing.label, drawing.nickname) == (file, 4, "Ann")
+    assert room.collections.owners.owns("student-key-xyz", drawing.owner)
+    assert "student-key" not in (tmp_path / "class-2026" / "labels.csv").read_text()
+
+
+def test_a_student_removes_their_own_drawing_not_anothers(tmp_path):
+    store = Collections(tmp_path)
+    mine = store.add("c", stroke(1), 1, owner="me", nickname="Me")
+    theirs = store.add("c", stroke(2), 2, owner="them", nickname="Them")
+    with pytest.raises(ValueError, match="not yours"):
+        store.remove("c", theirs, owner="me")
+    with pytest.raises(ValueError, match="no drawing"):
+        store.remove("c", "../labels.csv", owner="me")
+    store.remove("c", mine, owner="me")
+    assert [d.file for d in store.load("c")] == [theirs] and not (tmp_path / "c" / mine).exists()
+    store.remove("c", theirs, operator=True)
+    assert store.load("c") == []
+
+
+def test_tally_counts_per_digit_and_nickname():
+    drawings = [Drawing(f"{i}.png", i % 3, np.zeros((2, 2)), nickname=["Ann", "Bo"][i % 2]) for i in range(5)]
+    counts = tally(drawings)
+    assert counts.per_digit == [2, 2, 1, 0, 0, 0, 0, 0, 0, 0] and counts.per_nickname == {"Ann": 3, "Bo": 2}
+
+
+# --- zips in and out -------------------------------------------------------------------------------------
+
+def png_bytes(picture: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def zip_of(files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+def test_export_then_import_keeps_drawings_labels_nicknames_and_the_split(tmp_path):
+    source = Collections(tmp_path / "a")
+    for i in range(12):
+        source.add("class-2025", stroke(i % 10), i % 10, owner="k", nickname="Ann")
+    exported = source.zip_bytes("class-2025")
+    target = Collections(tmp_path / "b")
+    assert target.import_zip("kept", exported, owner="teacher") == 12
+    before, after = source.load("class-2025"), target.load("kept")
+    assert [(d.file, d.label, d.nickname) for d in before] == [(d.file, d.label, d.nickname) for d in after]
+    assert [d.file for d in split(before)[1]] == [d.file for d in split(after)[1]]
+    np.testing.assert_array_equal(before[0].image, after[0].image)
+    # The importer owns the collection and its drawings (tags from another server mean nothing here).
+    assert target.may_clear("kept", "teacher") and all(target.owners.owns("teacher", d.owner) for d in after)
+    with pytest.raises(ValueError, match="exists already"):
+        target.import_zip("kept", exported)
+
+
+GOOD = png_bytes(Image.new("L", (28, 28)))
+
+
+@pytest.mark.parametrize("files, why", [
+    ({"labels.csv": b"../../evil.png,1\n", "../../evil.png": GOOD}, "not a plain PNG file name"),
+    ({"labels.csv": b"/etc/passwd,1\n"}, "not a plain PNG file name"),
+    ({"labels.csv": b"a.png,1\n", "a.png": b"GIF89a not a png"}, "not a PNG file"),
+    ({"labels.csv": b"a.png,1\n", "a.png": png_bytes(Image.new("1", (5000, 5000)))}, "too large a drawing"),
+    ({"labels.csv": b"a.png,1\n", "a.png": GOOD[:40]}, "damaged PNG"),
+    ({"labels.csv": b"a.png,12\n", "a.png": GOOD}, "expected 'file.png,digit'"),
+    ({"labels.csv": b"a.png,1\n"}, "a.png is not in the zip"),
+    ({"labels.csv": b"a.png,1\na.png,2\n", "a.png": GOOD}, "listed twice"),
+    ({"a.png": GOOD}, "must hold one labels.csv"),
+    ({"x/labels.csv": b"a.png,1\n", "y/labels.csv": b"a.png,1\n"}, "must hold one labels.csv"),
+    ({"labels.csv": b"\xff\xfe\x00bad"}, "not a CSV text file"),
+    ({"labels.csv": b""}, "lists no drawings"),
+    ({"labels.csv": b"a.png,1\n", "a.png": b"\x00" * (3 * 1024 * 1024)}, "larger than"),
+])
+def test_a_hostile_zip_is_one_line_and_writes_nothing(tmp_path, files, why):
+    store = Collections(tmp_path / "drawings")
+    with pytest.raises(ValueError, match=why) as error:
+        store.import_zip("imported", zip_of(files), owner="k")
+    assert "\n" not in str(error.value)
+    assert store.names() == [] and not (tmp_path / "evil.png").exists()
+    assert not (tmp_path / "drawings").exists() or list((tmp_path / "drawings").iterdir()) == []
+
+
+def test_not_a_zip_too_big_or_too_many_files(tmp_path, monkeypatch):
+    import mnist_core.drawings as drawings
+
+    store = Collections(tmp_path)
+    with pytest.raises(ValueError, match="not a zip file"):
+        store.import_zip("x", b"PK\x03\x04 broken")
+    monkeypatch.setattr(drawings, "MAX_ENTRIES", 3)
+    with pytest.raises(ValueError, match="more than 3 files"):
+        store.import_zip("x", zip_of({f"{i}.png": GOOD for i in range(4)}))
+    monkeypatch.setattr(drawings, "MAX_ZIP_BYTES", 100)
+    with pytest.raises(ValueError, match="larger than 0 MB"):
+        store.import_zip("x", zip_of({"labels.csv": b"a.png,1\n", "a.png": GOOD}))
+    assert store.names() == []
+
+
+# --- the trainer's extra examples ------------------------------------------------------------------------
+
+def test_extra_examples_take_their_share_of_each_epoch(tiny):
+    from mnist_core.train import ExtraExamples, TrainConfig, Trainer
+
+    pattern = np.zeros((2, 28, 28), np.float32)
+    pattern[0, 2:5, 2:26] = 1.0
+    pattern[1, 20:26, 2:26] = 1.0
+    extra = ExtraExamples(pattern, np.array([3, 8]), share=0.1, augment=0.0)
+    trainer = Trainer(TrainConfig(hidden=(8,), epochs=1, device="cpu", batch_size=32), tiny, extra=extra)
+    images, labels = trainer.epoch_data(1)
+    first = (images == torch.as_tensor(pattern[0])).flatten(1).all(1)
+    second = (images == torch.as_tensor(pattern[1])).flatten(1).all(1)
+    assert int(first.sum()) == int(second.sum()) == 15  # 10% of 300 places, each example as often
+    assert set(labels[first].tolist()) == {3} and set(labels[second].tolist()) == {8}
+    again = Trainer(TrainConfig(hidden=(8,), epochs=1, device="cpu", batch_size=32), tiny, extra=extra)
+    assert torch.equal(again.epoch_data(1)[0], images)  # the same for the same seed and epoch
+    plain = Trainer(TrainConfig(hidden=(8,), epochs=1, device="cpu", batch_size=32), tiny).epoch_data(1)[0]
+    assert int((plain == torch.as_tensor(pattern[0])).flatten(1).all(1).sum()) == 0
+    # Augmented, every copy differs.
+    extra.augment = 0.8
+    deformed = Trainer(TrainConfig(hidden=(8,), epochs=1, device="cpu"), tiny, extra=extra).epoch_data(1)[0]
+    assert int((deformed == torch.as_tensor(pattern[0])).flatten(1).all(1).sum()) == 0
+
+
+def test_extra_examples_are_checked():
+    from mnist_core.train import ConfigError, ExtraExamples
+
+    with pytest.raises(ConfigError, match="as many labels"):
+        ExtraExamples(np.zeros((2, 28, 28), np.float32), np.array([1]))
+    with pytest.raises(ConfigError, match="share"):
+        ExtraExamples(np.zeros((1, 28, 28), np.float32), np.array([1]), share=0.9)
+
+
+def test_fine_tune_settings_and_the_learning_part_as_extra_examples():
+    from mnist_core.train import TrainConfig
+
+    config = fine_tune_config(TrainConfig(lr=2e-3, epochs=16, hidden=(64,)).to_dict(), 3, "cpu")
+    assert (config.lr, config.epochs, config.schedule, config.hidden) == (5e-4, 3, "cosine", (64,))
+    drawings = [Drawing(f"{i}.png", i, stroke(i)) for i in range(10)]
+    extra = class_extra(drawings, "c")
+    assert extra.images.shape == (10, 28, 28) and extra.labels.tolist() == list(range(10)) and extra.source == "c"
+    with pytest.raises(ClassError, match="no drawings to learn from"):
+        class_extra([])

@@ -1,0 +1,107 @@
+"""The Train page's "Train more on our handwriting" block (not a page): a model continued on MNIST mixed with a
+collection's learning part, as a run like any other, then before -> after on the held-out part and MNIST."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.classroom import class_extra, ClassError, fine_tune_config, FINE_TUNE_EPOCHS
+from mnist_core.data import MnistDataError
+from mnist_core.device import DeviceError
+from mnist_core.store import StoreError
+from mnist_core.train import ConfigError
+from pages.shared import (
+    classroom,
+    collection_evaluation,
+    collection_part,
+    collections,
+    current_model_name,
+    evaluation_of,
+    JOB,
+    job_registry,
+    model_store,
+    owner,
+)
+
+CLASS_RUN = "class_run"  # (job id, base model, collection) of this session's last Train more on our handwriting
+
+
+def start_class_training() -> None:
+    """The button's callback: queue the run (a new model, `BASE-COLLECTION`), or say why not in one line."""
+    s = st.session_state
+    base, collection = s.get("tc_base"), s.get("tc_collection")
+    registry, _ = job_registry()
+    try:
+        meta = model_store().meta(base)
+        learn, _ = collection_part(collection, "learn")
+        extra = class_extra(learn, collection)
+        config = fine_tune_config(meta.config, int(s.get("tc_epochs", FINE_TUNE_EPOCHS)), s.get("t_device", "auto"))
+        held = {j.name for j in registry.jobs.values()}
+        name = model_store().free_name(f"{base}-{collection}"[:56], held)
+        job = registry.submit(owner(), config, name=name, base=base, extra=extra)
+    except (ClassError, ConfigError, StoreError, DeviceError, ValueError, OSError) as e:
+        s.train_error = f"Train more on our handwriting: {e}"
+        return
+    s[JOB] = job.id
+    s[CLASS_RUN] = (job.id, base, collection)
+    st.query_params["job"] = job.id
+
+
+def before_after(base: str, after: str, collection: str) -> None:
+    """The two models side by side on the collection's held-out part and on the MNIST test set."""
+    try:
+        rows = [("our handwriting (held-out part)", collection_evaluation(base, collection, "held"),
+                 collection_evaluation(after, collection, "held"))]
+    except ClassError:
+        rows = []
+        st.info(f"**{collection}** has no held-out drawings yet: the before -> after on our handwriting needs some.")
+    try:
+        rows.append(("the MNIST test set", evaluation_of(base), evaluation_of(after)))
+    except MnistDataError:
+        pass
+    columns = st.columns(max(1, len(rows)))
+    for column, (what, before, now) in zip(columns, rows, strict=True):
+        column.metric(f"On {what}: {base} → {after}", f"{now.accuracy:.2%}",
+                      f"{100 * (now.accuracy - before.accuracy):+.2f} points (before {before.accuracy:.2%})")
+    if rows:
+        st.caption("Held-out drawings were never trained on; the Mistakes page shows which of them each "
+                   "model misreads.")
+
+
+def class_training_panel(busy: bool, have_data: bool) -> None:
+    open_name = classroom().open_name()
+    with st.expander("Train more on our handwriting", expanded=open_name is not None, icon=":material/groups:"):
+        names = collections().names()
+        if not names:
+            st.caption("No drawing collections yet: the teacher opens a class collection on the Class page.")
+            return
+        choices = ([open_name] if open_name in names else []) + [n for n in names if n != open_name]
+        models = [e.name for e in model_store().list() if e.meta is not None]
+        current = current_model_name()
+        left, middle, right = st.columns([2, 2, 1])
+        collection = left.selectbox("Collection", choices, key="tc_collection")
+        middle.selectbox("Model to start from (saved as a new model)", models, key="tc_base",
+                         index=models.index(current) if current in models else 0)
+        right.number_input("Epochs on our handwriting", 1, 20, FINE_TUNE_EPOCHS, key="tc_epochs")
+        try:
+            learn, _ = collection_part(collection, "learn")
+            held, _ = collection_part(collection, "held")
+        except (ValueError, OSError) as e:
+            st.error(f"The collection cannot be read: {e}")
+            return
+        st.caption(f"**{len(learn)}** drawings to learn from, **{len(held)}** held out. The model trains on MNIST "
+                   "with these drawings mixed in (each shown many times, deformed afresh each time, so a few hundred "
+                   "count), at a quarter of its learning rate.")
+        st.button("Train more on our handwriting", on_click=start_class_training, key="tc_train",
+                  disabled=busy or not have_data or not learn)
+        run = st.session_state.get(CLASS_RUN)
+        if run is None:
+            return
+        job_id, base, collection = run
+        registry, _ = job_registry()
+        job = registry.get(job_id)
+        snap = job.snapshot() if job is not None else None
+        if snap is None or snap.active or not snap.saved:
+            st.caption("Before → after shows here when the run has saved its model.")
+            return
+        before_after(base, snap.name, collection)

@@ -1,0 +1,168 @@
+"""Class page: the class's own handwriting: the teacher opens a class collection, everyone watches it grow
+(per digit, per nickname, a gallery per digit), students remove their own drawings; zips in and out."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.classroom import tally
+from mnist_core.pictures import gallery_image, pixels_image
+from mnist_core.store import os_error_text
+from pages.shared import classroom, collection_part, collections, nickname, OPERATOR, owner
+
+GALLERY = 60  # drawings of one digit shown at once
+REFRESH = 5.0  # seconds between redraws of the open class collection
+
+
+def teacher_panel(open_name: str | None) -> None:
+    """Only the operator opens and closes the class collection."""
+    if not OPERATOR:
+        return
+    with st.container(border=True, key="teacher_panel"):
+        st.markdown("**Teacher**: open a collection for the class to draw into, and close it when done.")
+        left, right = st.columns([2, 1], vertical_alignment="bottom")
+        name = left.text_input("Class collection", value=open_name or f"class-{date.today():%Y}", key="c_name",
+                               help="Letters, digits, '.', '_' or '-'; an existing collection is opened again")
+        if right.button("Open for the class", key="c_open", type="primary", icon=":material/lock_open:"):
+            try:
+                classroom().open(name.strip(), owner())
+                st.rerun()
+            except ValueError as e:
+                st.error(str(e))
+            except OSError as e:
+                st.error(f"Not opened: {os_error_text(e, 'the drawings folder')}.")
+        if open_name and right.button("Close it", key="c_close", icon=":material/lock:"):
+            classroom().close()
+            st.rerun()
+
+
+def growth_panel(name: str) -> None:
+    """Counts per digit and per nickname, and how the collection is split."""
+    drawings, _ = collection_part(name, "all")
+    learn, _ = collection_part(name, "learn")
+    counts = tally(drawings)
+    st.markdown(f"**{counts.total}** drawings by **{len(counts.per_nickname)}** "
+                f"{'person' if len(counts.per_nickname) == 1 else 'people'}: **{len(learn)}** to learn from, "
+                f"**{counts.total - len(learn)}** held out to test on (the same ones every time).")
+    left, right = st.columns([3, 2])
+    left.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": counts.per_digit,
+                                 "text": counts.per_digit, "textposition": "outside"}],
+                       "layout": {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
+                                  "title": {"text": "Drawings of each digit"}, "xaxis": {"dtick": 1}}},
+                      key="c_counts", config={"displayModeBar": False})
+    right.dataframe([{"nickname": who, "drawings": n} for who, n in counts.per_nickname.items()],
+                    hide_index=True, height=260, key="c_people")
+
+
+def gallery_panel(name: str) -> None:
+    drawings, seen = collection_part(name, "all")
+    digit = st.segmented_control("Gallery of the digit", list(range(10)), default=0, key="c_digit")
+    if digit is None:
+        return
+    by_file = {d.file: d for d in drawings}
+    chosen = np.flatnonzero(seen.labels == digit)[:GALLERY]
+    if not len(chosen):
+        st.caption(f"No {digit}s yet.")
+        return
+    images = (seen.images[chosen] * 255).round().astype(np.uint8)
+    captions = [by_file[seen.files[i]].nickname[:12] or "?" for i in chosen]
+    st.image(gallery_image(images, captions), output_format="PNG",
+             caption=f"{len(chosen)} of the class's {digit}s, as the network sees them, with who drew each")
+
+
+def mine_panel(name: str) -> None:
+    """Remove a drawing: a student their own, the teacher any."""
+    drawings, seen = collection_part(name, "all")
+    who = owner()
+    removable = [d for d in drawings if OPERATOR or collections().owners.owns(who, d.owner)]
+    with st.expander(f"Remove a drawing ({len(removable)} {'in all' if OPERATOR else 'of yours'})"):
+        if not removable:
+            st.caption("You have added no drawings here." if not OPERATOR else "No drawings yet.")
+            return
+        index = {f: i for i, f in enumerate(seen.files)}
+        by_file = {d.file: d for d in removable}
+        file = st.selectbox("Drawing", list(by_file), key="c_remove_pick",
+                            format_func=lambda f: f"a {by_file[f].label} by {by_file[f].nickname or '?'} ({f[:15]})")
+        pick = by_file[file]
+        left, right = st.columns([1, 3])
+        if pick.file in index:
+            left.image(pixels_image(seen.images[index[pick.file]], 3, grid=False))
+        if right.button("Remove it", key="c_remove", icon=":material/delete:"):
+            try:
+                collections().remove(name, pick.file, who, OPERATOR)
+                st.rerun()
+            except ValueError as e:
+                st.error(str(e))
+            except OSError as e:
+                st.error(f"Not removed: {os_error_text(e, 'the drawings folder')}.")
+
+
+def zip_panel(name: str | None) -> None:
+    """Keep a class's handwriting from year to year, or share it: a zip of PNGs and labels.csv."""
+    with st.expander("Export or import a collection (zip of PNGs and labels.csv)"):
+        if name:
+            try:
+                st.download_button(f"Download {name} as zip", collections().zip_bytes(name), file_name=f"{name}.zip",
+                                   mime="application/zip", key="c_export")
+            except (OSError, ValueError) as e:
+                st.error(f"Cannot be exported: {e}")
+        upload = st.file_uploader("Import a zip as a new collection", type=["zip"], key="c_import_file")
+        new = st.text_input("Name of the new collection", key="c_import_name",
+                            placeholder="the zip's name" if upload is None else upload.name.rsplit(".", 1)[0])
+        if st.button("Import", key="c_import", disabled=upload is None):
+            target = new.strip() or upload.name.rsplit(".", 1)[0]
+            try:
+                count = collections().import_zip(target, upload.getvalue(), owner())
+                st.success(f"Imported {count} drawings into **{target}**.")
+            except ValueError as e:
+                st.error(f"Not imported: {e}")
+            except OSError as e:
+                st.error(f"Not imported: {os_error_text(e, 'the drawings folder')}.")
+
+
+@st.fragment(run_every=REFRESH)
+def _live_open(name: str) -> None:
+    _collection(name)
+
+
+@st.fragment
+def _collection(name: str) -> None:
+    try:
+        growth_panel(name)
+        gallery_panel(name)
+        mine_panel(name)
+    except (ValueError, OSError) as e:
+        st.error(f"The collection cannot be read: {e}")
+
+
+def live(name: str, growing: bool) -> None:
+    """The open class collection is redrawn every few seconds, so the projected page grows as students add."""
+    (_live_open if growing else _collection)(name)
+
+
+def class_page() -> None:
+    st.title("Our class's handwriting")
+    open_name = classroom().open_name()
+    teacher_panel(open_name)
+    names = collections().names()
+    if open_name:
+        st.success(f"The class collection **{open_name}** is open: add drawings on the Draw page"
+                   f"{f' (you are **{nickname()}**)' if nickname() else ', after choosing a nickname in the sidebar'}.")
+    else:
+        st.info("No class collection is open" + (": open one above." if OPERATOR else
+                                                 "; the teacher opens one.") + " You can still look at any collection.")
+    shown = [open_name] if open_name else []
+    choices = shown + [n for n in names if n != open_name]
+    name = st.selectbox("Collection", choices, key="c_show", index=0 if choices else None,
+                        placeholder="no collections yet") if choices else None
+    if name:
+        live(name, name == open_name)
+        st.page_link("pages/mistakes.py", label="How well does a model read our handwriting? (Mistakes page)",
+                     icon=":material/search_insights:")
+    zip_panel(name)
+
+
+class_page()
