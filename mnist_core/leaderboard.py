@@ -15,8 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classroom import Examples, examples, NICKNAMES, score, split
-from .drawings import Collections, LABELS
+from .classroom import Examples, NICKNAMES, score
 from .evaluate import evaluate
 from .jobs import ACTIVE, JobRegistry, QUEUED
 from .store import ModelMeta, ModelStore, os_error_text, StoreError, SUFFIX, write_atomically
@@ -133,23 +132,6 @@ def measure_test(store: ModelStore, name: str, images: np.ndarray, labels: np.nd
     model, _, _ = store.load(name)
     result = evaluate(model, images, labels)
     return TestScores(result.accuracy, result.macro_f1)
-
-
-def class_version(collections: Collections, name: str) -> tuple:
-    """Changes when a drawing is added to or removed from a collection (its labels file is rewritten or
-    grows): the key of its held-out part, without reading a picture."""
-    try:
-        info = (collections.root / name / LABELS).stat()
-    except (OSError, ValueError):
-        return (name,)
-    return name, info.st_mtime_ns, info.st_size
-
-
-def class_held_out(collections: Collections, name: str) -> Examples:
-    """The held-out part of a class collection, as the network sees it (read and preprocessed: cache it
-    per `class_version`)."""
-    _, held = split(collections.load(name))
-    return examples(held)
 
 
 def examples_key(held: Examples) -> str:

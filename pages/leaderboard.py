@@ -7,12 +7,9 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from mnist_core.classroom import Classroom, Examples
+from mnist_core.classroom import Examples
 from mnist_core.data import MnistDataError
-from mnist_core.drawings import Collections
 from mnist_core.leaderboard import (
-    class_held_out,
-    class_version,
     Entry,
     examples_key,
     HiddenEntries,
@@ -27,7 +24,16 @@ from mnist_core.leaderboard import (
     TestScores,
 )
 from mnist_core.store import StoreError
-from pages.shared import dataset, job_registry, model_store, nicknames, OPERATOR, set_current_model
+from pages.shared import (
+    classroom,
+    collection_part,
+    dataset,
+    job_registry,
+    model_store,
+    nicknames,
+    OPERATOR,
+    set_current_model,
+)
 
 LIVE_EVERY = 1.0  # seconds between refreshes of the runs table while runs train
 IDLE_EVERY = 3.0  # seconds between looks for new runs and models while none trains
@@ -53,12 +59,6 @@ def with_test_scores(entry: Entry) -> tuple[float | None, float | None]:
     return scores.accuracy, scores.macro_f1
 
 
-@st.cache_data(max_entries=4, show_spinner="Reading the class's held-out drawings…")
-def held_out_examples(name: str, version: tuple) -> Examples:
-    """The class collection's held-out part, read once per change of the collection."""
-    return class_held_out(Collections(), name)
-
-
 @st.cache_data(max_entries=2048, show_spinner="Scoring a model on the class's handwriting (once per model)…")
 def measured_class(hide_id: str, created: str, held_key: str, _name: str, _held: Examples) -> float | None:
     """Accuracy on the class's held-out drawings, once per model version and held-out set."""
@@ -68,11 +68,13 @@ def measured_class(hide_id: str, created: str, held_key: str, _name: str, _held:
 def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
     """Each model's accuracy on the open class collection's held-out part (by entry key), and a line
     saying what that part is; ({}, "") when no class collection is open."""
-    collections = Collections()
-    name = Classroom(collections).open_name()
+    name = classroom().open_name()
     if name is None:
         return {}, ""
-    held = held_out_examples(name, class_version(collections, name))
+    try:
+        _, held = collection_part(name, "held")  # read once per version of the collection (pages/shared.py)
+    except (OSError, ValueError) as e:
+        return {}, f"Class handwriting: the class collection **{name}** cannot be read ({e})."
     if not len(held):
         return {}, (f"Class handwriting: the class collection **{name}** has no held-out drawings yet "
                     "(one drawing in five is kept aside for scoring).")

@@ -60,7 +60,7 @@ def test_a_live_run_is_listed_while_it_trains_then_the_saved_model_opens_in_mist
     shot(teacher, "empty")
 
     open_app(student, app.url)
-    student.get_by_role("button", name="Choose a nickname").click()
+    student.get_by_role("button", name=re.compile("Choose a nickname")).click()
     student.get_by_label("Nickname", exact=True).and_(student.get_by_role("textbox")).fill("Ada")
     student.get_by_role("button", name="Save nickname").click()
     student.get_by_text("You are Ada").wait_for()
