@@ -11,6 +11,7 @@ navigation = st.navigation([
     st.Page("pages/mistakes.py", title="Mistakes", icon=":material/search_insights:"),
     st.Page("pages/inside.py", title="Inside", icon=":material/biotech:"),
     st.Page("pages/our_class.py", title="Class", icon=":material/groups:"),
+    st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ])
 pages.shared.nickname_box()  # the sidebar's nickname, on every page
 navigation.run()

@@ -1,0 +1,233 @@
+"""The class leaderboard: every stored model and every run training now as typed rows, their MNIST test
+scores (from the saved history, else measured once) and accuracy on the class's held-out handwriting,
+sorting, and the entries the operator hid."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import os
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import numpy as np
+
+from .classroom import Examples, NICKNAMES, score
+from .evaluate import evaluate
+from .jobs import ACTIVE, JobRegistry, QUEUED
+from .store import ModelMeta, ModelStore, os_error_text, StoreError, SUFFIX, write_atomically
+
+MODEL, RUN = "model", "run"
+HIDDEN_FILE = ".leaderboard-hidden.json"  # in the model folder: the ids the operator hid
+# Who a model is by when no nickname says it: models without an owner tag were not trained in a browser.
+SHIPPED, COMMAND_LINE, NO_NICKNAME = "shipped with the app", "command line", "(no nickname)"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One row of the leaderboard: a stored model, or a run training (or waiting) now."""
+
+    key: str  # unique per row: "model:NAME" or "run:JOB_ID"
+    hide_id: str  # what hiding it hides: the model's id (a run's: the model it makes), so both rows go together
+    kind: str  # MODEL or RUN
+    name: str
+    owner_tag: str  # OwnerTags hash of who trained it ("" for the shipped and command-line models)
+    builtin: bool
+    layers: str  # "784-256-10"
+    optimizer: str  # "adam, lr 0.003, one-cycle"
+    batch_size: int
+    dropout: float
+    epochs: int  # trained so far (a run: the epoch it is in, of `last_epoch`)
+    augment: float
+    drawn: float
+    train_seconds: float  # a run: this run so far
+    test_accuracy: float | None  # MNIST test set; None: not in its history (measure it) or no epoch done yet
+    test_f1: float | None  # macro-F1 on the MNIST test set (a run: after its last finished epoch)
+    created: str = ""  # the model's version (ISO time); "" for a run
+    status: str = "saved"  # saved, stopped early, queued, training
+    last_epoch: int = 0  # a run: the epoch it ends with
+    queue_position: int = 0  # a run waiting for its device: its place
+
+
+@dataclass(frozen=True)
+class TestScores:
+    accuracy: float
+    macro_f1: float
+
+
+def _settings(config: dict, model: dict | None = None) -> dict:
+    """The columns that describe how a model was trained, from a TrainConfig dict (and the MLP's own config)."""
+    hidden = (model or {}).get("hidden") or config.get("hidden") or []
+    schedule = {"onecycle": "one-cycle"}.get(config.get("schedule", ""), config.get("schedule", ""))
+    lr = config.get("lr")
+    return {
+        "layers": "-".join(str(n) for n in (784, *hidden, 10)),
+        "optimizer": ", ".join(part for part in (config.get("optimizer", "?"), f"lr {lr:g}" if _number(lr) else "",
+                                                 schedule) if part),
+        "batch_size": int(config.get("batch_size") or 0),
+        "dropout": float((model or config).get("dropout", 0.0) or 0.0),
+        "augment": float(config.get("augment") or 0.0),
+        "drawn": float(config.get("drawn") or 0.0),
+    }
+
+
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def model_hide_id(meta: ModelMeta) -> str:
+    """A model's id; a model without one (the shipped model, older files) by its name."""
+    return meta.id or f"name:{meta.name}"
+
+
+def model_entry(meta: ModelMeta) -> Entry:
+    metrics = meta.metrics
+    return Entry(
+        key=f"{MODEL}:{meta.name}", hide_id=model_hide_id(meta), kind=MODEL, name=meta.name,
+        owner_tag=meta.owner, builtin=meta.builtin, **_settings(meta.config, meta.model), epochs=meta.epochs,
+        train_seconds=float(meta.train_seconds),
+        test_accuracy=metrics.get("test_accuracy"), test_f1=metrics.get("test_f1"), created=meta.created,
+        status="stopped early" if meta.stopped else "saved")
+
+
+def saved_entries(store: ModelStore) -> list[Entry]:
+    """Every readable model in the store (damaged files are the Train page's business), newest first."""
+    return [model_entry(listing.meta) for listing in store.list() if listing.meta is not None]
+
+
+def live_entries(registry: JobRegistry) -> list[Entry]:
+    """Every run of this server that trains or waits now, with its test F1 after its last finished epoch."""
+    with registry.lock:
+        jobs = list(registry.jobs.values())
+    entries = []
+    for job in jobs:
+        snap = job.snapshot()
+        if snap.status not in ACTIVE:
+            continue
+        last = snap.history[-1] if snap.history else {}
+        entries.append(Entry(
+            key=f"{RUN}:{snap.id}", hide_id=job.model_id, kind=RUN, name=snap.name,
+            owner_tag=registry.store.owners.tag(snap.owner), builtin=False,
+            **_settings(snap.config), epochs=snap.epoch, train_seconds=float(snap.seconds),
+            test_accuracy=last.get("test_accuracy"), test_f1=last.get("test_f1"),
+            status="queued" if snap.status == QUEUED else "training",
+            last_epoch=snap.last_epoch or int(snap.config.get("epochs", 0)), queue_position=snap.queue_position))
+    return entries
+
+
+def owner_label(entry: Entry, nickname: Callable[[str], str | None] | None = None) -> str:
+    """Who an entry is by, for the projector: the nickname its owner chose, else what kind of model it is."""
+    if entry.builtin:
+        return SHIPPED
+    if not entry.owner_tag:
+        return COMMAND_LINE
+    return (nickname(entry.owner_tag) if nickname else None) or NO_NICKNAME
+
+
+def measure_test(store: ModelStore, name: str, images: np.ndarray, labels: np.ndarray) -> TestScores:
+    """A model's MNIST test scores when its history has none: one evaluation (cache it per model version)."""
+    model, _, _ = store.load(name)
+    result = evaluate(model, images, labels)
+    return TestScores(result.accuracy, result.macro_f1)
+
+
+def examples_key(held: Examples) -> str:
+    """Which drawings a held-out part holds: the key of every model's score on it (a drawing added to the
+    learning part leaves it, and the scores, unchanged)."""
+    digest = hashlib.sha256()
+    for file, label in zip(held.files, held.labels.tolist(), strict=True):
+        digest.update(f"{file}:{label}\n".encode())
+    return digest.hexdigest()[:32]
+
+
+def measure_class(store: ModelStore, name: str, held: Examples) -> float | None:
+    """A model's accuracy on the class's held-out drawings; None while there are none (cache it per model
+    version and `examples_key`)."""
+    if not len(held):
+        return None
+    model, _, _ = store.load(name)
+    return score(model, held).accuracy
+
+
+# The orders the page offers: (sort key of an entry, best first). A missing figure sorts last.
+def _figure(value: float | None) -> float:
+    return -math.inf if value is None else value
+
+
+def _created(entry: Entry) -> float:
+    try:
+        return datetime.fromisoformat(entry.created).timestamp()
+    except ValueError:  # a run (no version yet) or an odd file: after the dated ones
+        return -math.inf
+
+
+SORTS: dict[str, Callable[[Entry, dict[str, float]], tuple]] = {
+    "MNIST test accuracy": lambda e, extra: (-_figure(e.test_accuracy), e.name),
+    "class handwriting accuracy": lambda e, extra: (-_figure(extra.get(e.key)), -_figure(e.test_accuracy), e.name),
+    "training time (shortest)": lambda e, extra: (e.train_seconds, e.name),
+    "newest": lambda e, extra: (-_created(e), e.name),
+    "name": lambda e, extra: (e.name.lower(),),
+}
+
+
+def sort_entries(entries: Iterable[Entry], by: str, extra: dict[str, float] | None = None) -> list[Entry]:
+    """Entries in the order `by` (a key of SORTS); `extra` holds figures kept outside the entries, by key."""
+    return sorted(entries, key=lambda e: SORTS[by](e, extra or {}))
+
+
+class HiddenEntries:
+    """The entries the operator hid from the leaderboard, as ids in a file in the model folder (written
+    whole or not at all). Only the operator may change it: students see the board without them."""
+
+    def __init__(self, store: ModelStore) -> None:
+        self.store = store
+        self.path = Path(store.root) / HIDDEN_FILE
+
+    def ids(self) -> set[str]:
+        """The hidden ids; StoreError (one line) when the file is damaged."""
+        try:
+            values = json.loads(self.path.read_text())
+        except FileNotFoundError:
+            return set()
+        except (OSError, ValueError) as e:
+            raise StoreError(f"the leaderboard's list of hidden entries ({self.path}) cannot be read: "
+                             f"{type(e).__name__}") from None
+        if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+            raise StoreError(f"the leaderboard's list of hidden entries ({self.path}) is not a list of ids")
+        return set(values)
+
+    def _change(self, hide_id: str, operator: bool, hidden: bool) -> None:
+        if not operator:
+            raise StoreError("only the teacher (the app's operator) may hide or show leaderboard entries")
+        if not isinstance(hide_id, str) or not hide_id:
+            raise StoreError("no such leaderboard entry")
+        try:
+            with self.store.locked():
+                try:
+                    ids = self.ids()
+                except StoreError:
+                    ids = set()  # damaged: what the operator asks now replaces what could not be read
+                ids = ids | {hide_id} if hidden else ids - {hide_id}
+                write_atomically(self.path, lambda f: f.write(json.dumps(sorted(ids)).encode()))
+        except OSError as e:
+            raise StoreError(os_error_text(e, f"the model folder {self.store.root}")) from None
+
+    def hide(self, hide_id: str, operator: bool) -> None:
+        self._change(hide_id, operator, hidden=True)
+
+    def show(self, hide_id: str, operator: bool) -> None:
+        self._change(hide_id, operator, hidden=False)
+
+
+def store_signature(store: ModelStore) -> tuple:
+    """Changes whenever a model is saved, renamed or deleted, an entry hidden or a nickname chosen (names,
+    sizes, times of the files): a cheap look at the folder, so a live page notices without reading them."""
+    try:
+        with os.scandir(store.root) as it:
+            return tuple(sorted((e.name, e.stat().st_mtime_ns, e.stat().st_size) for e in it
+                                if e.name.endswith(SUFFIX) or e.name in (HIDDEN_FILE, NICKNAMES)))
+    except OSError:
+        return ()

@@ -1,0 +1,249 @@
+"""Leaderboard page: every model on the server and every run training now, for the teacher to project."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+
+import streamlit as st
+
+from mnist_core.classroom import Examples
+from mnist_core.data import MnistDataError
+from mnist_core.leaderboard import (
+    Entry,
+    examples_key,
+    HiddenEntries,
+    live_entries,
+    measure_class,
+    measure_test,
+    owner_label,
+    saved_entries,
+    sort_entries,
+    SORTS,
+    store_signature,
+    TestScores,
+)
+from mnist_core.store import StoreError
+from pages.shared import (
+    classroom,
+    collection_part,
+    dataset,
+    job_registry,
+    model_store,
+    nicknames,
+    OPERATOR,
+    set_current_model,
+)
+
+LIVE_EVERY = 1.0  # seconds between refreshes of the runs table while runs train
+IDLE_EVERY = 3.0  # seconds between looks for new runs and models while none trains
+PICK = "lb_pick"  # the key of the model row picked (by a click on the table or the select box)
+
+
+@st.cache_data(max_entries=1024, show_spinner="Scoring a model on the MNIST test set (once per model)…")
+def measured_test(hide_id: str, created: str, _name: str) -> TestScores:
+    """Test scores of a model whose history has none, once per model version (the name is not the key:
+    a rename keeps the version)."""
+    data = dataset()
+    return measure_test(model_store(), _name, data.test_images, data.test_labels)
+
+
+def with_test_scores(entry: Entry) -> tuple[float | None, float | None]:
+    """(accuracy, macro-F1) on the MNIST test set: from the saved history, else measured once."""
+    if entry.test_accuracy is not None or entry.kind != "model":
+        return entry.test_accuracy, entry.test_f1
+    try:
+        scores = measured_test(entry.hide_id, entry.created, entry.name)
+    except (MnistDataError, StoreError):  # no MNIST here, or the weights cannot be read: left blank
+        return None, None
+    return scores.accuracy, scores.macro_f1
+
+
+@st.cache_data(max_entries=2048, show_spinner="Scoring a model on the class's handwriting (once per model)…")
+def measured_class(hide_id: str, created: str, held_key: str, _name: str, _held: Examples) -> float | None:
+    """Accuracy on the class's held-out drawings, once per model version and held-out set."""
+    return measure_class(model_store(), _name, _held)
+
+
+def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
+    """Each model's accuracy on the open class collection's held-out part (by entry key), and a line
+    saying what that part is; ({}, "") when no class collection is open."""
+    name = classroom().open_name()
+    if name is None:
+        return {}, ""
+    try:
+        _, held = collection_part(name, "held")  # read once per version of the collection (pages/shared.py)
+    except (OSError, ValueError) as e:
+        return {}, f"Class handwriting: the class collection **{name}** cannot be read ({e})."
+    if not len(held):
+        return {}, (f"Class handwriting: the class collection **{name}** has no held-out drawings yet "
+                    "(one drawing in five is kept aside for scoring).")
+    key, scores = examples_key(held), {}
+    for model in models:
+        try:
+            accuracy = measured_class(model.hide_id, model.created, key, model.name, held)
+        except StoreError:  # its weights cannot be read: left blank
+            continue
+        if accuracy is not None:
+            scores[model.key] = accuracy
+    return scores, (f"Class handwriting: accuracy on the {len(held)} held-out drawings of the class collection "
+                    f"**{name}** (drawings no training on it has seen).")
+
+
+def owner_labels() -> Callable[[Entry], str]:
+    """Who an entry is by: the nickname its trainer chose (all read once here), or what kind of model it is."""
+    return functools.partial(owner_label, nickname=nicknames().all().get)
+
+
+def settings_row(entry: Entry) -> dict:
+    return {"layers": entry.layers, "optimizer": entry.optimizer, "augment": entry.augment, "drawn": entry.drawn,
+            "batch": entry.batch_size, "dropout": entry.dropout}
+
+
+PERCENT = st.column_config.NumberColumn(format="%.2f%%")  # one look for every share (values are percentages)
+
+
+def percent(share: float | None) -> float | None:
+    return None if share is None else round(100 * share, 2)
+
+
+def hidden_mark(entry: Entry, hidden: set[str], show_hidden: bool) -> dict:
+    """The operator's view of hidden entries: a column beside the name (students never get them)."""
+    return {"hidden": "hidden" if entry.hide_id in hidden else ""} if show_hidden else {}
+
+
+def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Callable[[Entry], str]) -> None:
+    shown = [r for r in runs if show_hidden or r.hide_id not in hidden]
+    if not shown:
+        st.caption("No run is training right now.")
+        return
+    rows = []
+    for run in shown:
+        where = (f"waiting ({run.queue_position} in line)" if run.status == "queued"
+                 else f"epoch {run.epochs} of {run.last_epoch}")
+        rows.append({"name": run.name, "by": who(run), **hidden_mark(run, hidden, show_hidden), "progress": where,
+                     "live test F1": run.test_f1, "MNIST test accuracy": percent(run.test_accuracy),
+                     "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
+    st.container(key="lb_runs").dataframe(rows, hide_index=True, column_config={
+        "live test F1": st.column_config.NumberColumn(format="%.4f", help="after its last finished epoch"),
+        "MNIST test accuracy": PERCENT})
+
+
+def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
+                 who: Callable[[Entry], str]) -> list[Entry]:
+    """The stored models as a sortable table; a click on a row picks it. Returns the models shown, in order."""
+    models = [m for m in models if show_hidden or m.hide_id not in hidden]
+    on_class, about_class = class_scores(models)
+    orders = [o for o in SORTS if about_class or o != "class handwriting accuracy"]
+    by = st.selectbox("Rank by", orders, key="lb_sort")
+    shown = sort_entries(models, by, on_class)
+    rows = []
+    for rank, model in enumerate(shown, 1):
+        accuracy, f1 = with_test_scores(model)
+        rows.append({"#": rank, "name": model.name, "by": who(model), **hidden_mark(model, hidden, show_hidden),
+                     "MNIST test accuracy": percent(accuracy),
+                     **({"class handwriting": percent(on_class.get(model.key))} if about_class else {}), "test F1": f1,
+                     "epochs": model.epochs, "training s": round(model.train_seconds, 1), **settings_row(model),
+                     "date": "" if model.builtin else model.created.replace("T", " ")[:16]})
+    keys = [m.key for m in shown]
+    # Keyed by its rows: a selection (a row number) never carries over to another model when the list changes.
+    table = f"lb_table_{abs(hash(tuple(keys)))}"
+
+    def picked() -> None:
+        rows_selected = st.session_state[table].selection.rows
+        if rows_selected:
+            st.session_state[PICK] = keys[rows_selected[0]]
+
+    st.dataframe(rows, hide_index=True, key=table, on_select=picked, selection_mode="single-row",
+                 column_config={"#": st.column_config.NumberColumn(width=40),
+                                "MNIST test accuracy": PERCENT, "class handwriting": PERCENT,
+                                "test F1": st.column_config.NumberColumn(format="%.4f")})
+    if about_class:
+        st.caption(about_class)
+    return shown
+
+
+def open_panel(shown: list[Entry], who: Callable[[Entry], str]) -> None:
+    """The picked model opens in Mistakes or Inside, as this browser's current model."""
+    by_key = {m.key: m for m in shown}
+    if st.session_state.get(PICK) not in by_key:
+        st.session_state[PICK] = None
+    left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
+    key = left.selectbox("Open a model", list(by_key), key=PICK, index=None, placeholder="click a row, or pick here",
+                         format_func=lambda k: f"{by_key[k].name}  ·  by {who(by_key[k])}")
+    for column, label, page in ((middle, "Open in Mistakes", "pages/mistakes.py"),
+                                (right, "Open in Inside", "pages/inside.py")):
+        if column.button(label, disabled=key is None, key=f"lb_{page}"):
+            try:
+                set_current_model(by_key[key].name)
+            except StoreError as e:  # deleted or damaged since the table was drawn
+                st.error(str(e))
+                return
+            st.switch_page(page)
+
+
+def operator_panel(entries: list[Entry], hidden_ids: set[str], hidden: HiddenEntries,
+                   who: Callable[[Entry], str]) -> None:
+    """The teacher hides an entry from the board (a model, or a run and the model it makes), or shows it again."""
+    with st.expander("Teacher: hide an entry", key="lb_operator"):
+        by_key = {e.key: e for e in entries}
+        key = st.selectbox("Entry", list(by_key), key="lb_hide_pick", format_func=lambda k: (
+            f"{by_key[k].name} ({'run' if by_key[k].kind == 'run' else 'model'}) by {who(by_key[k])}"
+            + ("  · hidden" if by_key[k].hide_id in hidden_ids else "")))
+        if key is None:
+            return
+        entry = by_key[key]
+        is_hidden = entry.hide_id in hidden_ids
+        if st.button("Show again" if is_hidden else "Hide", key="lb_hide"):
+            try:
+                (hidden.show if is_hidden else hidden.hide)(entry.hide_id, OPERATOR)
+            except StoreError as e:
+                st.error(str(e))
+                return
+            st.session_state["lb_notice"] = f"{'Shown' if is_hidden else 'Hidden'}: {entry.name}."
+            st.rerun()
+        st.caption("Students never see hidden entries; hiding changes no model.")
+
+
+def leaderboard_page() -> None:
+    st.title("Leaderboard")
+    st.caption("Every model on this server and every run training now. Click a column's title to sort by it; "
+               "click a row to open that model in Mistakes or Inside.")
+    store = model_store()
+    registry, _ = job_registry()
+    hidden = HiddenEntries(store)
+    try:
+        hidden_ids = hidden.ids()
+    except StoreError as e:
+        st.warning(str(e))
+        hidden_ids = set()
+    if text := st.session_state.pop("lb_notice", None):
+        st.success(text)
+    show_hidden = OPERATOR and st.toggle("Show hidden entries", key="lb_show_hidden")
+    signature = store_signature(store)
+    runs = live_entries(registry)
+    running = {r.key for r in runs}
+
+    @st.fragment(run_every=LIVE_EVERY if runs else IDLE_EVERY)
+    def live_view() -> None:
+        now = live_entries(registry)
+        # A run started or ended, or a model was saved, renamed, deleted or hidden: redraw the whole board.
+        if {r.key for r in now} != running or store_signature(store) != signature:
+            st.rerun(scope="app")
+        st.subheader("Training now")
+        runs_table(now, hidden_ids, show_hidden, owner_labels())
+
+    live_view()
+    st.subheader("Models")
+    models = saved_entries(store)
+    who = owner_labels()
+    shown = models_table(models, hidden_ids, show_hidden, who)
+    if shown:
+        open_panel(shown, who)
+    else:
+        st.info("No models yet: train one on the Train page.")
+    if OPERATOR:
+        operator_panel(runs + models, hidden_ids, hidden, who)
+
+
+leaderboard_page()
