@@ -16,69 +16,40 @@ import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from multiprocessing.connection import Connection
 
 import numpy as np
 
 from .data import Mnist
 from .device import resolve_device
-from .runs import (
+from .runs import (  # noqa: F401 (the statuses and Snapshot are the jobs interface's too)
+    ACTIVE,
+    DONE,
     EpochDone,
+    FAILED,
     Failed,
     Finished,
     Halted,
     Message,
     Preparing,
+    QUEUED,
     Report,
+    RUNNING,
     RunResult,
     RunSpec,
     save_run,
+    Snapshot,
     Started,
     StartState,
+    STOPPED,
     train_run,
 )
 from .store import check_name, default_model_name, ModelMeta, ModelStore, StoreError
 from .train import EpochRecord, ExtraExamples, Progress, TrainConfig
 
-QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
-ACTIVE = (QUEUED, RUNNING)
 # A finished job stays in the registry this long (a share link or a reload still finds it), then goes.
 KEEP_SECONDS = float(os.environ.get("MNIST_APP_KEEP_JOBS_SECONDS", "900"))
-
-
-@dataclass
-class Snapshot:
-    """A consistent copy of a job's state for a user interface to draw; plain values only."""
-
-    id: str
-    owner: str
-    name: str
-    status: str
-    config: dict
-    device: str
-    epoch: int = 0  # the epoch in progress (or last finished), counting the model's whole history
-    last_epoch: int = 0  # the epoch this run ends with
-    batch: int = 0
-    batches: int = 0
-    seconds: float = 0.0  # this run so far
-    eta_seconds: float | None = None
-    queue_position: int = 0  # 1 = next to train on its device; 0 = not waiting
-    history: list[EpochRecord] = field(default_factory=list)
-    batch_losses: list[float] = field(default_factory=list)  # every batch's loss, whole history
-    batches_per_epoch: int = 0
-    grad_at: list[float] = field(default_factory=list)  # where each gradient report was, in epochs
-    grad_norms: list[list[float]] = field(default_factory=list)  # per report: each layer's weight gradient size
-    weights: np.ndarray | None = None  # first layer (H0, 28, 28), at most runs.WEIGHTS_EVERY seconds old
-    error: str = ""
-    saved: bool = False  # the model is in the store under `name`
-    halted: bool = False  # a stop request has ended the training; the model is being scored and saved
-    preparing: str = ""  # what the run is doing before its first batch, when that takes a while
-    host: str = ""  # the machine and process that train it, once started
-
-    @property
-    def active(self) -> bool:
-        return self.status in ACTIVE
 
 
 class DeviceQueue:
@@ -374,6 +345,7 @@ class TrainingJob:
                 grad_at=list(self._grad_at), grad_norms=list(self._grad_norms), weights=self._weights,
                 halted=self._halted.is_set() and not self._ended.is_set(),
                 batches_per_epoch=self._batches_per_epoch, preparing=self._preparing, host=self._host,
+                model_id=self.model_id,
             )
         if snap.status == QUEUED:
             snap.queue_position = self.queue.position(self.id)
@@ -581,6 +553,12 @@ class JobRegistry:
         with self.lock:
             job = self.jobs.get(job_id)
         return job if job is not None else self.runner.shared_job(job_id)
+
+    def active_snapshots(self) -> list[Snapshot]:
+        """Every run of this server that trains or waits now."""
+        with self.lock:
+            jobs = list(self.jobs.values())
+        return [snap for snap in (job.snapshot() for job in jobs) if snap.active]
 
     def jobs_of(self, owner: str) -> list[TrainingJob]:
         """This owner's jobs, newest first."""

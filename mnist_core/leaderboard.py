@@ -17,7 +17,7 @@ import numpy as np
 
 from .classroom import Examples, NICKNAMES, score
 from .evaluate import evaluate
-from .jobs import ACTIVE, JobRegistry, QUEUED
+from .runs import QUEUED, Snapshot
 from .store import ModelMeta, ModelStore, os_error_text, StoreError, SUFFIX, write_atomically
 
 MODEL, RUN = "model", "run"
@@ -98,21 +98,18 @@ def saved_entries(store: ModelStore) -> list[Entry]:
     return [model_entry(listing.meta) for listing in store.list() if listing.meta is not None]
 
 
-def live_entries(registry: JobRegistry) -> list[Entry]:
-    """Every run of this server that trains or waits now, with its test F1 after its last finished epoch."""
-    with registry.lock:
-        jobs = list(registry.jobs.values())
+def live_entries(runs: Iterable[Snapshot], owner_tag: Callable[[str], str]) -> list[Entry]:
+    """Every run that trains or waits now (a registry's active snapshots), with its test F1 after its last
+    finished epoch; `owner_tag` turns an owner key into the store's tag."""
     entries = []
-    for job in jobs:
-        snap = job.snapshot()
-        if snap.status not in ACTIVE:
-            continue
-        last = snap.history[-1] if snap.history else {}
+    for snap in runs:
+        last = snap.history[-1] if snap.history else None
         entries.append(Entry(
-            key=f"{RUN}:{snap.id}", hide_id=job.model_id, kind=RUN, name=snap.name,
-            owner_tag=registry.store.owners.tag(snap.owner), builtin=False,
+            key=f"{RUN}:{snap.id}", hide_id=snap.model_id, kind=RUN, name=snap.name,
+            owner_tag=owner_tag(snap.owner), builtin=False,
             **_settings(snap.config), epochs=snap.epoch, train_seconds=float(snap.seconds),
-            test_accuracy=last.get("test_accuracy"), test_f1=last.get("test_f1"),
+            test_accuracy=None if last is None else last.test_accuracy,
+            test_f1=None if last is None else last.test_f1,
             status="queued" if snap.status == QUEUED else "training",
             last_epoch=snap.last_epoch or int(snap.config.get("epochs", 0)), queue_position=snap.queue_position))
     return entries

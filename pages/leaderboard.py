@@ -221,12 +221,12 @@ def leaderboard_page() -> None:
         st.success(text)
     show_hidden = OPERATOR and st.toggle("Show hidden entries", key="lb_show_hidden")
     signature = store_signature(store)
-    runs = live_entries(registry)
+    runs = live_entries(registry.active_snapshots(), registry.store.owners.tag)
     running = {r.key for r in runs}
 
     @st.fragment(run_every=LIVE_EVERY if runs else IDLE_EVERY)
     def live_view() -> None:
-        now = live_entries(registry)
+        now = live_entries(registry.active_snapshots(), registry.store.owners.tag)
         # A run started or ended, or a model was saved, renamed, deleted or hidden: redraw the whole board.
         if {r.key for r in now} != running or store_signature(store) != signature:
             st.rerun(scope="app")

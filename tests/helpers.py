@@ -7,12 +7,16 @@ import gzip
 import os
 import struct
 import time
+from datetime import datetime, timedelta, UTC
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
 
 from mnist_core.data import Mnist
+from mnist_core.model import build_model
+from mnist_core.store import ModelMeta, ModelStore
+from mnist_core.train import TrainConfig
 
 PROJECT = Path(__file__).resolve().parent.parent
 REAL_MNIST = Path(os.environ.get("MNIST_DIR") or PROJECT.parent / "shared" / "data" / "mnist")
@@ -102,3 +106,33 @@ def bar_drawing(label: int) -> np.ndarray:
     row = 8 + 4 * label
     image[row:row + 4, 8:48, 3] = 255
     return image
+
+
+# A run small and quick enough for the tiny generated data.
+FAST = dict(hidden=(16,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=10, epochs=2, device="cpu")
+
+
+def wait_for(predicate, timeout: float = 30.0) -> bool:
+    """Poll `predicate` until it is true (True), or fail the test after `timeout` seconds."""
+    end = time.monotonic() + timeout
+    while time.monotonic() < end:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    raise AssertionError("condition not reached in time")
+
+
+def save_tiny(store: ModelStore, name: str, accuracy: float | None = 0.9, owner_key: str = "",
+              minutes_ago: int = 0, **config) -> ModelMeta:
+    """A 784-8-10 model with the metadata a run would write (no history when `accuracy` is None)."""
+    model = build_model({"hidden": [8], "activation": "relu", "dropout": 0.0})
+    cfg = TrainConfig(**{"hidden": (8,), "dropout": 0.0, **config}).to_dict()
+    history = [] if accuracy is None else [{"epoch": 1, "loss": 0.5, "train_f1": 0.9, "test_f1": accuracy - 0.01,
+                                            "test_accuracy": accuracy, "seconds": 1.0}]
+    meta = ModelMeta(name=name, model={"hidden": [8], "activation": "relu", "dropout": 0.0}, config=cfg,
+                     history=history, metrics={} if accuracy is None else
+                     {"test_accuracy": accuracy, "test_f1": accuracy - 0.01}, parameters=7_960,
+                     train_seconds=12.5, owner=store.owners.tag(owner_key),
+                     created=(datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(timespec="seconds"))
+    store.save(model, meta)
+    return store.meta(name)

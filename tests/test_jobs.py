@@ -1,5 +1,4 @@
 import sys
-import time
 
 import pytest
 
@@ -7,7 +6,7 @@ from mnist_core.jobs import child_context, DONE, FAILED, JobRegistry, QUEUED, RU
 from mnist_core.store import ModelStore, StoreError
 from mnist_core.train import TrainConfig
 
-FAST = dict(hidden=(16,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=10, epochs=2, device="cpu")
+from .helpers import FAST, wait_for
 
 
 @pytest.fixture
@@ -15,13 +14,6 @@ def registry(tmp_path, tiny):
     return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny)
 
 
-def wait_for(predicate, timeout=30.0):
-    end = time.monotonic() + timeout
-    while time.monotonic() < end:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    raise AssertionError("condition not reached in time")
 
 
 def test_a_job_trains_in_the_background_and_is_saved(registry):

@@ -4,7 +4,6 @@ tiny generated models, and the page under AppTest (empty store, hiding as operat
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta, UTC
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -29,32 +28,10 @@ from mnist_core.leaderboard import (
     sort_entries,
     store_signature,
 )
-from mnist_core.model import build_model
-from mnist_core.store import ModelMeta, ModelStore, StoreError
+from mnist_core.store import ModelStore, StoreError
 from mnist_core.train import TrainConfig
 
-from . import test_pages
-from .conftest import PROJECT
-from .test_jobs import FAST, wait_for
-from .test_preprocess import draw_seven
-
-env = test_pages.env  # the page tests' fixture: tiny MNIST, a temporary store
-
-
-def save_tiny(store: ModelStore, name: str, accuracy: float | None = 0.9, owner_key: str = "",
-              minutes_ago: int = 0, **config) -> ModelMeta:
-    """A 784-8-10 model with the metadata a run would write (no history when `accuracy` is None)."""
-    model = build_model({"hidden": [8], "activation": "relu", "dropout": 0.0})
-    cfg = TrainConfig(**{"hidden": (8,), "dropout": 0.0, **config}).to_dict()
-    history = [] if accuracy is None else [{"epoch": 1, "loss": 0.5, "train_f1": 0.9, "test_f1": accuracy - 0.01,
-                                            "test_accuracy": accuracy, "seconds": 1.0}]
-    meta = ModelMeta(name=name, model={"hidden": [8], "activation": "relu", "dropout": 0.0}, config=cfg,
-                     history=history, metrics={} if accuracy is None else
-                     {"test_accuracy": accuracy, "test_f1": accuracy - 0.01}, parameters=7_960,
-                     train_seconds=12.5, owner=store.owners.tag(owner_key),
-                     created=(datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(timespec="seconds"))
-    store.save(model, meta)
-    return store.meta(name)
+from .helpers import draw_seven, FAST, PROJECT, save_tiny, wait_for
 
 
 @pytest.fixture
@@ -155,18 +132,18 @@ def test_the_store_signature_changes_with_each_save_rename_delete_and_hide(store
 def test_live_runs_are_rows_with_their_owner_and_live_test_f1_then_leave(tmp_path, tiny):
     store = ModelStore(tmp_path / "models", builtin_dir=None)
     registry = JobRegistry(store, lambda: tiny)
-    assert live_entries(registry) == []
+    assert live_entries(registry.active_snapshots(), store.owners.tag) == []
     job = registry.submit("alice-key", TrainConfig(**{**FAST, "epochs": 200}), name="live")
     wait_for(lambda: job.snapshot().history, timeout=60)  # an epoch done: its test F1 is known
-    [entry] = live_entries(registry)
+    [entry] = live_entries(registry.active_snapshots(), store.owners.tag)
     assert (entry.kind, entry.name, entry.status, entry.layers, entry.last_epoch) == (RUN, "live", "training",
                                                                                       "784-16-10", 200)
-    assert entry.test_f1 in [r["test_f1"] for r in job.snapshot().history]  # after an epoch of this run
+    assert entry.test_f1 in [r.test_f1 for r in job.snapshot().history]  # after an epoch of this run
     assert entry.owner_tag == store.owners.tag("alice-key") and entry.hide_id == job.model_id
     assert entry.epochs >= 1 and entry.train_seconds > 0
     job.stop()
     assert job.wait(30)
-    assert live_entries(registry) == []
+    assert live_entries(registry.active_snapshots(), store.owners.tag) == []
     [saved] = saved_entries(store)
     assert saved.name == "live" and saved.hide_id == entry.hide_id  # a run hidden stays hidden once saved
     assert saved.owner_tag == entry.owner_tag and saved.status == "stopped early"

@@ -10,9 +10,8 @@ import pytest
 
 from mnist_core.store import ModelStore
 
-from ..test_leaderboard import save_tiny
-from .conftest import ARTIFACTS, main_button, open_app, start_app, wait_idle
-from .test_train_page import setup_small_run
+from ..helpers import save_tiny
+from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, start_app, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
