@@ -49,6 +49,9 @@ class TrainConfig:
     augment: float = 0.0  # strength of random affine, elastic and stroke-width changes; 0 = off
     elastic: bool = True  # include elastic distortion when augmenting
     fill_in: bool = False  # when augmenting, a quarter of the digits get loops filled in and shrink, as under a fat pen
+    # Real hands and scans: augmentation also slants, squeezes or stretches (up to filling a square box) and
+    # blurs a third to low resolution; drawn digits are slanted, narrowed or widened, some drawn as small scans.
+    hands: bool = False
     # Share of the training digits also drawn once on a canvas as a person would and read back as the
     # Draw page reads drawings; every epoch shows those drawings in their place (augmented as well).
     drawn: float = 0.0
@@ -98,8 +101,8 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     "recommended": TrainConfig(),
     "notebook": TrainConfig(hidden=(128,), dropout=0.0, lr=1e-4, schedule="constant", batch_size=64, epochs=10),
-    "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.2, lr=2e-3, epochs=16, augment=0.7, drawn=0.3,
-                                   fill_in=True),
+    "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.1, lr=2e-3, epochs=24, augment=0.7, drawn=0.3,
+                                   fill_in=True, hands=True),
     "best-mlp": TrainConfig(hidden=(800, 800), dropout=0.3, lr=2e-3, epochs=40, augment=1.0, weight_decay=1e-4),
 }
 
@@ -212,7 +215,8 @@ class Trainer:
             picked = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:count]
             picked = picked.sort().values.to(self.device)
             digits = (self.data.train_images[picked] * 255).round().to(torch.uint8).cpu().numpy()
-            drawings = cached_drawn_digits(digits, self.config.seed) if count else np.zeros((0, 28, 28))
+            drawings = cached_drawn_digits(digits, self.config.seed, hands=self.config.hands) if count \
+                else np.zeros((0, 28, 28))
             self._drawn = picked, torch.as_tensor(drawings, dtype=torch.float32, device=self.device)
         return self._drawn
 
@@ -303,7 +307,7 @@ class Trainer:
             if self._augmented is None:
                 self._augmented = torch.empty_like(epoch_images)
             epoch_images = augment(epoch_images, self.config.augment, deform, self.config.elastic,
-                                   self.config.fill_in, out=self._augmented)
+                                   self.config.fill_in, out=self._augmented, hands=self.config.hands)
         return epoch_images, epoch_labels
 
     def _score(self, epoch: int, loss: float, epoch_start: float) -> EpochRecord:
