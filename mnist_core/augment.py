@@ -39,7 +39,20 @@ def _interpolation(device: torch.device) -> torch.Tensor:
 
 def _sampling_grid(n: int, strength: float, generator: torch.Generator, device: torch.device,
                    elastic: bool, zoom: torch.Tensor | None = None) -> torch.Tensor:
-    """Where each output pixel samples its input, (N, 28, 28, 2) in grid units: a random affine map
+    """`_control_points` interpolated to every pixel: (N, 28, 28, 2)."""
+    return _fine_grid(_control_points(n, strength, generator, device, elastic, zoom))
+
+
+def _fine_grid(coarse: torch.Tensor) -> torch.Tensor:
+    """Control points (N, 2, 25) -> where each of the 28x28 pixels samples, (N, 28, 28, 2)."""
+    n = len(coarse)
+    fine = coarse.reshape(2 * n, -1) @ _interpolation(coarse.device)  # (2N, 784)
+    return fine.reshape(n, 2, 28, 28).permute(0, 2, 3, 1)
+
+
+def _control_points(n: int, strength: float, generator: torch.Generator, device: torch.device,
+                    elastic: bool, zoom: torch.Tensor | None = None) -> torch.Tensor:
+    """Where the 5x5 control points sample the input, (N, 2, 25) in grid units: a random affine map
     (rotation, scale, shear, shift) plus, if elastic, smooth random displacements; `zoom` (N,) > 1
     shrinks an image by that factor first.
 
@@ -60,17 +73,15 @@ def _sampling_grid(n: int, strength: float, generator: torch.Generator, device: 
                           sin * x + (shear * sin + cos) * y + shift_y], dim=1)  # (N, 2, 25)
     if elastic:
         coarse = coarse + uniform(n, 2, COARSE * COARSE, limit=ELASTIC_PIXELS * 2 / 28)
-    fine = coarse.reshape(2 * n, -1) @ _interpolation(device)  # (2N, 784)
-    return fine.reshape(n, 2, 28, 28).permute(0, 2, 3, 1)
+    return coarse  # (N, 2, 25)
 
 
 def bounding_boxes(images: torch.Tensor) -> torch.Tensor:
     """Each image's ink box (N, 4) in grid units (align_corners=False): centre x, centre y, half width,
     half height; a blank image gets the whole field."""
-    mask = images > INK_THRESHOLD  # (N, 28, 28)
     size = images.shape[-1]
     edges = []
-    for inked in (mask.any(dim=1), mask.any(dim=2)):  # (N, 28): columns, then rows, holding ink
+    for inked in (images.amax(dim=1) > INK_THRESHOLD, images.amax(dim=2) > INK_THRESHOLD):  # (N, 28): columns, rows
         first = inked.float().argmax(dim=1)
         last = size - 1 - inked.flip(1).float().argmax(dim=1)
         blank = ~inked.any(dim=1)
@@ -220,14 +231,14 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator, e
         # The hands' numbers come last, so runs without them draw as before they existed.
         if fill_in:
             choice, amount, zoom = _stroke_choice(n, strength, generator, batch.device, True)
-            grid = _sampling_grid(n, strength, generator, batch.device, elastic, zoom)
+            coarse = _control_points(n, strength, generator, batch.device, elastic, zoom)
         else:
-            grid = _sampling_grid(n, strength, generator, batch.device, elastic)
+            coarse = _control_points(n, strength, generator, batch.device, elastic)
             choice, amount, _ = _stroke_choice(n, strength, generator, batch.device, False)
-        if hands:  # composed with the warp: output -> warp -> slanted, stretched digit -> original
+        if hands:  # composed with the warp on its control points: output -> warp -> slanted, stretched -> original
             theta, size = _hands_choice(batch.squeeze(1), generator)  # (B, 2, 3), (B,)
-            grid = torch.einsum("nhwk,njk->nhwj", grid, theta[:, :, :2]) + theta[:, None, None, :, 2]
-        warped = F.grid_sample(batch, grid, mode="bilinear", padding_mode="zeros", align_corners=False)
+            coarse = theta[:, :, :2] @ coarse + theta[:, :, 2:]  # (B, 2, 25)
+        warped = F.grid_sample(batch, _fine_grid(coarse), mode="bilinear", padding_mode="zeros", align_corners=False)
         changed = _strokes(warped.squeeze(1), choice, amount)
         if hands:
             for i, side in enumerate(LOW_RES):
