@@ -62,6 +62,9 @@ class TrainConfig:
     augment: float = 0.0  # strength of random affine, elastic and stroke-width changes; 0 = off
     elastic: bool = True  # include elastic distortion when augmenting
     fill_in: bool = False  # when augmenting, a quarter of the digits get loops filled in and shrink, as under a fat pen
+    # Real hands and scans: augmentation also slants, squeezes or stretches (up to filling a square box) and
+    # blurs a third to low resolution; drawn digits are slanted, narrowed or widened, some drawn as small scans.
+    hands: bool = False
     # Share of the training digits also drawn once on a canvas as a person would and read back as the
     # Draw page reads drawings; every epoch shows those drawings in their place (augmented as well).
     drawn: float = 0.0
@@ -111,8 +114,8 @@ class TrainConfig:
 PRESETS: dict[str, TrainConfig] = {
     "recommended": TrainConfig(),
     "notebook": TrainConfig(hidden=(128,), dropout=0.0, lr=1e-4, schedule="constant", batch_size=64, epochs=10),
-    "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.2, lr=2e-3, epochs=16, augment=0.7, drawn=0.3,
-                                   fill_in=True),
+    "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.1, lr=2e-3, epochs=24, augment=0.7, drawn=0.3,
+                                   fill_in=True, hands=True),
     "best-mlp": TrainConfig(hidden=(800, 800), dropout=0.3, lr=2e-3, epochs=40, augment=1.0, weight_decay=1e-4),
 }
 
@@ -253,7 +256,8 @@ class Trainer:
             picked = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:count]
             picked = picked.sort().values.to(self.device)
             digits = as_uint8(self.data.train_images[picked])
-            drawings = cached_drawn_digits(digits, self.config.seed) if count else np.zeros((0, 28, 28))
+            drawings = cached_drawn_digits(digits, self.config.seed, hands=self.config.hands) if count \
+                else np.zeros((0, 28, 28))
             self._drawn = picked, torch.as_tensor(drawings, dtype=torch.float32, device=self.device)
         return self._drawn
 
@@ -343,7 +347,7 @@ class Trainer:
             if self._augmented is None:
                 self._augmented = torch.empty_like(epoch_images)
             epoch_images = augment(epoch_images, self.config.augment, deform, self.config.elastic,
-                                   self.config.fill_in, out=self._augmented)
+                                   self.config.fill_in, out=self._augmented, hands=self.config.hands)
         if self.extra is not None:
             self._mix_extra(epoch, epoch_images, epoch_labels)
         return epoch_images, epoch_labels
@@ -377,7 +381,7 @@ class Trainer:
 
 
 def preview(images: np.ndarray, strength: float, seed: int = 0, rounds: int = 2, elastic: bool = True,
-            drawn: bool = False, fill_in: bool = False) -> np.ndarray:
+            drawn: bool = False, fill_in: bool = False, hands: bool = False) -> np.ndarray:
     """A few uint8 digits (N, 28, 28), then (if `drawn`) the same digits drawn on a canvas and read back
     as the trainer's drawn digits are, then `rounds` deformed copies of the originals, as uint8
     (rows, N, 28, 28): what the trainer shows the network at this setting."""
@@ -385,7 +389,7 @@ def preview(images: np.ndarray, strength: float, seed: int = 0, rounds: int = 2,
     generator = torch.Generator().manual_seed(seed)
     copies = [originals]
     if drawn:
-        copies.append(as_model_input(drawn_digits(np.asarray(images), seed)))
+        copies.append(as_model_input(drawn_digits(np.asarray(images), seed, hands=hands)))
     if strength > 0:
-        copies += [augment(originals, strength, generator, elastic, fill_in) for _ in range(rounds)]
+        copies += [augment(originals, strength, generator, elastic, fill_in, hands=hands) for _ in range(rounds)]
     return as_uint8(torch.stack(copies))

@@ -114,13 +114,17 @@ def settings_panel(busy: bool) -> None:
     st.checkbox("Fat-pen fill-in", key="t_fill_in", disabled=busy,  # full width: the label fits
                 help="With augmentation: a quarter of the digits get small loops filled in and are shrunk to "
                      "fit, as a fat pen or finger draws them. Helps drawings; costs a little on MNIST's own test.")
+    st.checkbox("Real hands", key="t_hands", disabled=busy,
+                help="With augmentation or drawn digits: half the digits are also slanted, squeezed or stretched "
+                     "(up to filling a square box, as scanners do) and some made low-resolution, as real people's "
+                     "digits and scans differ from MNIST. Helps real handwriting; costs a little training time.")
 
 
 def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
     """Twelve training digits as the network will see them at the chosen augmentation and drawn share."""
     strength, drawn = st.session_state.t_augment, st.session_state.t_drawn
     grid = preview(dataset().train_images[:12], strength, seed=int(st.session_state.t_seed), drawn=drawn > 0,
-                   fill_in=st.session_state.t_fill_in)
+                   fill_in=st.session_state.t_fill_in, hands=st.session_state.t_hands)
     kinds = ["original"] + ["drawn"] * (drawn > 0) + ["deformed"] * (len(grid) - 1 - (drawn > 0))
     captions = [kind for kind in kinds for _ in range(12)]
     parts = ["the first row as in MNIST"]
@@ -373,7 +377,7 @@ macro-F1 rise. Then open **Draw** and draw a digit for your model, **Mistakes** 
 
 **How long each preset takes** (measured with the command line on a 2-core machine; from this page, while
 the browser draws the charts, up to 1.7× that): *Recommended* 11.6 s, *The original notebook* 15.8 s,
-*Robust for drawings* 88-91 s (plus 57 s drawing its digits the first time), *Best MLP* about 7 minutes.
+*Robust for drawings* about 70-90 s (plus 57 s drawing its digits the first time), *Best MLP* about 7 minutes.
 """
 
 

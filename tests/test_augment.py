@@ -129,3 +129,87 @@ def test_fill_in_is_a_switch_that_fills_small_loops_in_about_a_quarter():
     filled = holes(augment(loop, 0.3, torch.Generator().manual_seed(0), fill_in=True))
     assert (plain == 2).all()
     assert 0.15 < (filled == 1).mean() < 0.35
+
+
+# --- real hands: slant, aspect and box fill, low resolution ---------------------------------------
+
+def tall_bar(n: int = 1) -> torch.Tensor:
+    images = torch.zeros(n, 28, 28)
+    images[:, 4:24, 12:16] = 1.0  # 20 tall, 4 wide: a 1 as MNIST writes it
+    return images
+
+
+def ink_columns(row: torch.Tensor) -> float:
+    """Centre of the ink along one row (28,)."""
+    return float((row * torch.arange(28)).sum() / row.sum())
+
+
+def test_bounding_boxes_in_grid_units_and_a_blank_image_gets_the_field():
+    from mnist_core.augment import bounding_boxes
+
+    images = torch.cat([tall_bar(), torch.zeros(1, 28, 28)])
+    boxes = bounding_boxes(images)
+    assert torch.allclose(boxes[0], torch.tensor([0.0, 0.0, 4 / 28, 20 / 28]), atol=1e-6)
+    assert torch.allclose(boxes[1], torch.tensor([0.0, 0.0, 1.0, 1.0]), atol=1e-6)
+
+
+def test_a_slant_moves_the_top_row_right_and_the_bottom_row_left_and_keeps_the_middle():
+    from mnist_core.augment import bounding_boxes, hands_map, warp
+
+    images = tall_bar()
+    boxes = bounding_boxes(images)
+    shorter = boxes[:, 2] / boxes[:, 3]  # the aspect as it is
+    slanted = warp(images, hands_map(boxes, torch.tensor([0.4]), shorter))[0]
+    assert ink_columns(slanted[5]) > ink_columns(images[0, 5]) + 2.5
+    assert ink_columns(slanted[22]) < ink_columns(images[0, 22]) - 2.5
+    assert abs(ink_columns(slanted[14]) - ink_columns(images[0, 14])) < 0.5
+    unchanged = warp(images, hands_map(boxes, torch.tensor([0.0]), shorter))
+    assert torch.allclose(unchanged, images, atol=1e-5)
+
+
+def test_an_aspect_change_sets_the_ratio_of_the_bounding_box_and_keeps_its_longer_side():
+    from mnist_core.augment import bounding_boxes, hands_map, warp
+
+    images = tall_bar(3)
+    boxes = bounding_boxes(images)
+    out = warp(images, hands_map(boxes, torch.zeros(3), torch.tensor([1.0, 0.5, 0.1])))
+    after = bounding_boxes(out)
+    ratio = after[:, 2] / after[:, 3]
+    assert torch.allclose(after[:, 3], boxes[:, 3], atol=1.5 / 28)  # still 20 tall (+-1 pixel of blur)
+    # Magnified 5x, a hard edge ramps over 5 pixels, of which 1-2 stay above the box's ink level.
+    assert abs(float(ratio[0]) - 1.0) < 0.2  # filled its square box: as wide as tall
+    assert abs(float(ratio[1]) - 0.5) < 0.12  # 10 of 20 wide
+    assert float(ratio[2]) < 0.2  # squeezed thinner than it was (4 of 20)
+
+
+def test_low_res_keeps_the_ink_mass_and_blurs():
+    from mnist_core.augment import low_res
+
+    images = bar_images(2)
+    for size in (9, 14, 20):
+        out = low_res(images, size)
+        assert out.shape == images.shape
+        assert torch.allclose(out.sum(dim=(1, 2)), images.sum(dim=(1, 2)), rtol=0.03)
+        assert float(out.max()) < 1.0 and int((out > 0.05).sum()) > int((images > 0.05).sum())
+
+
+def test_hands_deform_deterministically_and_fill_some_boxes_and_blur_some():
+    from mnist_core.augment import bounding_boxes
+
+    images = tall_bar(400)
+    a = augment(images, 0.3, torch.Generator().manual_seed(5), elastic=False, hands=True)
+    assert torch.equal(a, augment(images, 0.3, torch.Generator().manual_seed(5), elastic=False, hands=True))
+    assert not torch.equal(a, augment(images, 0.3, torch.Generator().manual_seed(6), elastic=False, hands=True))
+    plain = augment(images, 0.3, torch.Generator().manual_seed(5), elastic=False)
+    boxes = bounding_boxes(a)
+    ratio = boxes[:, 2] / boxes[:, 3]
+    plain_boxes = bounding_boxes(plain)
+    plain_ratio = plain_boxes[:, 2] / plain_boxes[:, 3]
+    assert float(plain_ratio.max()) < 0.5  # without hands a 1 stays a thin 1 ...
+    assert 0.15 < float((ratio > 0.7).float().mean()) < 0.5  # ... with them, about a quarter fill a square box
+    from mnist_core.augment import _hands_choice, LOW_RES
+
+    _, size = _hands_choice(images, torch.Generator().manual_seed(5))
+    assert 0.18 < float((size >= 0).float().mean()) < 0.32  # a quarter made low-res, at every size
+    assert set(size.tolist()) == {-1, *range(len(LOW_RES))}
+    assert float(a.min()) >= 0 and float(a.max()) <= 1

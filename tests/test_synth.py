@@ -35,7 +35,7 @@ def test_the_cache_gives_the_same_drawings_without_drawing_again(tmp_path, monke
     digits = make_digits(5)[0]
     first = cached_drawn_digits(digits, seed=1, cache=tmp_path)
     assert len(list(tmp_path.glob("drawn-*.npy"))) == 1
-    monkeypatch.setattr(synth, "drawn_digits", lambda *args: pytest.fail("drew again"))
+    monkeypatch.setattr(synth, "drawn_digits", lambda *args, **kwargs: pytest.fail("drew again"))
     assert np.array_equal(cached_drawn_digits(digits, seed=1, cache=tmp_path), first)
     with pytest.raises(pytest.fail.Exception):  # another seed or other digits are other drawings
         cached_drawn_digits(digits, seed=2, cache=tmp_path)
@@ -72,3 +72,66 @@ def test_the_drawn_digit_cache_is_made_anew_when_preprocess_reads_drawings_diffe
         importlib.reload(synth)
     after = set(tmp_path.iterdir())
     assert before < after and len(after) == 2  # a second cache file, not the stale one
+
+
+def test_slant_and_width_move_the_top_right_and_widen_the_digit():
+    from mnist_core.synth import slant_and_width
+
+    bar = np.zeros((40, 20), np.float32)
+    bar[:, 8:12] = 1.0  # a vertical stroke, 4 wide
+
+    def centre(row: np.ndarray) -> float:
+        return float((row * np.arange(len(row))).sum() / row.sum())
+
+    slanted = slant_and_width(bar, 0.5, 1.0)
+    assert centre(slanted[0]) - centre(slanted[39]) > 0.5 * 39 - 1  # the top row moved right of the bottom one
+    wide = slant_and_width(bar, 0.0, 2.0)
+    assert wide.shape[0] == 40 and np.count_nonzero(wide[20] > 0.5) in (7, 8, 9)  # twice as wide
+    assert abs(float(wide.sum()) - 2 * float(bar.sum())) < 0.1 * float(bar.sum())
+
+
+def test_hands_drawings_include_small_grey_scans_and_are_read_mnist_style():
+    digits = make_digits(40)[0]
+    rng = np.random.default_rng(0)
+    drawings = [redraw(d, rng, canvas=140, hands=True) for d in digits]
+    scans = [d for d in drawings if d.ndim == 2 and d.shape[0] < 60]
+    assert 5 <= len(scans) <= 25  # SCAN_SHARE of them
+    for image in scans:  # grey, dark ink on light paper, paper the commonest level
+        assert image.dtype == np.uint8 and image.shape[0] == image.shape[1]
+        assert np.median(image) > 160 and image.min() < 100
+    drawn = drawn_digits(digits, seed=2, hands=True)
+    assert np.array_equal(drawn, drawn_digits(digits, seed=2, hands=True))
+    assert not np.array_equal(drawn, drawn_digits(digits, seed=2))
+    for image in drawn:  # read back as MNIST made its digits: inked, the longer side 20 pixels
+        rows, cols = np.nonzero(image > 0.1)
+        assert 18 <= max(np.ptp(rows), np.ptp(cols)) + 1 <= 21
+
+
+def test_the_cache_keeps_hands_drawings_apart(tmp_path):
+    digits = make_digits(5)[0]
+    plain = cached_drawn_digits(digits, seed=1, cache=tmp_path)
+    hands = cached_drawn_digits(digits, seed=1, cache=tmp_path, hands=True)
+    assert len(list(tmp_path.glob("drawn-*.npy"))) == 2
+    assert np.array_equal(hands, drawn_digits(digits, seed=1, hands=True)) and not np.array_equal(plain, hands)
+
+
+@pytest.mark.mnist
+def test_the_shipped_default_was_trained_for_real_hands_and_reads_real_digits(mnist):
+    from PIL import Image
+
+    from mnist_core.evaluate import read_many
+    from mnist_core.store import ModelStore
+
+    model, meta, _ = ModelStore().load("default")
+    assert meta.config["hands"] and meta.model["hidden"] == [512, 256]
+    digits, labels = mnist.test_images[:100], mnist.test_labels[:100]
+    assert sum(r.digit == label for r, label in zip(read_many(model, list(digits)), labels, strict=True)) >= 98
+    # The same digits as a 16x16 scanner gives them: cropped, stretched to fill the box, dark on light.
+    scans = []
+    for digit in digits:
+        rows, cols = np.nonzero(digit > 50)
+        crop = digit[rows.min():rows.max() + 1, cols.min():cols.max() + 1]
+        small = np.asarray(Image.fromarray(crop).resize((16, 16), Image.Resampling.BOX))
+        scans.append(np.pad(255 - small, 2, constant_values=255))
+    read = read_many(model, scans)
+    assert sum(r.digit == label for r, label in zip(read, labels, strict=True)) >= 90
