@@ -16,7 +16,7 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
-VERSION = 1  # of how `mnist_style` reads a drawing: a change makes synth's cached drawn digits new
+VERSION = 2  # of how `mnist_style` reads a drawing: a change makes synth's cached drawn digits new
 BOX = 20  # MNIST digits were fitted into a 20x20 box ...
 FIELD = 28  # ... then placed in a 28x28 field
 # ... with their centre of mass here (pixel-index coordinates, measured on the training set).
@@ -155,12 +155,23 @@ def _to_float(array: np.ndarray) -> np.ndarray:
     return (values / top).astype(np.float32)
 
 
+def paper_level(luminance: np.ndarray) -> float:
+    """The paper's level in a grey image (H, W) in [0, 1]: the median of its edge and corners. Not the whole
+    image's median: a bold digit stretched to fill its box (as scanners crop) covers more than half of it."""
+    k = max(1, min(luminance.shape) // 8)  # corner blocks k x k, counted besides the one-pixel edge
+    edge = [luminance[0], luminance[-1], luminance[1:-1, 0], luminance[1:-1, -1]]
+    step = max(1, k // 32)  # a sample of a big photo's corners finds their median as well as all of them
+    corners = [block[::step, ::step] for block in
+               (luminance[:k, :k], luminance[:k, -k:], luminance[-k:, :k], luminance[-k:, -k:])]
+    return float(np.median(np.concatenate([part.ravel() for part in edge + corners])))
+
+
 def ink_map(image: np.ndarray) -> np.ndarray:
     """Ink intensity (H, W) in [0, 1] of an image of any polarity.
 
     Accepts grey (H, W) or (H, W, 1), grey+alpha (H, W, 2), RGB (H, W, 3) or RGBA (H, W, 4), of any
     numeric dtype. Where alpha varies (strokes over a transparent canvas) the alpha is the ink;
-    otherwise the ink is whichever polarity differs from the background (the median level).
+    otherwise the ink is whichever polarity differs from the paper (`paper_level`).
     """
     array = np.asarray(image)
     if array.ndim == 3 and array.shape[2] == 1:
@@ -181,9 +192,10 @@ def ink_map(image: np.ndarray) -> np.ndarray:
         luminance = colour @ np.array([0.299, 0.587, 0.114], np.float32) if colour.shape[2] == 3 else colour[:, :, 0]
     else:
         luminance = _to_float(array)
-    # The background is the commonest level; a sample of pixels finds its median as well as all of them.
-    background = float(np.median(luminance.ravel()[:: max(1, luminance.size // 4096)]))
-    ink = luminance - background if background < 0.5 else background - luminance
+    background = paper_level(luminance)
+    # Light paper or dark: whichever end of the image's range the paper is nearer (a dim photo's paper is grey).
+    darkest, lightest = np.percentile(luminance.ravel()[:: max(1, luminance.size // 4096)], [1, 99])
+    ink = luminance - background if background - darkest < lightest - background else background - luminance
     span = float(ink.max())
     if span <= 1e-6:
         return np.zeros_like(luminance, dtype=np.float32)

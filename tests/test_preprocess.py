@@ -112,6 +112,29 @@ def test_polarity_does_not_matter():
         np.testing.assert_allclose(mnist_style(image).output, canvas, atol=1e-5)
 
 
+def bold_zero_filling_its_box(size: int = 16) -> np.ndarray:
+    """A grey (size, size) ink share in [0, 1]: a fat 0 cropped and stretched to fill the box, as a scanner gives
+    digits; more than half of it is ink."""
+    rows, cols = np.mgrid[:size, :size]
+    radius = np.hypot((rows - (size - 1) / 2) / (size / 2), (cols - (size - 1) / 2) / (size / 2))
+    return ((radius > 0.35) & (radius < 1.05)).astype(np.float64)
+
+
+def test_a_bold_digit_filling_its_box_is_read_as_ink_in_either_polarity():
+    ink = bold_zero_filling_its_box()
+    assert ink.mean() > 0.5  # the whole image's median level is the ink's
+    for image in ((255 - 230 * ink).astype(np.uint8), (20 + 230 * ink).astype(np.uint8)):
+        read = mnist_style(image)
+        assert read.ink[8, 8] < 0.1 and read.ink[8, 1] > 0.9  # the hole is paper, the ring is ink
+        assert read.output[14, 14] < 0.1 and read.output.max() > 0.9  # a 0 with its hole, not a blob
+
+
+def test_a_dim_photo_of_paper_is_read_dark_ink_on_grey_paper():
+    alpha = draw_seven()[:, :, 3].astype(np.float64) / 255
+    dim = 0.45 - 0.35 * alpha  # paper at 45% grey, ink at 10%: paper still the lighter
+    np.testing.assert_allclose(mnist_style(dim).output, mnist_style(draw_seven()).output, atol=0.02)
+
+
 def test_fat_strokes_are_thinned_towards_mnist_and_normal_ones_kept():
     fat = mnist_style(draw_seven(scale=0.4, width=110))
     assert fat.stroke_width > 5.0 and stroke_width(fat.fitted) < fat.stroke_width - 0.3
