@@ -50,7 +50,7 @@ RUN_TIMEOUT = 600.0  # the most the test waits for queued runs after the drawing
 PREDICTED = re.compile(r"data-testid='predicted-digit'[^>]*>(\d)<")
 MARKER = re.compile(r"data-testid='reading-marker'[^>]*>([0-9a-z-]+)<")
 SAVED = re.compile(r"Trained \d+ epochs?; saved as \*\*([^*]+)\*\*")
-FAILED = re.compile(r"Training failed|Stopped before training began")
+FAILED = re.compile(r"Training failed|Stopped before training began|MNIST is not in")
 # What Chromium's Streamlit client sends as context on every rerun (captured with Playwright).
 CONTEXT = {"timezone": "UTC", "timezone_offset": 0, "locale": "en-US", "is_embedded": False, "color_scheme": "light"}
 
@@ -251,12 +251,21 @@ def widget(widget_id: str, **value) -> object:
     return state
 
 
+def page_cookies(base: str) -> str:
+    """The cookies a browser keeps from loading the page (behind `mnist_core serve`, HAProxy's: which app
+    process holds this student's session), as a Cookie header; each student has a jar of its own."""
+    with urllib.request.urlopen(base, timeout=JOIN_TIMEOUT) as response:
+        return "; ".join(c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or [])
+
+
 async def join(base: str, page: str, tally: Tally, query: str = "") -> Session | None:
-    """Opens a page as a browser's first view does; None (and a join failure) unless it renders cleanly."""
+    """Opens a page as a browser's first view does (the page, then the websocket with the page's cookies);
+    None (and a join failure) unless it renders cleanly."""
     ws_url = base.replace("http", "ws", 1) + "_stcore/stream"
     try:
+        cookies = await asyncio.to_thread(page_cookies, base)
         ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=2**26, open_timeout=JOIN_TIMEOUT,
-                                      ping_interval=None)
+                                      ping_interval=None, additional_headers={"Cookie": cookies} if cookies else None)
     except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
         tally.join_failures.append(f"connect: {e}")
         return None
