@@ -87,3 +87,11 @@ def test_a_class_through_the_one_address_and_everything_stops_on_sigterm(tmp_pat
     assert not os.path.exists(f"/proc/{app_pid}")  # the app process stopped with it
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1].strip("/"))), timeout=2)
+
+
+@pytest.mark.parametrize("option, message", [(["--processes", "0"], "error: --processes must be 1..64, got 0"),
+                                             (["--port", "70000"], "error: --port must be 1..65535, got 70000")])
+def test_serve_refuses_a_bad_number_in_one_line(option, message):
+    done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", *option], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip() == message
