@@ -8,7 +8,9 @@ every 2 s sends a new real MNIST test digit as the canvas widget's value (the JS
 sends on mouse-up: the fabric.js drawing and a PNG data URL) and times send -> the ForwardMsg that
 carries the predicted digit, checking it. K of the students first open Train and click Train (the
 recommended preset, 1 epoch), keeping the page's live fragment polling as the browser would, and wait
-for "saved". --cold sends every join at once to a server no one has opened yet. Prints one JSON object.
+for "saved". --cold sends every join at once to a server no one has opened yet. Prints one JSON object, with
+the server's memory after the warm-up and at the end (`server_rss_mb_warm`, `server_rss_mb`). Through
+`python -m mnist_core serve`, give --url and --server-pids (it prints them); each student keeps its own cookies.
 Loopback only; every loop is bounded; the server it started is stopped by PID.
 """
 
@@ -50,7 +52,7 @@ RUN_TIMEOUT = 600.0  # the most the test waits for queued runs after the drawing
 PREDICTED = re.compile(r"data-testid='predicted-digit'[^>]*>(\d)<")
 MARKER = re.compile(r"data-testid='reading-marker'[^>]*>([0-9a-z-]+)<")
 SAVED = re.compile(r"Trained \d+ epochs?; saved as \*\*([^*]+)\*\*")
-FAILED = re.compile(r"Training failed|Stopped before training began")
+FAILED = re.compile(r"Training failed|Stopped before training began|MNIST is not in")
 # What Chromium's Streamlit client sends as context on every rerun (captured with Playwright).
 CONTEXT = {"timezone": "UTC", "timezone_offset": 0, "locale": "en-US", "is_embedded": False, "color_scheme": "light"}
 
@@ -126,6 +128,8 @@ class Tally:
     runs_failed: int = 0
     cpu_start: float | None = None  # the server's CPU seconds when the class starts, and when it ends
     cpu_end: float | None = None
+    rss_warm: float | None = None  # the server's MB after the warm-up (a cold class: before it joins), at the end
+    rss_end: float | None = None
 
 
 class Session:
@@ -251,12 +255,21 @@ def widget(widget_id: str, **value) -> object:
     return state
 
 
+def page_cookies(base: str) -> str:
+    """The cookies a browser keeps from loading the page (behind `mnist_core serve`, HAProxy's: which app
+    process holds this student's session), as a Cookie header; each student has a jar of its own."""
+    with urllib.request.urlopen(base, timeout=JOIN_TIMEOUT) as response:
+        return "; ".join(c.split(";", 1)[0] for c in response.headers.get_all("Set-Cookie") or [])
+
+
 async def join(base: str, page: str, tally: Tally, query: str = "") -> Session | None:
-    """Opens a page as a browser's first view does; None (and a join failure) unless it renders cleanly."""
+    """Opens a page as a browser's first view does (the page, then the websocket with the page's cookies);
+    None (and a join failure) unless it renders cleanly."""
     ws_url = base.replace("http", "ws", 1) + "_stcore/stream"
     try:
+        cookies = await asyncio.to_thread(page_cookies, base)
         ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=2**26, open_timeout=JOIN_TIMEOUT,
-                                      ping_interval=None)
+                                      ping_interval=None, additional_headers={"Cookie": cookies} if cookies else None)
     except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
         tally.join_failures.append(f"connect: {e}")
         return None
@@ -372,6 +385,25 @@ async def trainer(base: str, number: int, start_at: float, tally: Tally, stop_po
 
 
 # ---------------------------------------------------------------- the server
+def rss_mb(pids: list[int]) -> float:
+    """Resident memory of the server processes together (training children not included)."""
+    total = 0
+    for pid in pids:
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+            if line.startswith("VmRSS:"):
+                total += int(line.split()[1])
+    return total / 1024
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time the server processes have used (all their threads; training children not included)."""
+    total = 0
+    for pid in pids:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
 class Server:
     """`streamlit run app.py` on a free loopback port with its own model store; stopped by PID."""
 
@@ -398,17 +430,6 @@ class Server:
         self.stop()
         raise RuntimeError(f"streamlit did not answer on {self.url}; see {self.log_path}")
 
-    def rss_mb(self) -> float:
-        for line in Path(f"/proc/{self.process.pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-        return float("nan")
-
-    def cpu_seconds(self) -> float:
-        """CPU time the server process has used (all its threads; training children not included)."""
-        fields = Path(f"/proc/{self.process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
     def saved_runs(self) -> int:
         return len(list(self.store.glob("*.pt"))) if self.store.exists() else 0
 
@@ -422,24 +443,29 @@ class Server:
         self.log.close()
 
 
-async def warm_up(base: str, digits: list[Drawing]) -> None:
-    """One student's first drawing, so that a warm run measures a served class, not the first imports."""
+async def warm_up(base: str, digits: list[Drawing], sessions: int = 1) -> None:
+    """First drawings of `sessions` students at once (one per server process: a balancer sends each to the
+    least busy), so that a warm run measures a served class, not the first imports."""
     tally = Tally()
-    session = await join(base, "draw", tally)
-    if session is None:
-        raise RuntimeError(f"the warm-up session could not open Draw: {tally.join_failures}")
-    await session.send(widgets=[widget(session.widgets["canvas"], json_value=digits[0].value)],
-                       fragment=session.fragment_of.get(session.widgets["canvas"], ""))
-    await answer_of(session, 120)
-    await session.ws.close()
+    joined = await asyncio.gather(*(join(base, "draw", tally) for _ in range(sessions)))
+    if None in joined:
+        raise RuntimeError(f"a warm-up session could not open Draw: {tally.join_failures}")
+    for session in joined:
+        await session.send(widgets=[widget(session.widgets["canvas"], json_value=digits[0].value)],
+                           fragment=session.fragment_of.get(session.widgets["canvas"], ""))
+    await asyncio.gather(*(answer_of(session, 120) for session in joined))
+    for session in joined:
+        await session.ws.close()
 
 
 async def load(base: str, students: int, runs: int, seconds: float, cold: bool, digits: list[Drawing],
-               server: Server | None = None) -> Tally:
+               pids: list[int]) -> Tally:
+    """The class; `pids`: the server's processes (their CPU and memory are measured; none: not measured)."""
     tally = Tally()
     if not cold:
-        await warm_up(base, digits)
-    tally.cpu_start = server.cpu_seconds() if server else None
+        await warm_up(base, digits, max(1, len(pids)))
+    tally.cpu_start = cpu_seconds(pids) if pids else None
+    tally.rss_warm = rss_mb(pids) if pids else None
     start = time.monotonic()
     # A cold class joins within a second; a warm one over the first two seconds.
     spread = 1.0 if cold else 2.0
@@ -448,7 +474,8 @@ async def load(base: str, students: int, runs: int, seconds: float, cold: bool, 
              for i in range(students - runs)]
     tasks += [trainer(base, i, start + spread * i / max(1, runs), tally, until + RUN_TIMEOUT) for i in range(runs)]
     await asyncio.gather(*tasks)
-    tally.cpu_end = server.cpu_seconds() if server else None
+    tally.cpu_end = cpu_seconds(pids) if pids else None
+    tally.rss_end = rss_mb(pids) if pids else None
     return tally
 
 
@@ -465,6 +492,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the students draw")
     parser.add_argument("--cold", action="store_true", help="all join a fresh server within a second, no warm-up")
     parser.add_argument("--url", help="an app already running (loopback only); default: start one")
+    parser.add_argument("--server-pids", default="", help="with --url: the server's process ids, comma-separated "
+                        "(`mnist_core serve` prints them), to report their memory and CPU")
     parser.add_argument("--json", action="store_true", help="print only the JSON object")
     args = parser.parse_args(argv)
     if args.runs > args.students:
@@ -473,15 +502,21 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--url must be a loopback address: this tool sends load, and only to this machine")
     if not (1 <= args.students <= 1000 and 0 < args.seconds <= 3600):
         parser.error("--students 1..1000 and --seconds up to 3600")
+    try:
+        given_pids = [int(p) for p in args.server_pids.split(",") if p.strip()]
+    except ValueError:
+        parser.error("--server-pids: process ids separated by commas, like 1234,1235")
+    if given_pids and not args.url:
+        parser.error("--server-pids goes with --url (without it, the tool measures the server it starts)")
     digits = real_digits(max(50, min(500, args.students * 4)))
     began, client_began = time.monotonic(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="mnist-load-") as folder:
         server = None if args.url else Server(Path(folder))
         base = (args.url.rstrip("/") + "/") if args.url else server.url
+        pids = [server.process.pid] if server else given_pids
         try:
-            rss_start = server.rss_mb() if server else None
-            tally = asyncio.run(load(base, args.students, args.runs, args.seconds, args.cold, digits, server))
-            rss_end = server.rss_mb() if server else None
+            rss_start = rss_mb(pids) if pids else None
+            tally = asyncio.run(load(base, args.students, args.runs, args.seconds, args.cold, digits, pids))
             saved_on_disk = server.saved_runs() if server else None
         finally:
             if server:
@@ -493,10 +528,11 @@ def main(argv: list[str] | None = None) -> int:
         "students": args.students, "p50_s": percentile(tally.latencies, 50), "p95_s": percentile(tally.latencies, 95),
         "max_s": round(max(tally.latencies), 4) if tally.latencies else None, "errors": len(tally.errors),
         "join_failures": len(tally.join_failures), "runs_queued": tally.runs_queued, "runs_saved": tally.runs_saved,
-        "server_rss_mb": round(rss_end, 1) if rss_end is not None else None,
+        "server_rss_mb": round(tally.rss_end, 1) if tally.rss_end is not None else None,
         "seconds": round(time.monotonic() - began, 1),
         "answers": len(tally.latencies), "wrong_answers": tally.wrong, "cold": args.cold, "runs": args.runs,
         "server_rss_mb_start": round(rss_start, 1) if rss_start is not None else None,
+        "server_rss_mb_warm": round(tally.rss_warm, 1) if tally.rss_warm is not None else None,
         "runs_on_disk": saved_on_disk, "first_errors": tally.errors[:3], "first_join_failures": tally.join_failures[:3],
     }
     # This client shares the machine with the server: what it took is what the server could not have.

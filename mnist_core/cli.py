@@ -1,4 +1,4 @@
-"""The command line: `python -m mnist_core train / evaluate / predict / models / download`."""
+"""The command line: `python -m mnist_core train / evaluate / predict / models / download / serve`."""
 
 from __future__ import annotations
 
@@ -96,6 +96,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     d = sub.add_parser("download", help="fetch the MNIST files that are missing")
     common(d, store=False)
+
+    s = sub.add_parser("serve", help="serve the app to a class: several app processes behind one address")
+    s.add_argument("--processes", type=int, default=os.cpu_count() or 1,
+                   help="Streamlit processes (each uses about one core when busy; default: one per CPU)")
+    s.add_argument("--port", type=int, default=8501)
+    s.add_argument("--host", default="0.0.0.0", help="address to listen on (default: every interface)")
+    s.add_argument("--ray", help="a Ray cluster for the runs (default: $MNIST_RAY_ADDRESS; with several "
+                   "processes and none given, a Ray head started on this machine)")
+    common(s)
     return parser
 
 
@@ -301,8 +310,25 @@ def cmd_download(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_serve(args: argparse.Namespace) -> int:
+    from .serve import serve, ServeError
+
+    if not 1 <= args.processes <= 64:
+        raise ConfigError(f"--processes must be 1..64, got {args.processes}")
+    if not 1 <= args.port <= 65535:
+        raise ConfigError(f"--port must be 1..65535, got {args.port}")
+    for option, variable in ((args.data_dir, "MNIST_DIR"), (args.store, "MNIST_MODELS")):
+        if option or os.environ.get(variable):  # the app processes read these, from the project folder
+            os.environ[variable] = os.path.abspath(option or os.environ[variable])
+    try:
+        return serve(args.processes, args.host, args.port, args.ray or os.environ.get("MNIST_RAY_ADDRESS"))
+    except ServeError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
 COMMANDS = {"train": cmd_train, "evaluate": cmd_evaluate, "predict": cmd_predict, "models": cmd_models,
-            "download": cmd_download}
+            "download": cmd_download, "serve": cmd_serve}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import types
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import fields, replace
 from multiprocessing.connection import Connection
 
 import numpy as np
@@ -89,9 +89,33 @@ class RunError(RuntimeError):
     """A run failed where it trained (its process or worker died, the training raised); the message says so."""
 
 
-def _train_in_child(spec: RunSpec, data: Mnist, messages: Connection, stop: multiprocessing.synchronize.Event) -> None:
+def _shared(data: Mnist) -> Mnist | tuple:
+    """The data set's arrays as tensors in shared memory, made once for the latest data object: a child maps
+    those pages (their file descriptors travel with its arguments) instead of unpickling a copy of its own.
+    Arrays torch cannot hold travel as they are."""
+    import torch
+
+    global _shared_data
+    if _shared_data is None or _shared_data[0] is not data:
+        arrays = [getattr(data, f.name) for f in fields(data)]
+        if not all(isinstance(getattr(torch, a.dtype.name, None), torch.dtype) for a in arrays):
+            return data
+        tensors = tuple(torch.empty(a.shape, dtype=getattr(torch, a.dtype.name)).share_memory_() for a in arrays)
+        for tensor, array in zip(tensors, arrays, strict=True):
+            tensor.numpy()[...] = array
+        _shared_data = (data, tensors)
+    return _shared_data[1]
+
+
+_shared_data: tuple[Mnist, tuple] | None = None  # (the data set, its arrays in shared memory)
+
+
+def _train_in_child(spec: RunSpec, data: Mnist | tuple, messages: Connection,
+                    stop: multiprocessing.synchronize.Event) -> None:
     """A child process of the server: one run, its messages and then its result through `messages`."""
     try:
+        if isinstance(data, tuple):  # shared tensors (_shared): numpy views of the same pages
+            data = Mnist(*(tensor.numpy() for tensor in data))
         result = train_run(spec, data, messages.send, stop.is_set)
         # Pickled by value: `send` would pass the tensors as shared memory that ends with this process.
         messages.send_bytes(pickle.dumps(Finished(result)))
@@ -167,7 +191,7 @@ class LocalRunner:
 
     def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
         receiving, sending = self.context.Pipe(duplex=False)
-        child = self.context.Process(target=_train_in_child, args=(spec, data, sending, stop), daemon=True)
+        child = self.context.Process(target=_train_in_child, args=(spec, _shared(data), sending, stop), daemon=True)
         with _without_main_script():
             child.start()
         sending.close()  # the child holds the sending end now: recv() ends when the child does

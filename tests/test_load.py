@@ -36,3 +36,5 @@ def test_a_short_lesson_answers_every_drawing_right_and_saves_every_queued_run(m
     assert report["answers"] > 0 and report["wrong_answers"] == 0
     assert report["runs_queued"] == 2
     assert report["runs_saved"] == 2 and report["runs_on_disk"] == 2
+    # The server's memory after the warm-up and at the end of the same run (a soak compares the two).
+    assert 0 < report["server_rss_mb_start"] < report["server_rss_mb_warm"] and report["server_rss_mb"] > 0

@@ -1,0 +1,220 @@
+"""A classroom on one address: several `streamlit run app.py` processes behind HAProxy with sticky sessions,
+sharing runs through one Ray cluster (a local head unless MNIST_RAY_ADDRESS names one); `python -m mnist_core
+serve`. Starts only processes; never imports Streamlit or Ray."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+PROJECT = Path(__file__).resolve().parent.parent
+APP = PROJECT / "app.py"
+START_TIMEOUT = 120.0  # seconds for the Ray head and every app process to answer
+RAY_ENV = {"RAY_AUTH_MODE": "token"}  # as the README's `ray start`: a token in ~/.ray/auth_token
+COOKIE = "mnist_server"  # HAProxy's stickiness cookie: which app process holds this browser's session
+
+
+class ServeError(RuntimeError):
+    """The classroom could not start or a part of it stopped; the message says which and where its log is."""
+
+
+def free_port(host: str = "127.0.0.1") -> int:
+    with socket.socket() as s:
+        s.bind((host, 0))
+        return s.getsockname()[1]
+
+
+def haproxy_config(host: str, port: int, backends: list[int]) -> str:
+    """One front end on host:port; app processes on loopback ports, a new browser to the least busy, then
+    always to the same one (HAProxy inserts a cookie): a Streamlit session lives in one process, its
+    websocket and the media files (st.image) it serves. Websockets need only the long tunnel timeout."""
+    servers = "\n".join(f"    server app{i} 127.0.0.1:{p} cookie app{i} check inter 2s"
+                        for i, p in enumerate(backends, 1))
+    # Each browser holds a websocket: two descriptors at the balancer; HAProxy refuses to start when its
+    # connection limit needs more descriptors than the system allows.
+    maxconn = max(256, min(10_000, (resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 100) // 2))
+    return f"""global
+    maxconn {maxconn}
+
+defaults
+    mode http
+    timeout connect 5s
+    timeout client 60s
+    timeout server 60s
+    timeout tunnel 12h
+    timeout http-request 30s
+
+frontend classroom
+    bind {host}:{port}
+    default_backend apps
+
+backend apps
+    balance leastconn
+    cookie {COOKIE} insert indirect nocache httponly
+    option httpchk GET /_stcore/health
+{servers}
+"""
+
+
+def _wait_http(url: str, process: subprocess.Popen, log: Path, what: str) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise ServeError(f"{what} ended while starting (exit code {process.returncode}); see {log}")
+        try:
+            with urllib.request.urlopen(url, timeout=2) as response:
+                if response.status == 200:
+                    return
+        except OSError:
+            time.sleep(0.2)
+    raise ServeError(f"{what} did not answer on {url} within {START_TIMEOUT:.0f} s; see {log}")
+
+
+@dataclass
+class Part:
+    """One process of the classroom, its log file, and how to say it in a message."""
+
+    what: str
+    process: subprocess.Popen
+    log: Path
+
+
+@dataclass
+class Classroom:
+    """The running parts, started in order (Ray head, app processes, HAProxy) and stopped in reverse."""
+
+    folder: Path
+    url: str = ""
+    ray_address: str = ""
+    parts: list[Part] = field(default_factory=list)
+
+    def start(self, what: str, command: list[str], env: dict[str, str], cwd: Path = PROJECT) -> Part:
+        log = self.folder / f"{what.replace(' ', '-')}.log"
+        with open(log, "w") as out:
+            # A process group of its own: the terminal's Ctrl-C reaches this launcher only, which stops
+            # the parts in order (HAProxy first, so that no browser reaches a stopping app).
+            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                       start_new_session=True)
+        part = Part(what, process, log)
+        self.parts.append(part)
+        return part
+
+    def app_pids(self) -> list[int]:
+        return [p.process.pid for p in self.parts if p.what.startswith("app process")]
+
+    def ended(self) -> Part | None:
+        return next((p for p in self.parts if p.process.poll() is not None), None)
+
+    def stop(self) -> None:
+        for part in reversed(self.parts):
+            if part.process.poll() is None:
+                part.process.terminate()
+            try:
+                part.process.wait(120 if part.what == "ray head" else 15)  # Ray stops its workers first
+            except subprocess.TimeoutExpired:
+                part.process.kill()
+                part.process.wait(5)
+        self.parts.clear()
+
+
+def start_classroom(folder: Path, processes: int, host: str, port: int, ray_address: str | None,
+                    app: Path = APP, say: Callable[[str], None] = print) -> Classroom:
+    """Start everything and return once the address answers; on any failure stop what started, raise ServeError."""
+    haproxy = shutil.which("haproxy")
+    if haproxy is None:
+        raise ServeError("haproxy is not installed (Debian: apt-get install -y haproxy)")
+    room = Classroom(folder)
+    env = {**os.environ, **RAY_ENV}
+    # One secret for all: a cookie one process signed (Streamlit's XSRF cookie) is good at the others.
+    env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
+    try:
+        if processes > 1:
+            room.ray_address = ray_address or _start_ray_head(room, env)
+            env["MNIST_RAY_ADDRESS"] = room.ray_address
+        elif ray_address:
+            env["MNIST_RAY_ADDRESS"] = room.ray_address = ray_address
+        backends = [free_port() for _ in range(processes)]
+        for i, backend in enumerate(backends, 1):
+            room.start(f"app process {i}", [
+                sys.executable, "-m", "streamlit", "run", str(app), "--server.headless", "true",
+                "--server.port", str(backend), "--server.address", "127.0.0.1",
+                "--browser.gatherUsageStats", "false"], env, cwd=app.parent)
+        for part, backend in zip(room.parts[-processes:], backends, strict=True):
+            _wait_http(f"http://127.0.0.1:{backend}/_stcore/health", part.process, part.log, part.what)
+        config = folder / "haproxy.cfg"
+        config.write_text(haproxy_config(host, port, backends))
+        check = subprocess.run([haproxy, "-c", "-q", "-f", str(config)], capture_output=True, text=True)
+        if check.returncode != 0:
+            raise ServeError(f"haproxy refused its configuration {config}: {(check.stdout + check.stderr).strip()}")
+        balancer = room.start("haproxy", [haproxy, "-db", "-f", str(config)], env)
+        shown = "127.0.0.1" if host in ("0.0.0.0", "::") else host
+        room.url = f"http://{shown}:{port}/"
+        _wait_http(f"{room.url}_stcore/health", balancer.process, balancer.log, "haproxy")
+    except BaseException:
+        room.stop()
+        raise
+    say(f"serving {room.url} ({processes} app process{'es' if processes > 1 else ''}, pids "
+        f"{' '.join(map(str, room.app_pids()))}" + (f"; runs on Ray at {room.ray_address}" if room.ray_address
+                                                    else "") + f"); logs in {folder}")
+    return room
+
+
+def _start_ray_head(room: Classroom, env: dict[str, str]) -> str:
+    """A Ray head on this machine for the app processes to share runs on: the board that shows each run to
+    every process (a share link works whichever process serves it) and one queue for the machine's CPUs
+    (half of them train, one run each; on 2 cores: one run at a time)."""
+    if importlib.util.find_spec("ray") is None:
+        raise ServeError("several app processes share their runs through Ray: python -m pip install -r "
+                         "requirements-ray.txt (or serve with --processes 1)")
+    port = free_port()
+    head = room.start("ray head", [
+        sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address=127.0.0.1",
+        f"--port={port}", f"--dashboard-port={free_port()}", f"--num-cpus={max(1, (os.cpu_count() or 2) // 2)}",
+        "--include-dashboard=false", "--disable-usage-stats"], env)
+    deadline = time.monotonic() + START_TIMEOUT
+    while "Ray runtime started" not in head.log.read_text(errors="replace"):
+        if head.process.poll() is not None or time.monotonic() > deadline:
+            raise ServeError(f"the Ray head did not start; see {head.log}")
+        time.sleep(0.3)
+    return f"127.0.0.1:{port}"
+
+
+def serve(processes: int, host: str, port: int, ray_address: str | None = None, app: Path = APP) -> int:
+    """Run the classroom until Ctrl-C or SIGTERM (or until a part of it stops: said, and everything stops)."""
+    stopping = []
+
+    def on_signal(signum, frame) -> None:
+        stopping.append(signum)
+
+    previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        with tempfile.TemporaryDirectory(prefix="mnist-serve-") as folder:
+            room = start_classroom(Path(folder), processes, host, port, ray_address, app)
+            try:
+                while not stopping:
+                    if (part := room.ended()) is not None:
+                        tail = part.log.read_text(errors="replace")[-2000:]
+                        print(f"error: {part.what} stopped (exit code {part.process.returncode}); its log "
+                              f"ended with:\n{tail}", file=sys.stderr)
+                        return 1
+                    time.sleep(0.3)
+                print("stopping", file=sys.stderr)
+                return 0
+            finally:
+                room.stop()
+    finally:
+        for s, handler in previous.items():
+            signal.signal(s, handler)

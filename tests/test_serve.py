@@ -1,0 +1,97 @@
+"""`python -m mnist_core serve` (mnist_core/serve.py): HAProxy's configuration, a class through the one address
+(benchmarks/load.py with a cookie jar per student), and everything stopped on SIGTERM. Two processes sharing runs
+through Ray are tests/e2e/test_serve.py."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+import pytest
+
+from mnist_core.serve import haproxy_config
+
+from .conftest import PROJECT
+
+SERVING = re.compile(r"serving (\S+) \(1 app process, pids (\d+)\)")
+
+
+def needs_haproxy() -> str:
+    """CI installs HAProxy (.ci/run): there its absence fails; elsewhere the test is skipped."""
+    found = shutil.which("haproxy")
+    if found is None:
+        pytest.fail("haproxy is missing: apt-get install -y haproxy") if os.environ.get("CI") else \
+            pytest.skip("haproxy is not installed")
+    return found
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_haproxy_accepts_the_configuration_with_sticky_cookies(tmp_path):
+    haproxy = needs_haproxy()
+    config = tmp_path / "haproxy.cfg"
+    config.write_text(haproxy_config("127.0.0.1", free_port(), [free_port(), free_port()]))
+    check = subprocess.run([haproxy, "-c", "-f", str(config)], capture_output=True, text=True)
+    assert check.returncode == 0, check.stdout + check.stderr
+    text = config.read_text()
+    assert "cookie mnist_server insert" in text and text.count("cookie app") == 2
+
+
+def test_without_haproxy_serve_says_what_to_install_in_one_line(tmp_path):
+    done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", "--processes", "1", "--port", str(free_port()),
+                           "--host", "127.0.0.1"], cwd=PROJECT, capture_output=True, text=True, timeout=60,
+                          env={**os.environ, "PATH": str(tmp_path)})
+    assert done.returncode == 2
+    assert done.stderr.strip() == "error: haproxy is not installed (Debian: apt-get install -y haproxy)"
+
+
+@pytest.mark.mnist
+def test_a_class_through_the_one_address_and_everything_stops_on_sigterm(tmp_path, mnist_dir):
+    needs_haproxy()
+    log = open(tmp_path / "serve.log", "w")
+    serve = subprocess.Popen([sys.executable, "-m", "mnist_core", "serve", "--processes", "1", "--port",
+                              str(free_port()), "--host", "127.0.0.1", "--store", str(tmp_path / "models")],
+                             cwd=PROJECT, env={**os.environ, "MNIST_DIR": str(mnist_dir)}, stdout=log,
+                             stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not (found := SERVING.search((tmp_path / "serve.log").read_text())):
+            assert serve.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.3)
+        url, app_pid = found.group(1), int(found.group(2))
+        done = subprocess.run([sys.executable, "benchmarks/load.py", "--url", url, "--server-pids", str(app_pid),
+                               "--students", "4", "--runs", "1", "--seconds", "8", "--json"], cwd=PROJECT,
+                              capture_output=True, text=True, timeout=600,
+                              env={**os.environ, "MNIST_DIR": str(mnist_dir)})
+        assert done.returncode == 0, done.stderr[-3000:]
+        report = json.loads(done.stdout.strip().splitlines()[-1])
+        assert report["join_failures"] == 0 and report["errors"] == 0, report
+        assert report["answers"] > 0 and report["wrong_answers"] == 0
+        assert report["runs_saved"] == 1 and len(list((tmp_path / "models").glob("*.pt"))) == 1
+        assert report["server_rss_mb_warm"] > 0 and report["server_rss_mb"] > 0
+    finally:
+        serve.send_signal(signal.SIGTERM)
+        assert serve.wait(60) == 0
+        log.close()
+    assert not os.path.exists(f"/proc/{app_pid}")  # the app process stopped with it
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1].strip("/"))), timeout=2)
+
+
+@pytest.mark.parametrize("option, message", [(["--processes", "0"], "error: --processes must be 1..64, got 0"),
+                                             (["--port", "70000"], "error: --port must be 1..65535, got 70000")])
+def test_serve_refuses_a_bad_number_in_one_line(option, message):
+    done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", *option], cwd=PROJECT, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.strip() == message
