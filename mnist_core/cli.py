@@ -65,6 +65,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="augment without elastic distortion")
     t.add_argument("--fill-in", action=argparse.BooleanOptionalAction, default=None,
                    help="when augmenting, fill in small loops and shrink a quarter of the digits, as a fat pen does")
+    t.add_argument("--hands", action=argparse.BooleanOptionalAction, default=None,
+                   help="when augmenting or drawing digits, slant, squeeze or stretch half of them and scan some at "
+                        "low resolution, as real writers and scanners do")
     t.add_argument("--drawn", type=float,
                    help="share of the training digits also drawn on a canvas and read back as the Draw page "
                         "does, shown in their place every epoch: 0 (off) to 1")
