@@ -1,0 +1,104 @@
+"""Hostile-classroom findings that are still open: each test pins one bug (named in its comment) and
+fails until it is fixed; engine tests on tiny data, page tests under AppTest."""
+
+from __future__ import annotations
+
+import io
+import multiprocessing
+import zipfile
+
+import pytest
+from PIL import Image
+
+from mnist_core.classroom import check_nickname, ClassError, Classroom
+from mnist_core.drawings import Collections, read_zip
+
+from .helpers import bar_drawing, button, draw_seven
+from .test_class_pages import app_at, through_app_py  # noqa: F401 (the fixture runs every page through app.py)
+
+TEACHER = "teacher-key-0123456789abcdefgh"
+ALICE, MALLORY = "alice-key-0123456789abcdefghi", "mallory-key-0123456789abcdef"
+
+
+# BUG pre-claim: a student who saves one drawing (Draw page, own collection box) under the name the teacher
+# will open (the Class page suggests `class-<year>`) owns the class collection, and may later clear every
+# classmate's drawings from the Draw page's "Clear this collection".
+def test_a_student_who_took_the_class_collections_name_first_cannot_clear_the_class(tmp_path):
+    store = Collections(tmp_path)
+    store.add("class-2026", bar_drawing(1), 1, owner=MALLORY)
+    room = Classroom(store)
+    try:
+        room.open("class-2026", TEACHER)
+    except ValueError:
+        return  # refusing to open a student's collection as the class's is a fix too
+    room.add(bar_drawing(7), 7, ALICE, "alice")
+    assert not store.may_clear("class-2026", MALLORY)
+    with pytest.raises(ValueError):
+        store.clear("class-2026", MALLORY)
+    assert [d.nickname for d in store.load("class-2026")].count("alice") == 1
+
+
+# BUG side door: the Draw page's own-collection box accepts the open class collection's name, so a student
+# without a nickname saves a drawing into the class collection (the class panel refuses that); it counts
+# under "(no nickname)" and bypasses the class panel's checks.
+def test_the_draw_pages_own_collection_box_puts_no_unnamed_drawing_into_the_class_collection(env, canvas, tmp_path):
+    store = Collections(tmp_path / "drawings")
+    Classroom(store).open("class-2026", owner=TEACHER)
+    canvas["image"] = draw_seven()
+    at = app_at("draw", key=MALLORY)  # no nickname chosen
+    at.toggle(key="d_collect").set_value(True).run()
+    next(t for t in at.text_input if t.label == "Collection").set_value("class-2026").run()
+    next(s for s in at.selectbox if s.label == "This drawing is a").set_value(3).run()
+    button(at, "Save drawing").click().run()
+    assert not at.exception
+    assert [(d.label, d.nickname) for d in store.load("class-2026") if not d.nickname] == []
+
+
+# BUG spoof: a nickname may be one of the leaderboard's own owner labels, so a student's model shows as
+# "shipped with the app" or "command line" on the projected leaderboard.
+@pytest.mark.parametrize("label", ["shipped with the app", "command line"])
+def test_a_nickname_cannot_pose_as_the_leaderboards_own_labels(label):
+    with pytest.raises(ClassError):
+        check_nickname(label)
+
+
+def _zip(rows: str, files: dict[str, bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("labels.csv", rows)
+        for name, data in files.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+# BUG label message: a label that str.isdigit() accepts but int() does not (a superscript two) surfaces
+# Python's "invalid literal for int() with base 10" instead of the labels.csv line message.
+def test_a_superscript_digit_label_in_an_imported_zip_is_the_labels_line_message():
+    png = io.BytesIO()
+    Image.fromarray(draw_seven()).save(png, format="PNG")
+    with pytest.raises(ValueError, match="labels.csv line 1"):
+        read_zip(_zip("x.png,\u00b2\n", {"x.png": png.getvalue()}))
+
+
+def _add_many(root: str, count: int) -> None:
+    store = Collections(root)
+    for i in range(count):
+        store.add("class-2026", bar_drawing(i % 10), i % 10, owner=ALICE, nickname="alice")
+
+
+# BUG cross-server race: README runs the teacher's server and the students' server on the same folders; a
+# removal (labels.csv read, then replaced whole under a lock of one process only) on one server drops the
+# rows that the other server appended meanwhile: the student's drawing vanishes (its PNG stays, unlisted).
+def test_a_removal_on_the_teacher_server_loses_no_drawing_added_on_the_student_server(tmp_path):
+    store = Collections(tmp_path)
+    Classroom(store).open("class-2026", TEACHER)
+    students = multiprocessing.get_context("spawn").Process(target=_add_many, args=(str(tmp_path), 300))
+    students.start()
+    while students.is_alive():  # the teacher adds and removes one of their own, again and again
+        file = store.add("class-2026", bar_drawing(4), 4, owner=TEACHER, nickname="teacher")
+        store.remove("class-2026", file, TEACHER, operator=True)
+    students.join()
+    assert students.exitcode == 0
+    listed = {d.file for d in store.load("class-2026")}
+    on_disk = {p.name for p in (tmp_path / "class-2026").glob("*.png")}
+    assert len(listed) == 300 and listed == on_disk, f"{len(on_disk - listed)} drawings on disk but not listed"
