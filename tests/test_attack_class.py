@@ -102,3 +102,12 @@ def test_a_removal_on_the_teacher_server_loses_no_drawing_added_on_the_student_s
     listed = {d.file for d in store.load("class-2026")}
     on_disk = {p.name for p in (tmp_path / "class-2026").glob("*.png")}
     assert len(listed) == 300 and listed == on_disk, f"{len(on_disk - listed)} drawings on disk but not listed"
+
+
+# BUG spreadsheet BOM: a labels.csv saved by a spreadsheet as "CSV UTF-8" starts with a byte-order mark; the
+# whole import is refused ("'\ufeffx.png' is not a plain PNG file name") though every row is right.
+def test_a_labels_file_saved_with_a_byte_order_mark_imports():
+    png = io.BytesIO()
+    Image.fromarray(draw_seven()).save(png, format="PNG")
+    rows = read_zip(_zip("\ufeffx.png,7\r\ny.png,1\r\n", {"x.png": png.getvalue(), "y.png": png.getvalue()}))
+    assert [(file, label) for file, label, _, _ in rows] == [("x.png", 7), ("y.png", 1)]
