@@ -111,3 +111,16 @@ def test_a_labels_file_saved_with_a_byte_order_mark_imports():
     Image.fromarray(draw_seven()).save(png, format="PNG")
     rows = read_zip(_zip("\ufeffx.png,7\r\ny.png,1\r\n", {"x.png": png.getvalue(), "y.png": png.getvalue()}))
     assert [(file, label) for file, label, _, _ in rows] == [("x.png", 7), ("y.png", 1)]
+
+
+# BUG import bomb: each picture is capped (4 Mpx) but not the zip's total: a 1-bit 2000x2000 PNG is 566 bytes,
+# so a 0.9 MB zip of 4,999 of them passes every check, makes the server decode 20 Gpx (about 35 ms of CPU
+# each, 3 minutes in all) and hold 4,999 RGBA 280x280 pictures (1.5 GB) before writing anything. Here 120 of
+# them, 480 Mpx: more than any honest collection of 5,000 canvas-sized drawings (392 Mpx), refused unread.
+def test_an_import_whose_pictures_total_more_pixels_than_any_real_collection_is_refused():
+    picture = io.BytesIO()
+    Image.new("1", (2000, 2000)).save(picture, format="PNG")
+    count = 120
+    rows = "".join(f"f{i}.png,1\n" for i in range(count))
+    with pytest.raises(ValueError, match="pixels|too large"):
+        read_zip(_zip(rows, {f"f{i}.png": picture.getvalue() for i in range(count)}))
