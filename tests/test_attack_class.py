@@ -124,3 +124,23 @@ def test_an_import_whose_pictures_total_more_pixels_than_any_real_collection_is_
     rows = "".join(f"f{i}.png,1\n" for i in range(count))
     with pytest.raises(ValueError, match="pixels|too large"):
         read_zip(_zip(rows, {f"f{i}.png": picture.getvalue() for i in range(count)}))
+
+
+# BUG sticky label: after "Add to the class collection" the "digit I meant" stays chosen, so a student who
+# draws the next digit and presses Add again files it under the previous digit (a wrong label, silently).
+def test_the_digit_meant_is_asked_again_after_each_drawing_is_added(env, canvas, tmp_path):
+    from mnist_core.classroom import Nicknames
+
+    store = Collections(tmp_path / "drawings")
+    Classroom(store).open("class-2026", owner=TEACHER)
+    names = Nicknames(tmp_path / "models")
+    names.set(names.tag_of(ALICE), "alice")
+    canvas["image"] = draw_seven()
+    at = app_at("draw", key=ALICE)
+    at.selectbox(key="d_class_label").set_value(7).run()
+    button(at, "Add to the class collection").click().run()
+    assert [d.label for d in store.load("class-2026")] == [7]
+    canvas["image"] = bar_drawing(1)  # the next drawing, a 1
+    at.run()
+    button(at, "Add to the class collection").click().run()
+    assert [d.label for d in store.load("class-2026")] == [7], "the 1 was filed as a 7"
