@@ -170,3 +170,18 @@ def test_a_clear_cut_short_leaves_no_collection_that_cannot_be_opened(tmp_path):
     (tmp_path / "class-2026").rename(tmp_path / ".class-2026.cleared-0a1b2c")  # clear's first step, then a stop
     for name in store.names():
         store.load(name)  # every listed collection opens
+
+
+# BUG pre-claim, second door: the teacher clears the open class collection (Draw page, as operator) and it stays
+# open; the next student to add re-creates it and becomes its owner, free to clear everyone's drawings after.
+def test_the_first_student_to_add_after_the_teacher_clears_the_class_collection_does_not_own_it(tmp_path):
+    store = Collections(tmp_path)
+    room = Classroom(store)
+    room.open("class-2026", TEACHER)
+    room.add(bar_drawing(1), 1, ALICE, "alice")
+    store.clear("class-2026", TEACHER, operator=True)
+    if room.open_name() is None:
+        return  # closing the class collection with its clear is a fix too
+    room.add(bar_drawing(2), 2, MALLORY, "mallory")
+    room.add(bar_drawing(3), 3, ALICE, "alice")
+    assert not store.may_clear("class-2026", MALLORY)
