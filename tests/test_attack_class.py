@@ -185,3 +185,32 @@ def test_the_first_student_to_add_after_the_teacher_clears_the_class_collection_
     room.add(bar_drawing(2), 2, MALLORY, "mallory")
     room.add(bar_drawing(3), 3, ALICE, "alice")
     assert not store.may_clear("class-2026", MALLORY)
+
+
+def _name_many(root: str, prefix: str, count: int, go=None) -> None:
+    from mnist_core.classroom import Nicknames
+
+    names = Nicknames(root)
+    if go is not None:
+        go.wait()  # both servers start choosing at once
+    for i in range(count):
+        names.set(f"{prefix}{i:04d}", f"{prefix}{i}")
+
+
+# BUG cross-server nicknames: nicknames.json is read, changed and replaced under a lock of one process only;
+# two servers on one model folder (the teacher's and the students', or app replicas) lose each other's
+# nicknames when students choose them at the start of a lesson.
+def test_nicknames_chosen_on_two_servers_at_once_are_all_kept(tmp_path):
+    spawn = multiprocessing.get_context("spawn")
+    go = spawn.Event()
+    servers = [spawn.Process(target=_name_many, args=(str(tmp_path), prefix, 300, go)) for prefix in "ab"]
+    for server in servers:
+        server.start()
+    go.set()
+    for server in servers:
+        server.join()
+        assert server.exitcode == 0
+    from mnist_core.classroom import Nicknames
+
+    kept = Nicknames(tmp_path).all()
+    assert len(kept) == 600, f"{600 - len(kept)} nicknames lost"
