@@ -214,3 +214,21 @@ def test_nicknames_chosen_on_two_servers_at_once_are_all_kept(tmp_path):
 
     kept = Nicknames(tmp_path).all()
     assert len(kept) == 600, f"{600 - len(kept)} nicknames lost"
+
+
+# BUG hidden only on one page: the teacher hides a model (say its name is rude) and it leaves the Leaderboard,
+# but every other student still sees its name in the Draw page's model picker (and the Train page's table of
+# stored models, the Mistakes and Inside pickers): README says a hidden model "disappears for everyone else".
+def test_a_model_the_teacher_hid_is_not_offered_to_other_students(env, canvas, tmp_path):
+    from mnist_core.leaderboard import HiddenEntries, model_hide_id
+    from mnist_core.store import ModelStore
+
+    from .helpers import save_tiny
+
+    store = ModelStore(tmp_path / "models")
+    meta = save_tiny(store, "rude-name", owner_key=MALLORY)
+    HiddenEntries(store).hide(model_hide_id(meta), operator=True)
+    at = app_at("draw", key=ALICE)
+    assert not at.exception
+    offered = [option for box in at.selectbox for option in box.options]
+    assert "default" in offered and "rude-name" not in offered
