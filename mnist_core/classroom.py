@@ -6,7 +6,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -15,6 +14,7 @@ from torch import nn
 
 from .drawings import Collections, Drawing, NICKNAME
 from .evaluate import evaluate, Evaluation
+from .folders import locked
 from .preprocess import mnist_style
 from .store import check_name, find_store_dir, OwnerTags, StoreError, write_atomically
 from .train import ExtraExamples, TrainConfig
@@ -22,12 +22,14 @@ from .train import ExtraExamples, TrainConfig
 NICKNAMES = "nicknames.json"  # in the model store's folder: {owner tag: nickname}
 CLASS_FILE = "class.json"  # in the drawings folder: {"name": the open class collection}
 HELD_OUT_SHARE = 0.2
+# Who a leaderboard row is by when no nickname says: labels no student's nickname may take.
+SHIPPED, COMMAND_LINE, NO_NICKNAME = "shipped with the app", "command line", "(no nickname)"
+RESERVED_NICKNAMES = {SHIPPED, COMMAND_LINE, NO_NICKNAME, NO_NICKNAME.strip("()")}
 # Train more on our handwriting: a few epochs at an eighth of the model's learning rate, decaying to 0,
 # the class's drawings taking EXTRA_SHARE of each epoch's places, each copy deformed afresh.
 FINE_TUNE_EPOCHS = 2
 EXTRA_SHARE = 0.1
 EXTRA_AUGMENT = 0.6
-_lock = threading.Lock()  # one server: a read-change-write of a small JSON file never interleaves
 
 
 class ClassError(ValueError):
@@ -40,6 +42,8 @@ def check_nickname(nickname: str) -> str:
     if not NICKNAME.fullmatch(name) or name != " ".join(name.split()):
         raise ClassError("a nickname is 1-24 letters or digits (spaces, '.', ''', '_' and '-' inside), "
                          f"got {nickname!r}")
+    if name.casefold() in RESERVED_NICKNAMES:
+        raise ClassError(f"'{name}' is what the app calls models nobody nicknamed: choose another nickname")
     return name
 
 
@@ -82,7 +86,7 @@ class Nicknames:
         if not tag:
             raise ClassError("this browser has no identity yet; reload the page")
         nickname = check_nickname(nickname)
-        with _lock:
+        with locked(self.root):  # the teacher's server and the students' may share the folder
             values = self.all()
             values[tag] = nickname
             _write_json(self.path, values)
@@ -109,13 +113,14 @@ class Classroom:
         """Open `name` (new or existing) as the class collection; a new one is owned by `owner` (the
         operator's browser), so no student who adds the first drawing may clear it."""
         self.collections.claim(name, owner)  # a plain name, or ValueError
-        with _lock:
+        self.collections.mark_class(name)
+        with locked(self.collections.root):
             _write_json(self.path, {"name": name})
         return name
 
     def close(self) -> None:
         """No class collection open: students can add no more (its drawings stay)."""
-        with _lock:
+        with locked(self.collections.root):
             self.path.unlink(missing_ok=True)
 
     def add(self, image: np.ndarray | None, label: int | None, owner: str, nickname: str | None) -> str:
@@ -131,7 +136,9 @@ class Classroom:
             raise ClassError("say which digit you meant before adding the drawing")
         if image is None or mnist_style(image).blank:
             raise ClassError("the drawing is blank: draw a digit first")
-        return self.collections.add(name, image, int(label), owner=owner, nickname=check_nickname(nickname))
+        nickname = check_nickname(nickname)
+        self.collections.mark_class(name)  # again: the teacher may have cleared it since it was opened
+        return self.collections.add(name, image, int(label), owner=owner, nickname=nickname)
 
 
 @dataclass
@@ -151,7 +158,7 @@ def tally(drawings: list[Drawing]) -> Tally:
     per_nickname: dict[str, int] = {}
     for d in drawings:
         per_digit[d.label] += 1
-        who = d.nickname or "(no nickname)"
+        who = d.nickname or NO_NICKNAME
         per_nickname[who] = per_nickname.get(who, 0) + 1
     return Tally(per_digit, dict(sorted(per_nickname.items(), key=lambda item: (-item[1], item[0]))))
 

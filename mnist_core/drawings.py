@@ -9,9 +9,9 @@ import os
 import re
 import secrets
 import shutil
-import threading
 import warnings
 import zipfile
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -19,14 +19,14 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .folders import check_name, folder_setting, PROJECT_ROOT
+from .folders import check_name, folder_setting, locked, PROJECT_ROOT
 from .store import OwnerTags, write_atomically
 
 LABELS = "labels.csv"
 OWNER_FILE = ".owner"  # the OwnerTags hash of the browser that made the collection
+CLASS_MARK = ".class"  # a class collection: only the operator may clear it, whoever made it
 MAX_SIDE = 280  # pixels: a drawing is kept at most this big (the canvas's size), whatever was uploaded
 NICKNAME = re.compile(r"^\w[\w .'-]{0,23}$")  # what a nickname may be (classroom.check_nickname says why)
-_lock = threading.Lock()  # one server, many sessions: appends to a labels file never interleave
 
 
 @dataclass
@@ -58,6 +58,7 @@ MAX_ENTRIES = 5000
 MAX_PNG_BYTES = 2 * 1024 * 1024  # one drawing's file, as read from the zip (its header's size is not trusted)
 MAX_UNZIPPED = 200 * 1024 * 1024  # everything read from the zip
 MAX_IMPORT_PIXELS = 4_000_000  # one picture, from its header, before it is decoded
+MAX_IMPORT_TOTAL_PIXELS = MAX_ENTRIES * MAX_SIDE * MAX_SIDE  # all of them: as many canvas-sized drawings
 FILE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,100}\.png$")
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -70,8 +71,9 @@ def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -
     return data
 
 
-def _png(data: bytes, file: str) -> Image.Image:
-    """A PNG file's picture, at most MAX_SIDE a side; ValueError for anything else or too many pixels."""
+def _png(data: bytes, file: str, budget: int = MAX_IMPORT_PIXELS) -> tuple[Image.Image, int]:
+    """A PNG file's picture, at most MAX_SIDE a side, and the pixels decoded to make it; ValueError for
+    anything else, or more pixels than MAX_IMPORT_PIXELS or the `budget` left of the whole import's."""
     if not data.startswith(PNG_MAGIC):
         raise ValueError(f"{file}: not a PNG file")
     try:
@@ -80,18 +82,26 @@ def _png(data: bytes, file: str) -> Image.Image:
             with Image.open(io.BytesIO(data), formats=["PNG"]) as picture:
                 if picture.width * picture.height > MAX_IMPORT_PIXELS:
                     raise ValueError(f"{file}: {picture.width}x{picture.height} pixels is too large a drawing")
+                if picture.width * picture.height > budget:
+                    raise ValueError(f"the zip's pictures hold more than {MAX_IMPORT_TOTAL_PIXELS:,} pixels in all")
                 picture.load()
                 if picture.mode not in ("L", "LA", "RGB", "RGBA"):
                     picture = picture.convert("RGBA")
-                return bounded(np.asarray(picture))
+                return bounded(np.asarray(picture)), picture.width * picture.height
     except (OSError, SyntaxError, Image.DecompressionBombError) as e:
         raise ValueError(f"{file}: a damaged PNG file ({e})") from None
 
 
 def read_zip(data: bytes) -> list[tuple[str, int, Image.Image, str]]:
     """A collection's zip, checked: (file, label, picture, nickname) for each row of its labels.csv;
-    ValueError (one line) for anything amiss. Paths in the zip are never used as paths: a row names a
-    plain PNG file beside labels.csv."""
+    ValueError (one line) for anything amiss."""
+    return list(zip_rows(data))
+
+
+def zip_rows(data: bytes) -> Iterator[tuple[str, int, Image.Image, str]]:
+    """The rows of `read_zip` one at a time (an import writes each picture before decoding the next);
+    ValueError (one line) at the first thing amiss. Paths in the zip are never used as paths: a row names
+    a plain PNG file beside labels.csv."""
     if len(data) > MAX_ZIP_BYTES:
         raise ValueError(f"the zip is larger than {MAX_ZIP_BYTES // (1024 * 1024)} MB")
     try:
@@ -108,7 +118,8 @@ def read_zip(data: bytes) -> list[tuple[str, int, Image.Image, str]]:
         folder = found[0].filename[:-len(LABELS)]
         beside = {i.filename[len(folder):]: i for i in entries if i.filename.startswith(folder)}
         try:
-            lines = _read_bounded(archive, found[0], MAX_PNG_BYTES).decode("utf-8").splitlines()
+            # utf-8-sig: a spreadsheet's "CSV UTF-8" starts with a byte-order mark
+            lines = _read_bounded(archive, found[0], MAX_PNG_BYTES).decode("utf-8-sig").splitlines()
             rows = [r for r in csv.reader(lines) if r]
         except (UnicodeDecodeError, csv.Error):
             raise ValueError(f"{LABELS} is not a CSV text file") from None
@@ -116,9 +127,10 @@ def read_zip(data: bytes) -> list[tuple[str, int, Image.Image, str]]:
             raise ValueError(f"the zip cannot be read ({e})") from None
         if not rows:
             raise ValueError(f"{LABELS} lists no drawings")
-        result, seen, total = [], set(), 0
+        seen, total, pixels = set(), 0, 0
         for number, row in enumerate(rows, 1):
-            if len(row) not in (2, 4) or not row[1].strip().isdigit() or not 0 <= int(row[1]) <= 9:
+            digit = row[1].strip() if len(row) in (2, 4) else ""
+            if len(digit) != 1 or digit not in "0123456789":
                 raise ValueError(f"{LABELS} line {number}: expected 'file.png,digit', got {','.join(row)[:60]!r}")
             file = row[0].strip()
             if not FILE_PATTERN.fullmatch(file) or file in seen:
@@ -130,18 +142,19 @@ def read_zip(data: bytes) -> list[tuple[str, int, Image.Image, str]]:
             if total > MAX_UNZIPPED:
                 raise ValueError(f"the zip unpacks to more than {MAX_UNZIPPED // (1024 * 1024)} MB")
             try:
-                picture = _png(_read_bounded(archive, beside[file], MAX_PNG_BYTES), file)
+                picture, decoded = _png(_read_bounded(archive, beside[file], MAX_PNG_BYTES), file,
+                                        MAX_IMPORT_TOTAL_PIXELS - pixels)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
                 raise ValueError(f"{file}: cannot be read from the zip ({e})") from None
             nickname = row[3].strip() if len(row) == 4 else ""
-            result.append((file, int(row[1]), picture, nickname if NICKNAME.fullmatch(nickname) else ""))
-    return result
+            pixels += decoded
+            yield file, int(digit), picture, nickname if NICKNAME.fullmatch(nickname) else ""
 
 
 def _good_row(row: list[str]) -> bool:
     """A labels row: a plain PNG name and a digit, then (optionally) who added it and their nickname."""
     return (len(row) in (2, 4) and Path(row[0]).name == row[0] and row[0].endswith(".png")
-            and row[1].isdigit() and len(row[1]) == 1)
+            and len(row[1]) == 1 and row[1] in "0123456789")
 
 
 class Collections:
@@ -158,7 +171,9 @@ class Collections:
     def names(self) -> list[str]:
         if not self.root.is_dir():
             return []
-        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and (p / LABELS).is_file())
+        # Hidden folders are an import or a clear at work (or cut short): never a collection.
+        return sorted(p.name for p in self.root.iterdir()
+                      if p.is_dir() and not p.name.startswith(".") and (p / LABELS).is_file())
 
     def owner_of(self, name: str) -> str:
         try:
@@ -181,8 +196,22 @@ class Collections:
         except OSError:  # a folder where no secret can be made: nothing can be saved there either
             return "my-digits"
 
+    def is_class(self, name: str) -> bool:
+        """Whether the collection was ever opened for a class (then only the operator may clear it)."""
+        return (self._folder(name) / CLASS_MARK).exists()
+
+    def mark_class(self, name: str) -> None:
+        """Make the collection (if new) a class collection: nobody but the operator may clear it, not even
+        a student who saved into that name before the teacher opened it."""
+        folder = self._folder(name)
+        folder.mkdir(parents=True, exist_ok=True)
+        if not (folder / CLASS_MARK).exists():
+            write_atomically(folder / CLASS_MARK, lambda f: f.write(b"1"))
+
     def may_clear(self, name: str, owner: str, operator: bool = False) -> bool:
-        return operator or self.owners.owns(owner, self.owner_of(name))
+        if operator:
+            return True
+        return not self.is_class(name) and self.owners.owns(owner, self.owner_of(name))
 
     def claim(self, name: str, owner: str) -> None:
         """Make the collection's folder, and `owner` its owner unless it has one already (the first claim
@@ -211,7 +240,7 @@ class Collections:
         row = io.StringIO()
         csv.writer(row).writerow([file, int(label)] + ([self.owners.tag(owner), nickname] if owner else []))
         try:
-            with _lock, open(folder / LABELS, "a", newline="") as f:
+            with locked(folder), open(folder / LABELS, "a", newline="") as f:
                 f.write(row.getvalue())  # one write: a full disk cuts it short at worst (load skips it)
         except OSError:
             (folder / file).unlink(missing_ok=True)
@@ -246,7 +275,7 @@ class Collections:
         """Delete one drawing: only the browser that added it (or the operator) may (ValueError otherwise).
         The labels file is replaced whole, then the PNG removed: a crash leaves at most an unlisted file."""
         folder = self._folder(name)
-        with _lock:
+        with locked(folder):
             try:
                 with open(folder / LABELS, newline="") as f:
                     rows = list(csv.reader(f))
@@ -284,14 +313,16 @@ class Collections:
         folder = self._folder(name)
         if folder.exists():
             raise ValueError(f"a collection named '{name}' exists already; import under a new name")
-        rows = read_zip(data)
+        rows = zip_rows(data)  # checked as they come; the folder appears only once all are written
         tag = self.owners.tag(owner) if owner else ""
         self.root.mkdir(parents=True, exist_ok=True)
         building = self.root / f".{name}.import-{secrets.token_hex(3)}"
         building.mkdir()
+        count = 0
         try:
             labels = io.StringIO()
             for file, label, picture, nickname in rows:
+                count += 1
                 write_atomically(building / file, lambda f, p=picture: p.save(f, format="PNG", optimize=True))
                 csv.writer(labels).writerow([file, label] + ([tag, nickname] if tag else []))
             write_atomically(building / LABELS, lambda f: f.write(labels.getvalue().encode()))
@@ -303,7 +334,10 @@ class Collections:
             if folder.exists():
                 raise ValueError(f"a collection named '{name}' exists already; import under a new name") from e
             raise
-        return len(rows)
+        except BaseException:  # a row refused (ValueError) or the server stopping: nothing is left behind
+            shutil.rmtree(building, ignore_errors=True)
+            raise
+        return count
 
     def clear(self, name: str, owner: str = "", operator: bool = False) -> None:
         """Delete a collection: only its maker (or the operator) may (ValueError otherwise)."""

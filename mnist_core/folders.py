@@ -1,10 +1,13 @@
-"""Where the engine's files live: the project root, folders a user may set, and the plain names
-that models and drawing collections take inside them."""
+"""Where the engine's files live: the project root, folders a user may set, the plain names that
+models and drawing collections take inside them, and a folder's lock across processes."""
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import os
 import re
+from collections.abc import Iterator
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -30,3 +33,19 @@ def check_name(name: str, what: str = "model", error: type[Exception] = ValueErr
             "letter or digit"
         )
     return name
+
+
+LOCK = ".lock"
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """`folder`'s lock, across processes and threads (several servers may share a folder): held while a
+    file there is read, changed and replaced, so no other change comes between."""
+    folder.mkdir(parents=True, exist_ok=True)
+    with open(folder / LOCK, "a") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(f, fcntl.LOCK_UN)

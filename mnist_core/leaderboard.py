@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .classroom import Examples, NICKNAMES, score
+from .classroom import COMMAND_LINE, Examples, NICKNAMES, NO_NICKNAME, score, SHIPPED
 from .evaluate import evaluate
 from .runs import QUEUED, Snapshot
 from .store import ModelMeta, ModelStore, os_error_text, StoreError, SUFFIX, write_atomically
@@ -23,7 +23,6 @@ from .store import ModelMeta, ModelStore, os_error_text, StoreError, SUFFIX, wri
 MODEL, RUN = "model", "run"
 HIDDEN_FILE = ".leaderboard-hidden.json"  # in the model folder: the ids the operator hid
 # Who a model is by when no nickname says it: models without an owner tag were not trained in a browser.
-SHIPPED, COMMAND_LINE, NO_NICKNAME = "shipped with the app", "command line", "(no nickname)"
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import hashlib
 import hmac
 import io
@@ -14,7 +13,6 @@ import os
 import secrets
 import tempfile
 import uuid
-from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -22,7 +20,7 @@ from pathlib import Path
 import torch
 
 from . import folders
-from .folders import folder_setting, NAME_PATTERN, PROJECT_ROOT
+from .folders import folder_setting, locked, NAME_PATTERN, PROJECT_ROOT
 from .model import ACTIVATIONS, build_model, MLP
 
 SUFFIX = folders.MODEL_SUFFIX
@@ -33,7 +31,6 @@ MAX_LAYERS = 16
 MAX_WIDTH = 65_536
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32
 SECRET = ".owner-secret"  # per folder: the key of the owner hashes written into its files
-LOCK = ".lock"  # held while a save, rename or delete checks a file and changes it
 # Models that ship with the app: listed and loaded like the others, never overwritten or deleted.
 BUILTIN_DIR = PROJECT_ROOT / "mnist_core" / "builtin_models"
 
@@ -249,17 +246,10 @@ class ModelStore:
             return builtin
         raise StoreError(f"no model named '{name}' in {self.root}")
 
-    @contextlib.contextmanager
-    def locked(self) -> Iterator[None]:
+    def locked(self) -> contextlib.AbstractContextManager[None]:
         """The store's lock, across processes (training children save too): held while a file is
         checked and then changed, so no rename, delete or save comes between."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with open(self.root / LOCK, "a") as f:
-            fcntl.flock(f, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(f, fcntl.LOCK_UN)
+        return locked(self.root)
 
     def is_builtin(self, name: str) -> bool:
         return not self._path(name).is_file() and self._builtin_path(name) is not None

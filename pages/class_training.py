@@ -19,6 +19,7 @@ from pages.shared import (
     evaluation_of,
     JOB,
     job_registry,
+    model_names,
     model_store,
     owner,
 )
@@ -76,7 +77,7 @@ def class_training_panel(busy: bool, have_data: bool) -> None:
             st.caption("No drawing collections yet: the teacher opens a class collection on the Class page.")
             return
         choices = ([open_name] if open_name in names else []) + [n for n in names if n != open_name]
-        models = [e.name for e in model_store().list() if e.meta is not None]
+        models = model_names()
         current = current_model_name()
         left, middle, right = st.columns([2, 2, 1])
         collection = left.selectbox("Collection", choices, key="tc_collection")

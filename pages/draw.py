@@ -17,6 +17,7 @@ from mnist_core.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.store import os_error_text
 from pages.canvas import st_canvas
 from pages.shared import (
+    as_markdown,
     classroom,
     collection_part,
     collections,
@@ -31,6 +32,7 @@ from pages.shared import (
 
 CANVAS = 280
 ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
+CLASS_ERROR = "d_class_error"  # why the last Add to the class collection was refused
 
 
 def probability_bars(probs: np.ndarray, digit: int) -> str:
@@ -129,7 +131,11 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
         name = st.text_input("Collection", value=default, help="Letters, digits, '.', '_' or '-'")
         left, right = st.columns([1, 1])
         label = left.selectbox("This drawing is a", list(range(10)), index=None, placeholder="true digit")
-        if right.button("Save drawing", disabled=image is None or label is None):
+        is_class = name == classroom().open_name()
+        if is_class:  # drawings go in there with a nickname and the class panel's checks, never unnamed
+            st.warning(f"**{name}** is the open class collection: add to it in the class panel above, "
+                       "under your nickname.")
+        if right.button("Save drawing", disabled=image is None or label is None or is_class):
             try:
                 store.add(name, image, label, owner=who)
                 st.toast(f"Saved into {name}")
@@ -178,6 +184,20 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
             no.button("Cancel", on_click=st.session_state.pop, args=(ASKED, None))
 
 
+def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: str | None, name: str) -> None:
+    """The Add button's callback: add, then ask the digit meant afresh (the next drawing is another digit)."""
+    try:
+        classroom().add(image, label, who, nick)
+        st.session_state["d_class_label"] = None
+        st.toast(f"Added your {label} to {name}")
+    except ClassError as e:
+        st.session_state[CLASS_ERROR] = f"Not added: {e}."
+    except ValueError as e:
+        st.session_state[CLASS_ERROR] = str(e)
+    except OSError as e:
+        st.session_state[CLASS_ERROR] = f"Not added: {os_error_text(e, 'the drawings folder')}."
+
+
 def class_panel(image: np.ndarray | None) -> None:
     """While the teacher has a class collection open: add this drawing to it, with the digit meant."""
     room = classroom()
@@ -187,23 +207,17 @@ def class_panel(image: np.ndarray | None) -> None:
     who, nick = owner(), nickname()
     with st.container(border=True, key="class_panel"):
         st.markdown(f"**Our class's handwriting**: add your drawing to the class collection **{name}**, "
-                    f"as **{nick}**." if nick else
+                    f"as **{as_markdown(nick)}**." if nick else
                     f"**Our class's handwriting**: add your drawing to the class collection **{name}**.")
         if not nick:
             st.info("Choose a nickname in the sidebar first: the class sees your drawings under it, not your name.")
         left, right = st.columns([1, 1], vertical_alignment="bottom")
         label = left.selectbox("The digit I meant", list(range(10)), index=None, placeholder="digit meant",
                                key="d_class_label")
-        if right.button("Add to the class collection", key="d_class_add", icon=":material/group_add:"):
-            try:
-                room.add(image, label, who, nick)
-                st.toast(f"Added your {label} to {name}")
-            except ClassError as e:
-                st.error(f"Not added: {e}.")
-            except ValueError as e:
-                st.error(str(e))
-            except OSError as e:
-                st.error(f"Not added: {os_error_text(e, 'the drawings folder')}.")
+        right.button("Add to the class collection", key="d_class_add", icon=":material/group_add:",
+                     on_click=add_to_class, args=(image, label, who, nick, name))
+        if error := st.session_state.pop(CLASS_ERROR, None):
+            st.error(error)
         try:
             drawings, _ = collection_part(name, "all")  # read once per change of the collection
             mine = sum(1 for d in drawings if collections().owners.owns(who, d.owner))

@@ -240,6 +240,8 @@ def leaderboard_page() -> None:
     shown = models_table(models, hidden_ids, show_hidden, who)
     if shown:
         open_panel(shown, who)
+    elif models and OPERATOR:  # every model hidden
+        st.info(f"All {len(models)} models are hidden: *Show hidden entries* lists them.")
     else:
         st.info("No models yet: train one on the Train page.")
     if OPERATOR:

@@ -9,9 +9,9 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.classroom import tally
-from mnist_core.pictures import gallery_image, pixels_image
+from mnist_core.pictures import pixels_image
 from mnist_core.store import os_error_text
-from pages.shared import classroom, collection_part, collections, nickname, OPERATOR, owner
+from pages.shared import as_markdown, classroom, collection_part, collections, nickname, OPERATOR, owner
 
 GALLERY = 60  # drawings of one digit shown at once
 REFRESH = 5.0  # seconds between redraws of the open class collection
@@ -44,7 +44,7 @@ def growth_panel(name: str) -> None:
     drawings, _ = collection_part(name, "all")
     learn, _ = collection_part(name, "learn")
     counts = tally(drawings)
-    st.markdown(f"**{counts.total}** drawings by **{len(counts.per_nickname)}** "
+    st.markdown(f"**{counts.total}** drawing{'s' if counts.total != 1 else ''} by **{len(counts.per_nickname)}** "
                 f"{'person' if len(counts.per_nickname) == 1 else 'people'}: **{len(learn)}** to learn from, "
                 f"**{counts.total - len(learn)}** held out to test on (the same ones every time).")
     left, right = st.columns([3, 2])
@@ -69,8 +69,10 @@ def gallery_panel(name: str) -> None:
         return
     images = (seen.images[chosen] * 255).round().astype(np.uint8)
     captions = [by_file[seen.files[i]].nickname[:12] or "?" for i in chosen]
-    st.image(gallery_image(images, captions), output_format="PNG",
-             caption=f"{len(chosen)} of the class's {digit}s, as the network sees them, with who drew each")
+    st.caption(f"{len(chosen)} of the class's {digit}s, as the network sees them, with who drew each")
+    # Captions as the browser's text, not drawn into a picture: every script a nickname may be in shows.
+    with st.container(key="c_gallery"):
+        st.image([255 - image for image in images], caption=captions, width=64, output_format="PNG")
 
 
 def mine_panel(name: str) -> None:
@@ -149,8 +151,9 @@ def class_page() -> None:
     teacher_panel(open_name)
     names = collections().names()
     if open_name:
-        st.success(f"The class collection **{open_name}** is open: add drawings on the Draw page"
-                   f"{f' (you are **{nickname()}**)' if nickname() else ', after choosing a nickname in the sidebar'}.")
+        me = nickname()
+        where = f" (you are **{as_markdown(me)}**)" if me else ", after choosing a nickname in the sidebar"
+        st.success(f"The class collection **{open_name}** is open: add drawings on the Draw page{where}.")
     else:
         st.info("No class collection is open" + (": open one above." if OPERATOR else "; the teacher opens one.")
                 + (" You can still look at the collections below." if names else ""))

@@ -21,8 +21,9 @@ from mnist_core.data import find_data_dir, load_mnist, missing_files, Mnist, Mni
 from mnist_core.drawings import Collections, Drawing
 from mnist_core.evaluate import evaluate, Evaluation
 from mnist_core.jobs import JobRegistry, runner_for, TrainingJob
+from mnist_core.leaderboard import HiddenEntries, model_hide_id
 from mnist_core.model import MLP
-from mnist_core.store import ModelMeta, ModelStore, os_error_text, StoreError
+from mnist_core.store import Listing, ModelMeta, ModelStore, os_error_text, StoreError
 from pages.identity import browser_key, OWNER  # noqa: F401 (OWNER: the session key, for the pages)
 
 
@@ -152,6 +153,11 @@ def job_registry() -> tuple[JobRegistry, Sessions]:
     return registry, Sessions(registry)
 
 
+def as_markdown(text: str) -> str:
+    """`text` shown as typed inside Markdown: a nickname's '_' (the one Markdown mark it may hold) escaped."""
+    return text.replace("_", "\\_")
+
+
 def owner() -> str:
     """This browser's private owner key (a cookie, see pages/identity.py); never in a URL or a file."""
     who = browser_key()
@@ -195,7 +201,7 @@ def nickname_box() -> None:
     any real name."""
     current = nickname()
     problem = st.session_state.get(NICKNAME_ERROR)
-    with st.sidebar.popover(f"You are **{current}**" if current else "Choose a nickname", width="stretch",
+    with st.sidebar.popover(f"You are **{as_markdown(current)}**" if current else "Choose a nickname", width="stretch",
                             icon=":material/badge:"):
         with st.form("nickname_form", border=False):
             st.text_input("Nickname", value=current or "", max_chars=24, key="nickname_input",
@@ -394,9 +400,22 @@ def current_model(device: str = "cpu") -> tuple[MLP, ModelMeta]:
         return loaded_model(DEFAULT_MODEL, model_version(DEFAULT_MODEL), device)
 
 
+def offered_models(damaged: bool = False) -> list[Listing]:
+    """The stored models this browser is offered: those that read (a damaged file only if `damaged`), less
+    the ones the teacher hid on the leaderboard, unless they are this browser's own (or this is the operator)."""
+    store = model_store()
+    try:
+        hidden = HiddenEntries(store).ids()
+    except StoreError:  # a damaged list of hidden entries hides nothing (the leaderboard says so)
+        hidden = set()
+    who = owner()
+    return [e for e in store.list() if (e.meta is None and damaged) or e.meta is not None and
+            (OPERATOR or model_hide_id(e.meta) not in hidden or store.owners.owns(who, e.meta.owner))]
+
+
 def model_names(besides: str | None = None) -> list[str]:
-    """The stored models that read (a damaged file is left out), as the store lists them; not `besides`."""
-    return [e.name for e in model_store().list() if e.meta is not None and e.name != besides]
+    """The names of `offered_models`, as the store lists them; not `besides`."""
+    return [e.name for e in offered_models() if e.name != besides]
 
 
 def model_picker(label: str = "Model") -> str:

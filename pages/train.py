@@ -23,7 +23,7 @@ from pages.shared import (
     JOB,
     job_registry,
     may_change,
-    model_store,
+    offered_models,
     owner,
     rename_model,
     set_current_model,
@@ -302,8 +302,7 @@ def notice(text: str) -> None:
 
 
 def models_panel(who: str) -> None:
-    store = model_store()
-    entries = store.list()
+    entries = offered_models(damaged=True)
     st.subheader("Stored models")
     if text := st.session_state.pop("t_notice", None):
         st.success(text)
