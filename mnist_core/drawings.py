@@ -308,23 +308,25 @@ class Collections:
 
     def import_zip(self, name: str, data: bytes, owner: str = "") -> int:
         """A zip of PNGs and a labels.csv (as `zip_bytes` makes) made into the new collection `name`, owned by
-        `owner`; returns how many drawings it holds. Everything is checked before anything is written
-        (sizes, names, PNG files, pixels: ValueError, one line), then the collection appears whole."""
+        `owner`; returns how many drawings it holds. Each row is checked as it is read (sizes, names, PNG
+        files, pixels: ValueError, one line) and written into a hidden folder, which becomes the collection
+        only once all of them passed (else it is removed): a collection appears whole or not at all."""
         folder = self._folder(name)
         if folder.exists():
             raise ValueError(f"a collection named '{name}' exists already; import under a new name")
         rows = zip_rows(data)  # checked as they come; the folder appears only once all are written
-        tag = self.owners.tag(owner) if owner else ""
-        self.root.mkdir(parents=True, exist_ok=True)
         building = self.root / f".{name}.import-{secrets.token_hex(3)}"
-        building.mkdir()
-        count = 0
+        kept: list[tuple[str, int, str]] = []
         try:
-            labels = io.StringIO()
             for file, label, picture, nickname in rows:
-                count += 1
+                if not kept:  # the first row passed its checks: only now is anything written
+                    building.mkdir(parents=True)
                 write_atomically(building / file, lambda f, p=picture: p.save(f, format="PNG", optimize=True))
-                csv.writer(labels).writerow([file, label] + ([tag, nickname] if tag else []))
+                kept.append((file, label, nickname))
+            tag = self.owners.tag(owner) if owner else ""  # (its first use makes the folder's secret)
+            labels = io.StringIO()
+            csv.writer(labels).writerows([file, label] + ([tag, nickname] if tag else [])
+                                         for file, label, nickname in kept)
             write_atomically(building / LABELS, lambda f: f.write(labels.getvalue().encode()))
             if tag:
                 write_atomically(building / OWNER_FILE, lambda f: f.write(tag.encode()))
@@ -337,7 +339,7 @@ class Collections:
         except BaseException:  # a row refused (ValueError) or the server stopping: nothing is left behind
             shutil.rmtree(building, ignore_errors=True)
             raise
-        return count
+        return len(kept)
 
     def clear(self, name: str, owner: str = "", operator: bool = False) -> None:
         """Delete a collection: only its maker (or the operator) may (ValueError otherwise)."""

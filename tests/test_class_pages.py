@@ -96,13 +96,15 @@ def test_a_student_adds_to_the_class_collection_under_a_nickname(env, canvas, mo
     # A blank canvas is refused.
     canvas["image"] = np.zeros((280, 280, 4), np.uint8)
     at.run()
+    assert at.selectbox(key="d_class_label").value is None  # asked afresh after each drawing added
+    at.selectbox(key="d_class_label").set_value(3).run()
     button(at, "Add to the class collection").click().run()
     assert any("the drawing is blank" in e for e in errors(at))
     assert len(Collections(tmp_path / "drawings").load("class-2026")) == 1
     # The Class page counts it under the nickname; the student may remove it.
     at.switch_page("pages/our_class.py").run()
     assert not at.exception
-    assert any("**1** drawings by **1** person" in m.value for m in at.markdown)
+    assert any("**1** drawing by **1** person" in m.value for m in at.markdown)
     people = at.dataframe[0].value
     assert people.to_dict("records") == [{"nickname": "Kiwi", "drawings": 1}]
     button(at, "Remove it").click().run()
@@ -128,7 +130,7 @@ def test_another_students_drawing_cannot_be_removed(env, tmp_path):
     Classroom(store).open("class-2026", owner="teacher-key")
     store.add("class-2026", draw_seven(), 7, owner="someone-else", nickname="Fox")
     at = app_at("our_class")
-    assert any("**1** drawings by **1** person" in m.value for m in at.markdown)
+    assert any("**1** drawing by **1** person" in m.value for m in at.markdown)
     assert not any(b.label == "Remove it" for b in at.button)  # nothing of this browser's to remove
 
 

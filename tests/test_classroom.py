@@ -56,8 +56,8 @@ def test_the_operator_opens_and_closes_the_class_collection(tmp_path):
     room.open("class-2026", owner="teacher")
     assert Classroom(Collections(tmp_path)).open_name() == "class-2026"
     collections.add("class-2026", bar_drawing(3), 3, owner="student")
-    # The first student to add is not its owner: the teacher's browser is.
-    assert not collections.may_clear("class-2026", "student") and collections.may_clear("class-2026", "teacher")
+    # The first student to add is not its owner: only the operator (the teacher) may clear a class collection.
+    assert not collections.may_clear("class-2026", "student") and collections.may_clear("class-2026", "teacher", True)
     room.close()
     assert room.open_name() is None and len(collections.load("class-2026")) == 1
     with pytest.raises(ValueError, match="invalid collection name"):
