@@ -93,6 +93,9 @@ def class_training_panel(busy: bool, have_data: bool) -> None:
         st.caption(f"**{len(learn)}** drawings to learn from, **{len(held)}** held out. The model trains on MNIST "
                    "with these drawings mixed in (each shown many times, deformed afresh each time, so a few hundred "
                    "count), at an eighth of its learning rate.")
+        if learn and not held:  # the run would help, but nothing would show whether it did
+            st.warning("No drawings are held out yet (a fifth of them are, as the collection grows): the run can "
+                       "learn, but there is nothing to show before → after on. Add more drawings first.")
         st.button("Train more on our handwriting", on_click=start_class_training, key="tc_train",
                   disabled=busy or not have_data or not learn)
         run = st.session_state.get(CLASS_RUN)

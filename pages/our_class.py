@@ -152,8 +152,12 @@ def class_page() -> None:
     names = collections().names()
     if open_name:
         me = nickname()
-        where = f" (you are **{as_markdown(me)}**)" if me else ", after choosing a nickname in the sidebar"
-        st.success(f"The class collection **{open_name}** is open: add drawings on the Draw page{where}.")
+        if OPERATOR:  # the teacher: the students are the ones who add, under their nicknames
+            st.success(f"The class collection **{open_name}** is open: students add drawings on the Draw page, "
+                       "under the nickname they choose in the sidebar.")
+        else:
+            where = f" (you are **{as_markdown(me)}**)" if me else ", after choosing a nickname in the sidebar"
+            st.success(f"The class collection **{open_name}** is open: add drawings on the Draw page{where}.")
     else:
         st.info("No class collection is open" + (": open one above." if OPERATOR else "; the teacher opens one.")
                 + (" You can still look at the collections below." if names else ""))

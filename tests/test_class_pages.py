@@ -121,6 +121,7 @@ def test_the_teacher_opens_and_closes_the_class_collection(env, monkeypatch, tmp
     button(at, "Open for the class").click().run()
     assert Classroom(Collections(tmp_path / "drawings")).open_name() == "class-3b"
     assert any("class-3b" in s.value and "is open" in s.value for s in at.success)
+    assert not any("after choosing a nickname" in s.value for s in at.success)  # the students choose one
     button(at, "Close it").click().run()
     assert Classroom(Collections(tmp_path / "drawings")).open_name() is None
 
@@ -210,3 +211,18 @@ def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, 
     # A new model, trained on from the old one (its history goes on); the old one unchanged.
     after, before = store.meta("tiny-class-2026"), store.meta("tiny")
     assert after.id != before.id and len(after.history) == 2 and len(before.history) == 1
+
+
+def test_train_more_with_nothing_held_out_yet_says_so_before_the_run(env, tmp_path):
+    from mnist_core.classroom import held_out
+
+    drawings = Collections(tmp_path / "drawings")
+    while True:  # one drawing in the learning part, none held out
+        file = drawings.add("class-2026", bar_drawing(1), 1, owner="k", nickname="Ann")
+        if not held_out(file):
+            break
+        drawings.remove("class-2026", file, "k")
+    Classroom(drawings).open("class-2026")
+    at = app_at("train")
+    assert not at.exception
+    assert any("No drawings are held out yet" in w.value for w in at.warning)
