@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -104,6 +105,15 @@ def setup_small_run(page, epochs: int, name: str) -> None:
     set_field(page, "Hidden layers", "32")
     set_field(page, "Epochs", str(epochs))
     set_field(page, "Model name", name)
+
+
+def train_one_epoch(page, name: str, timeout: float = 90_000) -> None:
+    """Train a small model `name` for one epoch from the Train page, and wait until it is saved and the
+    page is idle."""
+    setup_small_run(page, 1, name)
+    main_button(page, "Train").click()
+    page.get_by_text(re.compile(rf"Trained 1 epoch; saved as {re.escape(name)}")).wait_for(timeout=timeout)
+    wait_idle(page)
 
 
 def stroke(page, points: list[tuple[float, float]]) -> None:

@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, wait_idle
+from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, train_one_epoch, wait_idle
 
 pytestmark = pytest.mark.browser
 COOKIE = "mnist_owner"
@@ -51,10 +51,7 @@ def test_switch_page_and_reload_keep_the_run_the_model_and_the_rights(app, brows
     open_app(page, app.url)
     cookie = owner_cookie(alice)
     assert cookie["sameSite"] == "Strict" and cookie["expires"] > 0 and len(cookie["value"]) >= 24
-    setup_small_run(page, 1, "e2e-class-a")
-    main_button(page, "Train").click()
-    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-class-a")).wait_for(timeout=120_000)
-    wait_idle(page)
+    train_one_epoch(page, "e2e-class-a", timeout=120_000)
     assert "job=" in page.url and "key=" not in page.url and cookie["value"] not in page.url
     go_to(page, "Draw")
     pick_model(page, "e2e-class-a")

@@ -3,7 +3,7 @@
 import re
 import time
 
-from .helpers import ARTIFACTS, main_button, open_app, set_field, setup_small_run, start_app, wait_idle
+from .helpers import ARTIFACTS, main_button, open_app, set_field, setup_small_run, start_app, train_one_epoch, wait_idle
 
 
 def test_train_one_epoch_fills_the_charts_and_the_table(app, page):
@@ -140,10 +140,7 @@ def click_model_row(page, name: str) -> None:
 
 def test_the_current_model_follows_its_name_and_a_new_model_is_announced(app, page):
     open_app(page, app.url)
-    setup_small_run(page, 1, "e2e-first")
-    main_button(page, "Train").click()
-    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-first")).wait_for(timeout=90_000)
-    wait_idle(page)
+    train_one_epoch(page, "e2e-first")
     current = page.get_by_text(re.compile(r"Current model for the other pages: \S+"))
     assert "e2e-first" in current.inner_text()
     page.get_by_text("e2e-first is now the current model").first.wait_for()
@@ -164,10 +161,7 @@ def test_the_current_model_follows_its_name_and_a_new_model_is_announced(app, pa
 
 def test_delete_asks_first_and_rename_says_it_is_done(app, page):
     open_app(page, app.url)
-    setup_small_run(page, 1, "e2e-del")
-    main_button(page, "Train").click()
-    page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-del")).wait_for(timeout=90_000)
-    wait_idle(page)
+    train_one_epoch(page, "e2e-del")
     page.get_by_text("Rename or delete e2e-del").click()
     field = page.get_by_test_id("stMainBlockContainer").get_by_label("New name")
     field.fill("e2e-renamed")
