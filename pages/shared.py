@@ -409,8 +409,13 @@ def offered_models(damaged: bool = False) -> list[Listing]:
     except StoreError:  # a damaged list of hidden entries hides nothing (the leaderboard says so)
         hidden = set()
     who = owner()
-    return [e for e in store.list() if (e.meta is None and damaged) or e.meta is not None and
-            (OPERATOR or model_hide_id(e.meta) not in hidden or store.owners.owns(who, e.meta.owner))]
+
+    def offered(entry: Listing) -> bool:
+        if entry.meta is None:
+            return damaged
+        return OPERATOR or model_hide_id(entry.meta) not in hidden or store.owners.owns(who, entry.meta.owner)
+
+    return [e for e in store.list() if offered(e)]
 
 
 def model_names(besides: str | None = None) -> list[str]:
