@@ -95,7 +95,7 @@ def train_figures(page, app: App, folder: str, epochs: int) -> None:
     page.get_by_text(re.compile(rf"Epoch 1 of {epochs}, batch \d+")).wait_for()
     print(f"Train: click to the first batches shown: {time.monotonic() - clicked:.1f} s", flush=True)
     page.get_by_text(f"Trained {epochs} epochs; saved as page").wait_for(timeout=300_000)
-    from mnist_core.store import ModelStore
+    from mnist_core.storage.models import ModelStore
     page_epochs = [r["seconds"] for r in ModelStore(store).meta("page").history]
     (Path(folder) / "cli.pt").unlink()
     cli_after = cli_epoch_seconds(folder, epochs)

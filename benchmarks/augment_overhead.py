@@ -15,9 +15,10 @@ from dataclasses import replace
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.model import layers_label  # noqa: E402
-from mnist_core.train import PRESETS, Trainer  # noqa: E402
+from mnist_core.net.config import PRESETS  # noqa: E402
+from mnist_core.net.data import load_mnist  # noqa: E402
+from mnist_core.net.model import layers_label  # noqa: E402
+from mnist_core.net.train import Trainer  # noqa: E402
 
 
 def main() -> None:

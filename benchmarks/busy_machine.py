@@ -1,6 +1,6 @@
 """Training on a busy machine: an epoch of `train --hidden 128 --batch-size 64`, quiet, with one CPU kept busy by
 another process from before the run, and with it busy from the moment training starts; with the old fixed
-thread count (one per usable CPU), the CLI's own choice (`mnist_core.device.CpuThreads`: one per CPU left
+thread count (one per usable CPU), the CLI's own choice (`mnist_core.net.device.CpuThreads`: one per CPU left
 free, followed during the run) and, for comparison, the old count with OMP_WAIT_POLICY=PASSIVE. All in one
 run, alternating, so the machine's background load hits every setting alike.
 
@@ -22,7 +22,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from mnist_core.device import busy_cpus, usable_cpus  # noqa: E402
+from mnist_core.net.device import busy_cpus, usable_cpus  # noqa: E402
 
 
 def spin() -> subprocess.Popen:

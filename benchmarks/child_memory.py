@@ -20,10 +20,11 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.jobs import JobRegistry, LocalRunner  # noqa: E402
-from mnist_core.store import ModelStore  # noqa: E402
-from mnist_core.train import TrainConfig  # noqa: E402
+from mnist_core.net.config import TrainConfig  # noqa: E402
+from mnist_core.net.data import load_mnist  # noqa: E402
+from mnist_core.runs.child import LocalRunner  # noqa: E402
+from mnist_core.runs.jobs import JobRegistry  # noqa: E402
+from mnist_core.storage.models import ModelStore  # noqa: E402
 
 
 def children_of(pid: int) -> list[int]:

@@ -21,21 +21,17 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from mnist_core.classroom import (  # noqa: E402
-    class_extra,
-    examples,
-    fine_tune_config,
-    score,
-    simulated_class,
-    simulated_students,
-    split,
-)
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.evaluate import evaluate  # noqa: E402
-from mnist_core.model import build_model  # noqa: E402
-from mnist_core.runs import RunSpec, StartState, train_run  # noqa: E402
-from mnist_core.store import ModelStore  # noqa: E402
-from mnist_core.train import TrainConfig  # noqa: E402
+from mnist_core.classroom.collection import split  # noqa: E402
+from mnist_core.classroom.fine_tune import class_extra, fine_tune_config  # noqa: E402
+from mnist_core.classroom.scoring import examples, score  # noqa: E402
+from mnist_core.classroom.simulated import simulated_class, simulated_students  # noqa: E402
+from mnist_core.net.config import TrainConfig  # noqa: E402
+from mnist_core.net.data import load_mnist  # noqa: E402
+from mnist_core.net.evaluate import evaluate  # noqa: E402
+from mnist_core.net.model import build_model  # noqa: E402
+from mnist_core.runs.body import start_from_store, train_run  # noqa: E402
+from mnist_core.runs.spec import RunSpec, StartState  # noqa: E402
+from mnist_core.storage.models import ModelStore  # noqa: E402
 
 
 def trained_on(start: StartState, config, data, extra, threads: int):
@@ -76,7 +72,7 @@ def main() -> None:
           f"{time.perf_counter() - made:.0f} s)")
 
     store = ModelStore()
-    start, meta = StartState.from_store(store, args.model)
+    start, meta = start_from_store(store, args.model)
     start.optimizer = {}
     before, _, _ = store.load(args.model)
     config = fine_tune_config(meta.config, args.epochs, device="cpu")

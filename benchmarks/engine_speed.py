@@ -30,9 +30,10 @@ from torch import nn
 from torch.utils.data import DataLoader, Dataset
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.model import MLP  # noqa: E402
-from mnist_core.train import DeviceData, TrainConfig, Trainer  # noqa: E402
+from mnist_core.net.config import TrainConfig  # noqa: E402
+from mnist_core.net.data import load_mnist  # noqa: E402
+from mnist_core.net.model import MLP  # noqa: E402
+from mnist_core.net.train import DeviceData, Trainer  # noqa: E402
 
 
 class NotebookDataset(Dataset):

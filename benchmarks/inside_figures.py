@@ -18,9 +18,10 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.health import dead_share, gradient_norms  # noqa: E402
-from mnist_core.inside import (  # noqa: E402
+from mnist_core.net.config import PRESETS  # noqa: E402
+from mnist_core.net.data import load_mnist  # noqa: E402
+from mnist_core.net.health import dead_share, gradient_norms  # noqa: E402
+from mnist_core.net.inside import (  # noqa: E402
     activations,
     features,
     hidden_index,
@@ -30,10 +31,10 @@ from mnist_core.inside import (  # noqa: E402
     saliency,
     weight_images,
 )
-from mnist_core.model import layers_label  # noqa: E402
-from mnist_core.perturb import PERTURBATIONS, robustness_curve, shift_grid  # noqa: E402
-from mnist_core.store import ModelStore  # noqa: E402
-from mnist_core.train import PRESETS, REPORT_EVERY, Trainer  # noqa: E402
+from mnist_core.net.model import layers_label  # noqa: E402
+from mnist_core.net.perturb import PERTURBATIONS, robustness_curve, shift_grid  # noqa: E402
+from mnist_core.net.train import REPORT_EVERY, Trainer  # noqa: E402
+from mnist_core.storage.models import ModelStore  # noqa: E402
 
 
 def timed(function, repeats: int) -> tuple[float, float]:

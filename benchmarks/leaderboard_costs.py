@@ -17,10 +17,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from mnist_core.leaderboard import saved_entries, sort_entries, store_signature  # noqa: E402
-from mnist_core.model import build_model  # noqa: E402
-from mnist_core.store import ModelMeta, ModelStore  # noqa: E402
-from mnist_core.train import TrainConfig  # noqa: E402
+from mnist_core.classroom.leaderboard import saved_entries, sort_entries, store_signature  # noqa: E402
+from mnist_core.net.config import TrainConfig  # noqa: E402
+from mnist_core.net.model import build_model  # noqa: E402
+from mnist_core.storage.models import ModelMeta, ModelStore  # noqa: E402
 
 
 def median_ms(action, rounds: int) -> float:

@@ -94,9 +94,9 @@ def real_digits(count: int) -> list[Drawing]:
     way the canvas package does), so that any wrong answer under load is the server's fault."""
     import torch
 
-    from mnist_core.data import find_data_dir, read_idx
-    from mnist_core.evaluate import read_digit
-    from mnist_core.store import ModelStore
+    from mnist_core.net.data import find_data_dir, read_idx
+    from mnist_core.net.evaluate import read_digit
+    from mnist_core.storage.models import ModelStore
 
     torch.set_num_threads(1)
     data_dir = find_data_dir(os.environ.get("MNIST_DIR") or PROJECT.parent / "shared" / "data" / "mnist")

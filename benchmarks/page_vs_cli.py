@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load  # noqa: E402  (benchmarks/load.py: the protocol client and the server it starts)
 
 sys.path.insert(0, str(load.PROJECT))
-from mnist_core.store import ModelStore  # noqa: E402
+from mnist_core.storage.models import ModelStore  # noqa: E402
 
 
 def saved_meta(store: Path):

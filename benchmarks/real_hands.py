@@ -31,11 +31,11 @@ from PIL import Image
 from scipy import ndimage
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.evaluate import predict_probs  # noqa: E402
-from mnist_core.preprocess import disk, mnist_style  # noqa: E402
-from mnist_core.store import BUILTIN_DIR, ModelStore  # noqa: E402
-from mnist_core.synth import redraw  # noqa: E402
+from mnist_core.net.data import load_mnist  # noqa: E402
+from mnist_core.net.evaluate import predict_probs  # noqa: E402
+from mnist_core.net.preprocess import disk, mnist_style  # noqa: E402
+from mnist_core.net.synth import redraw  # noqa: E402
+from mnist_core.storage.models import BUILTIN_DIR, ModelStore  # noqa: E402
 
 PROJECT = Path(__file__).resolve().parent.parent
 OLD_REF = "7188a07"  # the last commit with the default made by `robust-drawings` before real-hands training

@@ -22,12 +22,13 @@ import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from mnist_core.data import load_mnist  # noqa: E402
-from mnist_core.evaluate import predict_probs, read_digit  # noqa: E402
-from mnist_core.preprocess import mnist_style, plain_resize  # noqa: E402
-from mnist_core.store import ModelStore  # noqa: E402
-from mnist_core.synth import redraw  # noqa: E402
-from mnist_core.train import TrainConfig, Trainer  # noqa: E402
+from mnist_core.net.config import TrainConfig  # noqa: E402
+from mnist_core.net.data import load_mnist  # noqa: E402
+from mnist_core.net.evaluate import predict_probs, read_digit  # noqa: E402
+from mnist_core.net.preprocess import mnist_style, plain_resize  # noqa: E402
+from mnist_core.net.synth import redraw  # noqa: E402
+from mnist_core.net.train import Trainer  # noqa: E402
+from mnist_core.storage.models import ModelStore  # noqa: E402
 
 BLOCK = 500  # digits per task; each block draws from its own generator, so the result does not depend on the cores
 

@@ -32,16 +32,16 @@ GOAL_SECONDS, GOAL_MB = 2.0, 200
 def attempt(case: str, target: str) -> str:
     """Do what a user's action would do with the hostile input; returns what it got."""
     if case in ("idx-gzip-bomb", "idx-honest-huge"):
-        from mnist_core.data import read_idx
+        from mnist_core.net.data import read_idx
         read_idx(target, "images")
     elif case == "idx-bomb-in-folder":
-        from mnist_core.data import load_mnist
+        from mnist_core.net.data import load_mnist
         load_mnist(target)
     elif case.startswith("png-"):
-        from mnist_core.preprocess import load_image
+        from mnist_core.net.preprocess import load_image
         load_image(target)
     elif case == "endless-download":
-        from mnist_core.data import download
+        from mnist_core.net.data import download
         folder, url = target.split("|")
         try:
             download(folder, mirrors=[url], timeout=10)
@@ -50,11 +50,11 @@ def attempt(case: str, target: str) -> str:
             if left:
                 print(json.dumps({"left": left}), file=sys.stderr)
     elif case == "model-list":
-        from mnist_core.store import ModelStore
+        from mnist_core.storage.models import ModelStore
         listed = ModelStore(target, builtin_dir=None).list()
         return "; ".join(f"{e.name}: {'damaged: ' + e.error if e.error else 'listed'}" for e in listed)
     elif case == "model-load":
-        from mnist_core.store import ModelStore
+        from mnist_core.storage.models import ModelStore
         ModelStore(target, builtin_dir=None).load("liar")
     else:
         raise SystemExit(f"unknown case {case}")
@@ -74,10 +74,10 @@ def high_water_mb() -> float:
 
 
 def child(case: str, target: str) -> None:
-    import mnist_core.data  # noqa: F401 (imports are not part of the refusal)
+    import mnist_core.net.data  # noqa: F401 (imports are not part of the refusal)
     if case.startswith(("png-", "model-")):
-        import mnist_core.preprocess  # noqa: F401 (imports torch)
-        import mnist_core.store  # noqa: F401
+        import mnist_core.net.preprocess  # noqa: F401 (imports torch)
+        import mnist_core.storage.models  # noqa: F401
     before = high_water_mb()
     began = time.perf_counter()
     try:

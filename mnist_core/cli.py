@@ -15,17 +15,20 @@ from dataclasses import asdict, fields, replace
 import numpy as np
 from tqdm import tqdm
 
-from .data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
-from .device import DeviceError, resolve_device
-from .evaluate import evaluate, read_digit
-from .jobs import RunError, runner_for
-from .model import ACTIVATIONS, layers_label
-from .perturb import PERTURBATIONS, robustness_curve
-from .preprocess import load_image, PreprocessError
-from .runs import EpochDone, Message, Preparing, Report, RunSpec, save_run, Started, train_run
-from .store import check_name, default_model_name, ModelStore, os_error_text, StoreError
-from .synth import find_cache_dir
-from .train import ConfigError, EpochRecord, OPTIMIZERS, parse_hidden, PRESETS, Progress, SCHEDULES, TrainConfig
+from mnist_core.net.config import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, SCHEDULES, TrainConfig
+from mnist_core.net.data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
+from mnist_core.net.device import DeviceError, resolve_device
+from mnist_core.net.evaluate import evaluate, read_digit
+from mnist_core.net.history import EpochRecord, Progress
+from mnist_core.net.model import ACTIVATIONS, layers_label
+from mnist_core.net.perturb import PERTURBATIONS, robustness_curve
+from mnist_core.net.preprocess import load_image, PreprocessError
+from mnist_core.net.synth import find_cache_dir
+from mnist_core.runs.body import save_run, train_run
+from mnist_core.runs.jobs import runner_for
+from mnist_core.runs.spec import EpochDone, Message, Preparing, Report, RunError, RunSpec, Started
+from mnist_core.storage.files import os_error_text
+from mnist_core.storage.models import default_model_name, model_name, ModelStore, StoreError
 
 
 def _hidden(text: str) -> tuple[int, ...]:
@@ -181,7 +184,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     if not args.ray:
         resolve_device(config.device)  # an absent device is an error now, not after loading the data
     store = ModelStore(args.store)
-    name = check_name(args.name or default_model_name(config.hidden))
+    name = model_name(args.name or default_model_name(config.hidden))
     if store.exists(name):  # refuse before training, not after
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
     store.check_writable()  # a read-only or full store: said now, not after the whole run
@@ -314,7 +317,7 @@ def cmd_download(args: argparse.Namespace) -> int:
 
 
 def cmd_serve(args: argparse.Namespace) -> int:
-    from .serve import serve, ServeError
+    from mnist_core.classroom.serve import serve, ServeError
 
     if not 1 <= args.processes <= 64:
         raise ConfigError(f"--processes must be 1..64, got {args.processes}")

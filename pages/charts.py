@@ -8,8 +8,8 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
-from mnist_core.evaluate import Evaluation
-from mnist_core.jobs import Snapshot
+from mnist_core.net.evaluate import Evaluation
+from mnist_core.runs.snapshot import Snapshot
 
 # Figures are plain dicts holding numpy arrays: go.Figure objects are slow to validate, and the Train
 # page redraws its charts every second.

@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import streamlit as st
 
-from mnist_core.classroom import class_extra, ClassError, fine_tune_config, FINE_TUNE_EPOCHS
-from mnist_core.data import MnistDataError
-from mnist_core.device import DeviceError
-from mnist_core.store import StoreError
-from mnist_core.train import ConfigError
+from mnist_core.classroom.errors import ClassError
+from mnist_core.classroom.fine_tune import class_extra, fine_tune_config, FINE_TUNE_EPOCHS
+from mnist_core.net.config import ConfigError
+from mnist_core.net.data import MnistDataError
+from mnist_core.net.device import DeviceError
+from mnist_core.storage.models import StoreError
 from pages.shared import (
     classroom,
     collection_evaluation,

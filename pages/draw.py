@@ -7,14 +7,14 @@ import hashlib
 import numpy as np
 import streamlit as st
 
-from mnist_core.classroom import ClassError
-from mnist_core.device import available_devices
-from mnist_core.drawings import Drawing
-from mnist_core.evaluate import predict_probs, read_digit, read_many, Reading
-from mnist_core.model import layers_label
-from mnist_core.pictures import pixels_image, thumbnail
-from mnist_core.preprocess import load_image, plain_resize, PreprocessError
-from mnist_core.store import os_error_text
+from mnist_core.classroom.errors import ClassError
+from mnist_core.net.device import available_devices
+from mnist_core.net.evaluate import predict_probs, read_digit, read_many, Reading
+from mnist_core.net.model import layers_label
+from mnist_core.net.pictures import pixels_image, thumbnail
+from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
+from mnist_core.storage.drawings import Drawing
+from mnist_core.storage.files import os_error_text
 from pages.canvas import st_canvas
 from pages.shared import (
     as_markdown,

@@ -8,8 +8,8 @@ import time
 import numpy as np
 import streamlit as st
 
-from mnist_core.data import missing_files, MnistDataError
-from mnist_core.inside import (
+from mnist_core.net.data import missing_files, MnistDataError
+from mnist_core.net.inside import (
     activations,
     features,
     hidden_index,
@@ -24,10 +24,10 @@ from mnist_core.inside import (
     unit_grid_order,
     weight_images,
 )
-from mnist_core.model import layers_label, MLP
-from mnist_core.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
-from mnist_core.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
-from mnist_core.preprocess import as_pixels
+from mnist_core.net.model import layers_label, MLP
+from mnist_core.net.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
+from mnist_core.net.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
+from mnist_core.net.preprocess import as_pixels
 from pages.charts import curve_figure, layout, shift_figure
 from pages.shared import (
     data_problem,

@@ -7,9 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
-from mnist_core.classroom import Examples
-from mnist_core.data import MnistDataError
-from mnist_core.leaderboard import (
+from mnist_core.classroom.leaderboard import (
     Entry,
     examples_key,
     HiddenEntries,
@@ -23,7 +21,9 @@ from mnist_core.leaderboard import (
     store_signature,
     TestScores,
 )
-from mnist_core.store import StoreError
+from mnist_core.classroom.scoring import Examples
+from mnist_core.net.data import MnistDataError
+from mnist_core.storage.models import StoreError
 from pages.shared import (
     classroom,
     collection_part,

@@ -9,10 +9,10 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from mnist_core.classroom import ClassError
-from mnist_core.data import MnistDataError
-from mnist_core.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
-from mnist_core.pictures import gallery_image, pixels_image
+from mnist_core.classroom.errors import ClassError
+from mnist_core.net.data import MnistDataError
+from mnist_core.net.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
+from mnist_core.net.pictures import gallery_image, pixels_image
 from pages.charts import confusion_figure, layout
 from pages.shared import (
     classroom,

@@ -8,9 +8,9 @@ from datetime import date
 import numpy as np
 import streamlit as st
 
-from mnist_core.classroom import tally
-from mnist_core.pictures import pixels_image
-from mnist_core.store import os_error_text
+from mnist_core.classroom.collection import tally
+from mnist_core.net.pictures import pixels_image
+from mnist_core.storage.files import os_error_text
 from pages.shared import as_markdown, classroom, collection_part, collections, nickname, OPERATOR, owner
 
 GALLERY = 60  # drawings of one digit shown at once

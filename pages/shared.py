@@ -16,14 +16,18 @@ from streamlit.runtime import Runtime
 from streamlit.runtime.pages_manager import PagesManager
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from mnist_core.classroom import ClassError, Classroom, Examples, examples, Nicknames, score, split
-from mnist_core.data import find_data_dir, load_mnist, missing_files, Mnist, MnistDataError
-from mnist_core.drawings import Collections, Drawing
-from mnist_core.evaluate import evaluate, Evaluation
-from mnist_core.jobs import JobRegistry, runner_for, TrainingJob
-from mnist_core.leaderboard import HiddenEntries, model_hide_id
-from mnist_core.model import MLP
-from mnist_core.store import Listing, ModelMeta, ModelStore, os_error_text, StoreError
+from mnist_core.classroom.collection import ClassCollection, split
+from mnist_core.classroom.errors import ClassError
+from mnist_core.classroom.leaderboard import HiddenEntries, model_hide_id
+from mnist_core.classroom.nicknames import Nicknames
+from mnist_core.classroom.scoring import Examples, examples, score
+from mnist_core.net.data import find_data_dir, load_mnist, missing_files, Mnist, MnistDataError
+from mnist_core.net.evaluate import evaluate, Evaluation
+from mnist_core.net.model import MLP
+from mnist_core.runs.jobs import JobRegistry, runner_for, TrainingJob
+from mnist_core.storage.drawings import Collections, Drawing
+from mnist_core.storage.files import os_error_text
+from mnist_core.storage.models import Listing, ModelMeta, ModelStore, StoreError
 from pages.identity import browser_key, OWNER  # noqa: F401 (OWNER: the session key, for the pages)
 
 
@@ -59,8 +63,9 @@ if PagesManager.uses_pages_directory:
 # Everything the pages import, imported here once, in one order, by the first run (app.py imports this
 # module before any page runs): script threads importing scikit-learn through different modules at the
 # same moment stopped with importlib's _DeadlockError or a half-imported module.
-for _module in ("scipy.signal", "mnist_core.augment", "mnist_core.drawings", "mnist_core.inside",
-                "mnist_core.perturb", "mnist_core.pictures", "mnist_core.preprocess", "mnist_core.train"):
+for _module in ("scipy.signal", "mnist_core.net.augment", "mnist_core.storage.drawings", "mnist_core.net.inside",
+                "mnist_core.net.perturb", "mnist_core.net.pictures", "mnist_core.net.preprocess",
+                "mnist_core.net.train"):
     importlib.import_module(_module)
 
 # Session-state keys, in one place.
@@ -216,8 +221,8 @@ def collections() -> Collections:
     return Collections()
 
 
-def classroom() -> Classroom:
-    return Classroom(collections())
+def classroom() -> ClassCollection:
+    return ClassCollection(collections())
 
 
 @st.cache_resource

@@ -6,13 +6,15 @@ from dataclasses import fields, replace
 
 import streamlit as st
 
-from mnist_core.data import download, find_data_dir, missing_files, MnistDataError
-from mnist_core.device import available_devices, DeviceError
-from mnist_core.jobs import DONE, FAILED, QUEUED, RUNNING, Snapshot, start_child_server, STOPPED
-from mnist_core.model import ACTIVATIONS, layers_label
-from mnist_core.pictures import gallery_image, weight_grid
-from mnist_core.store import StoreError
-from mnist_core.train import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, preview, SCHEDULES, TrainConfig
+from mnist_core.net.config import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, SCHEDULES, TrainConfig
+from mnist_core.net.data import download, find_data_dir, missing_files, MnistDataError
+from mnist_core.net.device import available_devices, DeviceError
+from mnist_core.net.model import ACTIVATIONS, layers_label
+from mnist_core.net.pictures import gallery_image, weight_grid
+from mnist_core.net.train import preview
+from mnist_core.runs.child import start_child_server
+from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
+from mnist_core.storage.models import StoreError
 from pages.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure
 from pages.class_training import class_training_panel
 from pages.shared import (

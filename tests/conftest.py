@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core.data import load_mnist, Mnist
+from mnist_core.net.data import load_mnist, Mnist
 
 # Re-exported: tests written against conftest's names keep working.
 from .helpers import idx_bytes, make_digits, PROJECT, REAL_MNIST, write_mnist  # noqa: F401

@@ -13,10 +13,10 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from mnist_core.data import Mnist
-from mnist_core.model import build_model
-from mnist_core.store import ModelMeta, ModelStore
-from mnist_core.train import TrainConfig
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.data import Mnist
+from mnist_core.net.model import build_model
+from mnist_core.storage.models import ModelMeta, ModelStore
 
 PROJECT = Path(__file__).resolve().parent.parent
 REAL_MNIST = Path(os.environ.get("MNIST_DIR") or PROJECT.parent / "shared" / "data" / "mnist")

@@ -49,8 +49,8 @@ def lying_model(store_dir: Path, name: str = "liar", claims_hidden: int = 500_00
     metadata then claims `claims_hidden` hidden units: a loader that trusts it allocates gigabytes."""
     import torch
 
-    from mnist_core.model import build_model
-    from mnist_core.store import ModelMeta, ModelStore
+    from mnist_core.net.model import build_model
+    from mnist_core.storage.models import ModelMeta, ModelStore
 
     model_config = {"hidden": [50], "activation": "relu", "dropout": 0.0}
     path = ModelStore(store_dir, builtin_dir=None).save(build_model(model_config),

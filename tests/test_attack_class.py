@@ -10,8 +10,10 @@ import zipfile
 import pytest
 from PIL import Image
 
-from mnist_core.classroom import check_nickname, ClassError, Classroom
-from mnist_core.drawings import Collections, read_zip
+from mnist_core.classroom.collection import ClassCollection
+from mnist_core.classroom.errors import ClassError
+from mnist_core.classroom.nicknames import check_nickname
+from mnist_core.storage.drawings import Collections, read_zip
 
 from .helpers import bar_drawing, button, draw_seven
 from .test_class_pages import app_at, through_app_py  # noqa: F401 (the fixture runs every page through app.py)
@@ -26,7 +28,7 @@ ALICE, MALLORY = "alice-key-0123456789abcdefghi", "mallory-key-0123456789abcdef"
 def test_a_student_who_took_the_class_collections_name_first_cannot_clear_the_class(tmp_path):
     store = Collections(tmp_path)
     store.add("class-2026", bar_drawing(1), 1, owner=MALLORY)
-    room = Classroom(store)
+    room = ClassCollection(store)
     try:
         room.open("class-2026", TEACHER)
     except ValueError:
@@ -43,7 +45,7 @@ def test_a_student_who_took_the_class_collections_name_first_cannot_clear_the_cl
 # under "(no nickname)" and bypasses the class panel's checks.
 def test_the_draw_pages_own_collection_box_puts_no_unnamed_drawing_into_the_class_collection(env, canvas, tmp_path):
     store = Collections(tmp_path / "drawings")
-    Classroom(store).open("class-2026", owner=TEACHER)
+    ClassCollection(store).open("class-2026", owner=TEACHER)
     canvas["image"] = draw_seven()
     at = app_at("draw", key=MALLORY)  # no nickname chosen
     at.toggle(key="d_collect").set_value(True).run()
@@ -94,7 +96,7 @@ def _add_many(root: str, count: int) -> None:
 # rows that the other server appended meanwhile: the student's drawing vanishes (its PNG stays, unlisted).
 def test_a_removal_on_the_teacher_server_loses_no_drawing_added_on_the_student_server(tmp_path):
     store = Collections(tmp_path)
-    Classroom(store).open("class-2026", TEACHER)
+    ClassCollection(store).open("class-2026", TEACHER)
     students = multiprocessing.get_context("spawn").Process(target=_add_many, args=(str(tmp_path), 300))
     students.start()
     while students.is_alive():  # the teacher adds and removes one of their own, again and again
@@ -132,10 +134,10 @@ def test_an_import_whose_pictures_total_more_pixels_than_any_real_collection_is_
 # BUG sticky label: after "Add to the class collection" the "digit I meant" stays chosen, so a student who
 # draws the next digit and presses Add again files it under the previous digit (a wrong label, silently).
 def test_the_digit_meant_is_asked_again_after_each_drawing_is_added(env, canvas, tmp_path):
-    from mnist_core.classroom import Nicknames
+    from mnist_core.classroom.nicknames import Nicknames
 
     store = Collections(tmp_path / "drawings")
-    Classroom(store).open("class-2026", owner=TEACHER)
+    ClassCollection(store).open("class-2026", owner=TEACHER)
     names = Nicknames(tmp_path / "models")
     names.set(names.tag_of(ALICE), "alice")
     canvas["image"] = draw_seven()
@@ -156,7 +158,7 @@ def test_the_digit_meant_is_asked_again_after_each_drawing_is_added(env, canvas,
 def test_the_class_gallery_shows_a_nickname_the_box_accepts_as_text(env, canvas, tmp_path, nickname):
     check_nickname(nickname)  # accepted
     store = Collections(tmp_path / "drawings")
-    room = Classroom(store)
+    room = ClassCollection(store)
     room.open("class-2026", owner=TEACHER)
     room.add(bar_drawing(3), 3, ALICE, nickname)
     at = app_at("our_class", key=ALICE)
@@ -181,7 +183,7 @@ def test_a_clear_cut_short_leaves_no_collection_that_cannot_be_opened(tmp_path):
 # open; the next student to add re-creates it and becomes its owner, free to clear everyone's drawings after.
 def test_the_first_student_to_add_after_the_teacher_clears_the_class_collection_does_not_own_it(tmp_path):
     store = Collections(tmp_path)
-    room = Classroom(store)
+    room = ClassCollection(store)
     room.open("class-2026", TEACHER)
     room.add(bar_drawing(1), 1, ALICE, "alice")
     store.clear("class-2026", TEACHER, operator=True)
@@ -193,7 +195,7 @@ def test_the_first_student_to_add_after_the_teacher_clears_the_class_collection_
 
 
 def _name_many(root: str, prefix: str, count: int, go=None) -> None:
-    from mnist_core.classroom import Nicknames
+    from mnist_core.classroom.nicknames import Nicknames
 
     names = Nicknames(root)
     if go is not None:
@@ -215,7 +217,7 @@ def test_nicknames_chosen_on_two_servers_at_once_are_all_kept(tmp_path):
     for server in servers:
         server.join()
         assert server.exitcode == 0
-    from mnist_core.classroom import Nicknames
+    from mnist_core.classroom.nicknames import Nicknames
 
     kept = Nicknames(tmp_path).all()
     assert len(kept) == 600, f"{600 - len(kept)} nicknames lost"
@@ -225,8 +227,8 @@ def test_nicknames_chosen_on_two_servers_at_once_are_all_kept(tmp_path):
 # but every other student still sees its name in the Draw page's model picker (and the Train page's table of
 # stored models, the Mistakes and Inside pickers): README says a hidden model "disappears for everyone else".
 def test_a_model_the_teacher_hid_is_not_offered_to_other_students(env, canvas, tmp_path):
-    from mnist_core.leaderboard import HiddenEntries, model_hide_id
-    from mnist_core.store import ModelStore
+    from mnist_core.classroom.leaderboard import HiddenEntries, model_hide_id
+    from mnist_core.storage.models import ModelStore
 
     from .helpers import save_tiny
 

@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.augment import augment
+from mnist_core.net.augment import augment
 
 
 def bar_images(n: int = 64) -> torch.Tensor:
@@ -54,7 +54,7 @@ def test_without_elastic_and_small_strength_the_centre_of_mass_stays_near():
 
 
 def test_preview_returns_the_originals_then_deformed_copies():
-    from mnist_core.train import preview
+    from mnist_core.net.train import preview
 
     digits = (bar_images(5) * 255).to(torch.uint8).numpy()
     grid = preview(digits, 0.8, seed=1)
@@ -64,7 +64,7 @@ def test_preview_returns_the_originals_then_deformed_copies():
 
 
 def test_fill_in_closes_small_loops_and_fattens_strokes_by_a_pixel():
-    from mnist_core.augment import fill_in
+    from mnist_core.net.augment import fill_in
 
     y, x = np.mgrid[:28, :28]
     distance = np.hypot(y - 13.5, x - 13.5)
@@ -80,7 +80,7 @@ def test_fill_in_closes_small_loops_and_fattens_strokes_by_a_pixel():
 
 
 def test_dilate_and_erode_use_the_four_neighbours_and_a_blank_edge():
-    from mnist_core.augment import dilate, erode
+    from mnist_core.net.augment import dilate, erode
 
     dot = torch.zeros(1, 5, 5)
     dot[0, 2, 2] = 1.0
@@ -92,7 +92,7 @@ def test_dilate_and_erode_use_the_four_neighbours_and_a_blank_edge():
 
 
 def test_the_warp_shrinks_filled_in_digits_to_make_room():
-    from mnist_core.augment import _sampling_grid
+    from mnist_core.net.augment import _sampling_grid
 
     zoom = torch.tensor([1.0, 1.25])
     grid = _sampling_grid(2, 0.0, torch.Generator().manual_seed(0), torch.device("cpu"), True, zoom)
@@ -103,8 +103,8 @@ def test_the_warp_shrinks_filled_in_digits_to_make_room():
 
 
 def test_preview_shows_the_drawn_digits_between_originals_and_deformations():
-    from mnist_core.synth import drawn_digits
-    from mnist_core.train import preview
+    from mnist_core.net.synth import drawn_digits
+    from mnist_core.net.train import preview
 
     digits = (bar_images(5) * 255).to(torch.uint8).numpy()
     grid = preview(digits, 0.8, seed=1, drawn=True)
@@ -145,7 +145,7 @@ def ink_columns(row: torch.Tensor) -> float:
 
 
 def test_bounding_boxes_in_grid_units_and_a_blank_image_gets_the_field():
-    from mnist_core.augment import bounding_boxes
+    from mnist_core.net.augment import bounding_boxes
 
     images = torch.cat([tall_bar(), torch.zeros(1, 28, 28)])
     boxes = bounding_boxes(images)
@@ -154,7 +154,7 @@ def test_bounding_boxes_in_grid_units_and_a_blank_image_gets_the_field():
 
 
 def test_a_slant_moves_the_top_row_right_and_the_bottom_row_left_and_keeps_the_middle():
-    from mnist_core.augment import bounding_boxes, hands_map, warp
+    from mnist_core.net.augment import bounding_boxes, hands_map, warp
 
     images = tall_bar()
     boxes = bounding_boxes(images)
@@ -168,7 +168,7 @@ def test_a_slant_moves_the_top_row_right_and_the_bottom_row_left_and_keeps_the_m
 
 
 def test_an_aspect_change_sets_the_ratio_of_the_bounding_box_and_keeps_its_longer_side():
-    from mnist_core.augment import bounding_boxes, hands_map, warp
+    from mnist_core.net.augment import bounding_boxes, hands_map, warp
 
     images = tall_bar(3)
     boxes = bounding_boxes(images)
@@ -183,7 +183,7 @@ def test_an_aspect_change_sets_the_ratio_of_the_bounding_box_and_keeps_its_longe
 
 
 def test_low_res_keeps_the_ink_mass_and_blurs():
-    from mnist_core.augment import low_res
+    from mnist_core.net.augment import low_res
 
     images = bar_images(2)
     for size in (9, 14, 20):
@@ -194,7 +194,7 @@ def test_low_res_keeps_the_ink_mass_and_blurs():
 
 
 def test_hands_deform_deterministically_and_fill_some_boxes_and_blur_some():
-    from mnist_core.augment import bounding_boxes
+    from mnist_core.net.augment import bounding_boxes
 
     images = tall_bar(400)
     a = augment(images, 0.3, torch.Generator().manual_seed(5), elastic=False, hands=True)
@@ -207,7 +207,7 @@ def test_hands_deform_deterministically_and_fill_some_boxes_and_blur_some():
     plain_ratio = plain_boxes[:, 2] / plain_boxes[:, 3]
     assert float(plain_ratio.max()) < 0.5  # without hands a 1 stays a thin 1 ...
     assert 0.15 < float((ratio > 0.7).float().mean()) < 0.5  # ... with them, about a quarter fill a square box
-    from mnist_core.augment import _hands_choice, LOW_RES
+    from mnist_core.net.augment import _hands_choice, LOW_RES
 
     _, size = _hands_choice(images, torch.Generator().manual_seed(5))
     assert 0.18 < float((size >= 0).float().mean()) < 0.32  # a quarter made low-res, at every size

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from mnist_core.jobs import Snapshot
-from mnist_core.train import EpochRecord
+from mnist_core.net.history import EpochRecord
+from mnist_core.runs.snapshot import Snapshot
 from pages.charts import f1_figure, layout
 
 

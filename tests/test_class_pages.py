@@ -11,8 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 import pages.shared
-from mnist_core.classroom import Classroom, Nicknames
-from mnist_core.drawings import Collections
+from mnist_core.classroom.collection import ClassCollection
+from mnist_core.classroom.nicknames import Nicknames
+from mnist_core.storage.drawings import Collections
 
 from .helpers import bar_drawing, button, draw_seven, PROJECT
 
@@ -74,7 +75,7 @@ def test_the_class_page_with_nothing_open_says_who_opens_one(env):
 
 
 def test_a_student_adds_to_the_class_collection_under_a_nickname(env, canvas, monkeypatch, tmp_path):
-    Classroom(Collections(tmp_path / "drawings")).open("class-2026", owner="teacher-key")
+    ClassCollection(Collections(tmp_path / "drawings")).open("class-2026", owner="teacher-key")
     canvas["image"] = draw_seven()
     at = app_at("draw")
     assert not at.exception
@@ -119,16 +120,16 @@ def test_the_teacher_opens_and_closes_the_class_collection(env, monkeypatch, tmp
     assert any("invalid collection name" in e for e in errors(at))
     at.text_input(key="c_name").set_value("class-3b").run()
     button(at, "Open for the class").click().run()
-    assert Classroom(Collections(tmp_path / "drawings")).open_name() == "class-3b"
+    assert ClassCollection(Collections(tmp_path / "drawings")).open_name() == "class-3b"
     assert any("class-3b" in s.value and "is open" in s.value for s in at.success)
     assert not any("after choosing a nickname" in s.value for s in at.success)  # the students choose one
     button(at, "Close it").click().run()
-    assert Classroom(Collections(tmp_path / "drawings")).open_name() is None
+    assert ClassCollection(Collections(tmp_path / "drawings")).open_name() is None
 
 
 def test_another_students_drawing_cannot_be_removed(env, tmp_path):
     store = Collections(tmp_path / "drawings")
-    Classroom(store).open("class-2026", owner="teacher-key")
+    ClassCollection(store).open("class-2026", owner="teacher-key")
     store.add("class-2026", draw_seven(), 7, owner="someone-else", nickname="Fox")
     at = app_at("our_class")
     assert any("**1** drawing by **1** person" in m.value for m in at.markdown)
@@ -162,14 +163,14 @@ def test_import_a_zip_on_the_class_page_and_a_hostile_one_is_one_line(env, tmp_p
 
 @pytest.mark.parametrize("part", ["held"])
 def test_mistakes_on_a_collections_held_out_part(env, tmp_path, part):
-    from mnist_core.classroom import split
+    from mnist_core.classroom.collection import split
 
     store = Collections(tmp_path / "drawings")
     for i in range(30):
         store.add("class-2026", draw_seven(dx=i % 7 - 3), 7 if i % 3 else 1, owner="k", nickname="Ann")
     held = split(store.load("class-2026"))[1]
     assert held  # 30 drawings: some are held out
-    Classroom(store).open("class-2026")
+    ClassCollection(store).open("class-2026")
     at = AppTest.from_file(str(PROJECT / "pages" / "mistakes.py"), default_timeout=30).run()
     at.radio(key="m_source").set_value("collection").run()
     assert not at.exception
@@ -182,10 +183,11 @@ def test_mistakes_on_a_collections_held_out_part(env, tmp_path, part):
 def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, tmp_path):
     import time
 
-    from mnist_core.data import load_mnist
-    from mnist_core.runs import RunSpec, save_run, train_run
-    from mnist_core.store import ModelStore
-    from mnist_core.train import TrainConfig
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.data import load_mnist
+    from mnist_core.runs.body import save_run, train_run
+    from mnist_core.runs.spec import RunSpec
+    from mnist_core.storage.models import ModelStore
 
 
     store = ModelStore(tmp_path / "models")
@@ -195,7 +197,7 @@ def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, 
     drawings = Collections(tmp_path / "drawings")
     for i in range(40):
         drawings.add("class-2026", bar_drawing(i % 10), i % 10, owner="k", nickname="Ann")
-    Classroom(drawings).open("class-2026")
+    ClassCollection(drawings).open("class-2026")
     at = app_at("train")
     at.selectbox(key="tc_base").set_value("tiny").run()
     at.number_input(key="tc_epochs").set_value(1).run()
@@ -214,7 +216,7 @@ def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, 
 
 
 def test_train_more_with_nothing_held_out_yet_says_so_before_the_run(env, tmp_path):
-    from mnist_core.classroom import held_out
+    from mnist_core.classroom.collection import held_out
 
     drawings = Collections(tmp_path / "drawings")
     while True:  # one drawing in the learning part, none held out
@@ -222,7 +224,7 @@ def test_train_more_with_nothing_held_out_yet_says_so_before_the_run(env, tmp_pa
         if not held_out(file):
             break
         drawings.remove("class-2026", file, "k")
-    Classroom(drawings).open("class-2026")
+    ClassCollection(drawings).open("class-2026")
     at = app_at("train")
     assert not at.exception
     assert any("No drawings are held out yet" in w.value for w in at.warning)

@@ -7,21 +7,14 @@ import pytest
 import torch
 from PIL import Image
 
-from mnist_core.classroom import (
-    class_extra,
-    ClassError,
-    Classroom,
-    examples,
-    fine_tune_config,
-    held_out,
-    Nicknames,
-    score,
-    split,
-    tally,
-)
-from mnist_core.drawings import Collections, Drawing
-from mnist_core.model import MLP
-from mnist_core.store import ModelStore
+from mnist_core.classroom.collection import ClassCollection, held_out, split, tally
+from mnist_core.classroom.errors import ClassError
+from mnist_core.classroom.fine_tune import class_extra, fine_tune_config
+from mnist_core.classroom.nicknames import Nicknames
+from mnist_core.classroom.scoring import examples, score
+from mnist_core.net.model import MLP
+from mnist_core.storage.drawings import Collections, Drawing
+from mnist_core.storage.models import ModelStore
 
 from .helpers import bar_drawing
 
@@ -51,10 +44,10 @@ def test_a_bad_nickname_is_one_line_and_changes_nothing(tmp_path, bad):
 
 def test_the_operator_opens_and_closes_the_class_collection(tmp_path):
     collections = Collections(tmp_path)
-    room = Classroom(collections)
+    room = ClassCollection(collections)
     assert room.open_name() is None
     room.open("class-2026", owner="teacher")
-    assert Classroom(Collections(tmp_path)).open_name() == "class-2026"
+    assert ClassCollection(Collections(tmp_path)).open_name() == "class-2026"
     collections.add("class-2026", bar_drawing(3), 3, owner="student")
     # The first student to add is not its owner: only the operator (the teacher) may clear a class collection.
     assert not collections.may_clear("class-2026", "student") and collections.may_clear("class-2026", "teacher", True)
@@ -93,7 +86,7 @@ def test_score_reads_drawings_as_the_draw_page_does(tmp_path):
 
 
 def test_a_student_adds_only_labelled_drawings_to_an_open_class_collection(tmp_path):
-    room = Classroom(Collections(tmp_path))
+    room = ClassCollection(Collections(tmp_path))
     with pytest.raises(ClassError, match="no class collection is open"):
         room.add(bar_drawing(1), 1, "k", "Ann")
     room.open("class-2026", owner="teacher")
@@ -192,7 +185,7 @@ def test_a_hostile_zip_is_one_line_and_writes_nothing(tmp_path, files, why):
 
 
 def test_not_a_zip_too_big_or_too_many_files(tmp_path, monkeypatch):
-    import mnist_core.drawings as drawings
+    import mnist_core.storage.drawings as drawings
 
     store = Collections(tmp_path)
     with pytest.raises(ValueError, match="not a zip file"):
@@ -209,7 +202,8 @@ def test_not_a_zip_too_big_or_too_many_files(tmp_path, monkeypatch):
 # --- the trainer's extra examples ------------------------------------------------------------------------
 
 def test_extra_examples_take_their_share_of_each_epoch(tiny):
-    from mnist_core.train import ExtraExamples, TrainConfig, Trainer
+    from mnist_core.net.config import ExtraExamples, TrainConfig
+    from mnist_core.net.train import Trainer
 
     pattern = np.zeros((2, 28, 28), np.float32)
     pattern[0, 2:5, 2:26] = 1.0
@@ -232,7 +226,7 @@ def test_extra_examples_take_their_share_of_each_epoch(tiny):
 
 
 def test_extra_examples_are_checked():
-    from mnist_core.train import ConfigError, ExtraExamples
+    from mnist_core.net.config import ConfigError, ExtraExamples
 
     with pytest.raises(ConfigError, match="as many labels"):
         ExtraExamples(np.zeros((2, 28, 28), np.float32), np.array([1]))
@@ -241,7 +235,7 @@ def test_extra_examples_are_checked():
 
 
 def test_fine_tune_settings_and_the_learning_part_as_extra_examples():
-    from mnist_core.train import TrainConfig
+    from mnist_core.net.config import TrainConfig
 
     config = fine_tune_config(TrainConfig(lr=2e-3, epochs=16, hidden=(64,)).to_dict(), 3, "cpu")
     assert (config.lr, config.epochs, config.schedule, config.hidden) == (2.5e-4, 3, "cosine", (64,))

@@ -6,7 +6,7 @@ import sys
 import pytest
 
 from mnist_core.cli import main
-from mnist_core.store import ModelStore
+from mnist_core.storage.models import ModelStore
 
 from .helpers import PROJECT
 
@@ -69,8 +69,8 @@ def test_models_and_evaluate(trained, tiny_dir, capsys):
 
 
 def test_evaluate_prints_robustness_curves_like_the_engine(trained, tiny_dir, capsys):
-    from mnist_core.data import load_mnist
-    from mnist_core.perturb import robustness_curve
+    from mnist_core.net.data import load_mnist
+    from mnist_core.net.perturb import robustness_curve
 
     store, _ = trained
     code, out, _ = run(capsys, "evaluate", "--model", "tiny", "--store", str(store), "--data-dir", str(tiny_dir),
@@ -141,8 +141,8 @@ def test_predict_reads_files_in_order_and_reports_each_failure(trained, tmp_path
 
 def test_models_json_into_a_pipe_closed_early_exits_quietly(tmp_path):
     """`models --json | head -c 10`: the reader leaves after 10 bytes; no BrokenPipeError traceback."""
-    from mnist_core.model import MLP
-    from mnist_core.store import ModelMeta
+    from mnist_core.net.model import MLP
+    from mnist_core.storage.models import ModelMeta
 
     store = ModelStore(tmp_path, builtin_dir=None)
     model = MLP((4,))
@@ -172,9 +172,9 @@ def test_train_into_a_store_that_is_a_file_is_refused_before_training(tiny_dir, 
 
 def test_a_name_taken_while_the_run_trained_keeps_the_run_under_a_free_name(tiny_dir, tmp_path, capsys, monkeypatch):
     import mnist_core.cli as cli
-    from mnist_core.model import MLP
-    from mnist_core.store import ModelMeta
-    from mnist_core.train import TrainConfig
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.model import MLP
+    from mnist_core.storage.models import ModelMeta
 
     store = ModelStore(tmp_path)
     real_train_run = cli.train_run
@@ -199,7 +199,7 @@ class _Terminal(io.StringIO):
 
 def test_the_training_bar_is_tqdm_on_a_terminal_and_silent_in_a_pipe():
     from mnist_core.cli import ProgressBar
-    from mnist_core.train import Progress
+    from mnist_core.net.history import Progress
 
     terminal, pipe = _Terminal(), io.StringIO()
     for stream in (terminal, pipe):

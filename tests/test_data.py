@@ -7,8 +7,8 @@ import threading
 import numpy as np
 import pytest
 
-from mnist_core import data
-from mnist_core.data import (
+from mnist_core.net import data
+from mnist_core.net.data import (
     download,
     FILES,
     files_to_fetch,

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mnist_core.device import (
+from mnist_core.net.device import (
     available_devices,
     busy_cpus,
     CpuThreads,
@@ -49,7 +49,7 @@ def test_free_cpus_leave_out_the_busy_ones(busy, usable, threads):
 
 
 def test_busy_cpus_reads_the_window_from_proc_stat(tmp_path, monkeypatch):
-    import mnist_core.device as device
+    import mnist_core.net.device as device
 
     monkeypatch.setattr(device.os, "sched_getaffinity", lambda pid: {0, 1})
     readings = iter([_stat(tmp_path, (100, 100), (100, 100)).read_text(),

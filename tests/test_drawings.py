@@ -4,7 +4,7 @@ import zipfile
 import numpy as np
 import pytest
 
-from mnist_core.drawings import Collections
+from mnist_core.storage.drawings import Collections
 
 
 def test_add_load_zip_clear(tmp_path):

@@ -2,7 +2,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from mnist_core.evaluate import evaluate, predict_probs
+from mnist_core.net.evaluate import evaluate, predict_probs
 
 
 class FixedAnswers(nn.Module):
@@ -50,7 +50,7 @@ def test_probabilities_come_in_batches_and_sum_to_one():
 
 
 def test_mistakes_are_filtered_and_sorted():
-    from mnist_core.evaluate import Evaluation, select_mistakes
+    from mnist_core.net.evaluate import Evaluation, select_mistakes
 
     labels = np.array([4, 4, 4, 9, 1])
     preds = np.array([9, 9, 4, 4, 7])
@@ -68,7 +68,7 @@ def test_mistakes_are_filtered_and_sorted():
 
 
 def test_disagreements_between_two_models():
-    from mnist_core.evaluate import disagreements
+    from mnist_core.net.evaluate import disagreements
 
     labels = np.array([0, 1, 2, 3])
     first = evaluate(FixedAnswers(), images_answering([0, 1, 5, 5]), labels)

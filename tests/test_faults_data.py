@@ -19,8 +19,17 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from mnist_core import cli, data
-from mnist_core.data import download, FILES, files_to_fetch, load_mnist, MAX_DOWNLOAD_FACTOR, MnistDataError, read_idx
+from mnist_core import cli
+from mnist_core.net import data
+from mnist_core.net.data import (
+    download,
+    FILES,
+    files_to_fetch,
+    load_mnist,
+    MAX_DOWNLOAD_FACTOR,
+    MnistDataError,
+    read_idx,
+)
 
 from .helpers import idx_bytes, PROJECT, write_mnist
 from .hostile import gzip_idx_bomb

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from mnist_core.preprocess import load_image, MAX_PIXELS, mnist_style, PreprocessError
+from mnist_core.net.preprocess import load_image, MAX_PIXELS, mnist_style, PreprocessError
 
 from .hostile import png_bomb
 

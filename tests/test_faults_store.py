@@ -17,11 +17,13 @@ import pytest
 import torch
 
 from mnist_core.cli import main
-from mnist_core.drawings import Collections
-from mnist_core.jobs import ACTIVE, DONE, FAILED, JobRegistry
-from mnist_core.model import MLP
-from mnist_core.store import ModelMeta, ModelStore, SECRET, StoreError
-from mnist_core.train import TrainConfig
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.model import MLP
+from mnist_core.runs.jobs import JobRegistry
+from mnist_core.runs.snapshot import ACTIVE, DONE, FAILED
+from mnist_core.storage.drawings import Collections
+from mnist_core.storage.models import ModelMeta, ModelStore, StoreError
+from mnist_core.storage.owners import SECRET
 
 from .helpers import PROJECT
 

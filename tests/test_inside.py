@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.augment import dilate, erode
-from mnist_core.health import dead_share, gradient_norms
-from mnist_core.inside import (
+from mnist_core.net.augment import dilate, erode
+from mnist_core.net.health import dead_share, gradient_norms
+from mnist_core.net.inside import (
     activations,
     features,
     hidden_index,
@@ -21,8 +21,8 @@ from mnist_core.inside import (
     unit_grid_order,
     weight_images,
 )
-from mnist_core.model import MLP, PIXEL_MEAN, PIXEL_STD
-from mnist_core.perturb import perturb, robustness_curve, shift_grid, shifted, thicken, warp
+from mnist_core.net.model import MLP, PIXEL_MEAN, PIXEL_STD
+from mnist_core.net.perturb import perturb, robustness_curve, shift_grid, shifted, thicken, warp
 
 from .helpers import make_digits
 

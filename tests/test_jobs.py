@@ -2,9 +2,11 @@ import sys
 
 import pytest
 
-from mnist_core.jobs import child_context, DONE, FAILED, JobRegistry, QUEUED, RUNNING, start_child_server, STOPPED
-from mnist_core.store import ModelStore, StoreError
-from mnist_core.train import TrainConfig
+from mnist_core.net.config import TrainConfig
+from mnist_core.runs.child import child_context, start_child_server
+from mnist_core.runs.jobs import JobRegistry
+from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, STOPPED
+from mnist_core.storage.models import ModelStore, StoreError
 
 from .helpers import FAST, wait_for
 
@@ -115,7 +117,7 @@ def test_a_run_with_drawn_digits_says_it_is_drawing_them_first(registry):
 
 def _modules_at_start(sending) -> None:
     """Runs in a training child: which of the slow imports it found done already."""
-    sending.send(sorted(m for m in ("torch", "torch._dynamo", "mnist_core.train") if m in sys.modules))
+    sending.send(sorted(m for m in ("torch", "torch._dynamo", "mnist_core.net.train") if m in sys.modules))
     sending.close()
 
 
@@ -130,6 +132,6 @@ def test_training_children_start_with_torch_and_dynamo_imported():
     child = context.Process(target=_modules_at_start, args=(sending,))
     child.start()
     sending.close()
-    assert receiving.recv() == ["mnist_core.train", "torch", "torch._dynamo"]
+    assert receiving.recv() == ["mnist_core.net.train", "torch", "torch._dynamo"]
     child.join(30)
     assert child.exitcode == 0

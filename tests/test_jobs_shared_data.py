@@ -3,10 +3,11 @@ unpickling a copy of its own; benchmarks/child_memory.py prints what that saves.
 
 import numpy as np
 
-from mnist_core import jobs
-from mnist_core.jobs import DONE, JobRegistry
-from mnist_core.store import ModelStore
-from mnist_core.train import TrainConfig
+from mnist_core.net.config import TrainConfig
+from mnist_core.runs import jobs
+from mnist_core.runs.jobs import JobRegistry
+from mnist_core.runs.snapshot import DONE
+from mnist_core.storage.models import ModelStore
 
 FAST = dict(hidden=(16,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=10, epochs=1, device="cpu")
 

@@ -8,11 +8,8 @@ import json
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from mnist_core.classroom import Classroom, Examples, examples, held_out, Nicknames, score, split
-from mnist_core.drawings import Collections
-from mnist_core.jobs import JobRegistry
-from mnist_core.leaderboard import (
-    COMMAND_LINE,
+from mnist_core.classroom.collection import ClassCollection, held_out, split
+from mnist_core.classroom.leaderboard import (
     examples_key,
     HIDDEN_FILE,
     HiddenEntries,
@@ -20,16 +17,18 @@ from mnist_core.leaderboard import (
     measure_class,
     measure_test,
     MODEL,
-    NO_NICKNAME,
     owner_label,
     RUN,
     saved_entries,
-    SHIPPED,
     sort_entries,
     store_signature,
 )
-from mnist_core.store import ModelStore, StoreError
-from mnist_core.train import TrainConfig
+from mnist_core.classroom.nicknames import COMMAND_LINE, Nicknames, NO_NICKNAME, SHIPPED
+from mnist_core.classroom.scoring import Examples, examples, score
+from mnist_core.net.config import TrainConfig
+from mnist_core.runs.jobs import JobRegistry
+from mnist_core.storage.drawings import Collections
+from mnist_core.storage.models import ModelStore, StoreError
 
 from .helpers import draw_seven, FAST, PROJECT, save_tiny, wait_for
 
@@ -66,7 +65,7 @@ def test_a_model_without_test_scores_is_measured(store, tiny):
     assert entry.test_accuracy is None and entry.test_f1 is None
     scores = measure_test(store, "bare", tiny.test_images, tiny.test_labels)
     model, _, _ = store.load("bare")
-    from mnist_core.evaluate import evaluate
+    from mnist_core.net.evaluate import evaluate
     expected = evaluate(model, tiny.test_images, tiny.test_labels)
     assert scores.accuracy == expected.accuracy and scores.macro_f1 == expected.macro_f1
     assert 0.0 <= scores.accuracy <= 1.0
@@ -204,7 +203,7 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
     assert not at.exception
     assert any("No run is training right now" in c.value for c in at.caption)
     [row] = table_rows(at, 0)
-    from mnist_core.store import ModelStore
+    from mnist_core.storage.models import ModelStore
 
     shipped = ModelStore().meta("default").metrics["test_accuracy"]
     assert row["name"] == "default" and row["by"] == SHIPPED
@@ -214,14 +213,14 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
 
 
 def test_a_model_without_scores_gets_them_measured_once_and_cached(env, monkeypatch):
-    import mnist_core.leaderboard
+    import mnist_core.classroom.leaderboard
     import pages.leaderboard  # noqa: F401 (the page module's own reference is what the page calls)
 
     store = ModelStore(env / "models")
     save_tiny(store, "bare", accuracy=None)
     calls = []
-    real = mnist_core.leaderboard.measure_test
-    monkeypatch.setattr(mnist_core.leaderboard, "measure_test", lambda *a: calls.append(a[1]) or real(*a))
+    real = mnist_core.classroom.leaderboard.measure_test
+    monkeypatch.setattr(mnist_core.classroom.leaderboard, "measure_test", lambda *a: calls.append(a[1]) or real(*a))
     at = board(False, monkeypatch)
     row = next(r for r in table_rows(at, 0) if r["name"] == "bare")
     assert 0 <= row["MNIST test accuracy"] <= 100 and row["test F1"] is not None
@@ -291,7 +290,7 @@ def test_nicknames_and_the_class_handwriting_column(env, monkeypatch):
     assert "class handwriting accuracy" not in at.selectbox(key="lb_sort").options
 
     collections = Collections(env / "drawings")
-    Classroom(collections).open("our-class", owner="t" * 32)
+    ClassCollection(collections).open("our-class", owner="t" * 32)
     at = board(False, monkeypatch)
     assert any("no held-out drawings yet" in c.value for c in at.caption)
     for _ in range(2):

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from mnist_core.model import ACTIVATIONS, build_model, MLP, parameter_count, PIXEL_MEAN, PIXEL_STD
+from mnist_core.net.model import ACTIVATIONS, build_model, MLP, parameter_count, PIXEL_MEAN, PIXEL_STD
 
 
 def test_notebook_network_has_its_parameter_count():
@@ -49,6 +49,6 @@ def test_bad_settings_are_refused(kwargs, message):
 
 
 def test_layers_label_is_the_shape_as_people_write_it():
-    from mnist_core.model import layers_label
+    from mnist_core.net.model import layers_label
 
     assert layers_label([256, 128]) == layers_label(MLP(hidden=(256, 128)).hidden) == "784-256-128-10"

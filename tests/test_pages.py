@@ -31,10 +31,10 @@ def test_settings_start_with_the_recommended_preset(env):
 
 def test_a_second_look_at_the_train_page_starts_the_fork_server(env, monkeypatch):
     """Not on a visitor's first look (it would slow whatever they do first), but once they change a setting."""
-    import mnist_core.jobs
+    import mnist_core.runs.child
 
     started = []
-    monkeypatch.setattr(mnist_core.jobs, "start_child_server", lambda: started.append(True))
+    monkeypatch.setattr(mnist_core.runs.child, "start_child_server", lambda: started.append(True))
     at = train_page()
     assert started == []
     at.sidebar.number_input(key="t_epochs").set_value(3).run()
@@ -119,7 +119,7 @@ def test_a_trained_model_stays_current_when_another_is_trained_and_rename_and_de
 
 
 def test_model_names_fit_their_column(env):
-    from mnist_core.train import TrainConfig  # noqa: F401  (the store needs a real model to list)
+    from mnist_core.net.config import TrainConfig  # noqa: F401  (the store needs a real model to list)
 
     at = train_tiny(train_page(), "mlp-256-112-a-rather-long-name")
     table = next(d for d in at.dataframe if "rather-long-name" in d.value.to_string())
@@ -142,14 +142,14 @@ def test_a_failed_download_says_so_in_one_line_and_leaves_no_progress_bar(env, m
     import http.server
     import threading
 
-    import mnist_core.data
+    import mnist_core.net.data
 
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), http.server.SimpleHTTPRequestHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     try:
         # A real mirror on loopback that has no MNIST (every file: 404).
-        monkeypatch.setattr(mnist_core.data, "download", functools.partial(
-            mnist_core.data.download, mirrors=(f"http://127.0.0.1:{server.server_port}/nothing/",), timeout=5))
+        monkeypatch.setattr(mnist_core.net.data, "download", functools.partial(
+            mnist_core.net.data.download, mirrors=(f"http://127.0.0.1:{server.server_port}/nothing/",), timeout=5))
         monkeypatch.setenv("MNIST_DIR", str(env / "nothing-here"))
         at = train_page()
         next(b for b in at.button if b.label.startswith("Download MNIST")).click().run()
@@ -162,8 +162,8 @@ def test_a_failed_download_says_so_in_one_line_and_leaves_no_progress_bar(env, m
 
 
 def test_drawn_digits_setting_shows_them_and_reaches_the_run(env):
-    from mnist_core.store import ModelStore
-    from mnist_core.train import PRESETS
+    from mnist_core.net.config import PRESETS
+    from mnist_core.storage.models import ModelStore
 
     at = train_page()
     assert at.sidebar.slider(key="t_drawn").value == 0.0
@@ -284,9 +284,9 @@ def mistakes_page() -> AppTest:
 
 
 def expected_mistakes(true_digit=None, predicted=None, order="confidence") -> list[int]:
-    from mnist_core.data import load_mnist
-    from mnist_core.evaluate import evaluate, select_mistakes
-    from mnist_core.store import ModelStore
+    from mnist_core.net.data import load_mnist
+    from mnist_core.net.evaluate import evaluate, select_mistakes
+    from mnist_core.storage.models import ModelStore
 
     model, _, _ = ModelStore().load("default")
     data = load_mnist()
@@ -339,10 +339,11 @@ def big_test_set(env, monkeypatch):
 def test_row_normalised_confusion_labels_never_round_a_mistake_to_zero(big_test_set):
     import re
 
-    from mnist_core.data import load_mnist
-    from mnist_core.runs import RunSpec, save_run, train_run
-    from mnist_core.store import ModelStore
-    from mnist_core.train import TrainConfig
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.data import load_mnist
+    from mnist_core.runs.body import save_run, train_run
+    from mnist_core.runs.spec import RunSpec
+    from mnist_core.storage.models import ModelStore
 
     from .helpers import FAST
 
@@ -379,10 +380,11 @@ def test_mistakes_without_mnist_names_the_test_files(env, monkeypatch):
 
 
 def test_compare_two_models_says_how_many_and_pages_through_all(big_test_set):
-    from mnist_core.data import load_mnist
-    from mnist_core.runs import RunSpec, save_run, train_run
-    from mnist_core.store import ModelStore
-    from mnist_core.train import TrainConfig
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.data import load_mnist
+    from mnist_core.runs.body import save_run, train_run
+    from mnist_core.runs.spec import RunSpec
+    from mnist_core.storage.models import ModelStore
 
     # A small model trained on the generated digits gets them right; the shipped one, made for real
     # digits, gets many of them wrong: hundreds of disagreements.

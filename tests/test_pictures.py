@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from mnist_core.pictures import block_text, diverging, gallery_image, overlay, pixels_image, weight_grid
+from mnist_core.net.pictures import block_text, diverging, gallery_image, overlay, pixels_image, weight_grid
 
 
 def test_diverging_is_white_at_zero_red_up_blue_down():

@@ -8,8 +8,9 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from PIL import Image
 
-from mnist_core.evaluate import predict_probs
-from mnist_core.preprocess import (
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.evaluate import predict_probs
+from mnist_core.net.preprocess import (
     as_model_input,
     BOX,
     even_strokes,
@@ -20,8 +21,8 @@ from mnist_core.preprocess import (
     PreprocessError,
     stroke_width,
 )
-from mnist_core.synth import redraw
-from mnist_core.train import TrainConfig, Trainer
+from mnist_core.net.synth import redraw
+from mnist_core.net.train import Trainer
 
 from .helpers import draw_seven
 

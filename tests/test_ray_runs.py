@@ -8,13 +8,13 @@ import time
 
 import pytest
 
-from mnist_core.runs import EpochDone, Halted, Report, RunSpec, Started
-from mnist_core.train import TrainConfig
+from mnist_core.net.config import TrainConfig
+from mnist_core.runs.spec import EpochDone, Halted, Report, RunSpec, Started
 
 from .helpers import small_data
 
 ray = pytest.importorskip("ray")
-ray_runs = pytest.importorskip("mnist_core.ray_runs")
+ray_runs = pytest.importorskip("mnist_core.runs.on_ray")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -60,15 +60,16 @@ def test_a_worker_killed_mid_run_is_a_clear_failure():
 
 @pytest.fixture
 def ray_registry(tmp_path):
-    from mnist_core.jobs import JobRegistry, RayRunner
-    from mnist_core.store import ModelStore
+    from mnist_core.runs.jobs import JobRegistry
+    from mnist_core.runs.ray_backend import RayRunner
+    from mnist_core.storage.models import ModelStore
 
     data = small_data()
     return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: data, runner=RayRunner("local"))
 
 
 def test_a_job_on_ray_is_saved_by_the_server_and_trains_further(ray_registry):
-    from mnist_core.jobs import DONE
+    from mnist_core.runs.snapshot import DONE
 
     config = TrainConfig(hidden=(16,), epochs=1, batch_size=64, device="cpu")
     job = ray_registry.submit("alice", config, name="r1")
@@ -83,7 +84,7 @@ def test_a_job_on_ray_is_saved_by_the_server_and_trains_further(ray_registry):
 
 
 def test_a_job_on_ray_stops_and_a_killed_worker_fails_it_saving_nothing(ray_registry):
-    from mnist_core.jobs import FAILED, RUNNING, STOPPED
+    from mnist_core.runs.snapshot import FAILED, RUNNING, STOPPED
 
     config = TrainConfig(hidden=(16,), epochs=50, batch_size=16, device="cpu")
     job = ray_registry.submit("alice", config, name="stopped")
@@ -121,7 +122,9 @@ def test_the_cli_trains_on_ray_and_saves_here(tmp_path, tiny_dir):
 
 
 def test_a_run_of_one_replica_is_seen_read_only_by_another(tmp_path, ray_registry):
-    from mnist_core.jobs import DONE, JobRegistry, RayRunner, SharedJob
+    from mnist_core.runs.jobs import JobRegistry
+    from mnist_core.runs.ray_backend import RayRunner, SharedJob
+    from mnist_core.runs.snapshot import DONE
 
     other = JobRegistry(ray_registry.store, ray_registry.load_data, runner=RayRunner("local"))
     job = ray_registry.submit("alice", TrainConfig(hidden=(16,), epochs=2, batch_size=64, device="cpu"), name="seen")

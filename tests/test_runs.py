@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import torch
 
-from mnist_core.model import build_model
-from mnist_core.runs import EpochDone, Halted, Report, RunSpec, save_run, Started, StartState, train_run
-from mnist_core.store import ModelStore
-from mnist_core.train import TrainConfig
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.model import build_model
+from mnist_core.runs.body import save_run, start_from_store, train_run
+from mnist_core.runs.spec import EpochDone, Halted, Report, RunSpec, Started
+from mnist_core.storage.models import ModelStore
 
 from .helpers import small_data
 
@@ -46,7 +47,7 @@ def test_train_more_continues_history_weights_and_seconds(tmp_path):
     first = train_run(RunSpec(config, 1), data, lambda m: None, lambda: False)
     store = ModelStore(tmp_path / "models", builtin_dir=None)
     save_run(store, first, "m", model_id="id1")
-    start, meta = StartState.from_store(store, "m")
+    start, meta = start_from_store(store, "m")
     second = train_run(RunSpec(config, 2, start=start), data, lambda m: None, lambda: False)
     assert [r.epoch for r in second.history] == [1, 2, 3] and second.seconds > first.seconds
     assert not torch.equal(second.weights["layers.0.weight"], first.weights["layers.0.weight"])
@@ -63,6 +64,6 @@ def test_save_run_keeps_settings_history_metrics_and_optimizer(tmp_path, tiny):
     assert m.parameters == 784 * 8 + 8 + 8 * 10 + 10 and m.train_seconds == result.seconds and m.owner == "me"
     assert m.config["hidden"] == [8] and optimizer_state["state"]
     # Continuing from the store carries on the history and the optimizer's moments.
-    start, _ = StartState.from_store(store, "t")
+    start, _ = start_from_store(store, "t")
     again = train_run(RunSpec(TrainConfig.from_dict(m.config), 1, start=start), tiny, lambda m: None, lambda: False)
     assert again.history[-1].epoch == 3

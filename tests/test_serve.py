@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from mnist_core.serve import haproxy_config
+from mnist_core.classroom.serve import haproxy_config
 
 from .conftest import PROJECT
 

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
-from mnist_core.model import MLP
-from mnist_core.store import check_name, ModelMeta, ModelStore, StoreError
-from mnist_core.train import TrainConfig
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.model import MLP
+from mnist_core.storage.models import model_name, ModelMeta, ModelStore, StoreError
 
 
 def meta(name: str, model: MLP, **extra) -> ModelMeta:
@@ -29,7 +29,7 @@ def test_saved_model_reloads_to_identical_predictions(store):
 def test_names_that_are_not_plain_are_refused(store, name):
     model = MLP((4,))
     with pytest.raises(StoreError, match="invalid model name"):
-        check_name(name)
+        model_name(name)
     with pytest.raises(StoreError, match="invalid model name"):
         store.save(model, meta(name, model))
     with pytest.raises(StoreError, match="invalid model name"):
@@ -132,7 +132,7 @@ def test_a_store_opened_on_the_builtin_folder_is_a_plain_store(tmp_path):
 def test_default_model_names_have_one_date_format():
     from datetime import datetime
 
-    from mnist_core.store import default_model_name
+    from mnist_core.storage.models import default_model_name
 
     assert default_model_name((16, 8), datetime(2026, 11, 29, 9, 5, 7)) == "mlp-16-8-20261129-090507"
-    check_name(default_model_name((800, 800) * 3))  # a long one is still a valid name
+    model_name(default_model_name((800, 800) * 3))  # a long one is still a valid name

@@ -1,9 +1,9 @@
 import numpy as np
 import pytest
 
-from mnist_core import synth
-from mnist_core.preprocess import CENTRE_OF_MASS
-from mnist_core.synth import cached_drawn_digits, drawn_digits, redraw
+from mnist_core.net import synth
+from mnist_core.net.preprocess import CENTRE_OF_MASS
+from mnist_core.net.synth import cached_drawn_digits, drawn_digits, redraw
 from tests.helpers import make_digits
 
 
@@ -58,7 +58,7 @@ def test_a_broken_or_unwritable_cache_is_passed_over(tmp_path):
 def test_the_drawn_digit_cache_is_made_anew_when_preprocess_reads_drawings_differently(tmp_path, monkeypatch):
     import importlib
 
-    from mnist_core import preprocess
+    from mnist_core.net import preprocess
 
     digits = make_digits(3)[0]
     cached_drawn_digits(digits, 0, tmp_path)
@@ -75,7 +75,7 @@ def test_the_drawn_digit_cache_is_made_anew_when_preprocess_reads_drawings_diffe
 
 
 def test_slant_and_width_move_the_top_right_and_widen_the_digit():
-    from mnist_core.synth import slant_and_width
+    from mnist_core.net.synth import slant_and_width
 
     bar = np.zeros((40, 20), np.float32)
     bar[:, 8:12] = 1.0  # a vertical stroke, 4 wide
@@ -119,8 +119,8 @@ def test_the_cache_keeps_hands_drawings_apart(tmp_path):
 def test_the_shipped_default_was_trained_for_real_hands_and_reads_real_digits(mnist):
     from PIL import Image
 
-    from mnist_core.evaluate import read_many
-    from mnist_core.store import ModelStore
+    from mnist_core.net.evaluate import read_many
+    from mnist_core.storage.models import ModelStore
 
     model, meta, _ = ModelStore().load("default")
     assert meta.config["hands"] and meta.model["hidden"] == [512, 256]

@@ -2,7 +2,8 @@ import numpy as np
 import pytest
 import torch
 
-from mnist_core.train import ConfigError, DeviceData, TrainConfig, Trainer
+from mnist_core.net.config import ConfigError, TrainConfig
+from mnist_core.net.train import DeviceData, Trainer
 
 FAST = dict(hidden=(32,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=20, epochs=3, device="cpu")
 
@@ -156,7 +157,7 @@ def test_drawn_share_is_checked():
 
 
 def test_hidden_sizes_read_the_same_for_the_page_and_the_cli():
-    from mnist_core.train import parse_hidden
+    from mnist_core.net.config import parse_hidden
 
     assert parse_hidden("512, 256") == parse_hidden("512,256") == (512, 256)
     with pytest.raises(ConfigError, match="comma-separated whole numbers"):

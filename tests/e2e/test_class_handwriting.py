@@ -118,12 +118,14 @@ def test_two_students_add_to_the_class_collection_and_the_teacher_sees_both(scho
 
 
 def test_a_model_trained_more_on_the_class_reads_its_held_out_part_better(school, browser):
-    from mnist_core.classroom import Classroom, simulated_class, simulated_students
-    from mnist_core.data import load_mnist
-    from mnist_core.drawings import Collections
-    from mnist_core.runs import RunSpec, save_run, train_run
-    from mnist_core.store import ModelStore
-    from mnist_core.train import TrainConfig
+    from mnist_core.classroom.collection import ClassCollection
+    from mnist_core.classroom.simulated import simulated_class, simulated_students
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.data import load_mnist
+    from mnist_core.runs.body import save_run, train_run
+    from mnist_core.runs.spec import RunSpec
+    from mnist_core.storage.drawings import Collections
+    from mnist_core.storage.models import ModelStore
 
     students, _, drawings_dir = school
     # A small, quickly trained model, and a simulated class of 30 students who each drew every digit twice.
@@ -134,7 +136,7 @@ def test_a_model_trained_more_on_the_class_reads_its_held_out_part_better(school
     collections = Collections(drawings_dir)
     for student, drawing in simulated_class(data.train_images, data.train_labels, simulated_students(30, 0), 2, 0):
         collections.add("class-sim", drawing.image, drawing.label, owner=student, nickname=student)
-    Classroom(collections).open("class-sim")
+    ClassCollection(collections).open("class-sim")
 
     context, page = new_page(browser)
     open_app(page, students.url)

@@ -8,7 +8,7 @@ import time
 
 import pytest
 
-from mnist_core.store import ModelStore
+from mnist_core.storage.models import ModelStore
 
 from ..helpers import save_tiny
 from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, start_app, wait_idle

@@ -2,8 +2,8 @@
 
 import re
 
-from mnist_core.evaluate import evaluate
-from mnist_core.store import ModelStore
+from mnist_core.net.evaluate import evaluate
+from mnist_core.storage.models import ModelStore
 
 from .helpers import ARTIFACTS, open_app, wait_idle
 
@@ -55,8 +55,9 @@ def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, 
 
 
 def test_compare_two_models_pages_through_all(app, page, mnist):
-    from mnist_core.runs import RunSpec, save_run, train_run
-    from mnist_core.train import TrainConfig
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.runs.body import save_run, train_run
+    from mnist_core.runs.spec import RunSpec
 
     if not (app.store / "e2e-small.pt").exists():
         result = train_run(RunSpec(TrainConfig(hidden=(16,), epochs=1, device="cpu"), 1), mnist,

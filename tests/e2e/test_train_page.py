@@ -105,7 +105,7 @@ def test_two_browsers_train_at_once_and_get_their_own_results(app, browser, page
 
 
 def test_a_job_whose_browser_is_gone_is_stopped(tmp_path_factory, browser):
-    from mnist_core.store import ModelStore
+    from mnist_core.storage.models import ModelStore
 
 
     server = start_app(tmp_path_factory, "orphans", {"MNIST_APP_ORPHAN_SECONDS": "2"})

@@ -8,7 +8,7 @@ import math
 import torch
 from torch.nn import functional as F
 
-from .preprocess import BOX, INK_THRESHOLD
+from mnist_core.net.preprocess import BOX, INK_THRESHOLD
 
 # At strength 1.0 (the sliders in the app scale these): the largest rotation, scale change, shear,
 # shift (in pixels), elastic displacement (in pixels) and share of a stroke-width step.

@@ -11,9 +11,9 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from sklearn.neighbors import NearestNeighbors
 
-from .evaluate import EVAL_BATCH, predict_probs
-from .model import device_of, eval_mode, hidden_and_logits, MLP
-from .preprocess import as_model_input
+from mnist_core.net.evaluate import EVAL_BATCH, predict_probs
+from mnist_core.net.model import device_of, eval_mode, hidden_and_logits, MLP
+from mnist_core.net.preprocess import as_model_input
 
 # --- weights and activations -------------------------------------------------------------------
 

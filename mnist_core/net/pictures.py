@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .preprocess import as_pixels, as_uint8
+from mnist_core.net.preprocess import as_pixels, as_uint8
 
 
 def pixels_image(image: np.ndarray, scale: int = 10, grid: bool = True) -> np.ndarray:

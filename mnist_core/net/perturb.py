@@ -7,10 +7,10 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from .augment import dilate, erode
-from .evaluate import predict_probs
-from .model import MLP
-from .preprocess import as_model_input
+from mnist_core.net.augment import dilate, erode
+from mnist_core.net.evaluate import predict_probs
+from mnist_core.net.model import MLP
+from mnist_core.net.preprocess import as_model_input
 
 # Each change a digit can undergo, with the levels its robustness curve is measured at and their unit.
 PERTURBATIONS: dict[str, tuple[tuple[float, ...], str]] = {

@@ -1,272 +1,40 @@
-"""Training runs in the background (start, snapshot, stop, train more), a queue per device, on one of two
-backends: child processes of this server or a Ray cluster. Runs never train in a server thread (they would
-share the GIL with every page), and only the server writes the store."""
+"""Training jobs in the background (start, snapshot, stop, train more), one registry per server that
+reserves the names of active runs; each job's state is one immutable record replaced on each message."""
 
 from __future__ import annotations
 
-import multiprocessing
-import multiprocessing.forkserver
 import os
-import pickle
 import secrets
-import sys
 import threading
 import time
-import types
 import uuid
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import fields, replace
-from multiprocessing.connection import Connection
+from collections.abc import Callable
+from dataclasses import replace
 
 import numpy as np
 
-from .data import Mnist
-from .device import resolve_device
-from .runs import (  # noqa: F401 (the statuses and Snapshot are the jobs interface's too)
-    ACTIVE,
-    DONE,
+from mnist_core.net.config import ExtraExamples, TrainConfig
+from mnist_core.net.data import Mnist
+from mnist_core.net.history import EpochRecord, Progress
+from mnist_core.runs.body import save_run, start_from_store
+from mnist_core.runs.child import LocalRunner
+from mnist_core.runs.queue import DeviceQueue
+from mnist_core.runs.ray_backend import RayRunner, SharedJob
+from mnist_core.runs.snapshot import ACTIVE, DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
+from mnist_core.runs.spec import (
     EpochDone,
-    FAILED,
-    Failed,
-    Finished,
     Halted,
     Message,
     Preparing,
-    QUEUED,
     Report,
-    RUNNING,
-    RunResult,
+    RunError,
     RunSpec,
-    save_run,
-    Snapshot,
     Started,
-    StartState,
-    STOPPED,
-    train_run,
 )
-from .store import check_name, default_model_name, ModelMeta, ModelStore, StoreError
-from .train import EpochRecord, ExtraExamples, Progress, TrainConfig
+from mnist_core.storage.models import default_model_name, model_name, ModelMeta, ModelStore, StoreError
 
 # A finished job stays in the registry this long (a share link or a reload still finds it), then goes.
 KEEP_SECONDS = float(os.environ.get("MNIST_APP_KEEP_JOBS_SECONDS", "900"))
-
-
-class DeviceQueue:
-    """First come, first served slots on one device."""
-
-    def __init__(self, slots: int) -> None:
-        self.slots = slots
-        self.running = 0
-        self.waiting: list[str] = []
-        self.cond = threading.Condition()
-
-    def acquire(self, job_id: str, cancelled: Callable[[], bool]) -> bool:
-        with self.cond:
-            self.waiting.append(job_id)
-            while self.waiting[0] != job_id or self.running >= self.slots:
-                if cancelled():
-                    self.waiting.remove(job_id)
-                    self.cond.notify_all()
-                    return False
-                self.cond.wait(0.1)
-            self.waiting.pop(0)
-            self.running += 1
-            self.cond.notify_all()
-            return True
-
-    def release(self) -> None:
-        with self.cond:
-            self.running -= 1
-            self.cond.notify_all()
-
-    def position(self, job_id: str) -> int:
-        with self.cond:
-            return self.waiting.index(job_id) + 1 if job_id in self.waiting else 0
-
-
-class RunError(RuntimeError):
-    """A run failed where it trained (its process or worker died, the training raised); the message says so."""
-
-
-def _shared(data: Mnist) -> Mnist | tuple:
-    """The data set's arrays as tensors in shared memory, made once for the latest data object: a child maps
-    those pages (their file descriptors travel with its arguments) instead of unpickling a copy of its own.
-    Arrays torch cannot hold travel as they are."""
-    import torch
-
-    global _shared_data
-    if _shared_data is None or _shared_data[0] is not data:
-        arrays = [getattr(data, f.name) for f in fields(data)]
-        if not all(isinstance(getattr(torch, a.dtype.name, None), torch.dtype) for a in arrays):
-            return data
-        tensors = tuple(torch.empty(a.shape, dtype=getattr(torch, a.dtype.name)).share_memory_() for a in arrays)
-        for tensor, array in zip(tensors, arrays, strict=True):
-            tensor.numpy()[...] = array
-        _shared_data = (data, tensors)
-    return _shared_data[1]
-
-
-_shared_data: tuple[Mnist, tuple] | None = None  # (the data set, its arrays in shared memory)
-
-
-def _train_in_child(spec: RunSpec, data: Mnist | tuple, messages: Connection,
-                    stop: multiprocessing.synchronize.Event) -> None:
-    """A child process of the server: one run, its messages and then its result through `messages`."""
-    try:
-        if isinstance(data, tuple):  # shared tensors (_shared): numpy views of the same pages
-            data = Mnist(*(tensor.numpy() for tensor in data))
-        result = train_run(spec, data, messages.send, stop.is_set)
-        # Pickled by value: `send` would pass the tensors as shared memory that ends with this process.
-        messages.send_bytes(pickle.dumps(Finished(result)))
-    except Exception as e:  # shown to the user on the page; the server goes on
-        messages.send(Failed(f"{type(e).__name__}: {e}"))
-    finally:
-        messages.close()
-
-
-# Imported once by the fork server, not by every run: the engine, and torch._dynamo, which torch imports
-# the first time a process builds an optimizer (a large part of a run's start).
-CHILD_PRELOAD = ["mnist_core.jobs", "torch._dynamo"]
-
-
-def child_context() -> multiprocessing.context.BaseContext:
-    """Where training processes come from: a fork server (started once, see `start_child_server`, with
-    CHILD_PRELOAD imported; a run starts from it in under half a second) where the platform has one,
-    else spawn. Never a plain fork of the server: it has threads."""
-    if "forkserver" in multiprocessing.get_all_start_methods():
-        context = multiprocessing.get_context("forkserver")
-        context.set_forkserver_preload(CHILD_PRELOAD)
-        return context
-    return multiprocessing.get_context("spawn")
-
-
-def start_child_server() -> None:
-    """Start the fork server now (it loads in the background, several seconds) rather than with the first
-    run, whose first batches would wait for it. Calling it again costs nothing. Without a fork server
-    (spawn), every run loads by itself: nothing to do."""
-    if child_context().get_start_method() == "forkserver":
-        multiprocessing.forkserver.ensure_running()
-
-
-@contextmanager
-def _without_main_script() -> Iterator[None]:
-    """While a child process starts: a `__main__` with no file, so that the child does not run the
-    parent's main script again. Under Streamlit that module is the page script being run (app.py): each
-    training child ran the app's script outside any session, which logged "missing ScriptRunContext!"
-    seven times a run. A script run that replaces `__main__` meanwhile keeps its own."""
-    main = sys.modules.get("__main__")
-    if main is None or getattr(main, "__file__", None) is None or getattr(main.__spec__, "name", None):
-        yield  # a module run with -m, or no file: nothing of it is run again
-        return
-    stand_in = types.ModuleType("__main__")
-    sys.modules["__main__"] = stand_in
-    try:
-        yield
-    finally:
-        if sys.modules.get("__main__") is stand_in:
-            sys.modules["__main__"] = main
-
-
-class LocalRunner:
-    """Runs in child processes of this server, from a fork server (spawn where there is none)."""
-
-    def __init__(self) -> None:
-        self.context = child_context()
-
-    def new_stop(self) -> multiprocessing.synchronize.Event:
-        return self.context.Event()  # set by the server, read by the child between batches
-
-    def queue_of(self, config: TrainConfig) -> str:
-        return str(resolve_device(config.device))
-
-    def slots(self, default: int) -> int:
-        return default
-
-    def share(self, snapshots: dict[str, Snapshot], gone: list[str]) -> None:
-        """Only this server shows its runs: nothing to share."""
-
-    def shared_job(self, job_id: str) -> SharedJob | None:
-        return None
-
-    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
-        receiving, sending = self.context.Pipe(duplex=False)
-        child = self.context.Process(target=_train_in_child, args=(spec, _shared(data), sending, stop), daemon=True)
-        with _without_main_script():
-            child.start()
-        sending.close()  # the child holds the sending end now: recv() ends when the child does
-        try:
-            while True:
-                try:
-                    message = receiving.recv()
-                except EOFError:
-                    break
-                if isinstance(message, Finished):
-                    return message.result
-                if isinstance(message, Failed):
-                    raise RunError(message.error)
-                send(message)
-            child.join(5)
-            raise RunError(f"the training process ended unexpectedly (exit code {child.exitcode})")
-        finally:
-            child.join(5)
-            if child.is_alive():
-                child.kill()
-
-
-class RayRunner:
-    """Runs on a Ray cluster, one actor each (`ray_runs`); Ray itself is imported only here."""
-
-    def __init__(self, address: str) -> None:
-        from . import ray_runs
-
-        self.ray_runs = ray_runs
-        ray_runs.connect(address)
-        self.board = ray_runs.job_board()
-
-    def new_stop(self) -> threading.Event:
-        return threading.Event()
-
-    def queue_of(self, config: TrainConfig) -> str:
-        return "ray"  # the cluster picks the device; one queue in front of it
-
-    def slots(self, default: int) -> int:
-        return self.ray_runs.run_slots()
-
-    def share(self, snapshots: dict[str, Snapshot], gone: list[str]) -> None:
-        """Publish this replica's runs on the cluster's board (owner keys left out)."""
-        self.ray_runs.publish(self.board, {i: replace(s, owner="") for i, s in snapshots.items()}, gone)
-
-    def shared_job(self, job_id: str) -> SharedJob | None:
-        """A run another replica started, if the board has it."""
-        return SharedJob(job_id, self) if self.ray_runs.shared_snapshot(self.board, job_id) is not None else None
-
-    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
-        try:
-            return self.ray_runs.run_on_ray(spec, data, send, stop.is_set)
-        except self.ray_runs.RayRunError as e:
-            raise RunError(str(e)) from None
-
-
-class SharedJob:
-    """A run of another app replica, as the cluster's board shows it: read-only (no owner here)."""
-
-    owner = ""
-
-    def __init__(self, job_id: str, runner: RayRunner) -> None:
-        self.id, self.runner = job_id, runner
-        self._last: Snapshot | None = None
-
-    @property
-    def name(self) -> str:
-        return self.snapshot().name
-
-    def snapshot(self) -> Snapshot:
-        snap = self.runner.ray_runs.shared_snapshot(self.runner.board, self.id)
-        self._last = snap or self._last  # gone from the board: the last one seen
-        return self._last
-
-
 Runner = LocalRunner | RayRunner
 SHARE_EVERY = 0.5  # seconds between publications of a replica's runs on a shared board
 
@@ -432,13 +200,13 @@ class TrainingJob:
             if self._runs or self.continue_from is not None:
                 # The model this job made or was given, under whatever name it has now, with its own settings
                 # (its layers above all), trained on the device asked for now.
-                start, meta = StartState.from_store(self.store, self.follow_model())
+                start, meta = start_from_store(self.store, self.follow_model())
                 if meta.id != self.model_id:
                     raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
                 self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
                 self._set(history=list(start.history))
             elif self.base is not None:  # a copy of another model, trained on as a new one
-                start, meta = StartState.from_store(self.store, self.base)
+                start, meta = start_from_store(self.store, self.base)
                 start.optimizer = {}  # a fresh optimizer: this run's learning rate, not the end of the base's schedule
                 self._set(history=list(start.history))
             continuing = bool(self._runs or self.continue_from is not None)
@@ -458,6 +226,7 @@ class TrainingJob:
         finally:
             self.queue.release()
             self._end()
+
 
 class JobRegistry:
     """Every job of a process, by id; one per server, shared by all its users. The names of active
@@ -499,7 +268,7 @@ class JobRegistry:
             else:
                 if base is not None:
                     self.store.meta(base)  # exists and is readable, or a StoreError now
-                name = check_name(name) if name else self.default_name(config)
+                name = model_name(name) if name else self.default_name(config)
                 if self._reserved(name):
                     raise StoreError(f"a run named '{name}' exists already (waiting or training now, so its "
                                      "model is not in the table yet); choose another name")
@@ -550,7 +319,7 @@ class JobRegistry:
     def rename_model(self, name: str, new_name: str, owner: str, operator: bool = False) -> None:
         """Rename a model of this owner; refused (StoreError) for another's, for a name held by an active
         run (either name), a taken or built-in name. Jobs that made the model follow it."""
-        check_name(new_name)
+        model_name(new_name)
         with self.lock:
             meta = self.store.meta(name)
             self._check_owner(meta, owner, operator)

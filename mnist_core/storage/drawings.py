@@ -19,8 +19,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .folders import check_name, folder_setting, locked, PROJECT_ROOT
-from .store import OwnerTags, write_atomically
+from mnist_core.folders import folder_setting, PROJECT_ROOT
+from mnist_core.storage.files import check_name, locked, write_atomically
+from mnist_core.storage.owners import OwnerTags
 
 LABELS = "labels.csv"
 OWNER_FILE = ".owner"  # the OwnerTags hash of the browser that made the collection

@@ -11,9 +11,9 @@ import numpy as np
 from PIL import Image
 from scipy import ndimage
 
-from .folders import folder_setting, PROJECT_ROOT
-from .preprocess import disk, mnist_style
-from .preprocess import VERSION as READING_VERSION
+from mnist_core.folders import folder_setting, PROJECT_ROOT
+from mnist_core.net.preprocess import disk, mnist_style
+from mnist_core.net.preprocess import VERSION as READING_VERSION
 
 POLARITIES = ("canvas", "dark_on_light", "light_on_dark")
 

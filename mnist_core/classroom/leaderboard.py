@@ -15,10 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from .classroom import COMMAND_LINE, Examples, NICKNAMES, NO_NICKNAME, score, SHIPPED
-from .evaluate import evaluate
-from .runs import QUEUED, Snapshot
-from .store import ModelMeta, ModelStore, os_error_text, StoreError, SUFFIX, write_atomically
+from mnist_core.classroom.nicknames import COMMAND_LINE, NICKNAMES, NO_NICKNAME, SHIPPED
+from mnist_core.classroom.scoring import Examples, score
+from mnist_core.net.evaluate import evaluate
+from mnist_core.runs.snapshot import QUEUED, Snapshot
+from mnist_core.storage.files import os_error_text, write_atomically
+from mnist_core.storage.models import ModelMeta, ModelStore, StoreError, SUFFIX
 
 MODEL, RUN = "model", "run"
 HIDDEN_FILE = ".leaderboard-hidden.json"  # in the model folder: the ids the operator hid

@@ -9,8 +9,8 @@ import torch
 from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
 from torch import nn
 
-from .model import eval_mode
-from .preprocess import as_model_input, mnist_style, Steps
+from mnist_core.net.model import eval_mode
+from mnist_core.net.preprocess import as_model_input, mnist_style, Steps
 
 EVAL_BATCH = 2048  # big enough for fast matrix products, small enough to stay in cache
 

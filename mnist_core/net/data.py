@@ -21,7 +21,7 @@ from typing import BinaryIO
 
 import numpy as np
 
-from .folders import folder_setting, PROJECT_ROOT
+from mnist_core.folders import folder_setting, PROJECT_ROOT
 
 try:
     import fcntl

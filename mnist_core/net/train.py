@@ -1,176 +1,30 @@
-"""Training: the one `TrainConfig`, per-epoch records, the loop over whole-set device tensors, and a
-preview of the digits it shows the network."""
+"""The training loop over whole-set device tensors (optimizer, schedule, augmentation, drawn digits, the
+class's extra examples), and a preview of the digits it shows the network."""
 
 from __future__ import annotations
 
 import math
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass
 
 import numpy as np
 import torch
 from torch import nn
 
-from .augment import augment
-from .data import Mnist
-from .device import resolve_device
-from .evaluate import macro_f1, predict_probs
-from .health import dead_share, gradient_norms
-from .model import ACTIVATIONS, MLP
-from .preprocess import as_model_input, as_uint8
-from .synth import cached_drawn_digits, drawn_digits
+from mnist_core.net.augment import augment
+from mnist_core.net.config import ExtraExamples, TrainConfig
+from mnist_core.net.data import Mnist
+from mnist_core.net.device import resolve_device
+from mnist_core.net.evaluate import macro_f1, predict_probs
+from mnist_core.net.health import dead_share, gradient_norms
+from mnist_core.net.history import EpochRecord, Progress
+from mnist_core.net.model import MLP
+from mnist_core.net.preprocess import as_model_input, as_uint8
+from mnist_core.net.synth import cached_drawn_digits, drawn_digits
 
-OPTIMIZERS = ("adam", "sgd")
-SCHEDULES = ("constant", "onecycle", "cosine")
 REPORT_EVERY = 20  # batches between progress reports: often enough for a live curve, cheap enough to ignore
 PROBE = 2048  # training digits on which each epoch counts the hidden units that never change (dead)
-
-
-class ConfigError(ValueError):
-    """A training setting is out of range; the message lists every problem."""
-
-
-def parse_hidden(text: str) -> tuple[int, ...]:
-    """Hidden layer sizes as typed by a person ('512, 256') -> (512, 256); raises ConfigError in words."""
-    try:
-        sizes = tuple(int(part) for part in text.split(",") if part.strip())
-    except ValueError:
-        raise ConfigError(
-            f"hidden layers are comma-separated whole numbers, like 256 or 512,256; got '{text}'") from None
-    if not sizes:
-        raise ConfigError("give at least one hidden layer size, like 128")
-    return sizes
-
-
-@dataclass
-class TrainConfig:
-    """Everything that decides a training run. The defaults are the project's recommended setting."""
-
-    hidden: tuple[int, ...] = (256,)
-    activation: str = "relu"
-    dropout: float = 0.1
-    optimizer: str = "adam"
-    lr: float = 3e-3
-    momentum: float = 0.9  # SGD only
-    weight_decay: float = 0.0
-    schedule: str = "onecycle"
-    batch_size: int = 128
-    epochs: int = 6
-    seed: int = 0
-    device: str = field(default="auto", metadata={"preset": False})  # where, not how: a preset leaves it as chosen
-    augment: float = 0.0  # strength of random affine, elastic and stroke-width changes; 0 = off
-    elastic: bool = True  # include elastic distortion when augmenting
-    fill_in: bool = False  # when augmenting, a quarter of the digits get loops filled in and shrink, as under a fat pen
-    # Real hands and scans: augmentation also slants, squeezes or stretches (up to filling a square box) and
-    # blurs a third to low resolution; drawn digits are slanted, narrowed or widened, some drawn as small scans.
-    hands: bool = False
-    # Share of the training digits also drawn once on a canvas as a person would and read back as the
-    # Draw page reads drawings; every epoch shows those drawings in their place (augmented as well).
-    drawn: float = 0.0
-
-    def __post_init__(self) -> None:
-        self.hidden = tuple(int(h) for h in self.hidden)
-        problems = []
-        if not self.hidden or any(h < 1 or h > 8192 for h in self.hidden):
-            problems.append(f"hidden sizes must be 1..8192 and at least one layer, got {list(self.hidden)}")
-        if self.activation not in ACTIVATIONS:
-            problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'")
-        if not 0.0 <= self.dropout < 1.0:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
-        if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
-        if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'")
-        if not (0 < self.lr <= 10) or not math.isfinite(self.lr):
-            problems.append(f"learning rate must be in (0, 10], got {self.lr}")
-        if not 0.0 <= self.momentum < 1.0:
-            problems.append(f"momentum must be in [0, 1), got {self.momentum}")
-        if self.weight_decay < 0:
-            problems.append(f"weight decay must be >= 0, got {self.weight_decay}")
-        if not 1 <= self.batch_size <= 60000:
-            problems.append(f"batch size must be 1..60000, got {self.batch_size}")
-        if not 1 <= self.epochs <= 1000:
-            problems.append(f"epochs must be 1..1000, got {self.epochs}")
-        if self.seed < 0:
-            problems.append(f"seed must be >= 0, got {self.seed}")
-        if not 0.0 <= self.augment <= 2.0:
-            problems.append(f"augmentation strength must be in [0, 2], got {self.augment}")
-        if not 0.0 <= self.drawn <= 1.0:
-            problems.append(f"share of drawn digits must be in [0, 1], got {self.drawn}")
-        if problems:
-            raise ConfigError("; ".join(problems))
-
-    def to_dict(self) -> dict:
-        return {**asdict(self), "hidden": list(self.hidden)}
-
-    @classmethod
-    def from_dict(cls, values: dict) -> TrainConfig:
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-
-# Named settings for the app and the command line (`--preset`); "recommended" is TrainConfig().
-PRESETS: dict[str, TrainConfig] = {
-    "recommended": TrainConfig(),
-    "notebook": TrainConfig(hidden=(128,), dropout=0.0, lr=1e-4, schedule="constant", batch_size=64, epochs=10),
-    "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.1, lr=2e-3, epochs=24, augment=0.7, drawn=0.3,
-                                   fill_in=True, hands=True),
-    "best-mlp": TrainConfig(hidden=(800, 800), dropout=0.3, lr=2e-3, epochs=40, augment=1.0, weight_decay=1e-4),
-}
-
-
-@dataclass
-class EpochRecord:
-    """One line of a training history (skorch style: a plain record per epoch)."""
-
-    epoch: int
-    loss: float  # mean training loss over the epoch's batches
-    train_f1: float
-    test_f1: float
-    test_accuracy: float
-    seconds: float  # training plus both evaluations
-    grad_norms: list[float] = field(default_factory=list)  # per layer, input first: mean size of the weight gradient
-    dead_share: list[float] = field(default_factory=list)  # per hidden layer: share of units that never change
-
-    @classmethod
-    def from_dict(cls, values: dict) -> EpochRecord:
-        """A record as a model file keeps it (JSON); fields this version does not know are left out."""
-        known = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in values.items() if k in known})
-
-
-@dataclass
-class Progress:
-    """A progress report from inside an epoch, every REPORT_EVERY batches and at each epoch's end."""
-
-    epoch: int  # 1-based, counting the model's whole history
-    epochs: int  # the last epoch of this run
-    batch: int
-    batches: int
-    seconds: float  # since this run started
-    batch_losses: list[float] = field(default_factory=list)  # the raw losses since the last report
-    grad_norms: list[float] = field(default_factory=list)  # per layer, input first: the last batch's weight gradient
-
-
-@dataclass
-class ExtraExamples:
-    """Examples mixed into every epoch besides MNIST (a class's own drawings): images float32 (K, 28, 28)
-    in [0, 1], labels int64 (K,). They take `share` of each epoch's places (repeated as needed, so a few
-    hundred count), each copy freshly deformed at `augment` strength; `source` names them for people."""
-
-    images: np.ndarray
-    labels: np.ndarray
-    share: float = 0.1
-    augment: float = 0.8
-    source: str = ""
-
-    def __post_init__(self) -> None:
-        if len(self.images) != len(self.labels) or not len(self.labels):
-            raise ConfigError(f"extra examples need as many labels as images, and some: got "
-                              f"{len(self.images)} images, {len(self.labels)} labels")
-        if not 0.0 < self.share <= 0.5:
-            raise ConfigError(f"the share of extra examples must be in (0, 0.5], got {self.share}")
 
 
 @dataclass

@@ -20,7 +20,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-PROJECT = Path(__file__).resolve().parent.parent
+from mnist_core.folders import PROJECT_ROOT
+
+PROJECT = PROJECT_ROOT
 APP = PROJECT / "app.py"
 START_TIMEOUT = 120.0  # seconds for the Ray head and every app process to answer
 RAY_ENV = {"RAY_AUTH_MODE": "token"}  # as the README's `ray start`: a token in ~/.ray/auth_token
@@ -93,7 +95,7 @@ class Part:
 
 
 @dataclass
-class Classroom:
+class School:
     """The running parts, started in order (Ray head, app processes, HAProxy) and stopped in reverse."""
 
     folder: Path
@@ -130,13 +132,13 @@ class Classroom:
         self.parts.clear()
 
 
-def start_classroom(folder: Path, processes: int, host: str, port: int, ray_address: str | None,
-                    app: Path = APP, say: Callable[[str], None] = print) -> Classroom:
+def start_school(folder: Path, processes: int, host: str, port: int, ray_address: str | None,
+                    app: Path = APP, say: Callable[[str], None] = print) -> School:
     """Start everything and return once the address answers; on any failure stop what started, raise ServeError."""
     haproxy = shutil.which("haproxy")
     if haproxy is None:
         raise ServeError("haproxy is not installed (Debian: apt-get install -y haproxy)")
-    room = Classroom(folder)
+    room = School(folder)
     env = {**os.environ, **RAY_ENV}
     # One secret for all: a cookie one process signed (Streamlit's XSRF cookie) is good at the others.
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
@@ -172,7 +174,7 @@ def start_classroom(folder: Path, processes: int, host: str, port: int, ray_addr
     return room
 
 
-def _start_ray_head(room: Classroom, env: dict[str, str]) -> str:
+def _start_ray_head(room: School, env: dict[str, str]) -> str:
     """A Ray head on this machine for the app processes to share runs on: the board that shows each run to
     every process (a share link works whichever process serves it) and one queue for the machine's CPUs
     (half of them train, one run each; on 2 cores: one run at a time)."""
@@ -202,7 +204,7 @@ def serve(processes: int, host: str, port: int, ray_address: str | None = None, 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         with tempfile.TemporaryDirectory(prefix="mnist-serve-") as folder:
-            room = start_classroom(Path(folder), processes, host, port, ray_address, app)
+            room = start_school(Path(folder), processes, host, port, ray_address, app)
             try:
                 while not stopping:
                     if (part := room.ended()) is not None:

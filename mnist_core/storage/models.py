@@ -1,17 +1,13 @@
-"""The model store: save, list, load, rename and delete trained models with their metadata, each file
-checked before use; who owns a model (a keyed hash of an owner key) and which model a file is (an id)."""
+"""The model store: save, list, load, rename and delete trained models with their typed metadata, each
+file checked before use; which model a file is (an id), whatever its name."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
-import hashlib
-import hmac
 import io
 import math
 import os
 import secrets
-import tempfile
 import uuid
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
@@ -19,90 +15,24 @@ from pathlib import Path
 
 import torch
 
-from . import folders
-from .folders import folder_setting, locked, NAME_PATTERN, PROJECT_ROOT
-from .model import ACTIVATIONS, build_model, MLP
+from mnist_core.folders import folder_setting, PROJECT_ROOT
+from mnist_core.net.model import ACTIVATIONS, build_model, MLP
+from mnist_core.storage.files import check_name, locked, MODEL_SUFFIX, NAME_PATTERN, os_error_text, write_atomically
+from mnist_core.storage.owners import OwnerTags
 
-SUFFIX = folders.MODEL_SUFFIX
+SUFFIX = MODEL_SUFFIX
 FORMAT = 1
 # A file's metadata is trusted only this far: an MLP this store will build (checked before anything
 # is allocated; best-mlp has 1.3 M parameters).
 MAX_LAYERS = 16
 MAX_WIDTH = 65_536
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32
-SECRET = ".owner-secret"  # per folder: the key of the owner hashes written into its files
 # Models that ship with the app: listed and loaded like the others, never overwritten or deleted.
 BUILTIN_DIR = PROJECT_ROOT / "mnist_core" / "builtin_models"
 
 
 class StoreError(Exception):
     """A model name is invalid, a model is missing or damaged, or a write is refused."""
-
-
-def os_error_text(e: OSError, what: str = "the folder") -> str:
-    """An OSError in words a user can act on, one line."""
-    where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return f"{what} cannot be written: it is read-only or not yours{where}"
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"{what} cannot be written: the disk is full{where}"
-    return f"{what}: {e.strerror or e}{where}"
-
-
-def write_atomically(path: Path, write, overwrite: bool = True, mode: int = 0o644) -> None:
-    """`write(file)` into a temporary file beside `path`, synced, then published under `path`: replacing
-    it, or (overwrite False) linked so that it fails when `path` exists; a crash or a full disk leaves
-    the old file and no debris."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-            f.flush()
-            os.fsync(f.fileno())
-        os.chmod(tmp, mode)  # mkstemp makes it private
-        if overwrite:
-            os.replace(tmp, path)
-        else:
-            os.link(tmp, path)  # atomic, and fails if the name is taken: no check-then-write window
-    finally:
-        Path(tmp).unlink(missing_ok=True)
-
-
-class OwnerTags:
-    """Who owns something, as written in files: HMAC-SHA256 of the browser's owner key under a secret
-    kept in the folder (mode 0600), so a file, a listing or a log never holds the key itself."""
-
-    def __init__(self, folder: Path) -> None:
-        self.folder = Path(folder)
-        self._secret: bytes | None = None
-
-    def _key(self, create: bool) -> bytes | None:
-        if self._secret is None:
-            path = self.folder / SECRET
-            try:
-                self._secret = path.read_bytes()
-            except FileNotFoundError:
-                if not create:
-                    return None
-                self.folder.mkdir(parents=True, exist_ok=True)
-                try:
-                    write_atomically(path, lambda f: f.write(secrets.token_bytes(32)), overwrite=False, mode=0o600)
-                except FileExistsError:
-                    pass  # another process made it first: use theirs
-                self._secret = path.read_bytes()
-        return self._secret
-
-    def tag(self, owner_key: str, create: bool = True) -> str:
-        """The hash of an owner key ("" for no key; "" too when the folder has no secret and may not get one)."""
-        if not owner_key:
-            return ""
-        key = self._key(create)
-        if key is None:
-            return ""
-        return hmac.new(key, owner_key.encode(), hashlib.sha256).hexdigest()[:32]
-
-    def owns(self, owner_key: str, tag: str) -> bool:
-        return bool(tag) and bool(owner_key) and hmac.compare_digest(self.tag(owner_key, create=False), tag)
 
 
 @dataclass
@@ -187,9 +117,9 @@ def expected_shapes(model: dict) -> dict[str, tuple[int, ...]]:
     return shapes
 
 
-def check_name(name: str) -> str:
-    """A model name (see `folders.check_name`); raises StoreError."""
-    return folders.check_name(name, "model", StoreError)
+def model_name(name: str) -> str:
+    """A model name, checked as every plain name is (`files.check_name`); raises StoreError."""
+    return check_name(name, "model", StoreError)
 
 
 def default_model_name(hidden: tuple[int, ...] | list[int], now: datetime | None = None) -> str:
@@ -229,12 +159,12 @@ class ModelStore:
         self.owners = OwnerTags(self.root)
 
     def _path(self, name: str) -> Path:
-        return self.root / f"{check_name(name)}{SUFFIX}"
+        return self.root / f"{model_name(name)}{SUFFIX}"
 
     def _builtin_path(self, name: str) -> Path | None:
         if self.builtin_dir is None:
             return None
-        path = self.builtin_dir / f"{check_name(name)}{SUFFIX}"
+        path = self.builtin_dir / f"{model_name(name)}{SUFFIX}"
         return path if path.is_file() else None
 
     def _locate(self, name: str) -> Path:
@@ -256,10 +186,10 @@ class ModelStore:
 
     def free_name(self, name: str, held: set[str] = frozenset()) -> str:
         """`name` if neither stored nor `held`, else the first free of `name-2`, `name-3` ..."""
-        candidate, n = check_name(name), 1
+        candidate, n = model_name(name), 1
         while self.exists(candidate) or candidate in held:
             n += 1
-            candidate = check_name(f"{name[:60]}-{n}")
+            candidate = model_name(f"{name[:60]}-{n}")
         return candidate
 
     def exists(self, name: str) -> bool:

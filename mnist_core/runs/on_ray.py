@@ -12,11 +12,13 @@ from pathlib import Path
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
-from .data import Mnist
-from .runs import Message, RunResult, RunSpec, train_run
+from mnist_core.net.data import Mnist
+from mnist_core.runs.body import train_run
+from mnist_core.runs.spec import Message, RunResult, RunSpec
 
 POLL_SECONDS = 0.2  # between fetches of a run's messages: a stop reaches the worker within about this
-ENGINE = Path(__file__).resolve().parent  # shipped to the workers with the job (`py_modules`)
+# The mnist_core package, shipped to the workers with the job (`py_modules`).
+ENGINE = Path(__file__).resolve().parent.parent
 
 
 class RayRunError(RuntimeError):

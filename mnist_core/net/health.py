@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import torch
 
-from .model import device_of, eval_mode, hidden_and_logits, MLP
+from mnist_core.net.model import device_of, eval_mode, hidden_and_logits, MLP
 
 
 def gradient_norms(model: MLP) -> list[float]:

@@ -1,0 +1,104 @@
+"""The class collection: which drawing collection is open for the class, adding to it, how it has grown,
+and its reproducible split into a part to learn from and a held-out part."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnist_core.classroom.errors import ClassError
+from mnist_core.classroom.nicknames import check_nickname, NO_NICKNAME
+from mnist_core.net.preprocess import mnist_style
+from mnist_core.storage.drawings import Collections, Drawing
+from mnist_core.storage.files import check_name, locked, read_json, write_json
+
+CLASS_FILE = "class.json"  # in the drawings folder: {"name": the open class collection}
+HELD_OUT_SHARE = 0.2
+
+
+class ClassCollection:
+    """Which drawing collection is the open class collection (one at a time; the operator opens and
+    closes it), kept in the drawings folder so every server on that folder sees the same one."""
+
+    def __init__(self, collections: Collections | None = None) -> None:
+        self.collections = collections or Collections()
+        self.path = self.collections.root / CLASS_FILE
+
+    def open_name(self) -> str | None:
+        """The open class collection's name, or None."""
+        name = read_json(self.path).get("name")
+        try:
+            return check_name(name, "collection") if isinstance(name, str) else None
+        except ValueError:
+            return None
+
+    def open(self, name: str, owner: str = "") -> str:
+        """Open `name` (new or existing) as the class collection; a new one is owned by `owner` (the
+        operator's browser), so no student who adds the first drawing may clear it."""
+        self.collections.claim(name, owner)  # a plain name, or ValueError
+        self.collections.mark_class(name)
+        with locked(self.collections.root):
+            write_json(self.path, {"name": name})
+        return name
+
+    def close(self) -> None:
+        """No class collection open: students can add no more (its drawings stay)."""
+        with locked(self.collections.root):
+            self.path.unlink(missing_ok=True)
+
+    def add(self, image: np.ndarray | None, label: int | None, owner: str, nickname: str | None) -> str:
+        """A student's labelled drawing added to the open class collection under their nickname; returns
+        its file name. ClassError (one line) when no collection is open, the student has no nickname, the
+        digit meant is not said, or the drawing is blank; OSError when the folder cannot be written."""
+        name = self.open_name()
+        if name is None:
+            raise ClassError("no class collection is open: the teacher opens one on the Class page")
+        if not nickname:
+            raise ClassError("choose a nickname first (in the sidebar): your drawings are shown under it")
+        if label is None:
+            raise ClassError("say which digit you meant before adding the drawing")
+        if image is None or mnist_style(image).blank:
+            raise ClassError("the drawing is blank: draw a digit first")
+        nickname = check_nickname(nickname)
+        self.collections.mark_class(name)  # again: the teacher may have cleared it since it was opened
+        return self.collections.add(name, image, int(label), owner=owner, nickname=nickname)
+
+
+@dataclass
+class Tally:
+    """How a collection has grown: drawings per digit (10,) and per nickname (most first)."""
+
+    per_digit: list[int]
+    per_nickname: dict[str, int]
+
+    @property
+    def total(self) -> int:
+        return sum(self.per_digit)
+
+
+def tally(drawings: list[Drawing]) -> Tally:
+    per_digit = [0] * 10
+    per_nickname: dict[str, int] = {}
+    for d in drawings:
+        per_digit[d.label] += 1
+        who = d.nickname or NO_NICKNAME
+        per_nickname[who] = per_nickname.get(who, 0) + 1
+    return Tally(per_digit, dict(sorted(per_nickname.items(), key=lambda item: (-item[1], item[0]))))
+
+
+def held_out(file: str, share: float = HELD_OUT_SHARE) -> bool:
+    """Whether a drawing is in the held-out part: from a hash of its file name alone, so the split is the
+    same on every machine and a drawing never changes part as the collection grows."""
+    value = int.from_bytes(hashlib.sha256(file.encode()).digest()[:8], "big") / 2**64
+    return value < share
+
+
+def split(drawings: list[Drawing], held_out_share: float = HELD_OUT_SHARE) -> tuple[list[Drawing], list[Drawing]]:
+    """(learn, held_out): the drawings to train on and the ones kept for scoring."""
+    if not 0.0 <= held_out_share <= 1.0:
+        raise ValueError(f"the held-out share must be in [0, 1], got {held_out_share}")
+    learn = [d for d in drawings if not held_out(d.file, held_out_share)]
+    kept = [d for d in drawings if held_out(d.file, held_out_share)]
+    return learn, kept

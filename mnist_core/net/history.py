@@ -1,0 +1,38 @@
+"""A training run's typed history (skorch style): a record per epoch, and progress reports within one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields
+
+
+@dataclass
+class EpochRecord:
+    """One line of a training history (skorch style: a plain record per epoch)."""
+
+    epoch: int
+    loss: float  # mean training loss over the epoch's batches
+    train_f1: float
+    test_f1: float
+    test_accuracy: float
+    seconds: float  # training plus both evaluations
+    grad_norms: list[float] = field(default_factory=list)  # per layer, input first: mean size of the weight gradient
+    dead_share: list[float] = field(default_factory=list)  # per hidden layer: share of units that never change
+
+    @classmethod
+    def from_dict(cls, values: dict) -> EpochRecord:
+        """A record as a model file keeps it (JSON); fields this version does not know are left out."""
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in values.items() if k in known})
+
+
+@dataclass
+class Progress:
+    """A progress report from inside an epoch, every REPORT_EVERY batches and at each epoch's end."""
+
+    epoch: int  # 1-based, counting the model's whole history
+    epochs: int  # the last epoch of this run
+    batch: int
+    batches: int
+    seconds: float  # since this run started
+    batch_losses: list[float] = field(default_factory=list)  # the raw losses since the last report
+    grad_norms: list[float] = field(default_factory=list)  # per layer, input first: the last batch's weight gradient

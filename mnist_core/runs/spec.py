@@ -1,0 +1,98 @@
+"""What crosses a run's boundary, wherever it trains: the spec in, the start state, the typed messages
+out while it trains, the result at the end."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mnist_core.net.config import ExtraExamples, TrainConfig
+from mnist_core.net.history import EpochRecord, Progress
+
+
+@dataclass
+class StartState:
+    """A stored model to train further, as the store that keeps it read it (workers need no disk)."""
+
+    model: dict  # the MLP's own config, see `build_model`
+    weights: dict[str, torch.Tensor]
+    optimizer: dict
+    history: list[EpochRecord]
+    seconds: float  # training time before this run
+
+
+@dataclass
+class RunSpec:
+    """What one run needs besides the data: the settings, how many epochs, the start (None: a new model)."""
+
+    config: TrainConfig
+    epochs: int
+    threads: int = 0  # torch threads; 0: one per CPU that other processes leave free, followed as that changes
+    start: StartState | None = None
+    live_weights: bool = True  # send the first layer's weights with the progress, for a live view
+    extra: ExtraExamples | None = None  # examples mixed into every epoch besides MNIST (a class's drawings)
+
+
+@dataclass
+class RunResult:
+    """A finished run: the trained model (CPU tensors), its optimizer and its whole history."""
+
+    model: dict
+    weights: dict[str, torch.Tensor]
+    optimizer: dict
+    config: TrainConfig
+    history: list[EpochRecord]
+    device: str
+    seconds: float  # all its training, earlier runs included
+    stopped: bool
+
+
+# The messages a run sends while it trains, in this order: Preparing? Started (Report | EpochDone)*
+# Halted? Report, then the runner's end: Finished or Failed.
+@dataclass
+class Preparing:
+    text: str  # what takes a while before the first batch
+
+
+@dataclass
+class Started:
+    batches_per_epoch: int
+    device: str  # where it trains, as torch names it
+    host: str  # the machine and process that train it
+    threads: int  # torch's CPU threads at the start (then they follow the CPUs others leave free)
+    weights: np.ndarray | None  # first layer (H0, 28, 28)
+
+
+@dataclass
+class Report:
+    progress: Progress | None  # None: the last report, the weights as trained
+    weights: np.ndarray | None = None
+
+
+@dataclass
+class Halted:
+    """A stop request ended the training; scoring and saving go on."""
+
+
+@dataclass
+class EpochDone:
+    record: EpochRecord
+
+
+@dataclass
+class Finished:
+    result: RunResult
+
+
+@dataclass
+class Failed:
+    error: str  # one line for the user
+
+
+Message = Preparing | Started | Report | Halted | EpochDone | Finished | Failed
+
+
+class RunError(RuntimeError):
+    """A run failed where it trained (its process or worker died, the training raised); the message says so."""
