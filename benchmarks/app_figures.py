@@ -96,7 +96,7 @@ def train_figures(page, app: App, folder: str, epochs: int) -> None:
     print(f"Train: click to the first batches shown: {time.monotonic() - clicked:.1f} s", flush=True)
     page.get_by_text(f"Trained {epochs} epochs; saved as page").wait_for(timeout=300_000)
     from mnist_core.storage.models import ModelStore
-    page_epochs = [r["seconds"] for r in ModelStore(store).meta("page").history]
+    page_epochs = [r.seconds for r in ModelStore(store).meta("page").history]
     (Path(folder) / "cli.pt").unlink()
     cli_after = cli_epoch_seconds(folder, epochs)
     cli = (statistics.median(cli_before) + statistics.median(cli_after)) / 2

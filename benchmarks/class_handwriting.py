@@ -25,7 +25,6 @@ from mnist_core.classroom.collection import split  # noqa: E402
 from mnist_core.classroom.fine_tune import class_extra, fine_tune_config  # noqa: E402
 from mnist_core.classroom.scoring import examples, score  # noqa: E402
 from mnist_core.classroom.simulated import simulated_class, simulated_students  # noqa: E402
-from mnist_core.net.config import TrainConfig  # noqa: E402
 from mnist_core.net.data import load_mnist  # noqa: E402
 from mnist_core.net.evaluate import evaluate  # noqa: E402
 from mnist_core.net.model import build_model  # noqa: E402
@@ -77,7 +76,7 @@ def main() -> None:
     before, _, _ = store.load(args.model)
     config = fine_tune_config(meta.config, args.epochs, device="cpu")
     if args.lr_factor:
-        config = replace(config, lr=TrainConfig.from_dict(meta.config).lr * args.lr_factor)
+        config = replace(config, lr=meta.config.lr * args.lr_factor)
     extra = class_extra(learn, "simulated")
     extra.share = args.share or extra.share
     extra.augment = extra.augment if args.augment is None else args.augment

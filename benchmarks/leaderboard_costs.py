@@ -19,6 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from mnist_core.classroom.leaderboard import saved_entries, sort_entries, store_signature  # noqa: E402
 from mnist_core.net.config import TrainConfig  # noqa: E402
+from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import build_model  # noqa: E402
 from mnist_core.storage.models import ModelMeta, ModelStore  # noqa: E402
 
@@ -41,9 +42,10 @@ def main() -> None:
         store = ModelStore(Path(folder) / "models")
         spec = {"hidden": [256], "activation": "relu", "dropout": 0.1}
         for i in range(args.models):
-            meta = ModelMeta(name=f"m{i:03d}", model=spec, config=TrainConfig().to_dict(),
-                             history=[{"epoch": 1, "test_accuracy": 0.9, "test_f1": 0.9}] * 6,
-                             metrics={"test_accuracy": 0.9 + i / 1000, "test_f1": 0.9}, created="2026-11-29T20:00:00")
+            history = [EpochRecord(epoch=e, loss=0.1, train_f1=0.9, test_f1=0.9, test_accuracy=0.9, seconds=1.0)
+                       for e in range(1, 7)]
+            meta = ModelMeta(name=f"m{i:03d}", model=spec, config=TrainConfig(), history=history,
+                             metrics=Metrics(test_accuracy=0.9 + i / 1000, test_f1=0.9), created="2026-11-29T20:00:00")
             store.save(build_model(spec), meta)
         listing = median_ms(lambda: sort_entries(saved_entries(store), "MNIST test accuracy"), args.rounds)
         look = median_ms(lambda: store_signature(store), args.rounds)

@@ -90,11 +90,11 @@ async def trainer_with_epochs(base: str, epochs: int, tally: load.Tally) -> None
 
 
 def per_epoch(meta) -> float:
-    return statistics.fmean(record["seconds"] for record in meta.history)
+    return statistics.fmean(record.seconds for record in meta.history)
 
 
 def epochs_of(meta) -> str:
-    return ", ".join(f"{record['seconds']:.2f}" for record in meta.history)
+    return ", ".join(f"{record.seconds:.2f}" for record in meta.history)
 
 
 def main() -> int:
@@ -108,7 +108,8 @@ def main() -> int:
             load_average = os.getloadavg()[0]
             cli = cli_run(args.epochs, Path(folder))
             page = page_run(args.epochs, Path(folder))
-            differ = {k: (cli.config[k], page.config.get(k)) for k in cli.config if cli.config[k] != page.config.get(k)}
+            cli_config, page_config = cli.config.to_dict(), page.config.to_dict()
+            differ = {k: (v, page_config[k]) for k, v in cli_config.items() if v != page_config[k]}
             cli_s, page_s = per_epoch(cli), per_epoch(page)
             ratios.append(page_s / cli_s)
             print(f"round {round_}: CLI {cli_s:.2f} s/epoch ({epochs_of(cli)}), "

@@ -288,8 +288,9 @@ def cmd_models(args: argparse.Namespace) -> int:
             continue
         m = e.meta
         layers = layers_label(m.model.get("hidden", []))
-        print(f"{m.name:<36} {layers:<18} {m.parameters:>9,} {m.metrics.get('test_f1', 0):>8.4f} "
-              f"{m.metrics.get('test_accuracy', 0):>8.2%} {m.epochs:>6}  {m.device:<6}  "
+        f1, accuracy = (m.metrics.test_f1, m.metrics.test_accuracy) if m.metrics else (0.0, 0.0)
+        print(f"{m.name:<36} {layers:<18} {m.parameters:>9,} {f1:>8.4f} "
+              f"{accuracy:>8.2%} {m.epochs:>6}  {m.device:<6}  "
               f"{'built in' if m.builtin else m.created}")
     return 0
 

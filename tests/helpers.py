@@ -15,6 +15,7 @@ from PIL import Image, ImageDraw
 
 from mnist_core.net.config import TrainConfig
 from mnist_core.net.data import Mnist
+from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import build_model
 from mnist_core.storage.models import ModelMeta, ModelStore
 
@@ -126,12 +127,11 @@ def save_tiny(store: ModelStore, name: str, accuracy: float | None = 0.9, owner_
               minutes_ago: int = 0, **config) -> ModelMeta:
     """A 784-8-10 model with the metadata a run would write (no history when `accuracy` is None)."""
     model = build_model({"hidden": [8], "activation": "relu", "dropout": 0.0})
-    cfg = TrainConfig(**{"hidden": (8,), "dropout": 0.0, **config}).to_dict()
-    history = [] if accuracy is None else [{"epoch": 1, "loss": 0.5, "train_f1": 0.9, "test_f1": accuracy - 0.01,
-                                            "test_accuracy": accuracy, "seconds": 1.0}]
+    cfg = TrainConfig(**{"hidden": (8,), "dropout": 0.0, **config})
+    history = [] if accuracy is None else [EpochRecord(epoch=1, loss=0.5, train_f1=0.9, test_f1=accuracy - 0.01,
+                                                       test_accuracy=accuracy, seconds=1.0)]
     meta = ModelMeta(name=name, model={"hidden": [8], "activation": "relu", "dropout": 0.0}, config=cfg,
-                     history=history, metrics={} if accuracy is None else
-                     {"test_accuracy": accuracy, "test_f1": accuracy - 0.01}, parameters=7_960,
+                     history=history, metrics=Metrics.of(history), parameters=7_960,
                      train_seconds=12.5, owner=store.owners.tag(owner_key),
                      created=(datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(timespec="seconds"))
     store.save(model, meta)

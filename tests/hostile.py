@@ -49,12 +49,13 @@ def lying_model(store_dir: Path, name: str = "liar", claims_hidden: int = 500_00
     metadata then claims `claims_hidden` hidden units: a loader that trusts it allocates gigabytes."""
     import torch
 
+    from mnist_core.net.config import TrainConfig
     from mnist_core.net.model import build_model
     from mnist_core.storage.models import ModelMeta, ModelStore
 
     model_config = {"hidden": [50], "activation": "relu", "dropout": 0.0}
     path = ModelStore(store_dir, builtin_dir=None).save(build_model(model_config),
-                                                        ModelMeta(name=name, model=model_config, config={}))
+                                                        ModelMeta(name=name, model=model_config, config=TrainConfig()))
     payload = torch.load(path, map_location="cpu", weights_only=True)
     payload["meta"]["model"]["hidden"] = [claims_hidden]
     torch.save(payload, path)

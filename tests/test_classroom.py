@@ -237,7 +237,7 @@ def test_extra_examples_are_checked():
 def test_fine_tune_settings_and_the_learning_part_as_extra_examples():
     from mnist_core.net.config import TrainConfig
 
-    config = fine_tune_config(TrainConfig(lr=2e-3, epochs=16, hidden=(64,)).to_dict(), 3, "cpu")
+    config = fine_tune_config(TrainConfig(lr=2e-3, epochs=16, hidden=(64,)), 3, "cpu")
     assert (config.lr, config.epochs, config.schedule, config.hidden) == (2.5e-4, 3, "cosine", (64,))
     drawings = [Drawing(f"{i}.png", i, bar_drawing(i)) for i in range(10)]
     extra = class_extra(drawings, "c")

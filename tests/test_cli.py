@@ -6,6 +6,8 @@ import sys
 import pytest
 
 from mnist_core.cli import main
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.history import EpochRecord
 from mnist_core.storage.models import ModelStore
 
 from .helpers import PROJECT
@@ -33,7 +35,7 @@ def test_train_json_prints_one_object_per_epoch(trained):
     assert set(lines[0]) == {"epoch", "loss", "train_f1", "test_f1", "test_accuracy", "seconds", "grad_norms",
                              "dead_share"}
     assert len(lines[0]["grad_norms"]) == 2 and len(lines[0]["dead_share"]) == 1  # 784-16-10
-    assert ModelStore(store).meta("tiny").history[1]["test_f1"] == lines[1]["test_f1"]
+    assert ModelStore(store).meta("tiny").history[1].test_f1 == lines[1]["test_f1"]
 
 
 def test_train_prints_a_line_per_epoch(tiny_dir, tmp_path, capsys):
@@ -48,7 +50,7 @@ def test_train_with_drawn_digits_says_so_and_keeps_the_setting(tiny_dir, tmp_pat
                        "0.5", "--fill-in")
     assert code == 0 and "Drawing 30 training digits on a canvas" in err and "Drawn in" in err
     config = ModelStore(tmp_path).meta("d").config
-    assert config["drawn"] == 0.1 and config["fill_in"] is True and config["augment"] == 0.5
+    assert config.drawn == 0.1 and config.fill_in is True and config.augment == 0.5
 
 
 def test_models_and_evaluate(trained, tiny_dir, capsys):
@@ -146,8 +148,8 @@ def test_models_json_into_a_pipe_closed_early_exits_quietly(tmp_path):
 
     store = ModelStore(tmp_path, builtin_dir=None)
     model = MLP((4,))
-    history = [{"epoch": i, "loss": 0.1, "note": "x" * 200} for i in range(2000)]  # ~500 KB of JSON
-    store.save(model, ModelMeta(name="long", model=model.config(), config={}, history=history))
+    history = [EpochRecord(i, 0.1, 0.5, 0.5, 0.5, 1.0, grad_norms=[0.1] * 20) for i in range(2000)]  # ~500 KB of JSON
+    store.save(model, ModelMeta(name="long", model=model.config(), config=TrainConfig(), history=history))
     done = subprocess.run(f"{sys.executable} -m mnist_core models --json --store {tmp_path} | head -c 10",
                           shell=True, cwd=PROJECT, capture_output=True, text=True, timeout=120)
     assert done.stdout == '[{"name": ' and done.stderr == ""
@@ -182,7 +184,7 @@ def test_a_name_taken_while_the_run_trained_keeps_the_run_under_a_free_name(tiny
     def another_process_saves_the_name_meanwhile(*args, **kwargs):
         result = real_train_run(*args, **kwargs)
         model = MLP((4,))
-        store.save(model, ModelMeta(name="same", model=model.config(), config=TrainConfig().to_dict()))
+        store.save(model, ModelMeta(name="same", model=model.config(), config=TrainConfig()))
         return result
 
     monkeypatch.setattr(cli, "train_run", another_process_saves_the_name_meanwhile)

@@ -270,7 +270,7 @@ def test_leftover_part_files_of_a_killed_download_are_swept(tmp_path, tiny_set, 
 
 def test_sigterm_during_a_download_leaves_no_part_file(tmp_path, tiny_set, mirrors):
     folder = tmp_path / "d"
-    script = ("import json, sys; from mnist_core.data import download; "
+    script = ("import json, sys; from mnist_core.net.data import download; "
               "download(sys.argv[1], mirrors=[sys.argv[2]], files=json.loads(sys.argv[3]))")
     child = subprocess.Popen([sys.executable, "-c", script, str(folder), mirrors.url("slow"), json.dumps(tiny_set[1])],
                              cwd=PROJECT)

@@ -31,7 +31,7 @@ FAST = dict(hidden=(16,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=
 
 
 def meta(name: str, model: MLP, **extra) -> ModelMeta:
-    return ModelMeta(name=name, model=model.config(), config=TrainConfig().to_dict(), **extra)
+    return ModelMeta(name=name, model=model.config(), config=TrainConfig(), **extra)
 
 
 @pytest.fixture
@@ -245,7 +245,7 @@ def test_a_malformed_model_file_is_one_damaged_line_and_hides_nothing(store, cas
 PEAK_SCRIPT = """
 import resource, sys
 import torch
-from mnist_core.store import ModelStore, StoreError
+from mnist_core.storage.models import ModelStore, StoreError
 base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 try:
     ModelStore(sys.argv[1], builtin_dir=None).load("huge")

@@ -22,7 +22,7 @@ from mnist_core.net.inside import (
     weight_images,
 )
 from mnist_core.net.model import MLP, PIXEL_MEAN, PIXEL_STD
-from mnist_core.net.perturb import perturb, robustness_curve, shift_grid, shifted, thicken, warp
+from mnist_core.net.perturb import move_and_turn, perturb, robustness_curve, shift_grid, shifted, thicken
 
 from .helpers import make_digits
 
@@ -149,11 +149,11 @@ def test_nearest_digits_by_pixels_and_by_the_last_hidden_layer():
 def test_warp_moves_whole_pixels_exactly_and_turns_clockwise():
     image = torch.zeros(1, 28, 28)
     image[0, 10, 12] = 1.0
-    moved = warp(image, torch.tensor([3.0]), torch.tensor([-2.0]), torch.zeros(1))
+    moved = move_and_turn(image, torch.tensor([3.0]), torch.tensor([-2.0]), torch.zeros(1))
     assert moved[0, 8, 15] == pytest.approx(1.0) and moved.sum() == pytest.approx(1.0)
     right = torch.zeros(1, 28, 28)
     right[0, 13:15, 20:22] = 1.0  # right of the centre (between pixels 13 and 14)
-    turned = warp(right, torch.zeros(1), torch.zeros(1), torch.tensor([90.0]))
+    turned = move_and_turn(right, torch.zeros(1), torch.zeros(1), torch.tensor([90.0]))
     assert turned[0, 20:22, 13:15].sum() == pytest.approx(4.0, abs=1e-3)  # now below it
     np.testing.assert_allclose(shifted(image[0].numpy(), -1, 1)[11, 11], 1.0, atol=1e-6)
 

@@ -112,7 +112,7 @@ def test_a_run_with_drawn_digits_says_it_is_drawing_them_first(registry):
     assert ("Drawing 150 training digits on a canvas, as people draw them (about 3 ms each, the first time only) …",
             False) in said
     assert all(not text for text, training in said if training)  # gone once the batches begin
-    assert job.snapshot().status == DONE and registry.store.meta("drawn").config["drawn"] == 0.5
+    assert job.snapshot().status == DONE and registry.store.meta("drawn").config.drawn == 0.5
 
 
 def _modules_at_start(sending) -> None:

@@ -1,10 +1,10 @@
-"""A training child maps the server's data set in shared memory (mnist_core/jobs.py `_shared`) instead of
+"""A training child maps the server's data set in shared memory (mnist_core/runs/child.py `_shared`) instead of
 unpickling a copy of its own; benchmarks/child_memory.py prints what that saves."""
 
 import numpy as np
 
 from mnist_core.net.config import TrainConfig
-from mnist_core.runs import jobs
+from mnist_core.runs import child
 from mnist_core.runs.jobs import JobRegistry
 from mnist_core.runs.snapshot import DONE
 from mnist_core.storage.models import ModelStore
@@ -16,12 +16,12 @@ def test_a_child_trains_on_the_data_set_in_shared_memory_made_once(tmp_path, tin
     registry = JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny)
     first = registry.submit("alice", TrainConfig(**FAST), name="m1")
     assert first.wait(60) and first.snapshot().status == DONE, first.snapshot().error
-    data, tensors = jobs._shared_data
+    data, tensors = child._shared_data
     assert data is tiny and all(tensor.is_shared() for tensor in tensors)
     arrays = (tiny.train_images, tiny.train_labels, tiny.test_images, tiny.test_labels)
     for tensor, array in zip(tensors, arrays, strict=True):
         assert np.array_equal(tensor.numpy(), array) and tensor.numpy().dtype == array.dtype
     second = registry.submit("alice", TrainConfig(**FAST), name="m2")
     assert second.wait(60) and second.snapshot().status == DONE
-    assert jobs._shared_data[1] is tensors  # the same pages for every run of the same data set
+    assert child._shared_data[1] is tensors  # the same pages for every run of the same data set
     assert registry.store.meta("m2").epochs == 1

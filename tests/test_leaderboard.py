@@ -49,7 +49,7 @@ def test_every_stored_model_is_a_row_with_its_settings_and_test_scores(store):
         MODEL, "784-8-10", "sgd, lr 0.05, one-cycle", 64, 0.7, 0.3)
     assert (alice.test_accuracy, alice.test_f1, alice.epochs, alice.train_seconds) == (0.95, 0.94, 1, 12.5)
     assert alice.hide_id == store.meta("alices").id and alice.owner_tag and "alice-key" not in alice.owner_tag
-    shipped = store.meta("default").metrics["test_accuracy"]  # from the shipped model's own history
+    shipped = store.meta("default").metrics.test_accuracy  # from the shipped model's own history
     assert rows["default"].builtin and rows["default"].test_accuracy == pytest.approx(shipped)
     # Who each is by: a nickname where its owner has one; the shipped and command-line models say what they are.
     nicknames = {alice.owner_tag: "Ada"}.get
@@ -205,7 +205,7 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
     [row] = table_rows(at, 0)
     from mnist_core.storage.models import ModelStore
 
-    shipped = ModelStore().meta("default").metrics["test_accuracy"]
+    shipped = ModelStore().meta("default").metrics.test_accuracy
     assert row["name"] == "default" and row["by"] == SHIPPED
     assert row["MNIST test accuracy"] == pytest.approx(100 * shipped, abs=0.005)
     assert row["layers"] == "784-512-256-10" and row["#"] == 1

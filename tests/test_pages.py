@@ -181,8 +181,8 @@ def test_drawn_digits_setting_shows_them_and_reaches_the_run(env):
     while not any("Trained 1 epoch;" in s.value for s in at.success) and time.monotonic() < deadline:
         time.sleep(0.5)
         at.run()
-    assert ModelStore(env / "models").meta("drawn").config["drawn"] == 0.2
-    assert ModelStore(env / "models").meta("drawn").config["fill_in"] is True
+    assert ModelStore(env / "models").meta("drawn").config.drawn == 0.2
+    assert ModelStore(env / "models").meta("drawn").config.fill_in is True
 
 
 def test_missing_data_offers_the_download_and_disables_train(env, monkeypatch):

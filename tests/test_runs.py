@@ -25,7 +25,7 @@ def test_a_run_reports_in_order_and_returns_its_model(tmp_path):
     store = ModelStore(tmp_path / "models", builtin_dir=None)
     save_run(store, result, "tiny", model_id="abc")
     model, meta, optimizer = store.load("tiny")
-    assert meta.id == "abc" and meta.metrics["test_accuracy"] == result.history[-1].test_accuracy
+    assert meta.id == "abc" and meta.metrics.test_accuracy == result.history[-1].test_accuracy
     again = build_model(result.model)
     again.load_state_dict(result.weights)
     probe = torch.rand(4, 28, 28)
@@ -59,11 +59,11 @@ def test_save_run_keeps_settings_history_metrics_and_optimizer(tmp_path, tiny):
     store = ModelStore(tmp_path / "models", builtin_dir=None)
     save_run(store, result, "t", owner="me")
     model, m, optimizer_state = store.load("t")
-    assert m.epochs == 2 and m.history[1]["epoch"] == 2
-    assert m.metrics["test_f1"] == result.history[-1].test_f1
+    assert m.epochs == 2 and m.history[1].epoch == 2
+    assert m.metrics.test_f1 == result.history[-1].test_f1
     assert m.parameters == 784 * 8 + 8 + 8 * 10 + 10 and m.train_seconds == result.seconds and m.owner == "me"
-    assert m.config["hidden"] == [8] and optimizer_state["state"]
+    assert m.config.hidden == (8,) and optimizer_state["state"]
     # Continuing from the store carries on the history and the optimizer's moments.
     start, _ = start_from_store(store, "t")
-    again = train_run(RunSpec(TrainConfig.from_dict(m.config), 1, start=start), tiny, lambda m: None, lambda: False)
+    again = train_run(RunSpec(m.config, 1, start=start), tiny, lambda m: None, lambda: False)
     assert again.history[-1].epoch == 3

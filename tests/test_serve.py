@@ -1,6 +1,6 @@
-"""`python -m mnist_core serve` (mnist_core/serve.py): HAProxy's configuration, a class through the one address
-(benchmarks/load.py with a cookie jar per student), and everything stopped on SIGTERM. Two processes sharing runs
-through Ray are tests/e2e/test_serve.py."""
+"""`python -m mnist_core serve` (mnist_core/classroom/serve.py): HAProxy's configuration, a class through the one
+address (benchmarks/load.py with a cookie jar per student), and everything stopped on SIGTERM. Two processes sharing
+runs through Ray are tests/e2e/test_serve.py."""
 
 from __future__ import annotations
 

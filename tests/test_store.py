@@ -2,12 +2,13 @@ import pytest
 import torch
 
 from mnist_core.net.config import TrainConfig
+from mnist_core.net.history import EpochRecord
 from mnist_core.net.model import MLP
 from mnist_core.storage.models import model_name, ModelMeta, ModelStore, StoreError
 
 
 def meta(name: str, model: MLP, **extra) -> ModelMeta:
-    return ModelMeta(name=name, model=model.config(), config=TrainConfig().to_dict(), **extra)
+    return ModelMeta(name=name, model=model.config(), config=TrainConfig(), **extra)
 
 
 @pytest.fixture
@@ -18,11 +19,13 @@ def store(tmp_path) -> ModelStore:
 def test_saved_model_reloads_to_identical_predictions(store):
     torch.manual_seed(0)
     model = MLP((16, 8), "tanh", 0.2).eval()
-    store.save(model, meta("a", model, history=[{"epoch": 1}], created="2026-01-01T00:00:00+00:00"))
+    record = EpochRecord(epoch=1, loss=0.5, train_f1=0.8, test_f1=0.7, test_accuracy=0.75, seconds=1.5,
+                         grad_norms=[0.1])
+    store.save(model, meta("a", model, history=[record], created="2026-01-01T00:00:00+00:00"))
     loaded, loaded_meta, _ = store.load("a")
     images = torch.rand(10, 28, 28)
     assert torch.equal(model(images), loaded(images))
-    assert loaded_meta.history == [{"epoch": 1}] and loaded_meta.model["activation"] == "tanh"
+    assert loaded_meta.history == [record] and loaded_meta.model["activation"] == "tanh"
 
 
 @pytest.mark.parametrize("name", ["../x", "/etc/x", "a/b", ".hidden", "", "x" * 65, "a b", "m.pt", "c:\\x"])

@@ -123,7 +123,7 @@ def test_the_shipped_default_was_trained_for_real_hands_and_reads_real_digits(mn
     from mnist_core.storage.models import ModelStore
 
     model, meta, _ = ModelStore().load("default")
-    assert meta.config["hands"] and meta.model["hidden"] == [512, 256]
+    assert meta.config.hands and meta.model["hidden"] == [512, 256]
     digits, labels = mnist.test_images[:100], mnist.test_labels[:100]
     assert sum(r.digit == label for r, label in zip(read_many(model, list(digits)), labels, strict=True)) >= 98
     # The same digits as a 16x16 scanner gives them: cropped, stretched to fill the box, dark on light.

@@ -17,10 +17,9 @@ EXTRA_SHARE = 0.1
 EXTRA_AUGMENT = 0.6
 
 
-def fine_tune_config(base: TrainConfig | dict, epochs: int = FINE_TUNE_EPOCHS, device: str = "auto") -> TrainConfig:
+def fine_tune_config(base: TrainConfig, epochs: int = FINE_TUNE_EPOCHS, device: str = "auto") -> TrainConfig:
     """The settings of Train more on our handwriting, from the settings the model was trained with."""
-    config = base if isinstance(base, TrainConfig) else TrainConfig.from_dict(base)
-    return replace(config, epochs=epochs, lr=config.lr / 8, schedule="cosine", device=device)
+    return replace(base, epochs=epochs, lr=base.lr / 8, schedule="cosine", device=device)
 
 
 def class_extra(learn: list[Drawing] | Examples, source: str = "", share: float = EXTRA_SHARE,

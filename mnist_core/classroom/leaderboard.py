@@ -17,6 +17,7 @@ import numpy as np
 
 from mnist_core.classroom.nicknames import COMMAND_LINE, NICKNAMES, NO_NICKNAME, SHIPPED
 from mnist_core.classroom.scoring import Examples, score
+from mnist_core.net.config import TrainConfig
 from mnist_core.net.evaluate import evaluate
 from mnist_core.runs.snapshot import QUEUED, Snapshot
 from mnist_core.storage.files import os_error_text, write_atomically
@@ -59,24 +60,11 @@ class TestScores:
     macro_f1: float
 
 
-def _settings(config: dict, model: dict | None = None) -> dict:
-    """The columns that describe how a model was trained, from a TrainConfig dict (and the MLP's own config)."""
-    hidden = (model or {}).get("hidden") or config.get("hidden") or []
-    schedule = {"onecycle": "one-cycle"}.get(config.get("schedule", ""), config.get("schedule", ""))
-    lr = config.get("lr")
-    return {
-        "layers": "-".join(str(n) for n in (784, *hidden, 10)),
-        "optimizer": ", ".join(part for part in (config.get("optimizer", "?"), f"lr {lr:g}" if _number(lr) else "",
-                                                 schedule) if part),
-        "batch_size": int(config.get("batch_size") or 0),
-        "dropout": float((model or config).get("dropout", 0.0) or 0.0),
-        "augment": float(config.get("augment") or 0.0),
-        "drawn": float(config.get("drawn") or 0.0),
-    }
-
-
-def _number(value) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+def _settings(config: TrainConfig) -> dict:
+    """The columns that describe how a model was trained: its config's one summary."""
+    summary = config.summary()
+    return {"layers": summary.layers, "optimizer": summary.optimizer, "batch_size": summary.batch_size,
+            "dropout": summary.dropout, "augment": summary.augment, "drawn": summary.drawn}
 
 
 def model_hide_id(meta: ModelMeta) -> str:
@@ -88,9 +76,10 @@ def model_entry(meta: ModelMeta) -> Entry:
     metrics = meta.metrics
     return Entry(
         key=f"{MODEL}:{meta.name}", hide_id=model_hide_id(meta), kind=MODEL, name=meta.name,
-        owner_tag=meta.owner, builtin=meta.builtin, **_settings(meta.config, meta.model), epochs=meta.epochs,
+        owner_tag=meta.owner, builtin=meta.builtin, **_settings(meta.config), epochs=meta.epochs,
         train_seconds=float(meta.train_seconds),
-        test_accuracy=metrics.get("test_accuracy"), test_f1=metrics.get("test_f1"), created=meta.created,
+        test_accuracy=metrics.test_accuracy if metrics else None, test_f1=metrics.test_f1 if metrics else None,
+        created=meta.created,
         status="stopped early" if meta.stopped else "saved")
 
 
@@ -112,7 +101,7 @@ def live_entries(runs: Iterable[Snapshot], owner_tag: Callable[[str], str]) -> l
             test_accuracy=None if last is None else last.test_accuracy,
             test_f1=None if last is None else last.test_f1,
             status="queued" if snap.status == QUEUED else "training",
-            last_epoch=snap.last_epoch or int(snap.config.get("epochs", 0)), queue_position=snap.queue_position))
+            last_epoch=snap.last_epoch or snap.config.epochs, queue_position=snap.queue_position))
     return entries
 
 

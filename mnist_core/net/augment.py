@@ -26,13 +26,14 @@ NARROWEST = 0.55  # an aspect change may squeeze a digit's shorter side to this 
 LOW_RES = (9, 11, 14, 17, 20)  # a low-res copy has this many pixels across the 28-pixel field (8x8 .. 16x16 scans)
 
 
-COARSE = 5  # the sampling grid is drawn on 5x5 control points and interpolated to 28x28
+CONTROL_POINTS = 5  # the sampling grid is drawn on 5x5 control points and interpolated to 28x28
 
 
 def _interpolation(device: torch.device) -> torch.Tensor:
     """(25, 784): bilinear interpolation from the 5x5 control points to the 28x28 pixel centres."""
-    basis = torch.eye(COARSE * COARSE, device=device).reshape(-1, 1, COARSE, COARSE)
-    return F.interpolate(basis, size=(28, 28), mode="bilinear", align_corners=True).reshape(COARSE * COARSE, 784)
+    k = CONTROL_POINTS
+    basis = torch.eye(k * k, device=device).reshape(-1, 1, k, k)
+    return F.interpolate(basis, size=(28, 28), mode="bilinear", align_corners=True).reshape(k * k, 784)
 
 
 def _sampling_grid(n: int, strength: float, generator: torch.Generator, device: torch.device,
@@ -63,14 +64,14 @@ def _control_points(n: int, strength: float, generator: torch.Generator, device:
         uniform(n, 1, limit=MAX_SHEAR)
     shift_x, shift_y = uniform(n, 1, limit=MAX_SHIFT * 2 / 28), uniform(n, 1, limit=MAX_SHIFT * 2 / 28)
     cos, sin = torch.cos(angle) / scale, torch.sin(angle) / scale
-    line = torch.linspace(-27 / 28, 27 / 28, COARSE, device=device)  # first and last pixel centres
+    line = torch.linspace(-27 / 28, 27 / 28, CONTROL_POINTS, device=device)  # first and last pixel centres
     y, x = (t.reshape(1, -1) for t in torch.meshgrid(line, line, indexing="ij"))  # (1, 25)
     if zoom is not None:  # sampling from further out shrinks the digit
         x, y = x * zoom.view(-1, 1), y * zoom.view(-1, 1)  # (N, 25)
     coarse = torch.stack([cos * x + (shear * cos - sin) * y + shift_x,
                           sin * x + (shear * sin + cos) * y + shift_y], dim=1)  # (N, 2, 25)
     if elastic:
-        coarse = coarse + uniform(n, 2, COARSE * COARSE, limit=ELASTIC_PIXELS * 2 / 28)
+        coarse = coarse + uniform(n, 2, CONTROL_POINTS * CONTROL_POINTS, limit=ELASTIC_PIXELS * 2 / 28)
     return coarse  # (N, 2, 25)
 
 

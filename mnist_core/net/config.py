@@ -8,7 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 
 import numpy as np
 
-from mnist_core.net.model import ACTIVATIONS
+from mnist_core.net.model import ACTIVATIONS, layers_label
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle", "cosine")
@@ -95,6 +95,43 @@ class TrainConfig:
     def from_dict(cls, values: dict) -> TrainConfig:
         known = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in values.items() if k in known})
+
+    def summary(self) -> Summary:
+        """How this config trains, in the words every front end shows (Train page, leaderboard, CLI)."""
+        schedule = {"onecycle": "one-cycle"}.get(self.schedule, self.schedule)
+        return Summary(layers=layers_label(self.hidden), activation=self.activation,
+                       optimizer=f"{self.optimizer}, lr {self.lr:g}, {schedule}",
+                       batch_size=self.batch_size, dropout=self.dropout, epochs=self.epochs, augment=self.augment,
+                       drawn=self.drawn, seed=self.seed,
+                       extras=", ".join(name for name, on in (
+                           (f"momentum {self.momentum:g}", self.optimizer == "sgd"),
+                           (f"weight decay {self.weight_decay:g}", self.weight_decay > 0),
+                           ("elastic", self.elastic and self.augment > 0), ("fat-pen fill-in", self.fill_in),
+                           ("real hands", self.hands)) if on))
+
+
+@dataclass(frozen=True)
+class Summary:
+    """A config as people read it: the network's shape, how it learns, on what."""
+
+    layers: str  # "784-256-10"
+    activation: str
+    optimizer: str  # "adam, lr 0.003, one-cycle"
+    batch_size: int
+    dropout: float
+    epochs: int
+    augment: float  # 0: off
+    drawn: float  # share of drawn digits
+    seed: int
+    extras: str  # the other settings that are on: "momentum 0.9, elastic, real hands"
+
+    def rows(self) -> list[tuple[str, str]]:
+        """(label, value) pairs, in the order a settings table shows them."""
+        return [("layers", self.layers), ("activation", self.activation), ("optimizer", self.optimizer),
+                ("batch size", str(self.batch_size)), ("dropout", f"{self.dropout:g}"), ("epochs", str(self.epochs)),
+                ("augmentation", f"{self.augment:g}" if self.augment else "off"),
+                ("drawn digits", f"{self.drawn:.0%}" if self.drawn else "none"), ("seed", str(self.seed)),
+                *([("also", self.extras)] if self.extras else [])]
 
 
 # Named settings for the app and the command line (`--preset`); "recommended" is TrainConfig().

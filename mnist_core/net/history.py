@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, fields
+from dataclasses import asdict, dataclass, field, fields
 
 
 @dataclass
@@ -36,3 +36,32 @@ class Progress:
     seconds: float  # since this run started
     batch_losses: list[float] = field(default_factory=list)  # the raw losses since the last report
     grad_norms: list[float] = field(default_factory=list)  # per layer, input first: the last batch's weight gradient
+
+
+@dataclass(frozen=True)
+class Metrics:
+    """A model's final scores: those of the last epoch of its history."""
+
+    test_accuracy: float
+    test_f1: float
+    train_f1: float | None = None
+    loss: float | None = None
+
+    @classmethod
+    def of(cls, history: list[EpochRecord]) -> Metrics | None:
+        """The last record's scores; None for an empty history."""
+        if not history:
+            return None
+        last = history[-1]
+        return cls(last.test_accuracy, last.test_f1, last.train_f1, last.loss)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, values: dict) -> Metrics | None:
+        """Metrics as a model file keeps them; None when a file has none (`{}`)."""
+        if "test_accuracy" not in values or "test_f1" not in values:
+            return None
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: float(v) for k, v in values.items() if k in known})

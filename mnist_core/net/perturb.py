@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from torch.nn import functional as F
 
-from mnist_core.net.augment import dilate, erode
+from mnist_core.net.augment import dilate, erode, warp
 from mnist_core.net.evaluate import predict_probs
 from mnist_core.net.model import MLP
 from mnist_core.net.preprocess import as_model_input
@@ -21,7 +20,7 @@ PERTURBATIONS: dict[str, tuple[tuple[float, ...], str]] = {
 }
 
 
-def warp(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
+def move_and_turn(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, degrees: torch.Tensor) -> torch.Tensor:
     """Images (N, 28, 28) moved by dx pixels right and dy down and turned by `degrees` clockwise about
     the centre, each image by its own amounts (N,); what comes in from the border is blank. Whole-pixel
     shifts without rotation move pixels exactly."""
@@ -31,8 +30,7 @@ def warp(images: torch.Tensor, dx: torch.Tensor, dy: torch.Tensor, degrees: torc
     # affine_grid maps output coordinates to input ones, in units of half the image: move by -d, turn by -angle.
     theta = torch.stack([torch.stack([cos, sin, -dx.to(images).reshape(n) * 2 / 28], 1),
                          torch.stack([-sin, cos, -dy.to(images).reshape(n) * 2 / 28], 1)], 1)  # (N, 2, 3)
-    grid = F.affine_grid(theta, [n, 1, 28, 28], align_corners=False)
-    return F.grid_sample(images[:, None], grid, mode="bilinear", padding_mode="zeros", align_corners=False)[:, 0]
+    return warp(images, theta)
 
 
 def thicken(images: torch.Tensor, amount: float) -> torch.Tensor:
@@ -59,10 +57,10 @@ def perturb(images: torch.Tensor, kind: str, level: float, generator: torch.Gene
         direction = torch.randint(0, 4, (n,), generator=generator)
         dx = torch.tensor([1.0, -1.0, 0.0, 0.0])[direction] * level
         dy = torch.tensor([0.0, 0.0, 1.0, -1.0])[direction] * level
-        return warp(images, dx, dy, zeros)
+        return move_and_turn(images, dx, dy, zeros)
     if kind == "rotation":  # clockwise or anticlockwise
         sense = torch.randint(0, 2, (n,), generator=generator) * 2 - 1
-        return warp(images, zeros, zeros, sense * float(level))
+        return move_and_turn(images, zeros, zeros, sense * float(level))
     if kind == "noise":
         noise = torch.randn(images.shape, generator=generator) * level
         return (images + noise.to(images)).clamp(0, 1)
@@ -90,12 +88,12 @@ def shift_grid(model: MLP, image: np.ndarray, radius: int = 3) -> np.ndarray:
     offsets = torch.arange(-radius, radius + 1, dtype=torch.float32)
     dy, dx = (t.reshape(-1) for t in torch.meshgrid(offsets, offsets, indexing="ij"))
     pixels = as_model_input(image).expand(len(dx), 28, 28)
-    moved = warp(pixels, dx, dy, torch.zeros(len(dx)))
+    moved = move_and_turn(pixels, dx, dy, torch.zeros(len(dx)))
     side = 2 * radius + 1
     return predict_probs(model, moved).cpu().numpy().reshape(side, side, 10)
 
 
 def shifted(image: np.ndarray, dx: int, dy: int) -> np.ndarray:
     """One image (28, 28) moved dx pixels right and dy down, as [0, 1] float32."""
-    moved = warp(as_model_input(image), torch.tensor([float(dx)]), torch.tensor([float(dy)]), torch.zeros(1))
+    moved = move_and_turn(as_model_input(image), torch.tensor([float(dx)]), torch.tensor([float(dy)]), torch.zeros(1))
     return moved[0].numpy()

@@ -203,7 +203,7 @@ def ink_map(image: np.ndarray) -> np.ndarray:
     return np.clip(ink / span, 0.0, 1.0).astype(np.float32)
 
 
-COARSE = 96  # specks are found on a copy at most this many pixels wide: fast on any image
+SPECK_SCAN_WIDTH = 96  # specks are found on a copy at most this many pixels wide: fast on any image
 
 
 def _digit_box(ink: np.ndarray) -> tuple[slice, slice] | None:
@@ -212,7 +212,7 @@ def _digit_box(ink: np.ndarray) -> tuple[slice, slice] | None:
     if np.count_nonzero(mask) < MIN_INK_PIXELS:
         return None
     # Blobs and their ink on a coarse grid of k x k blocks (summed in two contiguous passes: fast).
-    k = max(1, -(-max(ink.shape) // COARSE))
+    k = max(1, -(-max(ink.shape) // SPECK_SCAN_WIDTH))
     h, w = -(-ink.shape[0] // k) * k, -(-ink.shape[1] // k) * k
     padded = np.zeros((h, w), np.float32)
     padded[:ink.shape[0], :ink.shape[1]] = np.where(mask, ink, 0.0)

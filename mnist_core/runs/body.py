@@ -7,7 +7,6 @@ import os
 import socket
 import time
 from collections.abc import Callable
-from dataclasses import asdict
 from datetime import datetime, UTC
 from pathlib import Path
 
@@ -15,7 +14,7 @@ import torch
 
 from mnist_core.net.data import Mnist
 from mnist_core.net.device import CpuThreads
-from mnist_core.net.history import EpochRecord, Progress
+from mnist_core.net.history import Metrics, Progress
 from mnist_core.net.inside import weight_images
 from mnist_core.net.model import build_model, parameter_count
 from mnist_core.net.train import Trainer
@@ -77,22 +76,18 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
 def start_from_store(store: ModelStore, name: str) -> tuple[StartState, ModelMeta]:
     """A stored model as the start of a run that trains it further, with its metadata."""
     model, meta, optimizer_state = store.load(name)
-    return StartState(meta.model, model.state_dict(), optimizer_state,
-                      [EpochRecord.from_dict(r) for r in meta.history], meta.train_seconds), meta
+    return StartState(meta.model, model.state_dict(), optimizer_state, list(meta.history), meta.train_seconds), meta
 
 
 def save_run(store: ModelStore, result: RunResult, name: str, owner: str = "", model_id: str = "",
              replaces: str | None = None) -> Path:
     """Save a finished run with its settings, history and final metrics. `owner` is the store's owner
     tag (a keyed hash, never the key); `replaces` (a model id) overwrites only that model."""
-    last = result.history[-1] if result.history else None
     model = build_model(result.model)
     model.load_state_dict(result.weights)
     meta = ModelMeta(
-        name=name, model=result.model, config=result.config.to_dict(),
-        history=[asdict(r) for r in result.history],
-        metrics={"test_accuracy": last.test_accuracy, "test_f1": last.test_f1, "train_f1": last.train_f1,
-                 "loss": last.loss} if last else {},
+        name=name, model=result.model, config=result.config, history=list(result.history),
+        metrics=Metrics.of(result.history),
         parameters=parameter_count(model), device=result.device, train_seconds=result.seconds,
         created=datetime.now(UTC).isoformat(timespec="seconds"), stopped=result.stopped, owner=owner, id=model_id,
     )

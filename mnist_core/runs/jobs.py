@@ -9,7 +9,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -31,7 +31,8 @@ from mnist_core.runs.spec import (
     RunSpec,
     Started,
 )
-from mnist_core.storage.models import default_model_name, model_name, ModelMeta, ModelStore, StoreError
+from mnist_core.storage.models import default_model_name, model_name, ModelStore, StoreError
+from mnist_core.storage.permissions import check_may_change
 
 # A finished job stays in the registry this long (a share link or a reload still finds it), then goes.
 KEEP_SECONDS = float(os.environ.get("MNIST_APP_KEEP_JOBS_SECONDS", "900"))
@@ -44,17 +45,61 @@ def runner_for(address: str | None) -> Runner:
     return RayRunner(address) if address else LocalRunner()
 
 
+@dataclass(frozen=True)
+class JobState:
+    """Everything about a job that changes while it runs, as one immutable record: each message from the run
+    makes a new one (`TrainingJob._receive`), so a reader under the lock never sees half an update."""
+
+    name: str  # the model's name now (it follows a rename)
+    config: TrainConfig  # the settings of the current run
+    device: str  # the queue it waits in, then the device it trains on
+    status: str = QUEUED
+    error: str = ""
+    saved: bool = False  # the current run's model is in the store
+    progress: Progress | None = None
+    history: tuple[EpochRecord, ...] = ()
+    batch_losses: tuple[float, ...] = ()  # every batch's loss, whole history
+    grad_at: tuple[float, ...] = ()  # where each gradient report was, in epochs
+    grad_norms: tuple[list[float], ...] = ()
+    weights: np.ndarray | None = None  # first layer (H0, 28, 28): a fresh array each time, never changed after
+    batches_per_epoch: int = 0
+    preparing: str = ""
+    host: str = ""
+    run_epochs: int = 0  # epochs of the current run
+    runs: int = 0  # runs finished and saved: a later run continues the saved model
+
+    def received(self, message: Message) -> JobState:
+        """The state after one message from the run."""
+        match message:
+            case Preparing(text=text):
+                return replace(self, preparing=text)
+            case Started():
+                return replace(self, batches_per_epoch=message.batches_per_epoch, weights=message.weights,
+                               device=message.device, host=message.host, preparing="")
+            case Report(progress=progress, weights=weights):
+                state = self if weights is None else replace(self, weights=weights)
+                if progress is None:
+                    return state
+                return replace(state, progress=progress,
+                               batch_losses=state.batch_losses + tuple(progress.batch_losses),
+                               grad_at=(*state.grad_at, progress.epoch - 1 + progress.batch / progress.batches),
+                               grad_norms=(*state.grad_norms, progress.grad_norms))
+            case EpochDone(record=record):
+                return replace(self, history=(*self.history, record))
+        return self
+
+
 class TrainingJob:
-    """One model trained in the background. A watcher thread starts a child process for each run
-    and folds its reports into this object's state, which only this object's lock guards; neither
-    ever calls into a user interface. The model is saved to the store after each run."""
+    """One model trained in the background. A watcher thread starts a child process for each run and
+    replaces this job's `JobState` with each of its messages, under this object's lock; neither ever calls
+    into a user interface. The model is saved to the store after each run."""
 
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
                  threads: int = 0, model_id: str = "", runner: Runner | None = None,
                  base: str | None = None, extra: ExtraExamples | None = None) -> None:
         # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
-        self.id, self.owner, self.name, self.config = job_id, owner, name, config
+        self.id, self.owner = job_id, owner
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
         self.base, self.extra = base, extra  # a stored model copied as this job's start; examples besides MNIST
@@ -62,24 +107,30 @@ class TrainingJob:
         self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of a run; 0: the CPUs others leave free, followed
         self.runner = runner or LocalRunner()
-        self.device = self.runner.queue_of(config)  # then, once started, the device it trains on
         self.lock = threading.Lock()
+        self.state = JobState(name=name, config=config, device=self.runner.queue_of(config),
+                              run_epochs=config.epochs)
         self.stop_event = self.runner.new_stop()
         self.thread: threading.Thread | None = None
-        self._status, self._error, self._saved = QUEUED, "", False
-        self._progress: Progress | None = None
-        self._history: list[EpochRecord] = []
-        self._batch_losses: list[float] = []
-        self._grad_at: list[float] = []
-        self._grad_norms: list[list[float]] = []
-        self._weights: np.ndarray | None = None
-        self._batches_per_epoch = 0
-        self._preparing = ""
-        self._host = ""
-        self._run_epochs = config.epochs
-        self._runs = 0  # runs finished and saved: a later run continues the saved model
         self._ended = threading.Event()  # the current run's model is saved (or the run failed)
         self._halted = threading.Event()  # the current run trains no more (set too whenever it ends)
+
+    @property
+    def name(self) -> str:
+        return self.state.name
+
+    @property
+    def config(self) -> TrainConfig:
+        return self.state.config
+
+    @property
+    def status(self) -> str:
+        return self.state.status
+
+    def _update(self, **changes) -> JobState:
+        with self.lock:
+            self.state = replace(self.state, **changes)
+            return self.state
 
     # --- control ---------------------------------------------------------------------------
     def start(self, epochs: int | None = None) -> None:
@@ -88,7 +139,7 @@ class TrainingJob:
         thread = self.thread
         if thread is not None and thread.is_alive():
             thread.join(5)  # a run that has saved its model may still be closing its process
-        if self._runs:
+        if self.state.runs:
             self.follow_model()
             self.store.check_writable()
         with self.lock:
@@ -97,8 +148,8 @@ class TrainingJob:
             self.ended_at = None
             self._ended.clear()
             self._halted.clear()
-            self._run_epochs = epochs or self.config.epochs
-            self._status, self._error, self._progress = QUEUED, "", None
+            self.state = replace(self.state, run_epochs=epochs or self.state.config.epochs, status=QUEUED, error="",
+                                 progress=None)
             self.stop_event.clear()
             self.thread = threading.Thread(target=self._run, name=f"train-{self.id}", daemon=True)
             self.thread.start()
@@ -110,9 +161,12 @@ class TrainingJob:
         if name is None:
             raise StoreError(f"'{self.name}' is no longer the model this run made (it was deleted or replaced); "
                              "Train more would change someone else's model. Train a new one instead.")
-        with self.lock:
-            self.name = name
+        self.renamed(name)
         return name
+
+    def renamed(self, name: str) -> None:
+        """The model this job makes is called `name` now."""
+        self._update(name=name)
 
     def stop(self) -> None:
         """Ask the job to stop; it ends within one batch (or leaves the queue at once)."""
@@ -129,39 +183,28 @@ class TrainingJob:
     # --- reading ---------------------------------------------------------------------------
     def snapshot(self) -> Snapshot:
         with self.lock:
-            p = self._progress
-            snap = Snapshot(
-                id=self.id, owner=self.owner, name=self.name, status=self._status,
-                config=self.config.to_dict(), device=self.device, history=list(self._history),
-                batch_losses=list(self._batch_losses), error=self._error, saved=self._saved,
-                grad_at=list(self._grad_at), grad_norms=list(self._grad_norms), weights=self._weights,
-                halted=self._halted.is_set() and not self._ended.is_set(),
-                batches_per_epoch=self._batches_per_epoch, preparing=self._preparing, host=self._host,
-                model_id=self.model_id,
-            )
+            s = self.state  # immutable: read outside the lock from here on
+        snap = Snapshot(
+            id=self.id, owner=self.owner, name=s.name, status=s.status, config=s.config, device=s.device,
+            history=list(s.history), batch_losses=list(s.batch_losses), error=s.error, saved=s.saved,
+            grad_at=list(s.grad_at), grad_norms=list(s.grad_norms), weights=s.weights,
+            halted=self._halted.is_set() and not self._ended.is_set(),
+            batches_per_epoch=s.batches_per_epoch, preparing=s.preparing, host=s.host, model_id=self.model_id,
+        )
         if snap.status == QUEUED:
             snap.queue_position = self.queue.position(self.id)
+        p = s.progress
         if p is not None:
             snap.epoch, snap.last_epoch, snap.batch, snap.batches, snap.seconds = (
                 p.epoch, p.epochs, p.batch, p.batches, p.seconds)
-            first = p.epochs - self._run_epochs  # epochs done before this run
+            first = p.epochs - s.run_epochs  # epochs done before this run
             done = (p.epoch - 1 - first) * p.batches + p.batch
-            total = self._run_epochs * p.batches
+            total = s.run_epochs * p.batches
             if snap.status == RUNNING and done:
                 snap.eta_seconds = p.seconds / done * (total - done)
         return snap
 
-    @property
-    def status(self) -> str:
-        with self.lock:
-            return self._status
-
     # --- the watcher thread ------------------------------------------------------------------
-    def _set(self, **state) -> None:
-        with self.lock:
-            for key, value in state.items():
-                setattr(self, f"_{key}", value)
-
     def _end(self) -> None:
         """The run is over (saved, failed or left the queue): it trains no more either."""
         self.ended_at = time.monotonic()
@@ -169,60 +212,43 @@ class TrainingJob:
         self._ended.set()
 
     def _receive(self, message: Message) -> None:
+        if isinstance(message, Halted):
+            self._halted.set()
+            return
         with self.lock:
-            match message:
-                case Preparing(text=text):
-                    self._preparing = text
-                case Started():
-                    self._batches_per_epoch, self._weights = message.batches_per_epoch, message.weights
-                    self.device, self._host, self._preparing = message.device, message.host, ""
-                case Report(progress=progress, weights=weights):
-                    if progress is not None:
-                        self._progress = progress
-                        self._batch_losses.extend(progress.batch_losses)
-                        self._grad_at.append(progress.epoch - 1 + progress.batch / progress.batches)
-                        self._grad_norms.append(progress.grad_norms)
-                    if weights is not None:
-                        self._weights = weights  # a fresh array each time, never changed afterwards
-                case Halted():
-                    self._halted.set()
-                case EpochDone(record=record):
-                    self._history.append(record)
+            self.state = self.state.received(message)
 
     def _run(self) -> None:
         if not self.queue.acquire(self.id, self.stop_event.is_set):
-            self._set(status=STOPPED)
+            self._update(status=STOPPED)
             self._end()
             return
         try:
-            self._set(status=RUNNING)
+            self._update(status=RUNNING)
             start = None
-            if self._runs or self.continue_from is not None:
+            continuing = bool(self.state.runs or self.continue_from is not None)
+            if continuing:
                 # The model this job made or was given, under whatever name it has now, with its own settings
                 # (its layers above all), trained on the device asked for now.
                 start, meta = start_from_store(self.store, self.follow_model())
                 if meta.id != self.model_id:
                     raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
-                self.config = replace(TrainConfig.from_dict(meta.config), device=self.config.device)
-                self._set(history=list(start.history))
+                self._update(config=replace(meta.config, device=self.config.device), history=tuple(start.history))
             elif self.base is not None:  # a copy of another model, trained on as a new one
                 start, meta = start_from_store(self.store, self.base)
                 start.optimizer = {}  # a fresh optimizer: this run's learning rate, not the end of the base's schedule
-                self._set(history=list(start.history))
-            continuing = bool(self._runs or self.continue_from is not None)
-            spec = RunSpec(self.config, self._run_epochs, self.threads, start, extra=self.extra)
+                self._update(history=tuple(start.history))
+            spec = RunSpec(self.config, self.state.run_epochs, self.threads, start, extra=self.extra)
             result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event)
             # A new model takes a free name; a model trained further replaces only the file that still
             # holds its id, never another model that has taken the name since.
             save_run(self.store, result, self.name, self.store.owners.tag(self.owner), self.model_id,
                      replaces=self.model_id if continuing else None)
-            with self.lock:
-                self._saved = True
-                self._runs += 1
-                self._status = STOPPED if self.stop_event.is_set() else DONE
+            self._update(saved=True, runs=self.state.runs + 1,
+                         status=STOPPED if self.stop_event.is_set() else DONE)
         except Exception as e:  # shown to the user on the page; the server goes on
             error = str(e) if isinstance(e, (RunError, StoreError, OSError)) else f"{type(e).__name__}: {e}"
-            self._set(status=FAILED, error=error)
+            self._update(status=FAILED, error=error)
         finally:
             self.queue.release()
             self._end()
@@ -261,7 +287,7 @@ class JobRegistry:
                 meta = self.store.meta(continue_from)  # exists and is readable, or a StoreError now
                 if meta.builtin:
                     raise StoreError(f"'{continue_from}' ships with the app; train a copy under a new name")
-                self._check_owner(meta, owner, operator=False)
+                check_may_change(self.store, meta, owner)
                 if self._reserved(name):
                     raise StoreError(f"'{name}' is being trained right now; wait until its run ends")
                 model_id = meta.id
@@ -306,37 +332,26 @@ class JobRegistry:
                 with self.lock:
                     self._gone.extend(gone)
 
-    def _check_owner(self, meta: ModelMeta, owner: str, operator: bool) -> None:
-        if meta.builtin:
-            raise StoreError(f"'{meta.name}' ships with the app and cannot be changed or deleted")
-        if not self.may_change(meta, owner, operator):
-            raise StoreError(f"'{meta.name}' is not yours: only the browser that trained it may change it")
-
-    def may_change(self, meta: ModelMeta, owner: str, operator: bool = False) -> bool:
-        """Whether this owner (or the operator) may rename or delete this model."""
-        return not meta.builtin and (operator or self.store.owners.owns(owner, meta.owner))
-
     def rename_model(self, name: str, new_name: str, owner: str, operator: bool = False) -> None:
         """Rename a model of this owner; refused (StoreError) for another's, for a name held by an active
         run (either name), a taken or built-in name. Jobs that made the model follow it."""
         model_name(new_name)
         with self.lock:
             meta = self.store.meta(name)
-            self._check_owner(meta, owner, operator)
+            check_may_change(self.store, meta, owner, operator)
             for held in (name, new_name):
                 if self._reserved(held):
                     raise StoreError(f"'{held}' is held by a run that is training now; try again when it ends")
             self.store.rename(name, new_name)
             for job in self.jobs.values():
                 if meta.id and job.model_id == meta.id:
-                    with job.lock:
-                        job.name = new_name
+                    job.renamed(new_name)
 
     def delete_model(self, name: str, owner: str, operator: bool = False) -> None:
         """Delete a model of this owner; refused (StoreError) for another's or one a run is training."""
         with self.lock:
             meta = self.store.meta(name)
-            self._check_owner(meta, owner, operator)
+            check_may_change(self.store, meta, owner, operator)
             if self._reserved(name):
                 raise StoreError(f"'{name}' is being trained right now; stop its run first")
             self.store.delete(name)

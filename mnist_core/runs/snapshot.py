@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from mnist_core.net.config import TrainConfig
 from mnist_core.net.history import EpochRecord
 
 # A job's status, as a user interface shows it.
@@ -23,7 +24,7 @@ class Snapshot:
     owner: str
     name: str
     status: str
-    config: dict
+    config: TrainConfig
     device: str
     epoch: int = 0  # the epoch in progress (or last finished), counting the model's whole history
     last_epoch: int = 0  # the epoch this run ends with

@@ -16,6 +16,8 @@ from pathlib import Path
 import torch
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import ACTIVATIONS, build_model, MLP
 from mnist_core.storage.files import check_name, locked, MODEL_SUFFIX, NAME_PATTERN, os_error_text, write_atomically
 from mnist_core.storage.owners import OwnerTags
@@ -37,13 +39,14 @@ class StoreError(Exception):
 
 @dataclass
 class ModelMeta:
-    """Everything kept beside a model's weights; plain values, so it turns into JSON as is."""
+    """Everything kept beside a model's weights, typed; `to_dict` is what a file holds (plain JSON values),
+    `from_dict` parses and checks it once."""
 
     name: str
-    model: dict  # the MLP's own config (hidden, activation, dropout): enough to rebuild it
-    config: dict  # the TrainConfig it was trained with
-    history: list[dict] = field(default_factory=list)  # EpochRecord dicts
-    metrics: dict = field(default_factory=dict)  # final test_accuracy, test_f1, train_f1, loss
+    model: dict  # the MLP's own config (hidden, activation, dropout): enough to rebuild it, see `build_model`
+    config: TrainConfig  # the settings it was trained with (its last run's)
+    history: list[EpochRecord] = field(default_factory=list)
+    metrics: Metrics | None = None  # its last epoch's scores; None before any epoch
     parameters: int = 0
     device: str = "cpu"
     train_seconds: float = 0.0
@@ -58,41 +61,53 @@ class ModelMeta:
         return len(self.history)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        return {**{f.name: getattr(self, f.name) for f in fields(self)}, "config": self.config.to_dict(),
+                "history": [asdict(r) for r in self.history],
+                "metrics": self.metrics.to_dict() if self.metrics else {}}
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelMeta:
         """Checked field by field: a file's metadata is input from anywhere (raises StoreError)."""
         if not isinstance(values, dict):
             raise StoreError(f"metadata is a {type(values).__name__}, not a mapping")
-        known = {f.name for f in fields(cls)}
-        meta = cls(**{k: v for k, v in values.items() if k in known and k not in ("name", "model", "config")},
-                   name=values.get("name", ""), model=values.get("model"), config=values.get("config"))
-        _check_meta(meta)
-        return meta
+        _check_plain(values)
+        try:
+            config = TrainConfig.from_dict(values["config"])
+            history = [EpochRecord.from_dict(r) for r in values.get("history", [])]
+        except (TypeError, ValueError) as e:
+            raise StoreError(f"metadata field 'config' or 'history' is not valid: {e}") from None
+        known = {f.name for f in fields(cls)} - {"config", "history", "metrics"}
+        return cls(**{k: v for k, v in values.items() if k in known}, config=config, history=history,
+                   metrics=Metrics.from_dict(values.get("metrics") or {}))
 
 
 def _is_number(value) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _check_meta(meta: ModelMeta) -> None:
+def _check_plain(values: dict) -> None:
+    """A file's metadata, before it is parsed: every field of the type it must have, and an MLP this store
+    will build (its size checked before anything is allocated)."""
     def need(ok: bool, what: str) -> None:
         if not ok:
             raise StoreError(f"metadata field {what}")
 
+    get = values.get
     for key in ("name", "created", "device", "owner", "id"):
-        need(isinstance(getattr(meta, key), str), f"'{key}' is not text")
+        need(isinstance(get(key, ""), str), f"'{key}' is not text")
     for key in ("stopped", "builtin"):
-        need(isinstance(getattr(meta, key), bool), f"'{key}' is not true/false")
-    need(isinstance(meta.parameters, int) and not isinstance(meta.parameters, bool), "'parameters' is not a number")
-    need(_is_number(meta.train_seconds), "'train_seconds' is not a number")
-    need(isinstance(meta.config, dict), "'config' is not a mapping")
-    need(isinstance(meta.metrics, dict) and all(isinstance(k, str) and _is_number(v) for k, v in meta.metrics.items()),
+        need(isinstance(get(key, False), bool), f"'{key}' is not true/false")
+    parameters = get("parameters", 0)
+    need(isinstance(parameters, int) and not isinstance(parameters, bool), "'parameters' is not a number")
+    need(_is_number(get("train_seconds", 0.0)), "'train_seconds' is not a number")
+    need(isinstance(get("config"), dict), "'config' is not a mapping")
+    metrics = get("metrics", {})
+    need(isinstance(metrics, dict) and all(isinstance(k, str) and _is_number(v) for k, v in metrics.items()),
          "'metrics' is not a mapping of numbers")
-    need(isinstance(meta.history, list) and all(isinstance(r, dict) for r in meta.history),
+    history = get("history", [])
+    need(isinstance(history, list) and all(isinstance(r, dict) for r in history),
          "'history' is not a list of epoch records")
-    model = meta.model
+    model = get("model")
     need(isinstance(model, dict), "'model' is not a mapping")
     hidden = model.get("hidden")
     need(isinstance(hidden, list) and 1 <= len(hidden) <= MAX_LAYERS
@@ -249,7 +264,7 @@ class ModelStore:
         if not path.is_file():
             return None
         try:
-            return self._meta_of(self._read(path, path.stem), path.stem).id
+            return self._read(path, path.stem)[1].id
         except StoreError:
             return None
 
@@ -262,20 +277,23 @@ class ModelStore:
                 return entry.name
         return None
 
-    def _read(self, path: Path, name: str) -> dict:
+    def _read(self, path: Path, name: str) -> tuple[dict, ModelMeta]:
+        """A file's payload and its metadata, parsed once (the name and built-in flag from the file's place)."""
         try:
             # mmap: reading the metadata and shapes does not pull the weights into memory.
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             if not isinstance(payload, dict) or payload.get("format") != FORMAT or "meta" not in payload:
                 raise StoreError("not a model file of this app")
-            _check_meta(ModelMeta.from_dict(payload["meta"]))
+            meta = ModelMeta.from_dict(payload["meta"])  # every field checked
             weights = payload.get("model")
             if not isinstance(weights, dict):
                 raise StoreError("it holds no weights")
             shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in weights.items()}
             if shapes != expected_shapes(payload["meta"]["model"]):
                 raise StoreError("its weights do not have the shapes its metadata describes")
-            return payload
+            # The file name is the model's name, whatever the file says inside.
+            meta.name, meta.builtin = name, self.is_builtin(name)
+            return payload, meta
         except StoreError as e:
             raise StoreError(f"model '{name}' ({path}) is damaged: {e}") from None
         except Exception as e:  # any damage: truncated zip, bad pickle, wrong content
@@ -283,21 +301,13 @@ class ModelStore:
             raise StoreError(f"model '{name}' ({path}) is damaged or not a model file of this app "
                              f"({type(e).__name__})") from e
 
-    def _meta_of(self, payload: dict, name: str) -> ModelMeta:
-        # The file name is the model's name, whatever the file says inside.
-        meta = ModelMeta.from_dict(payload["meta"])
-        meta.name = name
-        meta.builtin = self.is_builtin(name)
-        return meta
-
     def meta(self, name: str) -> ModelMeta:
-        return self._meta_of(self._read(self._locate(name), name), name)
+        return self._read(self._locate(name), name)[1]
 
     def load(self, name: str, device: torch.device | str = "cpu") -> tuple[MLP, ModelMeta, dict]:
         """The rebuilt model (eval mode, on device), its metadata and its optimizer state."""
         path = self._locate(name)
-        payload = self._read(path, name)  # metadata and every shape checked: building it costs what it says
-        meta = self._meta_of(payload, name)
+        payload, meta = self._read(path, name)  # metadata and every shape checked: building costs what it says
         try:
             model = build_model(meta.model)
             model.load_state_dict(payload["model"])
