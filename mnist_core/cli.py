@@ -189,6 +189,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         raise StoreError(f"a model named '{name}' exists already in {store.root}; choose another --name")
     store.check_writable()  # a read-only or full store: said now, not after the whole run
     data = load_mnist(args.data_dir)
+    print("Settings: " + "; ".join(f"{label} {value}" for label, value in config.summary().rows()),
+          file=sys.stderr, flush=True)
     spec = RunSpec(config, config.epochs, threads=args.threads or 0, live_weights=False)
     stop = threading.Event()
     # Ctrl-C: finish the batch, then keep and save what was learned.

@@ -42,6 +42,8 @@ def test_train_prints_a_line_per_epoch(tiny_dir, tmp_path, capsys):
     code, out, err = run(capsys, "train", "--epochs", "1", "--hidden", "8", "--data-dir", str(tiny_dir),
                          "--store", str(tmp_path), "--name", "x")
     assert code == 0 and out.startswith("Epoch 1/1: loss ") and "test F1" in out and "Saved model 'x'" in err
+    # The settings in the same words as the Train page and the leaderboard (TrainConfig.summary).
+    assert "Settings: layers 784-8-10; activation relu; optimizer adam, lr 0.003, one-cycle; batch size 128" in err
 
 
 def test_train_with_drawn_digits_says_so_and_keeps_the_setting(tiny_dir, tmp_path, capsys):

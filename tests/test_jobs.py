@@ -135,3 +135,22 @@ def test_training_children_start_with_torch_and_dynamo_imported():
     assert receiving.recv() == ["mnist_core.net.train", "torch", "torch._dynamo"]
     child.join(30)
     assert child.exitcode == 0
+
+
+def test_a_job_state_is_replaced_whole_by_each_message_never_changed():
+    from mnist_core.net.history import EpochRecord, Progress
+    from mnist_core.runs.jobs import JobState
+    from mnist_core.runs.spec import EpochDone, Preparing, Report, Started
+
+    first = JobState(name="m", config=TrainConfig(), device="cpu")
+    preparing = first.received(Preparing("drawing"))
+    started = preparing.received(Started(10, "cpu", "host pid 1", 1, None))
+    reported = started.received(Report(Progress(1, 2, 5, 10, 0.5, batch_losses=[2.0, 1.5], grad_norms=[0.1, 0.2])))
+    record = EpochRecord(1, 1.0, 0.5, 0.5, 0.5, 1.0)
+    done = reported.received(EpochDone(record))
+    assert (first.preparing, preparing.preparing, started.preparing) == ("", "drawing", "")
+    assert started.batches_per_epoch == 10 and first.batches_per_epoch == 0
+    assert reported.batch_losses == (2.0, 1.5) and reported.grad_at == (0.5,) and started.batch_losses == ()
+    assert done.history == (record,) and reported.history == ()
+    with pytest.raises(AttributeError):
+        done.status = "running"  # frozen: a new state, never an edit

@@ -139,3 +139,18 @@ def test_default_model_names_have_one_date_format():
 
     assert default_model_name((16, 8), datetime(2026, 11, 29, 9, 5, 7)) == "mlp-16-8-20261129-090507"
     model_name(default_model_name((800, 800) * 3))  # a long one is still a valid name
+
+
+def test_metadata_is_typed_once_and_a_bad_config_is_one_line_about_that_file(tmp_path):
+    store = ModelStore(tmp_path, builtin_dir=None)
+    model = MLP((8,))
+    store.save(model, ModelMeta(name="typed", model=model.config(), config=TrainConfig(hidden=(8,), lr=0.01)))
+    loaded = store.meta("typed")
+    assert isinstance(loaded.config, TrainConfig) and loaded.config.lr == 0.01 and loaded.metrics is None
+    path = tmp_path / "typed.pt"
+    payload = torch.load(path, weights_only=True)
+    payload["meta"]["config"]["lr"] = -1  # a hand edit TrainConfig refuses
+    torch.save(payload, path)
+    with pytest.raises(StoreError, match=r"^model 'typed' .* is damaged: metadata field 'config'") as refused:
+        store.meta("typed")
+    assert "\n" not in str(refused.value)

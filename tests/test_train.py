@@ -164,3 +164,13 @@ def test_hidden_sizes_read_the_same_for_the_page_and_the_cli():
         parse_hidden("12a")
     with pytest.raises(ConfigError, match="at least one hidden layer"):
         parse_hidden(" , ")
+
+
+def test_one_summary_says_how_a_config_trains():
+    summary = TrainConfig(hidden=(64, 32), optimizer="sgd", lr=0.05, momentum=0.8, augment=0.5, drawn=0.2,
+                          hands=True).summary()
+    assert (summary.layers, summary.optimizer) == ("784-64-32-10", "sgd, lr 0.05, one-cycle")
+    rows = dict(summary.rows())
+    assert rows["augmentation"] == "0.5" and rows["drawn digits"] == "20%" and rows["batch size"] == "128"
+    assert rows["also"] == "momentum 0.8, elastic, real hands"
+    assert "also" not in dict(TrainConfig(augment=0.0).summary().rows())  # adam, nothing else on
