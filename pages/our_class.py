@@ -11,7 +11,11 @@ import streamlit as st
 from mnist_core.classroom.collection import tally
 from mnist_core.net.pictures import pixels_image
 from mnist_core.storage.files import os_error_text
-from pages.shared import as_markdown, classroom, collection_part, collections, nickname, OPERATOR, owner
+from ui.browser import nickname, owner
+from ui.caches import collection_part
+from ui.engine import classroom, collections
+from ui.keys import OPERATOR
+from ui.widgets import as_markdown
 
 GALLERY = 60  # drawings of one digit shown at once
 REFRESH = 5.0  # seconds between redraws of the open class collection
@@ -145,7 +149,7 @@ def live(name: str, growing: bool) -> None:
     (_live_open if growing else _collection)(name)
 
 
-def class_page() -> None:
+def render() -> None:
     st.title("Our class's handwriting")
     open_name = classroom().open_name()
     teacher_panel(open_name)
@@ -172,4 +176,4 @@ def class_page() -> None:
     zip_panel(name)
 
 
-class_page()
+render()
