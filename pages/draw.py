@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.device import available_devices
 from mnist_core.net.evaluate import predict_probs, read_digit, read_many, Reading

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.net.data import missing_files, MnistDataError
 from mnist_core.net.inside import (
     activations,

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.leaderboard import (
     Entry,
     examples_key,

@@ -9,6 +9,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.data import MnistDataError
 from mnist_core.net.evaluate import disagreements, Evaluation, ORDERS, select_mistakes

@@ -8,6 +8,7 @@ from datetime import date
 import numpy as np
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.collection import tally
 from mnist_core.net.pictures import pixels_image
 from mnist_core.storage.files import os_error_text

@@ -6,6 +6,7 @@ from dataclasses import fields, replace
 
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.net.config import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, SCHEDULES, TrainConfig
 from mnist_core.net.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.net.device import available_devices, DeviceError
