@@ -269,9 +269,9 @@ def render() -> None:
                                    help="Below this confidence the page says it is not sure and names two guesses")
     compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
     model, meta = current_model().load(device)
-    st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}, "
-               f"test accuracy {meta.metrics.test_accuracy if meta.metrics else 0:.2%}. Draw in the box; its toolbar has "
-               "undo and clear.")
+    accuracy = f", test accuracy {meta.metrics.test_accuracy:.2%}" if meta.metrics else ""
+    st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}{accuracy}. Draw in the box; its toolbar "
+               "has undo and clear.")
     st.write("")  # room for the canvas's floating toolbar
 
     @st.fragment
