@@ -19,7 +19,15 @@ from mnist_core.folders import folder_setting, PROJECT_ROOT
 from mnist_core.net.config import TrainConfig
 from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import ACTIVATIONS, build_model, MLP
-from mnist_core.storage.files import check_name, locked, MODEL_SUFFIX, NAME_PATTERN, os_error_text, write_atomically
+from mnist_core.storage.files import (
+    check_name,
+    locked,
+    MODEL_SUFFIX,
+    NAME_PATTERN,
+    os_error_text,
+    sweep_once,
+    write_atomically,
+)
 from mnist_core.storage.owners import OwnerTags
 
 SUFFIX = MODEL_SUFFIX
@@ -172,6 +180,7 @@ class ModelStore:
         same = builtin_dir is not None and self.root.resolve() == Path(builtin_dir).resolve()
         self.builtin_dir = None if same else builtin_dir
         self.owners = OwnerTags(self.root)
+        sweep_once(self.root, depth=0)  # what killed saves left, at this process's start
 
     def _path(self, name: str) -> Path:
         return self.root / f"{model_name(name)}{SUFFIX}"
