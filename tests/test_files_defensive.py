@@ -150,3 +150,42 @@ def test_leftovers_of_killed_writes_are_swept_and_fresh_ones_kept(tmp_path):
         os.utime(path, (long_ago, long_ago))
     assert sweep_debris(tmp_path) == 2
     assert not old.exists() and not inner.exists() and fresh.exists()
+
+
+def test_a_model_with_a_forged_history_of_millions_of_rows_is_listed_as_damaged_without_unpickling(tmp_path):
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.model import build_model
+    from mnist_core.storage.models import ModelMeta
+    from tests.hostile import long_history_model
+
+    long_history_model(tmp_path, rows=300_000)  # 21 MB of pickled history
+    store = ModelStore(tmp_path, builtin_dir=None)
+    config = {"hidden": [8], "activation": "relu", "dropout": 0.0}
+    store.save(build_model(config), ModelMeta(name="fine", model=config, config=TrainConfig()))
+    listed = {e.name: e for e in store.list()}
+    assert listed["fine"].meta is not None
+    assert listed["long"].meta is None and "its metadata is 21 MB, more than 16 MB" in listed["long"].error
+    assert "\n" not in listed["long"].error
+
+
+def test_metadata_is_read_once_per_file_version(tmp_path, monkeypatch):
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.model import build_model
+    from mnist_core.storage.models import ModelMeta
+
+    store = ModelStore(tmp_path, builtin_dir=None)
+    config = {"hidden": [8], "activation": "relu", "dropout": 0.0}
+    store.save(build_model(config), ModelMeta(name="m", model=config, config=TrainConfig(), train_seconds=1.0))
+    reads = []
+    real = ModelStore._read
+    monkeypatch.setattr(ModelStore, "_read", lambda self, path, name: reads.append(name) or real(self, path, name))
+    for _ in range(3):
+        store.list()
+        store.meta("m").train_seconds = 99.0  # a caller's copy: changing it changes nobody else's
+    assert reads == ["m"] and store.meta("m").train_seconds == 1.0
+    meta = store.meta("m")
+    store.save(build_model(config), meta, overwrite=True, replaces=meta.id)  # a new version: read again
+    reads.clear()
+    store.list()
+    store.list()
+    assert reads == ["m"]

@@ -4,11 +4,13 @@ file checked before use; which model a file is (an id), whatever its name."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 import os
 import secrets
 import uuid
+import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -16,7 +18,7 @@ from pathlib import Path
 import torch
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
-from mnist_core.net.config import TrainConfig
+from mnist_core.net.config import MAX_HISTORY, TrainConfig
 from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import ACTIVATIONS, build_model, MLP
 from mnist_core.storage.files import (
@@ -37,6 +39,10 @@ FORMAT = 1
 MAX_LAYERS = 16
 MAX_WIDTH = 65_536
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32
+# A file's pickled part (metadata, history, the optimizer's small values; not the tensors) is read whole by
+# every listing: at most this big, checked from the zip's directory before it is unpickled. 10,000 epochs
+# (MAX_HISTORY) of history are about 3 MB; a forged 2 million rows are 58 MB.
+MAX_META_BYTES = 16 * 1024 * 1024
 # Models that ship with the app: listed and loaded like the others, never overwritten or deleted.
 BUILTIN_DIR = PROJECT_ROOT / "mnist_core" / "builtin_models"
 
@@ -115,6 +121,7 @@ def _check_plain(values: dict) -> None:
     history = get("history", [])
     need(isinstance(history, list) and all(isinstance(r, dict) for r in history),
          "'history' is not a list of epoch records")
+    need(len(history) <= MAX_HISTORY, f"'history' holds {len(history):,} epochs, more than {MAX_HISTORY:,}")
     model = get("model")
     need(isinstance(model, dict), "'model' is not a mapping")
     hidden = model.get("hidden")
@@ -126,6 +133,24 @@ def _check_plain(values: dict) -> None:
          "'model.dropout' is not a number in [0, 1)")
     count = sum(shape[0] * (shape[1] if len(shape) == 2 else 1) for shape in expected_shapes(model).values())
     need(count <= MAX_PARAMETERS, f"'model.hidden' makes {count:,} parameters, more than {MAX_PARAMETERS:,}")
+
+
+def _check_pickle_size(path: Path) -> None:
+    """StoreError unless the file's pickled part is at most MAX_META_BYTES, from the zip's directory (a few
+    hundred bytes read): a forged history of millions of rows is refused before it is unpickled."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(i.file_size for i in archive.infolist() if i.filename.endswith("/data.pkl"))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip: torch.load says what it is
+    if size > MAX_META_BYTES:
+        raise StoreError(f"its metadata is {size / 1e6:.0f} MB, more than {MAX_META_BYTES // (1024 * 1024)} MB "
+                         "(a history no run makes)")
+
+
+# Metadata read, by file version (path, name, inode, mtime, size): a listing of unchanged files reads none.
+_META_CACHE: dict[tuple, ModelMeta] = {}
+META_CACHE_ENTRIES = 512
 
 
 def expected_shapes(model: dict) -> dict[str, tuple[int, ...]]:
@@ -289,6 +314,7 @@ class ModelStore:
     def _read(self, path: Path, name: str) -> tuple[dict, ModelMeta]:
         """A file's payload and its metadata, parsed once (the name and built-in flag from the file's place)."""
         try:
+            _check_pickle_size(path)
             # mmap: reading the metadata and shapes does not pull the weights into memory.
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             if not isinstance(payload, dict) or payload.get("format") != FORMAT or "meta" not in payload:
@@ -311,7 +337,23 @@ class ModelStore:
                              f"({type(e).__name__})") from e
 
     def meta(self, name: str) -> ModelMeta:
-        return self._read(self._locate(name), name)[1]
+        """A model's metadata, read once per version of its file in this process (every page asks for it)."""
+        path = self._locate(name)
+        try:
+            stat = path.stat()
+        except OSError as e:
+            raise StoreError(os_error_text(e, f"the model '{name}'")) from None
+        key = (str(path), name, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        found = _META_CACHE.get(key)
+        if found is None:
+            found = self._read(path, name)[1]
+            if len(_META_CACHE) >= META_CACHE_ENTRIES:
+                _META_CACHE.pop(next(iter(_META_CACHE)))
+            _META_CACHE[key] = found
+        meta = copy.copy(found)  # callers may change theirs (a save sets its id); the records are not changed
+        meta.history = list(found.history)
+        meta.builtin = self.is_builtin(name)
+        return meta
 
     def load(self, name: str, device: torch.device | str = "cpu") -> tuple[MLP, ModelMeta, dict]:
         """The rebuilt model (eval mode, on device), its metadata and its optimizer state."""
