@@ -190,7 +190,24 @@ class HiddenEntries:
         return set(values)
 
     def ids(self) -> set[str]:
-        """The hidden ids (from the copy when the file is damaged); StoreError (one line) when neither reads."""
+        """The hidden ids, with every descendant of a hidden model (copies trained on from it, theirs, ...: a
+        model's `parent`); StoreError (one line) when neither copy of the file reads."""
+        hidden = self.own_ids()
+        if not hidden:
+            return hidden
+        parents = {model_hide_id(e.meta): e.meta.parent for e in self.store.list() if e.meta is not None}
+        for child in parents:
+            seen, node = set(), child
+            while node and node not in seen:  # up its line of parents, stopping at a loop a hand made
+                seen.add(node)
+                if node in hidden:
+                    hidden.add(child)
+                    break
+                node = parents.get(node, "")
+        return hidden
+
+    def own_ids(self) -> set[str]:
+        """The ids the operator hid (from the copy when the file is damaged); StoreError when neither reads."""
         found = self._parse(self.path)
         if found is None:
             found = self._parse(self.copy) if self.copy.exists() else None
@@ -213,7 +230,7 @@ class HiddenEntries:
             raise StoreError("no such leaderboard entry")
         try:
             with self.store.locked():
-                ids = self.ids()  # damaged beyond its copy: refused, never written over with less
+                ids = self.own_ids()  # damaged beyond its copy: refused, never written over with less
                 ids = ids | {hide_id} if hidden else ids - {hide_id}
                 data = json.dumps(sorted(ids)).encode()
                 if self._parse(self.path) is None:  # read from the copy: the damaged one is kept aside

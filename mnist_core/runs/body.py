@@ -84,7 +84,7 @@ def start_from_store(store: ModelStore, name: str) -> tuple[StartState, ModelMet
 
 
 def save_run(store: ModelStore, result: RunResult, name: str, owner: str = "", model_id: str = "",
-             replaces: str | None = None) -> Path:
+             replaces: str | None = None, parent: str = "") -> Path:
     """Save a finished run with its settings, history and final metrics. `owner` is the store's owner
     tag (a keyed hash, never the key); `replaces` (a model id) overwrites only that model."""
     model = build_model(result.model)
@@ -94,6 +94,7 @@ def save_run(store: ModelStore, result: RunResult, name: str, owner: str = "", m
         metrics=Metrics.of(result.history),
         parameters=parameter_count(model), device=result.device, train_seconds=result.seconds,
         created=datetime.now(UTC).isoformat(timespec="seconds"), stopped=result.stopped, owner=owner, id=model_id,
+        parent=parent,
     )
     return store.save(model, meta, result.optimizer, overwrite=replaces is not None, replaces=replaces)
 

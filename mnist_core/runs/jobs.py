@@ -117,6 +117,7 @@ class TrainingJob:
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
         self.base, self.extra = base, extra  # a stored model copied as this job's start; examples besides MNIST
+        self.parent = ""  # the id of the model `base` named (its descendants are hidden with it)
         self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
         self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of a run; 0: the CPUs others leave free, followed
@@ -251,8 +252,10 @@ class TrainingJob:
                 if meta.id != self.model_id:
                     raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
                 self._update(config=replace(meta.config, device=self.config.device), history=tuple(start.history))
+                self.parent = meta.parent  # trained further, it stays the copy it was
             elif self.base is not None:  # a copy of another model, trained on as a new one
                 start, meta = start_from_store(self.store, self.base)
+                self.parent = meta.id or f"name:{meta.name}"
                 start.optimizer = {}  # a fresh optimizer: this run's learning rate, not the end of the base's schedule
                 self._update(history=tuple(start.history))
             spec = RunSpec(self.config, self.state.run_epochs, self.threads, start, extra=self.extra,
@@ -261,7 +264,7 @@ class TrainingJob:
             # A new model takes a free name; a model trained further replaces only the file that still
             # holds its id, never another model that has taken the name since.
             save_run(self.store, result, self.name, self.store.owners.tag(self.owner), self.model_id,
-                     replaces=self.model_id if continuing else None)
+                     replaces=self.model_id if continuing else None, parent=self.parent)
             note = (f"stopped at the server's limit of {self.max_seconds / 60:g} minutes of training a run; "
                     "what it learned is saved") if result.timed_out and not self.stop_event.is_set() else ""
             self._update(saved=True, runs=self.state.runs + 1, note=note,
@@ -324,7 +327,7 @@ class JobRegistry:
             else:
                 if base is not None:
                     self.store.meta(base)  # exists and is readable, or a StoreError now
-                name = model_name(name) if name else self.default_name(config)
+                name = self.store.check_new_name(name) if name else self.default_name(config)
                 if self._reserved(name):
                     raise StoreError(f"a run named '{name}' exists already (waiting or training now, so its "
                                      "model is not in the table yet); choose another name")

@@ -30,6 +30,7 @@ from mnist_core.storage.files import (
     sweep_once,
     write_atomically,
 )
+from mnist_core.storage.names import as_read, poses_as_app_label, UnreadableName
 from mnist_core.storage.owners import OwnerTags
 
 SUFFIX = MODEL_SUFFIX
@@ -69,6 +70,7 @@ class ModelMeta:
     owner: str = ""  # OwnerTags hash of who may rename or delete it in a shared app ("" = nobody but the operator)
     builtin: bool = False
     id: str = ""  # uuid4 hex, made with the model and kept by Train more: which model a file is, whatever its name
+    parent: str = ""  # the id of the model this one started as a copy of ("" for a new one): hidden with it
 
     @property
     def epochs(self) -> int:
@@ -107,7 +109,7 @@ def _check_plain(values: dict) -> None:
             raise StoreError(f"metadata field {what}")
 
     get = values.get
-    for key in ("name", "created", "device", "owner", "id"):
+    for key in ("name", "created", "device", "owner", "id", "parent"):
         need(isinstance(get(key, ""), str), f"'{key}' is not text")
     for key in ("stopped", "builtin"):
         need(isinstance(get(key, False), bool), f"'{key}' is not true/false")
@@ -241,6 +243,32 @@ class ModelStore:
             candidate = model_name(f"{name[:60]}-{n}")
         return candidate
 
+    def _all_names(self) -> list[str]:
+        names = []
+        for folder in [self.root] + ([self.builtin_dir] if self.builtin_dir else []):
+            with contextlib.suppress(OSError):
+                names += [p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")]
+        return names
+
+    def check_new_name(self, name: str) -> str:
+        """A name a new model (or a rename) may take: a plain name that reads as neither one of the app's own
+        labels nor another stored model's name ('aIice1' beside 'alice1', 'default.' beside 'default'); a
+        StoreError (one line) otherwise. The name itself being taken is the caller's check."""
+        model_name(name)
+        try:
+            label = poses_as_app_label(name)
+            key = as_read(name, "model name")
+        except UnreadableName as e:
+            raise StoreError(str(e)) from None
+        if label is not None:
+            raise StoreError(f"'{name}' reads as the app's own '{label}': choose a name of your own")
+        for other in self._all_names():
+            with contextlib.suppress(UnreadableName):
+                if other != name and as_read(other) == key:
+                    raise StoreError(f"'{name}' reads as the model '{other}' on the leaderboard: choose a name "
+                                     "that does not look like another")
+        return name
+
     def exists(self, name: str) -> bool:
         return self._path(name).is_file() or self._builtin_path(name) is not None
 
@@ -276,10 +304,12 @@ class ModelStore:
             torch.save(payload, buffer)
             self.root.mkdir(parents=True, exist_ok=True)
             if not overwrite:
-                try:
-                    write_atomically(path, lambda f: f.write(buffer.getbuffer()), overwrite=False)
-                except FileExistsError:
-                    raise StoreError(f"a model named '{meta.name}' exists already; choose another name") from None
+                with self.locked():  # no look-alike name published between the check and the link
+                    self.check_new_name(meta.name)
+                    try:
+                        write_atomically(path, lambda f: f.write(buffer.getbuffer()), overwrite=False)
+                    except FileExistsError:
+                        raise StoreError(f"a model named '{meta.name}' exists already; choose another name") from None
                 return path
             with self.locked():
                 if replaces is not None:
@@ -410,6 +440,7 @@ class ModelStore:
         try:
             with self.locked():
                 path = self._writable(name)
+                self.check_new_name(new_name)
                 try:
                     os.link(path, target)  # fails if the target exists: no model is ever overwritten
                 except FileExistsError:
