@@ -23,7 +23,8 @@ def _save(store: ModelStore, name: str, **meta) -> ModelMeta:
     return saved
 
 
-@pytest.mark.parametrize("look_alike", ["aIice1", "ALICE 1", "\u0430lice1", "ａｌｉｃｅ１", "𝐚𝐥𝐢𝐜𝐞𝟏", "alice_1", "alíce1"])
+@pytest.mark.parametrize("look_alike", ["aIice1", "ALICE 1", "\u0430lice1", "ａｌｉｃｅ１", "𝐚𝐥𝐢𝐜𝐞𝟏", "alice_1",
+                                       "alíce1"])
 def test_look_alikes_read_as_one_name(look_alike):
     assert as_read(look_alike) == as_read("alice1")
     assert as_read("bob") != as_read("alice1")
