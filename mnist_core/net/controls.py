@@ -142,20 +142,28 @@ class LiveControls:
     """Consumes the controls of one run between its batches. `receive(wait)` gives the next control, waiting
     up to `wait` seconds (0: only one that is there), else None; `tell` gets each event; `stop_requested` is
     asked while paused or slowed; `halt` is called when the pause outlived `limit` seconds (the run then
-    ends, saved as stopped). `look`: send the step up close (`StepLook`) whenever the run pauses."""
+    ends, saved as stopped). `look`: send the step up close (`StepLook`) whenever the run pauses. `planned`:
+    controls carried out when the run reaches a position in epochs (an experiment's "raise lr at epoch 2")."""
 
     def __init__(self, receive: Callable[[float], Control | None], tell: Callable[[object], None],
                  stop_requested: Callable[[], bool] = lambda: False, halt: Callable[[], None] = lambda: None,
-                 limit: float | None = None, look: bool = False, clock: Callable[[], float] = time.monotonic) -> None:
+                 limit: float | None = None, look: bool = False, clock: Callable[[], float] = time.monotonic,
+                 planned: list[tuple[float, Control]] | None = None) -> None:
         self.receive, self.tell, self.stop_requested, self.halt = receive, tell, stop_requested, halt
         self.limit = pause_limit() if limit is None else limit
         self.send_looks, self.clock = look, clock
+        self.planned = sorted(planned or [], key=lambda p: p[0])  # (epoch position, control): an experiment's
         self.paused = False
         self.steps: int | None = None  # batches left before pausing again (Step); None: no such count
         self.until_epoch: int | None = None  # pause before the first batch after this epoch (+1 epoch)
         self.delay = 0.0
         self.units: tuple[int, ...] = ()
         self.epoch = self.batch = self.batches = 0  # where the run stands: `batch` batches of `epoch` done
+
+    @property
+    def slow(self) -> bool:
+        """Slowed down or stepping: each batch is worth a report (the curves move batch by batch)."""
+        return self.delay > 0 or self.steps is not None
 
     @property
     def position(self) -> float:
@@ -167,6 +175,8 @@ class LiveControls:
         slowed; True: end the run now (a stop while paused, or a pause held past the limit)."""
         self.epoch, self.batch, self.batches = epoch, batch, batches
         self._take(trainer, 0.0)
+        while self.planned and self.position >= self.planned[0][0]:
+            self.apply(trainer, self.planned.pop(0)[1])
         delay_ends = self.clock() + self.delay if self.delay else None
         paused_since: float | None = None
         while True:

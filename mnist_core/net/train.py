@@ -213,11 +213,13 @@ class Trainer:
                     schedule.step()
                 losses.append(loss.detach())
                 stopped = bool(should_stop and should_stop())
-                if batch + 1 - reported >= REPORT_EVERY or batch + 1 == batches or stopped:
+                if batch + 1 - reported >= REPORT_EVERY or batch + 1 == batches or stopped \
+                        or (controls is not None and controls.slow):  # slow motion, Step: every batch
                     norms.append(gradient_norms(self.model))  # the gradients of this batch are still there
                     if on_progress:
                         on_progress(Progress(epoch, last_epoch, batch + 1, batches, time.perf_counter() - start,
-                                             torch.stack(losses[reported:]).tolist(), norms[-1]))
+                                             torch.stack(losses[reported:]).tolist(), norms[-1],
+                                             self.optimizer.param_groups[0]["lr"]))
                     reported = batch + 1
                 if stopped:
                     break

@@ -89,8 +89,12 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
         send(EpochDone(record))
         send(Spread(weight_spread(at_start, trainer.model)))
 
-    controls = None if receive is None else LiveControls(receive, send, should_stop, halt, spec.pause_seconds,
-                                                                 look=spec.looks)
+    controls = None
+    if receive is not None:
+        controls = LiveControls(receive, send, should_stop, halt, spec.pause_seconds, look=spec.looks,
+                                planned=list(spec.planned))
+        if spec.delay:
+            controls.apply(trainer, Control("delay", value=spec.delay))
     began = time.perf_counter()
     trainer.train(spec.epochs, on_progress, should_stop, on_epoch, controls)
     send(Report(None, weight_images(trainer.model) if live else None))  # as trained, whenever it ended

@@ -245,8 +245,8 @@ class TrainingJob:
             snap.queue_position = self.queue.position(self.id)
         p = s.progress
         if p is not None:
-            snap.epoch, snap.last_epoch, snap.batch, snap.batches, snap.seconds = (
-                p.epoch, p.epochs, p.batch, p.batches, p.seconds)
+            snap.epoch, snap.last_epoch, snap.batch, snap.batches, snap.seconds, snap.lr = (
+                p.epoch, p.epochs, p.batch, p.batches, p.seconds, p.lr)
             first = p.epochs - s.run_epochs  # epochs done before this run
             done = (p.epoch - 1 - first) * p.batches + p.batch
             total = s.run_epochs * p.batches

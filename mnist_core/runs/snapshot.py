@@ -53,6 +53,7 @@ class Snapshot:
     look: StepLook | None = None  # the step up close of the next batch, while paused
     spread: list[LayerSpread] = field(default_factory=list)  # each layer's weights now against at the start
     delay: float = 0.0  # slow motion: seconds between batches
+    lr: float = 0.0  # the learning rate it trains at now (a schedule's value at the last report)
     refused: str = ""  # why the owner's last control was not carried out
     continues: str = ""  # how Train more continues the learning rate, in words
 

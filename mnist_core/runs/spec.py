@@ -40,6 +40,8 @@ class RunSpec:
     live_weights: bool = True  # send the first layer's weights with the progress, for a live view
     extra: ExtraExamples | None = None  # examples mixed into every epoch besides MNIST (a class's drawings)
     looks: bool = True  # when paused, send the step up close of the next batch (StepLook)
+    planned: list[tuple[float, Control]] = field(default_factory=list)  # controls due at epoch positions
+    delay: float = 0.0  # slow motion from the first batch (an experiment's)
     pause_seconds: float | None = None  # a pause longer than this stops the run (None: `pause_limit()` where
     # it trains); the server sets it from its own environment, which a fork server or a worker may not share
 
