@@ -136,12 +136,14 @@ class TrainingJob:
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
                  threads: int = 0, model_id: str = "", runner: Runner | None = None,
-                 base: str | None = None, extra: ExtraExamples | None = None) -> None:
+                 base: str | None = None, extra: ExtraExamples | None = None,
+                 planned: list[tuple[float, Control]] | None = None, delay: float = 0.0) -> None:
         # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
         self.id, self.owner = job_id, owner
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
         self.base, self.extra = base, extra  # a stored model copied as this job's start; examples besides MNIST
+        self.planned, self.delay = list(planned or []), delay  # an experiment's live changes and slow motion
         self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
         self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of a run; 0: the CPUs others leave free, followed
@@ -291,6 +293,7 @@ class TrainingJob:
                 start.optimizer = {}  # a fresh optimizer: this run's learning rate, not the end of the base's schedule
                 self._update(history=tuple(start.history))
             spec = RunSpec(self.config, self.state.run_epochs, self.threads, start, extra=self.extra,
+                           planned=self.planned if not self.state.runs else [], delay=self.delay,
                            pause_seconds=pause_limit())
             result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event, self.controls)
             # A new model takes a free name; a model trained further replaces only the file that still
@@ -327,7 +330,8 @@ class JobRegistry:
 
     def submit(self, owner: str, config: TrainConfig, name: str | None = None,
                continue_from: str | None = None, epochs: int | None = None, base: str | None = None,
-               extra: ExtraExamples | None = None) -> TrainingJob:
+               extra: ExtraExamples | None = None, planned: list[tuple[float, Control]] | None = None,
+               delay: float = 0.0) -> TrainingJob:
         """Queue a new job; `continue_from` trains a stored model of this owner further (saving it
         under its name); `base` starts a new model as a copy of any stored one; `extra` mixes more
         examples into its epochs. Of two submits of one new name at once, exactly one gets a job."""
@@ -357,7 +361,8 @@ class JobRegistry:
             queue = self.queues.setdefault(device, DeviceQueue(self.slots))
             job_id = secrets.token_urlsafe(6)
             job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from,
-                              model_id=model_id, runner=self.runner, base=base, extra=extra)
+                              model_id=model_id, runner=self.runner, base=base, extra=extra, planned=planned,
+                              delay=delay)
             self.jobs[job_id] = job
         job.start(epochs)
         return job
