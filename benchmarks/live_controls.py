@@ -83,10 +83,11 @@ def control_figures(rounds: int) -> None:
     for i in range(rounds):
         job.control("bench", Control("pause"))
         pauses.append(wait(lambda: job.snapshot().paused is not None))
-        at = job.snapshot().paused.batch
+        at = job.snapshot().paused
         job.control("bench", Control("step"))
-        steps.append(wait(lambda at=at: (p := job.snapshot().paused) is not None and p.batch == at + 1
-                          and job.snapshot().look is not None and job.snapshot().look.batch == at + 1))
+        # Paused again one batch on (an epoch's end says "batch 469 of 469"), with the next step's look.
+        steps.append(wait(lambda at=at: (p := job.snapshot().paused) is not None and p != at
+                          and job.snapshot().look is not None))
         job.control("bench", Control("resume"))
         wait(lambda: job.snapshot().paused is None)
         before = len(job.snapshot().changes)

@@ -110,6 +110,8 @@ def test_at_least_eight_experiments_each_with_two_sentences_and_a_link_that_give
 def test_a_link_edited_by_hand_keeps_its_edit_and_a_bad_one_is_said_in_one_line():
     _, config = experiment_from_query({"experiment": "dropout-half", "dropout": "0.4", "hidden": "128"})
     assert config.dropout == 0.4
+    _, config = experiment_from_query({"experiment": "tiny-16", "epochs": "1"})  # short: the rest its own
+    assert config.hidden == (16,) and config.epochs == 1
     assert experiment_from_query({}) is None
     with pytest.raises(ConfigError, match="no experiment called 'nope'"):
         experiment_from_query({"experiment": "nope"})

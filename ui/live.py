@@ -28,7 +28,7 @@ def send(job: TrainingJob, who: str, control: Control) -> None:
 def paused_line(snap: Snapshot) -> None:
     """What everyone sees, owner and watchers: that the run is paused and where."""
     if snap.status == RUNNING and snap.paused is not None:
-        st.warning(f"⏸ {snap.paused.text}", icon=None)
+        st.warning(snap.paused.text)
     elif snap.status == RUNNING and snap.delay:
         st.caption(f"Slow motion: {snap.delay:g} s between batches.")
 

@@ -82,7 +82,8 @@ def experiment_link(experiment: Experiment, base: str = "") -> str:
 
 
 def experiment_from_query(params: Mapping[str, str]) -> tuple[Experiment, TrainConfig] | None:
-    """The experiment a link names and its settings as the link has them (a teacher may have edited one);
+    """The experiment a link names and its settings as the link has them (a teacher may have edited one), the
+    experiment's own for those it leaves out;
     None without `experiment`. Raises ConfigError in one line for an unknown experiment or a bad value."""
     key = params.get("experiment")
     if key is None:
@@ -105,5 +106,5 @@ def experiment_from_query(params: Mapping[str, str]) -> tuple[Experiment, TrainC
                 values[f.name] = kind(text)
         except (ValueError, KeyError):
             raise ConfigError(f"the link's '{f.name}' is '{text}', not a {kind.__name__}") from None
-    defaults = {f.name: getattr(_DEFAULTS, f.name) for f in _QUERY_FIELDS}
-    return experiment, replace(experiment.config, **{**defaults, **values})
+    # A setting the link leaves out is the experiment's own (a short hand-made link: ?experiment=tiny-16&epochs=1).
+    return experiment, replace(experiment.config, **values)
