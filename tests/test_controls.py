@@ -271,7 +271,8 @@ def test_train_more_goes_on_from_a_tenth_of_the_peak_cosine_down_not_restarting_
 # --- the same through a job, its child process and its pipe ------------------------------------------
 @pytest.fixture
 def registry(tmp_path, tiny):
-    return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny, train_digits=len(tiny.train_labels))
+    return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny,
+                       train_digits=len(tiny.train_labels))
 
 
 def test_a_jobs_owner_pauses_steps_changes_and_resumes_it_through_the_childs_pipe(registry):
