@@ -19,7 +19,7 @@ from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, Snapshot, ST
 from mnist_core.storage.models import StoreError
 from ui import keys
 from ui.browser import current_job, may_change, owner
-from ui.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure
+from ui.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure, spread_figure
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
@@ -30,7 +30,6 @@ from ui.live import (
     health_words,
     live_settings,
     paused_line,
-    spread_chart,
     step_panel,
 )
 from ui.models import offered_models
@@ -275,7 +274,7 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
         with right:
             health_panel(snap)
             health_words(registry.get(job_id), snap, who, mine)
-        spread = spread_chart(snap)
+        spread = spread_figure(snap)
         if spread is not None:
             st.plotly_chart(spread, key="spread_chart", config=chart_config(snap))
         weights_panel(snap)

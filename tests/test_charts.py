@@ -4,7 +4,7 @@ import numpy as np
 
 from mnist_core.net.history import EpochRecord
 from mnist_core.runs.snapshot import Snapshot
-from ui.charts import f1_figure, layout
+from ui.charts import f1_figure, layout, spread_figure
 
 
 def test_layout_sets_height_margins_and_title_and_keeps_extras():
@@ -24,3 +24,22 @@ def test_f1_figure_reads_the_typed_history():
     np.testing.assert_allclose(train["y"], [0.91, 0.92])
     np.testing.assert_allclose(test["y"], [0.89, 0.90])
     np.testing.assert_allclose(train["x"], [1.0, 2.0])
+
+
+def test_spread_figure_draws_each_layer_now_solid_and_at_the_start_dashed_on_its_own_axes():
+    from mnist_core.net.health import LayerSpread
+
+    spreads = [LayerSpread("784 → 32", [-1.0, 0.0, 1.0], [5, 5], [3, 7]),
+               LayerSpread("32 → 10", [-2.0, 0.0, 2.0], [1, 2], [2, 1])]
+    snap = Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [32]}, device="cpu",
+                    spread=spreads)
+    figure = spread_figure(snap)
+    start, now, start2, now2 = figure["data"]
+    assert start["line"]["dash"] == "dash" and "dash" not in now["line"]
+    np.testing.assert_allclose(start["x"], [-0.5, 0.5])
+    assert start["y"] == [5, 5] and now["y"] == [3, 7]
+    assert (start2["xaxis"], now2["yaxis"]) == ("x2", "y2") and start["xaxis"] == "x"
+    assert figure["layout"]["grid"]["columns"] == 2
+    assert [a["text"] for a in figure["layout"]["annotations"]] == ["784 → 32", "32 → 10"]
+    assert spread_figure(Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [32]},
+                                  device="cpu")) is None

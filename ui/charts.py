@@ -153,6 +153,28 @@ def health_figure(snap: Snapshot) -> dict:
                              yaxis={"title": {"text": "gradient norm"}, "type": "log", **log_ticks(norms)})}
 
 
+def spread_figure(snap: Snapshot) -> dict | None:
+    """Each layer's weight histogram now (solid) against at the start (dashed), side by side; None before the
+    first epoch's report. Each LayerSpread: `edges` (bins + 1,), `start` and `now` (bins,) counts."""
+    if not snap.spread:
+        return None
+    data = []
+    for i, layer in enumerate(snap.spread):
+        centres = (np.asarray(layer.edges[:-1]) + np.asarray(layer.edges[1:])) / 2
+        axis = "" if i == 0 else str(i + 1)
+        data += [{"type": "scatter", "mode": "lines", "x": centres, "y": layer.start, "name": f"{layer.name} start",
+                  "line": {"dash": "dash", "width": 1, "color": "#888"}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"},
+                 {"type": "scatter", "mode": "lines", "x": centres, "y": layer.now, "name": f"{layer.name} now",
+                  "line": {"width": 2, "color": "#08519c"}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"}]
+    # Each small chart titled with its layer, above it (an annotation per subplot's x domain).
+    count = len(snap.spread)
+    notes = [{"text": layer.name, "x": (i + 0.5) / count, "y": 1.0, "xref": "paper", "yref": "paper",
+              "xanchor": "center", "yanchor": "bottom", "showarrow": False} for i, layer in enumerate(snap.spread)]
+    return {"data": data, "layout": layout(260, "Weights per layer: now, and at the start (dashed)", top=60,
+                                           grid={"rows": 1, "columns": count, "pattern": "independent"},
+                                           showlegend=False, annotations=notes)}
+
+
 def share_text(value: float) -> str:
     """A share of a row for the confusion matrix: one decimal, so no coloured cell reads "0%"."""
     if value == 0:
