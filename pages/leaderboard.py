@@ -94,9 +94,10 @@ def owner_labels() -> Callable[[Entry], str]:
 
 def settings_row(entry: Entry) -> dict:
     return {"layers": entry.layers, "optimizer": entry.optimizer, "augment": entry.augment, "drawn": entry.drawn,
-            "batch": entry.batch_size, "dropout": entry.dropout}
+            "batch": entry.batch_size, "dropout": entry.dropout, "changed live": entry.changes}
 
 
+CHANGED = st.column_config.TextColumn(width="large", help="Settings changed while it trained (Train page, live)")
 PERCENT = st.column_config.NumberColumn(format="%.2f%%")  # one look for every share (values are percentages)
 
 
@@ -123,7 +124,7 @@ def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Call
                      "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
     st.container(key="lb_runs").dataframe(rows, hide_index=True, column_config={
         "live test F1": st.column_config.NumberColumn(format="%.4f", help="after its last finished epoch"),
-        "MNIST test accuracy": PERCENT})
+        "MNIST test accuracy": PERCENT, "changed live": CHANGED})
 
 
 def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
@@ -154,7 +155,7 @@ def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
     st.dataframe(rows, hide_index=True, key=table, on_select=picked, selection_mode="single-row",
                  column_config={"#": st.column_config.NumberColumn(width=40),
                                 "MNIST test accuracy": PERCENT, "class handwriting": PERCENT,
-                                "test F1": st.column_config.NumberColumn(format="%.4f")})
+                                "test F1": st.column_config.NumberColumn(format="%.4f"), "changed live": CHANGED})
     if about_class:
         st.caption(about_class)
     return shown

@@ -16,7 +16,7 @@ from mnist_core.net.evaluate import disagreements, Evaluation, ORDERS, select_mi
 from mnist_core.net.pictures import gallery_image, pixels_image
 from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, layout
-from ui.current_model import model_picker
+from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
@@ -197,6 +197,7 @@ def collection_panel(name: str) -> None:
 def render() -> None:
     st.title("Where the network goes wrong")
     name = model_picker()
+    changes_caption(name)
     source = st.radio("Scored on", ["test", "collection"], horizontal=True, key="m_source",
                       format_func={"test": "the MNIST test set",
                                    "collection": "our handwriting (a drawing collection)"}.get)

@@ -301,3 +301,24 @@ def test_nicknames_and_the_class_handwriting_column(env, monkeypatch):
     assert any("2 held-out drawings of the class collection **our-class**" in c.value for c in at.caption)
     at.selectbox(key="lb_sort").set_value("class handwriting accuracy").run()
     assert table_rows(at, 0)[0]["name"] == "default"
+
+
+def test_a_model_whose_settings_changed_live_says_so_on_the_leaderboard_and_in_mistakes(env, monkeypatch):
+    from mnist_core.net.controls import SettingChange
+
+    store = ModelStore(env / "models")
+    changes = [SettingChange(2.4, "lr", 0.003, 0.3), SettingChange(3.0, "batch_size", 64, 256)]
+    save_tiny(store, "changed", 0.9, changes=changes)
+    save_tiny(store, "plain", 0.8)
+    rows = {e.name: e for e in saved_entries(store)}
+    said = "lr changed at epoch 2.4 (0.003 → 0.3); batch size changed at epoch 3.0 (64 → 256)"
+    assert rows["changed"].changes == said and rows["plain"].changes == ""
+    at = board(False, monkeypatch)
+    table = {r["name"]: r for r in table_rows(at, 0)}
+    assert table["changed"]["changed live"] == said and table["plain"]["changed live"] == ""
+    # Opened in Mistakes, the model's caption says it too; a model without changes has no such caption.
+    at.selectbox(key="lb_pick").set_value("model:changed").run()
+    next(b for b in at.button if b.label == "Open in Mistakes").click().run()
+    assert not at.exception and any(c.value == f"**changed**: {said}." for c in at.caption)
+    at.selectbox[0].set_value("plain").run()
+    assert not any("changed at epoch" in c.value for c in at.caption)
