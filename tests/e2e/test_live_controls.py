@@ -3,7 +3,7 @@ marked on the chart, resume; a watcher sees Paused and the marks but no controls
 
 import re
 
-from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, wait_idle
+from .helpers import ARTIFACTS, main_button, open_app, set_field, setup_small_run, wait_idle
 
 PAUSED = re.compile(r"Paused at epoch (\d+), batch (\d+) of (\d+)")
 
@@ -66,3 +66,45 @@ def test_an_experiment_starts_from_its_link(app, page):
     page.screenshot(path=str(ARTIFACTS / "train-experiment-link.png"), full_page=True)
     main_button(page, "Train").click()
     page.get_by_text(re.compile(r"Trained 1 epoch; saved as")).wait_for(timeout=120_000)
+
+
+def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histograms_and_slow_motion(app, page):
+    # The "learning rate 1" experiment on a small network, from its link (as a teacher hands it out).
+    open_app(page, f"{app.url}?experiment=lr-1&hidden=32&epochs=30")
+    set_field(page, "Model name", "e2e-lr1")
+    main_button(page, "Train").click()
+    main = page.get_by_test_id("stMainBlockContainer")
+    # The warning says what it saw, in numbers ("rose from 2.31 to 9.87", "became nan at batch 12").
+    warning = main.get_by_text(re.compile(r"(rose from [\d.e+-]+ to [\d.e+-]+|became nan at batch [\d,]+)"
+                                          r".*learning rate is too high"))
+    warning.first.wait_for(timeout=90_000)
+    fix = main.get_by_role("button", name=re.compile(r"divide the learning rate by 3 \(1 → 0\.333\)"))
+    fix.first.click()
+    mark = page.locator(".js-plotly-plot", has_text="Training loss").get_by_text("lr 1 → 0.333")
+    mark.wait_for(timeout=15_000)
+    # The live-settings box follows the run's new rate (a keyed box would keep showing 1).
+    main.get_by_text("Change settings while it trains").click()
+    box = main.get_by_label("learning rate", exact=True)
+    page.wait_for_function("el => el.value === '0.33300'", arg=box.element_handle(), timeout=10_000)
+    # The weight histograms after the first epoch: per layer, the start dashed and now solid.
+    spread = page.locator(".js-plotly-plot", has_text="Weights per layer")
+    spread.wait_for(timeout=90_000)
+    assert spread.locator("path.js-line[style*='stroke-dasharray']").count() == 2  # 784 → 32 and 32 → 10, start
+    assert spread.locator("path.js-line").count() == 4
+    # Slow motion: the slider sets a delay that the run itself reports back.
+    slider = main.get_by_role("slider")
+    slider.focus()
+    for _ in range(3):
+        slider.press("ArrowRight")
+    reported = main.get_by_text(re.compile(r"Slow motion: ([\d.]+) s between batches\."))
+    reported.wait_for(timeout=15_000)
+    page.wait_for_function("el => el.getAttribute('aria-valuenow') === '0.3'", arg=slider.element_handle())
+    page.get_by_text("Slow motion: 0.3 s between batches.").wait_for(timeout=15_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "train-health-fix.png"), full_page=True)
+    main_button(page, "Stop").click()
+    page.get_by_text(re.compile(r"Stopped in epoch \d+")).wait_for(timeout=30_000)
+    from mnist_core.storage.models import ModelStore
+
+    meta = ModelStore(app.store).meta("e2e-lr1")
+    assert [(c.setting, c.old, c.new) for c in meta.changes][:1] == [("lr", 1.0, 0.333)]
