@@ -71,7 +71,8 @@ def health_warnings(history: list[EpochRecord], batch_losses: list[float], batch
         warnings.append(HealthWarning(
             "jumped", f"The loss jumped to {_number(losses[peak])} at batch {peak + 1:,}, "
             f"{losses[peak] / losses[0]:,.0f} times the {losses[0]:.3g} it started at: the steps are so large "
-            "that they throw the weights far away. The learning rate is too high.", (_lr_fix(lr, 1 / 3), _lr_fix(lr, 1 / 10))))
+            "that they throw the weights far away. The learning rate is too high.",
+            (_lr_fix(lr, 1 / 3), _lr_fix(lr, 1 / 10))))
     elif len(losses) >= 3 * window:
         recent = losses[-window:].mean()
         earlier = losses[: len(losses) - window]

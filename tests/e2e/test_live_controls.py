@@ -75,8 +75,8 @@ def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histogram
     main_button(page, "Train").click()
     main = page.get_by_test_id("stMainBlockContainer")
     # The warning says what it saw, in numbers ("rose from 2.31 to 9.87", "became nan at batch 12").
-    warning = main.get_by_text(re.compile(r"(rose from [\d.e+-]+ to [\d.e+-]+|became nan at batch [\d,]+)"
-                                          r".*learning rate is too high"))
+    warning = main.get_by_text(re.compile(r"(jumped to [\d,.]+ at batch [\d,]+, [\d,]+ times the [\d.]+|rose from "
+                                          r"[\d.e+-]+ to [\d.e+-]+|became nan at batch [\d,]+).*rate is too high"))
     warning.first.wait_for(timeout=90_000)
     fix = main.get_by_role("button", name=re.compile(r"divide the learning rate by 3 \(1 → 0\.333\)"))
     fix.first.click()
