@@ -4,6 +4,7 @@ marked on the chart, resume; a watcher sees Paused and the marks but no controls
 import re
 
 import pytest
+from playwright.sync_api import expect
 
 from .helpers import ARTIFACTS, main_button, open_app, set_field, setup_small_run, wait_idle
 
@@ -63,7 +64,7 @@ def test_an_experiment_starts_from_its_link(app, page):
     open_app(page, f"{app.url}?experiment=tiny-16&epochs=1")
     page.get_by_text("Experiment: 16 hidden units.").wait_for()
     sidebar = page.get_by_test_id("stSidebar")
-    assert sidebar.get_by_label("Hidden layers", exact=True).input_value() == "16"
+    expect(sidebar.get_by_label("Hidden layers", exact=True)).to_have_value("16")  # once the rerun has drawn it
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "train-experiment-link.png"), full_page=True)
     main_button(page, "Train").click()
