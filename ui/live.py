@@ -11,18 +11,34 @@ from mnist_core.net.advice import health_warnings
 from mnist_core.net.controls import Control, ControlError, MAX_DELAY
 from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
 from mnist_core.net.pictures import gallery_image, weight_grid
-from mnist_core.runs.jobs import TrainingJob
+from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
+
+ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
+
+
+def answered(control: Control, before: JobState):
+    """When the run has done what `control` asked, as a test of its state (None: nothing to wait for): paused
+    with its step up close (Pause; Step: paused again elsewhere), or training again (Resume, +1 epoch)."""
+    if control.action in ("pause", "step"):
+        return lambda s: s.paused is not None and s.paused != before.paused and s.look is not None
+    if control.action in ("resume", "epoch"):
+        return lambda s: s.paused is None
+    return None
 
 
 def send(job: TrainingJob, who: str, control: Control) -> None:
-    """A button's click: the control to the run, or why not in a line."""
+    """A button's click: the control to the run, or why not in a line; then a moment's wait for the run's
+    answer, so that the redraw this click causes shows it (a child answers within a batch: benchmarks)."""
+    before = job.state
     try:
         job.control(who, control)
     except ControlError as e:
         st.session_state["t_control_error"] = str(e)
-    else:
-        st.session_state.pop("t_control_error", None)
+        return
+    st.session_state.pop("t_control_error", None)
+    if (test := answered(control, before)) is not None:
+        job.wait_until(test, ANSWER_WAIT)
 
 
 def paused_line(snap: Snapshot) -> None:
