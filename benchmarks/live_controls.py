@@ -126,7 +126,9 @@ def main() -> None:
             print(f"per-epoch {what} seconds, controls unused: {statistics.median(a):.2f} "
                   f"({', '.join(f'{v:.2f}' for v in a)}) against before them {statistics.median(b):.2f} "
                   f"({', '.join(f'{v:.2f}' for v in b)}): ratio of medians "
-                  f"{statistics.median(a) / statistics.median(b):.3f}, median of paired ratios {statistics.median(pairs):.3f}")
+                  f"{statistics.median(a) / statistics.median(b):.3f}, "
+                  f"median of paired ratios {statistics.median(pairs):.3f}")
+
 
 if __name__ == "__main__":
     main()
