@@ -3,6 +3,7 @@
 import streamlit as st
 
 import ui.startup  # noqa: F401  (first: it loads the engine once and leaves Streamlit's pages-folder mode)
+from ui.join import classroom_controls
 from ui.sidebar import nickname_box
 
 st.set_page_config(page_title="MNIST MLP studio", page_icon=":material/draw:", layout="wide")
@@ -15,4 +16,5 @@ navigation = st.navigation([
     st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ])
 nickname_box()  # the sidebar's nickname, on every page
+classroom_controls()  # the join panel and the projector mode
 navigation.run()

@@ -130,9 +130,18 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
         if is_class:  # drawings go in there with a nickname and the class panel's checks, never unnamed
             st.warning(f"**{name}** is the open class collection: add to it in the class panel above, "
                        "under your nickname.")
-        if right.button("Save drawing", disabled=image is None or label is None or is_class):
+            return
+        try:
+            usable = store.may_use(name, who, OPERATOR)
+        except ValueError as e:
+            st.error(str(e))
+            return
+        if not usable:  # another browser's own collection (or a closed class one): neither shown nor written
+            st.warning(f"**{name}** is not yours: choose another name for your own collection.")
+            return
+        if right.button("Save drawing", disabled=image is None or label is None):
             try:
-                store.add(name, image, label, owner=who)
+                store.add(name, image, label, owner=who, operator=OPERATOR)
                 st.toast(f"Saved into {name}")
             except ValueError as e:
                 st.error(str(e))
