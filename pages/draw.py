@@ -183,10 +183,11 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
 
 
 def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: str | None, name: str) -> None:
-    """The Add button's callback: add, then ask the digit meant afresh (the next drawing is another digit)."""
+    """The Add button's callback: add, then ask the digit meant afresh, whether it was added or refused (the
+    next drawing is another digit: a digit left chosen filed a 2 as a 5)."""
+    st.session_state["d_class_label"] = None
     try:
         classroom().add(image, label, who, nick)
-        st.session_state["d_class_label"] = None
         st.toast(f"Added your {label} to {name}")
     except ClassError as e:
         CLASS_ERROR.keep(f"Not added: {e}.")
