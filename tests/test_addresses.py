@@ -6,7 +6,7 @@ import ipaddress
 
 import pytest
 
-from mnist_core.classroom.addresses import is_loopback, network_addresses, qr_svg, student_addresses
+from mnist_core.classroom.addresses import is_loopback, network_addresses, qr_png, student_addresses
 
 
 @pytest.mark.parametrize("url", ["http://localhost:8501/", "http://127.0.0.1:8501/draw?x=1", "http://[::1]:8501/",
@@ -49,8 +49,11 @@ def test_this_machines_addresses_are_real_non_loopback_ipv4_addresses():
         assert parsed.version == 4 and not parsed.is_loopback and not parsed.is_link_local
 
 
-def test_the_qr_code_is_an_svg_as_wide_as_asked():
-    svg = qr_svg("http://10.0.0.7:8501/?job=abc", 520)
-    assert svg.startswith("<svg") and 'width="' in svg
-    width = int(svg.split('width="')[1].split('"')[0])
-    assert 400 <= width <= 520  # whole modules: at most one module's width short of the ask
+def test_the_qr_code_is_a_png_about_as_wide_as_asked():
+    import io
+
+    from PIL import Image
+
+    picture = Image.open(io.BytesIO(qr_png("http://10.0.0.7:8501/?job=abc", 520)))
+    assert picture.format == "PNG" and picture.width == picture.height
+    assert 400 <= picture.width <= 520  # whole modules: at most one module per side short of the ask

@@ -4,13 +4,14 @@ sidebar), which `?projector=1` in the link turns on."""
 
 from __future__ import annotations
 
+import base64
 import html
 import os
 
 import streamlit as st
 from streamlit import config
 
-from mnist_core.classroom.addresses import Addresses, qr_svg, SETTING, student_addresses
+from mnist_core.classroom.addresses import Addresses, qr_png, SETTING, student_addresses
 from ui import keys
 
 JOIN_QR_PX = 520  # the join panel's code on a projector: ~1/3 of the wall, read from the back row
@@ -30,8 +31,10 @@ def app_addresses() -> Addresses:
 
 
 def qr(url: str, width_px: int, testid: str) -> None:
-    st.html(f"<div data-testid='{testid}' data-url='{html.escape(url)}' style='line-height:0'>"
-            f"{qr_svg(url, width_px, label=url)}</div>")
+    """A QR code of `url`, `width_px` wide at most (narrower screens: their width), crisp when scaled."""
+    data = base64.b64encode(qr_png(url, width_px)).decode()
+    st.markdown(f"<img data-testid='{testid}' alt='QR code of {html.escape(url)}' src='data:image/png;base64,{data}' "
+                f"style='width:{width_px}px;max-width:100%;image-rendering:pixelated'>", unsafe_allow_html=True)
 
 
 def share_link(job_id: str) -> None:

@@ -127,13 +127,15 @@ def student_addresses(browser_url: str | None, setting: str | None = None, port:
     return Addresses((f"{scheme}://localhost{suffix}{root}",), False)
 
 
-def qr_svg(text: str, width_px: int, label: str = "") -> str:
-    """`text` as a QR code: an inline SVG `width_px` wide (black on white, with the quiet zone scanners
-    need), error correction M, so a smudged projector image still reads. Made by segno (pure Python)."""
+def qr_png(text: str, width_px: int) -> bytes:
+    """`text` as a QR code: a PNG about `width_px` wide (whole modules, black on white, with the quiet
+    zone scanners need), error correction M, so a smudged projector image still reads. Made by segno."""
+    import io
+
     import segno
 
     code = segno.make(text, error="m", micro=False)
     side = code.symbol_size(scale=1, border=4)[0]  # modules across, quiet zone included
-    scale = max(1, width_px // side)
-    svg = code.svg_inline(scale=scale, border=4, dark="#000", light="#fff", title=label or None)
-    return svg
+    buffer = io.BytesIO()
+    code.save(buffer, kind="png", scale=max(1, width_px // side), border=4, dark="#000", light="#fff")
+    return buffer.getvalue()
