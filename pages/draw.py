@@ -219,16 +219,16 @@ def class_panel(image: np.ndarray | None) -> None:
         return
     who, nick = owner(), nickname()
     with st.container(border=True, key="class_panel"):
-        st.markdown(f"**Our class's handwriting**: add your drawing to the class collection **{name}**, "
-                    f"as **{as_markdown(nick)}**." if nick else
-                    f"**Our class's handwriting**: add your drawing to the class collection **{name}**.")
+        # Short, and the digit and the button side by side on any screen: on a phone they fit under the canvas.
+        st.markdown(f"Add it to the class's **{name}** as **{as_markdown(nick)}**:" if nick else
+                    f"Add it to the class's **{name}**:")
         if not nick:
             st.info("Choose a nickname in the sidebar first: the class sees your drawings under it, not your name.")
-        left, right = st.columns([1, 1], vertical_alignment="bottom")
-        label = left.selectbox("The digit I meant", list(range(10)), index=None, placeholder="digit meant",
-                               key="d_class_label")
-        right.button("Add to the class collection", key="d_class_add", icon=":material/group_add:",
-                     on_click=add_to_class, args=(image, label, who, nick, name))
+        row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+        label = row.selectbox("The digit I meant", list(range(10)), index=None, placeholder="digit",
+                              key="d_class_label", width=110)
+        row.button("Add to the class collection", key="d_class_add", icon=":material/group_add:",
+                   on_click=add_to_class, args=(image, label, who, nick, name))
         CLASS_ERROR.show()
         try:
             drawings, _ = collection_part(name, "all")  # read once per change of the collection
@@ -236,7 +236,7 @@ def class_panel(image: np.ndarray | None) -> None:
         except (OSError, ValueError):
             mine = 0
         if mine:
-            right.caption(f"You have added {mine}; remove yours on the Class page.")
+            st.caption(f"You have added {mine}; remove yours on the Class page.")
 
 
 def remove_upload() -> None:

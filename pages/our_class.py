@@ -33,7 +33,9 @@ def teacher_panel(open_name: str | None) -> None:
         left, right = st.columns([2, 1], vertical_alignment="bottom")
         name = left.text_input("Class collection", value=open_name or f"class-{date.today():%Y}", key="c_name",
                                help="Letters, digits, '.', '_' or '-'; an existing collection is opened again")
-        if right.button("Open for the class", key="c_open", type="primary", icon=":material/lock_open:"):
+        # The main (red) button only while nothing is open: once open, Close is what the teacher looks for.
+        if right.button("Open for the class", key="c_open", type="secondary" if open_name else "primary",
+                        icon=":material/lock_open:"):
             try:
                 classroom().open(name.strip(), owner())
                 st.rerun()

@@ -139,3 +139,17 @@ def test_a_projector_link_opens_without_the_sidebar_in_large_type(env, query):
     button(at, "Leave projector mode").click().run()
     assert not any("font-size: 22px" in h.proto.body for h in at.get("html"))
     assert "projector" not in at.query_params
+
+
+def test_open_for_the_class_is_not_the_main_button_once_open(env, monkeypatch, tmp_path):
+    monkeypatch.setattr(keys, "OPERATOR", True)
+    at = app_at("our_class", "teacher-key-0123456789abcdef")
+    assert button(at, "Open for the class").proto.type == "primary"
+    button(at, "Open for the class").click().run()
+    assert button(at, "Open for the class").proto.type == "secondary"
+
+
+def test_a_clean_seven_gets_no_scribble_caption(env, canvas):
+    canvas["image"] = draw_seven()
+    at = app_at("draw", ADA)
+    assert not any("scribble" in c.value for c in at.caption)

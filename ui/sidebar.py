@@ -51,12 +51,11 @@ export default function({ data }) {
   window.__mnistSidebarPage = data.page;
   const close = (tries) => {
     const bar = document.querySelector('[data-testid="stSidebar"]');
-    if (bar && bar.getBoundingClientRect().width > 60) {  // open (collapsed, it is 0 wide)
-      const found = document.querySelector('[data-testid="stSidebarCollapseButton"]');
-      const button = found && (found.tagName === 'BUTTON' ? found : found.querySelector('button'));
-      if (button) { button.click(); return; }
-    }
-    if (tries > 0) setTimeout(() => close(tries - 1), 100);
+    if (bar && bar.getBoundingClientRect().width <= 60) return;  // closed already (collapsed, it is 0 wide)
+    const found = document.querySelector('[data-testid="stSidebarCollapseButton"]');
+    const button = found && (found.tagName === 'BUTTON' ? found : found.querySelector('button'));
+    if (bar && button) { button.click(); return; }
+    if (tries > 0) setTimeout(() => close(tries - 1), 100);  // not drawn yet
   };
   close(20);
 }

@@ -91,7 +91,7 @@ def test_a_lesson_from_the_join_panel(school, browser):
     shot(projector, "1-join-panel")
     projector.keyboard.press("Escape")
     wait_idle(projector)
-    projector.get_by_label("Class collection").fill("class-2026")
+    projector.get_by_role("textbox", name="Class collection").fill("class-2026")
     main_button(projector, "Open for the class").click()
     projector.get_by_text(re.compile("The class collection class-2026 is open")).wait_for()
     wait_idle(projector)
