@@ -153,3 +153,23 @@ def test_a_clean_seven_gets_no_scribble_caption(env, canvas):
     canvas["image"] = draw_seven()
     at = app_at("draw", ADA)
     assert not any("scribble" in c.value for c in at.caption)
+
+
+def test_mistakes_on_four_drawings_scores_only_the_digits_they_hold(env, tmp_path):
+    from mnist_core.classroom.collection import split
+
+    store = Collections(tmp_path / "drawings")
+    i = 0
+    while len(split(store.load("class-2026"))[1]) < 4:  # until four are held out
+        store.add("class-2026", draw_seven(dx=i % 7 - 3), 7, owner="k", nickname="Ann")
+        i += 1
+    ClassCollection(store).open("class-2026")
+    at = app_at("mistakes", ADA)
+    at.radio(key="m_source").set_value("collection").run()
+    assert not at.exception
+    table = at.dataframe[0].value
+    assert table["digit"].tolist() == [7]  # no rows of zeros for digits without drawings
+    accuracy = next(m.value for m in at.metric if m.label == "Accuracy on our handwriting")
+    f1 = float(next(m.value for m in at.metric if m.label == "Macro-F1"))
+    assert accuracy != "100.00%" or f1 == 1.0  # all right means a macro-F1 of 1 too
+    assert any("cover the digits this set holds: 7" in c.value for c in at.caption)
