@@ -19,7 +19,7 @@ from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, Snapshot, ST
 from mnist_core.storage.models import StoreError
 from ui import keys
 from ui.browser import current_job, may_change, owner
-from ui.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure
+from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_figure
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
@@ -201,9 +201,7 @@ def health_panel(snap: Snapshot) -> None:
 def epochs_trained(snap: Snapshot) -> float:
     """How many epochs of training the model has had: fewer than its last epoch's number when a Stop cut
     an epoch short (3.25 after a stop a quarter into epoch 2 and two more epochs)."""
-    ends = epoch_ends(snap)
-    before = min(ends) - 1 if ends else len(snap.history)  # epochs trained before this job, in full
-    return before + sum(end - k + 1 for k, end in ends.items())
+    return sum(fractions(snap).values())  # one home with the charts' epochs-trained axis
 
 
 def status_line(snap: Snapshot) -> None:
