@@ -406,14 +406,37 @@ def leave_run() -> None:
     st.query_params.pop("job", None)
 
 
-def watched_settings(snap: Snapshot) -> None:
-    """The settings of the run being watched, read-only, in place of the watcher's own."""
-    rows = [*snap.config.summary().rows(), ("device", snap.device)]
+def run_rows(snap: Snapshot) -> list[tuple[str, str]]:
+    """A run's settings as a table shows them; its epochs are the model's total when this run ends (Epoch 12
+    of 17: 17), not the epochs this run adds."""
+    rows = [("epochs", str(snap.last_epoch)) if k == "epochs" and snap.last_epoch else (k, v)
+            for k, v in snap.config.summary().rows()]
+    return [*rows, ("device", snap.device)]
+
+
+def run_settings(snap: Snapshot, caption: str) -> None:
+    rows = run_rows(snap)
     st.header("This run's settings")
-    st.caption("You are watching someone else's run: these are its settings.")
+    st.caption(caption)
     st.dataframe([{"setting": k, "value": v} for k, v in rows], hide_index=True,
                  height=(len(rows) + 1) * 35 + 3)  # every row, no scrolling
+
+
+def watched_settings(snap: Snapshot) -> None:
+    """The settings of the run being watched, read-only, in place of the watcher's own."""
+    run_settings(snap, "You are watching someone else's run: these are its settings.")
     st.button("Train my own instead", on_click=leave_run)
+
+
+def widgets_differ(snap: Snapshot) -> bool:
+    """Whether this browser's own run trains with other settings than its sidebar shows (a Train more on our
+    handwriting, a Train more of another model): its epochs and device aside."""
+    def same(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in rows if k not in ("epochs", "device")]
+    try:
+        return same(config_from_widgets().summary().rows()) != same(snap.config.summary().rows())
+    except (ConfigError, ValueError, KeyError):
+        return True
 
 
 def announce_new_model(job_id: str, snap: Snapshot, mine: bool) -> None:
@@ -476,7 +499,11 @@ def render() -> None:
         if job is not None and not mine:
             watched_settings(snap)
         else:
-            st.header("Settings")
+            if busy and widgets_differ(snap):  # never the widgets' settings as if they were the run's
+                run_settings(snap, "Your run trains with these settings; the ones below are for your next run.")
+                st.header("Settings for your next run")
+            else:
+                st.header("Settings")
             settings_panel(busy)
     if have_data and (job is None or mine):
         augmentation_preview()

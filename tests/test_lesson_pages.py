@@ -12,7 +12,7 @@ from mnist_core.classroom.nicknames import Nicknames
 from mnist_core.storage.drawings import Collections
 from ui import keys
 
-from .helpers import button, draw_seven, PROJECT
+from .helpers import button, draw_seven, PROJECT, wait_for
 from .test_class_pages import set_nickname, through_app_py  # noqa: F401  (the fixture: every run through app.py)
 
 ADA = "ada-browser-0123456789abcdefgh"
@@ -173,3 +173,50 @@ def test_mistakes_on_four_drawings_scores_only_the_digits_they_hold(env, tmp_pat
     f1 = float(next(m.value for m in at.metric if m.label == "Macro-F1"))
     assert accuracy != "100.00%" or f1 == 1.0  # all right means a macro-F1 of 1 too
     assert any("cover the digits this set holds: 7" in c.value for c in at.caption)
+
+
+def tiny_model_and_class(tmp_path, drawings: int = 40) -> None:
+    """A saved 784-16-10 model `tiny` (1 epoch) and an open class collection with `drawings` drawings."""
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.data import load_mnist
+    from mnist_core.runs.body import save_run, train_run
+    from mnist_core.runs.spec import RunSpec
+    from mnist_core.storage.models import ModelStore
+
+    from .helpers import bar_drawing
+
+    store = ModelStore(tmp_path / "models")
+    save_run(store, train_run(RunSpec(TrainConfig(hidden=(16,), epochs=1, device="cpu"), 1, 1, live_weights=False),
+                              load_mnist(), lambda m: None, lambda: False), "tiny", model_id="a" * 32)
+    room = Collections(tmp_path / "drawings")
+    for i in range(drawings):
+        room.add("class-2026", bar_drawing(i % 10), i % 10, owner="k", nickname="Ann")
+    ClassCollection(room).open("class-2026")
+
+
+def sidebar_table(at: AppTest) -> dict[str, str]:
+    table = next(d for d in at.sidebar.dataframe if list(d.value.columns) == ["setting", "value"])
+    return dict(zip(table.value["setting"], table.value["value"], strict=True))
+
+
+def test_during_a_class_run_the_sidebar_shows_the_runs_settings_and_a_watcher_its_total_epochs(env, tmp_path):
+    from ui.engine import job_registry
+
+    tiny_model_and_class(tmp_path)
+    at = app_at("train", ADA)
+    at.selectbox(key="tc_base").set_value("tiny").run()
+    at.number_input(key="tc_epochs").set_value(20).run()
+    button(at, "Train more on our handwriting").click().run()
+    assert not at.exception and not errors(at)
+    job = job_registry()[0].get(at.session_state[keys.JOB])
+    try:
+        assert wait_for(lambda: job.snapshot().last_epoch > 0, 60)  # its first report: the run's total known
+        assert job.snapshot().active
+        shown = sidebar_table(at.run())  # the run's own settings, not the widgets' Recommended ones
+        assert shown["layers"] == "784-16-10" and shown["epochs"] == "21"  # 1 trained before + 20
+        assert any(h.value == "Settings for your next run" for h in at.sidebar.header)
+        watcher = app_at("train", BO, {"job": job.id})
+        assert sidebar_table(watcher)["epochs"] == "21"  # "Epoch 12 of 17" shows 17, not the 16 more
+    finally:
+        job.stop()
+        job.wait(timeout=60)
