@@ -195,6 +195,15 @@ def board(operator: bool, monkeypatch, who: str = "t" * 32) -> AppTest:
     return at.run()
 
 
+def displayed(at: AppTest, index: int):
+    """A table's cells as the browser shows them (a styled table's display values)."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    styler = at.dataframe[index].proto.arrow_data.styler
+    return convert_arrow_bytes_to_pandas_df(styler.display_values) if styler.display_values else \
+        at.dataframe[index].value.astype(str)
+
+
 def table_rows(at: AppTest, index: int) -> list[dict]:
     return at.dataframe[index].value.to_dict("records")
 
@@ -210,7 +219,9 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
     assert row["name"] == "default" and row["by"] == SHIPPED
     assert row["MNIST test accuracy"] == pytest.approx(100 * shipped, abs=0.005)
     assert row["layers"] == "784-512-256-10" and row["#"] == 1
-    assert not at.toggle and not at.expander  # a student: no hiding
+    assert not [t for t in at.toggle if t.key != "projector_toggle"] and not at.expander  # a student: no hiding
+    shown = displayed(at, 0)  # what the browser shows: no raw None, the score formatted
+    assert "None" not in shown.to_string() and shown["MNIST test accuracy"][0].endswith("%")
 
 
 def test_a_model_without_scores_gets_them_measured_once_and_cached(env, monkeypatch):
