@@ -251,7 +251,11 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
         if mine:
             controls_bar(job, snap, who)
             live_settings(job, snap, who)
-        st.plotly_chart(loss_figure(snap), key="loss_chart", config=chart_config(snap))
+        figure = loss_figure(snap)
+        if figure is None:
+            st.info("Training loss: waiting for the first batches …")
+        else:
+            st.plotly_chart(figure, key="loss_chart", config=chart_config(snap))
         step_panel(snap)
         if was_active and not snap.active:
             st.rerun(scope="app")  # the job ended: refresh the buttons, the models table and the rest

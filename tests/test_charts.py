@@ -55,3 +55,12 @@ def test_a_stop_recorded_in_a_saved_history_is_kept_by_a_later_job():
     snap = stopped_then_trained_more()
     snap.grad_at, snap.grad_norms = snap.grad_at[-3:], snap.grad_norms[-3:]
     np.testing.assert_allclose(f1_figure(snap)["data"][0]["x"], [1, 2, 3, 10 / 3, 13 / 3])
+
+
+def test_before_the_first_batch_there_is_no_loss_chart_to_draw():
+    from ui.charts import loss_figure
+
+    snap = Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [16]}, device="cpu")
+    assert loss_figure(snap) is None  # the page says "waiting for the first batches", not an axis from -1
+    snap.batch_losses, snap.batches_per_epoch = [2.3, 2.1], 10
+    assert len(loss_figure(snap)["data"][0]["x"]) == 2

@@ -104,8 +104,11 @@ def change_marks(snap: Snapshot) -> dict:
     return {"shapes": shapes, "annotations": notes} if snap.changes else {}
 
 
-def loss_figure(snap: Snapshot) -> dict:
+def loss_figure(snap: Snapshot) -> dict | None:
+    """None before the first batch: an empty chart's axis ran from -1, as if a loss could be negative."""
     losses = np.asarray(snap.batch_losses, dtype=float)
+    if not len(losses):
+        return None
     keep = thinning(len(losses))
     # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
     smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
