@@ -220,3 +220,11 @@ def test_during_a_class_run_the_sidebar_shows_the_runs_settings_and_a_watcher_it
     finally:
         job.stop()
         job.wait(timeout=60)
+
+
+def test_an_empty_class_collection_says_so_instead_of_a_blank_chart(env, tmp_path):
+    ClassCollection(Collections(tmp_path / "drawings")).open("class-2026", owner="teacher-key-0123456789abcdef")
+    at = app_at("our_class", BO)
+    assert not at.exception
+    assert any("has no drawings yet" in i.value for i in at.info)
+    assert not at.get("plotly_chart") and not [d for d in at.dataframe if "nickname" in d.value.columns]
