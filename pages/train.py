@@ -470,6 +470,13 @@ def linked_experiment() -> None:
         use_experiment(*found)
 
 
+# Worded for both: on a phone the sidebar is closed, and "on the left" showed nothing.
+START_HINT = ("Choose the settings in the sidebar (on a phone: open it with the arrow at the top left) and press "
+              "**Train**; the curves draw themselves as it learns.")
+NO_DATA_HINT = ("Train needs the MNIST digits first: press **Download MNIST** above (about 11 MB), or copy the files "
+                "in by hand; then choose the settings and press Train.")
+
+
 def render() -> None:
     for key in SETTINGS:  # keep the settings when the user visits another page and comes back
         if key in st.session_state:
@@ -530,7 +537,7 @@ def render() -> None:
             st.caption("You are watching someone else's run (read-only).")
         live_view(job.id, snap.active, mine, who)
     else:
-        st.info("Choose the settings on the left and press **Train**; the curves draw themselves as it learns.")
+        st.info(START_HINT if have_data else NO_DATA_HINT)
     if have_data and (job is None or mine) and not busy:
         experiments_list(start_experiment)
     class_training_panel(busy or watching, have_data)

@@ -228,3 +228,16 @@ def test_an_empty_class_collection_says_so_instead_of_a_blank_chart(env, tmp_pat
     assert not at.exception
     assert any("has no drawings yet" in i.value for i in at.info)
     assert not at.get("plotly_chart") and not [d for d in at.dataframe if "nickname" in d.value.columns]
+
+
+def test_without_mnist_the_hint_says_to_download_not_to_press_a_disabled_train(env, monkeypatch):
+    monkeypatch.setenv("MNIST_DIR", str(env / "nothing-here"))
+    at = app_at("train", BO)
+    hints = [i.value for i in at.info]
+    assert not any("press **Train**" in h for h in hints)
+    assert any("**Download MNIST**" in h for h in hints)
+
+
+def test_the_train_hint_reads_on_a_phone_too(env):
+    hint = next(i.value for i in app_at("train", BO).info if "press **Train**" in i.value)
+    assert "on the left" not in hint and "sidebar" in hint and "top left" in hint
