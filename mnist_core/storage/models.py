@@ -17,6 +17,7 @@ import torch
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
 from mnist_core.net.config import TrainConfig
+from mnist_core.net.edits import Edit, edit_from_dict, edit_to_dict
 from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import ACTIVATIONS, build_model, MLP
 from mnist_core.storage.files import check_name, locked, MODEL_SUFFIX, NAME_PATTERN, os_error_text, write_atomically
@@ -37,6 +38,30 @@ class StoreError(Exception):
     """A model name is invalid, a model is missing or damaged, or a write is refused."""
 
 
+@dataclass(frozen=True)
+class EditedFrom:
+    """A model made in the lab: which model it was edited from (its name then, and its id) and the edits."""
+
+    name: str
+    id: str
+    edits: tuple[Edit, ...]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "id": self.id, "edits": [edit_to_dict(e) for e in self.edits]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> EditedFrom:
+        """Checked (StoreError): a file's metadata is input from anywhere."""
+        if not isinstance(values, dict) or not isinstance(values.get("name"), str) \
+                or not isinstance(values.get("id", ""), str) or not isinstance(values.get("edits"), list):
+            raise StoreError("metadata field 'edited_from' is not a model name, id and list of edits")
+        try:
+            edits = tuple(edit_from_dict(e) for e in values["edits"])
+        except ValueError as e:
+            raise StoreError(f"metadata field 'edited_from': {e}") from None
+        return cls(values["name"], values.get("id", ""), edits)
+
+
 @dataclass
 class ModelMeta:
     """Everything kept beside a model's weights, typed; `to_dict` is what a file holds (plain JSON values),
@@ -55,6 +80,7 @@ class ModelMeta:
     owner: str = ""  # OwnerTags hash of who may rename or delete it in a shared app ("" = nobody but the operator)
     builtin: bool = False
     id: str = ""  # uuid4 hex, made with the model and kept by Train more: which model a file is, whatever its name
+    edited_from: EditedFrom | None = None  # made in the lab from another model (older files: None)
 
     @property
     def epochs(self) -> int:
@@ -63,7 +89,8 @@ class ModelMeta:
     def to_dict(self) -> dict:
         return {**{f.name: getattr(self, f.name) for f in fields(self)}, "config": self.config.to_dict(),
                 "history": [asdict(r) for r in self.history],
-                "metrics": self.metrics.to_dict() if self.metrics else {}}
+                "metrics": self.metrics.to_dict() if self.metrics else {},
+                "edited_from": self.edited_from.to_dict() if self.edited_from else None}
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelMeta:
@@ -76,9 +103,11 @@ class ModelMeta:
             history = [EpochRecord.from_dict(r) for r in values.get("history", [])]
         except (TypeError, ValueError) as e:
             raise StoreError(f"metadata field 'config' or 'history' is not valid: {e}") from None
-        known = {f.name for f in fields(cls)} - {"config", "history", "metrics"}
+        edited = values.get("edited_from")
+        known = {f.name for f in fields(cls)} - {"config", "history", "metrics", "edited_from"}
         return cls(**{k: v for k, v in values.items() if k in known}, config=config, history=history,
-                   metrics=Metrics.from_dict(values.get("metrics") or {}))
+                   metrics=Metrics.from_dict(values.get("metrics") or {}),
+                   edited_from=None if edited is None else EditedFrom.from_dict(edited))
 
 
 def _is_number(value) -> bool:
