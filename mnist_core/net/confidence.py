@@ -52,7 +52,7 @@ def coverage(probs: np.ndarray, labels: np.ndarray, threshold: float) -> Coverag
             accuracy = np.where(answered > 0, right_from[first] / np.maximum(answered, 1), np.nan)
         return answered / max(n, 1), accuracy
 
-    thresholds = np.linspace(0.0, 1.0, CURVE_POINTS)
+    thresholds = np.round(np.linspace(0.0, 1.0, CURVE_POINTS), 2)  # exactly 0.95, not 0.9500000000000001
     curve_answered, curve_accuracy = at(thresholds)
     answered, accuracy = at(np.array([threshold]))
     errors = np.flatnonzero(~right & (confidence > CONFIDENT))
