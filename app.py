@@ -1,8 +1,9 @@
-"""The app: page setup and navigation only; each page lives in pages/."""
+"""The app: page setup and navigation only; each page lives in pages/, what they share in ui/."""
 
 import streamlit as st
 
-import pages.shared  # noqa: F401  (first: it loads the engine once and leaves Streamlit's pages-folder mode)
+import ui.startup  # noqa: F401  (first: it loads the engine once and leaves Streamlit's pages-folder mode)
+from ui.sidebar import nickname_box
 
 st.set_page_config(page_title="MNIST MLP studio", page_icon=":material/draw:", layout="wide")
 navigation = st.navigation([
@@ -13,5 +14,5 @@ navigation = st.navigation([
     st.Page("pages/our_class.py", title="Class", icon=":material/groups:"),
     st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ])
-pages.shared.nickname_box()  # the sidebar's nickname, on every page
+nickname_box()  # the sidebar's nickname, on every page
 navigation.run()

@@ -276,7 +276,7 @@ async def join(base: str, page: str, tally: Tally, query: str = "") -> Session |
     session = Session(ws, base + page + (f"?{query}" if query else ""), query)
     await session.send(page_name=page)
     ready = await session.run_to_end(JOIN_TIMEOUT)
-    folder_pages = {"shared", "canvas"} & set(session.pages)  # the old pages-folder sidebar lists every file
+    folder_pages = "app" in session.pages  # the old pages-folder sidebar lists app.py itself
     problem = (session.exceptions and f"exception: {session.exceptions[0]}") or \
         (not ready and "no end of the first run") or \
         (folder_pages and "the pages-folder app, not app.py's navigation") or \

@@ -7,6 +7,7 @@ import hashlib
 import numpy as np
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.device import available_devices
 from mnist_core.net.evaluate import predict_probs, read_digit, read_many, Reading
@@ -15,24 +16,18 @@ from mnist_core.net.pictures import pixels_image, thumbnail
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.storage.drawings import Drawing
 from mnist_core.storage.files import os_error_text
-from pages.canvas import st_canvas
-from pages.shared import (
-    as_markdown,
-    classroom,
-    collection_part,
-    collections,
-    current_model,
-    DRAWN,
-    INSIDE_SOURCE,
-    model_picker,
-    nickname,
-    OPERATOR,
-    owner,
-)
+from ui import keys
+from ui.browser import nickname, owner
+from ui.caches import collection_part
+from ui.canvas import st_canvas
+from ui.current_model import current_model, model_picker
+from ui.engine import classroom, collections
+from ui.keys import DRAWN, INSIDE_SOURCE, OPERATOR
+from ui.widgets import as_markdown, confirmed, KeptError
 
 CANVAS = 280
 ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
-CLASS_ERROR = "d_class_error"  # why the last Add to the class collection was refused
+CLASS_ERROR = KeptError(keys.CLASS_ERROR)  # why the last Add to the class collection was refused
 
 
 def probability_bars(probs: np.ndarray, digit: int) -> str:
@@ -168,20 +163,14 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
                              mime="application/zip")
         if not store.may_clear(name, who, OPERATOR):
             right.caption("Another browser made this collection: you may add to it, not clear it.")
-        elif st.session_state.get(ASKED) != name:
-            right.button("Clear this collection", on_click=st.session_state.update, kwargs={ASKED: name})
-        else:
-            right.warning(f"Delete all {len(drawings)} drawings of **{name}**? This cannot be undone.")
-            yes, no = right.columns(2)
-            if yes.button("Yes, clear it", type="primary"):
-                st.session_state.pop(ASKED, None)
-                try:
-                    store.clear(name, who, OPERATOR)
-                except (ValueError, OSError) as e:
-                    st.error(str(e))
-                    return
-                st.rerun()
-            no.button("Cancel", on_click=st.session_state.pop, args=(ASKED, None))
+        elif confirmed(right, ASKED, name, "Clear this collection",
+                       f"Delete all {len(drawings)} drawings of **{name}**? This cannot be undone.", "Yes, clear it"):
+            try:
+                store.clear(name, who, OPERATOR)
+            except (ValueError, OSError) as e:
+                st.error(str(e))
+                return
+            st.rerun()
 
 
 def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: str | None, name: str) -> None:
@@ -191,11 +180,11 @@ def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: st
         st.session_state["d_class_label"] = None
         st.toast(f"Added your {label} to {name}")
     except ClassError as e:
-        st.session_state[CLASS_ERROR] = f"Not added: {e}."
+        CLASS_ERROR.keep(f"Not added: {e}.")
     except ValueError as e:
-        st.session_state[CLASS_ERROR] = str(e)
+        CLASS_ERROR.keep(str(e))
     except OSError as e:
-        st.session_state[CLASS_ERROR] = f"Not added: {os_error_text(e, 'the drawings folder')}."
+        CLASS_ERROR.keep(f"Not added: {os_error_text(e, 'the drawings folder')}.")
 
 
 def class_panel(image: np.ndarray | None) -> None:
@@ -216,8 +205,7 @@ def class_panel(image: np.ndarray | None) -> None:
                                key="d_class_label")
         right.button("Add to the class collection", key="d_class_add", icon=":material/group_add:",
                      on_click=add_to_class, args=(image, label, who, nick, name))
-        if error := st.session_state.pop(CLASS_ERROR, None):
-            st.error(error)
+        CLASS_ERROR.show()
         try:
             drawings, _ = collection_part(name, "all")  # read once per change of the collection
             mine = sum(1 for d in drawings if collections().owners.owns(who, d.owner))
@@ -270,7 +258,7 @@ def chosen_input(drawn, upload, results) -> tuple[np.ndarray | None, str]:
     return drawing, "your drawing"
 
 
-def draw_page() -> None:
+def render() -> None:
     st.title("Draw a digit")
     controls = st.columns(4)
     with controls[0]:
@@ -280,7 +268,7 @@ def draw_page() -> None:
     threshold = controls[3].slider("Unsure below", 0.5, 0.99, 0.8, key="d_threshold",
                                    help="Below this confidence the page says it is not sure and names two guesses")
     compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
-    model, meta = current_model(device)
+    model, meta = current_model().load(device)
     st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}, "
                f"test accuracy {meta.metrics.get('test_accuracy', 0):.2%}. Draw in the box; its toolbar has "
                "undo and clear.")
@@ -309,4 +297,4 @@ def draw_page() -> None:
     live()
 
 
-draw_page()
+render()

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.net.data import missing_files, MnistDataError
 from mnist_core.net.inside import (
     activations,
@@ -28,19 +29,12 @@ from mnist_core.net.model import layers_label, MLP
 from mnist_core.net.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
 from mnist_core.net.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
 from mnist_core.net.preprocess import as_pixels
-from pages.charts import curve_figure, layout, shift_figure
-from pages.shared import (
-    data_problem,
-    dataset,
-    DRAWN,
-    INSIDE_SOURCE,
-    INSIDE_TEST,
-    loaded_model,
-    model_names,
-    model_picker,
-    model_version,
-    test_evaluation,
-)
+from ui.caches import loaded_model, model_version, test_evaluation
+from ui.charts import curve_figure, layout, shift_figure
+from ui.current_model import model_picker
+from ui.engine import data_problem, dataset
+from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
+from ui.models import model_names
 
 UNITS_PER_PAGE = 64
 SHIFT_RADIUS = 5  # the grid of moved copies of the digit: -5..5 pixels each way
@@ -287,7 +281,7 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
             st.rerun()
 
 
-def inside_page() -> None:
+def render() -> None:
     for key in (INSIDE_SOURCE, INSIDE_TEST):  # keep the choice when the user visits another page and comes back
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
@@ -326,4 +320,4 @@ def inside_page() -> None:
                 view()
 
 
-inside_page()
+render()

@@ -7,6 +7,7 @@ from collections.abc import Callable
 
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.leaderboard import (
     Entry,
     examples_key,
@@ -24,20 +25,16 @@ from mnist_core.classroom.leaderboard import (
 from mnist_core.classroom.scoring import Examples
 from mnist_core.net.data import MnistDataError
 from mnist_core.storage.models import StoreError
-from pages.shared import (
-    classroom,
-    collection_part,
-    dataset,
-    job_registry,
-    model_store,
-    nicknames,
-    OPERATOR,
-    set_current_model,
-)
+from ui.caches import collection_part
+from ui.current_model import current_model
+from ui.engine import classroom, dataset, job_registry, model_store, nicknames
+from ui.keys import OPERATOR
+from ui.widgets import Notice
 
 LIVE_EVERY = 1.0  # seconds between refreshes of the runs table while runs train
 IDLE_EVERY = 3.0  # seconds between looks for new runs and models while none trains
 PICK = "lb_pick"  # the key of the model row picked (by a click on the table or the select box)
+NOTICE = Notice("lb_notice")  # what the teacher's last Hide or Show again did, said after the rerun
 
 
 @st.cache_data(max_entries=1024, show_spinner="Scoring a model on the MNIST test set (once per model)…")
@@ -72,7 +69,7 @@ def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
     if name is None:
         return {}, ""
     try:
-        _, held = collection_part(name, "held")  # read once per version of the collection (pages/shared.py)
+        _, held = collection_part(name, "held")  # read once per version of the collection (ui/caches.py)
     except (OSError, ValueError) as e:
         return {}, f"Class handwriting: the class collection **{name}** cannot be read ({e})."
     if not len(held):
@@ -175,7 +172,7 @@ def open_panel(shown: list[Entry], who: Callable[[Entry], str]) -> None:
                                 (right, "Open in Inside", "pages/inside.py")):
         if column.button(label, disabled=key is None, key=f"lb_{page}"):
             try:
-                set_current_model(by_key[key].name)
+                current_model().choose(by_key[key].name)
             except StoreError as e:  # deleted or damaged since the table was drawn
                 st.error(str(e))
                 return
@@ -200,12 +197,12 @@ def operator_panel(entries: list[Entry], hidden_ids: set[str], hidden: HiddenEnt
             except StoreError as e:
                 st.error(str(e))
                 return
-            st.session_state["lb_notice"] = f"{'Shown' if is_hidden else 'Hidden'}: {entry.name}."
+            NOTICE.say(f"{'Shown' if is_hidden else 'Hidden'}: {entry.name}.")
             st.rerun()
         st.caption("Students never see hidden entries; hiding changes no model.")
 
 
-def leaderboard_page() -> None:
+def render() -> None:
     st.title("Leaderboard")
     st.caption("Every model on this server and every run training now. Click a column's title to sort by it; "
                "click a row to open that model in Mistakes or Inside.")
@@ -217,8 +214,7 @@ def leaderboard_page() -> None:
     except StoreError as e:
         st.warning(str(e))
         hidden_ids = set()
-    if text := st.session_state.pop("lb_notice", None):
-        st.success(text)
+    NOTICE.show()
     show_hidden = OPERATOR and st.toggle("Show hidden entries", key="lb_show_hidden")
     signature = store_signature(store)
     runs = live_entries(registry.active_snapshots(), registry.store.owners.tag)
@@ -248,4 +244,4 @@ def leaderboard_page() -> None:
         operator_panel(runs + models, hidden_ids, hidden, who)
 
 
-leaderboard_page()
+render()

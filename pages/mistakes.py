@@ -9,25 +9,17 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.data import MnistDataError
 from mnist_core.net.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
 from mnist_core.net.pictures import gallery_image, pixels_image
-from pages.charts import confusion_figure, layout
-from pages.shared import (
-    classroom,
-    collection_evaluation,
-    collection_part,
-    collections,
-    data_problem,
-    dataset,
-    DRAWN,
-    evaluation_of,
-    INSIDE_SOURCE,
-    INSIDE_TEST,
-    model_names,
-    model_picker,
-)
+from ui.caches import collection_evaluation, collection_part, evaluation_of
+from ui.charts import confusion_figure, layout
+from ui.current_model import model_picker
+from ui.engine import classroom, collections, data_problem, dataset
+from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
+from ui.models import model_names
 
 PAGE_SIZE = 60
 COMPARE_PAGE = 40  # digits per page in each half of Compare two models
@@ -202,7 +194,7 @@ def collection_panel(name: str) -> None:
     gallery_panel(result, (seen.images * 255).round().astype(np.uint8), "drawing")
 
 
-def mistakes_page() -> None:
+def render() -> None:
     st.title("Where the network goes wrong")
     name = model_picker()
     source = st.radio("Scored on", ["test", "collection"], horizontal=True, key="m_source",
@@ -228,4 +220,4 @@ def mistakes_page() -> None:
         dataset_panel()
 
 
-mistakes_page()
+render()

@@ -8,10 +8,15 @@ from datetime import date
 import numpy as np
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.collection import tally
 from mnist_core.net.pictures import pixels_image
 from mnist_core.storage.files import os_error_text
-from pages.shared import as_markdown, classroom, collection_part, collections, nickname, OPERATOR, owner
+from ui.browser import nickname, owner
+from ui.caches import collection_part
+from ui.engine import classroom, collections
+from ui.keys import OPERATOR
+from ui.widgets import as_markdown
 
 GALLERY = 60  # drawings of one digit shown at once
 REFRESH = 5.0  # seconds between redraws of the open class collection
@@ -145,7 +150,7 @@ def live(name: str, growing: bool) -> None:
     (_live_open if growing else _collection)(name)
 
 
-def class_page() -> None:
+def render() -> None:
     st.title("Our class's handwriting")
     open_name = classroom().open_name()
     teacher_panel(open_name)
@@ -172,4 +177,4 @@ def class_page() -> None:
     zip_panel(name)
 
 
-class_page()
+render()

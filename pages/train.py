@@ -6,6 +6,7 @@ from dataclasses import fields, replace
 
 import streamlit as st
 
+import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.net.config import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, SCHEDULES, TrainConfig
 from mnist_core.net.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.net.device import available_devices, DeviceError
@@ -15,21 +16,14 @@ from mnist_core.net.train import preview
 from mnist_core.runs.child import start_child_server
 from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
 from mnist_core.storage.models import StoreError
-from pages.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure
-from pages.class_training import class_training_panel
-from pages.shared import (
-    current_job,
-    current_model_name,
-    dataset,
-    delete_model,
-    JOB,
-    job_registry,
-    may_change,
-    offered_models,
-    owner,
-    rename_model,
-    set_current_model,
-)
+from ui import keys
+from ui.browser import current_job, may_change, owner
+from ui.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure
+from ui.class_training import class_training_panel
+from ui.current_model import current_model, delete_model, rename_model
+from ui.engine import dataset, job_registry
+from ui.models import offered_models
+from ui.widgets import confirmed, KeptError, Notice
 
 PRESET_LABELS = {"recommended": "Recommended (fast, ≥98%)", "notebook": "The original notebook (784-128-10)",
                  "robust-drawings": "Robust for drawings (augmented)", "best-mlp": "Best MLP (long)"}
@@ -37,6 +31,8 @@ BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
 LIVE_UNITS = 48  # first-layer units shown live while training
 # Each TrainConfig field lives in session state as "t_<field>", shown by a widget or not (then it rides
 # with the preset); re-set on every run so a visit to another page does not forget them.
+TRAIN_ERROR = KeptError(keys.TRAIN_ERROR)  # why the last Train or Train more was refused
+NOTICE = Notice("t_notice")  # said at the models table, after the rerun that an action ends with
 SETTINGS = ["t_preset", *(f"t_{f.name}" for f in fields(TrainConfig)), "t_name", "t_more"]
 
 
@@ -67,9 +63,9 @@ def start_training() -> None:
     try:
         job = registry.submit(owner(), config_from_widgets(), name=st.session_state.t_name.strip() or None)
     except (ConfigError, StoreError, DeviceError, ValueError) as e:
-        st.session_state.train_error = str(e)
+        TRAIN_ERROR.keep(str(e))
         return
-    st.session_state[JOB] = job.id
+    st.session_state[keys.JOB] = job.id
     st.query_params["job"] = job.id  # a share link; who you are stays in a cookie, never in the URL
 
 
@@ -87,7 +83,7 @@ def train_more() -> None:
         try:  # follows a rename of its model; refuses when the stored model is no longer the one it made
             job.start(int(st.session_state.t_more))
         except (StoreError, RuntimeError) as e:
-            st.session_state.train_error = str(e)
+            TRAIN_ERROR.keep(str(e))
 
 
 def settings_panel(busy: bool) -> None:
@@ -295,21 +291,14 @@ def choose_row(key: str, names: list[str]) -> None:
         return
     rows = st.session_state[key].selection.rows
     if rows and names[rows[0]] is not None:
-        set_current_model(names[rows[0]])
-
-
-def notice(text: str) -> None:
-    """A line shown once, after the rerun that an action ends with (a toast alone would be lost with it)."""
-    st.session_state["t_notice"] = text
+        current_model().choose(names[rows[0]])
 
 
 def models_panel(who: str) -> None:
     entries = offered_models(damaged=True)
     st.subheader("Stored models")
-    if text := st.session_state.pop("t_notice", None):
-        st.success(text)
-        st.toast(text)
-    current = current_model_name()
+    NOTICE.show(toast=True)
+    current = current_model().name()
     rows = []
     for e in entries:
         m = e.meta
@@ -344,27 +333,18 @@ def models_panel(who: str) -> None:
             if left.button("Rename") and new_name != current:
                 try:
                     rename_model(current, new_name, who)
-                    notice(f"Renamed {current} to {new_name}.")
+                    NOTICE.say(f"Renamed {current} to {new_name}.")
                     st.rerun()
                 except StoreError as e:
                     left.error(str(e))
-            if st.session_state.get("t_deleting") == current:
-                right.warning(f"Delete **{current}** for good? This cannot be undone.")
-                yes, no = right.columns(2)
-                if no.button("Cancel"):
-                    st.session_state.pop("t_deleting")
+            if confirmed(right, "t_deleting", current, "Delete", f"Delete **{current}** for good? This cannot be "
+                         "undone.", "Yes, delete"):
+                try:
+                    delete_model(current, who)
+                    NOTICE.say(f"Deleted {current}; the current model is now {current_model().name()}.")
                     st.rerun()
-                if yes.button("Yes, delete", type="primary"):
-                    try:
-                        delete_model(current, who)
-                        st.session_state.pop("t_deleting")
-                        notice(f"Deleted {current}; the current model is now {current_model_name()}.")
-                        st.rerun()
-                    except StoreError as e:
-                        right.error(str(e))
-            elif right.button("Delete", type="secondary"):
-                st.session_state["t_deleting"] = current
-                st.rerun()
+                except StoreError as e:
+                    right.error(str(e))
 
 
 START_HERE = """
@@ -384,7 +364,7 @@ the browser draws the charts, up to 1.7× that): *Recommended* 11.6 s, *The orig
 
 def leave_run() -> None:
     """A watcher stops watching someone else's run, to train their own."""
-    st.session_state.pop(JOB, None)
+    st.session_state.pop(keys.JOB, None)
     st.query_params.pop("job", None)
 
 
@@ -408,13 +388,13 @@ def announce_new_model(job_id: str, snap: Snapshot, mine: bool) -> None:
         st.session_state["t_watching"] = job_id
     elif snap.saved and st.session_state.get("t_watching") == job_id:
         del st.session_state["t_watching"]
-        set_current_model(snap.name)
+        current_model().choose(snap.name)
         # Said at the models table, at the end of the page: a rerun that the live view starts when the
         # job ends would drop a toast made here.
-        notice(f"**{snap.name}** is now the current model for Draw, Mistakes and Inside.")
+        NOTICE.say(f"**{snap.name}** is now the current model for Draw, Mistakes and Inside.")
 
 
-def train_page() -> None:
+def render() -> None:
     for key in SETTINGS:  # keep the settings when the user visits another page and comes back
         if key in st.session_state:
             st.session_state[key] = st.session_state[key]
@@ -450,8 +430,7 @@ def train_page() -> None:
             settings_panel(busy)
     if have_data and (job is None or mine):
         augmentation_preview()
-    if error := st.session_state.pop("train_error", None):
-        st.error(error)
+    TRAIN_ERROR.show()
     buttons = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
     watching = job is not None and not mine
     buttons[0].button("Train", type="primary", on_click=start_training, disabled=busy or not have_data or watching,
@@ -474,4 +453,4 @@ def train_page() -> None:
     models_panel(who)
 
 
-train_page()
+render()

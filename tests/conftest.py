@@ -62,9 +62,9 @@ def env(monkeypatch, tmp_path, tiny_dir):
 
 @pytest.fixture
 def canvas(monkeypatch):
-    """Replaces the page's canvas (pages.canvas): st_canvas returns whatever image the test puts here."""
+    """Replaces the page's canvas (ui.canvas): st_canvas returns whatever image the test puts here."""
     holder = {"image": np.zeros((280, 280, 4), np.uint8)}
-    module = types.ModuleType("pages.canvas")
+    module = types.ModuleType("ui.canvas")
     module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=holder["image"])
-    monkeypatch.setitem(sys.modules, "pages.canvas", module)
+    monkeypatch.setitem(sys.modules, "ui.canvas", module)
     return holder

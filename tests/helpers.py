@@ -75,6 +75,20 @@ def button(at, label: str):
     return next(b for b in at.button if b.label == label)
 
 
+def current_model_of(at) -> str:
+    """The current model of the browser whose session `at` is (kept on the server by its owner key)."""
+    from ui.current_model import current_models
+
+    return current_models().of(at.session_state["owner"]).name()
+
+
+def choose_model(who: str, name: str) -> None:
+    """The browser with owner key `who` chooses `name` as its current model (as its models table would)."""
+    from ui.current_model import current_models
+
+    current_models().of(who).choose(name)
+
+
 def train_tiny(at, name: str, epochs: int = 1):
     """Sets a small network on the Train page (an AppTest), presses Train, and reruns until the run is saved."""
     at.sidebar.text_input(key="t_hidden").set_value("16").run()

@@ -6,7 +6,7 @@ import sys
 
 import numpy as np
 
-from pages.canvas import (
+from ui.canvas import (
     build_folder,
     COMPONENT,
     Drawn,
@@ -63,7 +63,7 @@ def test_inside_a_streamlit_run_the_page_draws_the_quick_canvas(monkeypatch):
     monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
 
     def script() -> None:
-        from pages.canvas import st_canvas
+        from ui.canvas import st_canvas
 
         st_canvas(height=100, width=100, key="pad")
 

@@ -4,7 +4,7 @@ import numpy as np
 
 from mnist_core.net.history import EpochRecord
 from mnist_core.runs.snapshot import Snapshot
-from pages.charts import f1_figure, layout
+from ui.charts import f1_figure, layout
 
 
 def test_layout_sets_height_margins_and_title_and_keeps_extras():

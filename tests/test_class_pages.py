@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-import pages.shared
 from mnist_core.classroom.collection import ClassCollection
 from mnist_core.classroom.nicknames import Nicknames
 from mnist_core.storage.drawings import Collections
+from ui import keys
 
 from .helpers import bar_drawing, button, draw_seven, PROJECT
 
@@ -113,7 +113,7 @@ def test_a_student_adds_to_the_class_collection_under_a_nickname(env, canvas, mo
 
 
 def test_the_teacher_opens_and_closes_the_class_collection(env, monkeypatch, tmp_path):
-    monkeypatch.setattr(pages.shared, "OPERATOR", True)
+    monkeypatch.setattr(keys, "OPERATOR", True)
     at = app_at("our_class")
     at.text_input(key="c_name").set_value("../up").run()
     button(at, "Open for the class").click().run()

@@ -9,7 +9,7 @@ import subprocess
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .helpers import button, draw_seven, PROJECT, train_tiny
+from .helpers import button, choose_model, draw_seven, PROJECT, train_tiny
 
 ALICE, BOB = "a" * 32, "b" * 32
 
@@ -37,7 +37,7 @@ def test_a_run_and_its_rights_survive_a_reload_and_the_key_is_never_in_the_url(e
     alice = page("pages/train.py", ALICE)
     train(alice, "hers")
     assert "key" not in alice.query_params and list(alice.query_params) == ["job"]
-    alice.session_state["model"] = "hers"  # chosen as the current model (the models table does this)
+    choose_model(ALICE, "hers")  # chosen as the current model (the models table does this)
     alice.run()
     assert has_button(alice, "Rename") and has_button(alice, "Delete")
     # The same browser reloaded: a new session, the same cookie. The run, the current model and the
@@ -47,7 +47,8 @@ def test_a_run_and_its_rights_survive_a_reload_and_the_key_is_never_in_the_url(e
     assert any("**hers**" in m.value and "Current model" in m.value for m in again.markdown)
     assert has_button(again, "Rename") and has_button(again, "Delete") and has_button(again, "Train more")
     # Another browser looking at the same model gets neither.
-    bob = page("pages/train.py", BOB, model="hers")
+    choose_model(BOB, "hers")
+    bob = page("pages/train.py", BOB)
     assert not has_button(bob, "Rename") and not has_button(bob, "Delete") and not has_button(bob, "Train more")
 
 
@@ -122,7 +123,8 @@ def test_a_moments_fallback_to_default_does_not_replace_the_choice(env):
 def test_a_current_model_deleted_by_its_owner_is_said_and_an_old_link_too(env):
     alice = page("pages/train.py", ALICE)
     train(alice, "hers2")
-    bob = page("pages/mistakes.py", BOB, model="hers2")  # bob looks at alice's model
+    choose_model(BOB, "hers2")  # bob looks at alice's model
+    bob = page("pages/mistakes.py", BOB)
     assert bob.selectbox[0].value == "hers2"
     (env / "models" / "hers2.pt").unlink()  # alice deletes it
     bob.run()

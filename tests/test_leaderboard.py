@@ -30,7 +30,7 @@ from mnist_core.runs.jobs import JobRegistry
 from mnist_core.storage.drawings import Collections
 from mnist_core.storage.models import ModelStore, StoreError
 
-from .helpers import draw_seven, FAST, PROJECT, save_tiny, wait_for
+from .helpers import current_model_of, draw_seven, FAST, PROJECT, save_tiny, wait_for
 
 
 @pytest.fixture
@@ -185,9 +185,9 @@ def test_the_class_held_out_part_is_scored_and_keyed_by_its_drawings(tmp_path, s
 
 def board(operator: bool, monkeypatch, who: str = "t" * 32) -> AppTest:
     """The leaderboard through app.py (as in the browser), for a browser whose cookie holds `who`."""
-    import pages.shared
+    from ui import keys
 
-    monkeypatch.setattr(pages.shared, "OPERATOR", operator)
+    monkeypatch.setattr(keys, "OPERATOR", operator)
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
     at.session_state["owner"] = who
     at.switch_page("pages/leaderboard.py")
@@ -252,7 +252,7 @@ def test_the_operator_hides_an_entry_and_students_no_longer_see_it(env, monkeypa
     assert {r["name"] for r in table_rows(student, 0)} == {"fine", "default"}
     assert not student.toggle and not any(b.label in ("Hide", "Show again") for b in student.button)
 
-    monkeypatch.setattr("pages.shared.OPERATOR", True)  # one flag per process: the teacher's server again
+    monkeypatch.setattr("ui.keys.OPERATOR", True)  # one flag per process: the teacher's server again
     teacher.selectbox(key="lb_hide_pick").set_value("model:rude").run()
     next(b for b in teacher.button if b.label == "Show again").click().run()
     assert HiddenEntries(store).ids() == set()
@@ -272,10 +272,7 @@ def test_a_picked_row_opens_in_mistakes_or_inside_as_the_current_model(env, monk
     assert not at.exception
     # That page now runs, for this model: the browser's current model (kept per browser, on every page).
     assert [t.value for t in at.title] == [title]
-    assert at.session_state["model"] == "pick-me"
-    import pages.shared
-
-    assert pages.shared.current_models().get("t" * 32)[0] == "pick-me"
+    assert current_model_of(at) == "pick-me"
 
 
 def test_nicknames_and_the_class_handwriting_column(env, monkeypatch):

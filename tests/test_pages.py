@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from .helpers import button, draw_seven, png_of_a_one, PROJECT, train_tiny
+from .helpers import button, current_model_of, draw_seven, png_of_a_one, PROJECT, train_tiny
 
 
 def train_page() -> AppTest:
@@ -80,7 +80,7 @@ def test_train_runs_a_job_and_the_page_shows_it_done(env):
     assert any("saved as **apptest**" in s.value for s in at.success)
     assert (env / "models" / "apptest.pt").exists()
     # The new model is the current one for the other pages, and the page says so.
-    assert at.session_state["model"] == "apptest"
+    assert current_model_of(at) == "apptest"
     assert any("apptest" in t.value and "current model" in t.value for t in at.toast)
     assert any("Current model for the other pages: **apptest**" in m.value for m in at.markdown)
     # The health chart's log axis is labelled by powers of ten.
@@ -98,13 +98,13 @@ def test_train_runs_a_job_and_the_page_shows_it_done(env):
 
 def test_a_trained_model_stays_current_when_another_is_trained_and_rename_and_delete_confirm(env):
     at = train_tiny(train_page(), "first")
-    assert at.session_state["model"] == "first"
+    assert current_model_of(at) == "first"
     at = train_tiny(at, "second")
-    assert at.session_state["model"] == "second"
+    assert current_model_of(at) == "second"
     at.text_input(key="rename_to").set_value("renamed").run()
     button(at, "Rename").click().run()
     assert any("Renamed second to renamed" in s.value for s in at.success)
-    assert at.session_state["model"] == "renamed" and (env / "models" / "renamed.pt").exists()
+    assert current_model_of(at) == "renamed" and (env / "models" / "renamed.pt").exists()
     button(at, "Delete").click().run()
     # One click only asks.
     assert (env / "models" / "renamed.pt").exists()
@@ -115,7 +115,7 @@ def test_a_trained_model_stays_current_when_another_is_trained_and_rename_and_de
     button(at, "Yes, delete").click().run()
     assert not (env / "models" / "renamed.pt").exists()
     assert any("Deleted renamed" in s.value for s in at.success)
-    assert at.session_state["model"] in ("first", "default")
+    assert current_model_of(at) in ("first", "default")
 
 
 def test_model_names_fit_their_column(env):

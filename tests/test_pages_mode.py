@@ -1,4 +1,4 @@
-"""What pages/shared.py relies on in Streamlit's private multipage code (no public switch exists): this
+"""What ui/startup.py relies on in Streamlit's private multipage code (no public switch exists): this
 fails when an upgrade changes it, so that the cold-start fix is looked at again."""
 
 from __future__ import annotations
@@ -26,4 +26,4 @@ def test_the_switch_is_checked_against_the_pinned_streamlit():
 
     pinned = next(line.split("==")[1].strip() for line in (PROJECT / "requirements.txt").read_text().splitlines()
                   if line.startswith("streamlit=="))
-    assert streamlit.__version__ == pinned, "re-check pages/shared.py's pages-folder switch for this Streamlit"
+    assert streamlit.__version__ == pinned, "re-check ui/startup.py's pages-folder switch for this Streamlit"

@@ -70,3 +70,13 @@ def test_pages_holds_only_pages():
         assert f'"pages/{path.name}"' in app, f"{path.name} is not a page of the navigation"
         tree = ast.parse(path.read_text())
         assert any(isinstance(n, ast.FunctionDef) and n.name == "render" for n in tree.body), path.name
+
+
+def test_every_page_imports_the_startup_before_the_rest_of_the_ui():
+    """A fresh server's first runs may run a page alone (Streamlit's pages-folder mode): the page's own
+    imports must leave that mode (ui/startup.py), as app.py's do; a missed one showed the old sidebar."""
+    for path in (PROJECT / "pages").glob("*.py"):
+        imports = [node for node in ast.parse(path.read_text()).body if isinstance(node, ast.Import | ast.ImportFrom)]
+        ui = [n for n in imports if (n.module if isinstance(n, ast.ImportFrom) else n.names[0].name or "")
+              .split(".")[0] == "ui"]
+        assert ui and isinstance(ui[0], ast.Import) and ui[0].names[0].name == "ui.startup", path.name

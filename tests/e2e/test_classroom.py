@@ -120,7 +120,7 @@ def test_two_tabs_opened_at_once_on_a_first_visit_are_one_browser(app, browser):
 def test_the_cookie_script_keeps_a_key_another_tab_wrote_and_hands_it_over(app, browser, existing):
     """The cookie component's own script, run in a page of the app's origin: with no cookie it writes its
     key; with a key another tab wrote since this session began, it keeps that one and adopts it."""
-    from pages.identity import _JS, COOKIE, KEY_PATTERN
+    from ui.identity import _JS, COOKIE, KEY_PATTERN
 
     context = browser.new_context()
     page = context.new_page()

@@ -10,8 +10,9 @@ import threading
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from ui.keys import OWNER
+
 COOKIE = "mnist_owner"
-OWNER = "owner"  # session-state key of this browser's key
 KEY_PATTERN = re.compile(r"^[A-Za-z0-9_-]{24,64}$")  # what secrets.token_urlsafe(24) makes; anything else is new
 MAX_AGE = 400 * 24 * 3600  # seconds: the longest a browser keeps a cookie (Chrome caps at 400 days)
 _RENDERED = "_owner_cookie_run"  # which script run has drawn the component already

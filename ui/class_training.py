@@ -11,20 +11,15 @@ from mnist_core.net.config import ConfigError
 from mnist_core.net.data import MnistDataError
 from mnist_core.net.device import DeviceError
 from mnist_core.storage.models import StoreError
-from pages.shared import (
-    classroom,
-    collection_evaluation,
-    collection_part,
-    collections,
-    current_model_name,
-    evaluation_of,
-    JOB,
-    job_registry,
-    model_names,
-    model_store,
-    owner,
-)
+from ui import keys
+from ui.browser import owner
+from ui.caches import collection_evaluation, collection_part, evaluation_of
+from ui.current_model import current_model
+from ui.engine import classroom, collections, job_registry, model_store
+from ui.models import model_names
+from ui.widgets import KeptError
 
+TRAIN_ERROR = KeptError(keys.TRAIN_ERROR)  # shown by the Train page
 CLASS_RUN = "class_run"  # (job id, base model, collection) of this session's last Train more on our handwriting
 
 
@@ -42,9 +37,9 @@ def start_class_training() -> None:
         name = model_store().free_name(f"{base}-{collection}"[:56], held)
         job = registry.submit(owner(), config, name=name, base=base, extra=extra)
     except (ClassError, ConfigError, StoreError, DeviceError, ValueError, OSError) as e:
-        s.train_error = f"Train more on our handwriting: {e}"
+        TRAIN_ERROR.keep(f"Train more on our handwriting: {e}")
         return
-    s[JOB] = job.id
+    s[keys.JOB] = job.id
     s[CLASS_RUN] = (job.id, base, collection)
     st.query_params["job"] = job.id
 
@@ -79,7 +74,7 @@ def class_training_panel(busy: bool, have_data: bool) -> None:
             return
         choices = ([open_name] if open_name in names else []) + [n for n in names if n != open_name]
         models = model_names()
-        current = current_model_name()
+        current = current_model().name()
         left, middle, right = st.columns([2, 2, 1])
         collection = left.selectbox("Collection", choices, key="tc_collection")
         middle.selectbox("Model to start from (saved as a new model)", models, key="tc_base",

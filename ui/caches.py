@@ -1,0 +1,72 @@
+"""Results computed once per version and shared by every page and user: loaded models, test-set
+evaluations, collections as the network reads them and models scored on them."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from mnist_core.classroom.collection import split
+from mnist_core.classroom.scoring import Examples, examples, score
+from mnist_core.net.evaluate import evaluate, Evaluation
+from mnist_core.net.model import MLP
+from mnist_core.storage.drawings import Drawing
+from mnist_core.storage.models import ModelMeta
+from ui.engine import collections, dataset, model_store
+
+
+@st.cache_resource(max_entries=8)
+def loaded_model(name: str, created: str, device: str = "cpu") -> tuple[MLP, ModelMeta]:
+    """A stored model, loaded once per version and device (`created` changes when it is retrained)."""
+    model, meta, _ = model_store().load(name, device)
+    return model, meta
+
+
+def model_version(name: str) -> str:
+    """Changes when the stored model is retrained: the key of everything computed once per model."""
+    return model_store().meta(name).created
+
+
+@st.cache_resource(max_entries=6)
+def test_evaluation(name: str, created: str) -> Evaluation:
+    """Predictions on the 10,000 test digits, once per model version, shared by every page and user."""
+    model, _ = loaded_model(name, created)
+    data = dataset()
+    return evaluate(model, data.test_images, data.test_labels)
+
+
+def evaluation_of(name: str) -> Evaluation:
+    return test_evaluation(name, model_version(name))
+
+
+@st.cache_resource
+def _readings() -> dict[tuple[str, str], dict]:
+    """Each collection's drawings as the network sees them, by file (files never change): a new drawing
+    costs one reading, not the whole collection's again."""
+    return {}
+
+
+@st.cache_resource(max_entries=8)
+def _collection_parts(name: str, version: tuple[int, int]) -> dict[str, tuple[list[Drawing], Examples]]:
+    drawings = collections().load(name)
+    learn, held = split(drawings)
+    seen = _readings().setdefault((str(collections().root), name), {})
+    return {part: (chosen, examples(chosen, seen)) for part, chosen in
+            (("all", drawings), ("learn", learn), ("held", held))}
+
+
+def collection_part(name: str, part: str = "held") -> tuple[list[Drawing], Examples]:
+    """A collection's drawings and what the network sees of them, for "all", "learn" or "held" (the
+    held-out part), read once per version; ValueError for a bad name, OSError when unreadable."""
+    return _collection_parts(name, collections().version(name))[part]
+
+
+@st.cache_resource(max_entries=16)
+def _collection_score(model: str, created: str, name: str, version: tuple[int, int], part: str) -> Evaluation:
+    model_, _ = loaded_model(model, created)
+    return score(model_, _collection_parts(name, version)[part][1])
+
+
+def collection_evaluation(model: str, name: str, part: str = "held") -> Evaluation:
+    """A stored model scored on a part of a collection, once per model version and collection version
+    (ClassError when that part has no drawings)."""
+    return _collection_score(model, model_version(model), name, collections().version(name), part)

@@ -1,0 +1,19 @@
+"""Every session-state key the pages share, in one place, and the app's settings read from the environment."""
+
+from __future__ import annotations
+
+import os
+
+OWNER = "owner"  # this browser's private owner key (ui/identity.py; never in a URL, a file or a log)
+JOB = "job"  # id of the job this session shows
+DRAWN = "drawn_digit"  # the last drawing the Draw page read, MNIST-style (28, 28) in [0, 1], for Inside
+INSIDE_SOURCE = "inside_source"  # what the Inside page looks at: "drawing" or "test"
+INSIDE_TEST = "inside_test"  # the test digit it looks at
+TRAIN_ERROR = "train_error"  # why the last Train, Train more or Train more on our handwriting was refused
+CLASS_ERROR = "d_class_error"  # why the last Add to the class collection was refused
+NICKNAME_ERROR = "_nickname_error"  # why the last nickname was refused, shown in the box
+NICKNAME_INPUT = "nickname_input"  # the sidebar's nickname box
+
+DEFAULT_MODEL = "default"  # ships with the app (mnist_core/builtin_models)
+OPERATOR = os.environ.get("MNIST_APP_OPERATOR", "") == "1"  # may rename and delete any model
+ORPHAN_SECONDS = float(os.environ.get("MNIST_APP_ORPHAN_SECONDS", "60"))  # owner gone this long: job stopped

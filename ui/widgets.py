@@ -1,0 +1,67 @@
+"""Small widgets the pages share: a button that asks before it acts, a notice shown after the rerun, an
+error kept for the next run, text shown as typed inside Markdown."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit.delta_generator import DeltaGenerator
+
+
+def as_markdown(text: str) -> str:
+    """`text` shown as typed inside Markdown: a nickname's '_' (the one Markdown mark it may hold) escaped."""
+    return text.replace("_", "\\_")
+
+
+def confirmed(where: DeltaGenerator, key: str, item: str, ask: str, question: str, yes: str) -> bool:
+    """A button `ask` that acts only after a second click: the first asks `question` (a warning) with `yes`
+    and Cancel below it. True on the run whose `yes` was clicked (the question is closed then). `key` keeps
+    which `item` is being asked about: asking about another item (another model, another collection) asks again."""
+    state = st.session_state
+    if state.get(key) != item:
+        where.button(ask, key=f"{key}_ask", on_click=state.update, kwargs={key: item})
+        return False
+    where.warning(question)
+    yes_column, no_column = where.columns(2)
+    clicked = yes_column.button(yes, type="primary", key=f"{key}_yes")
+    no_column.button("Cancel", key=f"{key}_cancel", on_click=state.pop, args=(key, None))
+    if clicked:
+        state.pop(key, None)
+    return clicked
+
+
+class Notice:
+    """A line shown once, after the rerun an action ends with (a toast made before the rerun is lost with it)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def say(self, text: str) -> None:
+        st.session_state[self.key] = text
+
+    def show(self, toast: bool = False) -> None:
+        if text := st.session_state.pop(self.key, None):
+            st.success(text)
+            if toast:
+                st.toast(text)
+
+
+class KeptError:
+    """Why an action in a callback (which cannot draw) failed, kept for the next run to show."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key
+
+    def keep(self, text: str) -> None:
+        st.session_state[self.key] = text
+
+    def clear(self) -> None:
+        st.session_state.pop(self.key, None)
+
+    def text(self) -> str | None:
+        """The error, still kept (shown on every run until cleared)."""
+        return st.session_state.get(self.key)
+
+    def show(self) -> None:
+        """Shows the error once, and forgets it."""
+        if text := st.session_state.pop(self.key, None):
+            st.error(text)
