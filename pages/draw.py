@@ -270,7 +270,7 @@ def render() -> None:
     compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
     model, meta = current_model().load(device)
     st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}, "
-               f"test accuracy {meta.metrics.get('test_accuracy', 0):.2%}. Draw in the box; its toolbar has "
+               f"test accuracy {meta.metrics.test_accuracy if meta.metrics else 0:.2%}. Draw in the box; its toolbar has "
                "undo and clear.")
     st.write("")  # room for the canvas's floating toolbar
 

@@ -308,8 +308,8 @@ def models_panel(who: str) -> None:
             continue
         rows.append({"": "✔" if m.name == current else "", "name": m.name,
                      "layers": layers_label(m.model["hidden"]),
-                     "parameters": m.parameters, "test F1": round(m.metrics.get("test_f1", 0), 4),
-                     "accuracy": f"{m.metrics.get('test_accuracy', 0):.2%}", "epochs": m.epochs,
+                     "parameters": m.parameters, "test F1": round(m.metrics.test_f1 if m.metrics else 0, 4),
+                     "accuracy": f"{m.metrics.test_accuracy if m.metrics else 0:.2%}", "epochs": m.epochs,
                      "device": m.device, "training s": round(m.train_seconds, 1),
                      "date": "ships with the app" if m.builtin else m.created.replace("T", " ")[:16]})
     if not rows:
