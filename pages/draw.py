@@ -11,6 +11,7 @@ import ui.startup  # noqa: F401  (first: a page run alone on a fresh server stil
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.device import available_devices
 from mnist_core.net.evaluate import predict_probs, read_digit, read_many, Reading
+from mnist_core.net.graph import network_graph
 from mnist_core.net.model import layers_label
 from mnist_core.net.pictures import pixels_image, thumbnail
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
@@ -23,6 +24,7 @@ from ui.canvas import st_canvas
 from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
 from ui.keys import DRAWN, INSIDE_SOURCE, OPERATOR
+from ui.network import show_network
 from ui.widgets import as_markdown, confirmed, KeptError
 
 CANVAS = 280
@@ -91,6 +93,10 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, sou
     with answer:  # the answer first: the browser shows elements in the order the script makes them
         st.caption(f"Reading {source}.")
         show_reading(reading, threshold, marker)
+        # The whole network lit up for this drawing, redrawn with each stroke (7 ms to compute, one figure).
+        show_network(network_graph(model, reading.steps.output), "d_network", height=340, clickable=False)
+        st.caption("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
+                   "node for its numbers; Inside → Network to click one.")
     network_view.image(pixels_image(reading.steps.output, 8), caption=reading.steps.captions()[-1])
     network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
     show_steps(reading)
@@ -270,8 +276,8 @@ def render() -> None:
     compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
     model, meta = current_model().load(device)
     st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}, "
-               f"test accuracy {meta.metrics.test_accuracy if meta.metrics else 0:.2%}. Draw in the box; its toolbar has "
-               "undo and clear.")
+               f"test accuracy {meta.metrics.test_accuracy if meta.metrics else 0:.2%}. Draw in the box; its "
+               "toolbar has undo and clear.")
     st.write("")  # room for the canvas's floating toolbar
 
     @st.fragment
