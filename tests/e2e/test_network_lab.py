@@ -75,16 +75,19 @@ def test_switch_a_unit_off_see_before_after_and_find_the_saved_model_on_the_lead
     assert answer.inner_text() == "This digit: 7 (100%) → 7 (100%)"  # test digit #0, nothing edited yet
     # Switch off the output unit for 7: test digit #0 (a 7) must be read as something else, and the test
     # accuracy must fall by about a tenth (the 1,028 sevens are never answered).
-    main.get_by_label("Layer").click()
+    main.get_by_role("combobox", name="Layer").click()
     page.get_by_role("option", name="output (10 units)").click()
     wait_idle(page)
-    unit = main.get_by_label("Unit")
+    unit = main.get_by_role("spinbutton", name="Unit")
     unit.fill("7")
     unit.press("Enter")
     wait_idle(page)
     main_button(page, "Apply: output unit 7: switched off").click()
     wait_idle(page)
     main.get_by_text("Edits: output unit 7: switched off").wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=lab-answer]').innerText"
+                           ".endsWith('→ 7 (100%)')", timeout=30_000)
+    wait_idle(page)
     assert re.fullmatch(r"This digit: 7 \(100%\) → [0-689] \(\d+%\)", answer.inner_text())
     accuracy = cell(page, '[data-testid="stDataFrame"]', re.compile(r"→")).first.text_content()
     before, after = (float(v.strip(" %")) for v in accuracy.split("→"))
@@ -109,7 +112,7 @@ def test_the_maths_and_the_confidence_threshold(app, page):
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_text(re.compile(r"\d+ of 512 units on")).wait_for()
     assert re.search(r"z\[\d+\] = sum of 784 inputs x weights", page.get_by_test_id("maths-sum").inner_text())
-    main.get_by_label("Layer").click()
+    main.get_by_role("combobox", name="Layer").click()
     page.get_by_role("option", name="output (10 units)").click()
     wait_idle(page)
     text = page.get_by_test_id("softmax-sum").inner_text()
