@@ -10,7 +10,7 @@ import torch
 
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.edits import describe, Edit, Prune, ScaleWeights, ShiftBias, SwitchOff, Temperature, WeightNoise
-from mnist_core.net.lab import apply_edits, before_after, Figures, knock_out_until_change
+from mnist_core.net.lab import apply_edits, before_after, BeforeAfter, knock_out_until_change
 from mnist_core.net.model import layer_name, MLP
 from mnist_core.net.preprocess import as_model_input
 from mnist_core.storage.edited import edited_name, save_edited
@@ -69,12 +69,15 @@ def reset(name: str) -> None:
     st.session_state.pop(KNOCKOUT, None)
 
 
-def _figure_row(label: str, before: Figures, after: Figures) -> dict:
-    return {"set": f"{label} ({before.count:,})",
-            "accuracy": f"{before.accuracy:.2%} → {after.accuracy:.2%}",
-            "loss": f"{before.loss:.3f} → {after.loss:.3f}",
-            "mean confidence": f"{before.mean_confidence:.1%} → {after.mean_confidence:.1%}",
-            "errors over 90% sure": f"{before.confident_errors} → {after.confident_errors}"}
+def _figure_rows(result: BeforeAfter) -> list[dict]:
+    """One row per figure, one column per set (narrow enough for a phone): 'before → after'."""
+    labels = list(result.before)
+    measures = (("accuracy", lambda f: f"{f.accuracy:.2%}"), ("loss", lambda f: f"{f.loss:.3f}"),
+                ("mean confidence", lambda f: f"{f.mean_confidence:.1%}"),
+                ("errors over 90% sure", lambda f: f"{f.confident_errors}"))
+    return [{"": what, **{f"{label} ({result.before[label].count:,})":
+                          f"{shown(result.before[label])} → {shown(result.after[label])}" for label in labels}}
+            for what, shown in measures]
 
 
 def _unit_controls(model: MLP, name: str) -> None:
@@ -127,16 +130,16 @@ def lab_view(name: str, created: str, image: np.ndarray) -> None:
     else:
         st.caption("No edits yet: before and after are the same network.")
     result = before_after(model, edited, scoring_sets(), image)
-    rows = [_figure_row(label, result.before[label], result.after[label]) for label in result.before]
-    st.dataframe(rows, hide_index=True, width="stretch")
+    st.dataframe(_figure_rows(result), hide_index=True, width="stretch")
     if CLASS not in result.before:
         st.caption("No class handwriting to score on: no class collection is open, or its held-out part is empty.")
     a, b = result.answer_before, result.answer_after
     st.markdown(f"<div data-testid='lab-answer'>This digit: <b>{a.digit}</b> ({a.probability:.0%}) → "
                 f"<b>{b.digit}</b> ({b.probability:.0%})</div>", unsafe_allow_html=True)
     buttons = st.columns(3)
-    if buttons[0].button("Switch off the units that fire most for this digit, one by one, until the answer changes",
-                         key="lab_knock"):
+    if buttons[0].button("Switch off until the answer changes", key="lab_knock",
+                         help="Switches off the units of the last hidden layer that fire most for this digit, one by "
+                              "one, most first, until the network's answer changes"):
         try:
             st.session_state[KNOCKOUT] = (name, knock_out_until_change(model, image, edits=edits))
         except ValueError as e:

@@ -31,9 +31,7 @@ def _heat(z: np.ndarray, text: list[list[str]], title: str, height: int, key: st
         trace["x"] = x
     if y is not None:
         trace["y"] = y
-    st.plotly_chart({"data": [trace], "layout": layout(height, title, top=30, yaxis={"autorange": "reversed",
-                                                                                    "type": "category"},
-                                                       xaxis={"type": "category"})},
+    st.plotly_chart({"data": [trace], "layout": layout(height, title, top=30, yaxis={"autorange": "reversed"})},
                     key=key, config={"displayModeBar": False})
 
 

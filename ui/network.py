@@ -45,7 +45,7 @@ def _pixel_place(pixel: int) -> tuple[float, float]:
     return INPUT_LEFT + (col + 0.5) / 28 * INPUT_WIDTH, 1 - (row + 0.5) / 28
 
 
-def network_figure(graph: NetworkGraph, height: int = 460, selected: tuple[int, int] | None = None) -> dict:
+def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
     """The figure: the input image (heatmap), edges (6 traces: 3 widths x 2 signs, segments split by None),
     one marker trace per layer whose customdata is [layer, unit] (what a click selects)."""
     places = _positions(graph)
@@ -89,24 +89,21 @@ def network_figure(graph: NetworkGraph, height: int = 460, selected: tuple[int, 
             "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>", "showlegend": False,
             "marker": {"size": 16 if output else 9, "color": (values / top).clip(0, 1).tolist(), "cmin": 0, "cmax": 1,
                        "colorscale": [[0, "#f7fbff"], [0.4, "#6baed6"], [1, "#08306b"]],
-                       "line": {"width": [3 if selected == (layer.layer, n.unit) else 0.8 for n in layer.nodes],
-                                "color": ["#ff7f0e" if selected == (layer.layer, n.unit) else "#555"
-                                          for n in layer.nodes]}}})
+                       "line": {"width": 0.8, "color": "#555"}}})
     notes = [{"x": layer.layer + 1.0, "y": 1.07, "showarrow": False, "font": {"size": 11},
-              "text": f"{layer.name}: " + (f"{len(layer.nodes)} most active of {layer.size}" if layer.hidden_count
-                                           else f"{layer.size} units")} for layer in graph.layers]
+              "text": f"{layer.name}<br>" + (f"top {len(layer.nodes)} of {layer.size}" if layer.hidden_count
+                                             else f"{layer.size} units")} for layer in graph.layers]
     notes.append({"x": INPUT_LEFT + INPUT_WIDTH / 2, "y": 1.07, "showarrow": False, "font": {"size": 11},
-                  "text": "input 28×28"})
+                  "text": "input<br>28×28"})
     return {"data": traces, "layout": layout(
         height, None, top=30, annotations=notes, clickmode="event+select", dragmode=False, hovermode="closest",
-        xaxis={"visible": False, "range": [INPUT_LEFT - 0.05, len(graph.layers) + 0.55], "fixedrange": True},
-        yaxis={"visible": False, "range": [-0.03, 1.12], "fixedrange": True}, plot_bgcolor="#fff")}
+        xaxis={"visible": False, "range": [INPUT_LEFT - 0.05, len(graph.layers) + 0.75], "fixedrange": True},
+        yaxis={"visible": False, "range": [-0.03, 1.14], "fixedrange": True}, plot_bgcolor="#fff")}
 
 
-def show_network(graph: NetworkGraph, key: str, height: int = 460, clickable: bool = True,
-                 selected: tuple[int, int] | None = None) -> tuple[int, int] | None:
+def show_network(graph: NetworkGraph, key: str, height: int = 460, clickable: bool = True) -> tuple[int, int] | None:
     """Draw the figure; with `clickable`, return the (layer, unit) of a clicked node (None if none)."""
-    figure = network_figure(graph, height, selected)
+    figure = network_figure(graph, height)
     if not clickable:
         st.plotly_chart(figure, key=key, config={"displayModeBar": False})
         return None

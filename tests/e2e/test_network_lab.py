@@ -43,7 +43,9 @@ def test_the_network_lights_up_on_draw_and_a_node_opens_its_panel(app, page):
     main.get_by_text("The network for this drawing").wait_for()
     layers = wait_for_network(page)
     assert layers == [["hidden 1", 64], ["hidden 2", 64], ["output", 10]]
-    assert main.get_by_text("hidden 1: 64 most active of 512").count() == 1
+    notes = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g => "
+                          "(g._fullLayout.annotations || []).map(a => a.text))")
+    assert "hidden 1<br>top 64 of 512" in notes and "output<br>10 units" in notes
     shot(page, "draw")
 
     open_app(page, app.url + "inside")
