@@ -32,6 +32,9 @@ ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
 CLASS_ERROR = KeptError(keys.CLASS_ERROR)  # why the last Add to the class collection was refused
 
 
+DRAW_EDGES = 60  # strongest edges per layer on Draw (Inside shows 150)
+
+
 def probability_bars(probs: np.ndarray, digit: int) -> str:
     """The ten probabilities as plain HTML bars, drawn on every stroke: far cheaper for the browser than a
     Plotly chart (benchmarks/app_figures.py)."""
@@ -78,7 +81,8 @@ def show_reading(reading: Reading, threshold: float, marker: str) -> None:
                   "of the ten fits best.")
 
 
-def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, source: str = "your drawing") -> None:
+def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, source: str = "your drawing",
+                  network: bool = True) -> None:
     reading = read_digit(model, image)
     marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
     if reading.blank:
@@ -93,10 +97,7 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, sou
     with answer:  # the answer first: the browser shows elements in the order the script makes them
         st.caption(f"Reading {source}.")
         show_reading(reading, threshold, marker)
-        # The whole network lit up for this drawing, redrawn with each stroke (7 ms to compute, one figure).
-        show_network(network_graph(model, reading.steps.output), "d_network", height=340, clickable=False)
-        st.caption("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
-                   "node for its numbers; Inside → Network to click one.")
+        network_slot = st.container()
     network_view.image(pixels_image(reading.steps.output, 8), caption=reading.steps.captions()[-1])
     network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
     show_steps(reading)
@@ -108,6 +109,15 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, sou
         right.markdown(f"Without MNIST-style preprocessing the network reads **{int(probs.argmax())}** "
                        f"({probs.max():.0%} sure). An MLP has no notion of *where*: every pixel is its own input, "
                        "so a digit off-centre or at another size lights up inputs it never saw lit in training.")
+    if not network:
+        return
+    with network_slot:
+        # The whole network lit up for this drawing, beside the answer but sent after everything else of the
+        # reading, so that the answer shows first; fewer edges than in Inside keep the redraw light.
+        show_network(network_graph(model, reading.steps.output, max_edges=DRAW_EDGES), "d_network", height=340,
+                     clickable=False)
+        st.caption("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
+                   "node for its numbers; Inside → Network to click one.")
 
 
 @st.cache_resource(max_entries=16)
@@ -273,7 +283,11 @@ def render() -> None:
     brush = controls[2].slider("Brush width", 6, 40, 18, key="d_brush")
     threshold = controls[3].slider("Unsure below", 0.5, 0.99, 0.8, key="d_threshold",
                                    help="Below this confidence the page says it is not sure and names two guesses")
-    compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
+    toggles = st.columns(2)
+    compare = toggles[0].toggle("Show what a plain resize feeds the network", key="d_compare")
+    network = toggles[1].toggle("Show the network lit up", True, key="d_network_on",
+                                help="The whole network for each drawing (about 0.1 s more per stroke; off on a slow "
+                                     "phone)")
     model, meta = current_model().load(device)
     st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}, "
                f"test accuracy {meta.metrics.test_accuracy if meta.metrics else 0:.2%}. Draw in the box; its "
@@ -296,7 +310,7 @@ def render() -> None:
             if image is None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
-                reading_panel(image, model, threshold, compare, source)
+                reading_panel(image, model, threshold, compare, source, network)
         class_panel(image)
         collection_panel(image, model, (meta.name, meta.created, device))
 
