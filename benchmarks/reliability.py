@@ -22,7 +22,7 @@ from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
-from tests.hostile import gzip_idx_bomb, lying_model, png_bomb  # noqa: E402
+from tests.hostile import gzip_idx_bomb, long_history_model, lying_model, png_bomb  # noqa: E402
 
 GOAL_SECONDS, GOAL_MB = 2.0, 200
 
@@ -53,6 +53,19 @@ def attempt(case: str, target: str) -> str:
         from mnist_core.storage.models import ModelStore
         listed = ModelStore(target, builtin_dir=None).list()
         return "; ".join(f"{e.name}: {'damaged: ' + e.error if e.error else 'listed'}" for e in listed)
+    elif case == "history-listed":
+        from mnist_core.storage.models import ModelStore
+        store = ModelStore(target, builtin_dir=None)
+        listed = store.list()
+        store.list()  # a second page: the same files, nothing read again
+        return "; ".join(f"{e.name}: {'damaged: ' + e.error if e.error else 'listed'}" for e in listed)
+    elif case == "history-unpickled":  # the baseline: what every listing did before issue 26, for each file
+        import torch
+
+        from mnist_core.storage.models import ModelMeta
+        for path in sorted(Path(target).glob("*.pt")):
+            ModelMeta.from_dict(torch.load(path, map_location="cpu", weights_only=True, mmap=True)["meta"])
+        return "read whole (as listings did before)"
     elif case == "model-load":
         from mnist_core.storage.models import ModelStore
         ModelStore(target, builtin_dir=None).load("liar")
@@ -75,7 +88,7 @@ def high_water_mb() -> float:
 
 def child(case: str, target: str) -> None:
     import mnist_core.net.data  # noqa: F401 (imports are not part of the refusal)
-    if case.startswith(("png-", "model-")):
+    if case.startswith(("png-", "model-", "history-")):
         import mnist_core.net.preprocess  # noqa: F401 (imports torch)
         import mnist_core.storage.models  # noqa: F401
     before = high_water_mb()
@@ -151,6 +164,13 @@ def build(case: str, tmp: Path, server: EndlessServer) -> tuple[str, str, int]:
         return str(path), "PNG of 6000x6000 pixels (under Pillow's limit, over the app's)", path.stat().st_size
     if case == "endless-download":
         return f"{tmp / 'download'}|{server.url}", "a mirror that sends zeros without end (download)", 0
+    if case in ("history-listed", "history-unpickled"):
+        store = tmp / "history"
+        path = store / "long.pt"
+        if not path.exists():
+            long_history_model(store, rows=2_000_000)
+        verb = "listed twice" if case == "history-listed" else "unpickled whole, as listings did before"
+        return str(store), f"model file whose history claims 2,000,000 epochs ({verb})", path.stat().st_size
     if case in ("model-list", "model-load"):
         store = tmp / "store"
         path = store / "liar.pt"
@@ -163,7 +183,7 @@ def build(case: str, tmp: Path, server: EndlessServer) -> tuple[str, str, int]:
 
 
 CASES = ("idx-gzip-bomb", "idx-bomb-in-folder", "idx-honest-huge", "png-bomb", "png-over-cap", "endless-download",
-         "model-list", "model-load")
+         "model-list", "model-load", "history-unpickled", "history-listed")
 
 
 def main() -> None:

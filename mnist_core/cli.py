@@ -15,7 +15,15 @@ from dataclasses import asdict, fields, replace
 import numpy as np
 from tqdm import tqdm
 
-from mnist_core.net.config import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, SCHEDULES, TrainConfig
+from mnist_core.net.config import (
+    check_run_cost,
+    ConfigError,
+    OPTIMIZERS,
+    parse_hidden,
+    PRESETS,
+    SCHEDULES,
+    TrainConfig,
+)
 from mnist_core.net.data import download, files_to_fetch, find_data_dir, load_mnist, MnistDataError
 from mnist_core.net.device import DeviceError, resolve_device
 from mnist_core.net.evaluate import evaluate, read_digit
@@ -38,8 +46,16 @@ def _hidden(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(str(e)) from None
 
 
+class OneLineParser(argparse.ArgumentParser):
+    """A bad argument is one line and exit code 2 (argparse's own prints the whole usage first); `--help` still
+    shows the usage. Subcommands' parsers are of this class too (argparse makes them of the parent's)."""
+
+    def error(self, message: str):
+        self.exit(2, f"error: {self.prog.split()[-1]}: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="python -m mnist_core", description="Train and use MLPs on MNIST.")
+    parser = OneLineParser(prog="python -m mnist_core", description="Train and use MLPs on MNIST.")
     sub = parser.add_subparsers(dest="command", required=True)
 
     def common(p: argparse.ArgumentParser, data: bool = True, store: bool = True) -> None:
@@ -181,6 +197,9 @@ class RunPrinter:
 def cmd_train(args: argparse.Namespace) -> int:
     given = {f.name: getattr(args, f.name) for f in fields(TrainConfig) if getattr(args, f.name, None) is not None}
     config = replace(PRESETS[args.preset], **given)
+    check_run_cost(config)  # the ceilings the app has too: no run makes a model the store would call damaged
+    if args.threads is not None and not 1 <= args.threads <= 1024:
+        raise ConfigError(f"--threads must be 1..1024, got {args.threads}")
     if not args.ray:
         resolve_device(config.device)  # an absent device is an error now, not after loading the data
     store = ModelStore(args.store)
@@ -192,12 +211,21 @@ def cmd_train(args: argparse.Namespace) -> int:
     print("Settings: " + "; ".join(f"{label} {value}" for label, value in config.summary().rows()),
           file=sys.stderr, flush=True)
     spec = RunSpec(config, config.epochs, threads=args.threads or 0, live_weights=False)
+    runner = None
+    if args.ray:
+        try:
+            runner = runner_for(args.ray)  # an address nobody answers: one line in seconds, not Ray's retries
+        except ImportError:
+            raise ConfigError("--ray needs Ray: python -m pip install -r requirements-ray.txt") from None
+        except RunError as e:
+            print(f"error: {e}", file=sys.stderr)
+            return 2
     stop = threading.Event()
     # Ctrl-C: finish the batch, then keep and save what was learned.
     previous = signal.signal(signal.SIGINT, lambda signum, frame: stop.set())
     try:
-        if args.ray:
-            result = runner_for(args.ray).run(spec, data, RunPrinter(config.epochs, args.json), stop)
+        if runner is not None:
+            result = runner.run(spec, data, RunPrinter(config.epochs, args.json), stop)
         else:
             result = train_run(spec, data, RunPrinter(config.epochs, args.json), stop.is_set)
     except RunError as e:

@@ -289,9 +289,9 @@ def render() -> None:
                                 help="The whole network for each drawing (about 0.1 s more per stroke; off on a slow "
                                      "phone)")
     model, meta = current_model().load(device)
-    st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}, "
-               f"test accuracy {meta.metrics.test_accuracy if meta.metrics else 0:.2%}. Draw in the box; its "
-               "toolbar has undo and clear.")
+    accuracy = f", test accuracy {meta.metrics.test_accuracy:.2%}" if meta.metrics else ""
+    st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}{accuracy}. Draw in the box; its toolbar "
+               "has undo and clear.")
     st.write("")  # room for the canvas's floating toolbar
 
     @st.fragment

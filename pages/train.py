@@ -216,7 +216,7 @@ def live_view(job_id: str, was_active: bool) -> None:
     @st.fragment(run_every=1.0 if was_active else None)
     def progress_view() -> None:
         snap = registry.get(job_id).snapshot()
-        st.subheader(f"{snap.name}  ·  {layers_label(snap.config['hidden'])} on {snap.device}")
+        st.subheader(f"{snap.name}  ·  {snap.config.summary().layers} on {snap.device}")
         status_line(snap)
         st.plotly_chart(loss_figure(snap), key="loss_chart", config=chart_config(snap))
         if was_active and not snap.active:
@@ -308,8 +308,8 @@ def models_panel(who: str) -> None:
             continue
         rows.append({"": "✔" if m.name == current else "", "name": m.name,
                      "layers": layers_label(m.model["hidden"]),
-                     "parameters": m.parameters, "test F1": round(m.metrics.test_f1 if m.metrics else 0, 4),
-                     "accuracy": f"{m.metrics.test_accuracy if m.metrics else 0:.2%}", "epochs": m.epochs,
+                     "parameters": m.parameters, "test F1": round(m.metrics.test_f1, 4) if m.metrics else None,
+                     "accuracy": f"{m.metrics.test_accuracy:.2%}" if m.metrics else None, "epochs": m.epochs,
                      "device": m.device, "training s": round(m.train_seconds, 1),
                      "date": "ships with the app" if m.builtin else m.created.replace("T", " ")[:16]})
     if not rows:
@@ -370,15 +370,11 @@ def leave_run() -> None:
 
 def watched_settings(snap: Snapshot) -> None:
     """The settings of the run being watched, read-only, in place of the watcher's own."""
-    c = snap.config
+    rows = [*snap.config.summary().rows(), ("device", snap.device)]
     st.header("This run's settings")
     st.caption("You are watching someone else's run: these are its settings.")
-    st.dataframe([{"setting": k, "value": str(v)} for k, v in (
-        ("hidden layers", ", ".join(map(str, c["hidden"]))), ("activation", c["activation"]),
-        ("dropout", c["dropout"]), ("augmentation", c["augment"]), ("drawn digits", c["drawn"]),
-        ("optimizer", c["optimizer"]), ("learning rate", c["lr"]), ("schedule", c["schedule"]),
-        ("batch size", c["batch_size"]), ("epochs", c["epochs"]), ("seed", c["seed"]),
-        ("device", snap.device))], hide_index=True, height=13 * 35 + 3)  # every row, no scrolling
+    st.dataframe([{"setting": k, "value": v} for k, v in rows], hide_index=True,
+                 height=(len(rows) + 1) * 35 + 3)  # every row, no scrolling
     st.button("Train my own instead", on_click=leave_run)
 
 

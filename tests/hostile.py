@@ -60,3 +60,22 @@ def lying_model(store_dir: Path, name: str = "liar", claims_hidden: int = 500_00
     payload["meta"]["model"]["hidden"] = [claims_hidden]
     torch.save(payload, path)
     return path
+
+
+def long_history_model(store_dir: Path, name: str = "long", rows: int = 2_000_000) -> Path:
+    """A real model file of this app (784-16-10) whose history then claims `rows` epochs: tens of MB of
+    pickled metadata that a listing which unpickles every file reads at every page."""
+    import torch
+
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.model import build_model
+    from mnist_core.storage.models import ModelMeta, ModelStore
+
+    model_config = {"hidden": [16], "activation": "relu", "dropout": 0.0}
+    path = ModelStore(store_dir, builtin_dir=None).save(build_model(model_config),
+                                                        ModelMeta(name=name, model=model_config, config=TrainConfig()))
+    payload = torch.load(path, map_location="cpu", weights_only=True)
+    row = {"epoch": 1, "loss": 0.1, "train_f1": 0.9, "test_f1": 0.9, "test_accuracy": 0.9, "seconds": 1.0}
+    payload["meta"]["history"] = [dict(row, epoch=i) for i in range(1, rows + 1)]
+    torch.save(payload, path)
+    return path

@@ -41,7 +41,7 @@ def store(tmp_path) -> ModelStore:
 
 @pytest.fixture
 def registry(store, tiny):
-    return JobRegistry(store, lambda: tiny)
+    return JobRegistry(store, lambda: tiny, train_digits=len(tiny.train_labels))
 
 
 def together(n: int, work) -> list:

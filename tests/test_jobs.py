@@ -13,7 +13,8 @@ from .helpers import FAST, wait_for
 
 @pytest.fixture
 def registry(tmp_path, tiny):
-    return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny)
+    return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny,
+                       train_digits=len(tiny.train_labels))
 
 
 

@@ -31,6 +31,7 @@ def test_an_edited_model_is_saved_as_a_new_model_owned_by_its_saver(store):
                        images, labels)
     assert meta.name == "mine-edited" and meta.id and meta.id != source_meta.id
     assert meta.edited_from == EditedFrom("mine", source_meta.id, tuple(edits))
+    assert meta.parent == source_meta.id  # hidden on the leaderboard with the model it came from
     assert store.owners.owns("student", meta.owner) and not store.owners.owns("teacher", meta.owner)
     loaded, again, _ = store.load("mine-edited")
     assert again.edited_from == meta.edited_from

@@ -131,7 +131,7 @@ def test_the_store_signature_changes_with_each_save_rename_delete_and_hide(store
 
 def test_live_runs_are_rows_with_their_owner_and_live_test_f1_then_leave(tmp_path, tiny):
     store = ModelStore(tmp_path / "models", builtin_dir=None)
-    registry = JobRegistry(store, lambda: tiny)
+    registry = JobRegistry(store, lambda: tiny, train_digits=len(tiny.train_labels))
     assert live_entries(registry.active_snapshots(), store.owners.tag) == []
     job = registry.submit("alice-key", TrainConfig(**{**FAST, "epochs": 200}), name="live")
     wait_for(lambda: job.snapshot().history, timeout=60)  # an epoch done: its test F1 is known

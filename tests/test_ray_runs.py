@@ -80,7 +80,7 @@ def test_a_job_on_ray_is_saved_by_the_server_and_trains_further(ray_registry):
                                                                                         ray_registry.store.meta("r1").owner)
     job.start(1)  # Train more: the stored model goes to the worker through the object store
     assert job.wait(120) and job.snapshot().status == DONE
-    assert [r["epoch"] for r in ray_registry.store.meta("r1").history] == [1, 2]
+    assert [r.epoch for r in ray_registry.store.meta("r1").history] == [1, 2]
 
 
 def test_a_job_on_ray_stops_and_a_killed_worker_fails_it_saving_nothing(ray_registry):

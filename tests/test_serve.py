@@ -95,3 +95,67 @@ def test_serve_refuses_a_bad_number_in_one_line(option, message):
     done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", *option], cwd=PROJECT, capture_output=True,
                           text=True, timeout=60)
     assert done.returncode == 2 and done.stderr.strip() == message
+
+
+def test_serve_refuses_a_port_already_taken_in_one_line(tmp_path):
+    needs_haproxy()
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", "--processes", "1", "--port", str(port),
+                               "--host", "127.0.0.1", "--store", str(tmp_path / "models")], cwd=PROJECT,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+    assert done.stderr.startswith(f"error: port {port} on 127.0.0.1 is taken")
+
+
+def test_serve_refuses_the_operator_switch_beyond_loopback(tmp_path):
+    needs_haproxy()
+    done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", "--processes", "1", "--port", str(free_port()),
+                           "--host", "0.0.0.0", "--store", str(tmp_path / "models")], cwd=PROJECT,
+                          capture_output=True, text=True, timeout=60, env={**os.environ, "MNIST_APP_OPERATOR": "1"})
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "refused on 0.0.0.0" in done.stderr
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
+@pytest.mark.mnist
+def test_kill_9_of_serve_takes_its_parts_with_it_and_a_lost_app_process_is_restarted(tmp_path, mnist_dir):
+    needs_haproxy()
+    port = free_port()
+    log = open(tmp_path / "serve.log", "w")
+    serve = subprocess.Popen([sys.executable, "-m", "mnist_core", "serve", "--processes", "1", "--port", str(port),
+                              "--host", "127.0.0.1", "--store", str(tmp_path / "models")], cwd=PROJECT,
+                             env={**os.environ, "MNIST_DIR": str(mnist_dir)}, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not (found := SERVING.search((tmp_path / "serve.log").read_text())):
+            assert serve.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.3)
+        app_pid = int(found.group(2))
+        os.kill(app_pid, signal.SIGKILL)  # one app process lost: started again
+        deadline = time.monotonic() + 120
+        while "starting it again" not in (tmp_path / "serve.log").read_text():
+            assert serve.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
+            time.sleep(0.3)
+        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(serve.pid)], capture_output=True,
+                                                   text=True).stdout.split()]
+        assert len(children) == 2  # the app process again, and HAProxy
+        serve.kill()  # kill -9 of serve itself: every part goes with it, and the port is free again
+        serve.wait(10)
+        deadline = time.monotonic() + 30
+        while any(_alive(pid) for pid in children):
+            assert time.monotonic() < deadline, [pid for pid in children if _alive(pid)]
+            time.sleep(0.2)
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))
+    finally:
+        if serve.poll() is None:
+            serve.kill()

@@ -6,9 +6,10 @@ import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist_core.runs.jobs import TrainingJob
+from mnist_core.storage import permissions
 from mnist_core.storage.models import ModelMeta
 from ui import keys
-from ui.engine import job_registry, nicknames
+from ui.engine import job_registry, model_store, nicknames
 from ui.identity import browser_key
 
 
@@ -52,5 +53,4 @@ def current_job() -> TrainingJob | None:
 
 def may_change(meta: ModelMeta, who: str) -> bool:
     """Only the browser that trained a model (or the operator) may rename or delete it."""
-    registry, _ = job_registry()
-    return registry.may_change(meta, who, keys.OPERATOR)
+    return permissions.may_change(model_store(), meta, who, keys.OPERATOR)

@@ -20,7 +20,7 @@ from mnist_core.classroom.scoring import Examples, score
 from mnist_core.net.config import TrainConfig
 from mnist_core.net.evaluate import evaluate
 from mnist_core.runs.snapshot import QUEUED, Snapshot
-from mnist_core.storage.files import os_error_text, write_atomically
+from mnist_core.storage.files import keep_aside, os_error_text, write_atomically
 from mnist_core.storage.models import ModelMeta, ModelStore, StoreError, SUFFIX
 
 MODEL, RUN = "model", "run"
@@ -166,25 +166,62 @@ def sort_entries(entries: Iterable[Entry], by: str, extra: dict[str, float] | No
 
 
 class HiddenEntries:
-    """The entries the operator hid from the leaderboard, as ids in a file in the model folder (written
-    whole or not at all). Only the operator may change it: students see the board without them."""
+    """The entries the operator hid from the leaderboard, as ids in a file in the model folder, written whole
+    or not at all, twice (the file and a copy, `.previous`): a damaged one is read from the other. Only the
+    operator may change it: students see the board without them. It fails closed: when neither copy reads,
+    `hides` hides every student's entry (never shows what was hidden) and `ids` says so (StoreError)."""
 
     def __init__(self, store: ModelStore) -> None:
         self.store = store
         self.path = Path(store.root) / HIDDEN_FILE
+        self.copy = self.path.with_name(self.path.name + ".previous")
 
-    def ids(self) -> set[str]:
-        """The hidden ids; StoreError (one line) when the file is damaged."""
+    @staticmethod
+    def _parse(path: Path) -> set[str] | None:
+        """The ids in one copy; set() when there is none; None when it is there but unreadable."""
         try:
-            values = json.loads(self.path.read_text())
+            values = json.loads(path.read_text())
         except FileNotFoundError:
             return set()
-        except (OSError, ValueError) as e:
-            raise StoreError(f"the leaderboard's list of hidden entries ({self.path}) cannot be read: "
-                             f"{type(e).__name__}") from None
+        except (OSError, ValueError):
+            return None
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            raise StoreError(f"the leaderboard's list of hidden entries ({self.path}) is not a list of ids")
+            return None
         return set(values)
+
+    def ids(self) -> set[str]:
+        """The hidden ids, with every descendant of a hidden model (copies trained on from it, theirs, ...: a
+        model's `parent`); StoreError (one line) when neither copy of the file reads."""
+        hidden = self.own_ids()
+        if not hidden:
+            return hidden
+        parents = {model_hide_id(e.meta): e.meta.parent for e in self.store.list() if e.meta is not None}
+        for child in parents:
+            seen, node = set(), child
+            while node and node not in seen:  # up its line of parents, stopping at a loop a hand made
+                seen.add(node)
+                if node in hidden:
+                    hidden.add(child)
+                    break
+                node = parents.get(node, "")
+        return hidden
+
+    def own_ids(self) -> set[str]:
+        """The ids the operator hid (from the copy when the file is damaged); StoreError when neither reads."""
+        found = self._parse(self.path)
+        if found is None:
+            found = self._parse(self.copy) if self.copy.exists() else None
+        if found is None:
+            raise StoreError(f"the leaderboard's list of hidden entries ({self.path}) cannot be read: every "
+                             "student's model is hidden until it is fixed or removed")
+        return found
+
+    def hides(self, entry_hide_id: str, builtin: bool = False) -> bool:
+        """Whether an entry is hidden from students; every entry but the shipped ones while the list is damaged."""
+        try:
+            return entry_hide_id in self.ids()
+        except StoreError:
+            return not builtin
 
     def _change(self, hide_id: str, operator: bool, hidden: bool) -> None:
         if not operator:
@@ -193,12 +230,13 @@ class HiddenEntries:
             raise StoreError("no such leaderboard entry")
         try:
             with self.store.locked():
-                try:
-                    ids = self.ids()
-                except StoreError:
-                    ids = set()  # damaged: what the operator asks now replaces what could not be read
+                ids = self.own_ids()  # damaged beyond its copy: refused, never written over with less
                 ids = ids | {hide_id} if hidden else ids - {hide_id}
-                write_atomically(self.path, lambda f: f.write(json.dumps(sorted(ids)).encode()))
+                data = json.dumps(sorted(ids)).encode()
+                if self._parse(self.path) is None:  # read from the copy: the damaged one is kept aside
+                    keep_aside(self.path)
+                write_atomically(self.copy, lambda f: f.write(data))
+                write_atomically(self.path, lambda f: f.write(data))
         except OSError as e:
             raise StoreError(os_error_text(e, f"the model folder {self.store.root}")) from None
 

@@ -26,7 +26,34 @@ PROJECT = PROJECT_ROOT
 APP = PROJECT / "app.py"
 START_TIMEOUT = 120.0  # seconds for the Ray head and every app process to answer
 RAY_ENV = {"RAY_AUTH_MODE": "token"}  # as the README's `ray start`: a token in ~/.ray/auth_token
+MAX_RESTARTS = 5  # times one lost app process is started again before serve gives up
 COOKIE = "mnist_server"  # HAProxy's stickiness cookie: which app process holds this browser's session
+
+
+def _die_with_parent() -> None:
+    """In a part, before it runs: the kernel sends it SIGTERM when `serve` dies, however (kill -9 too), so no
+    part outlives the launcher holding the port (PR_SET_PDEATHSIG, Linux; elsewhere nothing)."""
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(1, signal.SIGTERM, 0, 0, 0)  # PR_SET_PDEATHSIG = 1
+        if os.getppid() == 1:  # the launcher died before the call: go now
+            os.kill(os.getpid(), signal.SIGTERM)
+    except (OSError, AttributeError):
+        pass
+
+
+def check_port_free(host: str, port: int) -> None:
+    """ServeError (one line) when host:port is taken (another `serve`, HAProxy or app there): two balancers on
+    one port split the class between them."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as s:
+        try:
+            s.bind((host, port))
+        except OSError as e:
+            raise ServeError(f"port {port} on {host} is taken ({e.strerror}): is another serve running? Stop it "
+                             "or choose another --port") from None
 
 
 class ServeError(RuntimeError):
@@ -92,6 +119,10 @@ class Part:
     what: str
     process: subprocess.Popen
     log: Path
+    command: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = PROJECT
+    restarts: int = 0
 
 
 @dataclass
@@ -104,15 +135,24 @@ class School:
     parts: list[Part] = field(default_factory=list)
 
     def start(self, what: str, command: list[str], env: dict[str, str], cwd: Path = PROJECT) -> Part:
-        log = self.folder / f"{what.replace(' ', '-')}.log"
-        with open(log, "w") as out:
-            # A process group of its own: the terminal's Ctrl-C reaches this launcher only, which stops
-            # the parts in order (HAProxy first, so that no browser reaches a stopping app).
-            process = subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
-                                       start_new_session=True)
-        part = Part(what, process, log)
+        part = Part(what, self._popen(what, command, env, cwd), self.folder / f"{what.replace(' ', '-')}.log",
+                    command, env, cwd)
         self.parts.append(part)
         return part
+
+    def _popen(self, what: str, command: list[str], env: dict[str, str], cwd: Path,
+               mode: str = "w") -> subprocess.Popen:
+        with open(self.folder / f"{what.replace(' ', '-')}.log", mode) as out:
+            # A process group of its own: the terminal's Ctrl-C reaches this launcher only, which stops
+            # the parts in order (HAProxy first, so that no browser reaches a stopping app). Each part dies
+            # with the launcher, kill -9 included (`_die_with_parent`).
+            return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
+                                    start_new_session=True, preexec_fn=_die_with_parent)
+
+    def restart(self, part: Part) -> None:
+        """Start a lost part again as it was (its log goes on); the others keep serving meanwhile."""
+        part.process = self._popen(part.what, part.command, part.env, part.cwd, mode="a")
+        part.restarts += 1
 
     def app_pids(self) -> list[int]:
         return [p.process.pid for p in self.parts if p.what.startswith("app process")]
@@ -138,6 +178,13 @@ def start_school(folder: Path, processes: int, host: str, port: int, ray_address
     haproxy = shutil.which("haproxy")
     if haproxy is None:
         raise ServeError("haproxy is not installed (Debian: apt-get install -y haproxy)")
+    check_port_free(host, port)
+    try:
+        from mnist_core.classroom.teacher import check_operator_switch
+
+        check_operator_switch(host)
+    except ValueError as e:
+        raise ServeError(str(e)) from None
     room = School(folder)
     env = {**os.environ, **RAY_ENV}
     # One secret for all: a cookie one process signed (Streamlit's XSRF cookie) is good at the others.
@@ -185,7 +232,7 @@ def _start_ray_head(room: School, env: dict[str, str]) -> str:
     head = room.start("ray head", [
         sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address=127.0.0.1",
         f"--port={port}", f"--dashboard-port={free_port()}", f"--num-cpus={max(1, (os.cpu_count() or 2) // 2)}",
-        "--include-dashboard=false", "--disable-usage-stats"], env)
+        "--include-dashboard=false", "--dashboard-host=127.0.0.1", "--disable-usage-stats"], env)
     deadline = time.monotonic() + START_TIMEOUT
     while "Ray runtime started" not in head.log.read_text(errors="replace"):
         if head.process.poll() is not None or time.monotonic() > deadline:
@@ -202,21 +249,31 @@ def serve(processes: int, host: str, port: int, ray_address: str | None = None, 
         stopping.append(signum)
 
     previous = {s: signal.signal(s, on_signal) for s in (signal.SIGINT, signal.SIGTERM)}
+    # Kept when a start fails or a part stops (the error names a log in it); removed after a clean stop.
+    folder = Path(tempfile.mkdtemp(prefix="mnist-serve-"))
+    clean = False
     try:
-        with tempfile.TemporaryDirectory(prefix="mnist-serve-") as folder:
-            room = start_school(Path(folder), processes, host, port, ray_address, app)
-            try:
-                while not stopping:
-                    if (part := room.ended()) is not None:
-                        tail = part.log.read_text(errors="replace")[-2000:]
-                        print(f"error: {part.what} stopped (exit code {part.process.returncode}); its log "
-                              f"ended with:\n{tail}", file=sys.stderr)
-                        return 1
-                    time.sleep(0.3)
-                print("stopping", file=sys.stderr)
-                return 0
-            finally:
-                room.stop()
+        room = start_school(folder, processes, host, port, ray_address, app)
+        try:
+            while not stopping:
+                part = room.ended()
+                if part is not None and part.what.startswith("app process") and part.restarts < MAX_RESTARTS:
+                    print(f"{part.what} stopped (exit code {part.process.returncode}); starting it again "
+                          f"(see {part.log})", file=sys.stderr, flush=True)
+                    room.restart(part)
+                elif part is not None:
+                    tail = part.log.read_text(errors="replace")[-2000:]
+                    print(f"error: {part.what} stopped (exit code {part.process.returncode}); its log "
+                          f"{part.log} ended with:\n{tail}", file=sys.stderr)
+                    return 1
+                time.sleep(0.3)
+            print("stopping", file=sys.stderr)
+            clean = True
+            return 0
+        finally:
+            room.stop()
     finally:
         for s, handler in previous.items():
             signal.signal(s, handler)
+        if clean:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -18,6 +18,60 @@ class ConfigError(ValueError):
     """A training setting is out of range; the message lists every problem."""
 
 
+# What one run may cost, the same for the app and the command line (`check_run_cost`). Within the store's
+# own limits on the files it reads (storage.models.MAX_LAYERS, MAX_PARAMETERS; tests/test_store.py holds
+# them together), so no run ever saves a model the store then calls damaged. 20 M parameters: 80 MB of
+# weights, about 320 MB with Adam's two moments and the gradients.
+MAX_TRAIN_LAYERS = 8
+MAX_TRAIN_PARAMETERS = 20_000_000
+MAX_TRAIN_STEPS = 250_000  # epochs x batches of one run: 533 epochs at batch 128, 66 at batch 16
+MAX_HISTORY = 10_000  # epochs a model may have in all (its history is read with every listing)
+TRAIN_DIGITS = 60_000  # MNIST's training set: what one epoch goes through
+
+
+def parameters_of(hidden: tuple[int, ...] | list[int]) -> int:
+    """The weights and biases of a 784-...-10 MLP with these hidden sizes."""
+    sizes = (28 * 28, *hidden, 10)
+    return sum(fan_in * fan_out + fan_out for fan_in, fan_out in zip(sizes, sizes[1:], strict=False))
+
+
+@dataclass(frozen=True)
+class RunCost:
+    """What a run would cost: its parameters, layers and batches (epochs x batches per epoch)."""
+
+    parameters: int
+    layers: int
+    steps: int
+
+
+def run_cost(config: TrainConfig, epochs: int | None = None, train_digits: int = TRAIN_DIGITS) -> RunCost:
+    epochs = epochs or config.epochs
+    return RunCost(parameters_of(config.hidden), len(config.hidden),
+                   epochs * math.ceil(train_digits / config.batch_size))
+
+
+def check_run_cost(config: TrainConfig, epochs: int | None = None, history: int = 0,
+                   train_digits: int = TRAIN_DIGITS) -> RunCost:
+    """The run's cost, or ConfigError (one line) when it is over a ceiling: the layers, the parameters, the
+    batches of the run, or the epochs the model would have in all (`history`: epochs it has already)."""
+    cost = run_cost(config, epochs, train_digits)
+    epochs = epochs or config.epochs
+    problems = []
+    if cost.layers > MAX_TRAIN_LAYERS:
+        problems.append(f"at most {MAX_TRAIN_LAYERS} hidden layers, got {cost.layers}")
+    if cost.parameters > MAX_TRAIN_PARAMETERS:
+        problems.append(f"layers {layers_label(config.hidden)} make {cost.parameters:,} parameters, more than "
+                        f"{MAX_TRAIN_PARAMETERS:,}")
+    if cost.steps > MAX_TRAIN_STEPS:
+        problems.append(f"{epochs} epochs at batch size {config.batch_size} are {cost.steps:,} batches, more than "
+                        f"{MAX_TRAIN_STEPS:,}: fewer epochs or a larger batch")
+    if history + epochs > MAX_HISTORY:
+        problems.append(f"the model would have {history + epochs:,} epochs, more than {MAX_HISTORY:,}")
+    if problems:
+        raise ConfigError("too large a run: " + "; ".join(problems))
+    return cost
+
+
 def parse_hidden(text: str) -> tuple[int, ...]:
     """Hidden layer sizes as typed by a person ('512, 256') -> (512, 256); raises ConfigError in words."""
     try:

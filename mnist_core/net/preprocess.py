@@ -35,6 +35,7 @@ STROKE_WORK = 80  # stroke width is changed at this resolution (4x the box): fin
 
 MAX_FILE_BYTES = 10 * 1024 * 1024  # an uploaded or given image file may be at most this big ...
 MAX_PIXELS = 25_000_000  # ... and decode to at most this many pixels (no decompression bombs)
+MAX_SIDE = 12_000  # ... and at most this long a side: a 1x25,000,000 picture passes MAX_PIXELS, not this
 IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # Pillow's 16-bit, 32-bit and float grey
 
@@ -63,7 +64,7 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
         with opened as image:
-            if image.width * image.height > MAX_PIXELS:
+            if image.width * image.height > MAX_PIXELS or max(image.size) > MAX_SIDE:
                 raise PreprocessError(f"{label}: {image.width}x{image.height} pixels is too large an image")
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # phones store photos sideways and say so in EXIF

@@ -3,6 +3,7 @@ and saving its result into the store."""
 
 from __future__ import annotations
 
+import math
 import os
 import socket
 import time
@@ -52,17 +53,20 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
             weights, last_weights = weight_images(trainer.model), time.monotonic()
         send(Report(progress, weights))
 
-    halted = False
+    halted = timed_out = False
+    began = time.perf_counter()
+    deadline = began + spec.max_seconds if spec.max_seconds > 0 else math.inf
 
     def should_stop() -> bool:  # asked before every batch, in the training thread
-        nonlocal halted
+        nonlocal halted, timed_out
         cpu.adjust()
-        if not halted and stop_requested():  # say so at once: scoring and saving take a while
-            halted = True
+        if not halted and (stop_requested() or time.perf_counter() > deadline):
+            # Said at once: scoring and saving take a while. A run at its time limit ends as a stopped one
+            # (saved), so no run holds the queue longer than the server allows.
+            halted, timed_out = True, time.perf_counter() > deadline
             send(Halted())
         return halted
 
-    began = time.perf_counter()
     trainer.train(spec.epochs, on_progress, should_stop, lambda record: send(EpochDone(record)))
     send(Report(None, weight_images(trainer.model) if live else None))  # as trained, whenever it ended
     return RunResult(
@@ -70,7 +74,7 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
         weights={k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
         optimizer=_to_cpu(trainer.optimizer.state_dict()), config=spec.config, history=list(trainer.history),
         device=str(trainer.device), seconds=(start.seconds if start else 0.0) + time.perf_counter() - began,
-        stopped=halted)
+        stopped=halted, timed_out=timed_out)
 
 
 def start_from_store(store: ModelStore, name: str) -> tuple[StartState, ModelMeta]:
@@ -80,7 +84,7 @@ def start_from_store(store: ModelStore, name: str) -> tuple[StartState, ModelMet
 
 
 def save_run(store: ModelStore, result: RunResult, name: str, owner: str = "", model_id: str = "",
-             replaces: str | None = None) -> Path:
+             replaces: str | None = None, parent: str = "") -> Path:
     """Save a finished run with its settings, history and final metrics. `owner` is the store's owner
     tag (a keyed hash, never the key); `replaces` (a model id) overwrites only that model."""
     model = build_model(result.model)
@@ -90,6 +94,7 @@ def save_run(store: ModelStore, result: RunResult, name: str, owner: str = "", m
         metrics=Metrics.of(result.history),
         parameters=parameter_count(model), device=result.device, train_seconds=result.seconds,
         created=datetime.now(UTC).isoformat(timespec="seconds"), stopped=result.stopped, owner=owner, id=model_id,
+        parent=parent,
     )
     return store.save(model, meta, result.optimizer, overwrite=replaces is not None, replaces=replaces)
 

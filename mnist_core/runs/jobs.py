@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from mnist_core.net.config import ExtraExamples, TrainConfig
+from mnist_core.net.config import check_run_cost, ExtraExamples, TRAIN_DIGITS, TrainConfig
 from mnist_core.net.data import Mnist
 from mnist_core.net.history import EpochRecord, Progress
 from mnist_core.runs.body import save_run, start_from_store
@@ -38,6 +38,15 @@ from mnist_core.storage.permissions import check_may_change
 KEEP_SECONDS = float(os.environ.get("MNIST_APP_KEEP_JOBS_SECONDS", "900"))
 Runner = LocalRunner | RayRunner
 SHARE_EVERY = 0.5  # seconds between publications of a replica's runs on a shared board
+# What one browser may hold of a server's training: its runs waiting or training at once, and how long one run
+# may train before it stops (saved, as if stopped by hand); and the runs a server holds waiting or training.
+RUNS_PER_OWNER = 1
+MAX_RUN_SECONDS = float(os.environ.get("MNIST_APP_MAX_RUN_SECONDS", "1800"))
+MAX_QUEUE = int(os.environ.get("MNIST_APP_MAX_QUEUE", "40"))
+
+
+class QueueFull(StoreError):
+    """A run refused because its browser has one waiting or training already, or the server's queue is full."""
 
 
 def runner_for(address: str | None) -> Runner:
@@ -65,6 +74,7 @@ class JobState:
     batches_per_epoch: int = 0
     preparing: str = ""
     host: str = ""
+    note: str = ""  # why a run that was not stopped by hand ended early (its time limit)
     run_epochs: int = 0  # epochs of the current run
     runs: int = 0  # runs finished and saved: a later run continues the saved model
 
@@ -97,12 +107,17 @@ class TrainingJob:
     def __init__(self, job_id: str, owner: str, name: str, config: TrainConfig, store: ModelStore,
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
                  threads: int = 0, model_id: str = "", runner: Runner | None = None,
-                 base: str | None = None, extra: ExtraExamples | None = None) -> None:
+                 base: str | None = None, extra: ExtraExamples | None = None, max_seconds: float = 0.0,
+                 admit: Callable[[TrainingJob], None] | None = None, train_digits: int = TRAIN_DIGITS) -> None:
         # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
         self.id, self.owner = job_id, owner
+        self.max_seconds = max_seconds  # each run's training time limit; 0: none
+        self.train_digits = train_digits  # what the ceilings count an epoch as
+        self.admit = admit  # raises (one line) when the server will not hold another run of this job's owner now
         self.store, self.load_data, self.queue = store, load_data, queue
         self.continue_from = continue_from
         self.base, self.extra = base, extra  # a stored model copied as this job's start; examples besides MNIST
+        self.parent = ""  # the id of the model `base` named (its descendants are hidden with it)
         self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
         self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of a run; 0: the CPUs others leave free, followed
@@ -142,6 +157,9 @@ class TrainingJob:
         if self.state.runs:
             self.follow_model()
             self.store.check_writable()
+            check_run_cost(self.config, epochs, history=len(self.state.history), train_digits=self.train_digits)
+            if self.admit is not None:
+                self.admit(self)
         with self.lock:
             if self.thread is not None and self.thread.is_alive():
                 raise RuntimeError("this job is still running")
@@ -149,7 +167,7 @@ class TrainingJob:
             self._ended.clear()
             self._halted.clear()
             self.state = replace(self.state, run_epochs=epochs or self.state.config.epochs, status=QUEUED, error="",
-                                 progress=None)
+                                 note="", progress=None)
             self.stop_event.clear()
             self.thread = threading.Thread(target=self._run, name=f"train-{self.id}", daemon=True)
             self.thread.start()
@@ -186,7 +204,7 @@ class TrainingJob:
             s = self.state  # immutable: read outside the lock from here on
         snap = Snapshot(
             id=self.id, owner=self.owner, name=s.name, status=s.status, config=s.config, device=s.device,
-            history=list(s.history), batch_losses=list(s.batch_losses), error=s.error, saved=s.saved,
+            history=list(s.history), batch_losses=list(s.batch_losses), error=s.error, note=s.note, saved=s.saved,
             grad_at=list(s.grad_at), grad_norms=list(s.grad_norms), weights=s.weights,
             halted=self._halted.is_set() and not self._ended.is_set(),
             batches_per_epoch=s.batches_per_epoch, preparing=s.preparing, host=s.host, model_id=self.model_id,
@@ -234,18 +252,23 @@ class TrainingJob:
                 if meta.id != self.model_id:
                     raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
                 self._update(config=replace(meta.config, device=self.config.device), history=tuple(start.history))
+                self.parent = meta.parent  # trained further, it stays the copy it was
             elif self.base is not None:  # a copy of another model, trained on as a new one
                 start, meta = start_from_store(self.store, self.base)
+                self.parent = meta.id or f"name:{meta.name}"
                 start.optimizer = {}  # a fresh optimizer: this run's learning rate, not the end of the base's schedule
                 self._update(history=tuple(start.history))
-            spec = RunSpec(self.config, self.state.run_epochs, self.threads, start, extra=self.extra)
+            spec = RunSpec(self.config, self.state.run_epochs, self.threads, start, extra=self.extra,
+                           max_seconds=self.max_seconds)
             result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event)
             # A new model takes a free name; a model trained further replaces only the file that still
             # holds its id, never another model that has taken the name since.
             save_run(self.store, result, self.name, self.store.owners.tag(self.owner), self.model_id,
-                     replaces=self.model_id if continuing else None)
-            self._update(saved=True, runs=self.state.runs + 1,
-                         status=STOPPED if self.stop_event.is_set() else DONE)
+                     replaces=self.model_id if continuing else None, parent=self.parent)
+            note = (f"stopped at the server's limit of {self.max_seconds / 60:g} minutes of training a run; "
+                    "what it learned is saved") if result.timed_out and not self.stop_event.is_set() else ""
+            self._update(saved=True, runs=self.state.runs + 1, note=note,
+                         status=STOPPED if self.stop_event.is_set() or result.timed_out else DONE)
         except Exception as e:  # shown to the user on the page; the server goes on
             error = str(e) if isinstance(e, (RunError, StoreError, OSError)) else f"{type(e).__name__}: {e}"
             self._update(status=FAILED, error=error)
@@ -259,8 +282,13 @@ class JobRegistry:
     jobs are reserved: no other job, rename or save may take them while they train."""
 
     def __init__(self, store: ModelStore, load_data: Callable[[], Mnist], slots_per_device: int = 1,
-                 keep_seconds: float = KEEP_SECONDS, runner: Runner | None = None) -> None:
+                 keep_seconds: float = KEEP_SECONDS, runner: Runner | None = None,
+                 runs_per_owner: int = RUNS_PER_OWNER, max_queue: int = MAX_QUEUE,
+                 max_run_seconds: float = MAX_RUN_SECONDS, train_digits: int = TRAIN_DIGITS) -> None:
         self.store, self.load_data = store, load_data
+        # What the ceilings count an epoch as (`check_run_cost`) without loading the data: MNIST's training set.
+        self.train_digits = train_digits
+        self.runs_per_owner, self.max_queue, self.max_run_seconds = runs_per_owner, max_queue, max_run_seconds
         self.runner = runner or LocalRunner()
         self.slots = self.runner.slots(slots_per_device)
         self.keep_seconds = keep_seconds
@@ -279,8 +307,11 @@ class JobRegistry:
         examples into its epochs. Of two submits of one new name at once, exactly one gets a job."""
         device = self.runner.queue_of(config)
         self.store.check_writable()  # a read-only or full store is said now, not after the run
+        if continue_from is None:
+            check_run_cost(config, epochs, train_digits=self.train_digits)  # ConfigError: over a ceiling
         with self.lock:
             self._forget_finished()
+            self._admit(owner)
             model_id = ""
             if continue_from is not None:
                 name = continue_from
@@ -288,13 +319,15 @@ class JobRegistry:
                 if meta.builtin:
                     raise StoreError(f"'{continue_from}' ships with the app; train a copy under a new name")
                 check_may_change(self.store, meta, owner)
+                check_run_cost(meta.config, epochs or config.epochs, history=meta.epochs,
+                               train_digits=self.train_digits)
                 if self._reserved(name):
                     raise StoreError(f"'{name}' is being trained right now; wait until its run ends")
                 model_id = meta.id
             else:
                 if base is not None:
                     self.store.meta(base)  # exists and is readable, or a StoreError now
-                name = model_name(name) if name else self.default_name(config)
+                name = self.store.check_new_name(name) if name else self.default_name(config)
                 if self._reserved(name):
                     raise StoreError(f"a run named '{name}' exists already (waiting or training now, so its "
                                      "model is not in the table yet); choose another name")
@@ -303,10 +336,27 @@ class JobRegistry:
             queue = self.queues.setdefault(device, DeviceQueue(self.slots))
             job_id = secrets.token_urlsafe(6)
             job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from,
-                              model_id=model_id, runner=self.runner, base=base, extra=extra)
+                              model_id=model_id, runner=self.runner, base=base, extra=extra,
+                              max_seconds=self.max_run_seconds, admit=self._admit_again,
+                              train_digits=self.train_digits)
             self.jobs[job_id] = job
         job.start(epochs)
         return job
+
+    def _admit(self, owner: str, besides: TrainingJob | None = None) -> None:
+        """QueueFull (one line) unless the server holds another run of `owner` now (under the lock): at most
+        `runs_per_owner` of one browser waiting or training, and `max_queue` in all."""
+        active = [j for j in self.jobs.values() if j is not besides and j.status in ACTIVE]
+        if owner and sum(j.owner == owner for j in active) >= self.runs_per_owner:
+            raise QueueFull("you have a run waiting or training already: wait until it ends, or stop it, "
+                            "before you start another")
+        if len(active) >= self.max_queue:
+            raise QueueFull(f"the server holds {len(active)} runs waiting or training, as many as it takes; "
+                            "try again when one has ended")
+
+    def _admit_again(self, job: TrainingJob) -> None:
+        with self.lock:
+            self._admit(job.owner, besides=job)
 
     def _reserved(self, name: str) -> bool:
         return any(j.name == name and j.status in ACTIVE for j in self.jobs.values())

@@ -4,6 +4,7 @@ its weights back through Ray's object store, so workers need no shared disk. Imp
 from __future__ import annotations
 
 import os
+import socket
 import threading
 from collections.abc import Callable
 from dataclasses import replace
@@ -25,18 +26,41 @@ class RayRunError(RuntimeError):
     """A run on the cluster failed: its worker died, or the training raised; the message says which."""
 
 
+CONNECT_SECONDS = 10.0  # for a cluster's address to answer at all, before Ray's own (minutes of) retries
+
+
+def _check_answers(address: str) -> None:
+    """RayRunError (one line) unless something answers at HOST:PORT (`ray://HOST:PORT` too): Ray itself
+    retries an address nobody answers for minutes."""
+    plain = address.removeprefix("ray://")
+    host, _, port = plain.rpartition(":")
+    if not host or not port.isdigit():
+        raise RayRunError(f"a Ray address is auto, local, HOST:PORT or ray://HOST:PORT; got '{address}'")
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=CONNECT_SECONDS).close()
+    except OSError as e:
+        raise RayRunError(f"nothing answers at the Ray address {address} ({e.strerror or e}); is the "
+                          "cluster started (`ray start --head`)?") from None
+
+
 def connect(address: str) -> None:
     """Join the Ray cluster at `address` ('auto', 'HOST:PORT', 'ray://HOST:PORT'), or start one on this
-    machine for this process with 'local'. The engine's code travels to the workers with the job."""
+    machine for this process with 'local'. The engine's code travels to the workers with the job.
+    RayRunError (one line) when there is no cluster there."""
     if ray.is_initialized():
         return
+    if address not in ("auto", "local"):
+        _check_answers(address)
     runtime_env = {"py_modules": [str(ENGINE)], "excludes": ["__pycache__", "*.pyc"]}
     if address == "local":
         # address="local": a new instance even where `ray start` left one this process could join.
         ray.init(address="local", num_cpus=os.cpu_count(), include_dashboard=False, runtime_env=runtime_env,
                  log_to_driver=False)
     else:
-        ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        try:
+            ray.init(address=address, runtime_env=runtime_env, log_to_driver=False)
+        except (ConnectionError, RuntimeError, ValueError) as e:  # no cluster there ('auto' finds none)
+            raise RayRunError(f"cannot join the Ray cluster at {address}: {str(e).splitlines()[0]}") from None
 
 
 def cluster_gpus() -> int:

@@ -20,7 +20,10 @@ class RayRunner:
         from mnist_core.runs import on_ray
 
         self.on_ray = on_ray
-        on_ray.connect(address)
+        try:
+            on_ray.connect(address)
+        except on_ray.RayRunError as e:
+            raise RunError(str(e)) from None
         self.board = on_ray.job_board()
 
     def new_stop(self) -> threading.Event:

@@ -40,6 +40,7 @@ class Snapshot:
     grad_norms: list[list[float]] = field(default_factory=list)  # per report: each layer's weight gradient size
     weights: np.ndarray | None = None  # first layer (H0, 28, 28), at most runs.WEIGHTS_EVERY seconds old
     error: str = ""
+    note: str = ""  # why it ended early when nobody stopped it (the server's time limit of a run)
     saved: bool = False  # the model is in the store under `name`
     halted: bool = False  # a stop request has ended the training; the model is being scored and saved
     preparing: str = ""  # what the run is doing before its first batch, when that takes a while

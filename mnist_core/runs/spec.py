@@ -33,6 +33,7 @@ class RunSpec:
     start: StartState | None = None
     live_weights: bool = True  # send the first layer's weights with the progress, for a live view
     extra: ExtraExamples | None = None  # examples mixed into every epoch besides MNIST (a class's drawings)
+    max_seconds: float = 0.0  # training time after which the run stops as if asked, and is saved; 0: no limit
 
 
 @dataclass
@@ -47,6 +48,7 @@ class RunResult:
     device: str
     seconds: float  # all its training, earlier runs included
     stopped: bool
+    timed_out: bool = False  # it stopped at the spec's time limit (`stopped` too)
 
 
 # The messages a run sends while it trains, in this order: Preparing? Started (Report | EpochDone)*

@@ -3,7 +3,9 @@ zip and clear; each collection owned by the browser that made it."""
 
 from __future__ import annotations
 
+import contextlib
 import csv
+import errno
 import io
 import os
 import re
@@ -20,7 +22,7 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
-from mnist_core.storage.files import check_name, locked, write_atomically
+from mnist_core.storage.files import check_name, locked, sweep_once, write_atomically
 from mnist_core.storage.owners import OwnerTags
 
 LABELS = "labels.csv"
@@ -152,6 +154,59 @@ def zip_rows(data: bytes) -> Iterator[tuple[str, int, Image.Image, str]]:
             yield file, int(digit), picture, nickname if NICKNAME.fullmatch(nickname) else ""
 
 
+# A drawing in a collection (the app keeps them at most MAX_SIDE a side; these bound what a hand put there).
+MAX_STORED_PIXELS = MAX_IMPORT_PIXELS
+MAX_STORED_SIDE = 4000
+
+
+@dataclass
+class Loaded:
+    """A collection as read: the drawings that read, and one line for each file that did not."""
+
+    drawings: list[Drawing]
+    problems: list[str]
+
+
+def _stored_picture(path: Path) -> np.ndarray:
+    """A stored drawing's pixels; ValueError (one line) for a damaged file or one that would decode to more
+    than MAX_STORED_PIXELS (a 15000x15000 or 1x25,000,000 PNG of a few KB), said from its header."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", Image.DecompressionBombWarning)
+            with Image.open(path, formats=["PNG"]) as picture:
+                if picture.width * picture.height > MAX_STORED_PIXELS or max(picture.size) > MAX_STORED_SIDE:
+                    raise ValueError(f"{picture.width}x{picture.height} pixels is too large for a drawing; left out")
+                picture.load()
+                return np.asarray(picture)
+    except Image.DecompressionBombError:
+        raise ValueError("too large a picture for a drawing (a decompression bomb); left out") from None
+    except (OSError, SyntaxError) as e:
+        raise ValueError(f"a damaged picture ({type(e).__name__}); left out") from None
+
+
+def append_row(path: Path, row: bytes) -> None:
+    """Append one row to a labels file, synced and read back: a row that did not reach the disk whole (a full
+    disk) is cut off again and an OSError raised, so no partial row ever counts as written, and the next row
+    starts on a line of its own. Call it under the folder's lock."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        size = os.fstat(fd).st_size
+        if size and os.pread(fd, 1, size - 1) != b"\n":
+            row = b"\n" + row  # a row cut short by a crash before: it stays a bad line of its own (skipped)
+        try:
+            if os.write(fd, row) != len(row):
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+            os.fsync(fd)
+            if os.pread(fd, len(row), size) != row:
+                raise OSError(errno.EIO, "the row read back is not the one written", str(path))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)
+            raise
+    finally:
+        os.close(fd)
+
+
 def _good_row(row: list[str]) -> bool:
     """A labels row: a plain PNG name and a digit, then (optionally) who added it and their nickname."""
     return (len(row) in (2, 4) and Path(row[0]).name == row[0] and row[0].endswith(".png")
@@ -165,6 +220,7 @@ class Collections:
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = find_drawings_dir(root)
         self.owners = OwnerTags(self.root)
+        sweep_once(self.root, depth=1)  # what killed writes left in it and its collections, at this process's start
 
     def _folder(self, name: str) -> Path:
         return self.root / check_name(name, "collection")
@@ -241,8 +297,8 @@ class Collections:
         row = io.StringIO()
         csv.writer(row).writerow([file, int(label)] + ([self.owners.tag(owner), nickname] if owner else []))
         try:
-            with locked(folder), open(folder / LABELS, "a", newline="") as f:
-                f.write(row.getvalue())  # one write: a full disk cuts it short at worst (load skips it)
+            with locked(folder):
+                append_row(folder / LABELS, row.getvalue().encode())
         except OSError:
             (folder / file).unlink(missing_ok=True)
             raise
@@ -257,20 +313,26 @@ class Collections:
         return (stat.st_mtime_ns, stat.st_size)
 
     def load(self, name: str) -> list[Drawing]:
+        """The collection's drawings; a file that cannot be read is left out (`read` says which and why)."""
+        return self.read(name).drawings
+
+    def read(self, name: str) -> Loaded:
+        """Every drawing that reads, and one line for each file that does not (damaged, or a picture no
+        drawing of this app is: more than MAX_STORED_PIXELS, checked from its header before it is decoded).
+        One bad file never hides the others."""
         folder = self._folder(name)
+        loaded = Loaded([], [])
         if not (folder / LABELS).is_file():
-            return []
-        drawings = []
-        with open(folder / LABELS, newline="") as f:
+            return loaded
+        with open(folder / LABELS, newline="", errors="replace") as f:
             for row in csv.reader(f):
                 if not _good_row(row) or not (folder / row[0]).is_file():
                     continue  # a line cut short, or a file gone: skipped, the rest still counts
                 try:
-                    with Image.open(folder / row[0]) as picture:
-                        drawings.append(Drawing(row[0], int(row[1]), np.asarray(picture), *row[2:4]))
-                except OSError:
-                    continue
-        return drawings
+                    loaded.drawings.append(Drawing(row[0], int(row[1]), _stored_picture(folder / row[0]), *row[2:4]))
+                except ValueError as e:
+                    loaded.problems.append(f"{row[0]}: {e}")
+        return loaded
 
     def remove(self, name: str, file: str, owner: str = "", operator: bool = False) -> None:
         """Delete one drawing: only the browser that added it (or the operator) may (ValueError otherwise).

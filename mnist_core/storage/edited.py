@@ -26,7 +26,8 @@ def save_edited(store: ModelStore, source: MLP, source_meta: ModelMeta, edits: l
                 test_images: np.ndarray, test_labels: np.ndarray) -> ModelMeta:
     """Apply `edits` to `source` and save the result under `name` (which must be free) as a new model with a
     new id, owned by `owner` (the store's owner tag). It keeps the source's training settings and history
-    (how its weights were learned), and its metrics are the edited network's own on the test set, so the
+    (how its weights were learned), its parent is the source (the teacher hiding the source hides it too),
+    and its metrics are the edited network's own on the test set, so the
     leaderboard ranks it by what it does now. Raises StoreError (or ValueError for a bad edit)."""
     if not edits:
         raise StoreError("nothing was edited: the model is the same as the one it came from")
@@ -37,6 +38,8 @@ def save_edited(store: ModelStore, source: MLP, source_meta: ModelMeta, edits: l
         parameters=parameter_count(edited), created=datetime.now(UTC).isoformat(timespec="seconds"),
         metrics=Metrics(scores.accuracy, scores.macro_f1),
         edited_from=EditedFrom(source_meta.name, source_meta.id, tuple(edits)),
+        # A copy of the source, as a model trained on from it is: hidden on the leaderboard with it.
+        parent=source_meta.id or f"name:{source_meta.name}",
         history=list(source_meta.history))
     path: Path = store.save(edited, meta)
     return store.meta(path.stem)

@@ -10,6 +10,7 @@ import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -73,14 +74,89 @@ def write_atomically(path: Path, write, overwrite: bool = True, mode: int = 0o64
         Path(tmp).unlink(missing_ok=True)
 
 
-def read_json(path: Path) -> dict:
+class DamagedFile(OSError):
+    """A side file is there but cannot be read (a hand edit, a disk error); it is kept, never written over."""
+
+
+def _parse_json(path: Path) -> dict | None:
+    """The mapping in `path`; {} when there is no file; None when it is there but unreadable or not a mapping."""
     try:
-        values = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return {}  # none yet, or damaged: as if empty (a damaged file is replaced at the next write)
-    return values if isinstance(values, dict) else {}
+        data = path.read_bytes()
+    except FileNotFoundError:
+        return {}
+    except OSError:
+        return None
+    try:
+        values = json.loads(data)
+    except ValueError:
+        return None
+    return values if isinstance(values, dict) else None
+
+
+def read_json(path: Path) -> dict:
+    """A small JSON side file's mapping for reading: {} when there is none, and {} too when it is damaged
+    (readers go on; `write_json` refuses to write over it, so what it held is never lost)."""
+    values = _parse_json(path)
+    return {} if values is None else values
+
+
+def keep_aside(path: Path) -> Path:
+    """A copy of a damaged file beside it (`NAME.damaged-TIME`), once for each content; returns the copy."""
+    data = path.read_bytes()
+    for earlier in sorted(path.parent.glob(f"{path.name}.damaged-*")):
+        with contextlib.suppress(OSError):
+            if earlier.read_bytes() == data:
+                return earlier
+    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
+    write_atomically(aside, lambda f: f.write(data), overwrite=False)
+    return aside
 
 
 def write_json(path: Path, values: dict) -> None:
+    """Replace a side file whole (atomically). A file there that cannot be read is never replaced with what a
+    reader made of it (nothing): it is copied aside and the write refused, DamagedFile (one line). Call it
+    under the folder's lock, with what was read under the same lock."""
     path.parent.mkdir(parents=True, exist_ok=True)
+    if _parse_json(path) is None:
+        try:
+            aside = keep_aside(path)
+        except OSError:
+            aside = None
+        raise DamagedFile(f"{path.name} cannot be read, so it was not changed; fix it by hand or remove it"
+                          + (f" (a copy is kept as {aside.name})" if aside else "") + f": {path}")
     write_atomically(path, lambda f: f.write(json.dumps(values, ensure_ascii=False, indent=1).encode()))
+
+
+DEBRIS_AGE = 600.0  # seconds: a temporary file this old is a killed write's, not one in progress
+
+
+def sweep_debris(folder: Path, depth: int = 1, age: float = DEBRIS_AGE) -> int:
+    """Remove what killed writes left (`write_atomically`'s `.NAME.*.tmp`) in `folder` and `depth` levels of
+    folders below, if older than `age` seconds (a write in progress elsewhere is younger); returns how many."""
+    removed, now = 0, time.time()
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in entries:
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.name.startswith(".") and entry.name.endswith(".tmp"):
+                if now - entry.stat(follow_symlinks=False).st_mtime > age:
+                    os.unlink(entry.path)
+                    removed += 1
+            elif depth > 0 and entry.is_dir(follow_symlinks=False):
+                removed += sweep_debris(Path(entry.path), depth - 1, age)
+        except OSError:
+            continue  # gone meanwhile, or not ours to remove
+    return removed
+
+
+_swept: set[Path] = set()
+
+
+def sweep_once(folder: Path, depth: int = 1) -> None:
+    """`sweep_debris` the first time a process opens `folder` (its start), not at every later opening."""
+    key = Path(folder).absolute()
+    if key not in _swept:
+        _swept.add(key)
+        sweep_debris(key, depth)

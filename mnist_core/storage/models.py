@@ -4,11 +4,13 @@ file checked before use; which model a file is (an id), whatever its name."""
 from __future__ import annotations
 
 import contextlib
+import copy
 import io
 import math
 import os
 import secrets
 import uuid
+import zipfile
 from dataclasses import asdict, dataclass, field, fields
 from datetime import datetime
 from pathlib import Path
@@ -16,11 +18,20 @@ from pathlib import Path
 import torch
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
-from mnist_core.net.config import TrainConfig
+from mnist_core.net.config import MAX_HISTORY, TrainConfig
 from mnist_core.net.edits import Edit, edit_from_dict, edit_to_dict
 from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import ACTIVATIONS, build_model, MLP
-from mnist_core.storage.files import check_name, locked, MODEL_SUFFIX, NAME_PATTERN, os_error_text, write_atomically
+from mnist_core.storage.files import (
+    check_name,
+    locked,
+    MODEL_SUFFIX,
+    NAME_PATTERN,
+    os_error_text,
+    sweep_once,
+    write_atomically,
+)
+from mnist_core.storage.names import as_read, poses_as_app_label, UnreadableName
 from mnist_core.storage.owners import OwnerTags
 
 SUFFIX = MODEL_SUFFIX
@@ -30,6 +41,10 @@ FORMAT = 1
 MAX_LAYERS = 16
 MAX_WIDTH = 65_536
 MAX_PARAMETERS = 50_000_000  # 200 MB of float32
+# A file's pickled part (metadata, history, the optimizer's small values; not the tensors) is read whole by
+# every listing: at most this big, checked from the zip's directory before it is unpickled. 10,000 epochs
+# (MAX_HISTORY) of history are about 3 MB; a forged 2 million rows are 58 MB.
+MAX_META_BYTES = 16 * 1024 * 1024
 # Models that ship with the app: listed and loaded like the others, never overwritten or deleted.
 BUILTIN_DIR = PROJECT_ROOT / "mnist_core" / "builtin_models"
 
@@ -80,6 +95,7 @@ class ModelMeta:
     owner: str = ""  # OwnerTags hash of who may rename or delete it in a shared app ("" = nobody but the operator)
     builtin: bool = False
     id: str = ""  # uuid4 hex, made with the model and kept by Train more: which model a file is, whatever its name
+    parent: str = ""  # the id of the model this one started as a copy of ("" for a new one): hidden with it
     edited_from: EditedFrom | None = None  # made in the lab from another model (older files: None)
 
     @property
@@ -122,7 +138,7 @@ def _check_plain(values: dict) -> None:
             raise StoreError(f"metadata field {what}")
 
     get = values.get
-    for key in ("name", "created", "device", "owner", "id"):
+    for key in ("name", "created", "device", "owner", "id", "parent"):
         need(isinstance(get(key, ""), str), f"'{key}' is not text")
     for key in ("stopped", "builtin"):
         need(isinstance(get(key, False), bool), f"'{key}' is not true/false")
@@ -136,6 +152,7 @@ def _check_plain(values: dict) -> None:
     history = get("history", [])
     need(isinstance(history, list) and all(isinstance(r, dict) for r in history),
          "'history' is not a list of epoch records")
+    need(len(history) <= MAX_HISTORY, f"'history' holds {len(history):,} epochs, more than {MAX_HISTORY:,}")
     model = get("model")
     need(isinstance(model, dict), "'model' is not a mapping")
     hidden = model.get("hidden")
@@ -147,6 +164,24 @@ def _check_plain(values: dict) -> None:
          "'model.dropout' is not a number in [0, 1)")
     count = sum(shape[0] * (shape[1] if len(shape) == 2 else 1) for shape in expected_shapes(model).values())
     need(count <= MAX_PARAMETERS, f"'model.hidden' makes {count:,} parameters, more than {MAX_PARAMETERS:,}")
+
+
+def _check_pickle_size(path: Path) -> None:
+    """StoreError unless the file's pickled part is at most MAX_META_BYTES, from the zip's directory (a few
+    hundred bytes read): a forged history of millions of rows is refused before it is unpickled."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            size = sum(i.file_size for i in archive.infolist() if i.filename.endswith("/data.pkl"))
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return  # not a zip: torch.load says what it is
+    if size > MAX_META_BYTES:
+        raise StoreError(f"its metadata is {size / 1e6:.0f} MB, more than {MAX_META_BYTES // (1024 * 1024)} MB "
+                         "(a history no run makes)")
+
+
+# Metadata read, by file version (path, name, inode, mtime, size): a listing of unchanged files reads none.
+_META_CACHE: dict[tuple, ModelMeta] = {}
+META_CACHE_ENTRIES = 512
 
 
 def expected_shapes(model: dict) -> dict[str, tuple[int, ...]]:
@@ -201,6 +236,7 @@ class ModelStore:
         same = builtin_dir is not None and self.root.resolve() == Path(builtin_dir).resolve()
         self.builtin_dir = None if same else builtin_dir
         self.owners = OwnerTags(self.root)
+        sweep_once(self.root, depth=0)  # what killed saves left, at this process's start
 
     def _path(self, name: str) -> Path:
         return self.root / f"{model_name(name)}{SUFFIX}"
@@ -235,6 +271,32 @@ class ModelStore:
             n += 1
             candidate = model_name(f"{name[:60]}-{n}")
         return candidate
+
+    def _all_names(self) -> list[str]:
+        names = []
+        for folder in [self.root] + ([self.builtin_dir] if self.builtin_dir else []):
+            with contextlib.suppress(OSError):
+                names += [p.name[: -len(SUFFIX)] for p in folder.glob(f"*{SUFFIX}")]
+        return names
+
+    def check_new_name(self, name: str) -> str:
+        """A name a new model (or a rename) may take: a plain name that reads as neither one of the app's own
+        labels nor another stored model's name ('aIice1' beside 'alice1', 'default.' beside 'default'); a
+        StoreError (one line) otherwise. The name itself being taken is the caller's check."""
+        model_name(name)
+        try:
+            label = poses_as_app_label(name)
+            key = as_read(name, "model name")
+        except UnreadableName as e:
+            raise StoreError(str(e)) from None
+        if label is not None:
+            raise StoreError(f"'{name}' reads as the app's own '{label}': choose a name of your own")
+        for other in self._all_names():
+            with contextlib.suppress(UnreadableName):
+                if other != name and as_read(other) == key:
+                    raise StoreError(f"'{name}' reads as the model '{other}' on the leaderboard: choose a name "
+                                     "that does not look like another")
+        return name
 
     def exists(self, name: str) -> bool:
         return self._path(name).is_file() or self._builtin_path(name) is not None
@@ -271,10 +333,12 @@ class ModelStore:
             torch.save(payload, buffer)
             self.root.mkdir(parents=True, exist_ok=True)
             if not overwrite:
-                try:
-                    write_atomically(path, lambda f: f.write(buffer.getbuffer()), overwrite=False)
-                except FileExistsError:
-                    raise StoreError(f"a model named '{meta.name}' exists already; choose another name") from None
+                with self.locked():  # no look-alike name published between the check and the link
+                    self.check_new_name(meta.name)
+                    try:
+                        write_atomically(path, lambda f: f.write(buffer.getbuffer()), overwrite=False)
+                    except FileExistsError:
+                        raise StoreError(f"a model named '{meta.name}' exists already; choose another name") from None
                 return path
             with self.locked():
                 if replaces is not None:
@@ -309,6 +373,7 @@ class ModelStore:
     def _read(self, path: Path, name: str) -> tuple[dict, ModelMeta]:
         """A file's payload and its metadata, parsed once (the name and built-in flag from the file's place)."""
         try:
+            _check_pickle_size(path)
             # mmap: reading the metadata and shapes does not pull the weights into memory.
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             if not isinstance(payload, dict) or payload.get("format") != FORMAT or "meta" not in payload:
@@ -331,7 +396,23 @@ class ModelStore:
                              f"({type(e).__name__})") from e
 
     def meta(self, name: str) -> ModelMeta:
-        return self._read(self._locate(name), name)[1]
+        """A model's metadata, read once per version of its file in this process (every page asks for it)."""
+        path = self._locate(name)
+        try:
+            stat = path.stat()
+        except OSError as e:
+            raise StoreError(os_error_text(e, f"the model '{name}'")) from None
+        key = (str(path), name, stat.st_ino, stat.st_mtime_ns, stat.st_size)
+        found = _META_CACHE.get(key)
+        if found is None:
+            found = self._read(path, name)[1]
+            if len(_META_CACHE) >= META_CACHE_ENTRIES:
+                _META_CACHE.pop(next(iter(_META_CACHE)))
+            _META_CACHE[key] = found
+        meta = copy.copy(found)  # callers may change theirs (a save sets its id); the records are not changed
+        meta.history = list(found.history)
+        meta.builtin = self.is_builtin(name)
+        return meta
 
     def load(self, name: str, device: torch.device | str = "cpu") -> tuple[MLP, ModelMeta, dict]:
         """The rebuilt model (eval mode, on device), its metadata and its optimizer state."""
@@ -388,6 +469,7 @@ class ModelStore:
         try:
             with self.locked():
                 path = self._writable(name)
+                self.check_new_name(new_name)
                 try:
                     os.link(path, target)  # fails if the target exists: no model is ever overwritten
                 except FileExistsError:

@@ -1,0 +1,128 @@
+"""Issue #26, one student cannot take down the class: the ceilings of a run (shared by the CLI and the app, within
+what the store reads back), one run per browser, a cap on the server's queue, and a run's time limit."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from mnist_core.net.config import (
+    check_run_cost,
+    ConfigError,
+    MAX_TRAIN_LAYERS,
+    MAX_TRAIN_PARAMETERS,
+    parameters_of,
+    PRESETS,
+    TrainConfig,
+)
+from mnist_core.net.model import MLP, parameter_count
+from mnist_core.runs.jobs import JobRegistry, QueueFull
+from mnist_core.runs.snapshot import ACTIVE, STOPPED
+from mnist_core.storage.models import MAX_LAYERS, MAX_PARAMETERS, ModelStore
+
+from .conftest import PROJECT
+from .helpers import FAST, wait_for
+
+
+def test_every_preset_is_within_the_ceilings_and_the_huge_runs_are_not():
+    for config in PRESETS.values():
+        check_run_cost(config)
+    for hidden, words in (((8192, 8192, 8192), "parameters"), ((64,) * 9, "hidden layers"),
+                          ((8192,) * 100, "hidden layers")):
+        with pytest.raises(ConfigError, match=words) as refused:
+            check_run_cost(TrainConfig(hidden=hidden))
+        assert "\n" not in str(refused.value)
+    with pytest.raises(ConfigError, match="batches"):  # 200 epochs at batch 16: 750,000 batches
+        check_run_cost(TrainConfig(epochs=200, batch_size=16))
+    with pytest.raises(ConfigError, match="epochs"):
+        check_run_cost(TrainConfig(epochs=10), history=9_995)
+
+
+def test_the_ceilings_are_within_what_the_store_reads_back(tmp_path):
+    assert MAX_TRAIN_LAYERS <= MAX_LAYERS and MAX_TRAIN_PARAMETERS <= MAX_PARAMETERS
+    for hidden in ((16,), (300, 200, 100), (5,) * MAX_TRAIN_LAYERS):
+        assert parameters_of(hidden) == parameter_count(MLP(hidden))
+
+
+def test_the_cli_refuses_a_17_layer_or_73_million_parameter_model_in_one_line_and_saves_nothing(tmp_path):
+    for hidden in (",".join(["32"] * 17), "8000,8000"):
+        done = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--hidden", hidden, "--store",
+                               str(tmp_path / "models"), "--data-dir", str(tmp_path / "nothing")], cwd=PROJECT,
+                              capture_output=True, text=True, timeout=60)
+        assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
+        assert done.stderr.startswith("error: too large a run")
+    assert not list((tmp_path / "models").glob("*.pt"))
+
+
+@pytest.mark.parametrize("args", [["train", "--epochs", "x"], ["train", "--preset", "forged"], ["evaluate"],
+                                  ["train", "--threads", "-3"], ["train", "--batch-size", "0"], ["nonsense"]])
+def test_every_bad_argument_is_one_line_and_exit_2(tmp_path, args):
+    done = subprocess.run([sys.executable, "-m", "mnist_core", *args, *(["--store", str(tmp_path)] if args[0] in (
+        "train", "evaluate") else [])], cwd=PROJECT, capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2 and done.stderr.count("\n") == 1 and done.stderr.startswith("error: "), done.stderr
+
+
+def test_train_on_a_ray_address_nobody_answers_is_one_line(tmp_path, tiny_dir):
+    pytest.importorskip("ray")
+    done = subprocess.run([sys.executable, "-m", "mnist_core", "train", "--epochs", "1", "--hidden", "8",
+                           "--ray", "127.0.0.1:9", "--store", str(tmp_path / "m"), "--data-dir", str(tiny_dir)],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines()[-1].startswith("error: nothing answers at the Ray address 127.0.0.1:9")
+    assert "Traceback" not in done.stderr
+
+
+@pytest.fixture
+def registry(tmp_path, tiny):
+    return JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny,
+                       train_digits=len(tiny.train_labels), max_queue=3)
+
+
+def test_one_run_per_browser_waiting_or_training(registry):
+    long = TrainConfig(**{**FAST, "epochs": 500})
+    first = registry.submit("alice", long, name="first")
+    with pytest.raises(QueueFull, match="you have a run waiting or training already"):
+        registry.submit("alice", TrainConfig(**FAST), name="second")
+    other = registry.submit("bob", TrainConfig(**FAST), name="bobs")  # another browser is not held up
+    assert other.wait(60)
+    first.stop()
+    assert first.wait(60)
+    assert registry.submit("alice", TrainConfig(**FAST), name="second").wait(60)  # after it ended: fine
+
+
+def test_train_more_of_a_finished_run_counts_as_that_browsers_run(registry):
+    done = registry.submit("alice", TrainConfig(**FAST), name="done")
+    assert done.wait(60)
+    running = registry.submit("alice-too", TrainConfig(**{**FAST, "epochs": 500}), name="long")
+    done.owner = "alice-too"  # the finished run's browser has another one training now
+    with pytest.raises(QueueFull):
+        done.start(1)
+    running.stop()
+    assert running.wait(60)
+    with pytest.raises(ConfigError, match="too large"):  # Train more is held to the ceilings too
+        done.start(10_000)
+
+
+def test_the_servers_queue_has_a_cap(registry):
+    jobs = [registry.submit(f"student{i}", TrainConfig(**{**FAST, "epochs": 500}), name=f"s{i}") for i in range(3)]
+    with pytest.raises(QueueFull, match="3 runs waiting or training") as refused:
+        registry.submit("student-late", TrainConfig(**FAST), name="late")
+    assert "\n" not in str(refused.value)
+    for job in jobs:
+        job.stop()
+    for job in jobs:
+        assert job.wait(60)
+    assert not [j for j in registry.jobs.values() if j.status in ACTIVE]
+
+
+def test_a_run_at_the_servers_time_limit_stops_and_is_saved(tmp_path, tiny):
+    registry = JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny,
+                           train_digits=len(tiny.train_labels), max_run_seconds=1.0)
+    job = registry.submit("alice", TrainConfig(**{**FAST, "epochs": 1000}), name="endless")
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.status == STOPPED and snap.saved and "limit" in snap.note
+    assert 1 <= registry.store.meta("endless").epochs < 1000 and registry.store.meta("endless").stopped
+    wait_for(lambda: job.queue.running == 0)
