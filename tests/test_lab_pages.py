@@ -67,3 +67,20 @@ def test_mistakes_says_what_a_threshold_answers_and_how_well(env):
     result = evaluate(model, data.test_images, data.test_labels)
     expected = coverage(result.probs, result.labels, 0.5).sentence("the test digits")
     assert any(expected in m.value for m in at.markdown)
+
+
+def test_switching_off_until_the_answer_changes_lists_the_sequence_and_keeps_it(env):
+    from mnist_core.net.data import load_mnist
+    from mnist_core.net.lab import knock_out_until_change
+
+    at = inside_page("Lab")
+    at.button(key="lab_knock").click().run()
+    assert not at.exception
+    model, _, _ = ModelStore(env / "models").load("default")
+    expected = knock_out_until_change(model, load_mnist(env / "mnist").test_images[0])
+    verdict = (f"The answer changed from {expected.digit_before} after {len(expected.steps)} units" if expected.changed
+               else f"Still {expected.digit_before}")
+    assert any(verdict in m.value for m in at.markdown)
+    at.button(key="lab_keep").click().run()
+    assert not at.exception
+    assert at.session_state["lab_edits"]["default"] == expected.edits

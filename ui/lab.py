@@ -63,6 +63,11 @@ def global_edits() -> list[Edit]:
     return edits
 
 
+def add_edits(name: str, edits: list[Edit]) -> None:
+    unit_edits(name).extend(edits)
+    st.session_state.pop(KNOCKOUT, None)
+
+
 def reset(name: str) -> None:
     st.session_state.setdefault(EDITS, {})[name] = []
     st.session_state.update({"lab_noise": 0, "lab_prune": 0, "lab_temperature": 1.0})
@@ -98,9 +103,8 @@ def _unit_controls(model: MLP, name: str) -> None:
     edit = (SwitchOff(layer, int(unit)) if action == "switch off" else
             ShiftBias(layer, int(unit), float(amount)) if action == "shift its bias" else
             ScaleWeights(layer, int(unit), float(amount)))
-    if st.button(f"Apply: {describe(edit, model)}", key="lab_add"):
-        unit_edits(name).append(edit)
-        st.rerun(scope="fragment")
+    # A callback, so the edit is in the list before the run that draws the figures (no second rerun).
+    st.button(f"Apply: {describe(edit, model)}", key="lab_add", on_click=add_edits, args=(name, [edit]))
 
 
 @st.fragment
@@ -153,10 +157,7 @@ def lab_view(name: str, created: str, image: np.ndarray) -> None:
         verdict = (f"The answer changed from {knockout.digit_before} after {len(knockout.steps)} units"
                    if knockout.changed else f"Still {knockout.digit_before} with every active unit of the layer off")
         st.markdown(f"**{verdict}.**\n\n" + "\n".join(lines[-12:]))
-        if st.button("Keep these switched off", key="lab_keep"):
-            unit_edits(name).extend(knockout.edits)
-            st.session_state.pop(KNOCKOUT, None)
-            st.rerun(scope="fragment")
+        st.button("Keep these switched off", key="lab_keep", on_click=add_edits, args=(name, knockout.edits))
     save_panel(model, meta, edits)
 
 
