@@ -87,6 +87,9 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
             "customdata": [[layer.layer, n.unit] for n in layer.nodes], "name": layer.name,
             "text": [f"{n.unit}: {n.a:.0%}" for n in layer.nodes] if output else None, "textposition": "middle right",
             "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>", "showlegend": False,
+            # A click selects a node; Plotly would fade every other one, which reads as "switched off".
+            "unselected": {"marker": {"opacity": 1}, "textfont": {"color": "#444"}},
+            "selected": {"marker": {"opacity": 1}},
             "marker": {"size": 16 if output else 9, "color": (values / top).clip(0, 1).tolist(), "cmin": 0, "cmax": 1,
                        "colorscale": [[0, "#f7fbff"], [0.4, "#6baed6"], [1, "#08306b"]],
                        "line": {"width": 0.8, "color": "#555"}}})
@@ -126,7 +129,7 @@ def unit_panel(name: str, created: str, model: MLP, image: np.ndarray, layer: in
         if layer == 0:
             weights = weight_images(model)[unit]
             st.image(weight_grid(np.stack([weights, weights * np.asarray(image, np.float32)]), columns=2, scale=5,
-                                 labels=["its weights", "weights × ink"]))
+                                 labels=["its weights", "weights x ink"]))
             st.caption("Red: ink there pushes this unit up; blue: holds it back. Right: only where this digit has ink.")
         else:
             parts = maths.products[unit]
