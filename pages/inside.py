@@ -36,6 +36,7 @@ from ui.current_model import model_picker
 from ui.engine import data_problem, dataset
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.lab import lab_view
+from ui.last_drawing import last_drawing
 from ui.maths_view import maths_view
 from ui.models import model_names
 from ui.network import show_network, unit_panel
@@ -84,6 +85,8 @@ def layer_map(name: str, created: str, layer: int | None, method: str) -> tuple[
 def choose_input() -> tuple[np.ndarray, str]:
     """The digit to look into: the last drawing from the Draw page, or a test digit. ([0, 1] (28, 28), title)"""
     drawn = st.session_state.get(DRAWN)
+    if drawn is None and (last := last_drawing()) is not None:  # a reload: the server kept it for this browser
+        drawn = last.pixels
     sources = (["drawing"] if drawn is not None else []) + ["test"]
     if st.session_state.get(INSIDE_SOURCE) not in sources:
         st.session_state[INSIDE_SOURCE] = sources[0]

@@ -10,6 +10,7 @@ import ui.startup  # noqa: F401  (first: a page run alone on a fresh server stil
 from mnist_core.net.config import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, SCHEDULES, TrainConfig
 from mnist_core.net.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.net.device import available_devices, DeviceError
+from mnist_core.net.experiments import Experiment, experiment_from_query, EXPERIMENTS
 from mnist_core.net.model import ACTIVATIONS, layers_label
 from mnist_core.net.pictures import gallery_image, weight_grid
 from mnist_core.net.train import preview
@@ -22,6 +23,17 @@ from ui.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_f
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
+from ui.join import share_link
+from ui.live import (
+    controls_bar,
+    experiment_note,
+    experiments_list,
+    health_words,
+    live_settings,
+    paused_line,
+    spread_chart,
+    step_panel,
+)
 from ui.models import offered_models
 from ui.widgets import confirmed, KeptError, Notice
 
@@ -58,10 +70,26 @@ def config_from_widgets() -> TrainConfig:
                                            for f in fields(TrainConfig) if f"t_{f.name}" in s})
 
 
+def use_experiment(experiment: Experiment, config: TrainConfig | None = None) -> None:
+    """The experiment's settings into the widgets (a link's as the link has them), to be started with Train."""
+    config = config or experiment.config
+    st.session_state.update({f"t_{f.name}": to_widget(getattr(config, f.name)) for f in fields(TrainConfig)
+                             if f.metadata.get("preset", True)})
+    st.session_state["t_experiment"] = experiment.key
+
+
+def start_experiment(experiment: Experiment) -> None:
+    use_experiment(experiment)
+    start_training()
+
+
 def start_training() -> None:
     registry, _ = job_registry()
+    experiment = EXPERIMENTS.get(st.session_state.get("t_experiment", ""))
     try:
-        job = registry.submit(owner(), config_from_widgets(), name=st.session_state.t_name.strip() or None)
+        job = registry.submit(owner(), config_from_widgets(), name=st.session_state.t_name.strip() or None,
+                              planned=list(experiment.planned) if experiment else None,
+                              delay=experiment.delay if experiment else 0.0)
     except (ConfigError, StoreError, DeviceError, ValueError) as e:
         TRAIN_ERROR.keep(str(e))
         return
@@ -205,7 +233,7 @@ def status_line(snap: Snapshot) -> None:
         st.error(f"Training failed: {snap.error}")
 
 
-def live_view(job_id: str, was_active: bool) -> None:
+def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
     """Two parts, redrawn while the job runs (the training process never touches Streamlit): where the run
     is and its loss curve every second; what changes once an epoch every EPOCH_VIEW_EVERY seconds, as
     each redrawn chart costs the browser CPU that training needs (benchmarks/app_figures.py)."""
@@ -215,10 +243,18 @@ def live_view(job_id: str, was_active: bool) -> None:
 
     @st.fragment(run_every=1.0 if was_active else None)
     def progress_view() -> None:
-        snap = registry.get(job_id).snapshot()
+        job = registry.get(job_id)
+        snap = job.snapshot()
         st.subheader(f"{snap.name}  ·  {snap.config.summary().layers} on {snap.device}")
         status_line(snap)
+        paused_line(snap)
+        if snap.continues:
+            st.caption(f"Train more {snap.continues}.")
+        if mine:
+            controls_bar(job, snap, who)
+            live_settings(job, snap, who)
         st.plotly_chart(loss_figure(snap), key="loss_chart", config=chart_config(snap))
+        step_panel(snap)
         if was_active and not snap.active:
             st.rerun(scope="app")  # the job ended: refresh the buttons, the models table and the rest
 
@@ -239,6 +275,10 @@ def live_view(job_id: str, was_active: bool) -> None:
                            hide_index=True)
         with right:
             health_panel(snap)
+            health_words(registry.get(job_id), snap, who, mine)
+        spread = spread_chart(snap)
+        if spread is not None:
+            st.plotly_chart(spread, key="spread_chart", config=chart_config(snap))
         weights_panel(snap)
 
     progress_view()
@@ -390,6 +430,21 @@ def announce_new_model(job_id: str, snap: Snapshot, mine: bool) -> None:
         NOTICE.say(f"**{snap.name}** is now the current model for Draw, Mistakes and Inside.")
 
 
+def linked_experiment() -> None:
+    """An experiment's link (?experiment=...&lr=...): its settings into the widgets, once per link."""
+    params = {k: st.query_params[k] for k in st.query_params}
+    if "experiment" not in params or st.session_state.get("t_linked") == params:
+        return
+    st.session_state["t_linked"] = params
+    try:
+        found = experiment_from_query(params)
+    except ConfigError as e:
+        TRAIN_ERROR.keep(f"This experiment link does not work: {e}")
+        return
+    if found is not None:
+        use_experiment(*found)
+
+
 def render() -> None:
     for key in SETTINGS:  # keep the settings when the user visits another page and comes back
         if key in st.session_state:
@@ -403,6 +458,7 @@ def render() -> None:
         # now, not after the click; not on a first look, which it would slow, whatever page that is.
         start_child_server()
     st.session_state["t_seen"] = True
+    linked_experiment()  # before the settings widgets are drawn: it sets their values
     st.title("Train a network")
     job = current_job()
     linked = st.query_params.get("job")
@@ -426,6 +482,8 @@ def render() -> None:
             settings_panel(busy)
     if have_data and (job is None or mine):
         augmentation_preview()
+    if st.session_state.get("t_experiment") in EXPERIMENTS and (job is None or mine):
+        experiment_note(EXPERIMENTS[st.session_state["t_experiment"]])
     TRAIN_ERROR.show()
     buttons = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
     watching = job is not None and not mine
@@ -438,13 +496,14 @@ def render() -> None:
         buttons[2].button("Train more", on_click=train_more)
     if job is not None:
         if mine:
-            base = (st.context.url or "").split("?")[0]  # no URL outside a browser (AppTest)
-            st.caption(f"Share this run (read-only): `{base}?job={job.id}`")
+            share_link(job.id)  # an address a student's device opens, with its QR code
         else:
             st.caption("You are watching someone else's run (read-only).")
-        live_view(job.id, snap.active)
+        live_view(job.id, snap.active, mine, who)
     else:
         st.info("Choose the settings on the left and press **Train**; the curves draw themselves as it learns.")
+    if have_data and (job is None or mine) and not busy:
+        experiments_list(start_experiment)
     class_training_panel(busy or watching, have_data)
     models_panel(who)
 

@@ -115,6 +115,7 @@ def test_a_damaged_hidden_list_is_one_line_and_the_operator_can_write_it_again(s
         hidden.ids()
     hidden.hide("some-id", operator=True)
     assert hidden.ids() == {"some-id"}
+    assert list(store.root.glob(f"{HIDDEN_FILE}.damaged-*")), "the unreadable list is kept aside, not lost"
 
 
 def test_the_store_signature_changes_with_each_save_rename_delete_and_hide(store):

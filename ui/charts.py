@@ -77,6 +77,19 @@ def with_gaps(x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
     return tuple(np.insert(np.asarray(a, dtype=float), cut, np.nan, axis=0) for a in (x, *ys))
 
 
+MARK_COLOR = "#d95f02"
+
+
+def change_marks(snap: Snapshot) -> dict:
+    """Each live setting change as a dashed vertical line with its label ("lr 0.003 → 0.3"), as layout parts."""
+    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": c.epoch, "x1": c.epoch, "y0": 0, "y1": 1,
+               "line": {"color": MARK_COLOR, "width": 1.5, "dash": "dash"}} for c in snap.changes]
+    notes = [{"x": c.epoch, "y": 1 - 0.09 * (i % 3), "xref": "x", "yref": "paper", "text": c.label,
+              "showarrow": False, "xanchor": "left", "font": {"size": 11, "color": MARK_COLOR},
+              "bgcolor": "rgba(255,255,255,0.8)"} for i, c in enumerate(snap.changes)]
+    return {"shapes": shapes, "annotations": notes} if snap.changes else {}
+
+
 def loss_figure(snap: Snapshot) -> dict:
     losses = np.asarray(snap.batch_losses, dtype=float)
     keep = thinning(len(losses))
@@ -88,7 +101,7 @@ def loss_figure(snap: Snapshot) -> dict:
                      {"type": "scatter", "mode": "lines", "x": x, "y": smooth, "name": "smoothed",
                       "line": {"width": 2.5, "color": "#08519c"}}],
             "layout": layout(LIVE_HEIGHT, "Training loss", legend=LIVE_LEGEND, xaxis={"title": {"text": "epoch"}},
-                             yaxis={"title": {"text": "cross-entropy"}})}
+                             yaxis={"title": {"text": "cross-entropy"}}, **change_marks(snap))}
 
 
 def f1_figure(snap: Snapshot) -> dict:
@@ -106,7 +119,8 @@ def f1_figure(snap: Snapshot) -> dict:
                      for name, y in lines.items()],
             "layout": layout(LIVE_HEIGHT, "Macro-F1 per epoch", legend=LIVE_LEGEND,
                              xaxis={"title": {"text": "epoch"}, "dtick": 1 if len(epochs) <= 20 else None},
-                             yaxis={"title": {"text": "macro-F1"}, "range": [middle - half, min(1.0, middle + half)]})}
+                             yaxis={"title": {"text": "macro-F1"}, "range": [middle - half, min(1.0, middle + half)]},
+                             **change_marks(snap))}
 
 
 def log_ticks(values: np.ndarray) -> dict:

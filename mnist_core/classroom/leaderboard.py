@@ -177,17 +177,17 @@ class HiddenEntries:
         self.copy = self.path.with_name(self.path.name + ".previous")
 
     @staticmethod
-    def _parse(path: Path) -> set[str] | None:
-        """The ids in one copy; set() when there is none; None when it is there but unreadable."""
+    def _parse(path: Path) -> tuple[set[str] | None, str]:
+        """The ids in one copy (set() when there is none), or None and why it cannot be read."""
         try:
             values = json.loads(path.read_text())
         except FileNotFoundError:
-            return set()
-        except (OSError, ValueError):
-            return None
+            return set(), ""
+        except (OSError, ValueError) as e:
+            return None, f"{type(e).__name__}: {e}"
         if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-            return None
-        return set(values)
+            return None, "not a list of ids"
+        return set(values), ""
 
     def ids(self) -> set[str]:
         """The hidden ids, with every descendant of a hidden model (copies trained on from it, theirs, ...: a
@@ -208,12 +208,12 @@ class HiddenEntries:
 
     def own_ids(self) -> set[str]:
         """The ids the operator hid (from the copy when the file is damaged); StoreError when neither reads."""
-        found = self._parse(self.path)
+        found, why = self._parse(self.path)
+        if found is None and self.copy.exists():
+            found, _ = self._parse(self.copy)
         if found is None:
-            found = self._parse(self.copy) if self.copy.exists() else None
-        if found is None:
-            raise StoreError(f"the leaderboard's list of hidden entries ({self.path}) cannot be read: every "
-                             "student's model is hidden until it is fixed or removed")
+            raise StoreError(f"the leaderboard's list of hidden entries ({self.path}) cannot be read ({why}): "
+                             "every student's model is hidden until it is fixed or removed")
         return found
 
     def hides(self, entry_hide_id: str, builtin: bool = False) -> bool:
@@ -230,10 +230,14 @@ class HiddenEntries:
             raise StoreError("no such leaderboard entry")
         try:
             with self.store.locked():
-                ids = self.own_ids()  # damaged beyond its copy: refused, never written over with less
+                try:
+                    ids = self.own_ids()
+                except StoreError:  # damaged beyond its copy: kept aside, and the teacher starts a new list
+                    keep_aside(self.path)
+                    ids = set()
                 ids = ids | {hide_id} if hidden else ids - {hide_id}
                 data = json.dumps(sorted(ids)).encode()
-                if self._parse(self.path) is None:  # read from the copy: the damaged one is kept aside
+                if self._parse(self.path)[0] is None:  # read from the copy: the damaged one is kept aside
                     keep_aside(self.path)
                 write_atomically(self.copy, lambda f: f.write(data))
                 write_atomically(self.path, lambda f: f.write(data))

@@ -109,6 +109,7 @@ class TrainConfig:
     # Share of the training digits also drawn once on a canvas as a person would and read back as the
     # Draw page reads drawings; every epoch shows those drawings in their place (augmented as well).
     drawn: float = 0.0
+    init_scale: float = 1.0  # the initial weights times this (an experiment: x0.1 learns slowly, x5 saturates)
 
     def __post_init__(self) -> None:
         self.hidden = tuple(int(h) for h in self.hidden)
@@ -139,6 +140,8 @@ class TrainConfig:
             problems.append(f"augmentation strength must be in [0, 2], got {self.augment}")
         if not 0.0 <= self.drawn <= 1.0:
             problems.append(f"share of drawn digits must be in [0, 1], got {self.drawn}")
+        if not (0 < self.init_scale <= 100) or not math.isfinite(self.init_scale):
+            problems.append(f"initial weight scale must be in (0, 100], got {self.init_scale}")
         if problems:
             raise ConfigError("; ".join(problems))
 
@@ -161,7 +164,8 @@ class TrainConfig:
                            (f"momentum {self.momentum:g}", self.optimizer == "sgd"),
                            (f"weight decay {self.weight_decay:g}", self.weight_decay > 0),
                            ("elastic", self.elastic and self.augment > 0), ("fat-pen fill-in", self.fill_in),
-                           ("real hands", self.hands)) if on))
+                           ("real hands", self.hands),
+                           (f"initial weights x{self.init_scale:g}", self.init_scale != 1.0)) if on))
 
 
 @dataclass(frozen=True)

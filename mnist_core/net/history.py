@@ -36,6 +36,7 @@ class Progress:
     seconds: float  # since this run started
     batch_losses: list[float] = field(default_factory=list)  # the raw losses since the last report
     grad_norms: list[float] = field(default_factory=list)  # per layer, input first: the last batch's weight gradient
+    lr: float = 0.0  # the learning rate the next batch trains at (a schedule's value now)
 
 
 @dataclass(frozen=True)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 import torch
@@ -14,6 +14,7 @@ from torch import nn
 
 from mnist_core.net.augment import augment
 from mnist_core.net.config import ExtraExamples, TrainConfig
+from mnist_core.net.controls import ControlError, LIVE_SETTINGS, LiveControls, SettingChange, UNITS_SHOWN
 from mnist_core.net.data import Mnist
 from mnist_core.net.device import resolve_device
 from mnist_core.net.evaluate import macro_f1, predict_probs
@@ -21,6 +22,7 @@ from mnist_core.net.health import dead_share, gradient_norms
 from mnist_core.net.history import EpochRecord, Progress
 from mnist_core.net.model import MLP
 from mnist_core.net.preprocess import as_model_input, as_uint8
+from mnist_core.net.step import look_at_step, StepLook
 from mnist_core.net.synth import cached_drawn_digits, drawn_digits
 
 REPORT_EVERY = 20  # batches between progress reports: often enough for a live curve, cheap enough to ignore
@@ -67,6 +69,36 @@ def make_schedule(optimizer: torch.optim.Optimizer, config: TrainConfig, steps: 
     return None
 
 
+@dataclass(frozen=True)
+class Continuation:
+    """How Train more goes on from a trained model: its settings for the next run, and that said in words."""
+
+    config: TrainConfig
+    text: str
+
+
+def continue_learning_rate(config: TrainConfig, ended_lr: float | None) -> Continuation:
+    """Train more's learning rate: never a schedule restarted at its peak (a one-cycle back at its top lr took
+    a model from test F1 0.983 to 0.964, ending below where it began). A constant rate goes on as it was; a
+    scheduled run goes on from a tenth of its peak (or where it ended, if higher), cosine down to zero.
+    `ended_lr`: the rate the last run ended at (its saved optimizer's), None when unknown."""
+    if config.schedule == "constant":
+        lr = ended_lr if ended_lr else config.lr
+        return Continuation(replace(config, lr=lr), f"continues at lr {lr:.3g}, constant, as the last run ended")
+    lr = max(config.lr / 10, ended_lr or 0.0)
+    text = (f"continues at lr {lr:.3g}, cosine down to 0 (the last run peaked at {config.lr:.3g}"
+            + (f" and ended at {ended_lr:.2g}" if ended_lr is not None else "")
+            + "; starting at its peak again would undo what it learned)")
+    return Continuation(replace(config, lr=lr, schedule="cosine"), text)
+
+
+def ended_learning_rate(optimizer_state: dict | None) -> float | None:
+    """The learning rate a saved optimizer state was at when its run ended; None without one."""
+    groups = (optimizer_state or {}).get("param_groups") or []
+    lr = groups[0].get("lr") if groups and isinstance(groups[0], dict) else None
+    return float(lr) if isinstance(lr, (int, float)) and math.isfinite(lr) and lr > 0 else None
+
+
 def epoch_seed(seed: int, epoch: int) -> int:
     """Each epoch's randomness (shuffle, dropout) depends only on seed and epoch, so a run continued
     later draws the same numbers as one that never paused."""
@@ -78,7 +110,7 @@ class Trainer:
 
     def __init__(self, config: TrainConfig, data: DeviceData | Mnist, model: MLP | None = None,
                  history: list[EpochRecord] | None = None, optimizer_state: dict | None = None,
-                 extra: ExtraExamples | None = None) -> None:
+                 extra: ExtraExamples | None = None, changes: list[SettingChange] | None = None) -> None:
         self.config = config
         self.device = resolve_device(config.device)
         self.data = data if isinstance(data, DeviceData) and data.device == self.device \
@@ -86,16 +118,29 @@ class Trainer:
         if model is None:
             torch.manual_seed(config.seed)
             model = MLP(config.hidden, config.activation, config.dropout)
+            if config.init_scale != 1.0:  # an experiment: start from weights this much larger or smaller
+                with torch.no_grad():
+                    for layer in model.linear_layers():
+                        layer.weight.mul_(config.init_scale)
         self.model = model.to(self.device)
         self.optimizer = make_optimizer(self.model, config)
         if optimizer_state:
             self.optimizer.load_state_dict(optimizer_state)
+            # The saved state keeps the learning rate where the last run's schedule left it (and a one-cycle's
+            # peak as `initial_lr`, which a new schedule would start from): this run's rate is the config's.
+            for group in self.optimizer.param_groups:
+                group["lr"] = config.lr
+                for key in ("initial_lr", "max_lr", "min_lr"):
+                    group.pop(key, None)
         self.history: list[EpochRecord] = list(history or [])
         self.loss_fn = nn.CrossEntropyLoss()
         self._drawn: tuple[torch.Tensor, torch.Tensor] | None = None
         self._shuffled: tuple[torch.Tensor, torch.Tensor] | None = None  # reused: see epoch_data
         self._augmented: torch.Tensor | None = None  # likewise
         self.extra = extra
+        self.changes: list[SettingChange] = list(changes or [])  # settings changed live, the whole history's
+        self._schedule = None
+        self._at: tuple | None = None  # (epoch, batch, batch size, epoch images, labels) before a batch
 
     def drawn_count(self) -> int:
         """How many training digits are shown drawn: `config.drawn` of the training set."""
@@ -125,15 +170,16 @@ class Trainer:
     def train(self, epochs: int | None = None,
               on_progress: Callable[[Progress], None] | None = None,
               should_stop: Callable[[], bool] | None = None,
-              on_epoch: Callable[[EpochRecord], None] | None = None) -> list[EpochRecord]:
+              on_epoch: Callable[[EpochRecord], None] | None = None,
+              controls: LiveControls | None = None) -> list[EpochRecord]:
         """Train `epochs` more epochs (default: the config's). A stop request ends the run after the
         current batch; the model keeps what it learned, and the unfinished epoch is recorded as
-        an epoch of its own (scored on the whole sets) so the history shows where it ended.
-        Returns the records of this run."""
+        an epoch of its own (scored on the whole sets) so the history shows where it ended. `controls`
+        (pause, step, slow motion, live settings) are consulted before every batch; without them the
+        loop is today's. Returns the records of this run."""
         epochs = epochs or self.config.epochs
-        images, bs = self.data.train_images, self.config.batch_size
-        batches = self.batches_per_epoch()
-        schedule = make_schedule(self.optimizer, self.config, epochs * batches)
+        images = self.data.train_images
+        self._schedule = make_schedule(self.optimizer, self.config, epochs * self.batches_per_epoch())
         start = time.perf_counter()
         last_epoch = self.epochs_done + epochs
         records = []
@@ -141,14 +187,23 @@ class Trainer:
             if should_stop and should_stop():
                 break
             epoch_start = time.perf_counter()
+            bs, batches = self.config.batch_size, self.batches_per_epoch()  # a live change acts from here
             epoch_images, epoch_labels = self.epoch_data(epoch)
             torch.manual_seed(epoch_seed(self.config.seed, epoch))  # dropout masks
             self.model.train()
+            schedule = self._schedule
             losses: list[torch.Tensor] = []  # detached (1,) tensors: no device sync per batch
             norms: list[list[float]] = []  # gradient sizes at each report: the run's health
             reported = 0
             stopped = False
             for batch in range(batches):
+                if controls is not None:
+                    self._at = (epoch, batch, bs, epoch_images, epoch_labels)  # what `look` and `change` see
+                    if controls.before_batch(self, epoch, batch, batches):
+                        stopped = True
+                        break
+                    # A live change may have re-made the epoch's digits (augmentation) or held the schedule.
+                    epoch_images, epoch_labels, schedule = self._at[3], self._at[4], self._schedule
                 logits = self.model(epoch_images[batch * bs:(batch + 1) * bs])  # (B, 10)
                 loss = self.loss_fn(logits, epoch_labels[batch * bs:(batch + 1) * bs])
                 self.optimizer.zero_grad(set_to_none=True)
@@ -158,16 +213,20 @@ class Trainer:
                     schedule.step()
                 losses.append(loss.detach())
                 stopped = bool(should_stop and should_stop())
-                if batch + 1 - reported >= REPORT_EVERY or batch + 1 == batches or stopped:
+                if batch + 1 - reported >= REPORT_EVERY or batch + 1 == batches or stopped \
+                        or (controls is not None and controls.slow):  # slow motion, Step: every batch
                     norms.append(gradient_norms(self.model))  # the gradients of this batch are still there
                     if on_progress:
                         on_progress(Progress(epoch, last_epoch, batch + 1, batches, time.perf_counter() - start,
-                                             torch.stack(losses[reported:]).tolist(), norms[-1]))
+                                             torch.stack(losses[reported:]).tolist(), norms[-1],
+                                             self.optimizer.param_groups[0]["lr"]))
                     reported = batch + 1
                 if stopped:
                     break
+            if not losses:  # stopped (while paused) before this epoch's first batch: nothing to record
+                break
             record = self._score(epoch, torch.stack(losses).mean().item(), epoch_start)
-            record.grad_norms = np.mean(norms, axis=0).tolist()
+            record.grad_norms = np.mean(norms, axis=0).tolist() if norms else []
             record.dead_share = dead_share(self.model, images[:PROBE])
             self.history.append(record)
             records.append(record)
@@ -176,6 +235,68 @@ class Trainer:
             if stopped:
                 break
         return records
+
+    # --- live controls (see net/controls.py) -------------------------------------------------
+    def current(self, setting: str) -> float:
+        """A live setting's value now: the learning rate as the schedule has it at this batch."""
+        group = self.optimizer.param_groups[0]
+        if setting == "lr":
+            return float(group["lr"])
+        if setting == "momentum" and self.config.optimizer == "adam":
+            return float(group["betas"][0])
+        return float(getattr(self.config, setting))
+
+    def change(self, setting: str, value: float, epoch: float) -> SettingChange:
+        """Change a setting of this run from its next batch (batch size: from the next epoch); returns the
+        change as the history keeps it. A change of the learning rate, momentum or batch size holds the
+        learning rate where it is set from then on (the schedule ends: it would overwrite the change).
+        Raises ControlError / ConfigError (a ValueError) in words, changing nothing."""
+        if setting not in LIVE_SETTINGS:
+            raise ControlError(f"'{setting}' cannot change while a run trains")
+        value = int(value) if setting == "batch_size" else float(value)
+        old = self.current(setting)
+        config = replace(self.config, **{setting: value})  # checks the range (ConfigError)
+        dropouts = [m for m in self.model.modules() if isinstance(m, nn.Dropout)]
+        if setting == "dropout" and (not dropouts or value == 0):
+            raise ControlError("dropout can change live between 0.01 and 0.95 in a network built with dropout; "
+                               "this one was built without it" if not dropouts else
+                               "dropout can go down to 0.01 live, not 0 (the network keeps its dropout layers)")
+        groups = self.optimizer.param_groups
+        if setting in ("lr", "momentum", "batch_size"):
+            lr = value if setting == "lr" else self.current("lr")
+            config = replace(config, lr=lr, schedule="constant")
+            self._schedule = None
+            for group in groups:
+                group["lr"] = lr
+        for group in groups:
+            if setting == "momentum" and self.config.optimizer == "adam":
+                group["betas"] = (value, group["betas"][1])
+            elif setting in ("momentum", "weight_decay"):
+                group[setting] = value
+        if setting == "dropout":
+            for m in dropouts:
+                m.p = value
+            self.model.dropout = value
+        self.config = config
+        if setting == "augment" and self._at is not None:  # the rest of this epoch deformed at the new strength
+            epoch, batch, bs, _, _ = self._at
+            self._at = (epoch, batch, bs, *self.epoch_data(epoch))
+        change = SettingChange(round(epoch, 3), setting, old, float(value))
+        self.changes.append(change)
+        return change
+
+    def live_settings(self) -> dict:
+        """The config's fields that a live change may change, as they are now (the schedule among them)."""
+        return {name: getattr(self.config, name) for name in (*LIVE_SETTINGS, "schedule")}
+
+    def look(self, units: tuple[int, ...] = ()) -> StepLook:
+        """The step up close for the batch the next step trains on (see net/step.py); only between batches
+        of a run with controls."""
+        if self._at is None:
+            raise ControlError("the step up close is there only while a run is paused between its batches")
+        epoch, batch, bs, images, labels = self._at
+        return look_at_step(self.model, self.optimizer, images[batch * bs:(batch + 1) * bs],
+                            labels[batch * bs:(batch + 1) * bs], self.loss_fn, units, UNITS_SHOWN, epoch, batch)
 
     def epoch_data(self, epoch: int) -> tuple[torch.Tensor, torch.Tensor]:
         """What epoch `epoch` shows the network, in its order: images (N, 28, 28) with the drawn digits

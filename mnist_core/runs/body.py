@@ -13,21 +13,36 @@ from pathlib import Path
 
 import torch
 
+from mnist_core.net.controls import Control, LiveControls
 from mnist_core.net.data import Mnist
 from mnist_core.net.device import CpuThreads
+from mnist_core.net.health import layer_weights, weight_spread
 from mnist_core.net.history import Metrics, Progress
 from mnist_core.net.inside import weight_images
 from mnist_core.net.model import build_model, parameter_count
 from mnist_core.net.train import Trainer
-from mnist_core.runs.spec import EpochDone, Halted, Message, Preparing, Report, RunResult, RunSpec, Started, StartState
+from mnist_core.runs.spec import (
+    EpochDone,
+    Halted,
+    Message,
+    Preparing,
+    Report,
+    RunResult,
+    RunSpec,
+    Spread,
+    Started,
+    StartState,
+)
 from mnist_core.storage.models import ModelMeta, ModelStore
 
 WEIGHTS_EVERY = 0.5  # seconds between copies of the first layer's weights for a live view
 
 
 def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
-              stop_requested: Callable[[], bool]) -> RunResult:
-    """Train as `spec` says, sending messages as it goes; a stop request ends it after the current batch."""
+              stop_requested: Callable[[], bool],
+              receive: Callable[[float], Control | None] | None = None) -> RunResult:
+    """Train as `spec` says, sending messages as it goes; a stop request ends it after the current batch.
+    `receive(wait)`: the run's live controls (see net/controls.py), None for a run without any."""
     cpu = CpuThreads(spec.threads or None)  # measured before the first batch, while this process is idle
     start = spec.start
     if start is None:
@@ -36,7 +51,7 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
         model = build_model(start.model)
         model.load_state_dict(start.weights)
         trainer = Trainer(spec.config, data, model=model, history=start.history, optimizer_state=start.optimizer,
-                          extra=spec.extra)
+                          extra=spec.extra, changes=start.changes)
     if trainer.drawn_count():  # about 3 ms a digit the first time (then cached): say so, not just "loading"
         send(Preparing(f"Drawing {trainer.drawn_count():,} training digits on a canvas, as people draw them "
                        "(about 3 ms each, the first time only) …"))
@@ -45,6 +60,8 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
     send(Started(trainer.batches_per_epoch(), str(trainer.device), f"{socket.gethostname()} pid {os.getpid()}",
                  cpu.threads, weight_images(trainer.model) if live else None))
     last_weights = time.monotonic()
+    at_start = layer_weights(trainer.model)
+    send(Spread(weight_spread(at_start, trainer.model)))
 
     def on_progress(progress: Progress) -> None:
         nonlocal last_weights
@@ -67,20 +84,38 @@ def train_run(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
             send(Halted())
         return halted
 
-    trainer.train(spec.epochs, on_progress, should_stop, lambda record: send(EpochDone(record)))
+    def halt() -> None:  # paused past the limit: stopped and saved as a run its page left is
+        nonlocal halted
+        if not halted:
+            halted = True
+            send(Halted())
+
+    def on_epoch(record) -> None:
+        send(EpochDone(record))
+        send(Spread(weight_spread(at_start, trainer.model)))
+
+    controls = None
+    if receive is not None:
+        controls = LiveControls(receive, send, should_stop, halt, spec.pause_seconds, look=spec.looks,
+                                planned=list(spec.planned))
+        if spec.delay:
+            controls.apply(trainer, Control("delay", value=spec.delay))
+    trainer.train(spec.epochs, on_progress, should_stop, on_epoch, controls)
     send(Report(None, weight_images(trainer.model) if live else None))  # as trained, whenever it ended
     return RunResult(
         model=trainer.model.config(),
         weights={k: v.detach().cpu() for k, v in trainer.model.state_dict().items()},
-        optimizer=_to_cpu(trainer.optimizer.state_dict()), config=spec.config, history=list(trainer.history),
-        device=str(trainer.device), seconds=(start.seconds if start else 0.0) + time.perf_counter() - began,
-        stopped=halted, timed_out=timed_out)
+        optimizer=_to_cpu(trainer.optimizer.state_dict()), config=trainer.config,
+        history=list(trainer.history), device=str(trainer.device),
+        seconds=(start.seconds if start else 0.0) + time.perf_counter() - began, stopped=halted,
+        timed_out=timed_out, changes=list(trainer.changes))
 
 
 def start_from_store(store: ModelStore, name: str) -> tuple[StartState, ModelMeta]:
     """A stored model as the start of a run that trains it further, with its metadata."""
     model, meta, optimizer_state = store.load(name)
-    return StartState(meta.model, model.state_dict(), optimizer_state, list(meta.history), meta.train_seconds), meta
+    return StartState(meta.model, model.state_dict(), optimizer_state, list(meta.history), meta.train_seconds,
+                      list(meta.changes)), meta
 
 
 def save_run(store: ModelStore, result: RunResult, name: str, owner: str = "", model_id: str = "",
@@ -94,7 +129,7 @@ def save_run(store: ModelStore, result: RunResult, name: str, owner: str = "", m
         metrics=Metrics.of(result.history),
         parameters=parameter_count(model), device=result.device, train_seconds=result.seconds,
         created=datetime.now(UTC).isoformat(timespec="seconds"), stopped=result.stopped, owner=owner, id=model_id,
-        parent=parent,
+        parent=parent, changes=list(result.changes),
     )
     return store.save(model, meta, result.optimizer, overwrite=replaces is not None, replaces=replaces)
 

@@ -14,11 +14,13 @@ from dataclasses import fields
 from multiprocessing.connection import Connection
 
 from mnist_core.net.config import TrainConfig
+from mnist_core.net.controls import Control
 from mnist_core.net.data import Mnist
 from mnist_core.net.device import resolve_device
 from mnist_core.runs.body import train_run
 from mnist_core.runs.snapshot import Snapshot
 from mnist_core.runs.spec import (
+    ControlLine,
     Failed,
     Finished,
     Message,
@@ -49,13 +51,25 @@ def _shared(data: Mnist) -> Mnist | tuple:
 _shared_data: tuple[Mnist, tuple] | None = None  # (the data set, its arrays in shared memory)
 
 
+def _receiver(controls: Connection) -> Callable[[float], Control | None]:
+    """The child's end of its control pipe as `LiveControls` reads it: the next Control, waiting up to `wait`
+    seconds. Unused, it costs one poll (a system call of a microsecond or so) before each batch."""
+    def receive(wait: float) -> Control | None:
+        try:
+            return controls.recv() if controls.poll(wait) else None
+        except (EOFError, OSError):  # the server's end closed: no more controls
+            return None
+    return receive
+
+
 def _train_in_child(spec: RunSpec, data: Mnist | tuple, messages: Connection,
-                    stop: multiprocessing.synchronize.Event) -> None:
-    """A child process of the server: one run, its messages and then its result through `messages`."""
+                    stop: multiprocessing.synchronize.Event, controls: Connection | None = None) -> None:
+    """A child process of the server: one run, its messages and then its result through `messages`; its
+    live controls come down `controls`."""
     try:
         if isinstance(data, tuple):  # shared tensors (_shared): numpy views of the same pages
             data = Mnist(*(tensor.numpy() for tensor in data))
-        result = train_run(spec, data, messages.send, stop.is_set)
+        result = train_run(spec, data, messages.send, stop.is_set, _receiver(controls) if controls else None)
         # Pickled by value: `send` would pass the tensors as shared memory that ends with this process.
         messages.send_bytes(pickle.dumps(Finished(result)))
     except Exception as e:  # shown to the user on the page; the server goes on
@@ -128,12 +142,18 @@ class LocalRunner:
     def shared_job(self, job_id: str) -> None:
         return None  # no other replica shares runs with this one
 
-    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
+    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop,
+            controls: ControlLine | None = None) -> RunResult:
         receiving, sending = self.context.Pipe(duplex=False)
-        child = self.context.Process(target=_train_in_child, args=(spec, _shared(data), sending, stop), daemon=True)
+        control_in, control_out = self.context.Pipe(duplex=False)  # server -> child: Control records
+        child = self.context.Process(target=_train_in_child, args=(spec, _shared(data), sending, stop, control_in),
+                                     daemon=True)
         with _without_main_script():
             child.start()
         sending.close()  # the child holds the sending end now: recv() ends when the child does
+        control_in.close()
+        if controls is not None:
+            controls.bind(control_out.send)
         try:
             while True:
                 try:
@@ -148,6 +168,9 @@ class LocalRunner:
             child.join(5)
             raise RunError(f"the training process ended unexpectedly (exit code {child.exitcode})")
         finally:
+            if controls is not None:
+                controls.bind(None)
+            control_out.close()
             child.join(5)
             if child.is_alive():
                 child.kill()

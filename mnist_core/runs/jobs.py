@@ -14,14 +14,29 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from mnist_core.net.config import check_run_cost, ExtraExamples, TRAIN_DIGITS, TrainConfig
+from mnist_core.net.controls import (
+    Changed,
+    Control,
+    ControlError,
+    DelaySet,
+    pause_limit,
+    Paused,
+    Refused,
+    Resumed,
+    SettingChange,
+)
 from mnist_core.net.data import Mnist
+from mnist_core.net.health import LayerSpread
 from mnist_core.net.history import EpochRecord, Progress
+from mnist_core.net.step import StepLook
+from mnist_core.net.train import continue_learning_rate, ended_learning_rate
 from mnist_core.runs.body import save_run, start_from_store
 from mnist_core.runs.child import LocalRunner
 from mnist_core.runs.queue import DeviceQueue
 from mnist_core.runs.ray_backend import RayRunner, SharedJob
 from mnist_core.runs.snapshot import ACTIVE, DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
 from mnist_core.runs.spec import (
+    ControlLine,
     EpochDone,
     Halted,
     Message,
@@ -29,6 +44,7 @@ from mnist_core.runs.spec import (
     Report,
     RunError,
     RunSpec,
+    Spread,
     Started,
 )
 from mnist_core.storage.models import default_model_name, model_name, ModelStore, StoreError
@@ -77,6 +93,13 @@ class JobState:
     note: str = ""  # why a run that was not stopped by hand ended early (its time limit)
     run_epochs: int = 0  # epochs of the current run
     runs: int = 0  # runs finished and saved: a later run continues the saved model
+    paused: Paused | None = None  # where the run is paused now; None while it trains (or is not running)
+    changes: tuple[SettingChange, ...] = ()  # settings changed live, the model's whole history
+    look: StepLook | None = None  # the step up close of the batch a Step would train (while paused)
+    spread: tuple[LayerSpread, ...] = ()  # each layer's weights now against at the start
+    delay: float = 0.0  # slow motion: seconds between batches
+    refused: str = ""  # why the last control was not carried out ("" once one is)
+    continues: str = ""  # how this run continues a trained model's learning rate (Train more)
 
     def received(self, message: Message) -> JobState:
         """The state after one message from the run."""
@@ -96,7 +119,23 @@ class JobState:
                                grad_norms=(*state.grad_norms, progress.grad_norms))
             case EpochDone(record=record):
                 return replace(self, history=(*self.history, record))
+            case Paused():
+                return replace(self, paused=message)
+            case Resumed():
+                return replace(self, paused=None, look=None)
+            case Changed(change=change, settings=settings):
+                return replace(self, changes=(*self.changes, change), refused="",
+                               config=replace(self.config, **settings))
+            case Refused(text=text):
+                return replace(self, refused=text)
+            case DelaySet(seconds=seconds):
+                return replace(self, delay=seconds)
+            case StepLook():
+                return replace(self, look=message)
+            case Spread(layers=layers):
+                return replace(self, spread=tuple(layers))
         return self
+
 
 
 class TrainingJob:
@@ -108,7 +147,8 @@ class TrainingJob:
                  load_data: Callable[[], Mnist], queue: DeviceQueue, continue_from: str | None = None,
                  threads: int = 0, model_id: str = "", runner: Runner | None = None,
                  base: str | None = None, extra: ExtraExamples | None = None, max_seconds: float = 0.0,
-                 admit: Callable[[TrainingJob], None] | None = None, train_digits: int = TRAIN_DIGITS) -> None:
+                 admit: Callable[[TrainingJob], None] | None = None, train_digits: int = TRAIN_DIGITS,
+                 planned: list[tuple[float, Control]] | None = None, delay: float = 0.0) -> None:
         # owner: the browser's key, in this server's memory only; files get its OwnerTags hash.
         self.id, self.owner = job_id, owner
         self.max_seconds = max_seconds  # each run's training time limit; 0: none
@@ -118,6 +158,7 @@ class TrainingJob:
         self.continue_from = continue_from
         self.base, self.extra = base, extra  # a stored model copied as this job's start; examples besides MNIST
         self.parent = ""  # the id of the model `base` named (its descendants are hidden with it)
+        self.planned, self.delay = list(planned or []), delay  # an experiment's live changes and slow motion
         self.model_id = model_id or uuid.uuid4().hex  # the model this job makes (or trains further)
         self.ended_at: float | None = None  # time.monotonic() when its last run ended; None while one is on
         self.threads = threads  # torch threads of a run; 0: the CPUs others leave free, followed
@@ -126,6 +167,7 @@ class TrainingJob:
         self.state = JobState(name=name, config=config, device=self.runner.queue_of(config),
                               run_epochs=config.epochs)
         self.stop_event = self.runner.new_stop()
+        self.controls = ControlLine()  # bound to where the current run trains, while it does
         self.thread: threading.Thread | None = None
         self._ended = threading.Event()  # the current run's model is saved (or the run failed)
         self._halted = threading.Event()  # the current run trains no more (set too whenever it ends)
@@ -167,7 +209,7 @@ class TrainingJob:
             self._ended.clear()
             self._halted.clear()
             self.state = replace(self.state, run_epochs=epochs or self.state.config.epochs, status=QUEUED, error="",
-                                 note="", progress=None)
+                                 note="", progress=None, paused=None, look=None, refused="")
             self.stop_event.clear()
             self.thread = threading.Thread(target=self._run, name=f"train-{self.id}", daemon=True)
             self.thread.start()
@@ -190,6 +232,14 @@ class TrainingJob:
         """Ask the job to stop; it ends within one batch (or leaves the queue at once)."""
         self.stop_event.set()
 
+    def control(self, owner: str, control: Control) -> None:
+        """Pass a live control (pause, step, a setting ...) to the run; only its owner may. Raises ControlError
+        in words when it is not this owner's run or no run is training now."""
+        if not owner or owner != self.owner:
+            raise ControlError("only the person who started this run can pause it or change its settings")
+        if self.status != RUNNING or not self.controls.put(control):
+            raise ControlError("this run is not training now (waiting in the queue, or ended): nothing to control")
+
     def wait_halted(self, timeout: float | None = None) -> bool:
         """Block until the current run has stopped training (saving may still be going on)."""
         return self.thread is None or self._halted.wait(timeout)
@@ -208,13 +258,15 @@ class TrainingJob:
             grad_at=list(s.grad_at), grad_norms=list(s.grad_norms), weights=s.weights,
             halted=self._halted.is_set() and not self._ended.is_set(),
             batches_per_epoch=s.batches_per_epoch, preparing=s.preparing, host=s.host, model_id=self.model_id,
+            paused=s.paused, changes=list(s.changes), look=s.look, spread=list(s.spread), delay=s.delay,
+            refused=s.refused, continues=s.continues,
         )
         if snap.status == QUEUED:
             snap.queue_position = self.queue.position(self.id)
         p = s.progress
         if p is not None:
-            snap.epoch, snap.last_epoch, snap.batch, snap.batches, snap.seconds = (
-                p.epoch, p.epochs, p.batch, p.batches, p.seconds)
+            snap.epoch, snap.last_epoch, snap.batch, snap.batches, snap.seconds, snap.lr = (
+                p.epoch, p.epochs, p.batch, p.batches, p.seconds, p.lr)
             first = p.epochs - s.run_epochs  # epochs done before this run
             done = (p.epoch - 1 - first) * p.batches + p.batch
             total = s.run_epochs * p.batches
@@ -251,7 +303,9 @@ class TrainingJob:
                 start, meta = start_from_store(self.store, self.follow_model())
                 if meta.id != self.model_id:
                     raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
-                self._update(config=replace(meta.config, device=self.config.device), history=tuple(start.history))
+                plan = continue_learning_rate(meta.config, ended_learning_rate(start.optimizer))
+                self._update(config=replace(plan.config, device=self.config.device), history=tuple(start.history),
+                             changes=tuple(start.changes), continues=plan.text)
                 self.parent = meta.parent  # trained further, it stays the copy it was
             elif self.base is not None:  # a copy of another model, trained on as a new one
                 start, meta = start_from_store(self.store, self.base)
@@ -259,8 +313,9 @@ class TrainingJob:
                 start.optimizer = {}  # a fresh optimizer: this run's learning rate, not the end of the base's schedule
                 self._update(history=tuple(start.history))
             spec = RunSpec(self.config, self.state.run_epochs, self.threads, start, extra=self.extra,
-                           max_seconds=self.max_seconds)
-            result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event)
+                           max_seconds=self.max_seconds, planned=self.planned if not self.state.runs else [],
+                           delay=self.delay, pause_seconds=pause_limit())
+            result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event, self.controls)
             # A new model takes a free name; a model trained further replaces only the file that still
             # holds its id, never another model that has taken the name since.
             save_run(self.store, result, self.name, self.store.owners.tag(self.owner), self.model_id,
@@ -268,11 +323,12 @@ class TrainingJob:
             note = (f"stopped at the server's limit of {self.max_seconds / 60:g} minutes of training a run; "
                     "what it learned is saved") if result.timed_out and not self.stop_event.is_set() else ""
             self._update(saved=True, runs=self.state.runs + 1, note=note,
-                         status=STOPPED if self.stop_event.is_set() or result.timed_out else DONE)
+                         status=STOPPED if self.stop_event.is_set() or result.stopped else DONE)
         except Exception as e:  # shown to the user on the page; the server goes on
             error = str(e) if isinstance(e, (RunError, StoreError, OSError)) else f"{type(e).__name__}: {e}"
             self._update(status=FAILED, error=error)
         finally:
+            self._update(paused=None, look=None)
             self.queue.release()
             self._end()
 
@@ -301,7 +357,8 @@ class JobRegistry:
 
     def submit(self, owner: str, config: TrainConfig, name: str | None = None,
                continue_from: str | None = None, epochs: int | None = None, base: str | None = None,
-               extra: ExtraExamples | None = None) -> TrainingJob:
+               extra: ExtraExamples | None = None, planned: list[tuple[float, Control]] | None = None,
+               delay: float = 0.0) -> TrainingJob:
         """Queue a new job; `continue_from` trains a stored model of this owner further (saving it
         under its name); `base` starts a new model as a copy of any stored one; `extra` mixes more
         examples into its epochs. Of two submits of one new name at once, exactly one gets a job."""
@@ -338,7 +395,7 @@ class JobRegistry:
             job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from,
                               model_id=model_id, runner=self.runner, base=base, extra=extra,
                               max_seconds=self.max_run_seconds, admit=self._admit_again,
-                              train_digits=self.train_digits)
+                              train_digits=self.train_digits, planned=planned, delay=delay)
             self.jobs[job_id] = job
         job.start(epochs)
         return job

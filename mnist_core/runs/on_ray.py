@@ -4,6 +4,7 @@ its weights back through Ray's object store, so workers need no shared disk. Imp
 from __future__ import annotations
 
 import os
+import queue
 import socket
 import threading
 from collections.abc import Callable
@@ -13,9 +14,10 @@ from pathlib import Path
 import ray
 from ray.exceptions import GetTimeoutError, RayActorError, RayTaskError
 
+from mnist_core.net.controls import Control
 from mnist_core.net.data import Mnist
 from mnist_core.runs.body import train_run
-from mnist_core.runs.spec import Message, RunResult, RunSpec
+from mnist_core.runs.spec import ControlLine, Message, RunResult, RunSpec
 
 POLL_SECONDS = 0.2  # between fetches of a run's messages: a stop reaches the worker within about this
 # The mnist_core package, shipped to the workers with the job (`py_modules`).
@@ -73,17 +75,28 @@ def run_slots() -> int:
     return gpus if gpus else max(1, int(ray.cluster_resources().get("CPU", 1)) // 2)
 
 
-@ray.remote(max_concurrency=3)  # train, take and stop run in threads of their own
+@ray.remote(max_concurrency=4)  # train, take, stop and control run in threads of their own
 class RunActor:
-    """One run on a worker: trains in `train` while `take` hands over its messages and `stop` asks it to end."""
+    """One run on a worker: trains in `train` while `take` hands over its messages, `control` passes it a
+    live control and `stop` asks it to end."""
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.lock = threading.Lock()
         self.stop_requested = threading.Event()
+        self.controls: queue.SimpleQueue[Control] = queue.SimpleQueue()
 
     def train(self, spec: RunSpec, data: Mnist) -> RunResult:
-        return train_run(spec, data, self._send, self.stop_requested.is_set)
+        return train_run(spec, data, self._send, self.stop_requested.is_set, self._receive)
+
+    def _receive(self, wait: float) -> Control | None:
+        try:
+            return self.controls.get(timeout=wait) if wait > 0 else self.controls.get_nowait()
+        except queue.Empty:
+            return None
+
+    def control(self, control: Control) -> None:
+        self.controls.put(control)
 
     def _send(self, message: Message) -> None:
         with self.lock:
@@ -109,15 +122,18 @@ def _data_ref(data: Mnist) -> ray.ObjectRef:
 
 
 def run_on_ray(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
-               stop_requested: Callable[[], bool]) -> RunResult:
-    """`runs.train_run` on a Ray worker, the same messages passed to `send` here; raises RayRunError when
-    the worker dies or the training fails. Nothing is saved here: the caller saves the result it gets."""
+               stop_requested: Callable[[], bool], controls: ControlLine | None = None) -> RunResult:
+    """`runs.train_run` on a Ray worker, the same messages passed to `send` here, `controls` bound to the
+    actor's `control` for the run; raises RayRunError when the worker dies or the training fails. Nothing is
+    saved here: the caller saves the result it gets."""
     gpu = spec.config.device in ("auto", "cuda") or spec.config.device.startswith("cuda:")
     gpu = gpu and cluster_gpus() > 0
     # Ray shows the worker only the GPU it was given, as cuda:0: let the worker pick it.
     worker_spec = replace(spec, config=replace(spec.config, device="auto")) if gpu else spec
     worker_spec = replace(worker_spec, threads=spec.threads or 1)  # the one CPU the actor holds
     actor = RunActor.options(num_gpus=1 if gpu else 0, num_cpus=1).remote()
+    if controls is not None:
+        controls.bind(lambda control: actor.control.remote(control))
     try:
         done = actor.train.remote(worker_spec, _data_ref(data))
         stop_sent = False
@@ -134,6 +150,8 @@ def run_on_ray(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
             send(message)
         return _get(done)
     finally:
+        if controls is not None:
+            controls.bind(None)
         ray.kill(actor)
 
 

@@ -10,7 +10,7 @@ from dataclasses import replace
 from mnist_core.net.config import TrainConfig
 from mnist_core.net.data import Mnist
 from mnist_core.runs.snapshot import Snapshot
-from mnist_core.runs.spec import Message, RunError, RunResult, RunSpec
+from mnist_core.runs.spec import ControlLine, Message, RunError, RunResult, RunSpec
 
 
 class RayRunner:
@@ -43,9 +43,10 @@ class RayRunner:
         """A run another replica started, if the board has it."""
         return SharedJob(job_id, self) if self.on_ray.shared_snapshot(self.board, job_id) is not None else None
 
-    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop) -> RunResult:
+    def run(self, spec: RunSpec, data: Mnist, send: Callable[[Message], None], stop,
+            controls: ControlLine | None = None) -> RunResult:
         try:
-            return self.on_ray.run_on_ray(spec, data, send, stop.is_set)
+            return self.on_ray.run_on_ray(spec, data, send, stop.is_set, controls)
         except self.on_ray.RayRunError as e:
             raise RunError(str(e)) from None
 

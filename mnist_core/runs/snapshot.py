@@ -7,7 +7,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from mnist_core.net.config import TrainConfig
+from mnist_core.net.controls import Paused, SettingChange
+from mnist_core.net.health import LayerSpread
 from mnist_core.net.history import EpochRecord
+from mnist_core.net.step import StepLook
 
 # A job's status, as a user interface shows it.
 QUEUED, RUNNING, DONE, STOPPED, FAILED = "queued", "running", "done", "stopped", "failed"
@@ -46,6 +49,14 @@ class Snapshot:
     preparing: str = ""  # what the run is doing before its first batch, when that takes a while
     host: str = ""  # the machine and process that train it, once started
     model_id: str = ""  # the id of the model this run makes or trains further
+    paused: Paused | None = None  # where it is paused ("Paused at epoch 2, batch 14 of 469"); None: not paused
+    changes: list[SettingChange] = field(default_factory=list)  # settings changed live: the charts' marks
+    look: StepLook | None = None  # the step up close of the next batch, while paused
+    spread: list[LayerSpread] = field(default_factory=list)  # each layer's weights now against at the start
+    delay: float = 0.0  # slow motion: seconds between batches
+    lr: float = 0.0  # the learning rate it trains at now (a schedule's value at the last report)
+    refused: str = ""  # why the owner's last control was not carried out
+    continues: str = ""  # how Train more continues the learning rate, in words
 
     @property
     def active(self) -> bool:

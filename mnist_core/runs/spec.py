@@ -3,13 +3,18 @@ out while it trains, the result at the end."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
 
 from mnist_core.net.config import ExtraExamples, TrainConfig
+from mnist_core.net.controls import Changed, Control, DelaySet, Paused, Refused, Resumed, SettingChange
+from mnist_core.net.health import LayerSpread
 from mnist_core.net.history import EpochRecord, Progress
+from mnist_core.net.step import StepLook
 
 
 @dataclass
@@ -21,6 +26,7 @@ class StartState:
     optimizer: dict
     history: list[EpochRecord]
     seconds: float  # training time before this run
+    changes: list[SettingChange] = field(default_factory=list)  # settings changed live in its earlier runs
 
 
 @dataclass
@@ -34,6 +40,11 @@ class RunSpec:
     live_weights: bool = True  # send the first layer's weights with the progress, for a live view
     extra: ExtraExamples | None = None  # examples mixed into every epoch besides MNIST (a class's drawings)
     max_seconds: float = 0.0  # training time after which the run stops as if asked, and is saved; 0: no limit
+    looks: bool = True  # when paused, send the step up close of the next batch (StepLook)
+    planned: list[tuple[float, Control]] = field(default_factory=list)  # controls due at epoch positions
+    delay: float = 0.0  # slow motion from the first batch (an experiment's)
+    pause_seconds: float | None = None  # a pause longer than this stops the run (None: `pause_limit()` where
+    # it trains); the server sets it from its own environment, which a fork server or a worker may not share
 
 
 @dataclass
@@ -49,10 +60,12 @@ class RunResult:
     seconds: float  # all its training, earlier runs included
     stopped: bool
     timed_out: bool = False  # it stopped at the spec's time limit (`stopped` too)
+    changes: list[SettingChange] = field(default_factory=list)  # settings changed live, earlier runs' too
 
 
 # The messages a run sends while it trains, in this order: Preparing? Started (Report | EpochDone)*
-# Halted? Report, then the runner's end: Finished or Failed.
+# Halted? Report, then the runner's end: Finished or Failed. Live controls add, between batches: Paused,
+# Resumed, Changed, Refused, DelaySet, StepLook (the step up close, while paused); Spread once an epoch.
 @dataclass
 class Preparing:
     text: str  # what takes a while before the first batch
@@ -84,6 +97,13 @@ class EpochDone:
 
 
 @dataclass
+class Spread:
+    """Each layer's weights now against at the start (Started's, then once an epoch)."""
+
+    layers: list[LayerSpread]
+
+
+@dataclass
 class Finished:
     result: RunResult
 
@@ -93,7 +113,32 @@ class Failed:
     error: str  # one line for the user
 
 
-Message = Preparing | Started | Report | Halted | EpochDone | Finished | Failed
+Message = (Preparing | Started | Report | Halted | EpochDone | Finished | Failed
+           | Paused | Resumed | Changed | Refused | DelaySet | StepLook | Spread)
+
+
+class ControlLine:
+    """The server's end of a run's controls: `put` sends a Control to where the run trains, through whatever
+    the runner bound for the run (a child's pipe, a Ray actor's method); between runs there is nobody to tell."""
+
+    def __init__(self) -> None:
+        self._send: Callable[[Control], None] | None = None
+        self._lock = threading.Lock()  # one sender at a time on a pipe
+
+    def bind(self, send: Callable[[Control], None] | None) -> None:
+        with self._lock:
+            self._send = send
+
+    def put(self, control: Control) -> bool:
+        """Send it; False when no run is there to take it (not started yet, or ended)."""
+        with self._lock:
+            if self._send is None:
+                return False
+            try:
+                self._send(control)
+            except (OSError, EOFError, ValueError):  # the run's end closed the line meanwhile
+                return False
+            return True
 
 
 class RunError(RuntimeError):

@@ -19,6 +19,7 @@ import torch
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
 from mnist_core.net.config import MAX_HISTORY, TrainConfig
+from mnist_core.net.controls import SettingChange
 from mnist_core.net.edits import Edit, edit_from_dict, edit_to_dict
 from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import ACTIVATIONS, build_model, MLP
@@ -96,6 +97,8 @@ class ModelMeta:
     builtin: bool = False
     id: str = ""  # uuid4 hex, made with the model and kept by Train more: which model a file is, whatever its name
     parent: str = ""  # the id of the model this one started as a copy of ("" for a new one): hidden with it
+    changes: list[SettingChange] = field(default_factory=list)  # settings changed while it trained (a file
+    # written before live controls has none)
     edited_from: EditedFrom | None = None  # made in the lab from another model (older files: None)
 
     @property
@@ -106,6 +109,7 @@ class ModelMeta:
         return {**{f.name: getattr(self, f.name) for f in fields(self)}, "config": self.config.to_dict(),
                 "history": [asdict(r) for r in self.history],
                 "metrics": self.metrics.to_dict() if self.metrics else {},
+                "changes": [c.to_dict() for c in self.changes],
                 "edited_from": self.edited_from.to_dict() if self.edited_from else None}
 
     @classmethod
@@ -117,12 +121,13 @@ class ModelMeta:
         try:
             config = TrainConfig.from_dict(values["config"])
             history = [EpochRecord.from_dict(r) for r in values.get("history", [])]
+            changes = [SettingChange.from_dict(c) for c in values.get("changes", [])]
         except (TypeError, ValueError) as e:
-            raise StoreError(f"metadata field 'config' or 'history' is not valid: {e}") from None
+            raise StoreError(f"metadata field 'config', 'history' or 'changes' is not valid: {e}") from None
         edited = values.get("edited_from")
-        known = {f.name for f in fields(cls)} - {"config", "history", "metrics", "edited_from"}
+        known = {f.name for f in fields(cls)} - {"config", "history", "metrics", "changes", "edited_from"}
         return cls(**{k: v for k, v in values.items() if k in known}, config=config, history=history,
-                   metrics=Metrics.from_dict(values.get("metrics") or {}),
+                   metrics=Metrics.from_dict(values.get("metrics") or {}), changes=changes,
                    edited_from=None if edited is None else EditedFrom.from_dict(edited))
 
 
@@ -153,6 +158,9 @@ def _check_plain(values: dict) -> None:
     need(isinstance(history, list) and all(isinstance(r, dict) for r in history),
          "'history' is not a list of epoch records")
     need(len(history) <= MAX_HISTORY, f"'history' holds {len(history):,} epochs, more than {MAX_HISTORY:,}")
+    changes = get("changes", [])
+    need(isinstance(changes, list) and all(isinstance(c, dict) for c in changes),
+         "'changes' is not a list of setting changes")
     model = get("model")
     need(isinstance(model, dict), "'model' is not a mapping")
     hidden = model.get("hidden")
@@ -289,7 +297,8 @@ class ModelStore:
             key = as_read(name, "model name")
         except UnreadableName as e:
             raise StoreError(str(e)) from None
-        if label is not None:
+        # The folder the shipped models are made in (a store with no built-in folder) may name one `default`.
+        if label is not None and not (self.builtin_dir is None and name == label):
             raise StoreError(f"'{name}' reads as the app's own '{label}': choose a name of your own")
         for other in self._all_names():
             with contextlib.suppress(UnreadableName):

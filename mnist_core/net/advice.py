@@ -1,0 +1,91 @@
+"""The health of a run in words: a few plain rules over its history and batch losses, each warning saying what
+it saw in numbers and offering one-click fixes that are live controls (net/controls.py)."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.controls import Control
+from mnist_core.net.history import EpochRecord
+
+ROSE = 1.5  # the loss of the latest stretch of batches this many times its best earlier stretch: rising
+OVERFIT_GAP = 0.02  # train F1 this far above test F1 (2 points): learning the training digits by heart
+FLAT = 0.02  # an epoch's loss within 2% of the one before, while still above FLAT_ABOVE: stuck
+FLAT_ABOVE = 0.1
+DEAD = 0.5  # half a layer's units dead
+
+
+@dataclass(frozen=True)
+class Fix:
+    label: str  # the button: "divide the learning rate by 3"
+    control: Control
+
+
+@dataclass(frozen=True)
+class HealthWarning:
+    kind: str  # "diverging", "rising", "dead", "overfitting", "flat"
+    text: str  # what it saw, in numbers, and what it means
+    fixes: tuple[Fix, ...] = ()
+
+
+def _lr_fix(lr: float, factor: float) -> Fix:
+    new = float(f"{min(max(lr * factor, 1e-6), 10.0):.3g}")  # 0.3, not 0.30000000000000004
+    word = f"divide the learning rate by {1 / factor:g}" if factor < 1 else f"multiply the learning rate by {factor:g}"
+    return Fix(f"{word} ({lr:.3g} → {new:.3g})", Control.set("lr", new))
+
+
+def health_warnings(history: list[EpochRecord], batch_losses: list[float], batches_per_epoch: int,
+                    config: TrainConfig, lr: float) -> list[HealthWarning]:
+    """What looks wrong with a run now. `batch_losses`: every batch's loss so far, `lr`: the learning rate it
+    trains at now (a schedule's current value), `config`: its settings now."""
+    warnings: list[HealthWarning] = []
+    losses = np.asarray(batch_losses, dtype=float)
+    bad = np.flatnonzero(~np.isfinite(losses))
+    window = max(10, batches_per_epoch // 4)
+    if len(bad):
+        warnings.append(HealthWarning(
+            "diverging", f"The loss became {losses[bad[0]]} at batch {bad[0] + 1:,}: the steps are so large that "
+            "the weights overflowed. The learning rate is too high.", (_lr_fix(lr, 1 / 3), _lr_fix(lr, 1 / 10))))
+    elif len(losses) >= 3 * window:
+        recent = losses[-window:].mean()
+        earlier = losses[: len(losses) - window]
+        best = min(earlier[i:i + window].mean() for i in range(0, len(earlier) - window + 1, window))
+        if recent > ROSE * best and recent > best + 0.1:
+            warnings.append(HealthWarning(
+                "rising", f"The loss rose from {best:.3g} to {recent:.3g} over the last {window} batches: the "
+                "steps overshoot. The learning rate is too high.", (_lr_fix(lr, 1 / 3),)))
+    last = history[-1] if history else None
+    if last is not None:
+        for i, share in enumerate(last.dead_share):
+            if share >= DEAD:
+                size = config.hidden[i] if i < len(config.hidden) else 0
+                warnings.append(HealthWarning(
+                    "dead", f"{share:.0%} of hidden layer {i + 1}'s {size} units gave the same output for every "
+                    "probed training digit: they are dead and learn no more (often after steps too large).",
+                    (_lr_fix(lr, 1 / 3),)))
+        gap = last.train_f1 - last.test_f1
+        if gap >= OVERFIT_GAP:
+            fixes = []
+            if config.dropout > 0:
+                new = min(round(config.dropout + 0.2, 2), 0.9)
+                fixes.append(Fix(f"more dropout ({config.dropout:g} → {new:g})", Control.set("dropout", new)))
+            new_aug = min(round(config.augment + 0.3, 2), 2.0)
+            if new_aug > config.augment:
+                fixes.append(Fix(f"more augmentation ({config.augment:g} → {new_aug:g})",
+                                 Control.set("augment", new_aug)))
+            warnings.append(HealthWarning(
+                "overfitting", f"Train F1 {last.train_f1:.3f} is {gap * 100:.1f} points above test F1 "
+                f"{last.test_f1:.3f}: it learns the training digits by heart rather than digits.", tuple(fixes)))
+    if len(history) >= 2:
+        before, now = history[-2].loss, history[-1].loss
+        if math.isfinite(before) and math.isfinite(now) and now > FLAT_ABOVE \
+                and abs(now - before) <= FLAT * before:
+            warnings.append(HealthWarning(
+                "flat", f"The loss stayed flat for an epoch ({before:.3g} → {now:.3g}, "
+                f"{abs(now - before) / before:.1%}) while still above {FLAT_ABOVE:g}: the steps may be too small.",
+                (_lr_fix(lr, 3.0),)))
+    return warnings
