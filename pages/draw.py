@@ -155,18 +155,20 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
         name = st.text_input("Collection", value=default, help="Letters, digits, '.', '_' or '-'")
         left, right = st.columns([1, 1])
         label = left.selectbox("This drawing is a", list(range(10)), index=None, placeholder="true digit")
-        is_class = name == classroom().open_name()
-        if is_class:  # drawings go in there with a nickname and the class panel's checks, never unnamed
-            st.warning(f"**{name}** is the open class collection: add to it in the class panel above, "
+        refusal = ""
+        if name == classroom().open_name():  # drawings go in there with a nickname and the class panel's checks
+            refusal = (f"**{name}** is the open class collection: add to it in the class panel above, "
                        "under your nickname.")
-            return
-        try:
-            usable = store.may_use(name, who, OPERATOR)
-        except ValueError as e:
-            st.error(str(e))
-            return
-        if not usable:  # another browser's own collection (or a closed class one): neither shown nor written
-            st.warning(f"**{name}** is not yours: choose another name for your own collection.")
+        else:
+            try:
+                if not store.may_use(name, who, OPERATOR):  # another browser's own (or a closed class one)
+                    refusal = f"**{name}** is not yours: choose another name for your own collection."
+            except ValueError as e:
+                st.error(str(e))
+                return
+        if refusal:  # neither shown nor written; the Save button says so by being off
+            st.warning(refusal)
+            right.button("Save drawing", disabled=True)
             return
         if right.button("Save drawing", disabled=image is None or label is None):
             try:
