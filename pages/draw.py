@@ -11,6 +11,7 @@ import ui.startup  # noqa: F401  (first: a page run alone on a fresh server stil
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.device import available_devices
 from mnist_core.net.evaluate import predict_probs, read_digit, read_many, Reading
+from mnist_core.net.graph import network_graph
 from mnist_core.net.model import layers_label
 from mnist_core.net.pictures import pixels_image, thumbnail
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
@@ -24,12 +25,16 @@ from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
 from ui.keys import DRAWN, INSIDE_SOURCE, OPERATOR
 from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
+from ui.network import show_network
 from ui.sidebar import page_entered
 from ui.widgets import as_markdown, confirmed, KeptError
 
 CANVAS = 280
 ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
 CLASS_ERROR = KeptError(keys.CLASS_ERROR)  # why the last Add to the class collection was refused
+
+
+DRAW_EDGES = 60  # strongest edges per layer on Draw (Inside shows 150)
 
 
 def probability_bars(probs: np.ndarray, digit: int) -> str:
@@ -91,7 +96,7 @@ def compact_answer(reading: Reading) -> None:
 
 
 def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, compare: bool,
-                  source: str = "your drawing") -> None:
+                  source: str = "your drawing", network: bool = True) -> None:
     marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
     if reading.blank:
         st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
@@ -105,6 +110,7 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
     with answer:  # the answer first: the browser shows elements in the order the script makes them
         st.caption(f"Reading {source}.")
         show_reading(reading, threshold, marker)
+        network_slot = st.container()
     network_view.image(pixels_image(reading.steps.output, 8), caption=reading.steps.captions()[-1])
     network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
     show_steps(reading)
@@ -116,6 +122,15 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
         right.markdown(f"Without MNIST-style preprocessing the network reads **{int(probs.argmax())}** "
                        f"({probs.max():.0%} sure). An MLP has no notion of *where*: every pixel is its own input, "
                        "so a digit off-centre or at another size lights up inputs it never saw lit in training.")
+    if not network:
+        return
+    with network_slot:
+        # The whole network lit up for this drawing, beside the answer but sent after everything else of the
+        # reading, so that the answer shows first; fewer edges than in Inside keep the redraw light.
+        show_network(network_graph(model, reading.steps.output, max_edges=DRAW_EDGES), "d_network", height=340,
+                     clickable=False)
+        st.caption("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
+                   "node for its numbers; Inside → Network to click one.")
 
 
 @st.cache_resource(max_entries=16)
@@ -304,6 +319,9 @@ def render() -> None:
         threshold = controls[3].slider("Unsure below", 0.5, 0.99, 0.8, key="d_threshold",
                                        help="Below this confidence the page says it is not sure and names two guesses")
         compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
+        network = st.toggle("Show the network lit up", True, key="d_network_on",
+                            help="The whole network for each drawing (about 0.1 s more per stroke; off on a "
+                                 "slow phone)")
     model, meta = current_model().load(device)
     accuracy = f", test accuracy {meta.metrics.test_accuracy:.2%}" if meta.metrics else ""
     about.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}{accuracy}. Draw in the box; its "
@@ -339,7 +357,7 @@ def render() -> None:
             if image is None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
-                reading_panel(reading, image, model, threshold, compare, source)
+                reading_panel(reading, image, model, threshold, compare, source, network)
         collection_panel(image, model, (meta.name, meta.created, device))
 
     with area:
