@@ -102,6 +102,10 @@ def percent(share: float | None) -> float | None:
     return None if share is None else round(100 * share, 2)
 
 
+# A short title: with it, a phone's 390 px show the name and the accuracy (the key columns) side by side.
+ACCURACY = st.column_config.Column("accuracy", help="on the MNIST test set")
+
+
 def hidden_mark(entry: Entry, hidden: set[str], show_hidden: bool) -> dict:
     """The operator's view of hidden entries: a column beside the name (students never get them)."""
     return {"hidden": "hidden" if entry.hide_id in hidden else ""} if show_hidden else {}
@@ -117,12 +121,13 @@ def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Call
         where = (f"waiting ({run.queue_position} in line)" if run.status == "queued"
                  else f"epoch {run.epochs} of {run.last_epoch}")
         # The key columns first: on a phone only the first few fit.
-        rows.append({"name": run.name, "by": who(run), "MNIST test accuracy": percent(run.test_accuracy),
+        rows.append({"name": run.name, "MNIST test accuracy": percent(run.test_accuracy), "by": who(run),
                      "progress": where, **hidden_mark(run, hidden, show_hidden),
                      "live test F1": run.test_f1, "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
     st.container(key="lb_runs").dataframe(
         with_dashes(rows, {"MNIST test accuracy": "{:.2f}%", "live test F1": "{:.4f}"}), hide_index=True,
-        column_config={"live test F1": st.column_config.Column(help="after its last finished epoch")})
+        column_config={"live test F1": st.column_config.Column(help="after its last finished epoch"),
+                       "MNIST test accuracy": ACCURACY})
 
 
 def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
@@ -136,7 +141,7 @@ def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
     rows = []
     for rank, model in enumerate(shown, 1):
         accuracy, f1 = with_test_scores(model)
-        rows.append({"#": rank, "name": model.name, "by": who(model), "MNIST test accuracy": percent(accuracy),
+        rows.append({"#": rank, "name": model.name, "MNIST test accuracy": percent(accuracy), "by": who(model),
                      **({"class handwriting": percent(on_class.get(model.key))} if about_class else {}),
                      **hidden_mark(model, hidden, show_hidden), "test F1": f1,
                      "epochs": model.epochs, "training s": round(model.train_seconds, 1), **settings_row(model),
@@ -153,7 +158,7 @@ def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
     st.dataframe(with_dashes(rows, {"MNIST test accuracy": "{:.2f}%", "class handwriting": "{:.2f}%",
                                     "test F1": "{:.4f}"}),
                  hide_index=True, key=table, on_select=picked, selection_mode="single-row",
-                 column_config={"#": st.column_config.NumberColumn(width=40)})
+                 column_config={"#": st.column_config.NumberColumn(width=40), "MNIST test accuracy": ACCURACY})
     if about_class:
         st.caption(about_class)
     return shown
