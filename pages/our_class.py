@@ -16,6 +16,7 @@ from mnist_core.net.pictures import pixels_image
 from mnist_core.storage.files import os_error_text
 from ui.browser import nickname, owner
 from ui.caches import collection_part
+from ui.end_of_lesson import end_of_lesson_panel
 from ui.engine import classroom, collections, model_store, nicknames
 from ui.keys import OPERATOR
 from ui.widgets import as_markdown
@@ -46,6 +47,7 @@ def teacher_panel(open_name: str | None) -> None:
         if open_name and right.button("Close it", key="c_close", icon=":material/lock:"):
             classroom().close()
             st.rerun()
+        end_of_lesson_panel()
 
 
 def growth_panel(name: str) -> bool:

@@ -56,3 +56,22 @@ def test_end_of_lesson_archives_or_deletes_in_one_step(lesson, archive):
     else:
         assert done.archive is None and not kept.exists() and not (drawings.root / ARCHIVE).exists()
     assert end_lesson(store, drawings, TEACHER, archive=archive).models == []  # a second time: nothing left
+
+
+def test_the_leaderboard_as_csv_best_first_and_spreadsheet_safe(lesson):
+    import csv
+    import io
+
+    from mnist_core.classroom.end_of_lesson import leaderboard_csv
+    from mnist_core.classroom.leaderboard import saved_entries
+
+    store, _ = lesson
+    save_tiny(store, "formula", 0.99, owner_key="mallory-key-0123456789abcdef")
+    names = {store.owners.tag("mallory-key-0123456789abcdef"): "=HYPERLINK(1)"}
+    rows = list(csv.DictReader(io.StringIO(leaderboard_csv(saved_entries(store),
+                                                           lambda e: names.get(e.owner_tag, "someone")))))
+    scores = [float(r["MNIST test accuracy %"]) for r in rows]
+    assert scores == sorted(scores, reverse=True)  # best first, as the leaderboard ranks them
+    assert {r["name"] for r in rows} == {"ada-net", "bo-net", "teachers-demo", "formula", "default"}
+    assert next(r for r in rows if r["name"] == "formula")["by"] == "'=HYPERLINK(1)"
+    assert [int(r["rank"]) for r in rows] == list(range(1, 6))

@@ -241,3 +241,27 @@ def test_without_mnist_the_hint_says_to_download_not_to_press_a_disabled_train(e
 def test_the_train_hint_reads_on_a_phone_too(env):
     hint = next(i.value for i in app_at("train", BO).info if "press **Train**" in i.value)
     assert "on the left" not in hint and "sidebar" in hint and "top left" in hint
+
+
+def test_the_teacher_exports_the_leaderboard_and_clears_the_students_things_after_a_confirmation(
+        env, monkeypatch, tmp_path):
+    from mnist_core.storage.models import ModelStore
+
+    from .helpers import save_tiny
+
+    store = ModelStore(tmp_path / "models")
+    save_tiny(store, "ada-net", 0.95, owner_key=ADA)
+    Collections(tmp_path / "drawings").add("digits-ada", draw_seven(), 7, owner=ADA)
+    ClassCollection(Collections(tmp_path / "drawings")).open("class-2026", owner="teacher-key-0123456789abcdef")
+    monkeypatch.setattr(keys, "OPERATOR", True)
+    at = app_at("our_class", "teacher-key-0123456789abcdef")
+    assert any("2 models" not in c.value and "**1** models" in c.value for c in at.caption)
+    at.radio(key="c_end_how").set_value("delete").run()
+    button(at, "Clear the students' things").click().run()
+    assert store.exists("ada-net")  # asked first, nothing done yet
+    assert any("Delete for good 1 models and 1 private collections?" in w.value for w in at.warning)
+    button(at, "Yes, clear them").click().run()
+    assert not at.exception and not errors(at)
+    assert not store.exists("ada-net") and store.meta("default").name == "default"
+    assert Collections(tmp_path / "drawings").names() == ["class-2026"]
+    assert any("Cleared 1 models and 1 collections" in s.value for s in at.success)

@@ -3,11 +3,15 @@ shipped model, the class collections and the teacher's own things never touched.
 
 from __future__ import annotations
 
+import csv
+import io
 import shutil
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, UTC
 from pathlib import Path
 
+from mnist_core.classroom.leaderboard import Entry, MODEL, sort_entries
 from mnist_core.storage.drawings import Collections
 from mnist_core.storage.files import os_error_text
 from mnist_core.storage.models import ModelStore, StoreError, SUFFIX
@@ -64,3 +68,25 @@ def end_lesson(store: ModelStore, collections: Collections, teacher: str, archiv
         raise StoreError(os_error_text(e, "the model or drawing folder")) from None
     found.archive = models_to
     return found
+
+
+CSV_COLUMNS = ("rank", "name", "by", "MNIST test accuracy %", "test macro-F1", "epochs", "layers", "optimizer",
+               "created")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """A cell a spreadsheet shows as text: one starting with = + - @ would be run as a formula (a nickname
+    like "=HYPERLINK(...)")."""
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def leaderboard_csv(entries: list[Entry], who: Callable[[Entry], str]) -> str:
+    """The stored models as the leaderboard ranks them (best MNIST test accuracy first), as CSV text."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(CSV_COLUMNS)
+    for rank, e in enumerate(sort_entries([e for e in entries if e.kind == MODEL], "MNIST test accuracy"), 1):
+        writer.writerow([rank, spreadsheet_safe(e.name), spreadsheet_safe(who(e)),
+                         "" if e.test_accuracy is None else f"{100 * e.test_accuracy:.2f}",
+                         "" if e.test_f1 is None else f"{e.test_f1:.4f}", e.epochs, e.layers, e.optimizer, e.created])
+    return buffer.getvalue()
