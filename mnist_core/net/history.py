@@ -17,6 +17,7 @@ class EpochRecord:
     seconds: float  # training plus both evaluations
     grad_norms: list[float] = field(default_factory=list)  # per layer, input first: mean size of the weight gradient
     dead_share: list[float] = field(default_factory=list)  # per hidden layer: share of units that never change
+    fraction: float = 1.0  # of the epoch's batches trained: less than 1 when a Stop cut it short
 
     @classmethod
     def from_dict(cls, values: dict) -> EpochRecord:
@@ -57,7 +58,8 @@ class Metrics:
         return cls(last.test_accuracy, last.test_f1, last.train_f1, last.loss)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain numbers only: a figure not measured (None) is left out, as a file's metadata wants it."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, values: dict) -> Metrics | None:
