@@ -17,6 +17,13 @@ def paused_at(page) -> tuple[int, int]:
     return int(match.group(1)), int(match.group(2))
 
 
+def after_steps(epoch: int, batch: int, batches: int, n: int) -> tuple[int, int]:
+    """Where a run paused after `batch` batches of `epoch` is after n Steps: an epoch's end says "batch 469 of
+    469", and the Step after it trains the first batch of the next epoch."""
+    done = (epoch - 1) * batches + batch + n
+    return (done - 1) // batches + 1, (done - 1) % batches + 1
+
+
 def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, page, browser):
     open_app(page, app.url)
     setup_small_run(page, 50, "e2e-live")
@@ -26,10 +33,14 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     page.get_by_text(PAUSED).first.wait_for(timeout=10_000)
     page.get_by_text("The next step up close").wait_for(timeout=10_000)
     epoch, batch = paused_at(page)
+    batches = int(PAUSED.search(page.get_by_text(PAUSED).first.inner_text()).group(3))
     for n in range(1, 4):
         main_button(page, "Step").click()
-        page.get_by_text(re.compile(rf"Paused at epoch {epoch}, batch {batch + n} of")).first.wait_for(timeout=10_000)
-        page.get_by_text(re.compile(rf"The next step up close: batch {batch + n + 1} of epoch {epoch}")).wait_for(
+        at_epoch, at_batch = after_steps(epoch, batch, batches, n)
+        page.get_by_text(re.compile(rf"Paused at epoch {at_epoch}, batch {at_batch} of")).first.wait_for(
+            timeout=10_000)
+        next_epoch, next_batch = after_steps(epoch, batch, batches, n + 1)
+        page.get_by_text(re.compile(rf"The next step up close: batch {next_batch} of epoch {next_epoch}")).wait_for(
             timeout=10_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "train-paused-step.png"), full_page=True)
