@@ -22,6 +22,7 @@ Run: MNIST_DIR=../shared/data/mnist nice -n 15 python benchmarks/real_hands.py [
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import subprocess
 import sys
@@ -97,7 +98,9 @@ def main() -> None:
         gap = figures[label]["mnist via predict"] - figures[label]["redrawn"]
         print(f"{label}: redrawn gap {100 * gap:.2f} points below MNIST test via predict")
     if args.card:
-        card = {"model": "default", "written_by": "benchmarks/real_hands.py --card",
+        weights = (BUILTIN_DIR / "default.pt").read_bytes()
+        card = {"model": "default", "sha256": hashlib.sha256(weights).hexdigest(),
+                "written_by": "benchmarks/real_hands.py --card",
                 "date": datetime.now(UTC).strftime("%Y-%m-%d"), "seed": args.seed, "count": args.count,
                 "per_kind": args.per_kind,
                 "figures": {name: {"accuracy": round(figures["new default"][name], 5), "digits": len(proxy.labels)}
