@@ -68,7 +68,7 @@ def before_after(base: str, after: str, collection: str) -> None:
 def class_training_panel(busy: bool, have_data: bool) -> None:
     open_name = classroom().open_name()
     with st.expander("Train more on our handwriting", expanded=open_name is not None, icon=":material/groups:"):
-        names = collections().names()
+        names = collections().visible_names(owner(), keys.OPERATOR)  # the class's and this browser's own only
         if not names:
             st.caption("No drawing collections yet: the teacher opens a class collection on the Class page.")
             return
