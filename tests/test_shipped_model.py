@@ -11,7 +11,6 @@ import re
 from dataclasses import fields
 
 import numpy as np
-import pytest
 
 from mnist_core.net.config import PRESETS, TrainConfig
 from mnist_core.net.hands import accuracies, proxy_sets
