@@ -7,8 +7,10 @@ PRESETS["recommended"]. The drawn digits of "now" are drawn by its first run int
 run's time includes them, shown apart) and read from the cache by the later rounds, as a second run
 with the same seed reads them on a person's machine.
 
+Candidates beside them: --try FIELD=VALUE[,FIELD=VALUE] ... (each on top of TrainConfig()).
+
 Run: MNIST_DIR=../shared/data/mnist nice -n 15 python benchmarks/recommended_preset.py [--rounds 2]
-     [--count 2000] [--seed 0]
+     [--count 2000] [--seed 0] [--try drawn=0.1 drawn=0.1,hands=true]
 """
 
 from __future__ import annotations

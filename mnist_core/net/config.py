@@ -194,7 +194,7 @@ class Summary:
 
 # Named settings for the app and the command line (`--preset`); "recommended" is TrainConfig().
 PRESETS: dict[str, TrainConfig] = {
-    "recommended": TrainConfig(drawn=0.1),
+    "recommended": TrainConfig(),
     "notebook": TrainConfig(hidden=(128,), dropout=0.0, lr=1e-4, schedule="constant", batch_size=64, epochs=10),
     "robust-drawings": TrainConfig(hidden=(512, 256), dropout=0.1, lr=2e-3, epochs=24, augment=0.7, drawn=0.3,
                                    fill_in=True, hands=True),
