@@ -127,25 +127,6 @@ def low_res(images: torch.Tensor, size: int) -> torch.Tensor:
 
 
 HANDS_SHARE = 0.5  # of the digits get these changes; the rest keep MNIST's slant, aspect and resolution
-# With hands, this share of all the digits also get a pen lift: a stroke broken where the pen left the
-# paper or a scan lost faint ink (a 5's bar detached from its stem, a 4's crossbar faint), the ink within
-# GAP_RADIUS pixels of one inked point erased.
-GAP_SHARE = 0.15
-GAP_RADIUS = (1.0, 2.5)
-
-
-def pen_lifts(images: torch.Tensor, radius: torch.Tensor, generator: torch.Generator) -> torch.Tensor:
-    """(N, 28, 28) with the ink within `radius` (N,) pixels of one point each erased, with a one-pixel
-    soft edge; the point is drawn with the ink as weights, so it lies on a stroke."""
-    n, side = len(images), images.shape[-1]
-    if n == 0:
-        return images
-    weights = images.reshape(n, -1).clamp_min(0) + 1e-6  # a blank image still has somewhere to pick
-    index = torch.multinomial(weights, 1, generator=generator).squeeze(1)  # (N,)
-    row, col = (index // side).float().view(-1, 1, 1), (index % side).float().view(-1, 1, 1)
-    grid = torch.arange(side, device=images.device, dtype=images.dtype)
-    distance = ((grid.view(1, -1, 1) - row) ** 2 + (grid.view(1, 1, -1) - col) ** 2).sqrt()  # (N, S, S)
-    return images * (distance - radius.view(-1, 1, 1)).clamp(0, 1)
 
 
 def _hands_choice(images: torch.Tensor, generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
@@ -233,9 +214,9 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator, e
             fill_in: bool = False, out: torch.Tensor | None = None, hands: bool = False) -> torch.Tensor:
     """Deformed copies of images (N, 28, 28) in [0, 1]: warped (affine, elastic; with `hands` also
     slanted and their aspect changed or stretched to fill a square box), then stroke width changed,
-    then (with `hands`) GAP_SHARE given a pen lift and a quarter made low-res; strength 0 returns them
-    unchanged. `out`, a tensor like `images` (not `images` itself), receives the copies: a trainer passes
-    the same one every epoch, as a fresh 188 MB tensor costs 0.15-0.3 s of page faults on CPU."""
+    then (with `hands`) a third made low-res; strength 0 returns them unchanged. `out`, a tensor like
+    `images` (not `images` itself), receives the copies: a trainer passes the same one every epoch, as
+    a fresh 188 MB tensor costs 0.15-0.3 s of page faults on CPU."""
     if strength <= 0 or len(images) == 0:
         return images
     if out is None:
@@ -260,11 +241,6 @@ def augment(images: torch.Tensor, strength: float, generator: torch.Generator, e
         warped = F.grid_sample(batch, _fine_grid(coarse), mode="bilinear", padding_mode="zeros", align_corners=False)
         changed = _strokes(warped.squeeze(1), choice, amount)
         if hands:
-            # Drawn after every other number, so runs without hands draw as before.
-            gap = torch.rand(n, 2, generator=generator, device=batch.device)
-            lifted = torch.nonzero(gap[:, 0] < GAP_SHARE).squeeze(1)
-            radius = GAP_RADIUS[0] + (GAP_RADIUS[1] - GAP_RADIUS[0]) * gap[lifted, 1]
-            changed[lifted] = pen_lifts(changed[lifted], radius, generator)
             for i, side in enumerate(LOW_RES):
                 index = torch.nonzero(size == i).squeeze(1)
                 changed[index] = low_res(changed[index], side)
