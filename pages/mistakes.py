@@ -68,9 +68,12 @@ def scores_panel(result: Evaluation, accuracy: str = "Test accuracy",
     columns[0].metric(accuracy, f"{result.accuracy:.2%}")
     columns[1].metric("Macro-F1", f"{result.macro_f1:.4f}")
     columns[2].metric(misread, f"{len(result.mistakes):,}")
+    if len(result.covered) < 10:
+        st.caption("Macro-F1 and the table cover the digits this set holds: "
+                   + ", ".join(map(str, result.covered.tolist())) + ".")
     st.dataframe([{"digit": d, "precision": round(float(result.precision[d]), 4),
                    "recall": round(float(result.recall[d]), 4), "F1": round(float(result.f1[d]), 4),
-                   "support": int(result.support[d])} for d in range(10)], hide_index=True)
+                   "support": int(result.support[d])} for d in result.covered.tolist()], hide_index=True)
 
 
 @st.fragment
