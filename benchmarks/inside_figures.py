@@ -29,9 +29,8 @@ from mnist_core.net.inside import (  # noqa: E402
     pixel_index,
     project,
     saliency,
-    weight_images,
 )
-from mnist_core.net.model import layers_label  # noqa: E402
+from mnist_core.net.model import layers_label, weight_images  # noqa: E402
 from mnist_core.net.perturb import PERTURBATIONS, robustness_curve, shift_grid  # noqa: E402
 from mnist_core.net.train import REPORT_EVERY, Trainer  # noqa: E402
 from mnist_core.storage.models import ModelStore  # noqa: E402

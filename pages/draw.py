@@ -10,7 +10,7 @@ import streamlit as st
 import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.device import available_devices
-from mnist_core.net.evaluate import predict_probs, read_digit, read_many, Reading
+from mnist_core.net.evaluate import predict_probs, read_digit, Reading
 from mnist_core.net.graph import network_graph
 from mnist_core.net.model import layers_label
 from mnist_core.net.pictures import pixels_image, thumbnail
@@ -135,11 +135,14 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
 
 @st.cache_resource(max_entries=16)
 def scored_collection(name: str, version: tuple[int, int], model_key: tuple[str, str, str],
-                      _model) -> tuple[list[Drawing], list[Reading], bytes]:
-    """A collection read, scored and zipped once per version and model, not again on every stroke."""
-    store = collections()
-    drawings = store.load(name)
-    return drawings, read_many(_model, [d.image for d in drawings]), store.zip_bytes(name)
+                      _model) -> tuple[list[Drawing], dict[str, tuple[np.ndarray, int]], bytes]:
+    """A collection scored and zipped once per version and model, not again on every stroke: each drawing's
+    file -> (what the network sees (28, 28), the digit it reads); blank drawings have none. The drawings are
+    read as the network sees them once, by the same cache the Class page and Mistakes use."""
+    drawings, seen = collection_part(name, "all")
+    digits = predict_probs(_model, seen.images).argmax(1).tolist() if len(seen) else []
+    readings = {file: (image, digit) for file, image, digit in zip(seen.files, seen.images, digits, strict=True)}
+    return drawings, readings, collections().zip_bytes(name)
 
 
 def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str, str]) -> None:
@@ -189,15 +192,16 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
         if not drawings:
             st.caption("No drawings saved here yet.")
             return
-        wrong = [(d, r) for d, r in zip(drawings, readings, strict=True) if r.digit != d.label]
+        blank = (np.zeros((28, 28), np.float32), None)
+        wrong = [(d, readings.get(d.file, blank)) for d in drawings if readings.get(d.file, blank)[1] != d.label]
         correct = len(drawings) - len(wrong)
         st.markdown(f"**{correct} of {len(drawings)}** right ({correct / len(drawings):.0%}) with this model.")
         if wrong:
             st.caption("Read wrongly:")
             columns = st.columns(8)
-            for i, (d, r) in enumerate(wrong[:16]):
-                columns[i % 8].image(pixels_image(r.steps.output, 2, grid=False),
-                                     caption=f"{d.label} → {'blank' if r.blank else r.digit}")
+            for i, (d, (seen, digit)) in enumerate(wrong[:16]):
+                columns[i % 8].image(pixels_image(seen, 2, grid=False),
+                                     caption=f"{d.label} → {'blank' if digit is None else digit}")
         left, right = st.columns(2)
         left.download_button("Download as zip", archive, file_name=f"{name}.zip",
                              mime="application/zip")

@@ -24,9 +24,8 @@ from mnist_core.net.inside import (
     saliency,
     top_units,
     unit_grid_order,
-    weight_images,
 )
-from mnist_core.net.model import layers_label, MLP
+from mnist_core.net.model import layers_label, MLP, weight_images
 from mnist_core.net.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
 from mnist_core.net.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
 from mnist_core.net.preprocess import as_pixels

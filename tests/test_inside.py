@@ -19,9 +19,8 @@ from mnist_core.net.inside import (
     saliency,
     top_units,
     unit_grid_order,
-    weight_images,
 )
-from mnist_core.net.model import MLP, PIXEL_MEAN, PIXEL_STD
+from mnist_core.net.model import MLP, PIXEL_MEAN, PIXEL_STD, weight_images
 from mnist_core.net.perturb import move_and_turn, perturb, robustness_curve, shift_grid, shifted, thicken
 
 from .helpers import make_digits

@@ -8,9 +8,8 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
-from mnist_core.net.inside import weight_images
 from mnist_core.net.maths import layer_maths
-from mnist_core.net.model import layer_name, MLP
+from mnist_core.net.model import layer_name, MLP, weight_images
 from mnist_core.net.pictures import gallery_image, weight_grid
 from ui.caches import loaded_model
 from ui.charts import layout

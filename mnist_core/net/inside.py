@@ -17,12 +17,6 @@ from mnist_core.net.preprocess import as_model_input
 
 # --- weights and activations -------------------------------------------------------------------
 
-def weight_images(model: MLP) -> np.ndarray:
-    """Each first-layer unit's 784 incoming weights as a 28x28 image, (H0, 28, 28) float32. A positive
-    weight is a pixel whose ink excites the unit; a negative one, ink that inhibits it."""
-    return model.linear_layers()[0].weight.detach().cpu().reshape(-1, 28, 28).numpy().copy()
-
-
 @torch.inference_mode()
 def activations(model: MLP, image: np.ndarray) -> tuple[list[np.ndarray], np.ndarray]:
     """For one 28x28 image (uint8 or [0, 1]): every hidden layer's activations [(H_i,)] and the

@@ -5,10 +5,14 @@ from __future__ import annotations
 import itertools
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 from torch.nn import functional as F
+
+if TYPE_CHECKING:  # only for the annotation: the model file imports torch alone
+    import numpy as np
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "gelu": nn.GELU}
 _ACTIVATION_TYPES = tuple(ACTIVATIONS.values())
@@ -144,3 +148,9 @@ def layer_sums(model: MLP, images: torch.Tensor) -> list[tuple[torch.Tensor, tor
             out.append((z, x))
     out.append((z, z))
     return out
+
+
+def weight_images(model: MLP) -> np.ndarray:
+    """Each first-layer unit's 784 incoming weights as a 28x28 image, (H0, 28, 28) float32. A positive
+    weight is a pixel whose ink excites the unit; a negative one, ink that inhibits it."""
+    return model.linear_layers()[0].weight.detach().cpu().reshape(-1, 28, 28).numpy().copy()

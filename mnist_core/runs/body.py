@@ -18,8 +18,7 @@ from mnist_core.net.data import Mnist
 from mnist_core.net.device import CpuThreads
 from mnist_core.net.health import layer_weights, weight_spread
 from mnist_core.net.history import Metrics, Progress
-from mnist_core.net.inside import weight_images
-from mnist_core.net.model import build_model, parameter_count
+from mnist_core.net.model import build_model, parameter_count, weight_images
 from mnist_core.net.train import Trainer
 from mnist_core.runs.spec import (
     EpochDone,
