@@ -83,7 +83,7 @@ def test_two_students_add_to_the_class_collection_and_the_teacher_sees_both(scho
     ada_context, ada = new_page(browser)
     open_app(ada, students.url + "draw")
     ada.locator("canvas.upper-canvas").wait_for()
-    ada.get_by_text(re.compile("add your drawing to the class collection class-e2e")).wait_for()
+    ada.get_by_text(re.compile("Add it to the class.s class-e2e")).wait_for()
     # Unlabelled and without a nickname: refused, one line each.
     stroke(ada, vertical_line())
     main_button(ada, "Add to the class collection").click()
