@@ -3,7 +3,7 @@
 import streamlit as st
 
 import ui.startup  # noqa: F401  (first: it loads the engine once and leaves Streamlit's pages-folder mode)
-from ui.sidebar import nickname_box
+from ui.sidebar import nickname_box, teacher_box
 
 st.set_page_config(page_title="MNIST MLP studio", page_icon=":material/draw:", layout="wide")
 navigation = st.navigation([
@@ -15,4 +15,5 @@ navigation = st.navigation([
     st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
 ])
 nickname_box()  # the sidebar's nickname, on every page
+teacher_box()  # and the teacher code box
 navigation.run()

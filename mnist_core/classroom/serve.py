@@ -189,6 +189,7 @@ def start_school(folder: Path, processes: int, host: str, port: int, ray_address
     env = {**os.environ, **RAY_ENV}
     # One secret for all: a cookie one process signed (Streamlit's XSRF cookie) is good at the others.
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
+    env["MNIST_APP_CODE_SHOWN"] = "1"  # the teacher code is said here, with the address, not in each app's log
     try:
         if processes > 1:
             room.ray_address = ray_address or _start_ray_head(room, env)
@@ -218,7 +219,21 @@ def start_school(folder: Path, processes: int, host: str, port: int, ray_address
     say(f"serving {room.url} ({processes} app process{'es' if processes > 1 else ''}, pids "
         f"{' '.join(map(str, room.app_pids()))}" + (f"; runs on Ray at {room.ray_address}" if room.ray_address
                                                     else "") + f"); logs in {folder}")
+    say(teacher_code_line())
     return room
+
+
+def teacher_code_line() -> str:
+    """What serve says of the teacher code: the code (made once per model folder, as Jupyter's token), or that
+    the operator's MNIST_APP_TEACHER_CODE is the one."""
+    from mnist_core.classroom.teacher import CODE_ENV, Teachers
+
+    if os.environ.get(CODE_ENV, "").strip():
+        return f"teacher code: the one in {CODE_ENV} (enter it in the sidebar's \"I'm the teacher\")"
+    try:
+        return f"teacher code: {Teachers().code()} (enter it in the sidebar's \"I'm the teacher\")"
+    except OSError as e:
+        return f"no teacher code: the model folder cannot hold it ({e})"
 
 
 def _start_ray_head(room: School, env: dict[str, str]) -> str:
