@@ -3,6 +3,7 @@ evaluations, collections as the network reads them and models scored on them."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import streamlit as st
@@ -10,6 +11,7 @@ import streamlit as st
 from mnist_core.classroom.collection import split
 from mnist_core.classroom.scoring import Examples, examples, score
 from mnist_core.net.evaluate import evaluate, Evaluation
+from mnist_core.net.inside import BytesLRU
 from mnist_core.net.model import MLP
 from mnist_core.storage.drawings import Drawing
 from mnist_core.storage.models import ModelMeta
@@ -91,3 +93,13 @@ def collection_evaluation(model: str, name: str, part: str = "held") -> Evaluati
     """A stored model scored on a part of a collection, once per model version and collection version
     (ClassError when that part has no drawings)."""
     return _collection_score(model, model_version(model), name, collections().version(name), part)
+
+
+# The Inside page's per-model heavy things (nearest-digit indexes, layer maps) share one budget in bytes, least
+# recently used dropped first: many big models looked at in turn no longer add up (issue 26: +1.9 GB each).
+INSIDE_CACHE_BYTES = int(float(os.environ.get("MNIST_APP_INSIDE_CACHE_MB", "600")) * 2**20)
+
+
+@st.cache_resource
+def inside_cache() -> BytesLRU:
+    return BytesLRU(INSIDE_CACHE_BYTES)
