@@ -74,11 +74,13 @@ def teacher_box() -> None:
                 st.caption("This browser entered the teacher code: it opens the class collection, hides "
                            "leaderboard entries and may remove any model or drawing.")
                 st.button("Back to being a student", key="teacher_leave", on_click=leave_teacher)
+            if problem:
+                st.error(problem)
     else:
         with st.sidebar.popover("I'm the teacher", width="stretch", icon=":material/school:"):
             with st.form("teacher_form", border=False):
                 st.text_input("Teacher code", type="password", key=keys.TEACHER_INPUT, max_chars=200,
                               help="Printed where the app was started (its console, or `serve`'s output)")
                 st.form_submit_button("Enter", on_click=enter_teacher_code)
-    if problem:
-        st.sidebar.error(problem)
+            if problem:
+                st.error(problem)
