@@ -201,7 +201,8 @@ DOS_CASES = ("class-add-flood", "nearest-big")
 FLOOD_DRAWINGS = int(os.environ.get("RELIABILITY_DRAWINGS", "3000"))  # the class collection already there
 FLOOD_EVERY = 0.5  # seconds between one student's Adds
 DOS_SECONDS = float(os.environ.get("RELIABILITY_SECONDS", "30"))  # how long each case loads the server
-BIG_MODELS = int(os.environ.get("RELIABILITY_MODELS", "4"))  # 784-8192-10 models looked at on the Inside page, one after another
+# 784-8192-10 models looked at on the Inside page, one after another
+BIG_MODELS = int(os.environ.get("RELIABILITY_MODELS", "4"))
 
 
 def _answerer(stop: threading.Event, latencies: list[float]) -> None:

@@ -11,6 +11,7 @@ import ui.startup  # noqa: F401  (first: a page run alone on a fresh server stil
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.device import available_devices
 from mnist_core.net.evaluate import predict_probs, read_digit, read_many, Reading
+from mnist_core.net.graph import network_graph
 from mnist_core.net.model import layers_label
 from mnist_core.net.pictures import pixels_image, thumbnail
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
@@ -23,11 +24,17 @@ from ui.canvas import st_canvas
 from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
 from ui.keys import DRAWN, INSIDE_SOURCE
+from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
+from ui.network import show_network
+from ui.sidebar import page_entered
 from ui.widgets import as_markdown, confirmed, file_problems, KeptError
 
 CANVAS = 280
 ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
 CLASS_ERROR = KeptError(keys.CLASS_ERROR)  # why the last Add to the class collection was refused
+
+
+DRAW_EDGES = 60  # strongest edges per layer on Draw (Inside shows 150)
 
 
 def probability_bars(probs: np.ndarray, digit: int) -> str:
@@ -71,13 +78,25 @@ def show_reading(reading: Reading, threshold: float, marker: str) -> None:
     if probs[best] < threshold:
         left.warning(f"Not sure: {best} ({probs[best]:.0%}) or {second} ({probs[second]:.0%})?")
     right.markdown(probability_bars(probs, int(best)), unsafe_allow_html=True)
-    right.caption("A scribble or a dash read as a digit, and very sure? The network must answer one of the ten "
-                  "digits: it has only ever seen digits, never \"not a digit\", and its certainty only says which "
-                  "of the ten fits best.")
+    # Asked, not told under every drawing: under a clean 7 read at 100% it read as a verdict on the 7.
+    with right.expander("A scribble read as a digit, and very sure?"):
+        st.caption("The network must answer one of the ten digits: it has only ever seen digits, never \"not a "
+                   "digit\", and its certainty only says which of the ten fits best.")
 
 
-def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, source: str = "your drawing") -> None:
-    reading = read_digit(model, image)
+def compact_answer(reading: Reading) -> None:
+    """The digit read, in one line right under the canvas: on a phone the drawing and the answer fit on one
+    screen with the Add button (the full reading follows further down)."""
+    if reading.blank:
+        return
+    best = int(np.argmax(reading.probs))
+    st.markdown(f"<div data-testid='compact-answer' style='font-size:1.5rem;line-height:1.2'>Reads "
+                f"<b style='font-size:2.2rem'>{best}</b> · {reading.probs[best]:.0%} sure</div>",
+                unsafe_allow_html=True)
+
+
+def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, compare: bool,
+                  source: str = "your drawing", network: bool = True) -> None:
     marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
     if reading.blank:
         st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
@@ -91,6 +110,7 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, sou
     with answer:  # the answer first: the browser shows elements in the order the script makes them
         st.caption(f"Reading {source}.")
         show_reading(reading, threshold, marker)
+        network_slot = st.container()
     network_view.image(pixels_image(reading.steps.output, 8), caption=reading.steps.captions()[-1])
     network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
     show_steps(reading)
@@ -102,6 +122,15 @@ def reading_panel(image: np.ndarray, model, threshold: float, compare: bool, sou
         right.markdown(f"Without MNIST-style preprocessing the network reads **{int(probs.argmax())}** "
                        f"({probs.max():.0%} sure). An MLP has no notion of *where*: every pixel is its own input, "
                        "so a digit off-centre or at another size lights up inputs it never saw lit in training.")
+    if not network:
+        return
+    with network_slot:
+        # The whole network lit up for this drawing, beside the answer but sent after everything else of the
+        # reading, so that the answer shows first; fewer edges than in Inside keep the redraw light.
+        show_network(network_graph(model, reading.steps.output, max_edges=DRAW_EDGES), "d_network", height=340,
+                     clickable=False)
+        st.caption("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
+                   "node for its numbers; Inside → Network to click one.")
 
 
 @st.cache_resource(max_entries=16)
@@ -126,13 +155,24 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
         name = st.text_input("Collection", value=default, help="Letters, digits, '.', '_' or '-'")
         left, right = st.columns([1, 1])
         label = left.selectbox("This drawing is a", list(range(10)), index=None, placeholder="true digit")
-        is_class = name == classroom().open_name()
-        if is_class:  # drawings go in there with a nickname and the class panel's checks, never unnamed
-            st.warning(f"**{name}** is the open class collection: add to it in the class panel above, "
+        refusal = ""
+        if name == classroom().open_name():  # drawings go in there with a nickname and the class panel's checks
+            refusal = (f"**{name}** is the open class collection: add to it in the class panel above, "
                        "under your nickname.")
-        if right.button("Save drawing", disabled=image is None or label is None or is_class):
+        else:
             try:
-                store.add(name, image, label, owner=who)
+                if not store.may_use(name, who, is_teacher()):  # another browser's own (or a closed class one)
+                    refusal = f"**{name}** is not yours: choose another name for your own collection."
+            except ValueError as e:
+                st.error(str(e))
+                return
+        if refusal:  # neither shown nor written; the Save button says so by being off
+            st.warning(refusal)
+            right.button("Save drawing", disabled=True)
+            return
+        if right.button("Save drawing", disabled=image is None or label is None):
+            try:
+                store.add(name, image, label, owner=who, operator=is_teacher())
                 st.toast(f"Saved into {name}")
             except ValueError as e:
                 st.error(str(e))
@@ -174,10 +214,11 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
 
 
 def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: str | None, name: str) -> None:
-    """The Add button's callback: add, then ask the digit meant afresh (the next drawing is another digit)."""
+    """The Add button's callback: add, then ask the digit meant afresh, whether it was added or refused (the
+    next drawing is another digit: a digit left chosen filed a 2 as a 5)."""
+    st.session_state["d_class_label"] = None
     try:
         classroom().add(image, label, who, nick)
-        st.session_state["d_class_label"] = None
         st.toast(f"Added your {label} to {name}")
     except ClassError as e:
         CLASS_ERROR.keep(f"Not added: {e}.")
@@ -195,16 +236,16 @@ def class_panel(image: np.ndarray | None) -> None:
         return
     who, nick = owner(), nickname()
     with st.container(border=True, key="class_panel"):
-        st.markdown(f"**Our class's handwriting**: add your drawing to the class collection **{name}**, "
-                    f"as **{as_markdown(nick)}**." if nick else
-                    f"**Our class's handwriting**: add your drawing to the class collection **{name}**.")
+        # Short, and the digit and the button side by side on any screen: on a phone they fit under the canvas.
+        st.markdown(f"Add it to the class's **{name}** as **{as_markdown(nick)}**:" if nick else
+                    f"Add it to the class's **{name}**:")
         if not nick:
             st.info("Choose a nickname in the sidebar first: the class sees your drawings under it, not your name.")
-        left, right = st.columns([1, 1], vertical_alignment="bottom")
-        label = left.selectbox("The digit I meant", list(range(10)), index=None, placeholder="digit meant",
-                               key="d_class_label")
-        right.button("Add to the class collection", key="d_class_add", icon=":material/group_add:",
-                     on_click=add_to_class, args=(image, label, who, nick, name))
+        row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
+        label = row.selectbox("The digit I meant", list(range(10)), index=None, placeholder="digit",
+                              key="d_class_label", width=110)
+        row.button("Add to the class collection", key="d_class_add", icon=":material/group_add:",
+                   on_click=add_to_class, args=(image, label, who, nick, name))
         CLASS_ERROR.show()
         try:
             drawings, _ = collection_part(name, "all")  # read once per change of the collection
@@ -213,7 +254,7 @@ def class_panel(image: np.ndarray | None) -> None:
         except (OSError, ValueError):
             mine = 0
         if mine:
-            right.caption(f"You have added {mine}; remove yours on the Class page.")
+            st.caption(f"You have added {mine}; remove yours on the Class page.")
 
 
 def remove_upload() -> None:
@@ -222,10 +263,12 @@ def remove_upload() -> None:
     st.session_state["d_source"] = "drawing"
 
 
-def chosen_input(drawn, upload, results) -> tuple[np.ndarray | None, str]:
+def chosen_input(drawn, upload, results, restored: LastDrawing | None = None) -> tuple[np.ndarray | None, str]:
     """The picture to read, and where it came from, when there may be a drawing and an upload: the newer
-    of the two unless the user picks the other; a bad upload is an error, and the drawing is still read."""
-    drawing = drawn.image_data if drawn is not None and drawn.image_data is not None else None
+    of the two unless the user picks the other; a bad upload is an error, and the drawing is still read.
+    A canvas that has sent nothing since it was put back with the `restored` drawing shows that drawing."""
+    sent = drawn is not None and drawn.image_data is not None
+    drawing = drawn.image_data if sent else (restored.image if restored is not None else None)
     if drawing is not None and not np.asarray(drawing)[..., -1].any():  # the canvas is transparent where unpainted
         drawing = None
     picture, problem = None, None
@@ -261,19 +304,29 @@ def chosen_input(drawn, upload, results) -> tuple[np.ndarray | None, str]:
 
 def render() -> None:
     st.title("Draw a digit")
-    controls = st.columns(4)
-    with controls[0]:
-        model_picker()
-    device = controls[1].selectbox("Device", available_devices(), key="d_device")
-    brush = controls[2].slider("Brush width", 6, 40, 18, key="d_brush")
-    threshold = controls[3].slider("Unsure below", 0.5, 0.99, 0.8, key="d_threshold",
-                                   help="Below this confidence the page says it is not sure and names two guesses")
-    compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
+    if page_entered() or "d_initial" not in st.session_state:
+        # A new canvas (a page switch, a reload): it starts with this browser's last drawing, kept on the
+        # server. Kept fixed while the page stays open: a changed initial_drawing redraws the canvas.
+        last = last_drawing()
+        st.session_state.update({"d_initial": last.strokes if last else None, "d_restored": last})
+    about = st.empty()
+    area = st.container()  # the canvas and its answer first: on a phone they fit on one screen
+    with st.expander("Settings: model, device, brush", icon=":material/tune:"):
+        controls = st.columns(4)
+        with controls[0]:
+            model_picker()
+        device = controls[1].selectbox("Device", available_devices(), key="d_device")
+        brush = controls[2].slider("Brush width", 6, 40, 18, key="d_brush")
+        threshold = controls[3].slider("Unsure below", 0.5, 0.99, 0.8, key="d_threshold",
+                                       help="Below this confidence the page says it is not sure and names two guesses")
+        compare = st.toggle("Show what a plain resize feeds the network", key="d_compare")
+        network = st.toggle("Show the network lit up", True, key="d_network_on",
+                            help="The whole network for each drawing (about 0.1 s more per stroke; off on a "
+                                 "slow phone)")
     model, meta = current_model().load(device)
     accuracy = f", test accuracy {meta.metrics.test_accuracy:.2%}" if meta.metrics else ""
-    st.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}{accuracy}. Draw in the box; its toolbar "
-               "has undo and clear.")
-    st.write("")  # room for the canvas's floating toolbar
+    about.caption(f"Model **{meta.name}**: {layers_label(meta.model['hidden'])}{accuracy}. Draw in the box; its "
+                  "toolbar has undo and clear.")
 
     @st.fragment
     def live() -> None:  # a stroke reruns only this, not the whole page
@@ -281,21 +334,35 @@ def render() -> None:
         row = st.container(horizontal=True, wrap=True, gap="medium")
         pad, results = row.container(width=CANVAS + 10), row.container(width="stretch")
         with pad:
+            st.html("<div style='height:2.6rem'></div>")  # room for the canvas's toolbar, shown above it
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
-                              width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas")
+                              width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas",
+                              initial_drawing=st.session_state.get("d_initial"))
+            answer = st.container()
+        top = results.container()
+        with results:
             upload = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp",
                                                                                "webp", "tif", "tiff"],
                                       key=f"d_upload_{st.session_state.get('d_upload_round', 0)}")
-        image, source = chosen_input(drawn, upload, results)
-        with results:
+        image, source = chosen_input(drawn, upload, top, st.session_state.get("d_restored"))
+        reading = read_digit(model, image) if image is not None else None
+        if drawn is not None and drawn.image_data is not None:  # the canvas sent a change: kept for later
+            empty = image is None or source != "your drawing"
+            keep_drawing(None if empty else getattr(drawn, "json_data", None), None if empty else image,
+                         None if empty or reading is None else reading.steps.output)
+        with answer:
+            if reading is not None:
+                compact_answer(reading)
+            class_panel(image)
+        with top:
             if image is None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
-                reading_panel(image, model, threshold, compare, source)
-        class_panel(image)
+                reading_panel(reading, image, model, threshold, compare, source, network)
         collection_panel(image, model, (meta.name, meta.created, device))
 
-    live()
+    with area:
+        live()
 
 
 render()

@@ -10,6 +10,7 @@ import streamlit as st
 
 import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.net.data import missing_files, MnistDataError
+from mnist_core.net.graph import network_graph
 from mnist_core.net.inside import (
     activations,
     features,
@@ -34,7 +35,11 @@ from ui.charts import curve_figure, layout, shift_figure
 from ui.current_model import model_picker
 from ui.engine import data_problem, dataset
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
+from ui.lab import lab_view
+from ui.last_drawing import last_drawing
+from ui.maths_view import maths_view
 from ui.models import model_names
+from ui.network import show_network, unit_panel
 
 UNITS_PER_PAGE = 64
 SHIFT_RADIUS = 5  # the grid of moved copies of the digit: -5..5 pixels each way
@@ -86,6 +91,8 @@ def layer_map(name: str, created: str, layer: int | None, method: str) -> tuple[
 def choose_input() -> tuple[np.ndarray, str]:
     """The digit to look into: the last drawing from the Draw page, or a test digit. ([0, 1] (28, 28), title)"""
     drawn = st.session_state.get(DRAWN)
+    if drawn is None and (last := last_drawing()) is not None:  # a reload: the server kept it for this browser
+        drawn = last.pixels
     sources = (["drawing"] if drawn is not None else []) + ["test"]
     if st.session_state.get(INSIDE_SOURCE) not in sources:
         st.session_state[INSIDE_SOURCE] = sources[0]
@@ -101,6 +108,22 @@ def choose_input() -> tuple[np.ndarray, str]:
 
 
 # --- the views -----------------------------------------------------------------------------------
+
+@st.fragment
+def network_view(name: str, model: MLP, image: np.ndarray) -> None:
+    graph = network_graph(model, image)
+    st.caption("The whole network for this digit: nodes darker the more they fire; lines are the strongest "
+               "contributions (output x weight), red pushing the unit above up, blue holding it back. Hover a "
+               "node for its numbers; click one for its panel.")
+    kept = st.session_state.get("i_node")
+    picked = show_network(graph, "i_network")  # the same figure whatever is picked: a click keeps its place
+    if picked is not None:
+        st.session_state["i_node"] = kept = picked
+    if kept is None or kept[0] > len(model.hidden) or kept[1] >= (*model.hidden, 10)[kept[0]]:
+        st.info("Click a node to see what it computes and what it fires for.")
+        return
+    unit_panel(name, model_version(name), model, image, *kept)
+
 
 @st.fragment
 def weights_view(model: MLP) -> None:
@@ -309,11 +332,15 @@ def render() -> None:
     summary.markdown(f"Looking at **{title}** with model **{name}** "
                      f"({layers_label(model.hidden)}, {model.activation}): it reads "
                      f"**{int(probs.argmax())}**, {probs.max():.0%} sure.")
-    views = {"Weights": lambda: weights_view(model), "Activations": lambda: activations_view(model, image),
+    mistakes = test_evaluation(name, model_version(name)).mistakes if not missing_files() else np.zeros(0, int)
+    views = {"Network": lambda: network_view(name, model, image),
+             "Lab": lambda: lab_view(name, model_version(name), image),
+             "Maths": lambda: maths_view(model, image, mistakes),
+             "Weights": lambda: weights_view(model), "Activations": lambda: activations_view(model, image),
              "Saliency": lambda: saliency_view(model, image),
              "Nearest digits": lambda: neighbours_view(name, model, image),
              "Brittleness": lambda: brittleness_view(name, model, image), "Map": lambda: map_view(name, model, image)}
-    needs_data = {"Nearest digits", "Brittleness", "Map"}
+    needs_data = {"Network", "Lab", "Nearest digits", "Brittleness", "Map"}
     # Only the open tab runs (on_change="rerun"): the others would cost seconds the first time.
     tabs = st.tabs(list(views), key="i_tab", on_change="rerun")
     for tab, (label, view) in zip(tabs, views.items(), strict=True):

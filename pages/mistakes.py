@@ -11,11 +11,13 @@ from PIL import Image
 
 import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.errors import ClassError
+from mnist_core.net.confidence import coverage
 from mnist_core.net.data import MnistDataError
 from mnist_core.net.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
 from mnist_core.net.pictures import gallery_image, pixels_image
+from ui.browser import is_teacher, owner
 from ui.caches import collection_evaluation, collection_part, evaluation_of
-from ui.charts import confusion_figure, layout
+from ui.charts import confusion_figure, coverage_figure, layout
 from ui.current_model import model_picker
 from ui.engine import classroom, collections, data_problem, dataset
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
@@ -163,13 +165,31 @@ def confusion_panel(result: Evaluation) -> None:
         st.rerun()
 
 
+def confidence_panel(result: Evaluation, images: np.ndarray, what: str, key: str) -> None:
+    """A confidence threshold with its price: how much is answered, how much of that is right, the curve,
+    and the errors made with over 90% confidence."""
+    threshold = st.slider("Answer only when at least this sure", 0.0, 1.0, 0.9, 0.01, key=f"{key}_threshold")
+    figures = coverage(result.probs, result.labels, threshold)
+    st.markdown(f"<div data-testid='coverage-{key}'>{figures.sentence(what)}.</div>", unsafe_allow_html=True)
+    st.plotly_chart(coverage_figure(figures), key=f"{key}_curve", config={"displayModeBar": False})
+    errors = figures.confident_errors
+    st.markdown(f"**{len(errors)} very confident errors** (wrong, and over 90% sure)"
+                + (":" if len(errors) else "."))
+    if len(errors):
+        shown = errors[:PAGE_SIZE]
+        st.image(gallery_image(images[shown], [f"#{i}: {result.labels[i]}→{result.preds[i]} "
+                                                f"{result.confidence[i]:.0%}" for i in shown]), output_format="JPEG",
+                 caption="true → read, and how sure" + (f" (the {PAGE_SIZE} surest)" if len(errors) > PAGE_SIZE
+                                                        else ""))
+
+
 PARTS = {"held": "held-out part (never trained on)", "all": "all of it", "learn": "part to learn from"}
 
 
 def collection_panel(name: str) -> None:
     """Mistakes on our handwriting: the model scored on a drawing collection, the held-out part by default."""
     open_name = classroom().open_name()
-    names = collections().names()
+    names = collections().visible_names(owner(), is_teacher())  # the class's and this browser's own only
     choices = ([open_name] if open_name in names else []) + [n for n in names if n != open_name]
     if not choices:
         st.info("No drawing collections yet: the teacher opens a class collection on the Class page, and "
@@ -191,7 +211,10 @@ def collection_panel(name: str) -> None:
                f"({PARTS[part]}), read as the Draw page reads them.".replace("  ", " "))
     scores_panel(result, "Accuracy on our handwriting", "Misread drawings")
     confusion_panel(result)
-    gallery_panel(result, (seen.images * 255).round().astype(np.uint8), "drawing")
+    pictures = (seen.images * 255).round().astype(np.uint8)
+    gallery_panel(result, pictures, "drawing")
+    st.subheader("Confidence, with its price")
+    confidence_panel(result, pictures, "these drawings", "m_class_cover")
 
 
 def render() -> None:
@@ -209,11 +232,14 @@ def render() -> None:
     except MnistDataError as e:
         st.warning(data_problem(e))
         return
-    mistakes_tab, compare_tab, data_tab = st.tabs(["Mistakes", "Compare two models", "Dataset"])
+    mistakes_tab, confidence_tab, compare_tab, data_tab = st.tabs(["Mistakes", "Confidence", "Compare two models",
+                                                                   "Dataset"])
     with mistakes_tab:
         scores_panel(result)
         confusion_panel(result)
         gallery_panel(result, images)
+    with confidence_tab:
+        confidence_panel(result, images, "the test digits", "m_cover")
     with compare_tab:
         compare_panel(name, result, images)
     with data_tab:

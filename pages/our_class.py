@@ -10,11 +10,13 @@ import streamlit as st
 
 import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.collection import tally
+from mnist_core.classroom.errors import ClassError
+from mnist_core.classroom.nicknames import roster
 from mnist_core.net.pictures import pixels_image
 from mnist_core.storage.files import os_error_text
 from ui.browser import is_teacher, nickname, owner
 from ui.caches import collection_part, collection_problems
-from ui.engine import classroom, collections
+from ui.engine import classroom, collections, model_store, nicknames
 from ui.widgets import as_markdown, file_problems
 
 GALLERY = 60  # drawings of one digit shown at once
@@ -30,7 +32,9 @@ def teacher_panel(open_name: str | None) -> None:
         left, right = st.columns([2, 1], vertical_alignment="bottom")
         name = left.text_input("Class collection", value=open_name or f"class-{date.today():%Y}", key="c_name",
                                help="Letters, digits, '.', '_' or '-'; an existing collection is opened again")
-        if right.button("Open for the class", key="c_open", type="primary", icon=":material/lock_open:"):
+        # The main (red) button only while nothing is open: once open, Close is what the teacher looks for.
+        if right.button("Open for the class", key="c_open", type="secondary" if open_name else "primary",
+                        icon=":material/lock_open:"):
             try:
                 classroom().open(name.strip(), owner())
                 st.rerun()
@@ -106,6 +110,43 @@ def mine_panel(name: str) -> None:
                 st.error(f"Not removed: {os_error_text(e, 'the drawings folder')}.")
 
 
+def roster_panel(open_name: str | None) -> None:
+    """The teacher's roster: every nickname with its drawings in the class collection and its models; a
+    nickname can be freed (its browser has none, anyone may take it) or renamed."""
+    if not is_teacher():
+        return
+    try:
+        drawings = collection_part(open_name, "all")[0] if open_name else []
+        rows = roster(nicknames(), model_store().list(), drawings)
+    except (OSError, ValueError) as e:
+        st.error(f"The roster cannot be read: {e}")
+        return
+    with st.expander(f"Class roster ({len(rows)} nickname{'s' if len(rows) != 1 else ''})"):
+        if not rows:
+            st.caption("No student has chosen a nickname yet.")
+            return
+        st.dataframe([{"nickname": r.nickname, "drawings": r.drawings, "models": r.models} for r in rows],
+                     hide_index=True, key="c_roster")
+        by_tag = {r.tag: r for r in rows}
+        tag = st.selectbox("Nickname", list(by_tag), format_func=lambda t: by_tag[t].nickname, key="c_roster_pick")
+        left, middle, right = st.columns([2, 1, 1], vertical_alignment="bottom")
+        new = left.text_input("Rename it to", key="c_roster_new", max_chars=24)
+        if middle.button("Rename", key="c_roster_rename", disabled=not new.strip()):
+            try:
+                nicknames().set(tag, new)
+                st.rerun()
+            except ClassError as e:
+                st.error(str(e))
+            except OSError as e:
+                st.error(f"Not renamed: {os_error_text(e, 'the model folder')}.")
+        if right.button("Free it", key="c_roster_free", help="Its browser has no nickname; anyone may take it"):
+            try:
+                nicknames().free(tag)
+                st.rerun()
+            except OSError as e:
+                st.error(f"Not freed: {os_error_text(e, 'the model folder')}.")
+
+
 def zip_panel(name: str | None) -> None:
     """Keep a class's handwriting from year to year, or share it: a zip of PNGs and labels.csv."""
     with st.expander("Export or import a collection (zip of PNGs and labels.csv)"):
@@ -155,7 +196,8 @@ def render() -> None:
     open_name = classroom().open_name()
     teacher = is_teacher()
     teacher_panel(open_name)
-    names = collections().names()
+    roster_panel(open_name)
+    names = collections().visible_names(owner(), teacher)  # the class's and this browser's own only
     if open_name:
         me = nickname()
         if teacher:  # the teacher: the students are the ones who add, under their nicknames

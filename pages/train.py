@@ -34,6 +34,7 @@ from ui.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_f
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
+from ui.join import share_link
 from ui.live import (
     controls_bar,
     experiment_note,
@@ -521,8 +522,7 @@ def render() -> None:
         buttons[2].button("Train more", on_click=train_more)
     if job is not None:
         if mine:
-            base = (st.context.url or "").split("?")[0]  # no URL outside a browser (AppTest)
-            st.caption(f"Share this run (read-only): `{base}?job={job.id}`")
+            share_link(job.id)  # an address a student's device opens, with its QR code
         else:
             st.caption("You are watching someone else's run (read-only).")
         live_view(job.id, snap.active, mine, who)

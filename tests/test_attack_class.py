@@ -88,7 +88,7 @@ def test_a_superscript_digit_label_in_an_imported_zip_is_the_labels_line_message
 def _add_many(root: str, count: int) -> None:
     store = Collections(root)
     for i in range(count):
-        store.add("class-2026", bar_drawing(i % 10), i % 10, owner=ALICE, nickname="alice")
+        store.add("class-2026", bar_drawing(i % 10), i % 10, owner=ALICE, nickname="alice", shared=True)
 
 
 # BUG cross-server race: README runs the teacher's server and the students' server on the same folders; a
@@ -100,7 +100,7 @@ def test_a_removal_on_the_teacher_server_loses_no_drawing_added_on_the_student_s
     students = multiprocessing.get_context("spawn").Process(target=_add_many, args=(str(tmp_path), 300))
     students.start()
     while students.is_alive():  # the teacher adds and removes one of their own, again and again
-        file = store.add("class-2026", bar_drawing(4), 4, owner=TEACHER, nickname="teacher")
+        file = store.add("class-2026", bar_drawing(4), 4, owner=TEACHER, nickname="teacher", shared=True)
         store.remove("class-2026", file, TEACHER, operator=True)
     students.join()
     assert students.exitcode == 0

@@ -15,6 +15,7 @@ from ui.canvas import (
     SEND_DELAY_MS,
     served_folder,
     STOCK_DELAY,
+    TOUCH_STYLE,
 )
 
 
@@ -48,7 +49,7 @@ def test_sources_come_from_one_script_and_one_style_or_the_stock_canvas_stays(tm
     (tmp_path / "index-abc.js").write_text(f"const a = 1, {STOCK_DELAY} b = 2;", encoding="utf-8")
     assert quick_sources(tmp_path) is None  # no style
     (tmp_path / "index-style.css").write_text(".canvas-root {}", encoding="utf-8")
-    assert quick_sources(tmp_path) == (f"const a = 1, Bc = {SEND_DELAY_MS}, b = 2;", ".canvas-root {}")
+    assert quick_sources(tmp_path) == (f"const a = 1, Bc = {SEND_DELAY_MS}, b = 2;", ".canvas-root {}" + TOUCH_STYLE)
     (tmp_path / "index-def.js").write_text("export {};", encoding="utf-8")
     assert quick_sources(tmp_path) is None  # which script? neither
     (tmp_path / "index-abc.js").unlink()

@@ -129,7 +129,7 @@ def test_the_teacher_opens_and_closes_the_class_collection(env, monkeypatch, tmp
 def test_another_students_drawing_cannot_be_removed(env, tmp_path):
     store = Collections(tmp_path / "drawings")
     ClassCollection(store).open("class-2026", owner="teacher-key")
-    store.add("class-2026", draw_seven(), 7, owner="someone-else", nickname="Fox")
+    store.add("class-2026", draw_seven(), 7, owner="someone-else", nickname="Fox", shared=True)
     at = app_at("our_class")
     assert any("**1** drawing by **1** person" in m.value for m in at.markdown)
     assert not any(b.label == "Remove it" for b in at.button)  # nothing of this browser's to remove

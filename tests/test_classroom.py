@@ -48,7 +48,7 @@ def test_the_operator_opens_and_closes_the_class_collection(tmp_path):
     assert room.open_name() is None
     room.open("class-2026", owner="teacher")
     assert ClassCollection(Collections(tmp_path)).open_name() == "class-2026"
-    collections.add("class-2026", bar_drawing(3), 3, owner="student")
+    collections.add("class-2026", bar_drawing(3), 3, owner="student", shared=True)
     # The first student to add is not its owner: only the operator (the teacher) may clear a class collection.
     assert not collections.may_clear("class-2026", "student") and collections.may_clear("class-2026", "teacher", True)
     room.close()
@@ -107,7 +107,7 @@ def test_a_student_adds_only_labelled_drawings_to_an_open_class_collection(tmp_p
 def test_a_student_removes_their_own_drawing_not_anothers(tmp_path):
     store = Collections(tmp_path)
     mine = store.add("c", bar_drawing(1), 1, owner="me", nickname="Me")
-    theirs = store.add("c", bar_drawing(2), 2, owner="them", nickname="Them")
+    theirs = store.add("c", bar_drawing(2), 2, owner="them", nickname="Them", shared=True)
     with pytest.raises(ValueError, match="not yours"):
         store.remove("c", theirs, owner="me")
     with pytest.raises(ValueError, match="no drawing"):

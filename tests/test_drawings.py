@@ -12,7 +12,11 @@ def test_add_load_zip_clear(tmp_path):
     image = np.zeros((20, 20, 4), np.uint8)
     image[5:15, 9:11, 3] = 255
     first = store.add("class-3b", image, 1, owner="alice")
-    store.add("class-3b", image, 7, owner="bob")  # anyone may add; the maker owns it
+    with pytest.raises(ValueError, match="another browser's collection"):
+        store.add("class-3b", image, 3, owner="bob")  # alice's own: nobody else saves into it
+    assert store.may_use("class-3b", "alice") and not store.may_use("class-3b", "bob")
+    assert store.visible_names("bob") == [] and store.visible_names("bob", operator=True) == ["class-3b"]
+    store.add("class-3b", image, 7, owner="bob", shared=True)  # as the class collection's add does
     assert store.names() == ["class-3b"]
     drawings = store.load("class-3b")
     assert [d.label for d in drawings] == [1, 7] and drawings[0].file == first

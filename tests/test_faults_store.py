@@ -336,7 +336,9 @@ def test_only_the_maker_or_the_operator_clears_a_collection(tmp_path):
     drawings = Collections(tmp_path)
     image = np.zeros((28, 28), np.uint8)
     drawings.add("class", image, 1, owner="alice")
-    drawings.add("class", image, 2, owner="bob")  # adding to another's collection is fine
+    with pytest.raises(ValueError, match="another browser's"):
+        drawings.add("class", image, 2, owner="bob")  # alice's private collection: bob cannot add to it
+    drawings.add("class", image, 2, owner="bob", shared=True)  # as a class collection takes everyone's
     assert drawings.names_of("alice") == ["class"] and drawings.names_of("bob") == []
     assert drawings.default_name("bob") != "class"  # the Draw page never offers bob alice's collection
     with pytest.raises(ValueError, match="not yours"):

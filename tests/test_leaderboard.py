@@ -155,7 +155,8 @@ def add_until(collections: Collections, name: str, in_held_out: bool, label: int
     """Adds a drawn seven to the part asked for (the split hashes the random file name: one that lands in
     the other part is removed again)."""
     while True:
-        file = collections.add(name, draw_seven(), label, owner="student-key-0123456789abcd", nickname="Ada")
+        file = collections.add(name, draw_seven(), label, owner="student-key-0123456789abcd", nickname="Ada",
+                               shared=True)  # as the class collection adds a student's drawing
         if held_out(file) == in_held_out:
             return file
         collections.remove(name, file, operator=True)
@@ -217,7 +218,7 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
     assert row["name"] == "default" and row["by"] == SHIPPED
     assert row["MNIST test accuracy"] == pytest.approx(100 * shipped, abs=0.005)
     assert row["layers"] == "784-512-256-10" and row["#"] == 1
-    assert not at.toggle and not at.expander  # a student: no hiding
+    assert [t.key for t in at.toggle] == ["projector_toggle"] and not at.expander  # a student: no hiding
 
 
 def test_a_model_without_scores_gets_them_measured_once_and_cached(env, monkeypatch):

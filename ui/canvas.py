@@ -19,6 +19,14 @@ import streamlit as st
 SEND_DELAY_MS = 20  # still merges the changes of one burst of events (they come within a frame)
 STOCK_DELAY = "Bc = 200,"  # streamlit-drawable-canvas 0.13.0: `h.sender = Nh(send, Bc)`, a debounce
 COMPONENT = "mnist_app.drawable_canvas"
+# Added to the canvas's own style (it sits in a shadow root, where the page's CSS does not reach): the
+# toolbar's undo and clear buttons were 22x22 px and showed only on hover, which a finger cannot do. Now
+# 44x44 (a fingertip) and always shown, above the canvas.
+TOUCH_STYLE = """
+.dc-toolbar, .dc-root:hover > .dc-toolbar { opacity: 1; top: -3.4rem; }
+.dc-icon-button { min-width: 44px; min-height: 44px; }
+.dc-icon-button svg { width: 1.4rem; height: 1.4rem; }
+"""
 _lock = threading.Lock()
 _swapped: list[bool] = []  # [whether the quick canvas is in use], once decided for this process
 _served: list[Path] = []  # [the folder its files are served from], where they are
@@ -47,7 +55,7 @@ def quick_sources(build: Path) -> tuple[str, str] | None:
     if len(scripts) != 1 or len(styles) != 1:
         return None
     script = quick_script(scripts[0].read_text(encoding="utf-8"))
-    return None if script is None else (script, styles[0].read_text(encoding="utf-8"))
+    return None if script is None else (script, styles[0].read_text(encoding="utf-8") + TOUCH_STYLE)
 
 
 def served_files(sources: tuple[str, str]) -> tuple[str, str] | None:

@@ -8,6 +8,7 @@ import math
 import numpy as np
 from scipy.signal import lfilter
 
+from mnist_core.net.confidence import Coverage
 from mnist_core.net.evaluate import Evaluation
 from mnist_core.runs.snapshot import Snapshot
 
@@ -206,3 +207,19 @@ def curve_figure(lines: list[tuple[str, list[tuple[float, float]]]], kind: str, 
             "layout": layout(340, f"Test accuracy against {kind}", xaxis={"title": {"text": unit}},
                              yaxis={"title": {"text": "accuracy"}, "range": [0, 1], "tickformat": ".0%"},
                              legend={"orientation": "h", "y": -0.25})}
+
+
+def coverage_figure(result: Coverage) -> dict:
+    """Share answered and accuracy of those answered at every confidence threshold, the chosen one marked."""
+    x = result.curve_thresholds.tolist()
+    accuracy = [None if np.isnan(v) else float(v) for v in result.curve_accuracy]
+    return {"data": [
+        {"type": "scatter", "mode": "lines", "name": "share answered", "x": x, "y": result.curve_answered.tolist(),
+         "hovertemplate": "threshold %{x:.2f}: answers %{y:.1%}<extra></extra>", "line": {"color": "#1f77b4"}},
+        {"type": "scatter", "mode": "lines", "name": "accuracy of those answered", "x": x, "y": accuracy,
+         "hovertemplate": "threshold %{x:.2f}: %{y:.2%} right<extra></extra>", "line": {"color": "#2ca02c"}}],
+        "layout": layout(300, "What a confidence threshold buys and costs", top=30,
+                         xaxis={"title": {"text": "answer only when at least this sure"}, "range": [0, 1]},
+                         yaxis={"tickformat": ".0%"}, legend={"orientation": "h", "y": -0.3},
+                         shapes=[{"type": "line", "x0": result.threshold, "x1": result.threshold, "y0": 0, "y1": 1,
+                                  "yref": "paper", "line": {"color": "#d62728", "dash": "dash"}}])}

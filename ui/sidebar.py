@@ -84,3 +84,42 @@ def teacher_box() -> None:
                 st.form_submit_button("Enter", on_click=enter_teacher_code)
             if problem:
                 st.error(problem)
+
+
+PAGE_NOW, PAGE_BEFORE = "_page_now", "_page_before"  # the page of this full run and of the one before
+
+# Runs in the page: on a narrow screen (a phone) the sidebar covers most of it, and the first touch strokes
+# landed on it; so once per page chosen (and on a first load) it is closed. A rerun of the same page (the
+# nickname form) leaves it as the student set it.
+_CLOSE_JS = """
+export default function({ data }) {
+  if (!data || window.innerWidth >= 768 || window.__mnistSidebarPage === data.page) return;
+  window.__mnistSidebarPage = data.page;
+  const close = (tries) => {
+    const bar = document.querySelector('[data-testid="stSidebar"]');
+    if (bar && bar.getBoundingClientRect().width <= 60) return;  // closed already (collapsed, it is 0 wide)
+    const found = document.querySelector('[data-testid="stSidebarCollapseButton"]');
+    const button = found && (found.tagName === 'BUTTON' ? found : found.querySelector('button'));
+    if (bar && button) { button.click(); return; }
+    if (tries > 0) setTimeout(() => close(tries - 1), 100);  // not drawn yet
+  };
+  close(20);
+}
+"""
+_closer: list = []
+
+
+def track_page(page: str) -> None:
+    """app.py, on each full run: which page this run shows and which the run before showed, and on a phone
+    the sidebar closed after a page is chosen."""
+    state = st.session_state
+    state[PAGE_BEFORE], state[PAGE_NOW] = state.get(PAGE_NOW), page
+    if not _closer:
+        _closer.append(st.components.v2.component("mnist_app.sidebar_closer", js=_CLOSE_JS))
+    st.html("<style>.st-key-sidebar_closer {display: none}</style>")
+    _closer[0](data={"page": page}, key="sidebar_closer", height="content")
+
+
+def page_entered() -> bool:
+    """Whether this run is the first of a visit to its page (a page switch or a new session), not a rerun on it."""
+    return st.session_state.get(PAGE_BEFORE) != st.session_state.get(PAGE_NOW)

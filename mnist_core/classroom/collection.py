@@ -63,7 +63,7 @@ class ClassCollection:
             raise ClassError("the drawing is blank: draw a digit first")
         nickname = check_nickname(nickname)
         self.collections.mark_class(name)  # again: the teacher may have cleared it since it was opened
-        return self.collections.add(name, image, int(label), owner=owner, nickname=nickname)
+        return self.collections.add(name, image, int(label), owner=owner, nickname=nickname, shared=True)
 
 
 @dataclass

@@ -1,13 +1,17 @@
-"""Nicknames: one per browser, by its owner tag in the model store; the labels no nickname may take."""
+"""Nicknames: one per browser, by its owner tag in the model store, and each one held by one browser only
+(compared as read, storage/names.py: "ADA", a full-width "Ａｄａ" and a Cyrillic "Аda" are "Ada"); the
+labels no nickname may take; the teacher's roster, where a nickname is freed or renamed."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 from mnist_core.classroom.errors import ClassError
-from mnist_core.storage.drawings import NICKNAME
+from mnist_core.storage.drawings import Drawing, NICKNAME
 from mnist_core.storage.files import locked, read_json, write_json
-from mnist_core.storage.models import find_store_dir
+from mnist_core.storage.models import find_store_dir, Listing
+from mnist_core.storage.names import as_read, UnreadableName
 from mnist_core.storage.owners import OwnerTags
 
 NICKNAMES = "nicknames.json"  # in the model store's folder: {owner tag: nickname}
@@ -24,9 +28,21 @@ def check_nickname(nickname: str) -> str:
     if not NICKNAME.fullmatch(name) or name != " ".join(name.split()):
         raise ClassError("a nickname is 1-24 letters or digits (spaces, '.', ''', '_' and '-' inside), "
                          f"got {nickname!r}")
-    if name.casefold() in RESERVED_NICKNAMES:
+    try:
+        key = as_read(name, "nickname")
+    except UnreadableName as e:
+        raise ClassError(str(e)) from None
+    if key in {as_read(r) for r in RESERVED_NICKNAMES}:
         raise ClassError(f"'{name}' is what the app calls models nobody nicknamed: choose another nickname")
     return name
+
+
+def _key(name: str) -> str:
+    """A nickname as read (storage/names.py); one kept before that check came is its plain casefold."""
+    try:
+        return as_read(name, "nickname")
+    except UnreadableName:
+        return name.casefold()
 
 
 class Nicknames:
@@ -49,14 +65,57 @@ class Nicknames:
     def get(self, tag: str) -> str | None:
         return self.all().get(tag) if tag else None
 
+    def holder(self, nickname: str) -> str | None:
+        """The tag that holds this nickname (compared folded), or None."""
+        key = _key(nickname.strip())
+        return next((tag for tag, name in self.all().items() if _key(name) == key), None)
+
     def set(self, tag: str, nickname: str) -> str:
-        """Give this tag a nickname (checked; returns it as kept). Two browsers may share one nickname:
-        nobody's name is theirs alone, and refusing would tell one user another's is taken."""
+        """Give this tag a nickname (checked; returns it as kept). One browser per nickname: on the class's
+        pages a nickname is who drew a digit or trained a model, so a nickname another tag holds (compared
+        as read, see storage/names.py) is refused with ClassError "this nickname is taken"."""
         if not tag:
             raise ClassError("this browser has no identity yet; reload the page")
         nickname = check_nickname(nickname)
         with locked(self.root):  # the teacher's server and the students' may share the folder
             values = self.all()
+            holder = next((t for t, name in values.items() if _key(name) == _key(nickname)), None)
+            if holder is not None and holder != tag:
+                raise ClassError(f"this nickname is taken: '{values[holder]}' is someone else's; choose another")
             values[tag] = nickname
             write_json(self.path, values)
         return nickname
+
+    def free(self, tag: str) -> None:
+        """The teacher frees a nickname: its browser has none, and anyone may take it."""
+        with locked(self.root):
+            values = self.all()
+            if values.pop(tag, None) is not None:
+                write_json(self.path, values)
+
+
+@dataclass(frozen=True)
+class RosterRow:
+    """One nickname on the teacher's roster: its tag (to free or rename it), the drawings added under it
+    to the class collection and the models its browser trained."""
+
+    tag: str
+    nickname: str
+    drawings: int
+    models: int
+
+
+def roster(names: Nicknames, listings: list[Listing], drawings: list[Drawing]) -> list[RosterRow]:
+    """Every nickname with its drawings (in `drawings`, by nickname, compared as read) and models (in
+    `listings`, by owner tag), sorted by nickname."""
+    per_name: dict[str, int] = {}
+    for d in drawings:
+        if d.nickname:
+            per_name[_key(d.nickname)] = per_name.get(_key(d.nickname), 0) + 1
+    per_tag: dict[str, int] = {}
+    for entry in listings:
+        if entry.meta is not None and entry.meta.owner:
+            per_tag[entry.meta.owner] = per_tag.get(entry.meta.owner, 0) + 1
+    rows = [RosterRow(tag, name, per_name.get(_key(name), 0), per_tag.get(tag, 0))
+            for tag, name in names.all().items()]
+    return sorted(rows, key=lambda r: _key(r.nickname))

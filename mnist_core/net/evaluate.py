@@ -13,6 +13,7 @@ from mnist_core.net.model import eval_mode
 from mnist_core.net.preprocess import as_model_input, mnist_style, Steps
 
 EVAL_BATCH = 2048  # big enough for fast matrix products, small enough to stay in cache
+CONFIDENT = 0.9  # an error made with more than this probability is a very confident error
 
 
 @torch.inference_mode()

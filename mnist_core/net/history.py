@@ -57,7 +57,8 @@ class Metrics:
         return cls(last.test_accuracy, last.test_f1, last.train_f1, last.loss)
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """Plain numbers only: a figure not measured (None) is left out, as a file's metadata wants it."""
+        return {k: v for k, v in asdict(self).items() if v is not None}
 
     @classmethod
     def from_dict(cls, values: dict) -> Metrics | None:

@@ -56,8 +56,7 @@ class MLP(nn.Module):
             return self.layers(self.normalise(x))  # (N, 10)
         # Large batch: the same function and gradients with the normalisation folded into the first
         # layer's weights (H0, 784) and bias (H0,), sparing two passes over N x 784 pixels.
-        weight = first.weight / PIXEL_STD
-        bias = first.bias - (PIXEL_MEAN / PIXEL_STD) * first.weight.sum(dim=1)
+        weight, bias = folded_first_layer(self)
         return self.layers[1:](F.linear(x, weight, bias))  # (N, 10)
 
     def linear_layers(self) -> list[nn.Linear]:
@@ -66,6 +65,27 @@ class MLP(nn.Module):
     def config(self) -> dict:
         """What it takes to build this network again (see `build_model`)."""
         return {"hidden": list(self.hidden), "activation": self.activation, "dropout": self.dropout}
+
+
+def folded_first_layer(model: MLP) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first layer as it acts on raw ink in [0, 1] (the input normalisation folded in): weights
+    (H0, 784) = W / std and bias (H0,) = b - (mean / std) * sum(W), so z = weights @ ink + bias. A
+    pixel without ink then contributes exactly 0, which is how a learner reads the first layer."""
+    first = model.layers[0]
+    return first.weight / PIXEL_STD, first.bias - (PIXEL_MEAN / PIXEL_STD) * first.weight.sum(dim=1)
+
+
+def layer_name(model: MLP, layer: int) -> str:
+    """'hidden 1' ... 'hidden L', then 'output' (layer = index of the linear layer, 0 = the first)."""
+    return "output" if layer == len(model.hidden) else f"hidden {layer + 1}"
+
+
+def check_layer(model: MLP, layer: int) -> int:
+    """The layer index checked against the network (0 .. number of hidden layers, the last = output)."""
+    if not 0 <= layer <= len(model.hidden):
+        raise ValueError(f"this network has layers 0-{len(model.hidden)} "
+                         f"({len(model.hidden)} hidden and the output); layer {layer} does not exist")
+    return layer
 
 
 def layers_label(hidden: tuple[int, ...] | list[int]) -> str:
@@ -107,3 +127,20 @@ def hidden_and_logits(model: MLP, images: torch.Tensor) -> tuple[list[torch.Tens
         if isinstance(module, _ACTIVATION_TYPES):
             hidden.append(x)
     return hidden, x
+
+
+def layer_sums(model: MLP, images: torch.Tensor) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """For images (N, 28, 28) in [0, 1]: every layer's weighted sums z and outputs a, [(z (N, H_i),
+    a (N, H_i))], the hidden layers then the output layer (whose a is its z: the logits, (N, 10)).
+    Dropout is skipped (eval arithmetic), whatever mode the model is in."""
+    x = model.normalise(images)  # (N, 784)
+    out: list[tuple[torch.Tensor, torch.Tensor]] = []
+    z = None
+    for module in model.layers:
+        if isinstance(module, nn.Linear):
+            z = x = module(x)
+        elif isinstance(module, _ACTIVATION_TYPES):
+            x = module(x)
+            out.append((z, x))
+    out.append((z, z))
+    return out

@@ -215,8 +215,9 @@ def _good_row(row: list[str]) -> bool:
 
 
 class Collections:
-    """Each collection is a folder named by a plain name (never a path from the browser). Anyone may
-    add to a collection; only the browser that made it (or the operator) may clear it."""
+    """Each collection is a folder named by a plain name (never a path from the browser). A collection is
+    its maker's: listed, read and written for that browser alone (and the operator); a class collection
+    takes everyone's drawings (through ClassCollection.add) and only the operator may clear it."""
 
     def __init__(self, root: str | os.PathLike | None = None) -> None:
         self.root = find_drawings_dir(root)
@@ -232,8 +233,27 @@ class Collections:
         if not self.root.is_dir():
             return []
         # Hidden folders are an import or a clear at work (or cut short): never a collection.
+        # A class collection is one as soon as it is opened, before its first drawing.
         return sorted(p.name for p in self.root.iterdir()
-                      if p.is_dir() and not p.name.startswith(".") and (p / LABELS).is_file())
+                      if p.is_dir() and not p.name.startswith(".")
+                      and ((p / LABELS).is_file() or (p / CLASS_MARK).is_file()))
+
+    def visible_names(self, owner: str, operator: bool = False) -> list[str]:
+        """The collections this browser may list and read: class collections and its own (the operator: all)."""
+        return [n for n in self.names() if operator or self.is_class(n) or self.owners.owns(owner, self.owner_of(n))]
+
+    def may_use(self, name: str, owner: str, operator: bool = False) -> bool:
+        """Whether this browser may read and save into `name` itself (not through the class panel): a new
+        name, a collection nobody owns, or its own; never a class collection nor another browser's."""
+        if operator:
+            return True
+        folder = self._folder(name)
+        if not folder.is_dir():
+            return True
+        if self.is_class(name):
+            return False
+        made_by = self.owner_of(name)
+        return not made_by or self.owners.owns(owner, made_by)
 
     def owner_of(self, name: str) -> str:
         try:
@@ -285,13 +305,17 @@ class Collections:
             except FileExistsError:
                 pass  # another browser made it a moment before: theirs
 
-    def add(self, name: str, image: np.ndarray, label: int, owner: str = "", nickname: str = "") -> str:
+    def add(self, name: str, image: np.ndarray, label: int, owner: str = "", nickname: str = "",
+            shared: bool = False, operator: bool = False) -> str:
         """Save one drawing with its true digit; returns the file name. The first drawing makes the
-        collection, owned by `owner`; the drawing's row keeps who added it (a tag) and `nickname`. The PNG
-        is written whole or not at all (a full disk leaves no empty file); raises OSError when the folder
-        cannot be written."""
+        collection, owned by `owner`; the drawing's row keeps who added it (a tag) and `nickname`. Another
+        browser's collection, or a class one, is refused (ValueError) unless `shared` (the class collection's
+        add, which checks the rest) or `operator`. The PNG is written whole or not at all (a full disk leaves
+        no empty file); raises OSError when the folder cannot be written."""
         if not 0 <= int(label) <= 9:
             raise ValueError(f"a label is a digit 0-9, got {label}")
+        if not shared and not self.may_use(name, owner, operator):
+            raise ValueError(f"'{name}' is another browser's collection (or the class's): save into your own")
         folder = self._folder(name)
         self.claim(name, owner)
         file = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}-{int(label)}.png"

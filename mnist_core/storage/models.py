@@ -20,6 +20,7 @@ import torch
 from mnist_core.folders import folder_setting, PROJECT_ROOT
 from mnist_core.net.config import MAX_HISTORY, TrainConfig
 from mnist_core.net.controls import SettingChange
+from mnist_core.net.edits import Edit, edit_from_dict, edit_to_dict
 from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import ACTIVATIONS, build_model, MLP
 from mnist_core.storage.files import (
@@ -53,6 +54,30 @@ class StoreError(Exception):
     """A model name is invalid, a model is missing or damaged, or a write is refused."""
 
 
+@dataclass(frozen=True)
+class EditedFrom:
+    """A model made in the lab: which model it was edited from (its name then, and its id) and the edits."""
+
+    name: str
+    id: str
+    edits: tuple[Edit, ...]
+
+    def to_dict(self) -> dict:
+        return {"name": self.name, "id": self.id, "edits": [edit_to_dict(e) for e in self.edits]}
+
+    @classmethod
+    def from_dict(cls, values: dict) -> EditedFrom:
+        """Checked (StoreError): a file's metadata is input from anywhere."""
+        if not isinstance(values, dict) or not isinstance(values.get("name"), str) \
+                or not isinstance(values.get("id", ""), str) or not isinstance(values.get("edits"), list):
+            raise StoreError("metadata field 'edited_from' is not a model name, id and list of edits")
+        try:
+            edits = tuple(edit_from_dict(e) for e in values["edits"])
+        except ValueError as e:
+            raise StoreError(f"metadata field 'edited_from': {e}") from None
+        return cls(values["name"], values.get("id", ""), edits)
+
+
 @dataclass
 class ModelMeta:
     """Everything kept beside a model's weights, typed; `to_dict` is what a file holds (plain JSON values),
@@ -74,6 +99,7 @@ class ModelMeta:
     parent: str = ""  # the id of the model this one started as a copy of ("" for a new one): hidden with it
     changes: list[SettingChange] = field(default_factory=list)  # settings changed while it trained (a file
     # written before live controls has none)
+    edited_from: EditedFrom | None = None  # made in the lab from another model (older files: None)
 
     @property
     def epochs(self) -> int:
@@ -83,7 +109,8 @@ class ModelMeta:
         return {**{f.name: getattr(self, f.name) for f in fields(self)}, "config": self.config.to_dict(),
                 "history": [asdict(r) for r in self.history],
                 "metrics": self.metrics.to_dict() if self.metrics else {},
-                "changes": [c.to_dict() for c in self.changes]}
+                "changes": [c.to_dict() for c in self.changes],
+                "edited_from": self.edited_from.to_dict() if self.edited_from else None}
 
     @classmethod
     def from_dict(cls, values: dict) -> ModelMeta:
@@ -97,9 +124,11 @@ class ModelMeta:
             changes = [SettingChange.from_dict(c) for c in values.get("changes", [])]
         except (TypeError, ValueError) as e:
             raise StoreError(f"metadata field 'config', 'history' or 'changes' is not valid: {e}") from None
-        known = {f.name for f in fields(cls)} - {"config", "history", "metrics", "changes"}
+        edited = values.get("edited_from")
+        known = {f.name for f in fields(cls)} - {"config", "history", "metrics", "changes", "edited_from"}
         return cls(**{k: v for k, v in values.items() if k in known}, config=config, history=history,
-                   metrics=Metrics.from_dict(values.get("metrics") or {}), changes=changes)
+                   metrics=Metrics.from_dict(values.get("metrics") or {}), changes=changes,
+                   edited_from=None if edited is None else EditedFrom.from_dict(edited))
 
 
 def _is_number(value) -> bool:

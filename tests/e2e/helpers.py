@@ -33,15 +33,16 @@ def free_port() -> int:
 class App:
     """A running `streamlit run app.py` with its own model store."""
 
-    def __init__(self, store: Path, data_dir: Path, extra_env: dict[str, str] | None = None) -> None:
+    def __init__(self, store: Path, data_dir: Path, extra_env: dict[str, str] | None = None,
+                 host: str = "127.0.0.1") -> None:
         self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}/"
+        self.url = f"http://{host}:{self.port}/"
         self.store = store
         env = {**os.environ, "MNIST_DIR": str(data_dir), "MNIST_MODELS": str(store), **(extra_env or {})}
         self.log = open(store.parent / f"streamlit-{self.port}.log", "w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-             "--server.port", str(self.port), "--server.address", "127.0.0.1",
+             "--server.port", str(self.port), "--server.address", host,
              "--browser.gatherUsageStats", "false"],
             cwd=PROJECT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.started = time.monotonic()
@@ -66,14 +67,14 @@ class App:
         self.log.close()
 
 
-def start_app(tmp_path_factory, name: str, extra_env: dict[str, str] | None = None) -> App:
+def start_app(tmp_path_factory, name: str, extra_env: dict[str, str] | None = None, host: str = "127.0.0.1") -> App:
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install -y chromium") if os.environ.get("CI") else \
             pytest.skip(f"{CHROMIUM} is not installed")
     if not any((REAL_MNIST / f"train-images-idx3-ubyte{ext}").exists() for ext in (".gz", "")):
         pytest.skip(f"the real MNIST is not at {REAL_MNIST}")
     folder = tmp_path_factory.mktemp(name)
-    return App(folder / "models", REAL_MNIST, extra_env)
+    return App(folder / "models", REAL_MNIST, extra_env, host)
 
 
 def wait_idle(page, timeout: float = 30) -> None:

@@ -1,0 +1,106 @@
+"""The neuron lab's edits as typed records (per unit: shift bias, scale incoming weights, switch off;
+global: temperature, weight noise, pruning), as a person reads them and as a file keeps them."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+from mnist_core.net.model import layer_name, MLP
+
+# --- the edits ---------------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class ShiftBias:
+    """Add `amount` to one unit's bias (layer 0 = first hidden, the last = output)."""
+
+    layer: int
+    unit: int
+    amount: float
+
+
+@dataclass(frozen=True)
+class ScaleWeights:
+    """Multiply one unit's incoming weights by `factor`."""
+
+    layer: int
+    unit: int
+    factor: float
+
+
+@dataclass(frozen=True)
+class SwitchOff:
+    """One unit contributes nothing: a hidden unit's outgoing weights are 0 (and its incoming weights and
+    bias, so it shows as idle); an output unit's logit is NEVER, so it is never chosen."""
+
+    layer: int
+    unit: int
+
+
+@dataclass(frozen=True)
+class Temperature:
+    """Softmax temperature: the logits divided by `value` (> 1 flatter, < 1 sharper; answers unchanged),
+    done by dividing the output layer's weights and bias, so the result is still a plain MLP."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class WeightNoise:
+    """Gaussian noise on every layer's weights, its spread `share` of that layer's weight spread, from a
+    fixed seed (the same edit list always makes the same network)."""
+
+    share: float
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Prune:
+    """The smallest `share` (0-1) of each layer's weights, by size, set to 0."""
+
+    share: float
+
+
+Edit = ShiftBias | ScaleWeights | SwitchOff | Temperature | WeightNoise | Prune
+# Edits apply in this order, whatever order the list has: noise and pruning first, so neither can wake
+# a switched-off unit; temperature last, so it divides the final logits.
+ORDER = (WeightNoise, Prune, ShiftBias, ScaleWeights, SwitchOff, Temperature)
+KINDS: dict[str, type] = {cls.__name__: cls for cls in ORDER}
+
+
+def describe(edit: Edit, model: MLP | None = None) -> str:
+    """One line a person reads: 'hidden 1 unit 7: switched off', 'temperature 2'."""
+    def where(e) -> str:
+        return f"{layer_name(model, e.layer) if model else f'layer {e.layer}'} unit {e.unit}"
+    if isinstance(edit, ShiftBias):
+        return f"{where(edit)}: bias {edit.amount:+g}"
+    if isinstance(edit, ScaleWeights):
+        return f"{where(edit)}: incoming weights x {edit.factor:g}"
+    if isinstance(edit, SwitchOff):
+        return f"{where(edit)}: switched off"
+    if isinstance(edit, Temperature):
+        return f"temperature {edit.value:g}"
+    if isinstance(edit, WeightNoise):
+        return f"weight noise {edit.share:.0%} of each layer's spread (seed {edit.seed})"
+    return f"smallest {edit.share:.0%} of each layer's weights pruned"
+
+
+def edit_to_dict(edit: Edit) -> dict:
+    """An edit as plain JSON values (how a saved model's metadata keeps it)."""
+    return {"kind": type(edit).__name__, **asdict(edit)}
+
+
+def edit_from_dict(values: dict) -> Edit:
+    """The edit a dict describes, checked (ValueError in words: a file's metadata is input from anywhere)."""
+    if not isinstance(values, dict) or values.get("kind") not in KINDS:
+        raise ValueError(f"not an edit: {values!r:.80}")
+    cls = KINDS[values["kind"]]
+    args = {k: v for k, v in values.items() if k != "kind"}
+    try:
+        edit = cls(**args)
+    except TypeError as e:
+        raise ValueError(f"edit {values['kind']}: {e}") from None
+    for name, value in args.items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise ValueError(f"edit {values['kind']}: '{name}' is not a number")
+    return edit

@@ -1,0 +1,165 @@
+"""The whole network for one digit as a node-link picture's data (nodes lit by activation, the strongest
+edges), and what every unit fires for on the test set (unit profiles)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mnist_core.net.evaluate import EVAL_BATCH
+from mnist_core.net.model import device_of, eval_mode, folded_first_layer, layer_name, layer_sums, MLP
+from mnist_core.net.preprocess import as_model_input
+
+MAX_NODES = 64  # a layer wider than this shows its most active units, and says how many there are
+MAX_EDGES = 150  # per connection between two layers: the strongest contributions only
+PUSH, HOLD_BACK = "push", "hold back"
+
+
+@dataclass(frozen=True)
+class Node:
+    """One unit for one digit: its layer (0 = first hidden), its index in that layer, weighted sum z, bias
+    and output a (for the output layer a is the probability)."""
+
+    layer: int
+    unit: int
+    z: float
+    bias: float
+    a: float
+
+
+@dataclass(frozen=True)
+class Edge:
+    """A contribution from a unit (or a pixel, for layer 0: index row * 28 + col) in the layer below to a
+    unit in `layer`: the source's output times the weight between them. Positive pushes the unit up."""
+
+    layer: int
+    source: int
+    target: int
+    contribution: float
+
+    @property
+    def sign(self) -> str:
+        return PUSH if self.contribution >= 0 else HOLD_BACK
+
+
+@dataclass(frozen=True)
+class GraphLayer:
+    layer: int
+    name: str  # "hidden 1", "output"
+    size: int  # units in the layer
+    nodes: list[Node]  # those shown: all, or the MAX_NODES most active, in unit order
+
+    @property
+    def hidden_count(self) -> int:
+        """Units not shown (the layer has more than MAX_NODES)."""
+        return self.size - len(self.nodes)
+
+
+@dataclass(frozen=True)
+class NetworkGraph:
+    """One digit through the whole network: the input (28, 28) ink in [0, 1], each layer's shown nodes,
+    the strongest edges into each layer (edges[i] ends in layers[i]), and the probabilities (10,)."""
+
+    image: np.ndarray
+    layers: list[GraphLayer]
+    edges: list[list[Edge]]
+    probs: np.ndarray
+
+    @property
+    def digit(self) -> int:
+        return int(self.probs.argmax())
+
+
+@torch.inference_mode()
+def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
+                  max_edges: int = MAX_EDGES) -> NetworkGraph:
+    """The node-link data for one 28x28 image (uint8 or [0, 1]). Edges are chosen among the shown nodes
+    only (an edge to a unit not drawn could not be drawn); the first layer's come from inked pixels
+    (with the normalisation folded into its weights, a blank pixel contributes exactly 0)."""
+    pixels = as_model_input(image, device_of(model))  # (1, 28, 28)
+    with eval_mode(model):
+        sums = layer_sums(model, pixels)
+    linears = model.linear_layers()
+    depth = len(model.hidden)
+    probs = torch.softmax(sums[-1][0][0], 0)
+    layers, shown_units = [], []
+    for i, (z, a) in enumerate(sums):
+        z, a = z[0], (probs if i == depth else a[0])
+        if i < depth and len(a) > max_nodes:
+            shown = torch.sort(torch.topk(a, max_nodes).indices).values  # the most active, in unit order
+        else:
+            shown = torch.arange(len(a))
+        bias = linears[i].bias if i else folded_first_layer(model)[1]
+        layers.append(GraphLayer(i, layer_name(model, i), len(a), [
+            Node(i, int(u), float(z[u]), float(bias[u]), float(a[u])) for u in shown.tolist()]))
+        shown_units.append(shown)
+    edges = []
+    for i in range(depth + 1):
+        if i == 0:
+            weight = folded_first_layer(model)[0]  # (H0, 784)
+            below = pixels.reshape(784)
+            sources = torch.arange(784)
+        else:
+            weight = linears[i].weight  # (H_i, H_{i-1})
+            below = sums[i - 1][1][0]
+            sources = shown_units[i - 1]
+        targets = shown_units[i]
+        contrib = weight[targets][:, sources] * below[sources]  # (shown_i, shown_below)
+        flat = contrib.reshape(-1)
+        k = min(max_edges, int((flat != 0).sum()))
+        top = torch.topk(flat.abs(), k).indices
+        edges.append([Edge(i, int(sources[j % len(sources)]), int(targets[j // len(sources)]), float(flat[j]))
+                      for j in top.tolist()])
+    return NetworkGraph(pixels[0].cpu().numpy(), layers, edges, probs.cpu().numpy())
+
+
+@dataclass(frozen=True)
+class UnitProfiles:
+    """What each unit fires for on a labelled set, per layer (0 = first hidden, last = output, whose
+    activation is its logit): mean output per true digit means[l] (H_l, 10), and the indices of its
+    8 most-activating images top[l] (H_l, 8), most first, with those outputs top_values[l] (H_l, 8)."""
+
+    means: list[np.ndarray]
+    top: list[np.ndarray]
+    top_values: list[np.ndarray]
+
+    def favourite_digits(self, layer: int, unit: int) -> np.ndarray:
+        """The digits ordered by the unit's mean output on them, most first, (10,)."""
+        return np.argsort(-self.means[layer][unit], kind="stable")
+
+
+@torch.inference_mode()
+def unit_profiles(model: MLP, images: np.ndarray | torch.Tensor, labels: np.ndarray, k: int = 8,
+                  batch_size: int = EVAL_BATCH) -> UnitProfiles:
+    """Every unit's mean output per digit and its k most-activating images, from batched passes over
+    images (N, 28, 28): the running sums per digit and a running top-k per unit, never all N x H at once
+    beyond one batch. Computed once per model (well under a second for the 10,000 test digits)."""
+    labels_t = torch.as_tensor(np.asarray(labels), dtype=torch.int64)
+    if len(labels_t) == 0:
+        raise ValueError("no images to profile the units on")
+    device = device_of(model)
+    sums: list[torch.Tensor] | None = None
+    best_values: list[torch.Tensor] = []
+    best_index: list[torch.Tensor] = []
+    with eval_mode(model):
+        for start in range(0, len(labels_t), batch_size):
+            batch = as_model_input(images[start:start + batch_size], device)
+            onehot = torch.nn.functional.one_hot(labels_t[start:start + batch_size], 10).to(device, torch.float32)
+            outputs = [a for _, a in layer_sums(model, batch)]  # [(B, H_l)]
+            if sums is None:
+                sums = [torch.zeros(a.shape[1], 10, device=device) for a in outputs]
+                best_values = [torch.full((a.shape[1], 0), -torch.inf, device=device) for a in outputs]
+                best_index = [torch.zeros((a.shape[1], 0), dtype=torch.int64, device=device) for a in outputs]
+            index = torch.arange(start, start + len(batch), device=device)
+            for layer, a in enumerate(outputs):
+                sums[layer] += a.T @ onehot  # (H, 10)
+                values = torch.cat([best_values[layer], a.T], 1)  # (H, kept + B)
+                indices = torch.cat([best_index[layer], index.expand(a.shape[1], -1)], 1)
+                kept = torch.topk(values, min(k, values.shape[1]), dim=1)
+                best_values[layer] = kept.values
+                best_index[layer] = torch.gather(indices, 1, kept.indices)
+    counts = torch.bincount(labels_t, minlength=10).clamp(min=1).to(device, torch.float32)  # (10,)
+    return UnitProfiles([(s / counts).cpu().numpy() for s in sums], [i.cpu().numpy() for i in best_index],
+                        [v.cpu().numpy() for v in best_values])

@@ -1,0 +1,120 @@
+"""The arithmetic of one layer for one digit, number by number: inputs, weights, inputs x weights, bias,
+weighted sum z, activation a; for the output layer the softmax steps and the entropy in bits."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from mnist_core.net.model import check_layer, device_of, eval_mode, folded_first_layer, layer_name, layer_sums, MLP
+from mnist_core.net.preprocess import as_model_input
+
+
+@dataclass(frozen=True)
+class LayerMaths:
+    """One layer's computation for one digit: z = weights @ inputs + bias, a = activation(z).
+
+    For the first layer the inputs are the 784 pixels' ink in [0, 1] (row by row: input i is pixel
+    (i // 28, i % 28)) and the weights and bias have the input normalisation folded in, so a blank
+    pixel contributes exactly 0. float64 numpy, so the cells add up as printed."""
+
+    layer: int
+    name: str  # "hidden 1", "output"
+    activation: str  # "relu" ...; "none" for the output layer (its a is z, the logits)
+    inputs: np.ndarray  # (n_in,)
+    weights: np.ndarray  # (n_out, n_in)
+    bias: np.ndarray  # (n_out,)
+    z: np.ndarray  # (n_out,)
+    a: np.ndarray  # (n_out,)
+
+    @property
+    def products(self) -> np.ndarray:
+        """inputs x weights, cell by cell, (n_out, n_in): row j sums with bias[j] to z[j]."""
+        return self.weights * self.inputs[None, :]
+
+    @property
+    def units_on(self) -> int:
+        """How many units put out more than 0 (for ReLU: the units that are on)."""
+        return int((self.a > 0).sum())
+
+    def on_text(self) -> str:
+        return f"{self.units_on} of {len(self.a)} units on"
+
+    def cell_text(self, unit: int, source: int) -> str:
+        """The line a hover shows for one product cell."""
+        x, w = self.inputs[source], self.weights[unit, source]
+        what = f"pixel ({source // 28}, {source % 28})" if self.layer == 0 else f"input {source}"
+        return f"{what}: {x:.3f} x weight {w:+.3f} = {x * w:+.4f} (one of {len(self.inputs)} terms of z[{unit}])"
+
+    def unit_text(self, unit: int) -> str:
+        """The line a hover shows for one unit: its sum, in numbers."""
+        terms = self.products[unit].sum()
+        head = f"z[{unit}] = sum of {len(self.inputs)} inputs x weights ({terms:+.3f}) + bias ({self.bias[unit]:+.3f})"
+        if self.activation == "none":
+            return f"{head} = {self.z[unit]:+.3f}"
+        return f"{head} = {self.z[unit]:+.3f}; a = {self.activation}({self.z[unit]:+.3f}) = {self.a[unit]:.3f}"
+
+
+@torch.inference_mode()
+def layer_maths(model: MLP, image: np.ndarray, layer: int) -> LayerMaths:
+    """The arithmetic of layer `layer` (0 = first hidden, the last = output) for one image (28, 28)."""
+    check_layer(model, layer)
+    pixels = as_model_input(image, device_of(model))
+    with eval_mode(model):
+        sums = layer_sums(model, pixels)
+    linear = model.linear_layers()[layer]
+    if layer == 0:
+        weights, bias = folded_first_layer(model)
+        inputs = pixels.reshape(784)
+    else:
+        weights, bias = linear.weight, linear.bias
+        inputs = sums[layer - 1][1][0]
+    z, a = sums[layer]
+
+    def f64(t: torch.Tensor) -> np.ndarray:
+        return t.detach().cpu().numpy().astype(np.float64)
+
+    output = layer == len(model.hidden)
+    return LayerMaths(layer, layer_name(model, layer), "none" if output else model.activation,
+                      f64(inputs), f64(weights), f64(bias), f64(z[0]), f64(a[0]))
+
+
+@dataclass(frozen=True)
+class SoftmaxSteps:
+    """p = softmax(z / T), step by step: shifted = z - max(z) (the same p, and e^x never overflows),
+    scaled = shifted / T, exp = e^scaled, total = sum(exp), p = exp / total; entropy in bits."""
+
+    z: np.ndarray  # (10,)
+    temperature: float
+    shifted: np.ndarray
+    scaled: np.ndarray
+    exp: np.ndarray
+    total: float
+    p: np.ndarray
+    entropy: float
+
+    def entropy_text(self) -> str:
+        return (f"entropy {self.entropy:.2f} bits (0 = certain of one digit; "
+                f"{math.log2(len(self.p)):.2f} = all {len(self.p)} at {1 / len(self.p):.0%})")
+
+
+def entropy_bits(p: np.ndarray) -> float:
+    """-sum p log2 p over the digits, with 0 log 0 = 0."""
+    p = np.asarray(p, dtype=np.float64)
+    nz = p[p > 0]
+    return float(-(nz * np.log2(nz)).sum()) + 0.0  # + 0.0: never print "-0.00"
+
+
+def softmax_steps(z: np.ndarray, temperature: float = 1.0) -> SoftmaxSteps:
+    if not temperature > 0:
+        raise ValueError(f"the temperature must be above 0, got {temperature}")
+    z = np.asarray(z, dtype=np.float64)
+    shifted = z - z.max()
+    scaled = shifted / temperature
+    exp = np.exp(scaled)
+    total = float(exp.sum())
+    p = exp / total
+    return SoftmaxSteps(z, float(temperature), shifted, scaled, exp, total, p, entropy_bits(p))

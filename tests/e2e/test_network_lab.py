@@ -1,0 +1,152 @@
+"""Hands inside the network (#28) in a real browser, with the shipped model: the network lit up on Draw
+and in Inside, a click on a node opens its panel; the lab switches a unit off and shows before -> after,
+and saving the edit puts a new model on the leaderboard; the maths and the confidence threshold render.
+Screenshots at laptop and phone width go to artifacts/."""
+
+from __future__ import annotations
+
+import re
+
+from .helpers import ARTIFACTS, main_button, open_app, stroke, vertical_line, wait_idle
+from .test_inside_page import open_tab
+from .test_leaderboard_page import cell, open_leaderboard
+
+
+def shot(page, name: str) -> None:
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"network-{name}.png"), full_page=True)
+
+
+NODE_TRACES = ("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g => g._fullData || [])"
+               ".filter(t => t.customdata).map(t => [t.name, t.x.length])")
+
+
+def wait_for_network(page) -> list:
+    """Until the node-link figure is drawn (Plotly loads after the page is idle); its node traces."""
+    page.wait_for_function(NODE_TRACES.replace("() =>", "() => (") + ").length > 0", timeout=30_000)
+    return page.evaluate(NODE_TRACES)
+
+
+def node_spot(page, layer_name: str, index: int = 0) -> dict:
+    """The screen position of the index-th shown node of one layer, from Plotly's own axes."""
+    return page.evaluate("""([name, i]) => { const g = [...document.querySelectorAll('.js-plotly-plot')]
+            .find(g => g._fullData.some(t => t.name === name));
+        const t = g._fullData.find(t => t.name === name), L = g._fullLayout, box = g.getBoundingClientRect();
+        return {x: box.left + L._size.l + L.xaxis.l2p(t.x[i]), y: box.top + L._size.t + L.yaxis.l2p(t.y[i]),
+                unit: t.customdata[i][1]}; }""", [layer_name, index])
+
+
+def test_the_network_lights_up_on_draw_and_a_node_opens_its_panel(app, page):
+    open_app(page, app.url + "draw")
+    stroke(page, vertical_line())
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text("The network for this drawing").wait_for()
+    layers = wait_for_network(page)
+    assert layers == [["hidden 1", 64], ["hidden 2", 64], ["output", 10]]
+    notes = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g => "
+                          "(g._fullLayout.annotations || []).map(a => a.text))")
+    assert "hidden 1<br>top 64 of 512" in notes and "output<br>10 units" in notes
+    shot(page, "draw")
+
+    open_app(page, app.url + "inside")
+    open_tab(page, "Network")
+    main.get_by_text("Click a node to see what it computes").wait_for()
+    wait_for_network(page)
+    first = node_spot(page, "hidden 1", 3)
+    page.mouse.click(first["x"], first["y"])
+    wait_idle(page)
+    main.get_by_role("heading", name=f"hidden 1 · unit {first['unit']}").wait_for()
+    main.get_by_text("The 8 test digits it fires most for").wait_for()
+    assert main.get_by_text(re.compile(r"^Fires most for \d, \d, \d\.$")).count() == 1
+    shot(page, "inside-first-layer-unit")
+    later = node_spot(page, "output", 7)
+    page.mouse.click(later["x"], later["y"])
+    wait_idle(page)
+    main.get_by_role("heading", name="output · unit 7 (digit 7)").wait_for()
+    main.get_by_text("What the units below contributed").wait_for()
+    assert page.get_by_test_id("stException").count() == 0
+    shot(page, "inside-output-unit")
+
+
+def test_switch_a_unit_off_see_before_after_and_find_the_saved_model_on_the_leaderboard(app, page):
+    open_app(page, app.url + "inside")
+    open_tab(page, "Lab")
+    main = page.get_by_test_id("stMainBlockContainer")
+    answer = page.get_by_test_id("lab-answer")
+    answer.wait_for()
+    assert answer.inner_text() == "This digit: 7 (100%) → 7 (100%)"  # test digit #0, nothing edited yet
+    # Switch off the output unit for 7: test digit #0 (a 7) must be read as something else, and the test
+    # accuracy must fall by about a tenth (the 1,028 sevens are never answered).
+    main.get_by_role("combobox", name="Layer").click()
+    page.get_by_role("option", name="output (10 units)").click()
+    wait_idle(page)
+    unit = main.get_by_role("spinbutton", name="Unit")
+    unit.fill("7")
+    unit.press("Enter")
+    wait_idle(page)
+    main_button(page, "Apply: output unit 7: switched off").click()
+    wait_idle(page)
+    main.get_by_text("Edits: output unit 7: switched off").wait_for()
+    page.wait_for_function("() => !document.querySelector('[data-testid=lab-answer]').innerText"
+                           ".endsWith('→ 7 (100%)')", timeout=30_000)
+    wait_idle(page)
+    assert re.fullmatch(r"This digit: 7 \(100%\) → [0-689] \(\d+%\)", answer.inner_text())
+    accuracy = cell(page, '[data-testid="stDataFrame"]', re.compile(r"→")).first.text_content()
+    before, after = (float(v.strip(" %")) for v in accuracy.split("→"))
+    assert before > 98 and 85 < after < before - 9
+    shot(page, "lab-switched-off")
+    name = main.get_by_label("Save as a new model")
+    name.fill("default-no-sevens")
+    name.press("Enter")
+    wait_idle(page)
+    main_button(page, "Save").click()
+    wait_idle(page)
+    main.get_by_text("Saved as default-no-sevens").wait_for()
+    shot(page, "lab-saved")
+    open_leaderboard(page, app.url)
+    cell(page, '[data-testid="stDataFrame"]', "default-no-sevens").first.wait_for(state="attached")
+    shot(page, "leaderboard-with-edit")
+
+
+def test_the_maths_and_the_confidence_threshold(app, page):
+    open_app(page, app.url + "inside")
+    open_tab(page, "Maths")
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text(re.compile(r"\d+ of 512 units on")).wait_for()
+    assert re.search(r"z\[\d+\] = sum of 784 inputs x weights", page.get_by_test_id("maths-sum").inner_text())
+    main.get_by_role("combobox", name="Layer").click()
+    page.get_by_role("option", name="output (10 units)").click()
+    wait_idle(page)
+    text = page.get_by_test_id("softmax-sum").inner_text()
+    assert "the ten p add up to 1.000" in text and "3.32 = all 10 at 10%" in text
+    shot(page, "maths-output")
+    main_button(page, "Next mistake").click()
+    wait_idle(page)
+    main.get_by_text(re.compile(r"Looking at test digit #\d+")).wait_for()
+    assert "#0 " not in main.get_by_text(re.compile(r"Looking at test digit #")).inner_text()
+
+    open_app(page, app.url + "mistakes")
+    page.get_by_role("tab", name="Confidence", exact=True).click()
+    wait_idle(page)
+    sentence = page.get_by_test_id("coverage-m_cover").inner_text()
+    assert re.fullmatch(r"Answers \d+\.\d% of the test digits, and of those gets \d+\.\d% right "
+                        r"\(99\.1% without the threshold\)\.", sentence)
+    main.get_by_text(re.compile(r"\d+ very confident errors")).wait_for()
+    shot(page, "mistakes-confidence")
+
+
+def test_phone_width(app, browser):
+    context = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = context.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        open_app(page, app.url + "inside")
+        open_tab(page, "Network")
+        page.get_by_text("Click a node to see what it computes").wait_for()
+        shot(page, "phone-inside-network")
+        open_tab(page, "Lab")
+        page.get_by_test_id("lab-answer").wait_for()
+        shot(page, "phone-lab")
+        assert page.get_by_test_id("stException").count() == 0
+    finally:
+        context.close()

@@ -1,0 +1,160 @@
+"""The network lit up: a Plotly node-link picture of the whole MLP for one digit (the input as a small
+image, each layer's nodes shaded by activation, the strongest edges coloured push / hold back), and the
+panel of one clicked unit. Used on Draw (beside the answer) and in Inside."""
+
+from __future__ import annotations
+
+import numpy as np
+import streamlit as st
+
+from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
+from mnist_core.net.inside import weight_images
+from mnist_core.net.maths import layer_maths
+from mnist_core.net.model import layer_name, MLP
+from mnist_core.net.pictures import gallery_image, weight_grid
+from ui.caches import loaded_model
+from ui.charts import layout
+from ui.engine import dataset
+
+PUSH_COLOUR, HOLD_COLOUR = "#d62728", "#1f77b4"  # red pushes a unit up, blue holds it back (as the weight pictures)
+INPUT_LEFT, INPUT_WIDTH = -1.3, 1.0  # where the 28x28 input sits, in the figure's x units (a layer is 1 apart)
+EDGE_WIDTHS = (0.6, 1.4, 2.6)  # the weakest, middle and strongest third of a layer's shown edges
+
+
+@st.cache_resource(max_entries=4)
+def profiles(name: str, created: str) -> UnitProfiles:
+    """Every unit's mean output per digit and 8 most-activating test digits: once per model version."""
+    model, _ = loaded_model(name, created)
+    data = dataset()
+    return unit_profiles(model, data.test_images, data.test_labels)
+
+
+def _positions(graph: NetworkGraph) -> list[dict[int, tuple[float, float]]]:
+    """Unit -> (x, y) for the shown nodes of each layer: layer i at x = i + 1, spread over y in [0, 1]."""
+    places = []
+    for layer in graph.layers:
+        count = len(layer.nodes)
+        ys = np.linspace(0.02, 0.98, count) if count > 1 else np.array([0.5])
+        places.append({n.unit: (layer.layer + 1.0, float(1 - y)) for n, y in zip(layer.nodes, ys, strict=True)})
+    return places
+
+
+def _pixel_place(pixel: int) -> tuple[float, float]:
+    """Where pixel (row, col) = divmod(pixel, 28) sits on the input image."""
+    row, col = divmod(pixel, 28)
+    return INPUT_LEFT + (col + 0.5) / 28 * INPUT_WIDTH, 1 - (row + 0.5) / 28
+
+
+def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
+    """The figure: the input image (heatmap), edges (6 traces: 3 widths x 2 signs, segments split by None),
+    one marker trace per layer whose customdata is [layer, unit] (what a click selects)."""
+    places = _positions(graph)
+    traces: list[dict] = [{
+        "type": "heatmap", "z": graph.image[::-1].tolist(), "x0": INPUT_LEFT + INPUT_WIDTH / 56, "dx": INPUT_WIDTH / 28,
+        "y0": 1 / 56, "dy": 1 / 28, "colorscale": [[0, "#ffffff"], [1, "#000000"]], "zmin": 0, "zmax": 1,
+        "showscale": False, "hovertemplate": "input pixel: ink %{z:.2f}<extra></extra>"}]
+    for i, edges in enumerate(graph.edges):
+        if not edges:
+            continue
+        sizes = np.abs([e.contribution for e in edges])
+        cuts = np.quantile(sizes, [1 / 3, 2 / 3])
+        for sign, colour in (("push", PUSH_COLOUR), ("hold back", HOLD_COLOUR)):
+            for band, width in enumerate(EDGE_WIDTHS):
+                xs: list[float | None] = []
+                ys: list[float | None] = []
+                for edge, size in zip(edges, sizes, strict=True):
+                    if edge.sign != sign or int(np.searchsorted(cuts, size)) != band:
+                        continue
+                    start = _pixel_place(edge.source) if i == 0 else places[i - 1][edge.source]
+                    end = places[i][edge.target]
+                    xs += [start[0], end[0], None]
+                    ys += [start[1], end[1], None]
+                if xs:
+                    traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "hoverinfo": "skip",
+                                   "showlegend": False, "line": {"color": colour, "width": width},
+                                   "opacity": 0.45})
+    for layer in graph.layers:
+        output = layer.name == "output"
+        values = np.array([n.a for n in layer.nodes])
+        top = float(values.max()) if len(values) and values.max() > 0 else 1.0
+        hover = [f"{layer.name} · unit {n.unit}" + (f" (digit {n.unit})" if output else "")
+                 + f"<br>z = {n.z:+.3f}<br>bias = {n.bias:+.3f}<br>"
+                 + (f"p = {n.a:.1%}" if output else f"a = {n.a:.3f}") + "<br>click for its panel" for n in layer.nodes]
+        traces.append({
+            "type": "scatter", "mode": "markers+text" if output else "markers",
+            "x": [places[layer.layer][n.unit][0] for n in layer.nodes],
+            "y": [places[layer.layer][n.unit][1] for n in layer.nodes],
+            "customdata": [[layer.layer, n.unit] for n in layer.nodes], "name": layer.name,
+            "text": [f"{n.unit}: {n.a:.0%}" for n in layer.nodes] if output else None, "textposition": "middle right",
+            "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>", "showlegend": False,
+            # A click selects a node; Plotly would fade every other one, which reads as "switched off".
+            "unselected": {"marker": {"opacity": 1}, "textfont": {"color": "#444"}},
+            "selected": {"marker": {"opacity": 1}},
+            "marker": {"size": 16 if output else 9, "color": (values / top).clip(0, 1).tolist(), "cmin": 0, "cmax": 1,
+                       "colorscale": [[0, "#f7fbff"], [0.4, "#6baed6"], [1, "#08306b"]],
+                       "line": {"width": 0.8, "color": "#555"}}})
+    notes = [{"x": layer.layer + 1.0, "y": 1.07, "showarrow": False, "font": {"size": 11},
+              "text": f"{layer.name}<br>" + (f"top {len(layer.nodes)} of {layer.size}" if layer.hidden_count
+                                             else f"{layer.size} units")} for layer in graph.layers]
+    notes.append({"x": INPUT_LEFT + INPUT_WIDTH / 2, "y": 1.07, "showarrow": False, "font": {"size": 11},
+                  "text": "input<br>28×28"})
+    return {"data": traces, "layout": layout(
+        height, None, top=30, annotations=notes, clickmode="event+select", dragmode=False, hovermode="closest",
+        xaxis={"visible": False, "range": [INPUT_LEFT - 0.05, len(graph.layers) + 0.75], "fixedrange": True},
+        yaxis={"visible": False, "range": [-0.03, 1.14], "fixedrange": True}, plot_bgcolor="#fff")}
+
+
+def show_network(graph: NetworkGraph, key: str, height: int = 460, clickable: bool = True) -> tuple[int, int] | None:
+    """Draw the figure; with `clickable`, return the (layer, unit) of a clicked node (None if none)."""
+    figure = network_figure(graph, height)
+    if not clickable:
+        st.plotly_chart(figure, key=key, config={"displayModeBar": False})
+        return None
+    event = st.plotly_chart(figure, key=key, on_select="rerun", selection_mode="points",
+                            config={"displayModeBar": False})
+    points = event.selection.points if event is not None else []
+    picked = [p["customdata"] for p in points if isinstance(p.get("customdata"), list)]
+    return (int(picked[0][0]), int(picked[0][1])) if picked else None
+
+
+def unit_panel(name: str, created: str, model: MLP, image: np.ndarray, layer: int, unit: int) -> None:
+    """One unit's panel: what it computes from (first layer: its weights as 28x28 and weights x ink; later:
+    the contribution of each unit below), the digits it fires most for, and its 8 most-activating test digits."""
+    maths = layer_maths(model, image, layer)
+    where = f"{layer_name(model, layer)} · unit {unit}"
+    st.markdown(f"#### {where}" + (f" (digit {unit})" if layer == len(model.hidden) else ""))
+    st.caption(maths.unit_text(unit))
+    left, right = st.columns(2)
+    with left:
+        if layer == 0:
+            weights = weight_images(model)[unit]
+            st.image(weight_grid(np.stack([weights, weights * np.asarray(image, np.float32)]), columns=2, scale=5,
+                                 labels=["its weights", "weights x ink"]))
+            st.caption("Red: ink there pushes this unit up; blue: holds it back. Right: only where this digit has ink.")
+        else:
+            parts = maths.products[unit]
+            order = np.argsort(-np.abs(parts), kind="stable")[:20]
+            st.plotly_chart({"data": [{
+                "type": "bar", "x": [f"#{j}" for j in order], "y": parts[order].tolist(),
+                "marker": {"color": [PUSH_COLOUR if v >= 0 else HOLD_COLOUR for v in parts[order]]},
+                "hovertemplate": "unit %{x} below: a x w = %{y:+.3f}<extra></extra>"}],
+                "layout": layout(240, f"What the units below contributed (the 20 largest of {len(parts)})", top=30,
+                                 xaxis={"type": "category"})}, key=f"panel_bars_{layer}_{unit}",
+                config={"displayModeBar": False})
+    unit_profile = profiles(name, created)
+    with right:
+        means = unit_profile.means[layer][unit]
+        st.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": means.tolist(),
+                                   "marker": {"color": "#08519c"},
+                                   "hovertemplate": "digit %{x}: mean %{y:.3f}<extra></extra>"}],
+                         "layout": layout(240, "Its mean output on the test digits, per true digit", top=30,
+                                          xaxis={"dtick": 1})}, key=f"panel_means_{layer}_{unit}",
+                        config={"displayModeBar": False})
+        favourite = unit_profile.favourite_digits(layer, unit)[:3]
+        st.caption("Fires most for " + ", ".join(str(d) for d in favourite) + ".")
+    data = dataset()
+    top = unit_profile.top[layer][unit]
+    st.image(gallery_image(data.test_images[top], [f"#{i}: {v:.2f}" for i, v in
+                                                    zip(top, unit_profile.top_values[layer][unit], strict=True)],
+                           columns=8, scale=2),
+             caption="The 8 test digits it fires most for (test number: its output)")
