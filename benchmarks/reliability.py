@@ -231,7 +231,7 @@ def dos_child(case: str, folder: str) -> None:
     if case == "class-add-flood":
         from mnist_core.classroom.collection import tally
         from ui.caches import collection_part
-        from ui.engine import collections
+        from ui.engine import classroom
 
         collection_part("class-2026", "all")  # the server had read it once already
         answering.start()
@@ -240,7 +240,7 @@ def dos_child(case: str, folder: str) -> None:
         deadline = time.monotonic() + DOS_SECONDS
         while time.monotonic() < deadline:
             began = time.perf_counter()
-            collections().add("class-2026", drawing, 1, owner="flooder-key-0123456789abcdef", nickname="F")
+            classroom().add(drawing, 1, "flooder-key-0123456789abcdef", "F")  # the Draw page's Add
             drawings, _ = collection_part("class-2026", "all")  # the Draw page's count, the Class page's tally
             collection_part("class-2026", "learn")
             tally(drawings)
@@ -289,19 +289,20 @@ def dos_child(case: str, folder: str) -> None:
 
 def dos_main(base: Path, as_json: bool) -> None:
     """Each case before (--base's code) and after (this checkout), in the same run."""
+    from mnist_core.classroom.collection import ClassCollection
     from mnist_core.storage.drawings import Collections
 
     results = []
     with tempfile.TemporaryDirectory(prefix="reliability-dos-") as tmp_name:
         tmp = Path(tmp_name)
-        seed = Collections(tmp / "seed")
+        seed = ClassCollection(Collections(tmp / "seed"))
+        seed.open("class-2026", owner="teacher-key-0123456789abcdef")
         rng = np.random.default_rng(0)
         for i in range(FLOOD_DRAWINGS):  # 3,000 drawings of a class, built once, copied for each run
             drawing = np.zeros((280, 280, 4), np.uint8)
             x = int(rng.integers(40, 220))
             drawing[50:230, x:x + 18, 3] = 255
-            seed.add("class-2026", drawing, i % 10, owner=f"student-key-{i % 30:02d}-0123456789abc",
-                     nickname=f"s{i % 30}")
+            seed.add(drawing, i % 10, f"student-key-{i % 30:02d}-0123456789abc", f"s{i % 30}")
         for case in DOS_CASES:
             for label, root in (("before", base), ("after", PROJECT)):
                 run_dir = tmp / f"{case}-{label}"

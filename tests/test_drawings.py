@@ -67,7 +67,7 @@ def test_a_collection_index_decodes_only_the_drawings_added_since_and_follows_re
     first = index.read()
     assert [d.file for d in first.drawings] == files and len(decoded) == 5
     assert index.read() is first and len(decoded) == 5  # the same version: nothing read
-    new = store.add("class-3b", image, 3, owner="bob")
+    new = store.add("class-3b", image, 3, owner="alice")
     second = index.read()
     assert decoded[5:] == [new] and [d.file for d in second.drawings] == files + [new]
     assert second.drawings[0] is first.drawings[0]  # every version shares the drawings already read
@@ -75,7 +75,7 @@ def test_a_collection_index_decodes_only_the_drawings_added_since_and_follows_re
     assert [d.file for d in index.read().drawings] == [files[0], *files[2:], new] and len(decoded) == 6
     (tmp_path / "class-3b" / files[2]).write_bytes(b"not a png")  # damaged by hand: still the old reading?
     assert [d.file for d in store.read("class-3b").drawings] == [files[0], *files[3:], new]  # a fresh read says
-    bomb = store.add("class-3b", image, 4, owner="bob")
+    bomb = store.add("class-3b", image, 4, owner="alice")
     from PIL import Image
 
     Image.new("L", (15000, 15000)).save(tmp_path / "class-3b" / bomb)

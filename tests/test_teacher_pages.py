@@ -140,10 +140,10 @@ def test_a_forged_preset_name_is_one_line_not_a_traceback(env, monkeypatch):
 def test_an_unreadable_drawing_is_one_line_on_the_class_and_draw_pages(env, canvas, tmp_path):
     from PIL import Image
 
-    store = Collections(tmp_path / "drawings")
-    ClassCollection(store).open("class-2026", owner=TEACHER)
-    store.add("class-2026", bar_drawing(3), 3, owner=STUDENT, nickname="Kiwi")
-    bomb = store.add("class-2026", bar_drawing(4), 4, owner=STUDENT, nickname="Kiwi")
+    room = ClassCollection(Collections(tmp_path / "drawings"))
+    room.open("class-2026", owner=TEACHER)
+    room.add(bar_drawing(3), 3, STUDENT, "Kiwi")
+    bomb = room.add(bar_drawing(4), 4, STUDENT, "Kiwi")
     Image.new("L", (15000, 15000)).save(tmp_path / "drawings" / "class-2026" / bomb)
     for page in ("our_class", "draw"):
         canvas["image"] = bar_drawing(3)
