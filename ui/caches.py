@@ -49,7 +49,7 @@ def _readings() -> dict[tuple[str, str], dict]:
     return {}
 
 
-# Two versions per collection at most: each holds only the (N, 28, 28) float32 readings of its parts (about
+# Four versions in all at most: each holds only the (N, 28, 28) float32 readings of its parts (about
 # 9.4 MB for 3,000 drawings); the drawings themselves are the collection index's, shared by every version.
 _parts_lock = threading.Lock()  # the shared readings are trimmed and filled by one version at a time
 
