@@ -15,7 +15,8 @@ pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
 @pytest.fixture(scope="module")
 def app(tmp_path_factory):
-    running = start_app(tmp_path_factory, "teacher-code")
+    drawings = tmp_path_factory.mktemp("teacher-code-drawings")
+    running = start_app(tmp_path_factory, "teacher-code", {"MNIST_DRAWINGS": str(drawings)})
     yield running
     running.stop()
 
