@@ -30,6 +30,7 @@ from ui.browser import is_teacher
 from ui.caches import collection_part
 from ui.current_model import current_model
 from ui.engine import classroom, dataset, job_registry, model_store, nicknames
+from ui.tables import with_dashes
 from ui.widgets import Notice
 
 LIVE_EVERY = 1.0  # seconds between refreshes of the runs table while runs train
@@ -95,14 +96,18 @@ def owner_labels() -> Callable[[Entry], str]:
 
 def settings_row(entry: Entry) -> dict:
     return {"layers": entry.layers, "optimizer": entry.optimizer, "augment": entry.augment, "drawn": entry.drawn,
-            "batch": entry.batch_size, "dropout": entry.dropout}
+            "batch": entry.batch_size, "dropout": entry.dropout, "changed live": entry.changes}
 
 
-PERCENT = st.column_config.NumberColumn(format="%.2f%%")  # one look for every share (values are percentages)
+CHANGED = st.column_config.TextColumn(width="large", help="Settings changed while it trained (Train page, live)")
 
 
 def percent(share: float | None) -> float | None:
     return None if share is None else round(100 * share, 2)
+
+
+# A short title: with it, a phone's 390 px show the name and the accuracy (the key columns) side by side.
+ACCURACY = st.column_config.Column("accuracy", help="on the MNIST test set")
 
 
 def hidden_mark(entry: Entry, hidden: HiddenView, show_hidden: bool) -> dict:
@@ -119,12 +124,14 @@ def runs_table(runs: list[Entry], hidden: HiddenView, show_hidden: bool, who: Ca
     for run in shown:
         where = (f"waiting ({run.queue_position} in line)" if run.status == "queued"
                  else f"epoch {run.epochs} of {run.last_epoch}")
-        rows.append({"name": run.name, "by": who(run), **hidden_mark(run, hidden, show_hidden), "progress": where,
-                     "live test F1": run.test_f1, "MNIST test accuracy": percent(run.test_accuracy),
-                     "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
-    st.container(key="lb_runs").dataframe(rows, hide_index=True, column_config={
-        "live test F1": st.column_config.NumberColumn(format="%.4f", help="after its last finished epoch"),
-        "MNIST test accuracy": PERCENT})
+        # The key columns first: on a phone only the first few fit.
+        rows.append({"name": run.name, "MNIST test accuracy": percent(run.test_accuracy), "by": who(run),
+                     "progress": where, **hidden_mark(run, hidden, show_hidden),
+                     "live test F1": run.test_f1, "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
+    st.container(key="lb_runs").dataframe(
+        with_dashes(rows, {"MNIST test accuracy": "{:.2f}%", "live test F1": "{:.4f}"}), hide_index=True,
+        column_config={"live test F1": st.column_config.Column(help="after its last finished epoch"),
+                       "MNIST test accuracy": ACCURACY, "changed live": CHANGED})
 
 
 def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
@@ -138,9 +145,9 @@ def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
     rows = []
     for rank, model in enumerate(shown, 1):
         accuracy, f1 = with_test_scores(model)
-        rows.append({"#": rank, "name": model.name, "by": who(model), **hidden_mark(model, hidden, show_hidden),
-                     "MNIST test accuracy": percent(accuracy),
-                     **({"class handwriting": percent(on_class.get(model.key))} if about_class else {}), "test F1": f1,
+        rows.append({"#": rank, "name": model.name, "MNIST test accuracy": percent(accuracy), "by": who(model),
+                     **({"class handwriting": percent(on_class.get(model.key))} if about_class else {}),
+                     **hidden_mark(model, hidden, show_hidden), "test F1": f1,
                      "epochs": model.epochs, "training s": round(model.train_seconds, 1), **settings_row(model),
                      "date": "" if model.builtin else model.created.replace("T", " ")[:16]})
     keys = [m.key for m in shown]
@@ -152,10 +159,11 @@ def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
         if rows_selected:
             st.session_state[PICK] = keys[rows_selected[0]]
 
-    st.dataframe(rows, hide_index=True, key=table, on_select=picked, selection_mode="single-row",
-                 column_config={"#": st.column_config.NumberColumn(width=40),
-                                "MNIST test accuracy": PERCENT, "class handwriting": PERCENT,
-                                "test F1": st.column_config.NumberColumn(format="%.4f")})
+    st.dataframe(with_dashes(rows, {"MNIST test accuracy": "{:.2f}%", "class handwriting": "{:.2f}%",
+                                    "test F1": "{:.4f}"}),
+                 hide_index=True, key=table, on_select=picked, selection_mode="single-row",
+                 column_config={"#": st.column_config.NumberColumn(width=40), "MNIST test accuracy": ACCURACY,
+                                "changed live": CHANGED})
     if about_class:
         st.caption(about_class)
     return shown

@@ -18,7 +18,7 @@ from mnist_core.net.pictures import gallery_image, pixels_image
 from ui.browser import is_teacher, owner
 from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, coverage_figure, layout
-from ui.current_model import model_picker
+from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
@@ -68,9 +68,12 @@ def scores_panel(result: Evaluation, accuracy: str = "Test accuracy",
     columns[0].metric(accuracy, f"{result.accuracy:.2%}")
     columns[1].metric("Macro-F1", f"{result.macro_f1:.4f}")
     columns[2].metric(misread, f"{len(result.mistakes):,}")
+    if len(result.covered) < 10:
+        st.caption("Macro-F1 and the table cover the digits this set holds: "
+                   + ", ".join(map(str, result.covered.tolist())) + ".")
     st.dataframe([{"digit": d, "precision": round(float(result.precision[d]), 4),
                    "recall": round(float(result.recall[d]), 4), "F1": round(float(result.f1[d]), 4),
-                   "support": int(result.support[d])} for d in range(10)], hide_index=True)
+                   "support": int(result.support[d])} for d in result.covered.tolist()], hide_index=True)
 
 
 @st.fragment
@@ -220,6 +223,7 @@ def collection_panel(name: str) -> None:
 def render() -> None:
     st.title("Where the network goes wrong")
     name = model_picker()
+    changes_caption(name)
     source = st.radio("Scored on", ["test", "collection"], horizontal=True, key="m_source",
                       format_func={"test": "the MNIST test set",
                                    "collection": "our handwriting (a drawing collection)"}.get)

@@ -16,6 +16,7 @@ from mnist_core.net.pictures import pixels_image
 from mnist_core.storage.files import os_error_text
 from ui.browser import is_teacher, nickname, owner
 from ui.caches import collection_part, collection_problems
+from ui.end_of_lesson import end_of_lesson_panel
 from ui.engine import classroom, collections, model_store, nicknames
 from ui.widgets import as_markdown, file_problems
 
@@ -45,13 +46,18 @@ def teacher_panel(open_name: str | None) -> None:
         if open_name and right.button("Close it", key="c_close", icon=":material/lock:"):
             classroom().close()
             st.rerun()
+        end_of_lesson_panel()
 
 
-def growth_panel(name: str) -> None:
-    """Counts per digit and per nickname, and how the collection is split."""
+def growth_panel(name: str) -> bool:
+    """Counts per digit and per nickname, and how the collection is split; False when it has no drawings."""
     drawings, _ = collection_part(name, "all")
     learn, _ = collection_part(name, "learn")
     counts = tally(drawings)
+    if not counts.total:  # a blank chart and an empty table told nobody anything
+        st.info(f"**{name}** has no drawings yet: students add theirs on the Draw page, and the counts per digit "
+                "and per person show here.")
+        return False
     st.markdown(f"**{counts.total}** drawing{'s' if counts.total != 1 else ''} by **{len(counts.per_nickname)}** "
                 f"{'person' if len(counts.per_nickname) == 1 else 'people'}: **{len(learn)}** to learn from, "
                 f"**{counts.total - len(learn)}** held out to test on (the same ones every time).")
@@ -63,6 +69,7 @@ def growth_panel(name: str) -> None:
                       key="c_counts", config={"displayModeBar": False})
     right.dataframe([{"nickname": who, "drawings": n} for who, n in counts.per_nickname.items()],
                     hide_index=True, height=260, key="c_people")
+    return True
 
 
 def gallery_panel(name: str) -> None:
@@ -179,9 +186,9 @@ def _live_open(name: str) -> None:
 def _collection(name: str) -> None:
     try:
         file_problems(collection_problems(name))
-        growth_panel(name)
-        gallery_panel(name)
-        mine_panel(name)
+        if growth_panel(name):
+            gallery_panel(name)
+            mine_panel(name)
     except (ValueError, OSError) as e:
         st.error(f"The collection cannot be read: {e}")
 

@@ -30,7 +30,7 @@ from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, Snapshot, ST
 from mnist_core.storage.models import StoreError
 from ui import keys
 from ui.browser import current_job, may_change, owner
-from ui.charts import chart_config, epoch_ends, f1_figure, health_figure, loss_figure
+from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_figure, spread_figure
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
@@ -42,7 +42,6 @@ from ui.live import (
     health_words,
     live_settings,
     paused_line,
-    spread_chart,
     step_panel,
 )
 from ui.models import offered_models
@@ -225,9 +224,7 @@ def health_panel(snap: Snapshot) -> None:
 def epochs_trained(snap: Snapshot) -> float:
     """How many epochs of training the model has had: fewer than its last epoch's number when a Stop cut
     an epoch short (3.25 after a stop a quarter into epoch 2 and two more epochs)."""
-    ends = epoch_ends(snap)
-    before = min(ends) - 1 if ends else len(snap.history)  # epochs trained before this job, in full
-    return before + sum(end - k + 1 for k, end in ends.items())
+    return sum(fractions(snap).values())  # one home with the charts' epochs-trained axis
 
 
 def status_line(snap: Snapshot) -> None:
@@ -279,7 +276,11 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
         if mine:
             controls_bar(job, snap, who)
             live_settings(job, snap, who)
-        st.plotly_chart(loss_figure(snap), key="loss_chart", config=chart_config(snap))
+        figure = loss_figure(snap)
+        if figure is None:
+            st.info("Training loss: waiting for the first batches …")
+        else:
+            st.plotly_chart(figure, key="loss_chart", config=chart_config(snap))
         step_panel(snap)
         if was_active and not snap.active:
             st.rerun(scope="app")  # the job ended: refresh the buttons, the models table and the rest
@@ -302,7 +303,7 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
         with right:
             health_panel(snap)
             health_words(registry.get(job_id), snap, who, mine)
-        spread = spread_chart(snap)
+        spread = spread_figure(snap)
         if spread is not None:
             st.plotly_chart(spread, key="spread_chart", config=chart_config(snap))
         weights_panel(snap)
@@ -434,14 +435,37 @@ def leave_run() -> None:
     st.query_params.pop("job", None)
 
 
-def watched_settings(snap: Snapshot) -> None:
-    """The settings of the run being watched, read-only, in place of the watcher's own."""
-    rows = [*snap.config.summary().rows(), ("device", snap.device)]
+def run_rows(snap: Snapshot) -> list[tuple[str, str]]:
+    """A run's settings as a table shows them; its epochs are the model's total when this run ends (Epoch 12
+    of 17: 17), not the epochs this run adds."""
+    rows = [("epochs", str(snap.last_epoch)) if k == "epochs" and snap.last_epoch else (k, v)
+            for k, v in snap.config.summary().rows()]
+    return [*rows, ("device", snap.device)]
+
+
+def run_settings(snap: Snapshot, caption: str) -> None:
+    rows = run_rows(snap)
     st.header("This run's settings")
-    st.caption("You are watching someone else's run: these are its settings.")
+    st.caption(caption)
     st.dataframe([{"setting": k, "value": v} for k, v in rows], hide_index=True,
                  height=(len(rows) + 1) * 35 + 3)  # every row, no scrolling
+
+
+def watched_settings(snap: Snapshot) -> None:
+    """The settings of the run being watched, read-only, in place of the watcher's own."""
+    run_settings(snap, "You are watching someone else's run: these are its settings.")
     st.button("Train my own instead", on_click=leave_run)
+
+
+def widgets_differ(snap: Snapshot) -> bool:
+    """Whether this browser's own run trains with other settings than its sidebar shows (a Train more on our
+    handwriting, a Train more of another model): its epochs and device aside."""
+    def same(rows: list[tuple[str, str]]) -> list[tuple[str, str]]:
+        return [(k, v) for k, v in rows if k not in ("epochs", "device")]
+    try:
+        return same(config_from_widgets().summary().rows()) != same(snap.config.summary().rows())
+    except (ConfigError, ValueError, KeyError):
+        return True
 
 
 def announce_new_model(job_id: str, snap: Snapshot, mine: bool) -> None:
@@ -469,6 +493,13 @@ def linked_experiment() -> None:
         return
     if found is not None:
         use_experiment(*found)
+
+
+# Worded for both: on a phone the sidebar is closed, and "on the left" showed nothing.
+START_HINT = ("Choose the settings in the sidebar (on a phone: open it with the arrow at the top left) and press "
+              "**Train**; the curves draw themselves as it learns.")
+NO_DATA_HINT = ("Train needs the MNIST digits first: press **Download MNIST** above (about 11 MB), or copy the files "
+                "in by hand; then choose the settings and press Train.")
 
 
 def render() -> None:
@@ -504,7 +535,11 @@ def render() -> None:
         if job is not None and not mine:
             watched_settings(snap)
         else:
-            st.header("Settings")
+            if busy and widgets_differ(snap):  # never the widgets' settings as if they were the run's
+                run_settings(snap, "Your run trains with these settings; the ones below are for your next run.")
+                st.header("Settings for your next run")
+            else:
+                st.header("Settings")
             settings_panel(busy)
     if have_data and (job is None or mine):
         augmentation_preview()
@@ -527,7 +562,7 @@ def render() -> None:
             st.caption("You are watching someone else's run (read-only).")
         live_view(job.id, snap.active, mine, who)
     else:
-        st.info("Choose the settings on the left and press **Train**; the curves draw themselves as it learns.")
+        st.info(START_HINT if have_data else NO_DATA_HINT)
     if have_data and (job is None or mine) and not busy:
         experiments_list(start_experiment)
     class_training_panel(busy or watching, have_data)

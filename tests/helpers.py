@@ -138,7 +138,7 @@ def wait_for(predicate, timeout: float = 30.0) -> bool:
 
 
 def save_tiny(store: ModelStore, name: str, accuracy: float | None = 0.9, owner_key: str = "",
-              minutes_ago: int = 0, **config) -> ModelMeta:
+              minutes_ago: int = 0, changes: list | None = None, **config) -> ModelMeta:
     """A 784-8-10 model with the metadata a run would write (no history when `accuracy` is None)."""
     model = build_model({"hidden": [8], "activation": "relu", "dropout": 0.0})
     cfg = TrainConfig(**{"hidden": (8,), "dropout": 0.0, **config})
@@ -146,7 +146,7 @@ def save_tiny(store: ModelStore, name: str, accuracy: float | None = 0.9, owner_
                                                        test_accuracy=accuracy, seconds=1.0)]
     meta = ModelMeta(name=name, model={"hidden": [8], "activation": "relu", "dropout": 0.0}, config=cfg,
                      history=history, metrics=Metrics.of(history), parameters=7_960,
-                     train_seconds=12.5, owner=store.owners.tag(owner_key),
+                     train_seconds=12.5, owner=store.owners.tag(owner_key), changes=list(changes or []),
                      created=(datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(timespec="seconds"))
     store.save(model, meta)
     return store.meta(name)

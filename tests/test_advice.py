@@ -129,3 +129,13 @@ def test_a_planned_change_acts_when_the_run_reaches_its_position(tiny):
     trainer.train(controls=live)
     [change] = trainer.changes
     assert change.epoch == pytest.approx(1.5, abs=1 / 15) and change.new == 0.1 and change.old == 1e-3
+
+
+def test_a_loss_thrown_far_up_says_how_far_and_goes_once_the_last_epoch_is_calm():
+    losses = [2.37, 2067.0, 598.0] + [2.33] * 60  # learning rate 1: one step throws it, then it falls back
+    [w] = health_warnings([], losses, 469, CONFIG, 1.0)
+    assert w.kind == "jumped" and "jumped to 2,067 at batch 2, 872 times the 2.37 it started at" in w.text
+    assert [f.label for f in w.fixes] == ["divide the learning rate by 3 (1 → 0.333)",
+                                          "divide the learning rate by 10 (1 → 0.1)"]
+    assert health_warnings([], losses + [2.3] * 469, 469, CONFIG, 0.333) == []  # a calm epoch since
+    assert health_warnings([], [2.3, 2.0, 1.5], 469, CONFIG, 1e-3) == []

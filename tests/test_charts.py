@@ -4,7 +4,7 @@ import numpy as np
 
 from mnist_core.net.history import EpochRecord
 from mnist_core.runs.snapshot import Snapshot
-from ui.charts import f1_figure, layout
+from ui.charts import f1_figure, layout, spread_figure
 
 
 def test_layout_sets_height_margins_and_title_and_keeps_extras():
@@ -24,3 +24,62 @@ def test_f1_figure_reads_the_typed_history():
     np.testing.assert_allclose(train["y"], [0.91, 0.92])
     np.testing.assert_allclose(test["y"], [0.89, 0.90])
     np.testing.assert_allclose(train["x"], [1.0, 2.0])
+
+
+def test_spread_figure_draws_each_layer_now_solid_and_at_the_start_dashed_on_its_own_axes():
+    from mnist_core.net.health import LayerSpread
+
+    spreads = [LayerSpread("784 → 32", [-1.0, 0.0, 1.0], [5, 5], [3, 7]),
+               LayerSpread("32 → 10", [-2.0, 0.0, 2.0], [1, 2], [2, 1])]
+    snap = Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [32]}, device="cpu",
+                    spread=spreads)
+    figure = spread_figure(snap)
+    start, now, start2, now2 = figure["data"]
+    assert start["line"]["dash"] == "dash" and "dash" not in now["line"]
+    np.testing.assert_allclose(start["x"], [-0.5, 0.5])
+    assert start["y"] == [5, 5] and now["y"] == [3, 7]
+    assert (start2["xaxis"], now2["yaxis"]) == ("x2", "y2") and start["xaxis"] == "x"
+    assert figure["layout"]["grid"]["columns"] == 2
+    assert [a["text"] for a in figure["layout"]["annotations"]] == ["784 → 32", "32 → 10"]
+    assert spread_figure(Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [32]},
+                                  device="cpu")) is None
+
+
+def stopped_then_trained_more() -> Snapshot:
+    """Three full epochs, a Stop a third into epoch 4, then Train more for epoch 5: 3 batches an epoch."""
+    history = [EpochRecord(epoch=e, loss=0.5, train_f1=0.9, test_f1=0.88, test_accuracy=0.9, seconds=1.0,
+                           fraction=1 / 3 if e == 4 else 1.0) for e in (1, 2, 3, 4, 5)]
+    at = [1 / 3, 2 / 3, 1, 4 / 3, 5 / 3, 2, 7 / 3, 8 / 3, 3, 10 / 3, 13 / 3, 14 / 3, 5]  # nominal: epoch k in (k-1, k]
+    return Snapshot(id="j", owner="", name="m", status="done", config={"hidden": [16]}, device="cpu", epoch=5,
+                    history=history, batch_losses=[1.0] * 13, batches_per_epoch=3, grad_at=at,
+                    grad_norms=[[0.1, 0.2]] * 13)
+
+
+def test_after_a_stop_and_train_more_the_charts_run_on_without_a_gap():
+    from ui.charts import health_figure, loss_figure
+
+    snap = stopped_then_trained_more()
+    f1_x = f1_figure(snap)["data"][0]["x"]
+    np.testing.assert_allclose(f1_x, [1, 2, 3, 10 / 3, 13 / 3])  # not 3, 3.33, then 5
+    for figure in (loss_figure(snap), health_figure(snap)):
+        x = np.asarray(figure["data"][0]["x"], dtype=float)
+        assert not np.isnan(x).any()  # no break between 3.33 and 4
+        steps = np.diff(x)
+        np.testing.assert_allclose(steps, 1 / 3, atol=1e-9)  # evenly on, batch after batch
+        assert x[-1] == f1_x[-1]  # all three charts end at the same place
+
+
+def test_a_stop_recorded_in_a_saved_history_is_kept_by_a_later_job():
+    # A later job continues the stopped model: this job's reports start in epoch 5; the record remembers 4's cut.
+    snap = stopped_then_trained_more()
+    snap.grad_at, snap.grad_norms = snap.grad_at[-3:], snap.grad_norms[-3:]
+    np.testing.assert_allclose(f1_figure(snap)["data"][0]["x"], [1, 2, 3, 10 / 3, 13 / 3])
+
+
+def test_before_the_first_batch_there_is_no_loss_chart_to_draw():
+    from ui.charts import loss_figure
+
+    snap = Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [16]}, device="cpu")
+    assert loss_figure(snap) is None  # the page says "waiting for the first batches", not an axis from -1
+    snap.batch_losses, snap.batches_per_epoch = [2.3, 2.1], 10
+    assert len(loss_figure(snap)["data"][0]["x"]) == 2

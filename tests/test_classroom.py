@@ -237,8 +237,9 @@ def test_extra_examples_are_checked():
 def test_fine_tune_settings_and_the_learning_part_as_extra_examples():
     from mnist_core.net.config import TrainConfig
 
-    config = fine_tune_config(TrainConfig(lr=2e-3, epochs=16, hidden=(64,)), 3, "cpu")
+    config = fine_tune_config(TrainConfig(lr=2e-3, epochs=16, hidden=(64,), drawn=0.3), 3, "cpu")
     assert (config.lr, config.epochs, config.schedule, config.hidden) == (2.5e-4, 3, "cosine", (64,))
+    assert config.drawn == 0  # no MNIST digits redrawn on a canvas before the first batch
     drawings = [Drawing(f"{i}.png", i, bar_drawing(i)) for i in range(10)]
     extra = class_extra(drawings, "c")
     assert extra.images.shape == (10, 28, 28) and extra.labels.tolist() == list(range(10)) and extra.source == "c"

@@ -317,3 +317,15 @@ def test_train_more_of_a_job_says_how_it_continues(registry):
     snap = job.snapshot()
     assert snap.config.schedule == "cosine" and snap.config.lr == pytest.approx(3e-4)
     assert snap.continues.startswith("continues at lr 0.0003, cosine down to 0")
+
+
+def test_a_controls_answer_is_waited_for_and_a_wait_for_nothing_ends_at_its_timeout(registry):
+    job = registry.submit("alice", TrainConfig(**{**FAST, "epochs": 30, "batch_size": 5}), name="waited")
+    assert wait_for(lambda: job.snapshot().batch >= 2)
+    job.control("alice", Control("pause"))
+    assert job.wait_until(lambda s: s.paused is not None, 30) and job.snapshot().paused is not None
+    assert not job.wait_until(lambda s: s.paused is None, 0.1)  # nothing resumes it: False at the timeout
+    job.control("alice", Control("resume"))
+    assert job.wait_until(lambda s: s.paused is None, 30)
+    job.stop()
+    assert job.wait(30)

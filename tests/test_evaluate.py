@@ -75,3 +75,21 @@ def test_disagreements_between_two_models():
     second = evaluate(FixedAnswers(), images_answering([0, 7, 2, 5]), labels)
     only_first, only_second = disagreements(first, second)
     assert only_first.tolist() == [1] and only_second.tolist() == [2]
+
+
+def test_a_small_set_says_which_digits_it_covers_and_averages_over_them_only():
+    # Four drawings of two digits, all read right: nothing about the eight digits it never had.
+    labels = np.array([3, 3, 7, 7])
+    result = evaluate(FixedAnswers(), images_answering(labels), labels)
+    assert result.covered.tolist() == [3, 7]
+    assert result.accuracy == 1.0 and result.macro_f1 == 1.0
+    assert [row["digit"] for row in result.summary()["per_class"]] == [3, 7]
+    # A digit answered but absent from the set is a mistake, not a covered digit.
+    wrong = evaluate(FixedAnswers(), images_answering(np.array([3, 3, 7, 5])), labels)
+    assert wrong.covered.tolist() == [3, 7] and wrong.macro_f1 < 1.0
+
+
+def test_a_set_holding_every_digit_covers_all_ten():
+    labels = np.arange(10).repeat(2)
+    result = evaluate(FixedAnswers(), images_answering(labels), labels)
+    assert result.covered.tolist() == list(range(10)) and len(result.summary()["per_class"]) == 10

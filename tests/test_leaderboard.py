@@ -203,6 +203,15 @@ def board(operator: bool, monkeypatch, who: str = "t" * 32) -> AppTest:
     return at.run()
 
 
+def displayed(at: AppTest, index: int):
+    """A table's cells as the browser shows them (a styled table's display values)."""
+    from streamlit.dataframe_util import convert_arrow_bytes_to_pandas_df
+
+    styler = at.dataframe[index].proto.arrow_data.styler
+    return convert_arrow_bytes_to_pandas_df(styler.display_values) if styler.display_values else \
+        at.dataframe[index].value.astype(str)
+
+
 def table_rows(at: AppTest, index: int) -> list[dict]:
     return at.dataframe[index].value.to_dict("records")
 
@@ -219,6 +228,8 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
     assert row["MNIST test accuracy"] == pytest.approx(100 * shipped, abs=0.005)
     assert row["layers"] == "784-512-256-10" and row["#"] == 1
     assert [t.key for t in at.toggle] == ["projector_toggle"] and not at.expander  # a student: no hiding
+    shown = displayed(at, 0)  # what the browser shows: no raw None, the score formatted
+    assert "None" not in shown.to_string() and shown["MNIST test accuracy"][0].endswith("%")
 
 
 def test_a_model_without_scores_gets_them_measured_once_and_cached(env, monkeypatch):
@@ -308,3 +319,24 @@ def test_nicknames_and_the_class_handwriting_column(env, monkeypatch):
     assert any("2 held-out drawings of the class collection **our-class**" in c.value for c in at.caption)
     at.selectbox(key="lb_sort").set_value("class handwriting accuracy").run()
     assert table_rows(at, 0)[0]["name"] == "default"
+
+
+def test_a_model_whose_settings_changed_live_says_so_on_the_leaderboard_and_in_mistakes(env, monkeypatch):
+    from mnist_core.net.controls import SettingChange
+
+    store = ModelStore(env / "models")
+    changes = [SettingChange(2.4, "lr", 0.003, 0.3), SettingChange(3.0, "batch_size", 64, 256)]
+    save_tiny(store, "changed", 0.9, changes=changes)
+    save_tiny(store, "plain", 0.8)
+    rows = {e.name: e for e in saved_entries(store)}
+    said = "lr changed at epoch 2.4 (0.003 → 0.3); batch size changed at epoch 3.0 (64 → 256)"
+    assert rows["changed"].changes == said and rows["plain"].changes == ""
+    at = board(False, monkeypatch)
+    table = {r["name"]: r for r in table_rows(at, 0)}
+    assert table["changed"]["changed live"] == said and table["plain"]["changed live"] == ""
+    # Opened in Mistakes, the model's caption says it too; a model without changes has no such caption.
+    at.selectbox(key="lb_pick").set_value("model:changed").run()
+    next(b for b in at.button if b.label == "Open in Mistakes").click().run()
+    assert not at.exception and any(c.value == f"**changed**: {said}." for c in at.caption)
+    at.selectbox[0].set_value("plain").run()
+    assert not any("changed at epoch" in c.value for c in at.caption)

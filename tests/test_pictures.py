@@ -48,7 +48,7 @@ def test_block_text_draws_two_rows_a_line():
 
 def test_gallery_and_pixels_pictures_have_the_expected_sizes():
     assert pixels_image(np.zeros((28, 28)), 4).shape == (112, 112, 3)
-    assert gallery_image(np.zeros((12, 28, 28), np.uint8), ["x"] * 12, columns=5, scale=1).shape == (3 * 50, 5 * 36, 3)
+    assert gallery_image(np.zeros((12, 28, 28), np.uint8), ["x"] * 12, columns=5, scale=1).shape == (3 * 52, 5 * 36, 3)
 
 
 def test_pictures_take_uint8_and_unit_range_digits_alike():
@@ -58,3 +58,15 @@ def test_pictures_take_uint8_and_unit_range_digits_alike():
     np.testing.assert_array_equal(pixels_image(digit, 4), pixels_image(digit / 255.0, 4))
     assert pixels_image(digit, 1, grid=False)[10, 5].tolist() == [0, 0, 0]  # full ink: black
     assert block_text(digit) == block_text(digit / 255.0)
+
+
+def test_gallery_captions_are_readable_and_keep_their_spaces():
+    from mnist_core.net.pictures import CAPTION_SIZE
+
+    picture = gallery_image(np.zeros((1, 28, 28), np.uint8), ["9 -> 4 99%"], columns=1)
+    caption = picture[28 * 3 + 2:, :, 0] < 128  # the caption's ink, under the digit
+    rows, cols = np.flatnonzero(caption.any(1)), np.flatnonzero(caption.any(0))
+    assert rows.max() - rows.min() + 1 >= 10  # the old 8 px bitmap font's digits were 7 px tall
+    assert cols.max() < picture.shape[1] - 1  # it fits its cell
+    gaps = np.flatnonzero(np.diff(np.flatnonzero(caption.any(0))) >= CAPTION_SIZE // 5)
+    assert len(gaps) >= 3  # "9", "->", "4", "99%": the spaces between them show

@@ -137,3 +137,28 @@ def test_a_run_of_one_replica_is_seen_read_only_by_another(tmp_path, ray_registr
     assert isinstance(seen, SharedJob) and seen.owner == "" and snap.owner == ""  # no key leaves its replica
     assert snap.name == "seen" and [r.epoch for r in snap.history] == [1, 2] and snap.saved
     assert other.get("no-such-job") is None
+
+
+def test_a_job_on_ray_pauses_steps_and_takes_a_new_learning_rate_kept_in_its_saved_model(ray_registry):
+    from mnist_core.net.controls import Control
+    from mnist_core.runs.snapshot import STOPPED
+
+    from .helpers import wait_for
+
+    job = ray_registry.submit("alice", TrainConfig(hidden=(16,), epochs=50, batch_size=16, device="cpu"), name="live")
+    assert wait_for(lambda: job.snapshot().batch >= 2, timeout=120)
+    job.control("alice", Control("pause"))  # through the Ray actor's control line, to another process
+    assert wait_for(lambda: job.snapshot().paused is not None and job.snapshot().look is not None, timeout=30)
+    at = job.snapshot().paused
+    for n in (1, 2):
+        job.control("alice", Control("step"))
+        assert wait_for(lambda n=n: (p := job.snapshot().paused) is not None and p.batch == at.batch + n, timeout=30)
+    job.control("alice", Control.set("lr", 0.001))
+    assert wait_for(lambda: len(job.snapshot().changes) == 1, timeout=30)
+    snap = job.snapshot()
+    assert snap.config.lr == 0.001 and snap.changes[0].new == 0.001 and str(os.getpid()) not in snap.host
+    job.control("alice", Control("resume"))
+    assert wait_for(lambda: job.snapshot().paused is None and job.snapshot().batch > at.batch + 2, timeout=30)
+    job.stop()
+    assert job.wait(120) and job.snapshot().status == STOPPED
+    assert ray_registry.store.meta("live").changes == snap.changes  # saved by the server, as the worker sent it

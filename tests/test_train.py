@@ -62,6 +62,7 @@ def test_stop_takes_effect_within_one_batch_and_keeps_the_model(tiny):
     records = trainer.train(3, on_progress=reports.append, should_stop=should_stop)
     assert len(records) == 1 and records[0].epoch == 1
     assert reports[-1].batch == 4 and reports[-1].batches == 15  # 300 images / 20
+    assert records[0].fraction == pytest.approx(4 / 15)  # the history says how much of the epoch was trained
     assert not torch.equal(before, trainer.model.layers[0].weight)
     assert trainer.history == records
 

@@ -55,9 +55,31 @@ def epoch_ends(snap: Snapshot) -> dict[int, float]:
     return ends
 
 
+def fractions(snap: Snapshot) -> dict[int, float]:
+    """Each history epoch's share of its batches trained: below 1 for an epoch a Stop cut short (the
+    record says so; for records from before it did, this job's progress reports)."""
+    ends = epoch_ends(snap)
+    return {r.epoch: min(float(r.fraction), ends.get(r.epoch, r.epoch) - r.epoch + 1) for r in snap.history}
+
+
+def continuous(snap: Snapshot, x: np.ndarray | list[float]) -> np.ndarray:
+    """Positions in epoch numbers (epoch k spans k-1 to k; 3.33 = a third into epoch 4) -> epochs trained,
+    so that the charts run on without a gap after a Stop and Train more: every place after an epoch cut
+    short moves back by the part of it never trained (stop at 3.33, the next epoch spans 3.33 to 4.33)."""
+    x = np.asarray(x, dtype=float)
+    cut = sorted((k, 1.0 - f) for k, f in fractions(snap).items() if f < 1.0)
+    if not cut or not len(x):
+        return x
+    epochs = np.array([k for k, _ in cut], dtype=float)
+    missing = np.cumsum([m for _, m in cut])
+    # A place in epoch ceil(x) moves back by what the cut epochs before it lacked.
+    before = np.searchsorted(epochs, np.ceil(x - 1e-9), side="left")  # cut epochs numbered below ceil(x)
+    return x - np.r_[0.0, missing][before]
+
+
 def loss_positions(snap: Snapshot) -> np.ndarray:
-    """Each batch loss's place on the epoch axis, so that the loss, F1 and health charts agree after a
-    Stop and Train more (the stopped epoch's batches end early; the next epoch starts at its own number)."""
+    """Each batch loss's place on the epochs-trained axis, so that the loss, F1 and health charts agree
+    after a Stop and Train more (the stopped epoch's batches end early; the next epoch goes on from there)."""
     count = len(snap.batch_losses)
     per_epoch = max(snap.batches_per_epoch, 1)
     parts = [k - 1 + np.arange(1, round((end - k + 1) * per_epoch) + 1) / per_epoch
@@ -66,15 +88,7 @@ def loss_positions(snap: Snapshot) -> np.ndarray:
     if len(done) > count:  # losses that do not match the history: place them one after another
         return np.arange(1, count + 1) / per_epoch
     start = max(snap.epoch - 1, float(done[-1]) if len(done) else 0.0)
-    return np.concatenate([done, start + np.arange(1, count - len(done) + 1) / per_epoch])
-
-
-def with_gaps(x: np.ndarray, *ys: np.ndarray) -> tuple[np.ndarray, ...]:
-    """A NaN after each point where an epoch was cut short, so that Plotly breaks the line there
-    instead of joining the stop to the next run's start. ys: (points,) or (points, lines)."""
-    x = np.asarray(x, dtype=float)
-    cut = np.flatnonzero((np.ceil(x[:-1] - 1e-9) - x[:-1] > 1e-9) & (x[1:] > np.ceil(x[:-1] - 1e-9) + 1e-9)) + 1
-    return tuple(np.insert(np.asarray(a, dtype=float), cut, np.nan, axis=0) for a in (x, *ys))
+    return continuous(snap, np.concatenate([done, start + np.arange(1, count - len(done) + 1) / per_epoch]))
 
 
 MARK_COLOR = "#d95f02"
@@ -82,20 +96,24 @@ MARK_COLOR = "#d95f02"
 
 def change_marks(snap: Snapshot) -> dict:
     """Each live setting change as a dashed vertical line with its label ("lr 0.003 → 0.3"), as layout parts."""
-    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": c.epoch, "x1": c.epoch, "y0": 0, "y1": 1,
-               "line": {"color": MARK_COLOR, "width": 1.5, "dash": "dash"}} for c in snap.changes]
-    notes = [{"x": c.epoch, "y": 1 - 0.09 * (i % 3), "xref": "x", "yref": "paper", "text": c.label,
+    at = continuous(snap, [c.epoch for c in snap.changes]).tolist()  # on the curves' axis
+    shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
+               "line": {"color": MARK_COLOR, "width": 1.5, "dash": "dash"}} for x in at]
+    notes = [{"x": at[i], "y": 1 - 0.09 * (i % 3), "xref": "x", "yref": "paper", "text": c.label,
               "showarrow": False, "xanchor": "left", "font": {"size": 11, "color": MARK_COLOR},
               "bgcolor": "rgba(255,255,255,0.8)"} for i, c in enumerate(snap.changes)]
     return {"shapes": shapes, "annotations": notes} if snap.changes else {}
 
 
-def loss_figure(snap: Snapshot) -> dict:
+def loss_figure(snap: Snapshot) -> dict | None:
+    """None before the first batch: an empty chart's axis ran from -1, as if a loss could be negative."""
     losses = np.asarray(snap.batch_losses, dtype=float)
+    if not len(losses):
+        return None
     keep = thinning(len(losses))
     # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
     smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
-    x, raw, smooth = with_gaps(loss_positions(snap)[keep], losses[keep], smooth[keep])
+    x, raw, smooth = loss_positions(snap)[keep], losses[keep], smooth[keep]
     return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": raw, "name": "each batch",
                       "line": {"width": 1, "color": "#b3d3ea"}},  # pale, not transparent: cheaper to draw
                      {"type": "scatter", "mode": "lines", "x": x, "y": smooth, "name": "smoothed",
@@ -105,9 +123,9 @@ def loss_figure(snap: Snapshot) -> dict:
 
 
 def f1_figure(snap: Snapshot) -> dict:
-    ends = epoch_ends(snap)
-    # Each epoch's scores sit where the epoch ended: a stopped epoch's before its number.
-    epochs = np.array([ends.get(r.epoch, r.epoch) for r in snap.history], dtype=float)
+    shares = fractions(snap)
+    # Each epoch's scores sit where the epoch ended, in epochs trained: a stopped epoch's before its number.
+    epochs = continuous(snap, [r.epoch - 1 + shares[r.epoch] for r in snap.history])
     lines = {"train": np.array([r.train_f1 for r in snap.history]),
              "test": np.array([r.test_f1 for r in snap.history])}
     # At least two points of F1 from bottom to top: a first epoch's nearly equal scores would otherwise
@@ -145,13 +163,35 @@ def health_figure(snap: Snapshot) -> dict:
     at = np.asarray(snap.grad_at, dtype=float)
     keep = thinning(len(at))
     layers = norms.shape[1] if norms.ndim == 2 else 0
-    x, shown = with_gaps(at[keep], norms[keep]) if layers else (at, norms)
+    x, shown = (continuous(snap, at[keep]), norms[keep]) if layers else (at, norms)
     return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": shown[:, layer],
                       "name": "output layer" if layer == layers - 1 else f"layer {layer + 1}"}
                      for layer in range(layers)],
             "layout": layout(300, "Training health: size of each layer's gradient",
                              legend={"orientation": "h", "y": 1.15}, xaxis={"title": {"text": "epoch"}},
                              yaxis={"title": {"text": "gradient norm"}, "type": "log", **log_ticks(norms)})}
+
+
+def spread_figure(snap: Snapshot) -> dict | None:
+    """Each layer's weight histogram now (solid) against at the start (dashed), side by side; None before the
+    first epoch's report. Each LayerSpread: `edges` (bins + 1,), `start` and `now` (bins,) counts."""
+    if not snap.spread:
+        return None
+    data = []
+    for i, layer in enumerate(snap.spread):
+        centres = (np.asarray(layer.edges[:-1]) + np.asarray(layer.edges[1:])) / 2
+        axis = "" if i == 0 else str(i + 1)
+        data += [{"type": "scatter", "mode": "lines", "x": centres, "y": layer.start, "name": f"{layer.name} start",
+                  "line": {"dash": "dash", "width": 1, "color": "#888"}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"},
+                 {"type": "scatter", "mode": "lines", "x": centres, "y": layer.now, "name": f"{layer.name} now",
+                  "line": {"width": 2, "color": "#08519c"}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"}]
+    # Each small chart titled with its layer, above it (an annotation per subplot's x domain).
+    count = len(snap.spread)
+    notes = [{"text": layer.name, "x": (i + 0.5) / count, "y": 1.0, "xref": "paper", "yref": "paper",
+              "xanchor": "center", "yanchor": "bottom", "showarrow": False} for i, layer in enumerate(snap.spread)]
+    return {"data": data, "layout": layout(260, "Weights per layer: now, and at the start (dashed)", top=60,
+                                           grid={"rows": 1, "columns": count, "pattern": "independent"},
+                                           showlegend=False, annotations=notes)}
 
 
 def share_text(value: float) -> str:

@@ -7,6 +7,7 @@ import threading
 
 import streamlit as st
 
+from mnist_core.net.controls import changes_text
 from mnist_core.net.model import MLP
 from mnist_core.storage.models import ModelMeta, StoreError
 from ui import keys
@@ -140,3 +141,11 @@ def delete_model(name: str, who: str) -> None:
     A browser whose current model it was falls back to `default`."""
     registry, _ = job_registry()
     registry.delete_model(name, who, is_teacher())
+
+
+def changes_caption(name: str) -> None:
+    """Under a model's name: the settings changed while it trained ("lr changed at epoch 2.4 (0.003 → 0.3)"),
+    if any, so a model is not read as if it had trained on its settings alone."""
+    meta = _meta_or_none(name)
+    if meta is not None and meta.changes:
+        st.caption(f"**{name}**: {changes_text(meta.changes)}.")

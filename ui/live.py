@@ -11,18 +11,34 @@ from mnist_core.net.advice import health_warnings
 from mnist_core.net.controls import Control, ControlError, MAX_DELAY
 from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
 from mnist_core.net.pictures import gallery_image, weight_grid
-from mnist_core.runs.jobs import TrainingJob
+from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
+
+ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
+
+
+def answered(control: Control, before: JobState):
+    """When the run has done what `control` asked, as a test of its state (None: nothing to wait for): paused
+    with its step up close (Pause; Step: paused again elsewhere), or training again (Resume, +1 epoch)."""
+    if control.action in ("pause", "step"):
+        return lambda s: s.paused is not None and s.paused != before.paused and s.look is not None
+    if control.action in ("resume", "epoch"):
+        return lambda s: s.paused is None
+    return None
 
 
 def send(job: TrainingJob, who: str, control: Control) -> None:
-    """A button's click: the control to the run, or why not in a line."""
+    """A button's click: the control to the run, or why not in a line; then a moment's wait for the run's
+    answer, so that the redraw this click causes shows it (a child answers within a batch: benchmarks)."""
+    before = job.state
     try:
         job.control(who, control)
     except ControlError as e:
         st.session_state["t_control_error"] = str(e)
-    else:
-        st.session_state.pop("t_control_error", None)
+        return
+    st.session_state.pop("t_control_error", None)
+    if (test := answered(control, before)) is not None:
+        job.wait_until(test, ANSWER_WAIT)
 
 
 def paused_line(snap: Snapshot) -> None:
@@ -59,6 +75,19 @@ LIVE_WIDGETS = [("lr", "learning rate", 1e-5, 10.0, "%.5f"), ("momentum", "momen
                 ("augment", "augmentation", 0.0, 2.0, "%.2f"), ("batch_size", "batch size", 1, 60000, "%d")]
 
 
+def follow_run(key: str, now: float, changes: int) -> None:
+    """A live-setting box shows the run's value, and follows it when the run's value changes (an Apply, a fix
+    button, a schedule moving the learning rate), unless the owner is typing a value of their own: that one
+    stays until it is applied or another change lands. A keyed widget ignores a later `value=`, so the box is
+    set through its session-state key, before it is drawn."""
+    shown_key = f"{key}_shown"
+    shown = st.session_state.get(shown_key)  # (the value this put in the box, the run's change count then)
+    edited = shown is not None and key in st.session_state and st.session_state[key] != shown[0]
+    if not edited or shown[1] != changes:
+        st.session_state[key] = now
+        st.session_state[shown_key] = (now, changes)
+
+
 def live_settings(job: TrainingJob, snap: Snapshot, who: str) -> None:
     """Settings the owner changes while the run trains, from the next batch (batch size: the next epoch)."""
     if snap.status != RUNNING or snap.halted:
@@ -66,9 +95,14 @@ def live_settings(job: TrainingJob, snap: Snapshot, who: str) -> None:
     with st.expander("Change settings while it trains", expanded=snap.paused is not None):
         cols = st.columns(len(LIVE_WIDGETS))
         for col, (name, label, low, high, fmt) in zip(cols, LIVE_WIDGETS, strict=True):
-            now = snap.lr if name == "lr" and snap.lr else getattr(snap.config, name)
-            value = col.number_input(label, low, high, type(low)(now), format=fmt, key=f"c_set_{name}")
-            if col.button("Apply", key=f"c_apply_{name}") and value != now:
+            run_value = snap.lr if name == "lr" and snap.lr else getattr(snap.config, name)
+            now = type(low)(min(max(run_value, low), high))  # a run's dropout 0 in a box that starts at 0.01
+            key = f"c_set_{name}"
+            follow_run(key, now, len(snap.changes))
+            built_without = name == "dropout" and snap.config.dropout == 0
+            value = col.number_input(label, low, high, format=fmt, key=key, disabled=built_without,
+                                     help="This network was built without dropout layers" if built_without else None)
+            if col.button("Apply", key=f"c_apply_{name}", disabled=built_without) and value != now:
                 send(job, who, Control.set(name, value))
         st.caption("A change of the learning rate, momentum or batch size holds the learning rate from then on "
                    "(the schedule ends, or it would undo the change). Each change is marked on the charts.")
@@ -110,24 +144,6 @@ def health_words(job: TrainingJob, snap: Snapshot, who: str, mine: bool) -> None
             for col, fix in zip(cols, warning.fixes, strict=True):
                 col.button(fix.label, key=f"c_fix_{i}_{fix.control.setting}", on_click=send,
                            args=(job, who, fix.control))
-
-
-def spread_chart(snap: Snapshot) -> dict | None:
-    """Each layer's weight histogram now against at the start (dashed)."""
-    if not snap.spread:
-        return None
-    data = []
-    for i, layer in enumerate(snap.spread):
-        centres = (np.asarray(layer.edges[:-1]) + np.asarray(layer.edges[1:])) / 2
-        axis = "" if i == 0 else str(i + 1)
-        data += [{"type": "scatter", "mode": "lines", "x": centres, "y": layer.start, "name": f"{layer.name} start",
-                  "line": {"dash": "dash", "width": 1}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"},
-                 {"type": "scatter", "mode": "lines", "x": centres, "y": layer.now, "name": f"{layer.name} now",
-                  "line": {"width": 2}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"}]
-    return {"data": data, "layout": {"height": 240, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-                                     "title": {"text": "Weights per layer: now, and at the start (dashed)"},
-                                     "grid": {"rows": 1, "columns": len(snap.spread), "pattern": "independent"},
-                                     "showlegend": False}}
 
 
 def experiments_list(start) -> None:

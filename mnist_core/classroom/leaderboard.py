@@ -18,6 +18,7 @@ import numpy as np
 from mnist_core.classroom.nicknames import COMMAND_LINE, NICKNAMES, NO_NICKNAME, SHIPPED
 from mnist_core.classroom.scoring import Examples, score
 from mnist_core.net.config import TrainConfig
+from mnist_core.net.controls import changes_text
 from mnist_core.net.evaluate import evaluate
 from mnist_core.runs.snapshot import QUEUED, Snapshot
 from mnist_core.storage.files import keep_aside, os_error_text, write_atomically
@@ -52,6 +53,7 @@ class Entry:
     status: str = "saved"  # saved, stopped early, queued, training
     last_epoch: int = 0  # a run: the epoch it ends with
     queue_position: int = 0  # a run waiting for its device: its place
+    changes: str = ""  # settings changed while it trained, in a line ("lr changed at epoch 2.4 (0.003 → 0.3)")
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,7 @@ def model_entry(meta: ModelMeta) -> Entry:
         owner_tag=meta.owner, builtin=meta.builtin, **_settings(meta.config), epochs=meta.epochs,
         train_seconds=float(meta.train_seconds),
         test_accuracy=metrics.test_accuracy if metrics else None, test_f1=metrics.test_f1 if metrics else None,
-        created=meta.created,
+        created=meta.created, changes=changes_text(meta.changes),
         status="stopped early" if meta.stopped else "saved")
 
 
@@ -101,7 +103,8 @@ def live_entries(runs: Iterable[Snapshot], owner_tag: Callable[[str], str]) -> l
             test_accuracy=None if last is None else last.test_accuracy,
             test_f1=None if last is None else last.test_f1,
             status="queued" if snap.status == QUEUED else "training",
-            last_epoch=snap.last_epoch or snap.config.epochs, queue_position=snap.queue_position))
+            last_epoch=snap.last_epoch or snap.config.epochs, queue_position=snap.queue_position,
+            changes=changes_text(snap.changes)))
     return entries
 
 

@@ -12,6 +12,7 @@ from mnist_core.net.config import TrainConfig
 from mnist_core.net.controls import Control
 from mnist_core.net.history import EpochRecord
 
+JUMPED = 10.0  # a batch's loss this many times the run's first: thrown far past where it started
 ROSE = 1.5  # the loss of the latest stretch of batches this many times its best earlier stretch: rising
 OVERFIT_GAP = 0.02  # train F1 this far above test F1 (2 points): learning the training digits by heart
 FLAT = 0.02  # an epoch's loss within 2% of the one before, while still above FLAT_ABOVE: stuck
@@ -27,7 +28,7 @@ class Fix:
 
 @dataclass(frozen=True)
 class HealthWarning:
-    kind: str  # "diverging", "rising", "dead", "overfitting", "flat"
+    kind: str  # "diverging", "jumped", "rising", "dead", "overfitting", "flat"
     text: str  # what it saw, in numbers, and what it means
     fixes: tuple[Fix, ...] = ()
 
@@ -36,6 +37,22 @@ def _lr_fix(lr: float, factor: float) -> Fix:
     new = float(f"{min(max(lr * factor, 1e-6), 10.0):.3g}")  # 0.3, not 0.30000000000000004
     word = f"divide the learning rate by {1 / factor:g}" if factor < 1 else f"multiply the learning rate by {factor:g}"
     return Fix(f"{word} ({lr:.3g} → {new:.3g})", Control.set("lr", new))
+
+
+def _number(value: float) -> str:
+    """2,067 rather than 2.07e+03; 0.412 as it is."""
+    return f"{value:,.0f}" if abs(value) >= 100 else f"{value:.3g}"
+
+
+def _jump(losses: np.ndarray, batches_per_epoch: int) -> int | None:
+    """The batch (from 0) of the highest loss among the last epoch's batches when it is JUMPED times the run's
+    first loss, else None. A step that throws the loss far up and a fall back after it are hidden by a mean
+    over a window; looking at the last epoch only lets the warning go once a fix has worked."""
+    if len(losses) < 2:
+        return None
+    first = max(len(losses) - max(batches_per_epoch, 2), 0)
+    peak = first + int(losses[first:].argmax())
+    return peak if losses[peak] > JUMPED * losses[0] else None
 
 
 def health_warnings(history: list[EpochRecord], batch_losses: list[float], batches_per_epoch: int,
@@ -50,6 +67,12 @@ def health_warnings(history: list[EpochRecord], batch_losses: list[float], batch
         warnings.append(HealthWarning(
             "diverging", f"The loss became {losses[bad[0]]} at batch {bad[0] + 1:,}: the steps are so large that "
             "the weights overflowed. The learning rate is too high.", (_lr_fix(lr, 1 / 3), _lr_fix(lr, 1 / 10))))
+    elif (peak := _jump(losses, batches_per_epoch)) is not None:
+        warnings.append(HealthWarning(
+            "jumped", f"The loss jumped to {_number(losses[peak])} at batch {peak + 1:,}, "
+            f"{losses[peak] / losses[0]:,.0f} times the {losses[0]:.3g} it started at: the steps are so large "
+            "that they throw the weights far away. The learning rate is too high.",
+            (_lr_fix(lr, 1 / 3), _lr_fix(lr, 1 / 10))))
     elif len(losses) >= 3 * window:
         recent = losses[-window:].mean()
         earlier = losses[: len(losses) - window]

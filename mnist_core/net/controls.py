@@ -94,6 +94,13 @@ class SettingChange:
         return change
 
 
+def changes_text(changes: list[SettingChange]) -> str:
+    """A saved model's live changes in a line, for the leaderboard and Mistakes: 'lr changed at epoch 2.4
+    (0.003 → 0.3); batch size changed at epoch 3.0 (64 → 256)'; "" for a model trained without any."""
+    return "; ".join(f"{LIVE_SETTINGS.get(c.setting, c.setting)} changed at epoch {c.epoch:.1f} "
+                     f"({c.old:.3g} → {c.new:.3g})" for c in changes)
+
+
 @dataclass(frozen=True)
 class Paused:
     """The run halted before the batch it would train next: `batch` batches of `epoch` are done."""

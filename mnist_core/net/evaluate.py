@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -47,6 +47,9 @@ class Evaluation:
     f1: np.ndarray  # (10,)
     support: np.ndarray  # (10,)
     confusion: np.ndarray  # (10, 10): rows true digit, columns predicted
+    # The digits the set holds, ascending: macro-F1 averages over these only, so a small collection with
+    # no 5s is not marked down for the 5s it never had (MNIST's test set holds all ten).
+    covered: np.ndarray = field(default_factory=lambda: np.arange(10))  # (K,) with K <= 10
 
     @property
     def mistakes(self) -> np.ndarray:
@@ -66,8 +69,9 @@ class Evaluation:
             "per_class": [
                 {"digit": d, "precision": float(self.precision[d]), "recall": float(self.recall[d]),
                  "f1": float(self.f1[d]), "support": int(self.support[d])}
-                for d in range(10)
+                for d in self.covered.tolist()
             ],
+            "covered": self.covered.tolist(),
             "confusion": self.confusion.tolist(),
         }
 
@@ -79,12 +83,14 @@ def evaluate(model: nn.Module, images: torch.Tensor | np.ndarray, labels: torch.
     preds = probs.argmax(axis=1)
     precision, recall, f1, support = precision_recall_fscore_support(
         labels, preds, labels=np.arange(10), zero_division=0)
+    covered = np.flatnonzero(support > 0)
     return Evaluation(
         probs=probs, labels=labels, preds=preds,
         accuracy=float((preds == labels).mean()) if len(labels) else 0.0,
-        macro_f1=float(f1.mean()),
+        macro_f1=float(f1[covered].mean()) if len(covered) else 0.0,
         precision=precision, recall=recall, f1=f1, support=support,
         confusion=confusion_matrix(labels, preds, labels=np.arange(10)),
+        covered=covered,
     )
 
 

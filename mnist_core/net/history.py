@@ -17,6 +17,7 @@ class EpochRecord:
     seconds: float  # training plus both evaluations
     grad_norms: list[float] = field(default_factory=list)  # per layer, input first: mean size of the weight gradient
     dead_share: list[float] = field(default_factory=list)  # per hidden layer: share of units that never change
+    fraction: float = 1.0  # of the epoch's batches trained: less than 1 when a Stop cut it short
 
     @classmethod
     def from_dict(cls, values: dict) -> EpochRecord:

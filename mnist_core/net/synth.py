@@ -37,12 +37,15 @@ def slant_and_width(image: np.ndarray, slant: float, width: float) -> np.ndarray
     return ndimage.affine_transform(image, matrix, offset=offset, order=1, output_shape=(h, out_w))
 
 
-def scan(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """Cropped ink (h, w) in [0, 1] -> a small uint8 grey scan, dark on light paper: SCAN_SIDES pixels on
-    its longer side, stretched to fill a square box half the time, with paper and ink grey levels."""
-    side = int(rng.integers(SCAN_SIDES[0], SCAN_SIDES[1] + 1))
+def scan(ink: np.ndarray, rng: np.random.Generator, side: int | None = None,
+         square: bool | None = None) -> np.ndarray:
+    """Cropped ink (h, w) in [0, 1] -> a small uint8 grey scan, dark on light paper: `side` (else
+    SCAN_SIDES) pixels on its longer side, stretched to fill a square box if `square` (else half the
+    time), area-averaged (anti-aliased), with paper and ink grey levels. Given, `side` and `square` draw
+    no random numbers; not given, the numbers drawn are those of before they existed."""
+    side = int(rng.integers(SCAN_SIDES[0], SCAN_SIDES[1] + 1)) if side is None else side
     h, w = ink.shape
-    if rng.random() < 0.5:
+    if square if square is not None else rng.random() < 0.5:
         shape = (side, side)
     else:
         shape = (max(1, round(h * side / max(h, w))), max(1, round(w * side / max(h, w))))

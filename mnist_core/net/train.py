@@ -228,6 +228,7 @@ class Trainer:
             record = self._score(epoch, torch.stack(losses).mean().item(), epoch_start)
             record.grad_norms = np.mean(norms, axis=0).tolist() if norms else []
             record.dead_share = dead_share(self.model, images[:PROBE])
+            record.fraction = len(losses) / batches  # 1.0 unless a Stop cut the epoch short
             self.history.append(record)
             records.append(record)
             if on_epoch:

@@ -240,6 +240,17 @@ class TrainingJob:
         if self.status != RUNNING or not self.controls.put(control):
             raise ControlError("this run is not training now (waiting in the queue, or ended): nothing to control")
 
+    def wait_until(self, answered: Callable[[JobState], bool], timeout: float) -> bool:
+        """Block until the run's state answers a control (`answered(state)`, e.g. `state.paused is not None`),
+        at most `timeout` seconds; True if it did. The page's button waits so, as Stop waits for the halt, so
+        that the redraw after the click already shows "Paused" instead of the one a second later."""
+        end = time.monotonic() + timeout
+        while not answered(self.state):  # one immutable record, replaced whole: read without the lock
+            if time.monotonic() >= end or self._halted.is_set():
+                return False
+            time.sleep(0.005)
+        return True
+
     def wait_halted(self, timeout: float | None = None) -> bool:
         """Block until the current run has stopped training (saving may still be going on)."""
         return self.thread is None or self._halted.wait(timeout)

@@ -79,7 +79,7 @@ def test_switch_page_and_reload_keep_the_run_the_model_and_the_rights(app, brows
     other.set_default_timeout(30_000)
     open_app(other, app.url)
     assert owner_cookie(bob)["value"] != cookie["value"]
-    other.get_by_text("Choose the settings on the left").wait_for()  # alice's run is not bob's
+    other.get_by_text("Choose the settings in the sidebar").wait_for()  # alice's run is not bob's
     go_to(other, "Draw")
     pick_model(other, "e2e-class-a")
     go_to(other, "Train")

@@ -3,7 +3,10 @@ marked on the chart, resume; a watcher sees Paused and the marks but no controls
 
 import re
 
-from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, wait_idle
+import pytest
+from playwright.sync_api import expect
+
+from .helpers import ARTIFACTS, main_button, open_app, set_field, setup_small_run, wait_idle
 
 PAUSED = re.compile(r"Paused at epoch (\d+), batch (\d+) of (\d+)")
 
@@ -12,6 +15,13 @@ def paused_at(page) -> tuple[int, int]:
     text = page.get_by_text(PAUSED).first.inner_text()
     match = PAUSED.search(text)
     return int(match.group(1)), int(match.group(2))
+
+
+def after_steps(epoch: int, batch: int, batches: int, n: int) -> tuple[int, int]:
+    """Where a run paused after `batch` batches of `epoch` is after n Steps: an epoch's end says "batch 469 of
+    469", and the Step after it trains the first batch of the next epoch."""
+    done = (epoch - 1) * batches + batch + n
+    return (done - 1) // batches + 1, (done - 1) % batches + 1
 
 
 def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, page, browser):
@@ -23,10 +33,14 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     page.get_by_text(PAUSED).first.wait_for(timeout=10_000)
     page.get_by_text("The next step up close").wait_for(timeout=10_000)
     epoch, batch = paused_at(page)
+    batches = int(PAUSED.search(page.get_by_text(PAUSED).first.inner_text()).group(3))
     for n in range(1, 4):
         main_button(page, "Step").click()
-        page.get_by_text(re.compile(rf"Paused at epoch {epoch}, batch {batch + n} of")).first.wait_for(timeout=10_000)
-        page.get_by_text(re.compile(rf"The next step up close: batch {batch + n + 1} of epoch {epoch}")).wait_for(
+        at_epoch, at_batch = after_steps(epoch, batch, batches, n)
+        page.get_by_text(re.compile(rf"Paused at epoch {at_epoch}, batch {at_batch} of")).first.wait_for(
+            timeout=10_000)
+        next_epoch, next_batch = after_steps(epoch, batch, batches, n + 1)
+        page.get_by_text(re.compile(rf"The next step up close: batch {next_batch} of epoch {next_epoch}")).wait_for(
             timeout=10_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "train-paused-step.png"), full_page=True)
@@ -50,7 +64,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     main_button(page, "Resume").click()
     page.get_by_text(PAUSED).first.wait_for(state="detached", timeout=10_000)
     main_button(page, "Stop").click()
-    page.get_by_text(re.compile(r"Stopped in epoch \d+")).wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"Stopped in epoch \d+, after .* saved as e2e-live")).wait_for(timeout=30_000)
     from mnist_core.storage.models import ModelStore
 
     meta = ModelStore(app.store).meta("e2e-live")
@@ -61,8 +75,54 @@ def test_an_experiment_starts_from_its_link(app, page):
     open_app(page, f"{app.url}?experiment=tiny-16&epochs=1")
     page.get_by_text("Experiment: 16 hidden units.").wait_for()
     sidebar = page.get_by_test_id("stSidebar")
-    assert sidebar.get_by_label("Hidden layers", exact=True).input_value() == "16"
+    expect(sidebar.get_by_label("Hidden layers", exact=True)).to_have_value("16")  # once the rerun has drawn it
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "train-experiment-link.png"), full_page=True)
     main_button(page, "Train").click()
     page.get_by_text(re.compile(r"Trained 1 epoch; saved as")).wait_for(timeout=120_000)
+
+
+def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histograms_and_slow_motion(app, page):
+    # The "learning rate 1" experiment on a small network, from its link (as a teacher hands it out).
+    open_app(page, f"{app.url}?experiment=lr-1&hidden=32&epochs=30")
+    set_field(page, "Model name", "e2e-lr1")
+    main_button(page, "Train").click()
+    main = page.get_by_test_id("stMainBlockContainer")
+    # The warning says what it saw, in numbers ("rose from 2.31 to 9.87", "became nan at batch 12").
+    warning = main.get_by_text(re.compile(r"(jumped to [\d,.]+ at batch [\d,]+, [\d,]+ times the [\d.]+|rose from "
+                                          r"[\d.e+-]+ to [\d.e+-]+|became nan at batch [\d,]+).*rate is too high"))
+    warning.first.wait_for(timeout=90_000)
+    fix = main.get_by_role("button", name=re.compile(r"divide the learning rate by 3 \(1 → 0\.333\)"))
+    fix.first.click()
+    mark = page.locator(".js-plotly-plot", has_text="Training loss").get_by_text("lr 1 → 0.333")
+    mark.first.wait_for(timeout=15_000)
+    # The live-settings box follows the run's new rate (a keyed box would keep showing 1).
+    main.get_by_text("Change settings while it trains").click()
+    box = main.get_by_label("learning rate", exact=True)
+    page.wait_for_function("el => el.value === '0.33300'", arg=box.element_handle(), timeout=10_000)
+    # The weight histograms after the first epoch: per layer, the start dashed and now solid.
+    spread = page.locator(".js-plotly-plot", has_text="Weights per layer")
+    spread.wait_for(timeout=90_000)
+    assert spread.locator("path.js-line[style*='stroke-dasharray']").count() == 2  # 784 → 32 and 32 → 10, start
+    assert spread.locator("path.js-line").count() == 4
+    # Slow motion: the slider sets a delay that the run itself reports back.
+    slider = main.get_by_role("slider")
+    slider.focus()
+    for _ in range(3):
+        slider.press("ArrowRight")
+    page.get_by_text("Slow motion: 0.3 s between batches.").wait_for(timeout=15_000)  # the run's own report
+    assert float(main.get_by_test_id("stSliderThumbValue").inner_text()) == pytest.approx(0.3)  # as the slider says
+    # And it still trains, batch by batch.
+    progress = re.compile(r"Epoch (\d+) of 30, batch (\d+) of")
+    before = progress.search(main.get_by_text(progress).inner_text()).groups()
+    page.wait_for_function("([re, before]) => { const m = document.body.innerText.match(new RegExp(re)); "
+                           "return m && (m[1] + '/' + m[2]) !== before; }",
+                           arg=[progress.pattern, "/".join(before)], timeout=15_000)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "train-health-fix.png"), full_page=True)
+    main_button(page, "Stop").click()
+    page.get_by_text(re.compile(r"Stopped in epoch \d+, after .* saved as e2e-lr1")).wait_for(timeout=30_000)
+    from mnist_core.storage.models import ModelStore
+
+    meta = ModelStore(app.store).meta("e2e-lr1")
+    assert [(c.setting, c.old, c.new) for c in meta.changes] == [("lr", 1.0, 0.333)]  # one click, one change

@@ -1,0 +1,28 @@
+"""The leaderboard on a phone (390x844, touch): its key columns (name, accuracy, by) come first,
+so that they are on the screen without scrolling the table sideways."""
+
+from __future__ import annotations
+
+from .helpers import ARTIFACTS, open_app, wait_idle
+
+
+def test_the_leaderboards_accuracy_is_on_a_phones_screen(app, browser):
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
+    page = phone.new_page()
+    page.set_default_timeout(30_000)
+    try:
+        open_app(page, app.url)
+        page.locator('[data-testid="stSidebarNav"] a', has_text="Leaderboard").first.dispatch_event("click")
+        page.get_by_text("Every model on this server").wait_for()
+        wait_idle(page)
+        grid = page.get_by_test_id("stDataFrame").last
+        grid.locator('td[role="gridcell"]', has_text="default").first.wait_for(state="attached")
+        # The table's headers in the order the grid draws them, and where each one's cell sits.
+        headers = grid.locator('th[role="columnheader"]').all_inner_texts()
+        assert [h.strip() for h in headers[:4]] == ["#", "name", "accuracy", "by"], headers
+        box = grid.bounding_box()
+        assert box["x"] + box["width"] <= 390
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / "phone-leaderboard.png"))
+    finally:
+        phone.close()
