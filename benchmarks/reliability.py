@@ -10,15 +10,20 @@ Run: python benchmarks/reliability.py [--json] [--only CASE ...]
 from __future__ import annotations
 
 import argparse
+import gc
 import http.server
 import json
+import os
 import resource
+import shutil
 import subprocess
 import sys
 import tempfile
 import threading
 import time
 from pathlib import Path
+
+import numpy as np
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
@@ -186,14 +191,168 @@ CASES = ("idx-gzip-bomb", "idx-bomb-in-folder", "idx-honest-huge", "png-bomb", "
          "model-list", "model-load", "history-unpickled", "history-listed")
 
 
+# --- the denial-of-service cases of issue 26: one student's load, another student's answer, before and after ---
+# Each runs in a fresh process whose code is either this checkout or --base (a worktree of the commit before
+# the change: `git worktree add /tmp/base26 42df2a9`), through the functions the pages call (ui.caches, the
+# engine), page threads as in the server: a loader thread does what the hostile student's clicks cause while
+# another thread answers a drawing as the Draw page does, every 0.2 s; its p95 is "another student's answer".
+
+DOS_CASES = ("class-add-flood", "nearest-big")
+FLOOD_DRAWINGS = int(os.environ.get("RELIABILITY_DRAWINGS", "3000"))  # the class collection already there
+FLOOD_EVERY = 0.5  # seconds between one student's Adds
+DOS_SECONDS = float(os.environ.get("RELIABILITY_SECONDS", "30"))  # how long each case loads the server
+# 784-8192-10 models looked at on the Inside page, one after another
+BIG_MODELS = int(os.environ.get("RELIABILITY_MODELS", "4"))
+
+
+def _answerer(stop: threading.Event, latencies: list[float]) -> None:
+    """Another student's drawing read and answered as the Draw page does (preprocess, then the model)."""
+    from mnist_core.net.evaluate import predict_probs
+    from mnist_core.net.preprocess import mnist_style
+    from mnist_core.storage.models import ModelStore
+
+    model, _, _ = ModelStore().load("default")
+    drawing = np.zeros((280, 280, 4), np.uint8)
+    drawing[60:220, 130:150, 3] = 255
+    while not stop.is_set():
+        began = time.perf_counter()
+        predict_probs(model, mnist_style(drawing).output[None])
+        latencies.append(time.perf_counter() - began)
+        stop.wait(0.2)
+
+
+def dos_child(case: str, folder: str) -> None:
+    sys.path.insert(0, str(Path.cwd()))  # the code under test: this checkout or --base, whichever runs it
+    import streamlit  # noqa: F401 (ui.caches' st.cache_resource runs bare here: the pages' own caches)
+
+    before = high_water_mb()
+    stop, latencies, done = threading.Event(), [], {"loads": 0, "load_seconds": []}
+    answering = threading.Thread(target=_answerer, args=(stop, latencies), daemon=True)
+    if case == "class-add-flood":
+        from mnist_core.classroom.collection import tally
+        from ui.caches import collection_part
+        from ui.engine import classroom
+
+        collection_part("class-2026", "all")  # the server had read it once already
+        answering.start()
+        drawing = np.zeros((280, 280, 4), np.uint8)
+        drawing[60:220, 130:150, 3] = 255
+        deadline = time.monotonic() + DOS_SECONDS
+        while time.monotonic() < deadline:
+            began = time.perf_counter()
+            classroom().add(drawing, 1, "flooder-key-0123456789abcdef", "F")  # the Draw page's Add
+            drawings, _ = collection_part("class-2026", "all")  # the Draw page's count, the Class page's tally
+            collection_part("class-2026", "learn")
+            tally(drawings)
+            done["load_seconds"].append(time.perf_counter() - began)
+            done["loads"] += 1
+            time.sleep(max(0.0, FLOOD_EVERY - (time.perf_counter() - began)))
+    else:
+        import torch
+
+        from mnist_core.net.data import load_mnist
+        from mnist_core.net.inside import features, hidden_index
+        from mnist_core.net.model import MLP
+
+        images = load_mnist().train_images
+        try:  # after: the Inside page's budget in bytes
+            from ui.caches import inside_cache
+
+            def keep(key, make):
+                return inside_cache().get(key, make)
+        except ImportError:  # before: st.cache_resource(max_entries=4) on the page, every index kept
+            kept = {}
+
+            def keep(key, make):
+                if key not in kept:
+                    kept[key] = make()
+                    while len(kept) > 4:
+                        kept.pop(next(iter(kept)))
+                return kept[key]
+        answering.start()
+        for i in range(BIG_MODELS):
+            torch.manual_seed(i)
+            model = MLP(hidden=(8192,))
+            began = time.perf_counter()
+            index = keep(("neighbours", f"big-{i}", "v1"), lambda model=model: hidden_index(model, images))
+            index.query(features(model, images[:1], -1)[0], 8)  # the page's question: nearest to a drawing
+            done["load_seconds"].append(time.perf_counter() - began)
+            done["loads"] += 1
+    stop.set()
+    answering.join(5)
+    gc.collect()
+    print(json.dumps({"before_mb": before, "peak_mb": high_water_mb(), "loads": done["loads"],
+                      "load_p50_s": float(np.median(done["load_seconds"])) if done["load_seconds"] else None,
+                      "answers": len(latencies), "answer_p95_s": float(np.percentile(latencies, 95)) if latencies
+                      else None, "answer_max_s": max(latencies) if latencies else None}))
+
+
+def dos_main(base: Path, as_json: bool) -> None:
+    """Each case before (--base's code) and after (this checkout), in the same run."""
+    from mnist_core.classroom.collection import ClassCollection
+    from mnist_core.storage.drawings import Collections
+
+    results = []
+    with tempfile.TemporaryDirectory(prefix="reliability-dos-") as tmp_name:
+        tmp = Path(tmp_name)
+        seed = ClassCollection(Collections(tmp / "seed"))
+        seed.open("class-2026", owner="teacher-key-0123456789abcdef")
+        rng = np.random.default_rng(0)
+        for i in range(FLOOD_DRAWINGS):  # 3,000 drawings of a class, built once, copied for each run
+            drawing = np.zeros((280, 280, 4), np.uint8)
+            x = int(rng.integers(40, 220))
+            drawing[50:230, x:x + 18, 3] = 255
+            seed.add(drawing, i % 10, f"student-key-{i % 30:02d}-0123456789abc", f"s{i % 30}")
+        for case in DOS_CASES:
+            for label, root in (("before", base), ("after", PROJECT)):
+                run_dir = tmp / f"{case}-{label}"
+                shutil.copytree(tmp / "seed", run_dir / "drawings")
+                env = {**os.environ, "MNIST_DRAWINGS": str(run_dir / "drawings"),
+                       "MNIST_MODELS": str(run_dir / "models"), "PYTHONPATH": str(root)}
+                run = subprocess.run([sys.executable, str(Path(__file__).resolve()), "--dos-child", case, str(run_dir)],
+                                     cwd=root, env=env, capture_output=True, text=True, timeout=1200)
+                if run.returncode != 0 or not run.stdout.strip():
+                    report = {"error": f"process failed ({run.returncode}): {run.stderr.strip()[-300:]}"}
+                else:
+                    report = json.loads(run.stdout.strip().splitlines()[-1])
+                report.update(case=case, code=label)
+                results.append(report)
+    if as_json:
+        print(json.dumps(results, indent=2))
+        return
+    print(f"{'case':<16} {'code':<7} {'loads':>5} {'load p50 s':>10} {'peak RSS MB':>11} {'extra MB':>8} "
+          f"{'answers':>7} {'answer p95 s':>12} {'max s':>6}")
+    for r in results:
+        if "error" in r:
+            print(f"{r['case']:<16} {r['code']:<7} {r['error']}")
+            continue
+        print(f"{r['case']:<16} {r['code']:<7} {r['loads']:>5} {r['load_p50_s']:>10.2f} {r['peak_mb']:>11.0f} "
+              f"{r['peak_mb'] - r['before_mb']:>8.0f} {r['answers']:>7} {r['answer_p95_s']:>12.3f} "
+              f"{r['answer_max_s']:>6.2f}")
+    print(f"class-add-flood: {FLOOD_DRAWINGS:,} drawings, one Add every {FLOOD_EVERY} s for {DOS_SECONDS:.0f} s; "
+          f"nearest-big: the nearest-digits index of {BIG_MODELS} 784-8192-10 models in turn. Goal: another "
+          "student's answer p95 < 0.5 s, memory flat. Machine shared and noisy: times vary.")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--only", nargs="*", choices=CASES, default=list(CASES))
     parser.add_argument("--child", nargs=2, metavar=("CASE", "TARGET"), help=argparse.SUPPRESS)
+    parser.add_argument("--dos", action="store_true", help="the denial-of-service cases of issue 26 instead, "
+                        "before (--base) and after")
+    parser.add_argument("--base", type=Path, default=Path("/tmp/base26"),
+                        help="a worktree of the commit before (git worktree add /tmp/base26 42df2a9)")
+    parser.add_argument("--dos-child", nargs=2, metavar=("CASE", "FOLDER"), help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
         child(*args.child)
+        return
+    if args.dos_child:
+        dos_child(*args.dos_child)
+        return
+    if args.dos:
+        dos_main(args.base, args.json)
         return
     results = []
     server = EndlessServer()

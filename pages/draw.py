@@ -18,16 +18,16 @@ from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.storage.drawings import Drawing
 from mnist_core.storage.files import os_error_text
 from ui import keys
-from ui.browser import nickname, owner
-from ui.caches import collection_part
+from ui.browser import is_teacher, nickname, owner
+from ui.caches import collection_part, collection_problems
 from ui.canvas import st_canvas
 from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
-from ui.keys import DRAWN, INSIDE_SOURCE, OPERATOR
+from ui.keys import DRAWN, INSIDE_SOURCE
 from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
 from ui.network import show_network
 from ui.sidebar import page_entered
-from ui.widgets import as_markdown, confirmed, KeptError
+from ui.widgets import as_markdown, confirmed, file_problems, KeptError
 
 CANVAS = 280
 ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
@@ -164,7 +164,7 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
                        "under your nickname.")
         else:
             try:
-                if not store.may_use(name, who, OPERATOR):  # another browser's own (or a closed class one)
+                if not store.may_use(name, who, is_teacher()):  # another browser's own (or a closed class one)
                     refusal = f"**{name}** is not yours: choose another name for your own collection."
             except ValueError as e:
                 st.error(str(e))
@@ -175,7 +175,7 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
             return
         if right.button("Save drawing", disabled=image is None or label is None):
             try:
-                store.add(name, image, label, owner=who, operator=OPERATOR)
+                store.add(name, image, label, owner=who, operator=is_teacher())
                 st.toast(f"Saved into {name}")
             except ValueError as e:
                 st.error(str(e))
@@ -205,12 +205,12 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
         left, right = st.columns(2)
         left.download_button("Download as zip", archive, file_name=f"{name}.zip",
                              mime="application/zip")
-        if not store.may_clear(name, who, OPERATOR):
+        if not store.may_clear(name, who, is_teacher()):
             right.caption("Another browser made this collection: you may add to it, not clear it.")
         elif confirmed(right, ASKED, name, "Clear this collection",
                        f"Delete all {len(drawings)} drawings of **{name}**? This cannot be undone.", "Yes, clear it"):
             try:
-                store.clear(name, who, OPERATOR)
+                store.clear(name, who, is_teacher())
             except (ValueError, OSError) as e:
                 st.error(str(e))
                 return
@@ -254,6 +254,7 @@ def class_panel(image: np.ndarray | None) -> None:
         try:
             drawings, _ = collection_part(name, "all")  # read once per change of the collection
             mine = sum(1 for d in drawings if collections().owners.owns(who, d.owner))
+            file_problems(collection_problems(name), f"the class collection **{name}**")
         except (OSError, ValueError):
             mine = 0
         if mine:

@@ -29,7 +29,7 @@ from mnist_core.net.model import layers_label, MLP, weight_images
 from mnist_core.net.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
 from mnist_core.net.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
 from mnist_core.net.preprocess import as_pixels
-from ui.caches import loaded_model, model_version, test_evaluation
+from ui.caches import inside_cache, loaded_model, model_version, test_evaluation
 from ui.charts import curve_figure, layout, shift_figure
 from ui.current_model import model_picker
 from ui.engine import data_problem, dataset
@@ -55,11 +55,14 @@ def pixel_neighbours() -> NearestDigits:
     return pixel_index(dataset().train_images)
 
 
-@st.cache_resource(max_entries=4)
 def hidden_neighbours(name: str, created: str) -> NearestDigits:
-    """The training set through the model's last hidden layer: once per model version (about a second)."""
-    model, _ = loaded_model(name, created)
-    return hidden_index(model, dataset().train_images)
+    """The training set through the model's last hidden layer: once per model version (about a second), kept
+    within the Inside budget in bytes (ui.caches.inside_cache)."""
+    def build() -> NearestDigits:
+        model, _ = loaded_model(name, created)
+        return hidden_index(model, dataset().train_images)
+
+    return inside_cache().get(("neighbours", name, created), build)
 
 
 @st.cache_resource(max_entries=32)
@@ -69,14 +72,17 @@ def test_curve(name: str, created: str, kind: str) -> list[tuple[float, float]]:
     return robustness_curve(model, data.test_images, data.test_labels, kind)
 
 
-@st.cache_resource(max_entries=12)
 def layer_map(name: str, created: str, layer: int | None, method: str) -> tuple[Projection, np.ndarray, np.ndarray]:
-    """The map of one layer: its projection, which test digits are on it, and the model's answers to them."""
-    model, _ = loaded_model(name, created)
-    preds = test_evaluation(name, created).preds  # the Mistakes page's, computed once per model
-    mistakes = np.flatnonzero(preds != dataset().test_labels)
-    shown = np.union1d(np.arange(min(MAP_SAMPLE, len(preds))), mistakes)
-    return project(features(model, dataset().test_images[shown], layer), method), shown, preds[shown]
+    """The map of one layer: its projection, which test digits are on it, and the model's answers to them
+    (kept within the Inside budget in bytes)."""
+    def build() -> tuple[Projection, np.ndarray, np.ndarray]:
+        model, _ = loaded_model(name, created)
+        preds = test_evaluation(name, created).preds  # the Mistakes page's, computed once per model
+        mistakes = np.flatnonzero(preds != dataset().test_labels)
+        shown = np.union1d(np.arange(min(MAP_SAMPLE, len(preds))), mistakes)
+        return project(features(model, dataset().test_images[shown], layer), method), shown, preds[shown]
+
+    return inside_cache().get(("map", name, created, layer, method), build)
 
 
 # --- the input ---------------------------------------------------------------------------------

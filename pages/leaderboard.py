@@ -12,6 +12,7 @@ from mnist_core.classroom.leaderboard import (
     Entry,
     examples_key,
     HiddenEntries,
+    HiddenView,
     live_entries,
     measure_class,
     measure_test,
@@ -25,10 +26,10 @@ from mnist_core.classroom.leaderboard import (
 from mnist_core.classroom.scoring import Examples
 from mnist_core.net.data import MnistDataError
 from mnist_core.storage.models import StoreError
+from ui.browser import is_teacher
 from ui.caches import collection_part
 from ui.current_model import current_model
 from ui.engine import classroom, dataset, job_registry, model_store, nicknames
-from ui.keys import OPERATOR
 from ui.tables import with_dashes
 from ui.widgets import Notice
 
@@ -109,13 +110,13 @@ def percent(share: float | None) -> float | None:
 ACCURACY = st.column_config.Column("accuracy", help="on the MNIST test set")
 
 
-def hidden_mark(entry: Entry, hidden: set[str], show_hidden: bool) -> dict:
-    """The operator's view of hidden entries: a column beside the name (students never get them)."""
-    return {"hidden": "hidden" if entry.hide_id in hidden else ""} if show_hidden else {}
+def hidden_mark(entry: Entry, hidden: HiddenView, show_hidden: bool) -> dict:
+    """The teacher's view of hidden entries: a column beside the name (students never get them)."""
+    return {"hidden": "hidden" if hidden.hides(entry.hide_id, entry.builtin) else ""} if show_hidden else {}
 
 
-def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Callable[[Entry], str]) -> None:
-    shown = [r for r in runs if show_hidden or r.hide_id not in hidden]
+def runs_table(runs: list[Entry], hidden: HiddenView, show_hidden: bool, who: Callable[[Entry], str]) -> None:
+    shown = [r for r in runs if show_hidden or not hidden.hides(r.hide_id, r.builtin)]
     if not shown:
         st.caption("No run is training right now.")
         return
@@ -133,10 +134,10 @@ def runs_table(runs: list[Entry], hidden: set[str], show_hidden: bool, who: Call
                        "MNIST test accuracy": ACCURACY, "changed live": CHANGED})
 
 
-def models_table(models: list[Entry], hidden: set[str], show_hidden: bool,
+def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
                  who: Callable[[Entry], str]) -> list[Entry]:
     """The stored models as a sortable table; a click on a row picks it. Returns the models shown, in order."""
-    models = [m for m in models if show_hidden or m.hide_id not in hidden]
+    models = [m for m in models if show_hidden or not hidden.hides(m.hide_id, m.builtin)]
     on_class, about_class = class_scores(models)
     orders = [o for o in SORTS if about_class or o != "class handwriting accuracy"]
     by = st.selectbox("Rank by", orders, key="lb_sort")
@@ -187,21 +188,21 @@ def open_panel(shown: list[Entry], who: Callable[[Entry], str]) -> None:
             st.switch_page(page)
 
 
-def operator_panel(entries: list[Entry], hidden_ids: set[str], hidden: HiddenEntries,
+def operator_panel(entries: list[Entry], hidden_ids: HiddenView, hidden: HiddenEntries,
                    who: Callable[[Entry], str]) -> None:
     """The teacher hides an entry from the board (a model, or a run and the model it makes), or shows it again."""
     with st.expander("Teacher: hide an entry", key="lb_operator"):
         by_key = {e.key: e for e in entries}
         key = st.selectbox("Entry", list(by_key), key="lb_hide_pick", format_func=lambda k: (
             f"{by_key[k].name} ({'run' if by_key[k].kind == 'run' else 'model'}) by {who(by_key[k])}"
-            + ("  · hidden" if by_key[k].hide_id in hidden_ids else "")))
+            + ("  · hidden" if by_key[k].hide_id in hidden_ids.ids else "")))
         if key is None:
             return
         entry = by_key[key]
-        is_hidden = entry.hide_id in hidden_ids
+        is_hidden = entry.hide_id in hidden_ids.ids
         if st.button("Show again" if is_hidden else "Hide", key="lb_hide"):
             try:
-                (hidden.show if is_hidden else hidden.hide)(entry.hide_id, OPERATOR)
+                (hidden.show if is_hidden else hidden.hide)(entry.hide_id, is_teacher())
             except StoreError as e:
                 st.error(str(e))
                 return
@@ -217,13 +218,12 @@ def render() -> None:
     store = model_store()
     registry, _ = job_registry()
     hidden = HiddenEntries(store)
-    try:
-        hidden_ids = hidden.ids()
-    except StoreError as e:
-        st.warning(str(e))
-        hidden_ids = set()
+    hidden_ids = hidden.view()  # read once for the run; a damaged list hides every student's entry (fails closed)
+    if hidden_ids.problem:
+        st.warning(hidden_ids.problem[:1].upper() + hidden_ids.problem[1:] + ".")
     NOTICE.show()
-    show_hidden = OPERATOR and st.toggle("Show hidden entries", key="lb_show_hidden")
+    teacher = is_teacher()
+    show_hidden = teacher and st.toggle("Show hidden entries", key="lb_show_hidden")
     signature = store_signature(store)
     runs = live_entries(registry.active_snapshots(), registry.store.owners.tag)
     running = {r.key for r in runs}
@@ -244,11 +244,11 @@ def render() -> None:
     shown = models_table(models, hidden_ids, show_hidden, who)
     if shown:
         open_panel(shown, who)
-    elif models and OPERATOR:  # every model hidden
+    elif models and teacher:  # every model hidden
         st.info(f"All {len(models)} models are hidden: *Show hidden entries* lists them.")
     else:
         st.info("No models yet: train one on the Train page.")
-    if OPERATOR:
+    if teacher:
         operator_panel(runs + models, hidden_ids, hidden, who)
 
 

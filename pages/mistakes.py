@@ -15,12 +15,12 @@ from mnist_core.net.confidence import coverage
 from mnist_core.net.data import MnistDataError
 from mnist_core.net.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
 from mnist_core.net.pictures import gallery_image, pixels_image
-from ui.browser import owner
+from ui.browser import is_teacher, owner
 from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, coverage_figure, layout
 from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
-from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST, OPERATOR
+from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
 
 PAGE_SIZE = 60
@@ -192,7 +192,7 @@ PARTS = {"held": "held-out part (never trained on)", "all": "all of it", "learn"
 def collection_panel(name: str) -> None:
     """Mistakes on our handwriting: the model scored on a drawing collection, the held-out part by default."""
     open_name = classroom().open_name()
-    names = collections().visible_names(owner(), OPERATOR)  # the class's and this browser's own only
+    names = collections().visible_names(owner(), is_teacher())  # the class's and this browser's own only
     choices = ([open_name] if open_name in names else []) + [n for n in names if n != open_name]
     if not choices:
         st.info("No drawing collections yet: the teacher opens a class collection on the Class page, and "

@@ -14,20 +14,19 @@ from mnist_core.classroom.errors import ClassError
 from mnist_core.classroom.nicknames import roster
 from mnist_core.net.pictures import pixels_image
 from mnist_core.storage.files import os_error_text
-from ui.browser import nickname, owner
-from ui.caches import collection_part
+from ui.browser import is_teacher, nickname, owner
+from ui.caches import collection_part, collection_problems
 from ui.end_of_lesson import end_of_lesson_panel
 from ui.engine import classroom, collections, model_store, nicknames
-from ui.keys import OPERATOR
-from ui.widgets import as_markdown
+from ui.widgets import as_markdown, file_problems
 
 GALLERY = 60  # drawings of one digit shown at once
 REFRESH = 5.0  # seconds between redraws of the open class collection
 
 
 def teacher_panel(open_name: str | None) -> None:
-    """Only the operator opens and closes the class collection."""
-    if not OPERATOR:
+    """Only the teacher opens and closes the class collection."""
+    if not is_teacher():
         return
     with st.container(border=True, key="teacher_panel"):
         st.markdown("**Teacher**: open a collection for the class to draw into, and close it when done.")
@@ -94,11 +93,11 @@ def gallery_panel(name: str) -> None:
 def mine_panel(name: str) -> None:
     """Remove a drawing: a student their own, the teacher any."""
     drawings, seen = collection_part(name, "all")
-    who = owner()
-    removable = [d for d in drawings if OPERATOR or collections().owners.owns(who, d.owner)]
-    with st.expander(f"Remove a drawing ({len(removable)} {'in all' if OPERATOR else 'of yours'})"):
+    who, teacher = owner(), is_teacher()
+    removable = [d for d in drawings if teacher or collections().owners.owns(who, d.owner)]
+    with st.expander(f"Remove a drawing ({len(removable)} {'in all' if teacher else 'of yours'})"):
         if not removable:
-            st.caption("You have added no drawings here." if not OPERATOR else "No drawings yet.")
+            st.caption("You have added no drawings here." if not teacher else "No drawings yet.")
             return
         index = {f: i for i, f in enumerate(seen.files)}
         by_file = {d.file: d for d in removable}
@@ -110,7 +109,7 @@ def mine_panel(name: str) -> None:
             left.image(pixels_image(seen.images[index[pick.file]], 3, grid=False))
         if right.button("Remove it", key="c_remove", icon=":material/delete:"):
             try:
-                collections().remove(name, pick.file, who, OPERATOR)
+                collections().remove(name, pick.file, who, teacher)
                 st.rerun()
             except ValueError as e:
                 st.error(str(e))
@@ -121,7 +120,7 @@ def mine_panel(name: str) -> None:
 def roster_panel(open_name: str | None) -> None:
     """The teacher's roster: every nickname with its drawings in the class collection and its models; a
     nickname can be freed (its browser has none, anyone may take it) or renamed."""
-    if not OPERATOR:
+    if not is_teacher():
         return
     try:
         drawings = collection_part(open_name, "all")[0] if open_name else []
@@ -186,6 +185,7 @@ def _live_open(name: str) -> None:
 @st.fragment
 def _collection(name: str) -> None:
     try:
+        file_problems(collection_problems(name))
         if growth_panel(name):
             gallery_panel(name)
             mine_panel(name)
@@ -201,19 +201,20 @@ def live(name: str, growing: bool) -> None:
 def render() -> None:
     st.title("Our class's handwriting")
     open_name = classroom().open_name()
+    teacher = is_teacher()
     teacher_panel(open_name)
     roster_panel(open_name)
-    names = collections().visible_names(owner(), OPERATOR)  # the class's and this browser's own only
+    names = collections().visible_names(owner(), teacher)  # the class's and this browser's own only
     if open_name:
         me = nickname()
-        if OPERATOR:  # the teacher: the students are the ones who add, under their nicknames
+        if teacher:  # the teacher: the students are the ones who add, under their nicknames
             st.success(f"The class collection **{open_name}** is open: students add drawings on the Draw page, "
                        "under the nickname they choose in the sidebar.")
         else:
             where = f" (you are **{as_markdown(me)}**)" if me else ", after choosing a nickname in the sidebar"
             st.success(f"The class collection **{open_name}** is open: add drawings on the Draw page{where}.")
     else:
-        st.info("No class collection is open" + (": open one above." if OPERATOR else "; the teacher opens one.")
+        st.info("No class collection is open" + (": open one above." if teacher else "; the teacher opens one.")
                 + (" You can still look at the collections below." if names else ""))
     shown = [open_name] if open_name else []
     choices = shown + [n for n in names if n != open_name]

@@ -7,7 +7,18 @@ from dataclasses import fields, replace
 import streamlit as st
 
 import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
-from mnist_core.net.config import ConfigError, OPTIMIZERS, parse_hidden, PRESETS, SCHEDULES, TrainConfig
+from mnist_core.net.config import (
+    check_offered,
+    ConfigError,
+    OFFERED_CHOICES,
+    OFFERED_EPOCHS_MORE,
+    OPTIMIZERS,
+    parse_hidden,
+    preset,
+    PRESETS,
+    SCHEDULES,
+    TrainConfig,
+)
 from mnist_core.net.data import download, find_data_dir, missing_files, MnistDataError
 from mnist_core.net.device import available_devices, DeviceError
 from mnist_core.net.experiments import Experiment, experiment_from_query, EXPERIMENTS
@@ -38,7 +49,7 @@ from ui.widgets import confirmed, KeptError, Notice
 
 PRESET_LABELS = {"recommended": "Recommended (fast, ≥98%)", "notebook": "The original notebook (784-128-10)",
                  "robust-drawings": "Robust for drawings (augmented)", "best-mlp": "Best MLP (long)"}
-BATCH_SIZES = [16, 32, 64, 128, 256, 512, 1024]
+BATCH_SIZES = list(OFFERED_CHOICES["batch_size"])  # what check_offered accepts
 LIVE_UNITS = 48  # first-layer units shown live while training
 # Each TrainConfig field lives in session state as "t_<field>", shown by a widget or not (then it rides
 # with the preset); re-set on every run so a visit to another page does not forget them.
@@ -58,14 +69,19 @@ def from_widget(default, value):
 
 
 def apply_preset() -> None:
-    config = PRESETS[st.session_state.t_preset]
+    try:
+        config = preset(st.session_state.t_preset)
+    except ConfigError as e:  # a forged name: said in one line, the settings left as they were
+        TRAIN_ERROR.keep(str(e))
+        st.session_state.t_preset = "recommended"
+        return
     st.session_state.update({f"t_{f.name}": to_widget(getattr(config, f.name)) for f in fields(TrainConfig)
                              if f.metadata.get("preset", True)})
 
 
 def config_from_widgets() -> TrainConfig:
     s = st.session_state
-    return replace(PRESETS[s.t_preset], **{f.name: from_widget(f.default, s[f"t_{f.name}"])
+    return replace(preset(s.t_preset), **{f.name: from_widget(f.default, s[f"t_{f.name}"])
                                            for f in fields(TrainConfig) if f"t_{f.name}" in s})
 
 
@@ -86,7 +102,11 @@ def start_training() -> None:
     registry, _ = job_registry()
     experiment = EXPERIMENTS.get(st.session_state.get("t_experiment", ""))
     try:
-        job = registry.submit(owner(), config_from_widgets(), name=st.session_state.t_name.strip() or None,
+        config = config_from_widgets()
+        # Only what the page offered: its widgets' choices and ranges, the chosen experiment's own settings.
+        check_offered(config, also=experiment.config if experiment else preset(st.session_state.t_preset),
+                      devices=("auto", *available_devices()))
+        job = registry.submit(owner(), config, name=st.session_state.t_name.strip() or None,
                               planned=list(experiment.planned) if experiment else None,
                               delay=experiment.delay if experiment else 0.0)
     except (ConfigError, StoreError, DeviceError, ValueError) as e:
@@ -107,9 +127,13 @@ def stop_training() -> None:
 def train_more() -> None:
     job = current_job()
     if job is not None and job.owner == owner() and not job.snapshot().active:
+        low, high = OFFERED_EPOCHS_MORE
         try:  # follows a rename of its model; refuses when the stored model is no longer the one it made
-            job.start(int(st.session_state.t_more))
-        except (StoreError, RuntimeError) as e:
+            more = int(st.session_state.t_more)
+            if not low <= more <= high:
+                raise ValueError(f"more epochs are {low}..{high} on this page, got {more}")
+            job.start(more)
+        except (StoreError, RuntimeError, ValueError) as e:
             TRAIN_ERROR.keep(str(e))
 
 
@@ -228,6 +252,8 @@ def status_line(snap: Snapshot) -> None:
                    f"saved as **{snap.name}**." if snap.saved else "Stopped before training began.")
     elif snap.status == FAILED:
         st.error(f"Training failed: {snap.error}")
+    if snap.note and not snap.active:  # it ended early though nobody stopped it (the server's time limit)
+        st.warning(snap.note[:1].upper() + snap.note[1:] + ".")
 
 
 def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:

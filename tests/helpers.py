@@ -150,3 +150,12 @@ def save_tiny(store: ModelStore, name: str, accuracy: float | None = 0.9, owner_
                      created=(datetime.now(UTC) - timedelta(minutes=minutes_ago)).isoformat(timespec="seconds"))
     store.save(model, meta)
     return store.meta(name)
+
+
+def make_teacher(models: Path, key: str) -> None:
+    """The browser with owner key `key` enters the teacher code of the model folder `models`, as the sidebar's
+    box does (the code as `serve` or the app's console prints it)."""
+    from mnist_core.classroom.teacher import Teachers
+
+    teachers = Teachers(models)
+    teachers.enter(key, teachers.code())

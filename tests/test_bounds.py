@@ -126,3 +126,34 @@ def test_a_run_at_the_servers_time_limit_stops_and_is_saved(tmp_path, tiny):
     assert snap.status == STOPPED and snap.saved and "limit" in snap.note
     assert 1 <= registry.store.meta("endless").epochs < 1000 and registry.store.meta("endless").stopped
     wait_for(lambda: job.queue.running == 0)
+
+
+def test_only_what_the_train_page_offers_is_accepted_each_refusal_one_line():
+    from mnist_core.net.config import check_offered, OFFERED_CHOICES, preset
+    from mnist_core.net.experiments import EXPERIMENTS
+
+    for name, config in PRESETS.items():
+        check_offered(config, also=preset(name))
+        check_offered(config)  # every preset's values are on the page
+    for experiment in EXPERIMENTS.values():
+        check_offered(experiment.config, also=experiment.config)  # an experiment offers its own settings
+    for forged, words in ((TrainConfig(batch_size=1), "batch_size 1 is not offered"),
+                          (TrainConfig(batch_size=100), "batch_size 100"),
+                          (TrainConfig(epochs=1000), "epochs 1000 is outside"),
+                          (TrainConfig(dropout=0.95), "dropout 0.95"),
+                          (TrainConfig(momentum=0.5), "momentum 0.5"),
+                          (TrainConfig(init_scale=50.0), "init_scale 50")):
+        with pytest.raises(ConfigError, match=words) as refused:
+            check_offered(forged, also=PRESETS["recommended"])
+        assert "\n" not in str(refused.value) and str(refused.value).startswith("not a setting the page offers")
+    with pytest.raises(ConfigError, match="device 'cuda:7'"):
+        check_offered(TrainConfig(device="cuda:7"), devices=("auto", "cpu"))
+    batch_one = EXPERIMENTS["batch-1"].config  # batch size 1 is offered with its experiment only
+    check_offered(batch_one, also=batch_one)
+    with pytest.raises(ConfigError):
+        check_offered(batch_one, also=PRESETS["recommended"])
+    assert 1 not in OFFERED_CHOICES["batch_size"]
+    for name in ("nope", "", None, 3, "recommended\x00"):
+        with pytest.raises(ConfigError, match="no preset called") as refused:
+            preset(name)
+        assert "\n" not in str(refused.value)

@@ -13,9 +13,8 @@ from streamlit.testing.v1 import AppTest
 from mnist_core.classroom.collection import ClassCollection
 from mnist_core.classroom.nicknames import Nicknames
 from mnist_core.storage.drawings import Collections
-from ui import keys
 
-from .helpers import bar_drawing, button, draw_seven, PROJECT
+from .helpers import bar_drawing, button, draw_seven, make_teacher, PROJECT
 
 KEY = "browser-key-0123456789abcdefghij"  # one browser's owner key, as its cookie would give it
 
@@ -113,7 +112,7 @@ def test_a_student_adds_to_the_class_collection_under_a_nickname(env, canvas, mo
 
 
 def test_the_teacher_opens_and_closes_the_class_collection(env, monkeypatch, tmp_path):
-    monkeypatch.setattr(keys, "OPERATOR", True)
+    make_teacher(tmp_path / "models", KEY)
     at = app_at("our_class")
     at.text_input(key="c_name").set_value("../up").run()
     button(at, "Open for the class").click().run()

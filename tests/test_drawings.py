@@ -50,3 +50,38 @@ def test_version_changes_with_every_addition_and_clear(tmp_path):
     assert len({empty, one, store.version("c")}) == 3
     store.clear("c", operator=True)
     assert store.version("c") == empty
+
+
+def test_a_collection_index_decodes_only_the_drawings_added_since_and_follows_removals(tmp_path, monkeypatch):
+    import mnist_core.storage.drawings as drawings_module
+
+    store = Collections(tmp_path)
+    image = np.zeros((20, 20, 4), np.uint8)
+    image[5:15, 9:11, 3] = 255
+    files = [store.add("class-3b", image, i % 10, owner="alice") for i in range(5)]
+    decoded = []
+    real = drawings_module._stored_picture
+    monkeypatch.setattr(drawings_module, "_stored_picture", lambda path: decoded.append(path.name) or real(path))
+    index = store.index("class-3b")
+    assert index is store.index("class-3b")  # one per collection and process
+    first = index.read()
+    assert [d.file for d in first.drawings] == files and len(decoded) == 5
+    assert index.read() is first and len(decoded) == 5  # the same version: nothing read
+    new = store.add("class-3b", image, 3, owner="alice")
+    second = index.read()
+    assert decoded[5:] == [new] and [d.file for d in second.drawings] == files + [new]
+    assert second.drawings[0] is first.drawings[0]  # every version shares the drawings already read
+    store.remove("class-3b", files[1], owner="alice")
+    assert [d.file for d in index.read().drawings] == [files[0], *files[2:], new] and len(decoded) == 6
+    (tmp_path / "class-3b" / files[2]).write_bytes(b"not a png")  # damaged by hand: still the old reading?
+    assert [d.file for d in store.read("class-3b").drawings] == [files[0], *files[3:], new]  # a fresh read says
+    bomb = store.add("class-3b", image, 4, owner="alice")
+    from PIL import Image
+
+    Image.new("L", (15000, 15000)).save(tmp_path / "class-3b" / bomb)
+    read = index.read()
+    assert bomb not in [d.file for d in read.drawings]
+    [problem] = read.problems  # one line about that file, the others still read
+    assert problem.startswith(f"{bomb}: ") and "too large" in problem and "\n" not in problem
+    store.clear("class-3b", owner="alice")
+    assert index.read().drawings == [] and index.read().problems == []

@@ -23,7 +23,7 @@ from mnist_core.net.inside import (
 from mnist_core.net.model import MLP, PIXEL_MEAN, PIXEL_STD, weight_images
 from mnist_core.net.perturb import move_and_turn, perturb, robustness_curve, shift_grid, shifted, thicken
 
-from .helpers import make_digits
+from .helpers import make_digits, wait_for
 
 BIAS = 1e3  # keeps the one ReLU unit on for any image
 
@@ -240,3 +240,59 @@ def test_dead_share_counts_units_that_never_change():
         tanh.linear_layers()[0].bias[:2] = 1e4  # stuck at +1
     assert dead_share(tanh, probe) == pytest.approx([0.4])
     assert dead_share(MLP(hidden=(8,), activation="tanh"), probe) == [0.0]
+
+
+def test_a_wide_layer_is_indexed_in_its_principal_directions_and_still_finds_the_same_digit():
+    images, labels = make_digits(600)
+    torch.manual_seed(0)
+    wide = MLP(hidden=(300,))
+    index = hidden_index(wide, images, max_dims=16)
+    assert index.vectors.shape == (600, 16) and index.nbytes == 600 * 16 * 4 + 16 * 300 * 4
+    found, distances = index.query(features(wide, images[17:18], -1)[0], k=1)
+    assert found[0] == 17 and distances[0] == pytest.approx(0, abs=1e-3)
+    with pytest.raises(ValueError, match="reads 300"):
+        index.query(np.zeros(16))
+    full = hidden_index(wide, images, max_dims=300)  # at most that wide: exact, as before
+    assert full.reduce is None and full.vectors.shape == (600, 300)
+
+
+def test_the_inside_cache_keeps_within_its_bytes_dropping_the_least_recently_used():
+    from mnist_core.net.inside import BytesLRU
+
+    cache = BytesLRU(budget=10_000)
+    made = []
+
+    def make(key: str, size: int):
+        return lambda: made.append(key) or np.zeros(size // 4, np.float32)
+
+    cache.get("a", make("a", 4000))
+    cache.get("b", make("b", 4000))
+    cache.get("a", make("a", 4000))  # used again: now the newest
+    cache.get("c", make("c", 4000))  # 12,000 bytes: the least recently used (b) goes
+    assert made == ["a", "b", "c"] and cache.keys() == ["a", "c"] and cache.nbytes == 8000
+    cache.get("huge", make("huge", 40_000))  # alone over the budget: kept, everything else dropped
+    assert cache.keys() == ["huge"]
+    cache.get("b", make("b", 4000))
+    assert cache.keys() == ["b"] and made[-1] == "b"
+
+
+def test_the_inside_cache_builds_a_key_once_when_threads_ask_together():
+    import threading
+
+    from mnist_core.net.inside import BytesLRU
+
+    cache, made, gate = BytesLRU(budget=1 << 20), [], threading.Event()
+
+    def make():
+        made.append(1)
+        gate.wait(5)
+        return np.zeros(10)
+
+    threads = [threading.Thread(target=cache.get, args=("k", make)) for _ in range(4)]
+    for t in threads:
+        t.start()
+    wait_for(lambda: made, 5)
+    gate.set()
+    for t in threads:
+        t.join(5)
+    assert made == [1]

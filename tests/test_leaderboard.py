@@ -4,6 +4,7 @@ tiny generated models, and the page under AppTest (empty store, hiding as operat
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -30,7 +31,7 @@ from mnist_core.runs.jobs import JobRegistry
 from mnist_core.storage.drawings import Collections
 from mnist_core.storage.models import ModelStore, StoreError
 
-from .helpers import current_model_of, draw_seven, FAST, PROJECT, save_tiny, wait_for
+from .helpers import current_model_of, draw_seven, FAST, make_teacher, PROJECT, save_tiny, wait_for
 
 
 @pytest.fixture
@@ -185,11 +186,17 @@ def test_the_class_held_out_part_is_scored_and_keyed_by_its_drawings(tmp_path, s
 
 # --- the page under AppTest ------------------------------------------------------------------------
 
-def board(operator: bool, monkeypatch, who: str = "t" * 32) -> AppTest:
-    """The leaderboard through app.py (as in the browser), for a browser whose cookie holds `who`."""
-    from ui import keys
+TEACHER_KEY = "T" * 32
 
-    monkeypatch.setattr(keys, "OPERATOR", operator)
+
+def board(operator: bool, monkeypatch, who: str = "t" * 32) -> AppTest:
+    """The leaderboard through app.py (as in the browser), for a browser whose cookie holds `who`; with
+    `operator`, the teacher's browser (it entered the teacher code)."""
+    import os
+
+    if operator:
+        who = TEACHER_KEY
+        make_teacher(Path(os.environ["MNIST_MODELS"]), who)
     at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
     at.session_state["owner"] = who
     at.switch_page("pages/leaderboard.py")
@@ -265,7 +272,6 @@ def test_the_operator_hides_an_entry_and_students_no_longer_see_it(env, monkeypa
     assert {r["name"] for r in table_rows(student, 0)} == {"fine", "default"}
     assert not student.toggle and not any(b.label in ("Hide", "Show again") for b in student.button)
 
-    monkeypatch.setattr("ui.keys.OPERATOR", True)  # one flag per process: the teacher's server again
     teacher.selectbox(key="lb_hide_pick").set_value("model:rude").run()
     next(b for b in teacher.button if b.label == "Show again").click().run()
     assert HiddenEntries(store).ids() == set()

@@ -12,7 +12,7 @@ from mnist_core.classroom.nicknames import Nicknames
 from mnist_core.storage.drawings import Collections
 from ui import keys
 
-from .helpers import button, draw_seven, PROJECT, wait_for
+from .helpers import button, draw_seven, make_teacher, PROJECT, wait_for
 from .test_class_pages import set_nickname, through_app_py  # noqa: F401  (the fixture: every run through app.py)
 
 ADA = "ada-browser-0123456789abcdefgh"
@@ -49,7 +49,7 @@ def test_the_teacher_sees_the_roster_and_frees_or_renames_a_nickname(env, monkey
     room = ClassCollection(Collections(tmp_path / "drawings"))
     room.open("class-2026", owner="teacher-key-0123456789abcdef")
     room.add(draw_seven(), 7, ADA, "Ada")
-    monkeypatch.setattr(keys, "OPERATOR", True)
+    make_teacher(tmp_path / "models", "teacher-key-0123456789abcdef")
     at = app_at("our_class", "teacher-key-0123456789abcdef")
     roster = next(d for d in at.dataframe if list(d.value.columns) == ["nickname", "drawings", "models"])
     assert roster.value.to_dict("records") == [{"nickname": "Ada", "drawings": 1, "models": 0},
@@ -142,7 +142,7 @@ def test_a_projector_link_opens_without_the_sidebar_in_large_type(env, query):
 
 
 def test_open_for_the_class_is_not_the_main_button_once_open(env, monkeypatch, tmp_path):
-    monkeypatch.setattr(keys, "OPERATOR", True)
+    make_teacher(tmp_path / "models", "teacher-key-0123456789abcdef")
     at = app_at("our_class", "teacher-key-0123456789abcdef")
     assert button(at, "Open for the class").proto.type == "primary"
     button(at, "Open for the class").click().run()
@@ -253,7 +253,7 @@ def test_the_teacher_exports_the_leaderboard_and_clears_the_students_things_afte
     save_tiny(store, "ada-net", 0.95, owner_key=ADA)
     Collections(tmp_path / "drawings").add("digits-ada", draw_seven(), 7, owner=ADA)
     ClassCollection(Collections(tmp_path / "drawings")).open("class-2026", owner="teacher-key-0123456789abcdef")
-    monkeypatch.setattr(keys, "OPERATOR", True)
+    make_teacher(tmp_path / "models", "teacher-key-0123456789abcdef")
     at = app_at("our_class", "teacher-key-0123456789abcdef")
     assert any("2 models" not in c.value and "**1** models" in c.value for c in at.caption)
     at.radio(key="c_end_how").set_value("delete").run()

@@ -4,6 +4,7 @@ runs through Ray are tests/e2e/test_serve.py."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -19,6 +20,7 @@ import pytest
 from mnist_core.classroom.serve import haproxy_config
 
 from .conftest import PROJECT
+from .helpers import wait_for
 
 SERVING = re.compile(r"serving (\S+) \(1 app process, pids (\d+)\)")
 
@@ -159,3 +161,35 @@ def test_kill_9_of_serve_takes_its_parts_with_it_and_a_lost_app_process_is_resta
     finally:
         if serve.poll() is None:
             serve.kill()
+
+
+def _listening(pids: set[int]) -> list[str]:
+    """The local addresses (ss -ltnp) of the listening TCP sockets of these processes."""
+    lines = subprocess.run(["ss", "-ltnpH"], capture_output=True, text=True, check=True).stdout.splitlines()
+    return [line.split()[3] for line in lines if {int(p) for p in re.findall(r"pid=(\d+)", line)} & pids]
+
+
+def _group(group: int) -> set[int]:
+    """The live (not zombie) processes of a process group."""
+    found = subprocess.run(["ps", "-eo", "pid=,pgid=,stat="], capture_output=True, text=True).stdout.split("\n")
+    return {int(pid) for pid, pgid, stat in (line.split() for line in found if line.strip())
+            if int(pgid) == group and not stat.startswith("Z")}
+
+
+@pytest.mark.skipif(importlib.util.find_spec("ray") is None, reason="Ray is not installed")
+def test_serves_ray_head_listens_on_loopback_only_and_its_children_end_with_it(tmp_path):
+    from mnist_core.classroom.serve import _start_ray_head, RAY_ENV, RAY_LOOPBACK_ENV, School
+
+    room = School(tmp_path)
+    try:
+        address = _start_ray_head(room, {**os.environ, **RAY_ENV, **RAY_LOOPBACK_ENV})
+        head = room.parts[0].process.pid
+        assert address.startswith("127.0.0.1:")
+        assert wait_for(lambda: len(_listening(_group(head))) >= 2, 30)  # the GCS and the raylet at least
+        addresses = _listening(_group(head))
+        assert addresses and all(a.rsplit(":", 1)[0] in ("127.0.0.1", "[::ffff:127.0.0.1]") for a in addresses), \
+            addresses
+        assert any(a.endswith(f":{address.rsplit(':', 1)[1]}") for a in addresses)  # the GCS, on its port
+    finally:
+        room.stop()
+    assert wait_for(lambda: not _group(head), 30), _group(head)  # GCS, raylet, agents: gone with the head

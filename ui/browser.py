@@ -5,11 +5,12 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from mnist_core.classroom.teacher import is_loopback
 from mnist_core.runs.jobs import TrainingJob
 from mnist_core.storage import permissions
 from mnist_core.storage.models import ModelMeta
 from ui import keys
-from ui.engine import job_registry, model_store, nicknames
+from ui.engine import job_registry, model_store, nicknames, teachers
 from ui.identity import browser_key
 
 
@@ -51,6 +52,23 @@ def current_job() -> TrainingJob | None:
     return job
 
 
+def operator_switch_on() -> bool:
+    """MNIST_APP_OPERATOR=1 on a server only this machine reaches (its address loopback): every browser the
+    teacher, as a teacher alone at their laptop wants. Anywhere else it is ignored: the teacher code decides."""
+    return keys.OPERATOR_SWITCH and is_loopback(str(st.get_option("server.address") or ""))
+
+
+def is_teacher() -> bool:
+    """Whether this browser is the teacher: it entered the teacher code (remembered by its owner tag), or the
+    loopback-only operator switch is on. A folder that cannot be read makes nobody the teacher."""
+    if operator_switch_on():
+        return True
+    try:
+        return teachers().is_teacher(owner())
+    except (OSError, ValueError):
+        return False
+
+
 def may_change(meta: ModelMeta, who: str) -> bool:
-    """Only the browser that trained a model (or the operator) may rename or delete it."""
-    return permissions.may_change(model_store(), meta, who, keys.OPERATOR)
+    """Only the browser that trained a model (or the teacher) may rename or delete it."""
+    return permissions.may_change(model_store(), meta, who, is_teacher())

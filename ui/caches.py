@@ -3,11 +3,15 @@ evaluations, collections as the network reads them and models scored on them."""
 
 from __future__ import annotations
 
+import os
+import threading
+
 import streamlit as st
 
 from mnist_core.classroom.collection import split
 from mnist_core.classroom.scoring import Examples, examples, score
 from mnist_core.net.evaluate import evaluate, Evaluation
+from mnist_core.net.inside import BytesLRU
 from mnist_core.net.model import MLP
 from mnist_core.storage.drawings import Drawing
 from mnist_core.storage.models import ModelMeta
@@ -45,19 +49,38 @@ def _readings() -> dict[tuple[str, str], dict]:
     return {}
 
 
-@st.cache_resource(max_entries=8)
+# Four versions in all at most: each holds only the (N, 28, 28) float32 readings of its parts (about
+# 9.4 MB for 3,000 drawings); the drawings themselves are the collection index's, shared by every version.
+_parts_lock = threading.Lock()  # the shared readings are trimmed and filled by one version at a time
+
+
+@st.cache_resource(max_entries=4)
 def _collection_parts(name: str, version: tuple[int, int]) -> dict[str, tuple[list[Drawing], Examples]]:
-    drawings = collections().load(name)
+    with _parts_lock:
+        return _parts_of(name)
+
+
+def _parts_of(name: str) -> dict[str, tuple[list[Drawing], Examples]]:
+    loaded = collections().index(name).read()  # decodes only the drawings added since the last version
+    drawings = loaded.drawings
     learn, held = split(drawings)
     seen = _readings().setdefault((str(collections().root), name), {})
+    listed = {d.file for d in drawings}
+    for file in [f for f in seen if f not in listed]:  # removed drawings' readings go with them
+        del seen[file]
     return {part: (chosen, examples(chosen, seen)) for part, chosen in
             (("all", drawings), ("learn", learn), ("held", held))}
 
 
 def collection_part(name: str, part: str = "held") -> tuple[list[Drawing], Examples]:
     """A collection's drawings and what the network sees of them, for "all", "learn" or "held" (the
-    held-out part), read once per version; ValueError for a bad name, OSError when unreadable."""
+    held-out part), read once per version, incrementally; ValueError for a bad name, OSError when unreadable."""
     return _collection_parts(name, collections().version(name))[part]
+
+
+def collection_problems(name: str) -> list[str]:
+    """One line for each file of the collection that cannot be read (from the same incremental reading)."""
+    return collections().index(name).read().problems
 
 
 @st.cache_resource(max_entries=16)
@@ -70,3 +93,13 @@ def collection_evaluation(model: str, name: str, part: str = "held") -> Evaluati
     """A stored model scored on a part of a collection, once per model version and collection version
     (ClassError when that part has no drawings)."""
     return _collection_score(model, model_version(model), name, collections().version(name), part)
+
+
+# The Inside page's per-model heavy things (nearest-digit indexes, layer maps) share one budget in bytes, least
+# recently used dropped first: many big models looked at in turn no longer add up (issue 26: +1.9 GB each).
+INSIDE_CACHE_BYTES = int(float(os.environ.get("MNIST_APP_INSIDE_CACHE_MB", "600")) * 2**20)
+
+
+@st.cache_resource
+def inside_cache() -> BytesLRU:
+    return BytesLRU(INSIDE_CACHE_BYTES)

@@ -12,7 +12,7 @@ from mnist_core.net.data import MnistDataError
 from mnist_core.net.device import DeviceError
 from mnist_core.storage.models import StoreError
 from ui import keys
-from ui.browser import owner
+from ui.browser import is_teacher, owner
 from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.current_model import current_model
 from ui.engine import classroom, collections, job_registry, model_store
@@ -68,7 +68,7 @@ def before_after(base: str, after: str, collection: str) -> None:
 def class_training_panel(busy: bool, have_data: bool) -> None:
     open_name = classroom().open_name()
     with st.expander("Train more on our handwriting", expanded=open_name is not None, icon=":material/groups:"):
-        names = collections().visible_names(owner(), keys.OPERATOR)  # the class's and this browser's own only
+        names = collections().visible_names(owner(), is_teacher())  # the class's and this browser's own only
         if not names:
             st.caption("No drawing collections yet: the teacher opens a class collection on the Class page.")
             return

@@ -11,7 +11,7 @@ from mnist_core.net.controls import changes_text
 from mnist_core.net.model import MLP
 from mnist_core.storage.models import ModelMeta, StoreError
 from ui import keys
-from ui.browser import owner
+from ui.browser import is_teacher, owner
 from ui.caches import loaded_model, model_version
 from ui.engine import job_registry, model_store
 from ui.models import model_names
@@ -132,7 +132,7 @@ def rename_model(name: str, new_name: str, who: str) -> None:
     active run, or the new name is taken or invalid. The current model follows the rename."""
     registry, _ = job_registry()
     new_name = new_name.strip()
-    registry.rename_model(name, new_name, who, keys.OPERATOR)
+    registry.rename_model(name, new_name, who, is_teacher())
     current_models().of(who).renamed(name, new_name)
 
 
@@ -140,7 +140,7 @@ def delete_model(name: str, who: str) -> None:
     """Delete a model of this browser's; StoreError (one line) when it is another's, built in or training.
     A browser whose current model it was falls back to `default`."""
     registry, _ = job_registry()
-    registry.delete_model(name, who, keys.OPERATOR)
+    registry.delete_model(name, who, is_teacher())
 
 
 def changes_caption(name: str) -> None:

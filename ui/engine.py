@@ -13,6 +13,7 @@ import streamlit as st
 
 from mnist_core.classroom.collection import ClassCollection
 from mnist_core.classroom.nicknames import Nicknames
+from mnist_core.classroom.teacher import Teachers
 from mnist_core.net.data import find_data_dir, load_mnist, missing_files, Mnist, MnistDataError
 from mnist_core.runs.jobs import JobRegistry, runner_for
 from mnist_core.storage.drawings import Collections
@@ -68,6 +69,12 @@ def job_registry() -> tuple[JobRegistry, Sessions]:
 def nicknames() -> Nicknames:
     """Nicknames by the owner tags of the model store (the tags its models carry)."""
     return Nicknames(model_store().root)
+
+
+@st.cache_resource
+def teachers() -> Teachers:
+    """The teacher code of the model folder and the browsers that entered it."""
+    return Teachers(model_store().root)
 
 
 @st.cache_resource

@@ -16,5 +16,9 @@ NICKNAME_INPUT = "nickname_input"  # the sidebar's nickname box
 PROJECTOR = "projector"  # whether this tab is the projected one (large type, no sidebar; ?projector=1)
 
 DEFAULT_MODEL = "default"  # ships with the app (mnist_core/builtin_models)
-OPERATOR = os.environ.get("MNIST_APP_OPERATOR", "") == "1"  # may rename and delete any model
+# MNIST_APP_OPERATOR=1 makes every browser the teacher: honoured only on a server that listens on loopback alone
+# (ui.browser.is_teacher; `serve` refuses it beyond loopback). Elsewhere the teacher enters the teacher code.
+OPERATOR_SWITCH = os.environ.get("MNIST_APP_OPERATOR", "") == "1"
+TEACHER_INPUT = "teacher_code_input"  # the sidebar's teacher code box
+TEACHER_ERROR = "_teacher_error"  # why the last teacher code was refused
 ORPHAN_SECONDS = float(os.environ.get("MNIST_APP_ORPHAN_SECONDS", "60"))  # owner gone this long: job stopped

@@ -1,4 +1,4 @@
-"""The sidebar on every page: the box where a browser chooses its nickname."""
+"""The sidebar on every page: the box where a browser chooses its nickname, and the teacher code box."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ import streamlit as st
 from mnist_core.classroom.errors import ClassError
 from mnist_core.storage.files import os_error_text
 from ui import keys
-from ui.browser import nickname, owner
-from ui.engine import nicknames
+from ui.browser import is_teacher, nickname, operator_switch_on, owner
+from ui.engine import nicknames, teachers
 from ui.widgets import as_markdown, KeptError
 
 NICKNAME_ERROR = KeptError(keys.NICKNAME_ERROR)  # why the last nickname was refused, shown in the box
+TEACHER_ERROR = KeptError(keys.TEACHER_ERROR)  # why the last teacher code was refused
 
 
 def save_nickname() -> None:
@@ -38,6 +39,51 @@ def nickname_box() -> None:
             st.form_submit_button("Save nickname", on_click=save_nickname)
         if problem:
             st.error(problem)
+
+
+def enter_teacher_code() -> None:
+    """The teacher form's callback: this browser becomes the teacher when the code is right (one line if not).
+    The box is emptied either way: the code never stays in the page."""
+    TEACHER_ERROR.clear()
+    entered = st.session_state.get(keys.TEACHER_INPUT, "")
+    st.session_state[keys.TEACHER_INPUT] = ""
+    try:
+        teachers().enter(owner(), entered if isinstance(entered, str) else "")
+    except ClassError as e:
+        TEACHER_ERROR.keep(str(e)[:1].upper() + str(e)[1:] + ".")
+    except OSError as e:
+        TEACHER_ERROR.keep(f"Not saved: {os_error_text(e, 'the model folder')}.")
+
+
+def leave_teacher() -> None:
+    try:
+        teachers().leave(owner())
+    except (OSError, ClassError) as e:
+        TEACHER_ERROR.keep(f"Still the teacher: {e}.")
+
+
+def teacher_box() -> None:
+    """The teacher code box (as Jupyter's token): the code printed when the app started, entered once in the
+    teacher's browser, makes that browser the teacher (remembered by its cookie's owner tag)."""
+    problem = TEACHER_ERROR.text()
+    if is_teacher():
+        with st.sidebar.popover("You are the **teacher**", width="stretch", icon=":material/school:"):
+            if operator_switch_on():
+                st.caption("Every browser is the teacher on this server (MNIST_APP_OPERATOR=1, loopback only).")
+            else:
+                st.caption("This browser entered the teacher code: it opens the class collection, hides "
+                           "leaderboard entries and may remove any model or drawing.")
+                st.button("Back to being a student", key="teacher_leave", on_click=leave_teacher)
+            if problem:
+                st.error(problem)
+    else:
+        with st.sidebar.popover("I'm the teacher", width="stretch", icon=":material/school:"):
+            with st.form("teacher_form", border=False):
+                st.text_input("Teacher code", type="password", key=keys.TEACHER_INPUT, max_chars=200,
+                              help="Printed where the app was started (its console, or `serve`'s output)")
+                st.form_submit_button("Enter", on_click=enter_teacher_code)
+            if problem:
+                st.error(problem)
 
 
 PAGE_NOW, PAGE_BEFORE = "_page_now", "_page_before"  # the page of this full run and of the one before

@@ -1,10 +1,11 @@
 """What app.py imports first: Streamlit's pages-folder mode left, the engine imported once in one order,
-one torch thread for the pages."""
+one torch thread for the pages, the teacher code printed once."""
 
 from __future__ import annotations
 
 import importlib
 import os
+import sys
 import threading
 
 import torch
@@ -52,3 +53,27 @@ for _module in ("scipy.signal", "mnist_core.net.augment", "mnist_core.storage.dr
 # One torch thread for what the pages compute (predictions, the Inside views): the cores are for the
 # training processes, which take the CPUs others leave free (device.CpuThreads).
 torch.set_num_threads(1)
+
+
+def announce_teacher_code() -> None:
+    """The teacher code on the console the app was started from, once per process (as Jupyter prints its
+    token); `serve` prints it with its address instead (MNIST_APP_CODE_SHOWN), the code set by the operator
+    is not repeated."""
+    from mnist_core.classroom.teacher import CODE_ENV, Teachers
+
+    if os.environ.get("MNIST_APP_CODE_SHOWN") == "1":
+        return
+    if os.environ.get(CODE_ENV, "").strip():
+        print(f"Teacher code: the one in {CODE_ENV}; enter it in the sidebar's \"I'm the teacher\".",
+              file=sys.stderr, flush=True)
+        return
+    try:
+        code = Teachers().code()
+    except OSError as e:
+        print(f"No teacher code: the model folder cannot hold it ({e}).", file=sys.stderr, flush=True)
+        return
+    print(f"Teacher code: {code}  (enter it in the sidebar's \"I'm the teacher\" to make that browser the teacher)",
+          file=sys.stderr, flush=True)
+
+
+announce_teacher_code()

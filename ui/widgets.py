@@ -1,5 +1,5 @@
 """Small widgets the pages share: a button that asks before it acts, a notice shown after the rerun, an
-error kept for the next run, text shown as typed inside Markdown."""
+error kept for the next run, text shown as typed inside Markdown, the files that could not be read."""
 
 from __future__ import annotations
 
@@ -65,3 +65,17 @@ class KeptError:
         """Shows the error once, and forgets it."""
         if text := st.session_state.pop(self.key, None):
             st.error(text)
+
+
+FILE_PROBLEMS_SHOWN = 5  # lines; the rest counted
+
+
+def file_problems(problems: list[str], what: str = "the collection") -> None:
+    """One line for each file that could not be read (never a traceback): the first few, then how many more."""
+    if not problems:
+        return
+    lines = [f"- `{file}`:{why}" for file, _, why in (p.partition(":") for p in problems[:FILE_PROBLEMS_SHOWN])]
+    more = len(problems) - FILE_PROBLEMS_SHOWN
+    st.warning(f"{len(problems)} file{'s' if len(problems) != 1 else ''} of {what} cannot be read and "
+               f"{'are' if len(problems) != 1 else 'is'} left out; the other drawings count:\n"
+               + "\n".join(lines) + (f"\n- and {more} more" if more > 0 else ""))

@@ -168,6 +168,18 @@ def sort_entries(entries: Iterable[Entry], by: str, extra: dict[str, float] | No
     return sorted(entries, key=lambda e: SORTS[by](e, extra or {}))
 
 
+@dataclass(frozen=True)
+class HiddenView:
+    """The hidden entries as read once (for a page's whole run): the ids, or, when the list cannot be read,
+    `problem` (one line) and every entry but the shipped ones hidden: it fails closed."""
+
+    ids: frozenset[str]
+    problem: str = ""
+
+    def hides(self, hide_id: str, builtin: bool = False) -> bool:
+        return (not builtin) if self.problem else hide_id in self.ids
+
+
 class HiddenEntries:
     """The entries the operator hid from the leaderboard, as ids in a file in the model folder, written whole
     or not at all, twice (the file and a copy, `.previous`): a damaged one is read from the other. Only the
@@ -219,12 +231,16 @@ class HiddenEntries:
                              "every student's model is hidden until it is fixed or removed")
         return found
 
+    def view(self) -> HiddenView:
+        """The hidden ids read once, failing closed (HiddenView): what a page filters its lists with."""
+        try:
+            return HiddenView(frozenset(self.ids()))
+        except StoreError as e:
+            return HiddenView(frozenset(), str(e))
+
     def hides(self, entry_hide_id: str, builtin: bool = False) -> bool:
         """Whether an entry is hidden from students; every entry but the shipped ones while the list is damaged."""
-        try:
-            return entry_hide_id in self.ids()
-        except StoreError:
-            return not builtin
+        return self.view().hides(entry_hide_id, builtin)
 
     def _change(self, hide_id: str, operator: bool, hidden: bool) -> None:
         if not operator:

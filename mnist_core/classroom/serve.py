@@ -4,6 +4,7 @@ serve`. Starts only processes; never imports Streamlit or Ray."""
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import os
 import resource
@@ -26,6 +27,11 @@ PROJECT = PROJECT_ROOT
 APP = PROJECT / "app.py"
 START_TIMEOUT = 120.0  # seconds for the Ray head and every app process to answer
 RAY_ENV = {"RAY_AUTH_MODE": "token"}  # as the README's `ray start`: a token in ~/.ray/auth_token
+# Ray 2.60 turns --node-ip-address=127.0.0.1 into the machine's outward address ("Local node IP: 192.0.2.2"), and
+# its GCS and raylet then listen on every interface (ss -ltnp: *:PORT). With this switch off it keeps loopback
+# as the node's address and both listen on 127.0.0.1 only (measured with ss -ltnp); the app processes, Ray's
+# drivers here, need it too, to look for the raylet on that address.
+RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
 MAX_RESTARTS = 5  # times one lost app process is started again before serve gives up
 COOKIE = "mnist_server"  # HAProxy's stickiness cookie: which app process holds this browser's session
 
@@ -169,7 +175,27 @@ class School:
             except subprocess.TimeoutExpired:
                 part.process.kill()
                 part.process.wait(5)
+            if part.what == "ray head":
+                _end_group(part.process.pid)
         self.parts.clear()
+
+
+def _end_group(group: int, grace: float = 10.0) -> None:
+    """Whatever is left in a part's process group (its session: `start_new_session`), the Ray head's GCS,
+    raylet and agents: SIGTERM, then SIGKILL after `grace` seconds. No process of another group is touched."""
+    try:
+        os.killpg(group, signal.SIGTERM)
+    except (ProcessLookupError, PermissionError):
+        return
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        time.sleep(0.2)
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(group, signal.SIGKILL)
 
 
 def start_school(folder: Path, processes: int, host: str, port: int, ray_address: str | None,
@@ -189,8 +215,11 @@ def start_school(folder: Path, processes: int, host: str, port: int, ray_address
     env = {**os.environ, **RAY_ENV}
     # One secret for all: a cookie one process signed (Streamlit's XSRF cookie) is good at the others.
     env.setdefault("STREAMLIT_SERVER_COOKIE_SECRET", secrets.token_hex(32))
+    env["MNIST_APP_CODE_SHOWN"] = "1"  # the teacher code is said here, with the address, not in each app's log
     try:
         if processes > 1:
+            if not ray_address:
+                env.update(RAY_LOOPBACK_ENV)
             room.ray_address = ray_address or _start_ray_head(room, env)
             env["MNIST_RAY_ADDRESS"] = room.ray_address
         elif ray_address:
@@ -218,7 +247,21 @@ def start_school(folder: Path, processes: int, host: str, port: int, ray_address
     say(f"serving {room.url} ({processes} app process{'es' if processes > 1 else ''}, pids "
         f"{' '.join(map(str, room.app_pids()))}" + (f"; runs on Ray at {room.ray_address}" if room.ray_address
                                                     else "") + f"); logs in {folder}")
+    say(teacher_code_line())
     return room
+
+
+def teacher_code_line() -> str:
+    """What serve says of the teacher code: the code (made once per model folder, as Jupyter's token), or that
+    the operator's MNIST_APP_TEACHER_CODE is the one."""
+    from mnist_core.classroom.teacher import CODE_ENV, Teachers
+
+    if os.environ.get(CODE_ENV, "").strip():
+        return f"teacher code: the one in {CODE_ENV} (enter it in the sidebar's \"I'm the teacher\")"
+    try:
+        return f"teacher code: {Teachers().code()} (enter it in the sidebar's \"I'm the teacher\")"
+    except OSError as e:
+        return f"no teacher code: the model folder cannot hold it ({e})"
 
 
 def _start_ray_head(room: School, env: dict[str, str]) -> str:

@@ -202,6 +202,64 @@ PRESETS: dict[str, TrainConfig] = {
 }
 
 
+
+# What the Train page offers, the one list its widgets are drawn from and a run's settings are checked against
+# (`check_offered`): a browser can send any value for a widget (Streamlit's protocol is open to a script), so a
+# value the page never showed is refused in one line, not trained (batch size 1 queued for days) nor raised
+# as a traceback (an unknown preset name). Choices are tuples; ranges (low, high) inclusive.
+OFFERED_CHOICES: dict[str, tuple] = {
+    "activation": tuple(ACTIVATIONS),
+    "optimizer": OPTIMIZERS,
+    "schedule": SCHEDULES,
+    "batch_size": (16, 32, 64, 128, 256, 512, 1024),
+    "elastic": (True, False),
+    "fill_in": (True, False),
+    "hands": (True, False),
+}
+OFFERED_RANGES: dict[str, tuple[float, float]] = {
+    "dropout": (0.0, 0.8),
+    "augment": (0.0, 2.0),
+    "lr": (1e-5, 1.0),
+    "epochs": (1, 200),
+    "seed": (0, 2**31 - 1),
+    "drawn": (0.0, 0.5),
+}
+OFFERED_EPOCHS_MORE = (1, 200)  # the Train more box
+
+
+def preset(name: object) -> TrainConfig:
+    """The named preset; ConfigError (one line) for a name that is not one (a forged widget value)."""
+    if not isinstance(name, str) or name not in PRESETS:
+        raise ConfigError(f"no preset called {str(name)[:40]!r}; there are: {', '.join(PRESETS)}")
+    return PRESETS[name]
+
+
+def check_offered(config: TrainConfig, also: TrainConfig | None = None, devices: tuple[str, ...] = ()) -> None:
+    """ConfigError (one line) when a setting is not one the Train page offers: a choice it does not list or a
+    number outside its widget's range. `also` is a config the page offered whole (the chosen experiment's or
+    preset's), whose values are offered too; `devices` the device choices it showed (any when empty). The
+    fields without a widget (momentum, weight decay, init scale) must be those of `also` or the defaults."""
+    problems = []
+    for name, choices in OFFERED_CHOICES.items():
+        value = getattr(config, name)
+        if value not in choices and (also is None or value != getattr(also, name)):
+            problems.append(f"{name} {value!r} is not offered (choose one of {', '.join(map(str, choices))})")
+    for name, (low, high) in OFFERED_RANGES.items():
+        value = getattr(config, name)
+        if not low <= value <= high and (also is None or value != getattr(also, name)):
+            problems.append(f"{name} {value:g} is outside the page's range {low:g}..{high:g}")
+    for name in ("momentum", "weight_decay", "init_scale"):
+        value, allowed = getattr(config, name), {getattr(TrainConfig(), name)} | (
+            {getattr(also, name)} | {getattr(p, name) for p in PRESETS.values()} if also is not None else
+            {getattr(p, name) for p in PRESETS.values()})
+        if value not in allowed:
+            problems.append(f"{name} {value:g} is not offered by the page")
+    if devices and config.device not in devices:
+        problems.append(f"device {config.device!r} is not offered (choose one of {', '.join(devices)})")
+    if problems:
+        raise ConfigError("not a setting the page offers: " + "; ".join(problems))
+
+
 @dataclass
 class ExtraExamples:
     """Examples mixed into every epoch besides MNIST (a class's own drawings): images float32 (K, 28, 28)

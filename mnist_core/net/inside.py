@@ -3,7 +3,11 @@ and 2-D maps of a layer."""
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import torch
@@ -14,6 +18,8 @@ from sklearn.neighbors import NearestNeighbors
 from mnist_core.net.evaluate import EVAL_BATCH, predict_probs
 from mnist_core.net.model import device_of, eval_mode, hidden_and_logits, MLP
 from mnist_core.net.preprocess import as_model_input
+
+T = TypeVar("T")
 
 # --- weights and activations -------------------------------------------------------------------
 
@@ -87,15 +93,27 @@ def occlusion(model: MLP, image: np.ndarray, digit: int, patch: int = 3) -> np.n
 
 class NearestDigits:
     """The stored vectors (N, D) closest to a query by Euclidean distance: brute force over all of
-    them (60,000 x 784 answers in well under 200 ms), so no approximation."""
+    them (60,000 x 784 answers in well under 200 ms), so no approximation in the space stored. `reduce`
+    (a fitted PCA) maps a query into that space when the vectors were reduced (a layer wider than
+    MAX_INDEX_DIMS: `hidden_index`)."""
 
-    def __init__(self, vectors: np.ndarray) -> None:
+    def __init__(self, vectors: np.ndarray, reduce: PCA | None = None) -> None:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
+        self.reduce = reduce
         self.search = NearestNeighbors(algorithm="brute").fit(self.vectors)
+
+    @property
+    def nbytes(self) -> int:
+        """What it holds in memory (the vectors; the reduction's components when there is one)."""
+        return self.vectors.nbytes + (self.reduce.components_.nbytes if self.reduce is not None else 0)
 
     def query(self, vector: np.ndarray, k: int = 8) -> tuple[np.ndarray, np.ndarray]:
         """Indices (k,) of the nearest stored vectors, nearest first, and their distances (k,)."""
         vector = np.asarray(vector, dtype=np.float32).reshape(1, -1)
+        if self.reduce is not None:
+            if vector.shape[1] != self.reduce.n_features_in_:
+                raise ValueError(f"query has {vector.shape[1]} values; the index reads {self.reduce.n_features_in_}")
+            vector = self.reduce.transform(vector).astype(np.float32)
         if vector.shape[1] != self.vectors.shape[1]:
             raise ValueError(f"query has {vector.shape[1]} values; the index holds {self.vectors.shape[1]}")
         distances, indices = self.search.kneighbors(vector, n_neighbors=min(k, len(self.vectors)))
@@ -107,9 +125,86 @@ def pixel_index(images: np.ndarray) -> NearestDigits:
     return NearestDigits(features(None, images, None))
 
 
-def hidden_index(model: MLP, images: np.ndarray) -> NearestDigits:
-    """Nearest digits as the model's last hidden layer sees them; built once per model (seconds)."""
-    return NearestDigits(features(model, images, -1))
+# A layer wider than this is indexed in its MAX_INDEX_DIMS principal directions (fitted on INDEX_FIT_DIGITS
+# digits): 60,000 x 8,192 float32 would be 1.97 GB a model (issue 26: four such models took +7.7 GB); reduced,
+# 60,000 x 256 is 61 MB. Nearest digits in a wide layer are then nearest along the directions that vary most.
+MAX_INDEX_DIMS = 256
+INDEX_FIT_DIGITS = 4096
+INDEX_CHUNK = 4096  # digits passed through the model at once: one chunk's features (4,096 x D) in memory at a time
+
+
+def hidden_index(model: MLP, images: np.ndarray, max_dims: int = MAX_INDEX_DIMS) -> NearestDigits:
+    """Nearest digits as the model's last hidden layer sees them; built once per model (seconds). The
+    features are made a chunk at a time; a layer wider than `max_dims` is reduced (`MAX_INDEX_DIMS`)."""
+    width = model.hidden[-1]
+    reduce = None
+    if width > max_dims:
+        sample = features(model, images[:INDEX_FIT_DIGITS], -1)
+        reduce = PCA(n_components=min(max_dims, *sample.shape), svd_solver="randomized", random_state=0).fit(sample)
+        del sample
+    parts = []
+    for start in range(0, len(images), INDEX_CHUNK):
+        chunk = features(model, images[start:start + INDEX_CHUNK], -1)
+        parts.append(reduce.transform(chunk).astype(np.float32) if reduce is not None else chunk)
+    vectors = np.concatenate(parts) if parts else np.zeros((0, reduce.n_components_ if reduce else width), np.float32)
+    return NearestDigits(vectors, reduce)
+
+
+def nbytes_of(value: object) -> int:
+    """The bytes a cached value holds in arrays: numpy arrays, objects with `nbytes`, tuples and lists of them,
+    a Projection's points and neighbours. What BytesLRU charges for it."""
+    if isinstance(value, np.ndarray):
+        return value.nbytes
+    if isinstance(value, (tuple, list)):
+        return sum(nbytes_of(v) for v in value)
+    if isinstance(value, Projection):
+        return value.points.nbytes + (value.neighbours.nbytes if value.neighbours is not None else 0) + (
+            value.pca.components_.nbytes if value.pca is not None else 0)
+    size = getattr(value, "nbytes", 0)
+    return size if isinstance(size, int) else 0
+
+
+class BytesLRU:
+    """A cache of heavy per-model things (nearest-digit indexes, layer maps), bounded in bytes: the least
+    recently used are dropped once the total passes `budget` (the newest is kept even alone over it). Each
+    key is built once even when several threads ask at the same moment (a 60,000-digit index is seconds)."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self._items: OrderedDict[object, tuple[object, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._building: dict[object, threading.Lock] = {}
+
+    @property
+    def nbytes(self) -> int:
+        with self._lock:
+            return sum(size for _, size in self._items.values())
+
+    def keys(self) -> list:
+        with self._lock:
+            return list(self._items)
+
+    def get(self, key: object, make: Callable[[], T]) -> T:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key][0]
+            building = self._building.setdefault(key, threading.Lock())
+        with building:
+            with self._lock:
+                if key in self._items:
+                    self._items.move_to_end(key)
+                    return self._items[key][0]
+            value = make()
+            size = nbytes_of(value)
+            with self._lock:
+                self._items[key] = (value, size)
+                total = sum(s for _, s in self._items.values())
+                while total > self.budget and len(self._items) > 1:
+                    _, (_, dropped) = self._items.popitem(last=False)
+                    total -= dropped
+                self._building.pop(key, None)
+            return value
 
 
 # --- maps of a layer ---------------------------------------------------------------------------
