@@ -135,7 +135,8 @@ def test_a_model_trained_more_on_the_class_reads_its_held_out_part_better(school
     save_run(ModelStore(students.store), result, "small", model_id="c" * 32)
     collections = Collections(drawings_dir)
     for student, drawing in simulated_class(data.train_images, data.train_labels, simulated_students(30, 0), 2, 0):
-        collections.add("class-sim", drawing.image, drawing.label, owner=student, nickname=student)
+        collections.add("class-sim", drawing.image, drawing.label, owner=student, nickname=student,
+                        shared=True)  # as the class collection adds each student's drawing
     ClassCollection(collections).open("class-sim")
 
     context, page = new_page(browser)
