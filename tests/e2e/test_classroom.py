@@ -22,8 +22,11 @@ def go_to(page, title: str) -> None:
 
 
 def pick_model(page, name: str) -> None:
-    """The Draw page's model picker."""
-    page.get_by_role("combobox", name="Model").click()
+    """The Draw page's model picker (in its folded settings)."""
+    box = page.get_by_role("combobox", name="Model")
+    if not box.is_visible():
+        page.get_by_text("Settings: model, device, brush").click()
+    box.click()
     page.get_by_role("option", name=name, exact=True).click()
     wait_idle(page)
 

@@ -37,6 +37,7 @@ def test_a_loop_reads_as_zero_and_clear_brings_back_the_hint(draw_page):
 def test_the_switch_shows_the_plain_resize_beside_the_proper_pipeline(draw_page):
     stroke(draw_page, vertical_line())
     assert draw_page.get_by_text("Plain resize of the whole canvas, no centring").count() == 0
+    draw_page.get_by_text("Settings: model, device, brush").click()  # the switch sits in the folded settings
     draw_page.get_by_text("Show what a plain resize feeds the network").click()
     draw_page.get_by_text("Plain resize of the whole canvas, no centring").wait_for()
     wait_idle(draw_page)
@@ -108,5 +109,6 @@ def test_a_bad_upload_is_an_error_and_the_drawing_is_still_read(draw_page):
 def test_a_dash_is_read_as_a_digit_and_the_page_says_why(draw_page):
     stroke(draw_page, [(50 + i * 9, 140) for i in range(21)])
     assert predicted(draw_page).isdigit()
+    draw_page.get_by_text("A scribble read as a digit, and very sure?").click()  # folded beside the answer
     draw_page.get_by_text('never "not a digit"', exact=False).wait_for()
     draw_page.screenshot(path=str(ARTIFACTS / "draw-dash.png"), full_page=True)
