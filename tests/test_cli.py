@@ -33,7 +33,8 @@ def test_train_json_prints_one_object_per_epoch(trained):
     lines = [json.loads(line) for line in out.splitlines()]
     assert [r["epoch"] for r in lines] == [1, 2]
     assert set(lines[0]) == {"epoch", "loss", "train_f1", "test_f1", "test_accuracy", "seconds", "grad_norms",
-                             "dead_share"}
+                             "dead_share", "fraction"}
+    assert [r["fraction"] for r in lines] == [1.0, 1.0]  # whole epochs: no Stop cut one short
     assert len(lines[0]["grad_norms"]) == 2 and len(lines[0]["dead_share"]) == 1  # 784-16-10
     assert ModelStore(store).meta("tiny").history[1].test_f1 == lines[1]["test_f1"]
 
