@@ -156,8 +156,10 @@ def test_kill_9_of_serve_takes_its_parts_with_it_and_a_lost_app_process_is_resta
         while any(_alive(pid) for pid in children):
             assert time.monotonic() < deadline, [pid for pid in children if _alive(pid)]
             time.sleep(0.2)
-        with socket.socket() as s:
+        with socket.socket() as s:  # as a new serve binds it: connections left in TIME_WAIT hold no one
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
             s.bind(("127.0.0.1", port))
+            s.listen()  # nobody else listens there any more
     finally:
         if serve.poll() is None:
             serve.kill()
