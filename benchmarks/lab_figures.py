@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import statistics
 import sys
-import time
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from inside_figures import timed  # noqa: E402  (one timer for the Inside and lab figures; beside this script)
+
 from mnist_core.net.data import load_mnist  # noqa: E402
 from mnist_core.net.edits import Prune, ShiftBias, SwitchOff, Temperature, WeightNoise  # noqa: E402
 from mnist_core.net.graph import network_graph, unit_profiles  # noqa: E402
@@ -26,15 +26,6 @@ from mnist_core.net.maths import layer_maths  # noqa: E402
 from mnist_core.net.model import layers_label  # noqa: E402
 from mnist_core.net.preprocess import as_model_input  # noqa: E402
 from mnist_core.storage.models import ModelStore  # noqa: E402
-
-
-def timed(function, repeats: int) -> tuple[float, float]:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        function()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times), max(times)
 
 
 def main() -> None:
