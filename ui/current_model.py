@@ -110,20 +110,28 @@ def current_model() -> CurrentModel:
 
 def model_picker(label: str = "Model") -> str:
     """A select box of the stored models, set to (and setting) the current model; says when the chosen
-    model is gone."""
+    model is gone. The choice is made in the widget's callback, which runs before any script does: a page
+    switch clicked right after a pick (which interrupts the rerun that would have read the box) keeps it."""
     names = model_names()
     model = current_model()
     current = model.name()
     if missing := model.missing():
         st.info(f"Your model **{missing}** is no longer in the store (deleted or replaced by its owner); "
                 f"using **{current}**.")
-    chosen = st.selectbox(label, names, index=names.index(current) if current in names else 0)
-    if chosen != current:
+    key = "model_picker"
+    # The box shows the current model, whichever page or browser tab changed it last.
+    st.session_state[key] = current if current in names else names[0]
+
+    def picked() -> None:
         try:
-            model.choose(chosen)
+            model.choose(st.session_state[key])
         except StoreError as e:  # damaged since it was listed
-            st.error(str(e))
-            return current
+            st.session_state["model_picker_error"] = str(e)
+
+    chosen = st.selectbox(label, names, key=key, on_change=picked)
+    if error := st.session_state.pop("model_picker_error", None):
+        st.error(error)
+        return current
     return chosen
 
 

@@ -31,6 +31,7 @@ def pick_model(page, name: str) -> None:
         box.fill(name)  # the options narrow to the one typed
         page.keyboard.press("Enter")
     wait_idle(page)
+    page.get_by_text(re.compile(rf"Model {re.escape(name)}\b")).first.wait_for()  # the page answers with it
 
 
 def shot(page, name: str) -> None:
