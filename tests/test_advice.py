@@ -131,11 +131,14 @@ def test_a_planned_change_acts_when_the_run_reaches_its_position(tiny):
     assert change.epoch == pytest.approx(1.5, abs=1 / 15) and change.new == 0.1 and change.old == 1e-3
 
 
-def test_a_loss_thrown_far_up_says_how_far_and_goes_once_the_last_epoch_is_calm():
+def test_a_loss_thrown_far_up_says_how_far_and_goes_once_the_network_learns_again():
     losses = [2.37, 2067.0, 598.0] + [2.33] * 60  # learning rate 1: one step throws it, then it falls back
     [w] = health_warnings([], losses, 469, CONFIG, 1.0)
     assert w.kind == "jumped" and "jumped to 2,067 at batch 2, 872 times the 2.37 it started at" in w.text
     assert [f.label for f in w.fixes] == ["divide the learning rate by 3 (1 → 0.333)",
                                           "divide the learning rate by 10 (1 → 0.1)"]
-    assert health_warnings([], losses + [2.3] * 469, 469, CONFIG, 0.333) == []  # a calm epoch since
+    # Back at 2.3 for an epoch: the loss of guessing, the network still learns nothing; the warning stays.
+    [still] = health_warnings([], losses + [2.3] * 469, 469, CONFIG, 0.333)
+    assert still.kind == "jumped" and still.fixes[0].label == "divide the learning rate by 3 (0.333 → 0.111)"
+    assert health_warnings([], losses + [2.3] * 200 + [0.4] * 200, 469, CONFIG, 0.333) == []  # it learns again
     assert health_warnings([], [2.3, 2.0, 1.5], 469, CONFIG, 1e-3) == []

@@ -50,12 +50,23 @@ def test_haproxy_accepts_the_configuration_with_sticky_cookies(tmp_path):
     assert "cookie mnist_server insert" in text and text.count("cookie app") == 2
 
 
-def test_without_haproxy_serve_says_what_to_install_in_one_line(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", "--processes", "1", "--port", str(free_port()),
-                           "--host", "127.0.0.1"], cwd=PROJECT, capture_output=True, text=True, timeout=60,
-                          env={**os.environ, "PATH": str(tmp_path)})
-    assert done.returncode == 2
-    assert done.stderr.strip() == "error: haproxy is not installed (Debian: apt-get install -y haproxy)"
+def in_process(capsys, *argv: str) -> tuple[int, str]:
+    """The CLI's main in this process (what `python -m mnist_core` runs) and what it wrote to stderr: the
+    refusals below stop before anything starts, and a new interpreter per case cost 4 s of imports."""
+    from mnist_core.cli import main
+
+    try:
+        code = main(list(argv))
+    except SystemExit as e:
+        code = e.code
+    return code, capsys.readouterr().err
+
+
+def test_without_haproxy_serve_says_what_to_install_in_one_line(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    code, err = in_process(capsys, "serve", "--processes", "1", "--port", str(free_port()), "--host", "127.0.0.1")
+    assert code == 2
+    assert err.strip() == "error: haproxy is not installed (Debian: apt-get install -y haproxy)"
 
 
 @pytest.mark.mnist
@@ -93,31 +104,29 @@ def test_a_class_through_the_one_address_and_everything_stops_on_sigterm(tmp_pat
 
 @pytest.mark.parametrize("option, message", [(["--processes", "0"], "error: --processes must be 1..64, got 0"),
                                              (["--port", "70000"], "error: --port must be 1..65535, got 70000")])
-def test_serve_refuses_a_bad_number_in_one_line(option, message):
-    done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", *option], cwd=PROJECT, capture_output=True,
-                          text=True, timeout=60)
-    assert done.returncode == 2 and done.stderr.strip() == message
+def test_serve_refuses_a_bad_number_in_one_line(option, message, capsys):
+    code, err = in_process(capsys, "serve", *option)
+    assert code == 2 and err.strip() == message
 
 
-def test_serve_refuses_a_port_already_taken_in_one_line(tmp_path):
+def test_serve_refuses_a_port_already_taken_in_one_line(tmp_path, capsys):
     needs_haproxy()
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", 0))
         taken.listen()
         port = taken.getsockname()[1]
-        done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", "--processes", "1", "--port", str(port),
-                               "--host", "127.0.0.1", "--store", str(tmp_path / "models")], cwd=PROJECT,
-                              capture_output=True, text=True, timeout=60)
-    assert done.returncode == 2 and done.stderr.count("\n") == 1, done.stderr
-    assert done.stderr.startswith(f"error: port {port} on 127.0.0.1 is taken")
+        code, err = in_process(capsys, "serve", "--processes", "1", "--port", str(port), "--host", "127.0.0.1",
+                               "--store", str(tmp_path / "models"))
+    assert code == 2 and err.count("\n") == 1, err
+    assert err.startswith(f"error: port {port} on 127.0.0.1 is taken")
 
 
-def test_serve_refuses_the_operator_switch_beyond_loopback(tmp_path):
+def test_serve_refuses_the_operator_switch_beyond_loopback(tmp_path, monkeypatch, capsys):
     needs_haproxy()
-    done = subprocess.run([sys.executable, "-m", "mnist_core", "serve", "--processes", "1", "--port", str(free_port()),
-                           "--host", "0.0.0.0", "--store", str(tmp_path / "models")], cwd=PROJECT,
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "MNIST_APP_OPERATOR": "1"})
-    assert done.returncode == 2 and done.stderr.count("\n") == 1 and "refused on 0.0.0.0" in done.stderr
+    monkeypatch.setenv("MNIST_APP_OPERATOR", "1")
+    code, err = in_process(capsys, "serve", "--processes", "1", "--port", str(free_port()), "--host", "0.0.0.0",
+                           "--store", str(tmp_path / "models"))
+    assert code == 2 and err.count("\n") == 1 and "refused on 0.0.0.0" in err
 
 
 def _alive(pid: int) -> bool:
@@ -183,8 +192,11 @@ def test_serves_ray_head_listens_on_loopback_only_and_its_children_end_with_it(t
     from mnist_core.classroom.serve import _start_ray_head, RAY_ENV, RAY_LOOPBACK_ENV, School
 
     room = School(tmp_path)
+    home = tmp_path / "home"  # a fresh machine: no ~/.ray/auth_token yet, which the head makes for itself
+    home.mkdir()
     try:
-        address = _start_ray_head(room, {**os.environ, **RAY_ENV, **RAY_LOOPBACK_ENV})
+        address = _start_ray_head(room, {**os.environ, **RAY_ENV, **RAY_LOOPBACK_ENV, "HOME": str(home)})
+        assert len((home / ".ray" / "auth_token").read_text().strip()) >= 32
         head = room.parts[0].process.pid
         assert address.startswith("127.0.0.1:")
         assert wait_for(lambda: len(_listening(_group(head))) >= 2, 30)  # the GCS and the raylet at least

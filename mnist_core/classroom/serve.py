@@ -264,6 +264,16 @@ def teacher_code_line() -> str:
         return f"no teacher code: the model folder cannot hold it ({e})"
 
 
+def ensure_ray_token(env: dict[str, str]) -> None:
+    """Make the token a Ray head with RAY_AUTH_MODE=token needs (~/.ray/auth_token) when there is none yet: on a
+    fresh machine `ray start --head` refuses to start without one. The token is printed: kept out of any log."""
+    done = subprocess.run([sys.executable, "-m", "ray.scripts.scripts", "get-auth-token", "--generate"], env=env,
+                          stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, timeout=START_TIMEOUT)
+    if done.returncode != 0:
+        last = (done.stderr.strip().splitlines() or ["no message"])[-1]
+        raise ServeError(f"could not make a Ray token (~/.ray/auth_token): {last}")
+
+
 def _start_ray_head(room: School, env: dict[str, str]) -> str:
     """A Ray head on this machine for the app processes to share runs on: the board that shows each run to
     every process (a share link works whichever process serves it) and one queue for the machine's CPUs
@@ -271,6 +281,7 @@ def _start_ray_head(room: School, env: dict[str, str]) -> str:
     if importlib.util.find_spec("ray") is None:
         raise ServeError("several app processes share their runs through Ray: python -m pip install -r "
                          "requirements-ray.txt (or serve with --processes 1)")
+    ensure_ray_token(env)
     port = free_port()
     head = room.start("ray head", [
         sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address=127.0.0.1",

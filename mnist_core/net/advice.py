@@ -13,6 +13,7 @@ from mnist_core.net.controls import Control
 from mnist_core.net.history import EpochRecord
 
 JUMPED = 10.0  # a batch's loss this many times the run's first: thrown far past where it started
+RECOVERED = 0.5  # ... until the loss falls below half the first: it learns again
 ROSE = 1.5  # the loss of the latest stretch of batches this many times its best earlier stretch: rising
 OVERFIT_GAP = 0.02  # train F1 this far above test F1 (2 points): learning the training digits by heart
 FLAT = 0.02  # an epoch's loss within 2% of the one before, while still above FLAT_ABOVE: stuck
@@ -45,14 +46,18 @@ def _number(value: float) -> str:
 
 
 def _jump(losses: np.ndarray, batches_per_epoch: int) -> int | None:
-    """The batch (from 0) of the highest loss among the last epoch's batches when it is JUMPED times the run's
-    first loss, else None. A step that throws the loss far up and a fall back after it are hidden by a mean
-    over a window; looking at the last epoch only lets the warning go once a fix has worked."""
+    """The batch (from 0) of the run's highest loss when it is JUMPED times the run's first loss and the loss has
+    not come down since (its last stretch of batches still above RECOVERED times the first), else None. A loss
+    that fell back to 2.30 after the jump is a network that guesses, not one that recovered: the warning stays
+    until it learns (after a fix), however many epochs later that is."""
     if len(losses) < 2:
         return None
-    first = max(len(losses) - max(batches_per_epoch, 2), 0)
-    peak = first + int(losses[first:].argmax())
-    return peak if losses[peak] > JUMPED * losses[0] else None
+    peak = int(losses.argmax())
+    if losses[peak] <= JUMPED * losses[0]:
+        return None
+    window = max(10, batches_per_epoch // 4)
+    since = losses[max(peak + 1, len(losses) - window):]
+    return peak if not len(since) or since.mean() > RECOVERED * losses[0] else None
 
 
 def health_warnings(history: list[EpochRecord], batch_losses: list[float], batches_per_epoch: int,

@@ -12,17 +12,19 @@ from pathlib import Path
 
 import pytest
 
+from mnist_core.classroom.serve import ensure_ray_token, RAY_ENV
+
 from ..helpers import REAL_MNIST
 from .helpers import App, ARTIFACTS, free_port, main_button, open_app, setup_small_run, start_app
 
 pytest.importorskip("ray")
 
-RAY_ENV = {"RAY_AUTH_MODE": "token"}  # the head and its clients use ~/.ray/auth_token
 
 
 @pytest.fixture(scope="module")
 def ray_head(tmp_path_factory):
     """`ray start --head --block` on loopback ports of its own, stopped by its PID (it stops its children)."""
+    ensure_ray_token({**os.environ, **RAY_ENV})  # the head and its clients use ~/.ray/auth_token
     port = free_port()
     log = open(tmp_path_factory.mktemp("ray") / "head.log", "w")
     head = subprocess.Popen(
