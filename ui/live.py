@@ -141,8 +141,9 @@ def health_words(job: TrainingJob, snap: Snapshot, who: str, mine: bool) -> None
         st.warning(warning.text)
         if mine and snap.status == RUNNING and warning.fixes:
             cols = st.columns(len(warning.fixes))
-            for col, fix in zip(cols, warning.fixes, strict=True):
-                col.button(fix.label, key=f"c_fix_{i}_{fix.control.setting}", on_click=send,
+            # Keyed by place: two fixes of one warning may change one setting (the rate by 3, or by 10).
+            for j, (col, fix) in enumerate(zip(cols, warning.fixes, strict=True)):
+                col.button(fix.label, key=f"c_fix_{i}_{j}", on_click=send,
                            args=(job, who, fix.control))
 
 

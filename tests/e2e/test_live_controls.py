@@ -95,9 +95,19 @@ def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histogram
                                           r"[\d.e+-]+ to [\d.e+-]+|became nan at batch [\d,]+).*rate is too high"))
     warning.first.wait_for(timeout=90_000)
     fix = main.get_by_role("button", name=re.compile(r"divide the learning rate by 3 \(1 → 0\.333\)"))
+    # Both fixes, side by side (two buttons that change one setting once shared a key, and the page broke).
+    main.get_by_role("button", name=re.compile(r"divide the learning rate by 10 \(1 → 0\.1\)")).first.wait_for()
     fix.first.click()
     mark = page.locator(".js-plotly-plot", has_text="Training loss").get_by_text("lr 1 → 0.333")
     mark.first.wait_for(timeout=30_000)
+    # Slow motion, at once: the slider sets a delay that the run itself reports back (and a run this small is
+    # otherwise through its epochs in a minute or two, before the checks below are done).
+    slider = main.get_by_role("slider")
+    slider.focus()
+    for _ in range(3):
+        slider.press("ArrowRight")
+    page.get_by_text("Slow motion: 0.3 s between batches.").wait_for(timeout=30_000)  # the run's own report
+    assert float(main.get_by_test_id("stSliderThumbValue").inner_text()) == pytest.approx(0.3)  # as the slider says
     # The live-settings box follows the run's new rate (a keyed box would keep showing 1).
     main.get_by_text("Change settings while it trains").click()
     box = main.get_by_label("learning rate", exact=True)
@@ -107,13 +117,6 @@ def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histogram
     spread.wait_for(timeout=90_000)
     assert spread.locator("path.js-line[style*='stroke-dasharray']").count() == 2  # 784 → 32 and 32 → 10, start
     assert spread.locator("path.js-line").count() == 4
-    # Slow motion: the slider sets a delay that the run itself reports back.
-    slider = main.get_by_role("slider")
-    slider.focus()
-    for _ in range(3):
-        slider.press("ArrowRight")
-    page.get_by_text("Slow motion: 0.3 s between batches.").wait_for(timeout=30_000)  # the run's own report
-    assert float(main.get_by_test_id("stSliderThumbValue").inner_text()) == pytest.approx(0.3)  # as the slider says
     # And it still trains, batch by batch.
     progress = re.compile(r"Epoch (\d+) of 100, batch (\d+) of")
     before = progress.search(main.get_by_text(progress).inner_text()).groups()
