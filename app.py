@@ -3,18 +3,20 @@
 import streamlit as st
 
 import ui.startup  # noqa: F401  (first: it loads the engine once and leaves Streamlit's pages-folder mode)
+from ui.i18n import language_picker, t
 from ui.join import classroom_controls
 from ui.sidebar import nickname_box, teacher_box, track_page
 
-st.set_page_config(page_title="MNIST MLP studio", page_icon=":material/draw:", layout="wide")
+st.set_page_config(page_title=t("MNIST MLP studio"), page_icon=":material/draw:", layout="wide")
 navigation = st.navigation([
-    st.Page("pages/train.py", title="Train", icon=":material/monitoring:", default=True),
-    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
-    st.Page("pages/mistakes.py", title="Mistakes", icon=":material/search_insights:"),
-    st.Page("pages/inside.py", title="Inside", icon=":material/biotech:"),
-    st.Page("pages/our_class.py", title="Class", icon=":material/groups:"),
-    st.Page("pages/leaderboard.py", title="Leaderboard", icon=":material/leaderboard:"),
+    st.Page("pages/train.py", title=t("Train"), icon=":material/monitoring:", default=True),
+    st.Page("pages/draw.py", title=t("Draw"), icon=":material/draw:"),
+    st.Page("pages/mistakes.py", title=t("Mistakes"), icon=":material/search_insights:"),
+    st.Page("pages/inside.py", title=t("Inside"), icon=":material/biotech:"),
+    st.Page("pages/our_class.py", title=t("Class"), icon=":material/groups:"),
+    st.Page("pages/leaderboard.py", title=t("Leaderboard"), icon=":material/leaderboard:"),
 ])
+language_picker()  # the sidebar's language box, first: a visitor who cannot read the rest finds it
 nickname_box()  # the sidebar's nickname, on every page
 teacher_box()  # and the teacher code box
 classroom_controls()  # the join panel and the projector mode

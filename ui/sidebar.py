@@ -9,6 +9,7 @@ from mnist_core.storage.files import os_error_text
 from ui import keys
 from ui.browser import is_teacher, nickname, operator_switch_on, owner
 from ui.engine import nicknames, teachers
+from ui.i18n import t
 from ui.widgets import as_markdown, KeptError
 
 NICKNAME_ERROR = KeptError(keys.NICKNAME_ERROR)  # why the last nickname was refused, shown in the box
@@ -23,7 +24,7 @@ def save_nickname() -> None:
     except ClassError as e:
         NICKNAME_ERROR.keep(str(e))
     except OSError as e:
-        NICKNAME_ERROR.keep(f"The nickname was not saved: {os_error_text(e, 'the model folder')}.")
+        NICKNAME_ERROR.keep(t("The nickname was not saved: {reason}.", reason=os_error_text(e, "the model folder")))
 
 
 def nickname_box() -> None:
@@ -31,12 +32,13 @@ def nickname_box() -> None:
     any real name."""
     current = nickname()
     problem = NICKNAME_ERROR.text()
-    with st.sidebar.popover(f"You are **{as_markdown(current)}**" if current else "Choose a nickname", width="stretch",
+    with st.sidebar.popover(t("You are **{nickname}**", nickname=as_markdown(current)) if current
+                            else t("Choose a nickname"), width="stretch",
                             icon=":material/badge:"):
         with st.form("nickname_form", border=False):
-            st.text_input("Nickname", value=current or "", max_chars=24, key=keys.NICKNAME_INPUT,
-                          help="What the class sees beside your drawings and models; no real name needed")
-            st.form_submit_button("Save nickname", on_click=save_nickname)
+            st.text_input(t("Nickname"), value=current or "", max_chars=24, key=keys.NICKNAME_INPUT,
+                          help=t("What the class sees beside your drawings and models; no real name needed"))
+            st.form_submit_button(t("Save nickname"), on_click=save_nickname, key="nickname_save")
         if problem:
             st.error(problem)
 
@@ -52,14 +54,14 @@ def enter_teacher_code() -> None:
     except ClassError as e:
         TEACHER_ERROR.keep(str(e)[:1].upper() + str(e)[1:] + ".")
     except OSError as e:
-        TEACHER_ERROR.keep(f"Not saved: {os_error_text(e, 'the model folder')}.")
+        TEACHER_ERROR.keep(t("Not saved: {reason}.", reason=os_error_text(e, "the model folder")))
 
 
 def leave_teacher() -> None:
     try:
         teachers().leave(owner())
     except (OSError, ClassError) as e:
-        TEACHER_ERROR.keep(f"Still the teacher: {e}.")
+        TEACHER_ERROR.keep(t("Still the teacher: {reason}.", reason=e))
 
 
 def teacher_box() -> None:
@@ -67,21 +69,21 @@ def teacher_box() -> None:
     teacher's browser, makes that browser the teacher (remembered by its cookie's owner tag)."""
     problem = TEACHER_ERROR.text()
     if is_teacher():
-        with st.sidebar.popover("You are the **teacher**", width="stretch", icon=":material/school:"):
+        with st.sidebar.popover(t("You are the **teacher**"), width="stretch", icon=":material/school:"):
             if operator_switch_on():
-                st.caption("Every browser is the teacher on this server (MNIST_APP_OPERATOR=1, loopback only).")
+                st.caption(t("Every browser is the teacher on this server (MNIST_APP_OPERATOR=1, loopback only)."))
             else:
-                st.caption("This browser entered the teacher code: it opens the class collection, hides "
-                           "leaderboard entries and may remove any model or drawing.")
-                st.button("Back to being a student", key="teacher_leave", on_click=leave_teacher)
+                st.caption(t("This browser entered the teacher code: it opens the class collection, hides "
+                             "leaderboard entries and may remove any model or drawing."))
+                st.button(t("Back to being a student"), key="teacher_leave", on_click=leave_teacher)
             if problem:
                 st.error(problem)
     else:
-        with st.sidebar.popover("I'm the teacher", width="stretch", icon=":material/school:"):
+        with st.sidebar.popover(t("I'm the teacher"), width="stretch", icon=":material/school:"):
             with st.form("teacher_form", border=False):
-                st.text_input("Teacher code", type="password", key=keys.TEACHER_INPUT, max_chars=200,
-                              help="Printed where the app was started (its console, or `serve`'s output)")
-                st.form_submit_button("Enter", on_click=enter_teacher_code)
+                st.text_input(t("Teacher code"), type="password", key=keys.TEACHER_INPUT, max_chars=200,
+                              help=t("Printed where the app was started (its console, or `serve`'s output)"))
+                st.form_submit_button(t("Enter"), on_click=enter_teacher_code, key="teacher_enter")
             if problem:
                 st.error(problem)
 

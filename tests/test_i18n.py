@@ -1,0 +1,150 @@
+"""The languages: every text the code marks with t() or N_() translated in every catalog with the same
+placeholders, no message joined from translated pieces, and under AppTest each session in its own language
+(a `lang=` link, the sidebar picker, numbers written per language)."""
+
+from __future__ import annotations
+
+import ast
+import re
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+from streamlit.testing.v1 import AppTest
+
+from ui.i18n import catalog, from_accept_language, LANGUAGES, LOCALES, SOURCE
+
+from .helpers import PROJECT
+
+KEYWORDS = {"t": None, "N_": None}  # as babel.cfg's README command: `-k t -k N_ --no-default-keywords`
+FRONT_END = [PROJECT / "app.py", *(PROJECT / "ui").glob("*.py"), *(PROJECT / "pages").glob("*.py")]
+PLACEHOLDER = re.compile(r"(?<!\{)\{([A-Za-z_][A-Za-z0-9_]*)[^{}]*\}(?!\})")
+
+
+def extracted() -> dict[str, str]:
+    """Every msgid in the code, with where it is (Babel's own extraction, as `pybabel extract` does)."""
+    method_map = [("app.py", "python"), ("ui/**.py", "python"), ("pages/**.py", "python"),
+                  ("mnist_core/**.py", "python")]
+    found = {}
+    for filename, lineno, message, _, _ in extract_from_dir(str(PROJECT), method_map, keywords=KEYWORDS):
+        found.setdefault(message, f"{filename}:{lineno}")
+    return found
+
+
+def placeholders(text: str) -> set[str]:
+    return set(PLACEHOLDER.findall(text))
+
+
+def test_the_code_has_texts_to_translate_and_babel_cfg_finds_the_same():
+    found = extracted()
+    assert {"Train", "Language", "You are **{nickname}**"} <= set(found)
+    with (LOCALES / "messages.pot").open("rb") as f:
+        template = {m.id for m in read_po(f) if m.id}
+    assert set(found) - template == set(), "run pybabel extract (README, Languages)"
+
+
+@pytest.mark.parametrize("lang", [code for code in LANGUAGES if code != SOURCE])
+def test_every_text_is_translated_with_the_same_placeholders(lang):
+    translations = catalog(lang)
+    found = extracted()
+    missing = [f"{where}: {msgid!r}" for msgid, where in found.items() if msgid not in translations]
+    assert missing == [], f"untranslated in locales/{lang} (pybabel update, then translate): {missing}"
+    wrong = [f"{found[msgid]}: {msgid!r} -> {text!r}" for msgid, text in translations.items()
+             if msgid in found and placeholders(text) != placeholders(msgid)]
+    assert wrong == []
+
+
+def test_the_placeholder_check_sees_a_renamed_or_dropped_placeholder():
+    assert placeholders("Epoch {epoch} of {epochs}") == {"epoch", "epochs"}
+    assert placeholders("Époque {époque} sur {epochs}") != placeholders("Epoch {epoch} of {epochs}")
+    assert placeholders("{value:.2f} and {{literal}}") == {"value"}
+
+
+def _is_t(node: ast.AST) -> bool:
+    return isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id in ("t", "N_")
+
+
+def joined_pieces(source: str, name: str = "<code>") -> list[str]:
+    """Where code builds a message around a translated piece (t() + ..., an f-string holding t(...)), or
+    translates a text that is not one literal (t(f"..."), t(a + b)): a language could not reorder those."""
+    hits = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Add) and (_is_t(node.left) or _is_t(node.right)):
+            hits.append(f"{name}:{node.lineno} t() joined with +")
+        elif isinstance(node, ast.JoinedStr) and any(
+                isinstance(v, ast.FormattedValue) and _is_t(v.value) for v in node.values):
+            hits.append(f"{name}:{node.lineno} t() inside an f-string")
+        elif _is_t(node) and not (node.args and isinstance(node.args[0], ast.Constant)
+                                  and isinstance(node.args[0].value, str)):
+            hits.append(f"{name}:{node.lineno} t() of something that is not one literal text")
+    return hits
+
+
+def test_no_page_builds_a_message_from_translated_pieces():
+    assert [hit for path in FRONT_END for hit in joined_pieces(path.read_text(), path.name)] == []
+
+
+def test_the_join_check_catches_each_way_of_joining():
+    assert len(joined_pieces('a = t("Epoch") + " 3"\nb = f"{t(\'Loss\')}: 2"\nc = t(f"x{y}")\n')) == 3
+    assert joined_pieces('a = t("Epoch {epoch}", epoch=3)\n') == []
+
+
+def test_accept_language_picks_the_first_known_language_by_weight():
+    assert from_accept_language("fr-FR,fr;q=0.9,en;q=0.8") == "fr"
+    assert from_accept_language("de-DE,it;q=0.5,es;q=0.7") == "es"
+    assert from_accept_language("de, ja") is None
+    assert from_accept_language("") is None
+
+
+SIDEBAR_PAGE = '''
+import ui.startup  # noqa: F401
+import streamlit as st
+from ui.i18n import language_picker, pct, t
+language_picker()
+st.title(t("Train"))
+st.write(pct(0.9913))
+'''
+
+
+def sidebar_app() -> AppTest:
+    return AppTest.from_string(SIDEBAR_PAGE, default_timeout=30)
+
+
+def test_two_sessions_read_two_languages_at_once(env):
+    french, spanish = sidebar_app(), sidebar_app()
+    french.query_params["lang"] = "fr"
+    spanish.query_params["lang"] = "es"
+    french.run()
+    spanish.run()
+    assert french.title[0].value == "Entraîner" and spanish.title[0].value == "Entrenar"
+    french.run()  # the first session is not changed by the second
+    assert french.title[0].value == "Entraîner"
+    english = sidebar_app().run()
+    assert english.title[0].value == "Train"
+
+
+def test_the_picker_switches_the_language_and_numbers_follow(env):
+    at = sidebar_app().run()
+    assert at.title[0].value == "Train" and at.markdown[-1].value == "99.13%"
+    picker = at.sidebar.selectbox(key="language_picker")
+    assert picker.options == ["English", "Español", "Français", "Italiano"]
+    picker.set_value("fr").run()
+    assert at.title[0].value == "Entraîner"
+    assert at.markdown[-1].value.replace("\xa0", " ") == "99,13 %"
+    assert at.sidebar.selectbox(key="language_picker").label == "Langue"
+    at.sidebar.selectbox(key="language_picker").set_value("it").run()
+    assert at.title[0].value == "Addestra" and at.markdown[-1].value == "99,13%"
+    reloaded = sidebar_app()  # a reload: a new session of the same browser (its owner key, from its cookie)
+    reloaded.session_state["owner"] = at.session_state["owner"]
+    assert reloaded.run().title[0].value == "Addestra"
+    other = sidebar_app().run()  # another browser still reads its own language
+    assert other.title[0].value == "Train"
+
+
+def test_the_app_shows_its_navigation_and_sidebar_in_the_links_language(env):
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
+    at.query_params["lang"] = "es"
+    at.run()
+    assert not at.exception
+    assert at.sidebar.selectbox(key="language_picker").value == "es"
+    assert at.sidebar.selectbox(key="language_picker").label == "Idioma"

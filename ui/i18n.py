@@ -1,0 +1,145 @@
+"""The app's languages: the one translation function `t`, numbers written per language, and which language
+this browser reads (its `lang=` link, its own choice in the sidebar, its Accept-Language, else English)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from pathlib import Path
+
+import streamlit as st
+from babel.core import Locale
+from babel.messages.pofile import read_po
+from babel.numbers import format_decimal, format_percent
+
+from ui.identity import browser_key
+
+SOURCE = "en"  # the language the code is written in (the msgids)
+# Each language under its own name, as its readers look for it in the picker.
+LANGUAGES = {"en": "English", "es": "Español", "fr": "Français", "it": "Italiano"}
+LOCALES = Path(__file__).resolve().parent.parent / "locales"
+PICKER = "language_picker"  # the sidebar's language box (a stable key: its label changes with the language)
+URL_LANG = "_url_lang"  # the language a `lang=` link asked for, kept for this session's page switches
+
+
+@functools.cache
+def catalog(lang: str) -> dict[str, str]:
+    """One language's translations (msgid -> text), read from its .po file once per process; the
+    untranslated and fuzzy ones are left out, so they show in English rather than half-done."""
+    path = LOCALES / lang / "LC_MESSAGES" / "messages.po"
+    if lang == SOURCE or not path.exists():
+        return {}
+    with path.open("rb") as f:
+        po = read_po(f, locale=lang)
+    return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
+
+
+class LanguageChoices:
+    """Every browser's own choice in the language picker, by owner key (kept on the server, so a reload or
+    a page switch keeps it; a browser that never chose reads its Accept-Language)."""
+
+    def __init__(self) -> None:
+        self.by_owner: dict[str, str] = {}
+        self.lock = threading.Lock()
+
+    def get(self, who: str) -> str | None:
+        with self.lock:
+            return self.by_owner.get(who)
+
+    def set(self, who: str, lang: str) -> None:
+        with self.lock:
+            self.by_owner[who] = lang
+
+
+@st.cache_resource
+def language_choices() -> LanguageChoices:
+    return LanguageChoices()
+
+
+def _known(code: object) -> str | None:
+    """The app's language for a tag such as "fr-CA" or "es", else None."""
+    if not isinstance(code, str):
+        return None
+    primary = code.strip().replace("_", "-").split("-")[0].lower()
+    return primary if primary in LANGUAGES else None
+
+
+def from_accept_language(header: str | None) -> str | None:
+    """The first of the app's languages in an Accept-Language header, by its q weights ("fr-FR,fr;q=0.9")."""
+    weighted = []
+    for i, part in enumerate((header or "").split(",")):
+        tag, _, params = part.partition(";")
+        q = 1.0
+        if (m := re.search(r"q=([0-9.]+)", params)) is not None:
+            try:
+                q = float(m.group(1))
+            except ValueError:
+                q = 0.0
+        if (lang := _known(tag)) is not None and q > 0:
+            weighted.append((-q, i, lang))
+    return min(weighted)[2] if weighted else None
+
+
+def language() -> str:
+    """This browser's language: a `lang=` in the link (kept for the session), else its choice in the
+    picker, else its Accept-Language, else its navigator's language, else English. Never process-wide:
+    two browsers on one server read two languages at once."""
+    state = st.session_state
+    if (asked := _known(st.query_params.get("lang"))) is not None:
+        state[URL_LANG] = asked
+    if (asked := state.get(URL_LANG)) is not None:
+        return asked
+    chosen = language_choices().get(browser_key())
+    if chosen in LANGUAGES:
+        return chosen
+    return (from_accept_language(st.context.headers.get("Accept-Language")) or _known(st.context.locale)
+            or SOURCE)
+
+
+def t(msgid: str, **params: object) -> str:
+    """`msgid` (an English text, a literal in the code so Babel extracts it) in this browser's language,
+    its `{named}` placeholders filled from `params` (a language may reorder them). Without params the text
+    is returned as is (braces and all)."""
+    text = catalog(language()).get(msgid, msgid)
+    return text.format(**params) if params else text
+
+
+def N_(msgid: str) -> str:
+    """Marks a text for extraction where it is defined (a constant) and translated later with t(msgid)."""
+    return msgid
+
+
+def num(value: float, digits: int = 2) -> str:
+    """A number as this browser's language writes it, with `digits` decimals ("0,9913" in Spanish)."""
+    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+    return format_decimal(value, format=pattern, locale=language())
+
+
+def pct(value: float, digits: int = 2) -> str:
+    """A fraction as a percentage in this browser's language ("99,13 %" in French, "99.13%" in English),
+    with the language's own spacing and sign place."""
+    lang = language()
+    pattern = Locale.parse(lang).percent_formats[None].pattern
+    if digits > 0:  # the locale's pattern with `digits` decimals after its last integer digit
+        pattern = re.sub(r"0(?=[^0]*$)", "0." + "0" * digits, pattern, count=1)
+    return format_percent(value, format=pattern, locale=lang)
+
+
+def choose_language() -> None:
+    """The picker's callback: this browser's choice, remembered on the server; a `lang=` link no longer
+    overrides it."""
+    lang = st.session_state.get(PICKER)
+    if lang in LANGUAGES:
+        language_choices().set(browser_key(), lang)
+        st.session_state.pop(URL_LANG, None)
+        if "lang" in st.query_params:
+            del st.query_params["lang"]
+
+
+def language_picker() -> None:
+    """The sidebar's language box: each language under its own name; the choice is this browser's."""
+    st.session_state[PICKER] = language()
+    st.sidebar.selectbox(t("Language"), list(LANGUAGES), format_func=LANGUAGES.__getitem__, key=PICKER,
+                         on_change=choose_language)
+
