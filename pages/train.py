@@ -34,6 +34,7 @@ from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_fi
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
+from ui.i18n import N_, num, pct, t
 from ui.join import share_link
 from ui.live import (
     controls_bar,
@@ -47,8 +48,8 @@ from ui.live import (
 from ui.models import offered_models
 from ui.widgets import confirmed, KeptError, Notice
 
-PRESET_LABELS = {"recommended": "Recommended (fast, ≥98%)", "notebook": "The original notebook (784-128-10)",
-                 "robust-drawings": "Robust for drawings (augmented)", "best-mlp": "Best MLP (long)"}
+PRESET_LABELS = {"recommended": N_("Recommended (fast, ≥98%)"), "notebook": N_("The original notebook (784-128-10)"),
+                 "robust-drawings": N_("Robust for drawings (augmented)"), "best-mlp": N_("Best MLP (long)")}
 BATCH_SIZES = list(OFFERED_CHOICES["batch_size"])  # what check_offered accepts
 LIVE_UNITS = 48  # first-layer units shown live while training
 # Each TrainConfig field lives in session state as "t_<field>", shown by a widget or not (then it rides
@@ -138,35 +139,37 @@ def train_more() -> None:
 
 
 def settings_panel(busy: bool) -> None:
-    st.selectbox("Preset", list(PRESETS), format_func=PRESET_LABELS.get, key="t_preset", on_change=apply_preset,
-                 disabled=busy)
+    st.selectbox(t("Preset"), list(PRESETS), format_func=lambda name: t(PRESET_LABELS[name]), key="t_preset",
+                 on_change=apply_preset, disabled=busy)
     left, right = st.columns(2)
-    left.text_input("Hidden layers", key="t_hidden", disabled=busy, help="Sizes separated by commas: 784-[these]-10")
-    right.selectbox("Activation", list(ACTIVATIONS), key="t_activation", disabled=busy)
-    left.slider("Dropout", 0.0, 0.8, step=0.05, key="t_dropout", disabled=busy)
-    right.slider("Augmentation", 0.0, 2.0, step=0.1, key="t_augment", disabled=busy,
-                 help="Random shifts, rotations, scaling, elastic distortion and stroke width, fresh each epoch. "
-                      "0 is off, 1 standard (as in Best MLP), 2 strong.")
-    left.selectbox("Optimizer", OPTIMIZERS, key="t_optimizer", disabled=busy)
-    right.number_input("Learning rate", min_value=1e-5, max_value=1.0, format="%g", step=1e-4, key="t_lr",
+    left.text_input(t("Hidden layers"), key="t_hidden", disabled=busy,
+                    help=t("Sizes separated by commas: 784-[these]-10"))
+    right.selectbox(t("Activation"), list(ACTIVATIONS), key="t_activation", disabled=busy)
+    left.slider(t("Dropout"), 0.0, 0.8, step=0.05, key="t_dropout", disabled=busy)
+    right.slider(t("Augmentation"), 0.0, 2.0, step=0.1, key="t_augment", disabled=busy,
+                 help=t("Random shifts, rotations, scaling, elastic distortion and stroke width, fresh each epoch. "
+                        "0 is off, 1 standard (as in Best MLP), 2 strong."))
+    left.selectbox(t("Optimizer"), OPTIMIZERS, key="t_optimizer", disabled=busy)
+    right.number_input(t("Learning rate"), min_value=1e-5, max_value=1.0, format="%g", step=1e-4, key="t_lr",
                        disabled=busy)
-    left.selectbox("Learning-rate schedule", SCHEDULES, key="t_schedule", disabled=busy)
-    right.selectbox("Batch size", BATCH_SIZES, key="t_batch_size", disabled=busy)
-    left.number_input("Epochs", min_value=1, max_value=200, step=1, key="t_epochs", disabled=busy)
-    right.number_input("Seed", min_value=0, max_value=2**31 - 1, step=1, key="t_seed", disabled=busy)
-    left.selectbox("Device", ["auto", *available_devices()], key="t_device", disabled=busy)
-    right.text_input("Model name", key="t_name", placeholder="made up for you", disabled=busy)
-    left.slider("Drawn digits", 0.0, 0.5, step=0.05, key="t_drawn", disabled=busy,
-                help="Share of the training digits also drawn on a canvas as people draw (size, place, pen width) "
-                     "and read back as the Draw page reads your drawing; they take their originals' places every "
-                     "epoch. Drawing costs about 3 ms a digit, once. 0 is off.")
-    st.checkbox("Fat-pen fill-in", key="t_fill_in", disabled=busy,  # full width: the label fits
-                help="With augmentation: a quarter of the digits get small loops filled in and are shrunk to "
-                     "fit, as a fat pen or finger draws them. Helps drawings; costs a little on MNIST's own test.")
-    st.checkbox("Real hands", key="t_hands", disabled=busy,
-                help="With augmentation or drawn digits: half the digits are also slanted, squeezed or stretched "
-                     "(up to filling a square box, as scanners do) and some made low-resolution, as real people's "
-                     "digits and scans differ from MNIST. Helps real handwriting; costs a little training time.")
+    left.selectbox(t("Learning-rate schedule"), SCHEDULES, key="t_schedule", disabled=busy)
+    right.selectbox(t("Batch size"), BATCH_SIZES, key="t_batch_size", disabled=busy)
+    left.number_input(t("Epochs"), min_value=1, max_value=200, step=1, key="t_epochs", disabled=busy)
+    right.number_input(t("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="t_seed", disabled=busy)
+    left.selectbox(t("Device"), ["auto", *available_devices()], key="t_device", disabled=busy)
+    right.text_input(t("Model name"), key="t_name", placeholder=t("made up for you"), disabled=busy)
+    left.slider(t("Drawn digits"), 0.0, 0.5, step=0.05, key="t_drawn", disabled=busy,
+                help=t("Share of the training digits also drawn on a canvas as people draw (size, place, pen "
+                       "width) and read back as the Draw page reads your drawing; they take their originals' "
+                       "places every epoch. Drawing costs about 3 ms a digit, once. 0 is off."))
+    st.checkbox(t("Fat-pen fill-in"), key="t_fill_in", disabled=busy,  # full width: the label fits
+                help=t("With augmentation: a quarter of the digits get small loops filled in and are shrunk to "
+                       "fit, as a fat pen or finger draws them. Helps drawings; costs a little on MNIST's own test."))
+    st.checkbox(t("Real hands"), key="t_hands", disabled=busy,
+                help=t("With augmentation or drawn digits: half the digits are also slanted, squeezed or "
+                       "stretched (up to filling a square box, as scanners do) and some made low-resolution, as "
+                       "real people's digits and scans differ from MNIST. Helps real handwriting; costs a little "
+                       "training time."))
 
 
 def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
@@ -174,18 +177,24 @@ def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
     strength, drawn = st.session_state.t_augment, st.session_state.t_drawn
     grid = preview(dataset().train_images[:12], strength, seed=int(st.session_state.t_seed), drawn=drawn > 0,
                    fill_in=st.session_state.t_fill_in, hands=st.session_state.t_hands)
-    kinds = ["original"] + ["drawn"] * (drawn > 0) + ["deformed"] * (len(grid) - 1 - (drawn > 0))
+    kinds = [t("original")] + [t("drawn")] * (drawn > 0) + [t("deformed")] * (len(grid) - 1 - (drawn > 0))
     captions = [kind for kind in kinds for _ in range(12)]
-    parts = ["the first row as in MNIST"]
-    if drawn > 0:
-        parts.append(f"then drawn on a canvas and read back as the Draw page does ({drawn:.0%} of the digits)")
-    if strength > 0:
-        parts.append(f"then two fresh deformations at strength {strength:g} (a new one every epoch)")
+    # Whole sentences per case (a language words each its own way), not pieces joined.
     if strength <= 0 and drawn <= 0:
-        parts = ["as in MNIST; with these settings the network sees them unchanged (the Augmentation and Drawn "
-                 "digits sliders would deform or redraw them)"]
+        caption = t("Training digits: as in MNIST; with these settings the network sees them unchanged (the "
+                    "Augmentation and Drawn digits sliders would deform or redraw them)")
+    elif strength <= 0:
+        caption = t("Training digits: the first row as in MNIST, then drawn on a canvas and read back as the Draw "
+                    "page does ({share} of the digits)", share=pct(drawn, 0))
+    elif drawn <= 0:
+        caption = t("Training digits: the first row as in MNIST, then two fresh deformations at strength "
+                    "{strength} (a new one every epoch)", strength=num(strength, 2, trim=True))
+    else:
+        caption = t("Training digits: the first row as in MNIST, then drawn on a canvas and read back as the Draw "
+                    "page does ({share} of the digits), then two fresh deformations at strength {strength} (a new "
+                    "one every epoch)", share=pct(drawn, 0), strength=num(strength, 2, trim=True))
     st.image(gallery_image(grid.reshape(-1, 28, 28), captions, columns=12, scale=2), output_format="JPEG",
-             caption="Training digits: " + ", ".join(parts))
+             caption=caption)
 
 
 EPOCH_VIEW_EVERY = 2.0  # seconds between redraws of what changes once an epoch (F1, table, weights, health)
@@ -193,8 +202,9 @@ EPOCH_VIEW_EVERY = 2.0  # seconds between redraws of what changes once an epoch 
 
 def epochs_text(count: float) -> str:
     """'1 epoch', '3 epochs', '1.25 epochs'."""
-    number = f"{count:.2f}".rstrip("0").rstrip(".")
-    return f"{number} epoch" + ("" if number == "1" else "s")
+    one = abs(count - 1) < 0.005
+    number = num(count, 2, trim=True)
+    return t("{number} epoch", number=number) if one else t("{number} epochs", number=number)
 
 
 def weights_panel(snap: Snapshot) -> None:
@@ -202,8 +212,9 @@ def weights_panel(snap: Snapshot) -> None:
     if snap.weights is not None:
         shown = snap.weights[:LIVE_UNITS]
         st.image(weight_grid(shown, columns=12, scale=2), output_format="PNG",
-                 caption=f"The first {len(shown)} of {len(snap.weights)} first-layer units as they learn: each "
-                         "unit's weights as a 28×28 picture (red: ink there excites it, blue: inhibits it)")
+                 caption=t("The first {shown} of {units} first-layer units as they learn: each unit's weights as "
+                           "a 28×28 picture (red: ink there excites it, blue: inhibits it)", shown=len(shown),
+                           units=len(snap.weights)))
 
 
 def health_panel(snap: Snapshot) -> None:
@@ -212,13 +223,15 @@ def health_panel(snap: Snapshot) -> None:
         st.plotly_chart(health_figure(snap), key="health_chart", config=chart_config(snap))
     if snap.history and snap.history[-1].dead_share:
         dead = snap.history[-1].dead_share
-        shares = ", ".join(f"layer {i + 1}: {d:.0%}" for i, d in enumerate(dead))
-        text = (f"Dead hidden units, whose output is the same for 2,048 training digits (a ReLU that never fires), "
-                f"after the last epoch: {shares}.")
+        shares = ", ".join(t("layer {layer}: {share}", layer=i + 1, share=pct(d, 0)) for i, d in enumerate(dead))
         if max(dead) >= 0.5:
-            st.warning(text + " Half or more of a layer is dead: try a smaller learning rate.")
+            st.warning(t("Dead hidden units, whose output is the same for 2,048 training digits (a ReLU that never "
+                         "fires), after the last epoch: {shares}. Half or more of a layer is dead: try a smaller "
+                         "learning rate.", shares=shares))
         else:
-            st.caption(text + " Dead units no longer learn; many of them mean the learning rate is too high.")
+            st.caption(t("Dead hidden units, whose output is the same for 2,048 training digits (a ReLU that never "
+                         "fires), after the last epoch: {shares}. Dead units no longer learn; many of them mean "
+                         "the learning rate is too high.", shares=shares))
 
 
 def epochs_trained(snap: Snapshot) -> float:
@@ -230,28 +243,34 @@ def epochs_trained(snap: Snapshot) -> float:
 def status_line(snap: Snapshot) -> None:
     done_epochs = len(snap.history)
     if snap.status == QUEUED:
-        st.info(f"Waiting for the {snap.device} device: number {snap.queue_position} in the queue.")
+        st.info(t("Waiting for the {device} device: number {position} in the queue.", device=snap.device,
+                  position=snap.queue_position))
     elif snap.status == RUNNING and snap.halted:
-        st.warning(f"Stopped in epoch {snap.epoch}, at batch {snap.batch} of {snap.batches}; scoring and saving "
-                   "what it learned …")
+        st.warning(t("Stopped in epoch {epoch}, at batch {batch} of {batches}; scoring and saving what it learned …",
+                     epoch=snap.epoch, batch=snap.batch, batches=snap.batches))
     elif snap.status == RUNNING:
         if snap.batches:
             share = ((snap.epoch - 1) * snap.batches + snap.batch) / (snap.last_epoch * snap.batches)
-            left = f", about {snap.eta_seconds:.0f} s left" if snap.eta_seconds is not None else ""
-            st.progress(min(share, 1.0), text=f"Epoch {snap.epoch} of {snap.last_epoch}, batch {snap.batch} of "
-                                               f"{snap.batches}{left}")
+            where = dict(epoch=snap.epoch, epochs=snap.last_epoch, batch=snap.batch, batches=snap.batches)
+            text = t("Epoch {epoch} of {epochs}, batch {batch} of {batches}", **where) if snap.eta_seconds is None \
+                else t("Epoch {epoch} of {epochs}, batch {batch} of {batches}, about {seconds} s left",
+                       seconds=num(snap.eta_seconds, 0), **where)
+            st.progress(min(share, 1.0), text=text)
         else:
-            st.progress(0.0, text=snap.preparing or "Loading the data …")
+            st.progress(0.0, text=snap.preparing or t("Loading the data …"))
     elif snap.status == DONE:
         trained = epochs_trained(snap)
-        amount = epochs_text(done_epochs) if abs(trained - done_epochs) < 1e-6 else \
-            f"to epoch {done_epochs}, {epochs_text(trained)} in all (a Stop cut one short)"
-        st.success(f"Trained {amount}; saved as **{snap.name}**.")
+        if abs(trained - done_epochs) < 1e-6:
+            st.success(t("Trained {amount}; saved as **{name}**.", amount=epochs_text(done_epochs), name=snap.name))
+        else:
+            st.success(t("Trained to epoch {epoch}, {amount} in all (a Stop cut one short); saved as **{name}**.",
+                         epoch=done_epochs, amount=epochs_text(trained), name=snap.name))
     elif snap.status == STOPPED:
-        st.warning(f"Stopped in epoch {done_epochs}, after {epochs_text(epochs_trained(snap))}; what it learned is "
-                   f"saved as **{snap.name}**." if snap.saved else "Stopped before training began.")
+        st.warning(t("Stopped in epoch {epoch}, after {amount}; what it learned is saved as **{name}**.",
+                     epoch=done_epochs, amount=epochs_text(epochs_trained(snap)), name=snap.name)
+                   if snap.saved else t("Stopped before training began."))
     elif snap.status == FAILED:
-        st.error(f"Training failed: {snap.error}")
+        st.error(t("Training failed: {reason}", reason=snap.error))
     if snap.note and not snap.active:  # it ended early though nobody stopped it (the server's time limit)
         st.warning(snap.note[:1].upper() + snap.note[1:] + ".")
 
@@ -268,17 +287,18 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
     def progress_view() -> None:
         job = registry.get(job_id)
         snap = job.snapshot()
-        st.subheader(f"{snap.name}  ·  {snap.config.summary().layers} on {snap.device}")
+        st.subheader(t("{name}  ·  {layers} on {device}", name=snap.name, layers=snap.config.summary().layers,
+                       device=snap.device))
         status_line(snap)
         paused_line(snap)
         if snap.continues:
-            st.caption(f"Train more {snap.continues}.")
+            st.caption(t("Train more {model}.", model=snap.continues))
         if mine:
             controls_bar(job, snap, who)
             live_settings(job, snap, who)
         figure = loss_figure(snap)
         if figure is None:
-            st.info("Training loss: waiting for the first batches …")
+            st.info(t("Training loss: waiting for the first batches …"))
         else:
             st.plotly_chart(figure, key="loss_chart", config=chart_config(snap))
         step_panel(snap)
@@ -290,15 +310,15 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
         snap = registry.get(job_id).snapshot()
         left, right = st.columns(2)
         if not snap.history:
-            left.info("Macro-F1 per epoch: the chart appears when the first epoch ends and the network is "
-                      "scored on training and test digits.")
+            left.info(t("Macro-F1 per epoch: the chart appears when the first epoch ends and the network is "
+                        "scored on training and test digits."))
         else:
             left.plotly_chart(f1_figure(snap), key="f1_chart", config=chart_config(snap))
         if snap.history:
             last = snap.history[-1]
-            left.dataframe([{"epoch": last.epoch, "loss": round(last.loss, 4),
-                             "train macro-F1": round(last.train_f1, 4), "test macro-F1": round(last.test_f1, 4),
-                             "test accuracy": f"{last.test_accuracy:.2%}", "seconds": round(last.seconds, 1)}],
+            left.dataframe([{t("epoch"): last.epoch, t("loss"): round(last.loss, 4),
+                             t("train macro-F1"): round(last.train_f1, 4), t("test macro-F1"): round(last.test_f1, 4),
+                             t("test accuracy"): pct(last.test_accuracy), t("seconds"): round(last.seconds, 1)}],
                            hide_index=True)
         with right:
             health_panel(snap)
@@ -322,32 +342,33 @@ def data_panel() -> bool:
             dataset()
             return True
         except MnistDataError as e:  # present but damaged: a truncated copy, a wrong file, a bomb
-            st.error(f"MNIST is in `{folder}` but cannot be read: {e}")
-            label = "Download MNIST again (about 11 MB)"
+            st.error(t("MNIST is in `{folder}` but cannot be read: {reason}", folder=folder, reason=e))
+            label = t("Download MNIST again (about 11 MB)")
     else:
-        st.warning(f"MNIST is not in `{folder}` yet (missing: {', '.join(missing)}). Training needs it; "
-                   "drawing with the shipped model does not.")
-        label = "Download MNIST (about 11 MB)"
-    if st.button(label, type="primary"):
+        st.warning(t("MNIST is not in `{folder}` yet (missing: {files}). Training needs it; drawing with the "
+                     "shipped model does not.", folder=folder, files=", ".join(missing)))
+        label = t("Download MNIST (about 11 MB)")
+    if st.button(label, type="primary", key="t_download"):
         bar = st.empty()  # emptied when the download fails: no bar and "Starting …" left behind
-        bar.progress(0.0, text="Starting the download …")
+        bar.progress(0.0, text=t("Starting the download …"))
 
         def progress(stem: str, done: int, total: int | None) -> None:
-            bar.progress(min(done / total, 1.0) if total else 0.0, text=f"{stem}: {done / 1e6:.1f} MB")
+            bar.progress(min(done / total, 1.0) if total else 0.0,
+                         text=t("{file}: {megabytes} MB", file=stem, megabytes=num(done / 1e6, 1)))
 
         try:
             download(folder, progress=progress)  # fetches the missing files and those that fail their checksum
         except (MnistDataError, OSError) as e:
             bar.empty()
-            st.error("The download failed: no MNIST mirror could be reached. Is this computer online? "
-                     "If not, copy the four files in by hand (below).")
-            with st.expander("What each mirror answered"):
+            st.error(t("The download failed: no MNIST mirror could be reached. Is this computer online? "
+                       "If not, copy the four files in by hand (below)."))
+            with st.expander(t("What each mirror answered")):
                 st.code(str(e), language=None)
         else:
             st.rerun()
-    st.caption(f"By hand: put the four files (`train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`, "
-               f"`t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`, gzipped or not) into `{folder}`, "
-               "or start the app with `MNIST_DIR` set to the folder that has them.")
+    st.caption(t("By hand: put the four files (`train-images-idx3-ubyte.gz`, `train-labels-idx1-ubyte.gz`, "
+                 "`t10k-images-idx3-ubyte.gz`, `t10k-labels-idx1-ubyte.gz`, gzipped or not) into `{folder}`, "
+                 "or start the app with `MNIST_DIR` set to the folder that has them.", folder=folder))
     return False
 
 
@@ -363,24 +384,28 @@ def choose_row(key: str, names: list[str]) -> None:
 
 def models_panel(who: str) -> None:
     entries = offered_models(damaged=True)
-    st.subheader("Stored models")
+    st.subheader(t("Stored models"))
     NOTICE.show(toast=True)
     current = current_model().name()
     rows = []
+    # The table's headers in this browser's language (one lookup each, as the rows use them).
+    name_h, layers_h, parameters_h, f1_h, accuracy_h, epochs_h, device_h, seconds_h, date_h = (
+        t("name"), t("layers"), t("parameters"), t("test F1"), t("accuracy"), t("epochs"), t("device"),
+        t("training s"), t("date"))
     for e in entries:
         m = e.meta
         if m is None:
-            rows.append({"": "", "name": e.name, "layers": "damaged file", "parameters": None, "test F1": None,
-                         "accuracy": None, "epochs": None, "device": "", "training s": None, "date": e.error})
+            rows.append({"": "", name_h: e.name, layers_h: t("damaged file"), parameters_h: None, f1_h: None,
+                         accuracy_h: None, epochs_h: None, device_h: "", seconds_h: None, date_h: e.error})
             continue
-        rows.append({"": "✔" if m.name == current else "", "name": m.name,
-                     "layers": layers_label(m.model["hidden"]),
-                     "parameters": m.parameters, "test F1": round(m.metrics.test_f1, 4) if m.metrics else None,
-                     "accuracy": f"{m.metrics.test_accuracy:.2%}" if m.metrics else None, "epochs": m.epochs,
-                     "device": m.device, "training s": round(m.train_seconds, 1),
-                     "date": "ships with the app" if m.builtin else m.created.replace("T", " ")[:16]})
+        rows.append({"": "✔" if m.name == current else "", name_h: m.name,
+                     layers_h: layers_label(m.model["hidden"]),
+                     parameters_h: m.parameters, f1_h: round(m.metrics.test_f1, 4) if m.metrics else None,
+                     accuracy_h: pct(m.metrics.test_accuracy) if m.metrics else None, epochs_h: m.epochs,
+                     device_h: m.device, seconds_h: round(m.train_seconds, 1),
+                     date_h: t("ships with the app") if m.builtin else m.created.replace("T", " ")[:16]})
     if not rows:
-        st.caption("No models yet: train one above.")
+        st.caption(t("No models yet: train one above."))
         return
     # A row is picked by name: the table's key changes with its list of names, so a selection (which
     # Streamlit keeps as a row number) never carries over to another model when one is added or deleted.
@@ -388,33 +413,34 @@ def models_panel(who: str) -> None:
     key = st.session_state["t_models_table"] = f"models_table_{abs(hash(tuple(e.name for e in entries)))}"
     widest = max(len(e.name) for e in entries)
     st.dataframe(rows, hide_index=True, on_select=lambda: choose_row(key, names), selection_mode="single-row",
-                 key=key, column_config={"": st.column_config.TextColumn("", width=30, help="the current model"),
-                                         "name": st.column_config.TextColumn("name", width=max(90, 8 * widest + 24))})
-    st.markdown(f"Current model for the other pages: **{current}** (select a row to change it).")
+                 key=key, column_config={"": st.column_config.TextColumn("", width=30, help=t("the current model")),
+                                         name_h: st.column_config.TextColumn(name_h, width=max(90, 8 * widest + 24))})
+    st.markdown(t("Current model for the other pages: **{model}** (select a row to change it).", model=current))
     meta = next((e.meta for e in entries if e.name == current and e.meta), None)
     if meta is not None and may_change(meta, who):
-        with st.expander(f"Rename or delete {current}", key="t_manage"):  # keyed: stays open across reruns
-            new_name = st.text_input("New name", value=current, key="rename_to").strip()
+        with st.expander(t("Rename or delete {model}", model=current), key="t_manage"):  # keyed: stays open
+            new_name = st.text_input(t("New name"), value=current, key="rename_to").strip()
             left, right = st.columns(2)
             # Each action says its own error, and the other buttons stay (one failing hid the rest).
-            if left.button("Rename") and new_name != current:
+            if left.button(t("Rename"), key="t_rename") and new_name != current:
                 try:
                     rename_model(current, new_name, who)
-                    NOTICE.say(f"Renamed {current} to {new_name}.")
+                    NOTICE.say(t("Renamed {old} to {new}.", old=current, new=new_name))
                     st.rerun()
                 except StoreError as e:
                     left.error(str(e))
-            if confirmed(right, "t_deleting", current, "Delete", f"Delete **{current}** for good? This cannot be "
-                         "undone.", "Yes, delete"):
+            if confirmed(right, "t_deleting", current, t("Delete"), t("Delete **{model}** for good? This cannot be "
+                         "undone.", model=current), t("Yes, delete")):
                 try:
                     delete_model(current, who)
-                    NOTICE.say(f"Deleted {current}; the current model is now {current_model().name()}.")
+                    NOTICE.say(t("Deleted {old}; the current model is now {model}.", old=current,
+                                 model=current_model().name()))
                     st.rerun()
                 except StoreError as e:
                     right.error(str(e))
 
 
-START_HERE = """
+START_HERE = N_("""
 **MNIST** is 70,000 handwritten digits, 28×28 pixels each: 60,000 to learn from and 10,000 to test on.
 An **MLP** (multi-layer perceptron) is the simplest neural network: each of the 784 pixels feeds every unit of
 the first hidden layer, each layer feeds the next, and the last layer gives a score to each of the ten digits.
@@ -426,7 +452,7 @@ macro-F1 rise. Then open **Draw** and draw a digit for your model, **Mistakes** 
 **How long each preset takes** (measured with the command line on a 2-core machine; from this page, while
 the browser draws the charts, up to 1.7× that): *Recommended* 11.6 s, *The original notebook* 15.8 s,
 *Robust for drawings* about 70-90 s (plus 57 s drawing its digits the first time), *Best MLP* about 7 minutes.
-"""
+""")
 
 
 def leave_run() -> None:
@@ -445,16 +471,16 @@ def run_rows(snap: Snapshot) -> list[tuple[str, str]]:
 
 def run_settings(snap: Snapshot, caption: str) -> None:
     rows = run_rows(snap)
-    st.header("This run's settings")
+    st.header(t("This run's settings"))
     st.caption(caption)
-    st.dataframe([{"setting": k, "value": v} for k, v in rows], hide_index=True,
+    st.dataframe([{t("setting"): k, t("value"): v} for k, v in rows], hide_index=True,
                  height=(len(rows) + 1) * 35 + 3)  # every row, no scrolling
 
 
 def watched_settings(snap: Snapshot) -> None:
     """The settings of the run being watched, read-only, in place of the watcher's own."""
-    run_settings(snap, "You are watching someone else's run: these are its settings.")
-    st.button("Train my own instead", on_click=leave_run)
+    run_settings(snap, t("You are watching someone else's run: these are its settings."))
+    st.button(t("Train my own instead"), on_click=leave_run, key="t_leave_run")
 
 
 def widgets_differ(snap: Snapshot) -> bool:
@@ -477,7 +503,7 @@ def announce_new_model(job_id: str, snap: Snapshot, mine: bool) -> None:
         current_model().choose(snap.name)
         # Said at the models table, at the end of the page: a rerun that the live view starts when the
         # job ends would drop a toast made here.
-        NOTICE.say(f"**{snap.name}** is now the current model for Draw, Mistakes and Inside.")
+        NOTICE.say(t("**{model}** is now the current model for Draw, Mistakes and Inside.", model=snap.name))
 
 
 def linked_experiment() -> None:
@@ -489,17 +515,17 @@ def linked_experiment() -> None:
     try:
         found = experiment_from_query(params)
     except ConfigError as e:
-        TRAIN_ERROR.keep(f"This experiment link does not work: {e}")
+        TRAIN_ERROR.keep(t("This experiment link does not work: {reason}", reason=e))
         return
     if found is not None:
         use_experiment(*found)
 
 
 # Worded for both: on a phone the sidebar is closed, and "on the left" showed nothing.
-START_HINT = ("Choose the settings in the sidebar (on a phone: open it with the arrow at the top left) and press "
-              "**Train**; the curves draw themselves as it learns.")
-NO_DATA_HINT = ("Train needs the MNIST digits first: press **Download MNIST** above (about 11 MB), or copy the files "
-                "in by hand; then choose the settings and press Train.")
+START_HINT = N_("Choose the settings in the sidebar (on a phone: open it with the arrow at the top left) and "
+                "press **Train**; the curves draw themselves as it learns.")
+NO_DATA_HINT = N_("Train needs the MNIST digits first: press **Download MNIST** above (about 11 MB), or copy the "
+                  "files in by hand; then choose the settings and press Train.")
 
 
 def render() -> None:
@@ -516,19 +542,19 @@ def render() -> None:
         start_child_server()
     st.session_state["t_seen"] = True
     linked_experiment()  # before the settings widgets are drawn: it sets their values
-    st.title("Train a network")
+    st.title(t("Train a network"))
     job = current_job()
     linked = st.query_params.get("job")
     if linked and (job is None or job.id != linked):
-        st.info("The run in this link is no longer on this server (a finished run stays 15 minutes); if it "
-                "was saved, its model is in the table below.")
+        st.info(t("The run in this link is no longer on this server (a finished run stays 15 minutes); if it "
+                  "was saved, its model is in the table below."))
     snap = job.snapshot() if job else None
     mine = job is not None and job.owner == who
     busy = snap is not None and snap.active and mine
     if job is not None:
         announce_new_model(job.id, snap, mine)
-    with st.expander("Start here: what this is, and what to do first", expanded=job is None):
-        st.markdown(START_HERE)
+    with st.expander(t("Start here: what this is, and what to do first"), expanded=job is None):
+        st.markdown(t(START_HERE))
     have_data = data_panel()
 
     with st.sidebar:
@@ -536,10 +562,10 @@ def render() -> None:
             watched_settings(snap)
         else:
             if busy and widgets_differ(snap):  # never the widgets' settings as if they were the run's
-                run_settings(snap, "Your run trains with these settings; the ones below are for your next run.")
-                st.header("Settings for your next run")
+                run_settings(snap, t("Your run trains with these settings; the ones below are for your next run."))
+                st.header(t("Settings for your next run"))
             else:
-                st.header("Settings")
+                st.header(t("Settings"))
             settings_panel(busy)
     if have_data and (job is None or mine):
         augmentation_preview()
@@ -548,21 +574,22 @@ def render() -> None:
     TRAIN_ERROR.show()
     buttons = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
     watching = job is not None and not mine
-    buttons[0].button("Train", type="primary", on_click=start_training, disabled=busy or not have_data or watching,
-                      help="You are watching someone else's run: press *Train my own instead* in the sidebar first"
+    buttons[0].button(t("Train"), type="primary", on_click=start_training, key="t_train",
+                      disabled=busy or not have_data or watching,
+                      help=t("You are watching someone else's run: press *Train my own instead* in the sidebar first")
                       if watching else None)
-    buttons[1].button("Stop", on_click=stop_training, disabled=not busy)
+    buttons[1].button(t("Stop"), on_click=stop_training, disabled=not busy, key="t_stop")
     if mine and snap is not None and not snap.active and snap.saved:
-        buttons[3].number_input("More epochs", min_value=1, max_value=200, step=1, key="t_more")
-        buttons[2].button("Train more", on_click=train_more)
+        buttons[3].number_input(t("More epochs"), min_value=1, max_value=200, step=1, key="t_more")
+        buttons[2].button(t("Train more"), on_click=train_more, key="t_train_more")
     if job is not None:
         if mine:
             share_link(job.id)  # an address a student's device opens, with its QR code
         else:
-            st.caption("You are watching someone else's run (read-only).")
+            st.caption(t("You are watching someone else's run (read-only)."))
         live_view(job.id, snap.active, mine, who)
     else:
-        st.info(START_HINT if have_data else NO_DATA_HINT)
+        st.info(t(START_HINT) if have_data else t(NO_DATA_HINT))
     if have_data and (job is None or mine) and not busy:
         experiments_list(start_experiment)
     class_training_panel(busy or watching, have_data)

@@ -9,8 +9,9 @@ from ui.charts import f1_figure, layout, spread_figure
 
 def test_layout_sets_height_margins_and_title_and_keeps_extras():
     base = layout(300, "Loss", top=30, xaxis={"dtick": 1})
+    # Outside a page run the source language's number marks (a page's are its browser's: tests/test_i18n.py).
     assert base == {"height": 300, "margin": {"l": 10, "r": 10, "t": 30, "b": 10}, "title": {"text": "Loss"},
-                    "xaxis": {"dtick": 1}}
+                    "xaxis": {"dtick": 1}, "separators": ".,"}
     assert "title" not in layout(200)
 
 

@@ -11,6 +11,7 @@ from scipy.signal import lfilter
 from mnist_core.net.confidence import Coverage
 from mnist_core.net.evaluate import Evaluation
 from mnist_core.runs.snapshot import Snapshot
+from ui.i18n import plotly_separators, t
 
 # Figures are plain dicts holding numpy arrays: go.Figure objects are slow to validate, and the Train
 # page redraws its charts every second.
@@ -20,7 +21,8 @@ LIVE_LEGEND = {"orientation": "h", "y": 1.12}
 
 def layout(height: int, title: str | None = None, top: int = 40, **extra) -> dict:
     """The layout every chart of the app starts from: narrow margins, `top` pixels for the title."""
-    base = {"height": height, "margin": {"l": 10, "r": 10, "t": top, "b": 10}}
+    # Ticks and hover labels with this browser's decimal and thousands marks ("0,98" in French).
+    base = {"height": height, "margin": {"l": 10, "r": 10, "t": top, "b": 10}, "separators": plotly_separators()}
     if title is not None:
         base["title"] = {"text": title}
     return {**base, **extra}
@@ -114,20 +116,21 @@ def loss_figure(snap: Snapshot) -> dict | None:
     # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
     smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
     x, raw, smooth = loss_positions(snap)[keep], losses[keep], smooth[keep]
-    return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": raw, "name": "each batch",
+    return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": raw, "name": t("each batch"),
                       "line": {"width": 1, "color": "#b3d3ea"}},  # pale, not transparent: cheaper to draw
-                     {"type": "scatter", "mode": "lines", "x": x, "y": smooth, "name": "smoothed",
+                     {"type": "scatter", "mode": "lines", "x": x, "y": smooth, "name": t("smoothed"),
                       "line": {"width": 2.5, "color": "#08519c"}}],
-            "layout": layout(LIVE_HEIGHT, "Training loss", legend=LIVE_LEGEND, xaxis={"title": {"text": "epoch"}},
-                             yaxis={"title": {"text": "cross-entropy"}}, **change_marks(snap))}
+            "layout": layout(LIVE_HEIGHT, t("Training loss"), legend=LIVE_LEGEND,
+                             xaxis={"title": {"text": t("epoch")}},
+                             yaxis={"title": {"text": t("cross-entropy")}}, **change_marks(snap))}
 
 
 def f1_figure(snap: Snapshot) -> dict:
     shares = fractions(snap)
     # Each epoch's scores sit where the epoch ended, in epochs trained: a stopped epoch's before its number.
     epochs = continuous(snap, [r.epoch - 1 + shares[r.epoch] for r in snap.history])
-    lines = {"train": np.array([r.train_f1 for r in snap.history]),
-             "test": np.array([r.test_f1 for r in snap.history])}
+    lines = {t("train"): np.array([r.train_f1 for r in snap.history]),
+             t("test"): np.array([r.test_f1 for r in snap.history])}
     # At least two points of F1 from bottom to top: a first epoch's nearly equal scores would otherwise
     # fill the chart with ticks like 0.93765, 0.9377.
     values = np.concatenate(list(lines.values()))
@@ -135,8 +138,8 @@ def f1_figure(snap: Snapshot) -> dict:
     half = max(0.01, (values.max() - values.min()) * 0.55)
     return {"data": [{"type": "scatter", "mode": "lines+markers", "name": name, "x": epochs, "y": y}
                      for name, y in lines.items()],
-            "layout": layout(LIVE_HEIGHT, "Macro-F1 per epoch", legend=LIVE_LEGEND,
-                             xaxis={"title": {"text": "epoch"}, "dtick": 1 if len(epochs) <= 20 else None},
+            "layout": layout(LIVE_HEIGHT, t("Macro-F1 per epoch"), legend=LIVE_LEGEND,
+                             xaxis={"title": {"text": t("epoch")}, "dtick": 1 if len(epochs) <= 20 else None},
                              yaxis={"title": {"text": "macro-F1"}, "range": [middle - half, min(1.0, middle + half)]},
                              **change_marks(snap))}
 
@@ -165,11 +168,11 @@ def health_figure(snap: Snapshot) -> dict:
     layers = norms.shape[1] if norms.ndim == 2 else 0
     x, shown = (continuous(snap, at[keep]), norms[keep]) if layers else (at, norms)
     return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": shown[:, layer],
-                      "name": "output layer" if layer == layers - 1 else f"layer {layer + 1}"}
+                      "name": t("output layer") if layer == layers - 1 else t("layer {layer}", layer=layer + 1)}
                      for layer in range(layers)],
-            "layout": layout(300, "Training health: size of each layer's gradient",
-                             legend={"orientation": "h", "y": 1.15}, xaxis={"title": {"text": "epoch"}},
-                             yaxis={"title": {"text": "gradient norm"}, "type": "log", **log_ticks(norms)})}
+            "layout": layout(300, t("Training health: size of each layer's gradient"),
+                             legend={"orientation": "h", "y": 1.15}, xaxis={"title": {"text": t("epoch")}},
+                             yaxis={"title": {"text": t("gradient norm")}, "type": "log", **log_ticks(norms)})}
 
 
 def spread_figure(snap: Snapshot) -> dict | None:
@@ -181,15 +184,17 @@ def spread_figure(snap: Snapshot) -> dict | None:
     for i, layer in enumerate(snap.spread):
         centres = (np.asarray(layer.edges[:-1]) + np.asarray(layer.edges[1:])) / 2
         axis = "" if i == 0 else str(i + 1)
-        data += [{"type": "scatter", "mode": "lines", "x": centres, "y": layer.start, "name": f"{layer.name} start",
+        data += [{"type": "scatter", "mode": "lines", "x": centres, "y": layer.start,
+                  "name": t("{layer} start", layer=layer.name),
                   "line": {"dash": "dash", "width": 1, "color": "#888"}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"},
-                 {"type": "scatter", "mode": "lines", "x": centres, "y": layer.now, "name": f"{layer.name} now",
+                 {"type": "scatter", "mode": "lines", "x": centres, "y": layer.now,
+                  "name": t("{layer} now", layer=layer.name),
                   "line": {"width": 2, "color": "#08519c"}, "xaxis": f"x{axis}", "yaxis": f"y{axis}"}]
     # Each small chart titled with its layer, above it (an annotation per subplot's x domain).
     count = len(snap.spread)
     notes = [{"text": layer.name, "x": (i + 0.5) / count, "y": 1.0, "xref": "paper", "yref": "paper",
               "xanchor": "center", "yanchor": "bottom", "showarrow": False} for i, layer in enumerate(snap.spread)]
-    return {"data": data, "layout": layout(260, "Weights per layer: now, and at the start (dashed)", top=60,
+    return {"data": data, "layout": layout(260, t("Weights per layer: now, and at the start (dashed)"), top=60,
                                            grid={"rows": 1, "columns": count, "pattern": "independent"},
                                            showlegend=False, annotations=notes)}
 
@@ -217,12 +222,12 @@ def confusion_figure(result: Evaluation, normalised: bool) -> dict:
                   "hoverinfo": "skip"},
                  {"type": "scatter", "mode": "markers", "x": cells_x, "y": cells_y,
                   "marker": {"symbol": "square", "size": 34, "opacity": 0.01, "color": "#000"},
-                  "customdata": [t for row in text for t in row],
-                  "hovertemplate": "true %{y} → predicted %{x}: %{customdata}<extra></extra>"}],
-        "layout": layout(460, "Confusion matrix (click a cell to see those digits)", top=30, showlegend=False,
+                  "customdata": [cell for row in text for cell in row],
+                  "hovertemplate": t("true %{y} → predicted %{x}: %{customdata}<extra></extra>")}],
+        "layout": layout(460, t("Confusion matrix (click a cell to see those digits)"), top=30, showlegend=False,
                          clickmode="event+select",
-                         xaxis={"title": {"text": "predicted"}, "dtick": 1, "side": "top", "range": [-0.5, 9.5]},
-                         yaxis={"title": {"text": "true digit"}, "dtick": 1, "range": [9.5, -0.5]}),
+                         xaxis={"title": {"text": t("predicted")}, "dtick": 1, "side": "top", "range": [-0.5, 9.5]},
+                         yaxis={"title": {"text": t("true digit")}, "dtick": 1, "range": [9.5, -0.5]}),
     }
 
 
@@ -233,10 +238,11 @@ def shift_figure(grid: np.ndarray, original: int) -> dict:
     return {"data": [{"type": "heatmap", "x": offsets, "y": offsets, "z": grid[..., original].tolist(),
                       "zmin": 0, "zmax": 1, "colorscale": "Blues", "colorbar": {"title": {"text": f"p({original})"}},
                       "text": answers.tolist(), "texttemplate": "%{text}",
-                      "hovertemplate": "%{x} right, %{y} down: reads %{text}<extra></extra>"}],
-            "layout": layout(330, f"What it reads when the digit moves (colour: probability of {original})",
-                             xaxis={"title": {"text": "pixels right"}, "dtick": 1},
-                             yaxis={"title": {"text": "pixels down"}, "dtick": 1, "autorange": "reversed"})}
+                      "hovertemplate": t("%{x} right, %{y} down: reads %{text}<extra></extra>")}],
+            "layout": layout(330, t("What it reads when the digit moves (colour: probability of {digit})",
+                                    digit=original),
+                             xaxis={"title": {"text": t("pixels right")}, "dtick": 1},
+                             yaxis={"title": {"text": t("pixels down")}, "dtick": 1, "autorange": "reversed"})}
 
 
 def curve_figure(lines: list[tuple[str, list[tuple[float, float]]]], kind: str, unit: str) -> dict:
@@ -244,8 +250,8 @@ def curve_figure(lines: list[tuple[str, list[tuple[float, float]]]], kind: str, 
     return {"data": [{"type": "scatter", "mode": "lines+markers", "name": shown,
                       "x": [level for level, _ in curve], "y": [accuracy for _, accuracy in curve]}
                      for shown, curve in lines],
-            "layout": layout(340, f"Test accuracy against {kind}", xaxis={"title": {"text": unit}},
-                             yaxis={"title": {"text": "accuracy"}, "range": [0, 1], "tickformat": ".0%"},
+            "layout": layout(340, t("Test accuracy against {change}", change=kind), xaxis={"title": {"text": unit}},
+                             yaxis={"title": {"text": t("accuracy")}, "range": [0, 1], "tickformat": ".0%"},
                              legend={"orientation": "h", "y": -0.25})}
 
 
@@ -254,12 +260,13 @@ def coverage_figure(result: Coverage) -> dict:
     x = result.curve_thresholds.tolist()
     accuracy = [None if np.isnan(v) else float(v) for v in result.curve_accuracy]
     return {"data": [
-        {"type": "scatter", "mode": "lines", "name": "share answered", "x": x, "y": result.curve_answered.tolist(),
-         "hovertemplate": "threshold %{x:.2f}: answers %{y:.1%}<extra></extra>", "line": {"color": "#1f77b4"}},
-        {"type": "scatter", "mode": "lines", "name": "accuracy of those answered", "x": x, "y": accuracy,
-         "hovertemplate": "threshold %{x:.2f}: %{y:.2%} right<extra></extra>", "line": {"color": "#2ca02c"}}],
-        "layout": layout(300, "What a confidence threshold buys and costs", top=30,
-                         xaxis={"title": {"text": "answer only when at least this sure"}, "range": [0, 1]},
+        {"type": "scatter", "mode": "lines", "name": t("share answered"), "x": x, "y": result.curve_answered.tolist(),
+         "hovertemplate": t("threshold %{x:.2f}: answers %{y:.1%}<extra></extra>"),
+         "line": {"color": "#1f77b4"}},
+        {"type": "scatter", "mode": "lines", "name": t("accuracy of those answered"), "x": x, "y": accuracy,
+         "hovertemplate": t("threshold %{x:.2f}: %{y:.2%} right<extra></extra>"), "line": {"color": "#2ca02c"}}],
+        "layout": layout(300, t("What a confidence threshold buys and costs"), top=30,
+                         xaxis={"title": {"text": t("answer only when at least this sure")}, "range": [0, 1]},
                          yaxis={"tickformat": ".0%"}, legend={"orientation": "h", "y": -0.3},
                          shapes=[{"type": "line", "x0": result.threshold, "x1": result.threshold, "y0": 0, "y1": 1,
                                   "yref": "paper", "line": {"color": "#d62728", "dash": "dash"}}])}

@@ -11,7 +11,8 @@ from pathlib import Path
 import streamlit as st
 from babel.core import Locale
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent
+from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui.identity import browser_key
 
@@ -85,6 +86,8 @@ def language() -> str:
     """This browser's language: a `lang=` in the link (kept for the session), else its choice in the
     picker, else its Accept-Language, else its navigator's language, else English. Never process-wide:
     two browsers on one server read two languages at once."""
+    if get_script_run_ctx(suppress_warning=True) is None:  # outside a page run (a plain test): the source language
+        return SOURCE
     state = st.session_state
     if (asked := _known(st.query_params.get("lang"))) is not None:
         state[URL_LANG] = asked
@@ -110,9 +113,10 @@ def N_(msgid: str) -> str:
     return msgid
 
 
-def num(value: float, digits: int = 2) -> str:
-    """A number as this browser's language writes it, with `digits` decimals ("0,9913" in Spanish)."""
-    pattern = "#,##0" + ("." + "0" * digits if digits > 0 else "")
+def num(value: float, digits: int = 2, trim: bool = False) -> str:
+    """A number as this browser's language writes it, with `digits` decimals ("0,9913" in Spanish); with
+    `trim`, at most `digits` (1.25 and 3, not 1.25 and 3.00)."""
+    pattern = "#,##0" + ("." + ("#" if trim else "0") * digits if digits > 0 else "")
     return format_decimal(value, format=pattern, locale=language())
 
 
@@ -124,6 +128,12 @@ def pct(value: float, digits: int = 2) -> str:
     if digits > 0:  # the locale's pattern with `digits` decimals after its last integer digit
         pattern = re.sub(r"0(?=[^0]*$)", "0." + "0" * digits, pattern, count=1)
     return format_percent(value, format=pattern, locale=lang)
+
+
+def plotly_separators() -> str:
+    """Plotly's `separators` for this browser's language: its decimal mark, then its thousands mark."""
+    lang = language()
+    return get_decimal_symbol(lang) + get_group_symbol(lang)
 
 
 def choose_language() -> None:

@@ -13,6 +13,7 @@ from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
 from mnist_core.net.pictures import gallery_image, weight_grid
 from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
+from ui.i18n import N_, num, t
 
 ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
 
@@ -46,7 +47,7 @@ def paused_line(snap: Snapshot) -> None:
     if snap.status == RUNNING and snap.paused is not None:
         st.warning(snap.paused.text)
     elif snap.status == RUNNING and snap.delay:
-        st.caption(f"Slow motion: {snap.delay:g} s between batches.")
+        st.caption(t("Slow motion: {seconds} s between batches.", seconds=num(snap.delay, 3, trim=True)))
 
 
 def controls_bar(job: TrainingJob, snap: Snapshot, who: str) -> None:
@@ -55,24 +56,25 @@ def controls_bar(job: TrainingJob, snap: Snapshot, who: str) -> None:
         return
     cols = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
     if snap.paused is None:
-        cols[0].button("Pause", key="c_pause", on_click=send, args=(job, who, Control("pause")))
+        cols[0].button(t("Pause"), key="c_pause", on_click=send, args=(job, who, Control("pause")))
     else:
-        cols[0].button("Resume", key="c_resume", type="primary", on_click=send, args=(job, who, Control("resume")))
-    cols[1].button("Step", key="c_step", on_click=send, args=(job, who, Control("step")),
-                   help="Train one batch, then pause again")
-    cols[2].button("+1 epoch", key="c_epoch", on_click=send, args=(job, who, Control("epoch")),
-                   help="Train to the end of this epoch, then pause again")
-    cols[3].slider("Slow motion: seconds between batches", 0.0, MAX_DELAY, float(snap.delay), 0.1, key="c_delay",
+        cols[0].button(t("Resume"), key="c_resume", type="primary", on_click=send, args=(job, who, Control("resume")))
+    cols[1].button(t("Step"), key="c_step", on_click=send, args=(job, who, Control("step")),
+                   help=t("Train one batch, then pause again"))
+    cols[2].button(t("+1 epoch"), key="c_epoch", on_click=send, args=(job, who, Control("epoch")),
+                   help=t("Train to the end of this epoch, then pause again"))
+    cols[3].slider(t("Slow motion: seconds between batches"), 0.0, MAX_DELAY, float(snap.delay), 0.1, key="c_delay",
                    on_change=lambda: send(job, who, Control("delay", value=st.session_state.c_delay)))
     if st.session_state.get("t_control_error"):
         st.error(st.session_state["t_control_error"])
     if snap.refused:
-        st.error(f"Not changed: {snap.refused}")
+        st.error(t("Not changed: {reason}", reason=snap.refused))
 
 
-LIVE_WIDGETS = [("lr", "learning rate", 1e-5, 10.0, "%.5f"), ("momentum", "momentum", 0.0, 0.99, "%.2f"),
-                ("weight_decay", "weight decay", 0.0, 1.0, "%.5f"), ("dropout", "dropout", 0.01, 0.95, "%.2f"),
-                ("augment", "augmentation", 0.0, 2.0, "%.2f"), ("batch_size", "batch size", 1, 60000, "%d")]
+LIVE_WIDGETS = [("lr", N_("learning rate"), 1e-5, 10.0, "%.5f"), ("momentum", N_("momentum"), 0.0, 0.99, "%.2f"),
+                ("weight_decay", N_("weight decay"), 0.0, 1.0, "%.5f"),
+                ("dropout", N_("dropout"), 0.01, 0.95, "%.2f"),
+                ("augment", N_("augmentation"), 0.0, 2.0, "%.2f"), ("batch_size", N_("batch size"), 1, 60000, "%d")]
 
 
 def follow_run(key: str, now: float, changes: int) -> None:
@@ -92,7 +94,7 @@ def live_settings(job: TrainingJob, snap: Snapshot, who: str) -> None:
     """Settings the owner changes while the run trains, from the next batch (batch size: the next epoch)."""
     if snap.status != RUNNING or snap.halted:
         return
-    with st.expander("Change settings while it trains", expanded=snap.paused is not None):
+    with st.expander(t("Change settings while it trains"), expanded=snap.paused is not None):
         cols = st.columns(len(LIVE_WIDGETS))
         for col, (name, label, low, high, fmt) in zip(cols, LIVE_WIDGETS, strict=True):
             run_value = snap.lr if name == "lr" and snap.lr else getattr(snap.config, name)
@@ -100,12 +102,13 @@ def live_settings(job: TrainingJob, snap: Snapshot, who: str) -> None:
             key = f"c_set_{name}"
             follow_run(key, now, len(snap.changes))
             built_without = name == "dropout" and snap.config.dropout == 0
-            value = col.number_input(label, low, high, format=fmt, key=key, disabled=built_without,
-                                     help="This network was built without dropout layers" if built_without else None)
-            if col.button("Apply", key=f"c_apply_{name}", disabled=built_without) and value != now:
+            value = col.number_input(t(label), low, high, format=fmt, key=key, disabled=built_without,
+                                     help=t("This network was built without dropout layers") if built_without
+                                     else None)
+            if col.button(t("Apply"), key=f"c_apply_{name}", disabled=built_without) and value != now:
                 send(job, who, Control.set(name, value))
-        st.caption("A change of the learning rate, momentum or batch size holds the learning rate from then on "
-                   "(the schedule ends, or it would undo the change). Each change is marked on the charts.")
+        st.caption(t("A change of the learning rate, momentum or batch size holds the learning rate from then on "
+                     "(the schedule ends, or it would undo the change). Each change is marked on the charts."))
 
 
 def step_panel(snap: Snapshot) -> None:
@@ -113,25 +116,31 @@ def step_panel(snap: Snapshot) -> None:
     look = snap.look
     if snap.paused is None or look is None:
         return
-    st.subheader(f"The next step up close: batch {look.batch + 1} of epoch {look.epoch}")
-    st.markdown(f"**{look.batch_size} digits** as the network sees them (after augmentation), learning rate "
-                f"**{look.lr:.3g}**. Now it answers **{look.right_now} of {len(look.labels)}** right, loss "
-                f"**{look.loss_now:.4f}**; after this one step: **{look.right_after}** right, loss "
-                f"**{look.loss_after:.4f}**.")
-    captions = [f"{a}" + ("" if a == y else f" (is {y})") for a, y in zip(look.answers_now, look.labels, strict=True)]
+    st.subheader(t("The next step up close: batch {batch} of epoch {epoch}", batch=look.batch + 1,
+                   epoch=look.epoch))
+    lr = f"{look.lr:.3g}"  # three significant digits, as the engine writes a learning rate
+    st.markdown(t("**{size} digits** as the network sees them (after augmentation), learning rate **{lr}**. Now it "
+                  "answers **{right} of {total}** right, loss **{loss}**; after this one step: **{right_after}** "
+                  "right, loss **{loss_after}**.", size=look.batch_size, lr=lr, right=look.right_now,
+                  total=len(look.labels), loss=num(look.loss_now, 4), right_after=look.right_after,
+                  loss_after=num(look.loss_after, 4)))
+    captions = [str(a) if a == y else t("{answer} (is {digit})", answer=a, digit=y)
+                for a, y in zip(look.answers_now, look.labels, strict=True)]
     st.image(gallery_image(look.images[:64], captions[:64]) if len(look.images) else np.zeros((1, 1)),
-             caption="The batch's digits with the network's answer now", output_format="PNG")
+             caption=t("The batch's digits with the network's answer now"), output_format="PNG")
     rows = []
     for i, unit in enumerate(look.units):
         rows.append((unit, look.change_size[i]))
+    # Built before the caption's t(): Babel does not extract a t() nested in another's arguments.
+    units = ", ".join(t("{unit} (change {size})", unit=u, size=format(c, ".2g")) for u, c in rows)
     picture = np.concatenate([look.weights_now, look.gradient, look.weights_after])  # (3U, 28, 28)
     st.image(weight_grid(picture, columns=len(look.units), scale=3), output_format="PNG",
-             caption="First-layer units " + ", ".join(f"{u} (change {c:.2g})" for u, c in rows)
-             + ": weights now (top), the gradient (middle), weights after the step (bottom)")
-    st.dataframe([{"layer": layer.name, "gradient size": f"{layer.grad_norm:.3g}",
-                   "update / weight": f"{layer.update_ratio:.2g}"} for layer in look.layers], hide_index=True)
-    st.caption("Update / weight: how much one step moves a layer's weights relative to their size; around 1e-3 "
-               "is healthy, 1e-1 means the learning rate is too high.")
+             caption=t("First-layer units {units}: weights now (top), the gradient (middle), weights after the "
+                       "step (bottom)", units=units))
+    st.dataframe([{t("layer"): layer.name, t("gradient size"): f"{layer.grad_norm:.3g}",
+                   t("update / weight"): f"{layer.update_ratio:.2g}"} for layer in look.layers], hide_index=True)
+    st.caption(t("Update / weight: how much one step moves a layer's weights relative to their size; around 1e-3 "
+                 "is healthy, 1e-1 means the learning rate is too high."))
 
 
 def health_words(job: TrainingJob, snap: Snapshot, who: str, mine: bool) -> None:
@@ -150,15 +159,18 @@ def health_words(job: TrainingJob, snap: Snapshot, who: str, mine: bool) -> None
 def experiments_list(start) -> None:
     """The ready experiments: each starts in one click (`start(experiment)`) and has a link to hand out."""
     base = (st.context.url or "").split("?")[0]
-    with st.expander("Experiments to try", expanded=False):
+    with st.expander(t("Experiments to try"), expanded=False):
         for experiment in EXPERIMENTS.values():
             cols = st.columns([3, 1], vertical_alignment="center")
             cols[0].markdown(f"**{experiment.title}** · {experiment.look}  \n"
                              f"`{experiment_link(experiment, base)}`")
-            cols[1].button("Start", key=f"x_{experiment.key}", on_click=start, args=(experiment,))
+            cols[1].button(t("Start"), key=f"x_{experiment.key}", on_click=start, args=(experiment,))
 
 
 def experiment_note(experiment: Experiment) -> None:
-    extra = f" Slow motion: {experiment.delay:g} s between batches." if experiment.delay else ""
-    then = f" Afterwards: {experiment.then}." if experiment.then else ""
-    st.info(f"**Experiment: {experiment.title}.** {experiment.look}{extra}{then}")
+    parts = [t("**Experiment: {title}.** {look}", title=experiment.title, look=experiment.look)]
+    if experiment.delay:
+        parts.append(t("Slow motion: {seconds} s between batches.", seconds=num(experiment.delay, 3, trim=True)))
+    if experiment.then:
+        parts.append(t("Afterwards: {then}.", then=experiment.then))
+    st.info(" ".join(parts))  # whole sentences, each translated on its own
