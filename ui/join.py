@@ -13,6 +13,7 @@ from streamlit import config
 
 from mnist_core.classroom.addresses import Addresses, qr_png, SETTING, student_addresses
 from ui import keys
+from ui.i18n import t
 
 JOIN_QR_PX = 520  # the join panel's code on a projector: ~1/3 of the wall, read from the back row
 LINK_QR_PX = 132  # beside a share link: scanned from a screen nearby
@@ -42,17 +43,18 @@ def share_link(job_id: str) -> None:
     addresses = app_addresses()
     link = addresses.link(job=job_id)
     text, code = st.columns([4, 1], vertical_alignment="center")
-    text.markdown(f"Share this run (read-only): <span data-testid='share-link'>`{link}`</span>",
-                  unsafe_allow_html=True)
+    marked = f"<span data-testid='share-link'>`{link}`</span>"  # the link as tests and the QR code find it
+    text.markdown(t("Share this run (read-only): {link}", link=marked), unsafe_allow_html=True)
     if not addresses.reachable:
-        text.caption(f"No network address found for this machine: set {SETTING} to the address students open.")
+        text.caption(t("No network address found for this machine: set {setting} to the address students open.",
+                       setting=SETTING))
     with code:
         qr(link, LINK_QR_PX, "share-qr")
 
 
-@st.dialog("Join the class", width="large")
 def join_dialog() -> None:
-    join_panel()
+    """The join panel in a dialog, titled in this browser's language (so made per run, not at import)."""
+    st.dialog(t("Join the class"), width="large")(join_panel)()
 
 
 def join_panel() -> None:
@@ -60,14 +62,15 @@ def join_panel() -> None:
     addresses = app_addresses()
     st.markdown(f"<div style='font-size:2.4rem;font-weight:700;word-break:break-all' data-testid='join-address'>"
                 f"{html.escape(addresses.main)}</div>", unsafe_allow_html=True)
-    st.markdown("Open this address on your laptop or phone, or scan the code; then choose a nickname "
-                "(the sidebar's **Choose a nickname**) and open **Draw**.")
+    st.markdown(t("Open this address on your laptop or phone, or scan the code; then choose a nickname "
+                  "(the sidebar's **Choose a nickname**) and open **Draw**."))
     qr(addresses.main, JOIN_QR_PX, "join-qr")
     if len(addresses.urls) > 1:
-        st.caption("This machine has other addresses too: " + ", ".join(f"`{u}`" for u in addresses.urls[1:]))
+        st.caption(t("This machine has other addresses too: {addresses}",
+                     addresses=", ".join(f"`{u}`" for u in addresses.urls[1:])))
     if not addresses.reachable:
-        st.warning(f"This machine has no network address another device can open. Connect it to the "
-                   f"classroom's network, or set {SETTING} to the address students open.")
+        st.warning(t("This machine has no network address another device can open. Connect it to the "
+                     "classroom's network, or set {setting} to the address students open.", setting=SETTING))
 
 
 def projector_on() -> bool:
@@ -100,16 +103,16 @@ def classroom_controls() -> None:
     if projector_on():
         st.html(PROJECTOR_STYLE)
         left, right = st.columns([5, 1])
-        right.button("Leave projector mode", key="projector_off", on_click=_set_projector, args=(False,))
-        left.button("Show how to join", key="join_open_projected", icon=":material/qr_code_2:",
+        right.button(t("Leave projector mode"), key="projector_off", on_click=_set_projector, args=(False,))
+        left.button(t("Show how to join"), key="join_open_projected", icon=":material/qr_code_2:",
                     on_click=st.session_state.update, kwargs={"_join_asked": True})
     else:
         with st.sidebar:
-            st.button("Show how to join", key="join_open", icon=":material/qr_code_2:", width="stretch",
-                      help="The address and a QR code for the projector: students open it on their own devices",
+            st.button(t("Show how to join"), key="join_open", icon=":material/qr_code_2:", width="stretch",
+                      help=t("The address and a QR code for the projector: students open it on their own devices"),
                       on_click=st.session_state.update, kwargs={"_join_asked": True})
-            st.toggle("Projector mode", key="projector_toggle", value=False,
+            st.toggle(t("Projector mode"), key="projector_toggle", value=False,
                       on_change=lambda: _set_projector(bool(st.session_state.get("projector_toggle"))),
-                      help="Large type, no sidebar: for the projected tab (its link gets ?projector=1)")
+                      help=t("Large type, no sidebar: for the projected tab (its link gets ?projector=1)"))
     if st.session_state.pop("_join_asked", False):
         join_dialog()
