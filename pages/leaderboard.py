@@ -23,6 +23,7 @@ from mnist_core.classroom.leaderboard import (
     store_signature,
     TestScores,
 )
+from mnist_core.classroom.nicknames import COMMAND_LINE, NO_NICKNAME, SHIPPED
 from mnist_core.classroom.scoring import Examples
 from mnist_core.net.data import MnistDataError
 from mnist_core.storage.models import StoreError
@@ -30,6 +31,7 @@ from ui.browser import is_teacher
 from ui.caches import collection_part
 from ui.current_model import current_model
 from ui.engine import classroom, dataset, job_registry, model_store, nicknames
+from ui.i18n import decimal_mark, N_, t
 from ui.tables import with_dashes
 from ui.widgets import Notice
 
@@ -39,6 +41,7 @@ PICK = "lb_pick"  # the key of the model row picked (by a click on the table or 
 NOTICE = Notice("lb_notice")  # what the teacher's last Hide or Show again did, said after the rerun
 
 
+# (A cache's spinner text is fixed when the module loads: it stays English, see README, Languages.)
 @st.cache_data(max_entries=1024, show_spinner="Scoring a model on the MNIST test set (once per model)…")
 def measured_test(hide_id: str, created: str, _name: str) -> TestScores:
     """Test scores of a model whose history has none, once per model version (the name is not the key:
@@ -73,10 +76,11 @@ def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
     try:
         _, held = collection_part(name, "held")  # read once per version of the collection (ui/caches.py)
     except (OSError, ValueError) as e:
-        return {}, f"Class handwriting: the class collection **{name}** cannot be read ({e})."
+        return {}, t("Class handwriting: the class collection **{name}** cannot be read ({reason}).", name=name,
+                     reason=e)
     if not len(held):
-        return {}, (f"Class handwriting: the class collection **{name}** has no held-out drawings yet "
-                    "(one drawing in five is kept aside for scoring).")
+        return {}, t("Class handwriting: the class collection **{name}** has no held-out drawings yet (one "
+                     "drawing in five is kept aside for scoring).", name=name)
     key, scores = examples_key(held), {}
     for model in models:
         try:
@@ -85,13 +89,48 @@ def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
             continue
         if accuracy is not None:
             scores[model.key] = accuracy
-    return scores, (f"Class handwriting: accuracy on the {len(held)} held-out drawings of the class collection "
-                    f"**{name}** (drawings no training on it has seen).")
+    return scores, t("Class handwriting: accuracy on the {count} held-out drawings of the class collection "
+                     "**{name}** (drawings no training on it has seen).", count=len(held), name=name)
 
 
 def owner_labels() -> Callable[[Entry], str]:
     """Who an entry is by: the nickname its trainer chose (all read once here), or what kind of model it is."""
-    return functools.partial(owner_label, nickname=nicknames().all().get)
+    label = functools.partial(owner_label, nickname=nicknames().all().get)
+
+    def who(entry: Entry) -> str:
+        found = label(entry)
+        # The engine's own words (not a nickname a student chose) in this browser's language.
+        engine_words = entry.builtin or not entry.owner_tag or found == NO_NICKNAME
+        return t(OWNER_WORDS[found]) if engine_words and found in OWNER_WORDS else found
+    return who
+
+
+# The engine's words for who a model is by, and its orders, in this browser's language (the engine stays English).
+OWNER_WORDS = {SHIPPED: N_("shipped with the app"), COMMAND_LINE: N_("command line"),
+               NO_NICKNAME: N_("(no nickname)")}
+SORT_LABELS = {"MNIST test accuracy": N_("MNIST test accuracy"), "class handwriting accuracy":
+               N_("class handwriting accuracy"), "training time (shortest)": N_("training time (shortest)"),
+               "newest": N_("newest"), "name": N_("name")}
+
+# Each column's title, marked for translation; rows are built with these English names, shown translated.
+HEADERS = {"name": N_("name"), "MNIST test accuracy": N_("MNIST test accuracy"), "by": N_("by"),
+           "progress": N_("progress"), "hidden": N_("hidden"), "live test F1": N_("live test F1"),
+           "seconds so far": N_("seconds so far"), "layers": N_("layers"), "optimizer": N_("optimizer"),
+           "augment": N_("augment"), "drawn": N_("drawn"), "batch": N_("batch"), "dropout": N_("dropout"),
+           "changed live": N_("changed live"), "class handwriting": N_("class handwriting"),
+           "test F1": N_("test F1"), "epochs": N_("epochs"), "training s": N_("training s"), "date": N_("date")}
+
+
+def header(column: str) -> str:
+    return t(HEADERS[column]) if column in HEADERS else column
+
+
+def shown_table(rows: list[dict], formats: dict[str, str], config: dict):
+    """The rows (English column names) as a table with its titles in this browser's language, its decimals
+    with the language's mark, and `config` keyed to match."""
+    rows = [{header(k): v for k, v in row.items()} for row in rows]
+    return (with_dashes(rows, {header(k): f for k, f in formats.items()}, decimal=decimal_mark()),
+            {header(k): c for k, c in config.items()})
 
 
 def settings_row(entry: Entry) -> dict:
@@ -99,7 +138,8 @@ def settings_row(entry: Entry) -> dict:
             "batch": entry.batch_size, "dropout": entry.dropout, "changed live": entry.changes}
 
 
-CHANGED = st.column_config.TextColumn(width="large", help="Settings changed while it trained (Train page, live)")
+def changed_column():
+    return st.column_config.TextColumn(width="large", help=t("Settings changed while it trained (Train page, live)"))
 
 
 def percent(share: float | None) -> float | None:
@@ -107,31 +147,32 @@ def percent(share: float | None) -> float | None:
 
 
 # A short title: with it, a phone's 390 px show the name and the accuracy (the key columns) side by side.
-ACCURACY = st.column_config.Column("accuracy", help="on the MNIST test set")
+def accuracy_column():
+    return st.column_config.Column(t("accuracy"), help=t("on the MNIST test set"))
 
 
 def hidden_mark(entry: Entry, hidden: HiddenView, show_hidden: bool) -> dict:
     """The teacher's view of hidden entries: a column beside the name (students never get them)."""
-    return {"hidden": "hidden" if hidden.hides(entry.hide_id, entry.builtin) else ""} if show_hidden else {}
+    return {"hidden": t("hidden") if hidden.hides(entry.hide_id, entry.builtin) else ""} if show_hidden else {}
 
 
 def runs_table(runs: list[Entry], hidden: HiddenView, show_hidden: bool, who: Callable[[Entry], str]) -> None:
     shown = [r for r in runs if show_hidden or not hidden.hides(r.hide_id, r.builtin)]
     if not shown:
-        st.caption("No run is training right now.")
+        st.caption(t("No run is training right now."))
         return
     rows = []
     for run in shown:
-        where = (f"waiting ({run.queue_position} in line)" if run.status == "queued"
-                 else f"epoch {run.epochs} of {run.last_epoch}")
+        where = (t("waiting ({position} in line)", position=run.queue_position) if run.status == "queued"
+                 else t("epoch {epoch} of {epochs}", epoch=run.epochs, epochs=run.last_epoch))
         # The key columns first: on a phone only the first few fit.
         rows.append({"name": run.name, "MNIST test accuracy": percent(run.test_accuracy), "by": who(run),
                      "progress": where, **hidden_mark(run, hidden, show_hidden),
                      "live test F1": run.test_f1, "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
-    st.container(key="lb_runs").dataframe(
-        with_dashes(rows, {"MNIST test accuracy": "{:.2f}%", "live test F1": "{:.4f}"}), hide_index=True,
-        column_config={"live test F1": st.column_config.Column(help="after its last finished epoch"),
-                       "MNIST test accuracy": ACCURACY, "changed live": CHANGED})
+    table, config = shown_table(rows, {"MNIST test accuracy": "{:.2f}%", "live test F1": "{:.4f}"},
+                                {"live test F1": st.column_config.Column(help=t("after its last finished epoch")),
+                                 "MNIST test accuracy": accuracy_column(), "changed live": changed_column()})
+    st.container(key="lb_runs").dataframe(table, hide_index=True, column_config=config)
 
 
 def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
@@ -140,7 +181,7 @@ def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
     models = [m for m in models if show_hidden or not hidden.hides(m.hide_id, m.builtin)]
     on_class, about_class = class_scores(models)
     orders = [o for o in SORTS if about_class or o != "class handwriting accuracy"]
-    by = st.selectbox("Rank by", orders, key="lb_sort")
+    by = st.selectbox(t("Rank by"), orders, key="lb_sort", format_func=lambda o: t(SORT_LABELS[o]))
     shown = sort_entries(models, by, on_class)
     rows = []
     for rank, model in enumerate(shown, 1):
@@ -159,11 +200,11 @@ def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
         if rows_selected:
             st.session_state[PICK] = keys[rows_selected[0]]
 
-    st.dataframe(with_dashes(rows, {"MNIST test accuracy": "{:.2f}%", "class handwriting": "{:.2f}%",
-                                    "test F1": "{:.4f}"}),
-                 hide_index=True, key=table, on_select=picked, selection_mode="single-row",
-                 column_config={"#": st.column_config.NumberColumn(width=40), "MNIST test accuracy": ACCURACY,
-                                "changed live": CHANGED})
+    data, config = shown_table(rows, {"MNIST test accuracy": "{:.2f}%", "class handwriting": "{:.2f}%",
+                                      "test F1": "{:.4f}"},
+                               {"#": st.column_config.NumberColumn(width=40), "MNIST test accuracy": accuracy_column(),
+                                "changed live": changed_column()})
+    st.dataframe(data, hide_index=True, key=table, on_select=picked, selection_mode="single-row", column_config=config)
     if about_class:
         st.caption(about_class)
     return shown
@@ -175,10 +216,11 @@ def open_panel(shown: list[Entry], who: Callable[[Entry], str]) -> None:
     if st.session_state.get(PICK) not in by_key:
         st.session_state[PICK] = None
     left, middle, right = st.columns([3, 1, 1], vertical_alignment="bottom")
-    key = left.selectbox("Open a model", list(by_key), key=PICK, index=None, placeholder="click a row, or pick here",
-                         format_func=lambda k: f"{by_key[k].name}  ·  by {who(by_key[k])}")
-    for column, label, page in ((middle, "Open in Mistakes", "pages/mistakes.py"),
-                                (right, "Open in Inside", "pages/inside.py")):
+    key = left.selectbox(t("Open a model"), list(by_key), key=PICK, index=None,
+                         placeholder=t("click a row, or pick here"),
+                         format_func=lambda k: t("{name}  ·  by {owner}", name=by_key[k].name, owner=who(by_key[k])))
+    for column, label, page in ((middle, t("Open in Mistakes"), "pages/mistakes.py"),
+                                (right, t("Open in Inside"), "pages/inside.py")):
         if column.button(label, disabled=key is None, key=f"lb_{page}"):
             try:
                 current_model().choose(by_key[key].name)
@@ -191,30 +233,38 @@ def open_panel(shown: list[Entry], who: Callable[[Entry], str]) -> None:
 def operator_panel(entries: list[Entry], hidden_ids: HiddenView, hidden: HiddenEntries,
                    who: Callable[[Entry], str]) -> None:
     """The teacher hides an entry from the board (a model, or a run and the model it makes), or shows it again."""
-    with st.expander("Teacher: hide an entry", key="lb_operator"):
+    def entry_label(k: str) -> str:
+        entry = by_key[k]
+        hidden_now = entry.hide_id in hidden_ids.ids
+        words = dict(name=entry.name, owner=who(entry))
+        if entry.kind == "run":
+            return t("{name} (run) by {owner}  · hidden", **words) if hidden_now else \
+                t("{name} (run) by {owner}", **words)
+        return t("{name} (model) by {owner}  · hidden", **words) if hidden_now else \
+            t("{name} (model) by {owner}", **words)
+
+    with st.expander(t("Teacher: hide an entry"), key="lb_operator"):
         by_key = {e.key: e for e in entries}
-        key = st.selectbox("Entry", list(by_key), key="lb_hide_pick", format_func=lambda k: (
-            f"{by_key[k].name} ({'run' if by_key[k].kind == 'run' else 'model'}) by {who(by_key[k])}"
-            + ("  · hidden" if by_key[k].hide_id in hidden_ids.ids else "")))
+        key = st.selectbox(t("Entry"), list(by_key), key="lb_hide_pick", format_func=entry_label)
         if key is None:
             return
         entry = by_key[key]
         is_hidden = entry.hide_id in hidden_ids.ids
-        if st.button("Show again" if is_hidden else "Hide", key="lb_hide"):
+        if st.button(t("Show again") if is_hidden else t("Hide"), key="lb_hide"):
             try:
                 (hidden.show if is_hidden else hidden.hide)(entry.hide_id, is_teacher())
             except StoreError as e:
                 st.error(str(e))
                 return
-            NOTICE.say(f"{'Shown' if is_hidden else 'Hidden'}: {entry.name}.")
+            NOTICE.say(t("Shown: {name}.", name=entry.name) if is_hidden else t("Hidden: {name}.", name=entry.name))
             st.rerun()
-        st.caption("Students never see hidden entries; hiding changes no model.")
+        st.caption(t("Students never see hidden entries; hiding changes no model."))
 
 
 def render() -> None:
-    st.title("Leaderboard")
-    st.caption("Every model on this server and every run training now. Click a column's title to sort by it; "
-               "click a row to open that model in Mistakes or Inside.")
+    st.title(t("Leaderboard"))
+    st.caption(t("Every model on this server and every run training now. Click a column's title to sort by it; "
+                 "click a row to open that model in Mistakes or Inside."))
     store = model_store()
     registry, _ = job_registry()
     hidden = HiddenEntries(store)
@@ -223,7 +273,7 @@ def render() -> None:
         st.warning(hidden_ids.problem[:1].upper() + hidden_ids.problem[1:] + ".")
     NOTICE.show()
     teacher = is_teacher()
-    show_hidden = teacher and st.toggle("Show hidden entries", key="lb_show_hidden")
+    show_hidden = teacher and st.toggle(t("Show hidden entries"), key="lb_show_hidden")
     signature = store_signature(store)
     runs = live_entries(registry.active_snapshots(), registry.store.owners.tag)
     running = {r.key for r in runs}
@@ -234,20 +284,20 @@ def render() -> None:
         # A run started or ended, or a model was saved, renamed, deleted or hidden: redraw the whole board.
         if {r.key for r in now} != running or store_signature(store) != signature:
             st.rerun(scope="app")
-        st.subheader("Training now")
+        st.subheader(t("Training now"))
         runs_table(now, hidden_ids, show_hidden, owner_labels())
 
     live_view()
-    st.subheader("Models")
+    st.subheader(t("Models"))
     models = saved_entries(store)
     who = owner_labels()
     shown = models_table(models, hidden_ids, show_hidden, who)
     if shown:
         open_panel(shown, who)
     elif models and teacher:  # every model hidden
-        st.info(f"All {len(models)} models are hidden: *Show hidden entries* lists them.")
+        st.info(t("All {count} models are hidden: *Show hidden entries* lists them.", count=len(models)))
     else:
-        st.info("No models yet: train one on the Train page.")
+        st.info(t("No models yet: train one on the Train page."))
     if teacher:
         operator_panel(runs + models, hidden_ids, hidden, who)
 

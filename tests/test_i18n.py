@@ -160,3 +160,24 @@ def test_the_app_shows_its_navigation_and_sidebar_in_the_links_language(env):
     assert not at.exception
     assert at.sidebar.selectbox(key="language_picker").value == "es"
     assert at.sidebar.selectbox(key="language_picker").label == "Idioma"
+
+
+def test_the_leaderboard_in_french_titles_its_table_and_writes_decimals_with_a_comma(env):
+    at = AppTest.from_file(str(PROJECT / "pages" / "leaderboard.py"), default_timeout=30)
+    at.query_params["lang"] = "fr"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Classement"
+    assert [s.value for s in at.subheader] == ["En cours d'entraînement", "Modèles"]
+    assert at.selectbox(key="lb_sort").label == "Classer par"
+    assert at.selectbox(key="lb_sort").options[0] == "exactitude au test MNIST"
+    table = at.dataframe[0].value
+    assert {"nom", "par", "F1 au test"} <= set(table.columns)
+
+
+def test_tables_write_their_scores_with_the_languages_decimal_mark():
+    from ui.tables import with_dashes
+
+    shown = with_dashes([{"a": 99.125, "b": None}], {"a": "{:.2f}%", "b": "{:.4f}"}, decimal=",").to_html()
+    assert "99,12%" in shown or "99,13%" in shown
+    assert "—" in shown

@@ -130,6 +130,11 @@ def pct(value: float, digits: int = 2) -> str:
     return format_percent(value, format=pattern, locale=lang)
 
 
+def decimal_mark() -> str:
+    """This browser's language's decimal mark ("," in French, Spanish and Italian)."""
+    return get_decimal_symbol(language())
+
+
 def plotly_separators() -> str:
     """Plotly's `separators` for this browser's language: its decimal mark, then its thousands mark."""
     lang = language()
