@@ -20,6 +20,7 @@ from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, coverage_figure, layout
 from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
+from ui.i18n import num, pct, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
 
@@ -62,18 +63,18 @@ def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[st
     return pick
 
 
-def scores_panel(result: Evaluation, accuracy: str = "Test accuracy",
-                 misread: str = "Misclassified test digits") -> None:
+def scores_panel(result: Evaluation, accuracy: str | None = None, misread: str | None = None) -> None:
+    """The set's scores (`accuracy` and `misread` title two of them; else the MNIST test set's titles)."""
     columns = st.columns(3)
-    columns[0].metric(accuracy, f"{result.accuracy:.2%}")
-    columns[1].metric("Macro-F1", f"{result.macro_f1:.4f}")
-    columns[2].metric(misread, f"{len(result.mistakes):,}")
+    columns[0].metric(accuracy or t("Test accuracy"), pct(result.accuracy))
+    columns[1].metric(t("Macro-F1"), num(result.macro_f1, 4))
+    columns[2].metric(misread or t("Misclassified test digits"), num(len(result.mistakes), 0))
     if len(result.covered) < 10:
-        st.caption("Macro-F1 and the table cover the digits this set holds: "
-                   + ", ".join(map(str, result.covered.tolist())) + ".")
-    st.dataframe([{"digit": d, "precision": round(float(result.precision[d]), 4),
-                   "recall": round(float(result.recall[d]), 4), "F1": round(float(result.f1[d]), 4),
-                   "support": int(result.support[d])} for d in result.covered.tolist()], hide_index=True)
+        st.caption(t("Macro-F1 and the table cover the digits this set holds: {digits}.",
+                     digits=", ".join(map(str, result.covered.tolist()))))
+    st.dataframe([{t("digit"): d, t("precision"): round(float(result.precision[d]), 4),
+                   t("recall"): round(float(result.recall[d]), 4), "F1": round(float(result.f1[d]), 4),
+                   t("support"): int(result.support[d])} for d in result.covered.tolist()], hide_index=True)
 
 
 @st.fragment
@@ -212,21 +213,20 @@ def collection_panel(name: str) -> None:
         return
     st.caption(f"**{name}** on the {len(seen)} {'held-out' if part == 'held' else ''} drawings of **{collection}** "
                f"({PARTS[part]}), read as the Draw page reads them.".replace("  ", " "))
-    scores_panel(result, "Accuracy on our handwriting", "Misread drawings")
+    scores_panel(result, t("Accuracy on our handwriting"), t("Misread drawings"))
     confusion_panel(result)
     pictures = (seen.images * 255).round().astype(np.uint8)
     gallery_panel(result, pictures, "drawing")
-    st.subheader("Confidence, with its price")
+    st.subheader(t("Confidence, with its price"))
     confidence_panel(result, pictures, "these drawings", "m_class_cover")
 
 
 def render() -> None:
-    st.title("Where the network goes wrong")
+    st.title(t("Where the network goes wrong"))
     name = model_picker()
     changes_caption(name)
-    source = st.radio("Scored on", ["test", "collection"], horizontal=True, key="m_source",
-                      format_func={"test": "the MNIST test set",
-                                   "collection": "our handwriting (a drawing collection)"}.get)
+    sources = {"test": t("the MNIST test set"), "collection": t("our handwriting (a drawing collection)")}
+    source = st.radio(t("Scored on"), list(sources), horizontal=True, key="m_source", format_func=sources.get)
     if source == "collection":
         collection_panel(name)
         return
@@ -236,8 +236,8 @@ def render() -> None:
     except MnistDataError as e:
         st.warning(data_problem(e))
         return
-    mistakes_tab, confidence_tab, compare_tab, data_tab = st.tabs(["Mistakes", "Confidence", "Compare two models",
-                                                                   "Dataset"])
+    mistakes_tab, confidence_tab, compare_tab, data_tab = st.tabs([t("Mistakes"), t("Confidence"),
+                                                                   t("Compare two models"), t("Dataset")])
     with mistakes_tab:
         scores_panel(result)
         confusion_panel(result)

@@ -181,3 +181,15 @@ def test_tables_write_their_scores_with_the_languages_decimal_mark():
     shown = with_dashes([{"a": 99.125, "b": None}], {"a": "{:.2f}%", "b": "{:.4f}"}, decimal=",").to_html()
     assert "99,12%" in shown or "99,13%" in shown
     assert "—" in shown
+
+
+def test_the_mistakes_page_in_spanish_titles_its_tabs_and_scores(env):
+    at = AppTest.from_file(str(PROJECT / "pages" / "mistakes.py"), default_timeout=60)
+    at.query_params["lang"] = "es"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Dónde se equivoca la red"
+    assert [tab.label for tab in at.tabs][:4] == ["Errores", "Confianza", "Comparar dos modelos", "Conjunto de datos"]
+    assert at.selectbox(key="model_picker").label == "Modelo"
+    accuracy = at.metric[0]
+    assert accuracy.label == "Exactitud en la prueba" and "," in accuracy.value and "." not in accuracy.value

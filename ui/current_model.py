@@ -14,6 +14,7 @@ from ui import keys
 from ui.browser import is_teacher, owner
 from ui.caches import loaded_model, model_version
 from ui.engine import job_registry, model_store
+from ui.i18n import t
 from ui.models import model_names
 
 
@@ -108,7 +109,7 @@ def current_model() -> CurrentModel:
     return current_models().of(owner())
 
 
-def model_picker(label: str = "Model") -> str:
+def model_picker(label: str | None = None) -> str:
     """A select box of the stored models, set to (and setting) the current model; says when the chosen
     model is gone. The choice is made in the widget's callback, which runs before any script does: a page
     switch clicked right after a pick (which interrupts the rerun that would have read the box) keeps it."""
@@ -116,8 +117,8 @@ def model_picker(label: str = "Model") -> str:
     model = current_model()
     current = model.name()
     if missing := model.missing():
-        st.info(f"Your model **{missing}** is no longer in the store (deleted or replaced by its owner); "
-                f"using **{current}**.")
+        st.info(t("Your model **{missing}** is no longer in the store (deleted or replaced by its owner); using "
+                  "**{current}**.", missing=missing, current=current))
     key = "model_picker"
     # The box shows the current model, whichever page or browser tab changed it last.
     st.session_state[key] = current if current in names else names[0]
@@ -128,7 +129,7 @@ def model_picker(label: str = "Model") -> str:
         except StoreError as e:  # damaged since it was listed
             st.session_state["model_picker_error"] = str(e)
 
-    chosen = st.selectbox(label, names, key=key, on_change=picked)
+    chosen = st.selectbox(label or t("Model"), names, key=key, on_change=picked)
     if error := st.session_state.pop("model_picker_error", None):
         st.error(error)
         return current
