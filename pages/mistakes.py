@@ -20,12 +20,16 @@ from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, coverage_figure, layout
 from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
-from ui.i18n import num, pct, t
+from ui.i18n import N_, num, pct, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
 
 PAGE_SIZE = 60
 COMPARE_PAGE = 40  # digits per page in each half of Compare two models
+# The engine's orders (ORDERS), as the page shows them in this browser's language.
+ORDER_LABELS = {"confidence": N_("most confident mistakes first"),
+                "true_probability": N_("least probability given to the true digit first"),
+                "index": N_("by index in the test set")}
 
 
 def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[str], columns: int,
@@ -82,29 +86,30 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
     """A fragment: changing a filter, the order, the page or the pick reruns only the gallery."""
     any_digit = [None, *range(10)]
     left, middle, right = st.columns(3)
-    true_digit = left.selectbox("True digit", any_digit, format_func=lambda d: "any" if d is None else str(d),
+    anything = t("any")
+    true_digit = left.selectbox(t("True digit"), any_digit, format_func=lambda d: anything if d is None else str(d),
                                 key="m_true")
-    predicted = middle.selectbox("Predicted digit", any_digit, format_func=lambda d: "any" if d is None else str(d),
-                                 key="m_pred")
-    order = right.selectbox("Order", list(ORDERS), format_func=ORDERS.get, key="m_order")
+    predicted = middle.selectbox(t("Predicted digit"), any_digit,
+                                 format_func=lambda d: anything if d is None else str(d), key="m_pred")
+    order = right.selectbox(t("Order"), list(ORDERS), format_func=lambda o: t(ORDER_LABELS[o]), key="m_order")
     chosen = select_mistakes(result, true_digit, predicted, order)
     if not len(chosen):
-        st.info("No mistakes with these filters.")
+        st.info(t("No mistakes with these filters."))
         return
     pages = -(-len(chosen) // PAGE_SIZE)
-    page = st.number_input(f"Page (of {pages})", 1, pages, 1, key="m_page") if pages > 1 else 1
+    page = st.number_input(t("Page (of {pages})", pages=pages), 1, pages, 1, key="m_page") if pages > 1 else 1
     shown = chosen[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     captions = [f"{result.labels[i]} -> {result.preds[i]} {result.confidence[i]:.0%}" for i in shown]
     clicked = clickable_gallery(images[shown], shown, captions, 10, "m_gallery")
     if clicked is not None and clicked in shown:
         st.session_state["m_pick"] = clicked
-    st.caption(f"{len(chosen)} mistakes; shown {len(shown)}: true -> predicted, with the model's confidence. "
-               "Click a digit to look closer.")
-    pick = st.selectbox("Look closer at", shown.tolist(), key="m_pick",
+    st.caption(t("{count} mistakes; shown {shown}: true -> predicted, with the model's confidence. Click a digit "
+                 "to look closer.", count=len(chosen), shown=len(shown)))
+    pick = st.selectbox(t("Look closer at"), shown.tolist(), key="m_pick",
                         format_func=lambda i: f"{what} #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
     left, right = st.columns([1, 2])
     left.image(pixels_image(images[pick], 8), caption=f"{'test digit' if what == 'test' else what} #{pick}")
-    if left.button("Look inside: why this answer?", icon=":material/biotech:", key="m_inside"):
+    if left.button(t("Look inside: why this answer?"), icon=":material/biotech:", key="m_inside"):
         # A test digit by its index; a drawing as the Draw page's newest drawing.
         st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test" else
                                 {INSIDE_SOURCE: "drawing", DRAWN: images[pick] / 255.0})
@@ -113,7 +118,7 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
                                   "marker": {"color": ["#cb181d" if d == result.preds[pick] else
                                                        "#238b45" if d == result.labels[pick] else "#9ecae1"
                                                        for d in range(10)]}}],
-                        "layout": layout(260, "Probabilities (red: its answer, green: the truth)", top=30,
+                        "layout": layout(260, t("Probabilities (red: its answer, green: the truth)"), top=30,
                                          xaxis={"dtick": 1}, yaxis={"range": [0, 1], "tickformat": ".0%"})},
                        key="m_probs", config={"displayModeBar": False})
 
@@ -121,45 +126,52 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
 def compare_panel(name: str, result: Evaluation, images: np.ndarray) -> None:
     others = model_names(besides=name)
     if not others:
-        st.caption("Train another model to compare it with this one.")
+        st.caption(t("Train another model to compare it with this one."))
         return
-    other = st.selectbox("Compare with", others, key="m_other")
+    other = st.selectbox(t("Compare with"), others, key="m_other")
     other_result = evaluation_of(other)
     only_this, only_other = disagreements(result, other_result)
-    st.markdown(f"**{name}** gets {len(only_this)} digits right that **{other}** gets wrong; "
-                f"**{other}** gets {len(only_other)} right that **{name}** gets wrong.")
+    st.markdown(t("**{name}** gets {count} digits right that **{other}** gets wrong; **{other}** gets "
+                  "{count_other} right that **{name}** gets wrong.", name=name, other=other, count=len(only_this),
+                  count_other=len(only_other)))
     for side, (right_by, wrong_by, wrong_preds, indices) in enumerate((
             (name, other, other_result.preds, only_this), (other, name, result.preds, only_other))):
         if not len(indices):
             continue
-        st.markdown(f"**Right by {right_by}, wrong by {wrong_by}**: {len(indices)} digits, {COMPARE_PAGE} a page")
+        st.markdown(t("**Right by {right}, wrong by {wrong}**: {count} digits, {per_page} a page", right=right_by,
+                      wrong=wrong_by, count=len(indices), per_page=COMPARE_PAGE))
         pages = -(-len(indices) // COMPARE_PAGE)
-        page = st.number_input(f"Page (of {pages})", 1, pages, 1, key=f"m_compare_page_{side}") if pages > 1 else 1
+        page = st.number_input(t("Page (of {pages})", pages=pages), 1, pages, 1,
+                               key=f"m_compare_page_{side}") if pages > 1 else 1
         shown = indices[(page - 1) * COMPARE_PAGE: page * COMPARE_PAGE]
         first = (page - 1) * COMPARE_PAGE + 1
         st.image(gallery_image(images[shown], [f"#{i}: {result.labels[i]}->{wrong_preds[i]}" for i in shown]),
                  output_format="JPEG",
-                 caption=f"{first}-{first + len(shown) - 1}: {len(shown)} of {len(indices)}. Under each: the test "
-                         f"digit's number, its true digit -> what {wrong_by} answered")
+                 caption=t("{first}-{last}: {shown} of {count}. Under each: the test digit's number, its true "
+                           "digit -> what {wrong} answered", first=first, last=first + len(shown) - 1,
+                           shown=len(shown), count=len(indices), wrong=wrong_by))
 
 
 def dataset_panel() -> None:
     data = dataset()
-    split = st.radio("Set", ["training", "test"], horizontal=True, key="m_split")
+    splits = {"training": t("training"), "test": t("test")}
+    split = st.radio(t("Set"), list(splits), horizontal=True, key="m_split", format_func=splits.get)
     images, labels = (data.train_images, data.train_labels) if split == "training" else \
         (data.test_images, data.test_labels)
     counts = np.bincount(labels, minlength=10)
     st.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": counts.tolist(), "text": counts.tolist(),
                                "textposition": "outside"}],
-                     "layout": layout(260, f"Digits in the {split} set ({len(labels):,})", top=30,
+                     "layout": layout(260, t("Digits in the training set ({count})", count=num(len(labels), 0))
+                                      if split == "training" else
+                                      t("Digits in the test set ({count})", count=num(len(labels), 0)), top=30,
                                       xaxis={"dtick": 1})}, key="m_counts", config={"displayModeBar": False})
-    start = st.number_input("First image", 0, len(labels) - 60, 0, step=60, key="m_start")
+    start = st.number_input(t("First image"), 0, len(labels) - 60, 0, step=60, key="m_start")
     window = np.arange(start, start + 60)
     st.image(gallery_image(images[window], [f"#{i}: {labels[i]}" for i in window]), output_format="JPEG")
 
 
 def confusion_panel(result: Evaluation) -> None:
-    normalised = st.toggle("Row-normalised (share of each true digit)", key="m_normalised")
+    normalised = st.toggle(t("Row-normalised (share of each true digit)"), key="m_normalised")
     clicked = st.plotly_chart(confusion_figure(result, normalised), key="m_confusion", on_select="rerun",
                               selection_mode="points", config={"displayModeBar": False})
     points = clicked.selection.points if clicked is not None else []
@@ -172,19 +184,19 @@ def confusion_panel(result: Evaluation) -> None:
 def confidence_panel(result: Evaluation, images: np.ndarray, what: str, key: str) -> None:
     """A confidence threshold with its price: how much is answered, how much of that is right, the curve,
     and the errors made with over 90% confidence."""
-    threshold = st.slider("Answer only when at least this sure", 0.0, 1.0, 0.9, 0.01, key=f"{key}_threshold")
+    threshold = st.slider(t("Answer only when at least this sure"), 0.0, 1.0, 0.9, 0.01, key=f"{key}_threshold")
     figures = coverage(result.probs, result.labels, threshold)
     st.markdown(f"<div data-testid='coverage-{key}'>{figures.sentence(what)}.</div>", unsafe_allow_html=True)
     st.plotly_chart(coverage_figure(figures), key=f"{key}_curve", config={"displayModeBar": False})
     errors = figures.confident_errors
-    st.markdown(f"**{len(errors)} very confident errors** (wrong, and over 90% sure)"
-                + (":" if len(errors) else "."))
+    st.markdown(t("**{count} very confident errors** (wrong, and over 90% sure):", count=len(errors)) if len(errors)
+                else t("**{count} very confident errors** (wrong, and over 90% sure).", count=len(errors)))
     if len(errors):
         shown = errors[:PAGE_SIZE]
         st.image(gallery_image(images[shown], [f"#{i}: {result.labels[i]}→{result.preds[i]} "
                                                 f"{result.confidence[i]:.0%}" for i in shown]), output_format="JPEG",
-                 caption="true → read, and how sure" + (f" (the {PAGE_SIZE} surest)" if len(errors) > PAGE_SIZE
-                                                        else ""))
+                 caption=t("true → read, and how sure (the {count} surest)", count=PAGE_SIZE)
+                 if len(errors) > PAGE_SIZE else t("true → read, and how sure"))
 
 
 PARTS = {"held": "held-out part (never trained on)", "all": "all of it", "learn": "part to learn from"}
