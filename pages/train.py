@@ -23,13 +23,14 @@ from mnist_core.net.data import download, find_data_dir, missing_files, MnistDat
 from mnist_core.net.device import available_devices, DeviceError
 from mnist_core.net.experiments import Experiment, experiment_from_query, EXPERIMENTS
 from mnist_core.net.model import ACTIVATIONS, layers_label
-from mnist_core.net.pictures import gallery_image, weight_grid
+from mnist_core.net.pictures import gallery_image
 from mnist_core.net.train import preview
 from mnist_core.runs.child import start_child_server
 from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
 from mnist_core.storage.models import StoreError
 from ui import keys
 from ui.browser import current_job, may_change, owner
+from ui.caches import weights_png
 from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_figure, spread_figure
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
@@ -211,7 +212,7 @@ def weights_panel(snap: Snapshot) -> None:
     """What the first layer is learning."""
     if snap.weights is not None:
         shown = snap.weights[:LIVE_UNITS]
-        st.image(weight_grid(shown, columns=12, scale=2), output_format="PNG",
+        st.image(weights_png(shown, columns=12, scale=2),
                  caption=t("The first {shown} of {units} first-layer units as they learn: each unit's weights as "
                            "a 28×28 picture (red: ink there excites it, blue: inhibits it)", shown=len(shown),
                            units=len(snap.weights)))

@@ -157,6 +157,15 @@ def test_a_live_change_acts_from_the_next_batch_and_is_in_the_history(tiny):
     assert [c.change for c in changed] == trainer.changes and changed[1].settings["momentum"] == 0.5
 
 
+def test_a_change_that_arrives_twice_is_one_change(tiny):
+    # A fix button's click delivered twice (a fragment's rerun and the click's): one mark, not "0.3 → 0.3".
+    script = Script({(1, 6): [Control.set("lr", 0.3), Control.set("lr", 0.3)], (1, 9): [Control.set("lr", 0.3)]})
+    trainer = Trainer(TrainConfig(**FAST), tiny)
+    trainer.train(controls=script.live())
+    assert [(c.setting, c.new) for c in trainer.changes] == [("lr", 0.3)]
+    assert len(script.of(Changed)) == 1
+
+
 def test_dropout_augmentation_and_batch_size_change_live(tiny):
     script = Script({(1, 2): [Control.set("dropout", 0.5), Control.set("augment", 0.0),
                               Control.set("batch_size", 50)], (1, 3): [Control("pause")]},

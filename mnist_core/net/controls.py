@@ -252,6 +252,8 @@ class LiveControls:
                 if self.paused:
                     self._send_look(trainer)
             case "set":
+                if control.setting in LIVE_SETTINGS and trainer.current(control.setting) == control.value:
+                    return  # already so (a click that arrived twice): no change to record or mark
                 try:
                     change = trainer.change(control.setting, control.value, self.position)
                     self.tell(Changed(change, trainer.live_settings()))

@@ -155,6 +155,8 @@ def nbytes_of(value: object) -> int:
     a Projection's points and neighbours. What BytesLRU charges for it."""
     if isinstance(value, np.ndarray):
         return value.nbytes
+    if isinstance(value, bytes):
+        return len(value)
     if isinstance(value, (tuple, list)):
         return sum(nbytes_of(v) for v in value)
     if isinstance(value, Projection):

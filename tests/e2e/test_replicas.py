@@ -69,7 +69,7 @@ def test_a_share_link_opened_on_the_other_replica_shows_the_run(replicas, browse
     job = re.search(r"job=([\w-]+)", teacher.url).group(1)
 
     student.goto(f"{second.url}?job={job}")
-    student.get_by_text("You are watching someone else's run (read-only).").wait_for()
+    student.get_by_text("You are watching someone else's run (read-only).").wait_for(timeout=120_000)  # Ray, loaded
     student.get_by_role("heading", name=re.compile("on-ray")).wait_for()
     student.get_by_text(re.compile(r"saved as on-ray")).wait_for(timeout=180_000)
     ARTIFACTS.mkdir(exist_ok=True)
