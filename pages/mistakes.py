@@ -199,7 +199,7 @@ def confidence_panel(result: Evaluation, images: np.ndarray, what: str, key: str
                  if len(errors) > PAGE_SIZE else t("true → read, and how sure"))
 
 
-PARTS = {"held": "held-out part (never trained on)", "all": "all of it", "learn": "part to learn from"}
+PARTS = {"held": N_("held-out part (never trained on)"), "all": N_("all of it"), "learn": N_("part to learn from")}
 
 
 def collection_panel(name: str) -> None:
@@ -208,23 +208,26 @@ def collection_panel(name: str) -> None:
     names = collections().visible_names(owner(), is_teacher())  # the class's and this browser's own only
     choices = ([open_name] if open_name in names else []) + [n for n in names if n != open_name]
     if not choices:
-        st.info("No drawing collections yet: the teacher opens a class collection on the Class page, and "
-                "students add drawings on the Draw page.")
+        st.info(t("No drawing collections yet: the teacher opens a class collection on the Class page, and "
+                  "students add drawings on the Draw page."))
         return
     left, right = st.columns(2)
-    collection = left.selectbox("Collection", choices, key="m_collection")
-    part = right.selectbox("Part", list(PARTS), format_func=PARTS.get, key="m_part")
+    collection = left.selectbox(t("Collection"), choices, key="m_collection")
+    part = right.selectbox(t("Part"), list(PARTS), format_func=lambda p: t(PARTS[p]), key="m_part")
     try:
         drawings, seen = collection_part(collection, part)
         result = collection_evaluation(name, collection, part)
     except ClassError:
-        st.info(f"No drawings in the {PARTS[part]} of **{collection}** yet.")
+        st.info(t("No drawings in the {part} of **{collection}** yet.", part=t(PARTS[part]), collection=collection))
         return
     except (ValueError, OSError) as e:
-        st.error(f"The collection cannot be read: {e}")
+        st.error(t("The collection cannot be read: {reason}", reason=e))
         return
-    st.caption(f"**{name}** on the {len(seen)} {'held-out' if part == 'held' else ''} drawings of **{collection}** "
-               f"({PARTS[part]}), read as the Draw page reads them.".replace("  ", " "))
+    words = dict(name=name, count=len(seen), collection=collection, part=t(PARTS[part]))
+    st.caption(t("**{name}** on the {count} held-out drawings of **{collection}** ({part}), read as the Draw page "
+                 "reads them.", **words) if part == "held" else
+               t("**{name}** on the {count} drawings of **{collection}** ({part}), read as the Draw page reads them.",
+                 **words))
     scores_panel(result, t("Accuracy on our handwriting"), t("Misread drawings"))
     confusion_panel(result)
     pictures = (seen.images * 255).round().astype(np.uint8)
