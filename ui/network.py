@@ -1,8 +1,11 @@
-"""The network lit up: a Plotly node-link picture of the whole MLP for one digit (the input as a small
-image, each layer's nodes shaded by activation, the strongest edges coloured push / hold back), and the
-panel of one clicked unit. Used on Draw (beside the answer) and in Inside."""
+"""The network lit up: a node-link picture of the whole MLP for one digit (the input as a small image, each
+layer's nodes shaded by activation, the strongest edges coloured push / hold back), and the panel of one
+clicked unit. Inside draws it with Plotly (a click opens a node's panel); Draw, on every stroke, as the same
+picture in SVG with a hover text per node (Plotly's figure checks alone took ~10 ms of server CPU a stroke)."""
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import streamlit as st
@@ -10,14 +13,16 @@ import streamlit as st
 from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
 from mnist_core.net.maths import layer_maths
 from mnist_core.net.model import layer_name, MLP, weight_images
-from mnist_core.net.pictures import gallery_image, weight_grid
+from mnist_core.net.pictures import data_uri, gallery_image, pixels_image, weight_grid
 from ui.caches import loaded_model
-from ui.charts import layout
+from ui.charts import layout, unchecked
 from ui.engine import dataset
 
 PUSH_COLOUR, HOLD_COLOUR = "#d62728", "#1f77b4"  # red pushes a unit up, blue holds it back (as the weight pictures)
 INPUT_LEFT, INPUT_WIDTH = -1.3, 1.0  # where the 28x28 input sits, in the figure's x units (a layer is 1 apart)
 EDGE_WIDTHS = (0.6, 1.4, 2.6)  # the weakest, middle and strongest third of a layer's shown edges
+NODE_SHADES = ((0.0, (0xf7, 0xfb, 0xff)), (0.4, (0x6b, 0xae, 0xd6)), (1.0, (0x08, 0x30, 0x6b)))  # low -> high output
+Y_RANGE = (-0.03, 1.14)  # the figure's y axis: the layers in [0, 1], their names above
 
 
 @st.cache_resource(max_entries=4)
@@ -42,6 +47,86 @@ def _pixel_place(pixel: int) -> tuple[float, float]:
     """Where pixel (row, col) = divmod(pixel, 28) sits on the input image."""
     row, col = divmod(pixel, 28)
     return INPUT_LEFT + (col + 0.5) / 28 * INPUT_WIDTH, 1 - (row + 0.5) / 28
+
+
+def _edge_bands(edges: list) -> list[tuple[str, float, list]]:
+    """A layer's shown edges as (colour, width, edges) groups: by sign, then by third of their size."""
+    if not edges:
+        return []
+    sizes = np.abs([e.contribution for e in edges])
+    bands = np.searchsorted(np.quantile(sizes, [1 / 3, 2 / 3]), sizes)
+    return [(colour, width, [e for e, b in zip(edges, bands, strict=True) if e.sign == sign and b == band])
+            for sign, colour in (("push", PUSH_COLOUR), ("hold back", HOLD_COLOUR))
+            for band, width in enumerate(EDGE_WIDTHS)]
+
+
+def _hex(rgb: tuple[int, ...]) -> str:
+    return "#" + "".join(f"{c:02x}" for c in rgb)
+
+
+def _shade(value: float) -> str:
+    """A node's fill for its output relative to its layer's highest, in [0, 1] (NODE_SHADES, linear)."""
+    value = min(1.0, max(0.0, value))
+    for (a, low), (b, high) in zip(NODE_SHADES, NODE_SHADES[1:], strict=False):
+        if value <= b:
+            f = (value - a) / (b - a)
+            return _hex(tuple(round(lo + f * (hi - lo)) for lo, hi in zip(low, high, strict=True)))
+    return _hex(NODE_SHADES[-1][1])
+
+
+def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str:
+    """The same picture as network_figure, as one SVG for an HTML block: no figure object to build and
+    check, nothing for the browser to load; each node's numbers in its hover text (<title>)."""
+    x0, x1 = INPUT_LEFT - 0.05, len(graph.layers) + 0.75
+    sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
+
+    def px(x: float) -> float:
+        return 10 + (x - x0) * sx
+
+    def py(y: float) -> float:
+        return 30 + (Y_RANGE[1] - y) * sy
+
+    places = _positions(graph)
+    ink = data_uri(pixels_image(graph.image, 1, grid=False))
+    parts = [f"<svg data-testid='network-svg' viewBox='0 0 {width} {height}' width='100%' "
+             f"style='max-width:{width}px;font-family:sans-serif' xmlns='http://www.w3.org/2000/svg'>",
+             f"<image href='{ink}' x='{px(INPUT_LEFT):.1f}' y='{py(1):.1f}' width='{INPUT_WIDTH * sx:.1f}' "
+             f"height='{sy:.1f}' preserveAspectRatio='none' style='image-rendering:pixelated'>"
+             "<title>input pixels: the ink the network reads</title></image>"]
+    for i, edges in enumerate(graph.edges):
+        for colour, line, band in _edge_bands(edges):
+            segments = []
+            for edge in band:
+                start = _pixel_place(edge.source) if i == 0 else places[i - 1][edge.source]
+                end = places[i][edge.target]
+                segments.append(f"M{px(start[0]):.1f} {py(start[1]):.1f}L{px(end[0]):.1f} {py(end[1]):.1f}")
+            if segments:
+                parts.append(f"<path d='{''.join(segments)}' stroke='{colour}' stroke-width='{line}' "
+                             "stroke-opacity='0.45' fill='none'/>")
+    for layer in graph.layers:
+        output = layer.name == "output"
+        values = np.array([n.a for n in layer.nodes])
+        top = float(values.max()) if len(values) and values.max() > 0 else 1.0
+        parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
+        for n in layer.nodes:
+            x, y = places[layer.layer][n.unit]
+            hover = (f"{layer.name} · unit {n.unit}" + (f" (digit {n.unit})" if output else "")
+                     + f"&#10;z = {n.z:+.3f}&#10;bias = {n.bias:+.3f}&#10;"
+                     + (f"p = {n.a:.1%}" if output else f"a = {n.a:.3f}"))
+            parts.append(f"<circle cx='{px(x):.1f}' cy='{py(y):.1f}' r='{8 if output else 4.5}' "
+                         f"fill='{_shade(n.a / top)}'><title>{hover}</title></circle>")
+            if output:
+                parts.append(f"<text x='{px(x) + 11:.1f}' y='{py(y) + 4:.1f}' font-size='12' fill='#444' "
+                             f"stroke='none'>{n.unit}: {n.a:.0%}</text>")
+        parts.append("</g>")
+    notes = [(INPUT_LEFT + INPUT_WIDTH / 2, "input", "28×28")] + [
+        (layer.layer + 1.0, layer.name, f"top {len(layer.nodes)} of {layer.size}" if layer.hidden_count
+         else f"{layer.size} units") for layer in graph.layers]
+    for x, first, second in notes:
+        parts.append(f"<text data-note='{html.escape(first)}' x='{px(x):.1f}' y='{py(1.07) - 5:.1f}' font-size='11' "
+                     f"text-anchor='middle' fill='#444'>{html.escape(first)}"
+                     f"<tspan x='{px(x):.1f}' dy='13'>{html.escape(second)}</tspan></text>")
+    return "".join(parts) + "</svg>"
 
 
 def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
@@ -90,7 +175,7 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
             "unselected": {"marker": {"opacity": 1}, "textfont": {"color": "#444"}},
             "selected": {"marker": {"opacity": 1}},
             "marker": {"size": 16 if output else 9, "color": (values / top).clip(0, 1).tolist(), "cmin": 0, "cmax": 1,
-                       "colorscale": [[0, "#f7fbff"], [0.4, "#6baed6"], [1, "#08306b"]],
+                       "colorscale": [[at, _hex(rgb)] for at, rgb in NODE_SHADES],
                        "line": {"width": 0.8, "color": "#555"}}})
     notes = [{"x": layer.layer + 1.0, "y": 1.07, "showarrow": False, "font": {"size": 11},
               "text": f"{layer.name}<br>" + (f"top {len(layer.nodes)} of {layer.size}" if layer.hidden_count
@@ -100,12 +185,12 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
     return {"data": traces, "layout": layout(
         height, None, top=30, annotations=notes, clickmode="event+select", dragmode=False, hovermode="closest",
         xaxis={"visible": False, "range": [INPUT_LEFT - 0.05, len(graph.layers) + 0.75], "fixedrange": True},
-        yaxis={"visible": False, "range": [-0.03, 1.14], "fixedrange": True}, plot_bgcolor="#fff")}
+        yaxis={"visible": False, "range": list(Y_RANGE), "fixedrange": True}, plot_bgcolor="#fff")}
 
 
 def show_network(graph: NetworkGraph, key: str, height: int = 460, clickable: bool = True) -> tuple[int, int] | None:
     """Draw the figure; with `clickable`, return the (layer, unit) of a clicked node (None if none)."""
-    figure = network_figure(graph, height)
+    figure = unchecked(network_figure(graph, height))
     if not clickable:
         st.plotly_chart(figure, key=key, config={"displayModeBar": False})
         return None

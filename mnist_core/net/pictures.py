@@ -1,7 +1,11 @@
 """Pictures for people, as uint8 RGB arrays: enlarged digits, thumbnails, galleries in one image,
-diverging colour maps of weights and saliency, and digits as text for hover labels."""
+diverging colour maps of weights and saliency, digits as text for hover labels, and a picture as a PNG
+data URI (inline in a page's HTML: no media file to store, hash and fetch)."""
 
 from __future__ import annotations
+
+import base64
+import io
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -18,6 +22,14 @@ def pixels_image(image: np.ndarray, scale: int = 10, grid: bool = True) -> np.nd
         rgb[::scale, :, :] = (200, 200, 230)
         rgb[:, ::scale, :] = (200, 200, 230)
     return rgb
+
+
+def data_uri(picture: np.ndarray) -> str:
+    """A uint8 RGB (or grey) picture as a PNG `data:` URI, compressed for speed (these are small, made on
+    every stroke): what an <img> in the page's HTML shows without another request to the server."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
 def thumbnail(image: np.ndarray, size: int = 112) -> np.ndarray:
