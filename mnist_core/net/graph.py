@@ -84,6 +84,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
     linears = model.linear_layers()
     depth = len(model.hidden)
     probs = torch.softmax(sums[-1][0][0], 0)
+    folded = folded_first_layer(model)  # once: it scales the whole first weight matrix
     layers, shown_units = [], []
     for i, (z, a) in enumerate(sums):
         z, a = z[0], (probs if i == depth else a[0])
@@ -91,7 +92,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
             shown = torch.sort(torch.topk(a, max_nodes).indices).values  # the most active, in unit order
         else:
             shown = torch.arange(len(a))
-        bias = linears[i].bias if i else folded_first_layer(model)[1]
+        bias = linears[i].bias if i else folded[1]
         # Plain lists first: indexing a tensor one number at a time cost more than the forward pass (py-spy,
         # the Draw page builds this on every stroke).
         units, zs, biases, outs = shown.tolist(), z[shown].tolist(), bias[shown].tolist(), a[shown].tolist()
@@ -101,7 +102,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
     edges = []
     for i in range(depth + 1):
         if i == 0:
-            weight = folded_first_layer(model)[0]  # (H0, 784)
+            weight = folded[0]  # (H0, 784)
             below = pixels.reshape(784)
             sources = torch.arange(784)
         else:
