@@ -14,7 +14,7 @@ from mnist_core.net.device import available_devices
 from mnist_core.net.evaluate import predict_probs, read_digit, Reading
 from mnist_core.net.graph import network_graph
 from mnist_core.net.model import layers_label
-from mnist_core.net.pictures import data_uri, pixels_image, thumbnail
+from mnist_core.net.pictures import data_uri, pixels_image, pixels_svg, thumbnail
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.storage.drawings import Drawing
 from mnist_core.storage.files import os_error_text
@@ -74,8 +74,8 @@ def steps_html(reading: Reading) -> str:
 
 def seen_html(reading: Reading) -> str:
     """What the network sees (28 x 28, enlarged with its pixel grid) and the last step's caption."""
-    return (f"<div data-testid='network-sees'><img src='{data_uri(pixels_image(reading.steps.output, 8))}' "
-            f"alt='what the network sees' style='max-width:100%'><p style='{CAPTION};text-align:center;"
+    return (f"<div data-testid='network-sees'>{pixels_svg(reading.steps.output, 8, 'what the network sees')}"
+            f"<p style='{CAPTION};text-align:center;"
             f"margin:0.25rem 0 0'>{html.escape(reading.steps.captions()[-1])}</p></div>")
 
 
