@@ -124,9 +124,17 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
         # The Inside page looks at the newest drawing.
         st.session_state.update({DRAWN: reading.steps.output, INSIDE_SOURCE: "drawing"})
     # Each part one HTML block with its pictures inline: a stroke's rerun builds a few elements, not twenty,
-    # and stores no media file for the browser to fetch (tests/test_pages.py counts them).
+    # and stores no media file for the browser to fetch (tests/test_draw_elements.py counts them).
     network_view, answer = st.columns([1, 2])
-    answer.markdown(answer_html(reading, threshold, marker, source), unsafe_allow_html=True)
+    body = answer_html(reading, threshold, marker, source)
+    if network:
+        # The whole network lit up for this drawing, under the answer; fewer edges than in Inside keep it light.
+        graph = network_graph(model, reading.steps.output, max_edges=DRAW_EDGES)
+        body += (f"<div data-testid='draw-network' style='margin-top:1rem'>{network_svg(graph, height=340)}"
+                 f"<p style='{CAPTION};margin:0'>The network for this drawing: darker nodes fire more; red lines "
+                 "push, blue hold back. Hover a node for its numbers; Inside → Network to click one.</p></div>")
+    # In Markdown's HTML, not st.html: st.html's sanitiser drops SVG.
+    answer.markdown(body, unsafe_allow_html=True)
     network_view.markdown(seen_html(reading), unsafe_allow_html=True)
     network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
     st.markdown(steps_html(reading), unsafe_allow_html=True)
@@ -138,15 +146,6 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
         right.markdown(f"Without MNIST-style preprocessing the network reads **{int(probs.argmax())}** "
                        f"({probs.max():.0%} sure). An MLP has no notion of *where*: every pixel is its own input, "
                        "so a digit off-centre or at another size lights up inputs it never saw lit in training.")
-    if network:
-        # The whole network lit up for this drawing, beside the answer and sent after the rest of the reading;
-        # fewer edges than in Inside keep it light.
-        graph = network_graph(model, reading.steps.output, max_edges=DRAW_EDGES)
-        # In Markdown's HTML, not st.html: st.html's sanitiser drops SVG.
-        answer.markdown(f"<div data-testid='draw-network'>{network_svg(graph, height=340)}<p style='{CAPTION};"
-                        "margin:0'>The network for this drawing: darker nodes fire more; red lines push, blue hold "
-                        "back. Hover a node for its numbers; Inside → Network to click one.</p></div>",
-                        unsafe_allow_html=True)
 
 
 @st.cache_resource(max_entries=16)
@@ -358,27 +357,27 @@ def render() -> None:
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
                               width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas",
                               initial_drawing=st.session_state.get("d_initial"))
-            answer = st.container()
-        top = results.container()
-        with results:
-            upload = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp",
-                                                                               "webp", "tif", "tiff"],
-                                      key=f"d_upload_{st.session_state.get('d_upload_round', 0)}")
-        image, source = chosen_input(drawn, upload, top, st.session_state.get("d_restored"))
+        # The upload as its box left it, read before the box is drawn under the reading: no container kept
+        # in between for the reading (every element is work per stroke for the server).
+        upload_key = f"d_upload_{st.session_state.get('d_upload_round', 0)}"
+        upload = st.session_state.get(upload_key)
+        image, source = chosen_input(drawn, upload, results, st.session_state.get("d_restored"))
         reading = read_digit(model, image) if image is not None else None
         if drawn is not None and drawn.image_data is not None:  # the canvas sent a change: kept for later
             empty = image is None or source != "your drawing"
             keep_drawing(None if empty else getattr(drawn, "json_data", None), None if empty else image,
                          None if empty or reading is None else reading.steps.output)
-        with answer:
+        with pad:
             if reading is not None:
                 compact_answer(reading)
             class_panel(image)
-        with top:
+        with results:
             if image is None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
                 reading_panel(reading, image, model, threshold, compare, source, network)
+            st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp", "webp",
+                                                                      "tif", "tiff"], key=upload_key)
         collection_panel(image, model, (meta.name, meta.created, device))
 
     with area:
