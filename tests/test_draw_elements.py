@@ -14,8 +14,8 @@ from .helpers import draw_seven, PROJECT
 
 # The fragment's elements for a drawing read (its answer, what the network sees, the steps, the network):
 # raise it only for something new the page shows, never for the same things in more elements.
-DRAWING_BUDGET = 18
-BLANK_BUDGET = 10  # an empty canvas: the pad, the upload, the hint
+DRAWING_BUDGET = 15
+BLANK_BUDGET = 8  # an empty canvas: the pad, the upload, the hint
 
 
 def draw_page() -> AppTest:
