@@ -6,11 +6,15 @@ Starts `streamlit run app.py` on a free loopback port with its own empty model s
 Each student opens the Draw page the way Chromium does (a `rerun_script` BackMsg naming the page), then
 every 2 s sends a new real MNIST test digit as the canvas widget's value (the JSON the drawable canvas
 sends on mouse-up: the fabric.js drawing and a PNG data URL) and times send -> the ForwardMsg that
-carries the predicted digit, checking it. K of the students first open Train and click Train (the
-recommended preset, 1 epoch), keeping the page's live fragment polling as the browser would, and wait
-for "saved". --cold sends every join at once to a server no one has opened yet. Prints one JSON object, with
-the server's memory after the warm-up and at the end (`server_rss_mb_warm`, `server_rss_mb`). Through
-`python -m mnist_core serve`, give --url and --server-pids (it prints them); each student keeps its own cookies.
+carries the predicted digit, checking it, then fetches the pictures that answer shows (`/media/...`,
+one HTTP request each, as Chromium does right after, on the server's same event loop). K of the
+students first open Train and click Train (the recommended preset, 1 epoch), keeping the page's live
+fragment polling as the browser would, and wait for "saved". --cold sends every join at once to a
+server no one has opened yet. Prints one JSON object, with the server's memory after the warm-up and
+at the end (`server_rss_mb_warm`, `server_rss_mb`). Through `python -m mnist_core serve`, give --url
+and --server-pids (it prints them); each student keeps its own cookies.
+--baseline DIR runs the same class a second time against `streamlit run app.py` from DIR (a git worktree
+of an older commit) and prints both, side by side, with the ratio of their server CPU per answer.
 Loopback only; every loop is bounded; the server it started is stopped by PID.
 """
 
@@ -123,6 +127,7 @@ class Tally:
     errors: list[str] = field(default_factory=list)
     join_failures: list[str] = field(default_factory=list)
     wrong: int = 0
+    pictures: int = 0  # /media pictures fetched after the answers
     runs_queued: int = 0
     runs_saved: int = 0
     runs_failed: int = 0
@@ -136,8 +141,10 @@ class Session:
     """One simulated browser tab: sends BackMsgs, reads ForwardMsgs, remembers widgets, fragments and the
     messages the server lets it cache (it sends their hashes back, as the browser does)."""
 
-    def __init__(self, ws, url: str, query: str = "") -> None:
-        self.ws, self.url, self.query = ws, url, query
+    def __init__(self, ws, url: str, query: str = "", base: str = "", cookies: str = "") -> None:
+        self.ws, self.url, self.query, self.base, self.cookies = ws, url, query, base, cookies
+        self.fetches: list[asyncio.Task] = []  # the pictures the browser fetches, this answer's
+        self.fetched = 0
         self.page_hash = ""
         self.widgets: dict[str, object] = {}  # element kind + label/key -> widget id
         self.fragment_of: dict[str, str] = {}  # widget id -> id of the fragment that drew it
@@ -227,6 +234,10 @@ class Session:
             self.texts.append(element.alert.body)
         elif kind == "exception":
             self.exceptions.append(f"{element.exception.type}: {element.exception.message}")
+        elif kind == "imgs":
+            for picture in element.imgs.imgs:
+                if picture.url.startswith("/media/"):  # a data: URI is in the message already
+                    self.fetches.append(asyncio.get_running_loop().create_task(self._fetch(picture.url)))
         elif kind == "bidi_component":
             self.widgets["canvas"] = element.bidi_component.id
             self.fragment_of[element.bidi_component.id] = delta.fragment_id
@@ -234,6 +245,32 @@ class Session:
             self.widgets[f"button:{element.button.label}"] = element.button.id
         elif kind == "number_input":
             self.widgets[f"number:{element.number_input.label}"] = element.number_input.id
+
+    async def _fetch(self, path: str) -> None:
+        """GET one picture as the browser does (its own connection, the page's cookies); a failed fetch is
+        an exception of this session's answer."""
+        host, port = urllib.parse.urlparse(self.base).hostname, urllib.parse.urlparse(self.base).port
+        prefix = urllib.parse.urlparse(self.base).path.rstrip("/")
+        try:
+            reader, writer = await asyncio.wait_for(asyncio.open_connection(host, port), ANSWER_TIMEOUT)
+            cookie = f"Cookie: {self.cookies}\r\n" if self.cookies else ""
+            writer.write(f"GET {prefix}{path} HTTP/1.1\r\nHost: {host}:{port}\r\n{cookie}Connection: close\r\n\r\n"
+                         .encode())
+            body = await asyncio.wait_for(reader.read(), ANSWER_TIMEOUT)
+            writer.close()
+        except (OSError, TimeoutError) as e:
+            self.exceptions.append(f"picture {path}: {e}")
+            return
+        status = body.split(b"\r\n", 1)[0]
+        if b" 200 " not in status + b" ":
+            self.exceptions.append(f"picture {path}: {status.decode(errors='replace')}")
+        else:
+            self.fetched += 1
+
+    async def pictures(self) -> None:
+        """Waits for the pictures of the last answer to be fetched."""
+        fetches, self.fetches = self.fetches, []
+        await asyncio.gather(*fetches)
 
     async def run_to_end(self, timeout: float) -> bool:
         try:
@@ -273,7 +310,7 @@ async def join(base: str, page: str, tally: Tally, query: str = "") -> Session |
     except (OSError, TimeoutError, websockets.InvalidHandshake) as e:
         tally.join_failures.append(f"connect: {e}")
         return None
-    session = Session(ws, base + page + (f"?{query}" if query else ""), query)
+    session = Session(ws, base + page + (f"?{query}" if query else ""), query, base, cookies)
     await session.send(page_name=page)
     ready = await session.run_to_end(JOIN_TIMEOUT)
     folder_pages = "app" in session.pages  # the old pages-folder sidebar lists app.py itself
@@ -309,6 +346,11 @@ async def student(base: str, digits: list[Drawing], offset: int, start_at: float
             await session.send(widgets=[widget(canvas, json_value=drawing.value)], fragment=fragment)
             answer = await answer_of(session, ANSWER_TIMEOUT)
             took = time.monotonic() - sent
+            if answer is not None:  # the rest of the answer, and its pictures, as the browser takes them
+                await session.run_to_end(ANSWER_TIMEOUT)
+                await session.pictures()
+                if session.exceptions:
+                    answer = None
             if answer is None:
                 tally.errors.append(session.exceptions[-1] if session.exceptions else "no answer within "
                                     f"{ANSWER_TIMEOUT:.0f} s")
@@ -320,6 +362,7 @@ async def student(base: str, digits: list[Drawing], offset: int, start_at: float
                     tally.wrong += 1
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
     finally:
+        tally.pictures += session.fetched
         await session.ws.close()
 
 
@@ -407,7 +450,7 @@ def cpu_seconds(pids: list[int]) -> float:
 class Server:
     """`streamlit run app.py` on a free loopback port with its own model store; stopped by PID."""
 
-    def __init__(self, folder: Path) -> None:
+    def __init__(self, folder: Path, project: Path = PROJECT) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.store = folder / "models"
@@ -418,7 +461,7 @@ class Server:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true", "--server.port",
              str(self.port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-            cwd=PROJECT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=project, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             try:
@@ -485,34 +528,12 @@ def percentile(values: list[float], q: float) -> float | None:
     return round(float(np.percentile(values, q)), 4)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--students", type=int, required=True, help="simulated students, trainers included")
-    parser.add_argument("--runs", type=int, default=0, help="how many of them click Train (1 epoch) first")
-    parser.add_argument("--seconds", type=float, default=30.0, help="how long the students draw")
-    parser.add_argument("--cold", action="store_true", help="all join a fresh server within a second, no warm-up")
-    parser.add_argument("--url", help="an app already running (loopback only); default: start one")
-    parser.add_argument("--server-pids", default="", help="with --url: the server's process ids, comma-separated "
-                        "(`mnist_core serve` prints them), to report their memory and CPU")
-    parser.add_argument("--json", action="store_true", help="print only the JSON object")
-    args = parser.parse_args(argv)
-    if args.runs > args.students:
-        parser.error("--runs counts students who train: at most --students")
-    if args.url and urllib.parse.urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
-        parser.error("--url must be a loopback address: this tool sends load, and only to this machine")
-    if not (1 <= args.students <= 1000 and 0 < args.seconds <= 3600):
-        parser.error("--students 1..1000 and --seconds up to 3600")
-    try:
-        given_pids = [int(p) for p in args.server_pids.split(",") if p.strip()]
-    except ValueError:
-        parser.error("--server-pids: process ids separated by commas, like 1234,1235")
-    if given_pids and not args.url:
-        parser.error("--server-pids goes with --url (without it, the tool measures the server it starts)")
-    digits = real_digits(max(50, min(500, args.students * 4)))
+def measure(args, digits: list[Drawing], project: Path, given_pids: list[int]) -> dict:
+    """One class against one server (started from `project`, unless --url without --baseline)."""
     began, client_began = time.monotonic(), time.process_time()
     with tempfile.TemporaryDirectory(prefix="mnist-load-") as folder:
-        server = None if args.url else Server(Path(folder))
-        base = (args.url.rstrip("/") + "/") if args.url else server.url
+        server = None if args.url and project == PROJECT else Server(Path(folder), project)
+        base = server.url if server else args.url.rstrip("/") + "/"
         pids = [server.process.pid] if server else given_pids
         try:
             rss_start = rss_mb(pids) if pids else None
@@ -542,6 +563,49 @@ def main(argv: list[str] | None = None) -> int:
         report["server_cpu_ms_per_answer"] = round(1000 * (tally.cpu_end - tally.cpu_start) / len(tally.latencies), 1)
     if tally.latencies:
         report["mean_s"] = round(statistics.fmean(tally.latencies), 4)
+    report["pictures"] = tally.pictures
+    report["load_average"] = round(os.getloadavg()[0], 2)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--students", type=int, required=True, help="simulated students, trainers included")
+    parser.add_argument("--runs", type=int, default=0, help="how many of them click Train (1 epoch) first")
+    parser.add_argument("--seconds", type=float, default=30.0, help="how long the students draw")
+    parser.add_argument("--cold", action="store_true", help="all join a fresh server within a second, no warm-up")
+    parser.add_argument("--url", help="an app already running (loopback only); default: start one")
+    parser.add_argument("--server-pids", default="", help="with --url: the server's process ids, comma-separated "
+                        "(`mnist_core serve` prints them), to report their memory and CPU")
+    parser.add_argument("--baseline", help="a folder with another version of the app (a git worktree of an older "
+                        "commit): the same class is run against it too, and both are printed with their ratio")
+    parser.add_argument("--json", action="store_true", help="print only the JSON object")
+    args = parser.parse_args(argv)
+    if args.runs > args.students:
+        parser.error("--runs counts students who train: at most --students")
+    if args.url and urllib.parse.urlparse(args.url).hostname not in ("127.0.0.1", "localhost", "::1"):
+        parser.error("--url must be a loopback address: this tool sends load, and only to this machine")
+    if not (1 <= args.students <= 1000 and 0 < args.seconds <= 3600):
+        parser.error("--students 1..1000 and --seconds up to 3600")
+    try:
+        given_pids = [int(p) for p in args.server_pids.split(",") if p.strip()]
+    except ValueError:
+        parser.error("--server-pids: process ids separated by commas, like 1234,1235")
+    if given_pids and not args.url:
+        parser.error("--server-pids goes with --url (without it, the tool measures the server it starts)")
+    digits = real_digits(max(50, min(500, args.students * 4)))
+    report = measure(args, digits, PROJECT, given_pids)
+    if args.baseline:
+        before = measure(args, digits, Path(args.baseline).resolve(), [])
+        report = {"new": report, "baseline": before, "baseline_dir": str(Path(args.baseline).resolve())}
+        new_cpu, old_cpu = report["new"].get("server_cpu_ms_per_answer"), before.get("server_cpu_ms_per_answer")
+        if new_cpu and old_cpu:
+            report["cpu_ratio"] = round(old_cpu / new_cpu, 2)  # how many times less CPU the new one takes
+        if not args.json:
+            for name in ("server_cpu_ms_per_answer", "p50_s", "p95_s", "max_s", "answers", "pictures", "errors",
+                         "wrong_answers", "client_cpu_share", "load_average"):
+                print(f"{name:26} {str(before.get(name)):>14} {str(report['new'].get(name)):>14}", file=sys.stderr)
+            print(f"{'(baseline, new)':26} ratio of server CPU per answer: {report.get('cpu_ratio')}", file=sys.stderr)
     print(json.dumps(report) if args.json else json.dumps(report, indent=2))
     return 0
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import html
 
 import numpy as np
 import streamlit as st
@@ -13,7 +14,7 @@ from mnist_core.net.device import available_devices
 from mnist_core.net.evaluate import predict_probs, read_digit, Reading
 from mnist_core.net.graph import network_graph
 from mnist_core.net.model import layers_label
-from mnist_core.net.pictures import pixels_image, thumbnail
+from mnist_core.net.pictures import data_uri, pixels_image, pixels_svg, thumbnail
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.storage.drawings import Drawing
 from mnist_core.storage.files import os_error_text
@@ -25,7 +26,7 @@ from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
 from ui.keys import DRAWN, INSIDE_SOURCE
 from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
-from ui.network import show_network
+from ui.network import network_svg
 from ui.sidebar import page_entered
 from ui.widgets import as_markdown, confirmed, file_problems, KeptError
 
@@ -54,34 +55,50 @@ def probability_bars(probs: np.ndarray, digit: int) -> str:
             f"<div style='display:flex;align-items:flex-end;height:190px;gap:4px'>{bars}</div></div>")
 
 
-def show_steps(reading: Reading) -> None:
+CAPTION = "font-size:0.875rem;opacity:0.6"  # as st.caption looks, in either theme
+WARNING = ("background:rgba(255,189,69,0.18);color:#926c05;border-radius:0.5rem;padding:0.75rem 1rem;"
+           "margin:0.5rem 0")  # as st.warning looks
+
+
+def steps_html(reading: Reading) -> str:
+    """The five steps as one inline picture with their captions: one HTML block, no media file to fetch."""
     steps = reading.steps
     pictures = [thumbnail(steps.ink, 84), thumbnail(steps.cropped, 84), thumbnail(steps.stroked, 84),
                 thumbnail(steps.fitted, 84), thumbnail(steps.boxed, 84)]
     gap = np.full((84, 12, 3), 255, np.uint8)
-    # One picture for the five steps: one image for the browser to fetch, not five.
-    st.image(np.hstack([part for picture in pictures for part in (picture, gap)][:-1]))
-    # The first caption escaped: "1." opening a caption would make it a Markdown list.
-    st.caption("  ·  ".join(steps.captions()[:5]).replace("1.", "1\\.", 1))
+    strip = np.hstack([part for picture in pictures for part in (picture, gap)][:-1])
+    return (f"<div data-testid='reading-steps'><img src='{data_uri(strip)}' alt='the first five steps' "
+            f"style='max-width:100%'><p style='{CAPTION};margin:0.25rem 0 0'>"
+            f"{html.escape('  ·  '.join(steps.captions()[:5]))}</p></div>")
 
 
-def show_reading(reading: Reading, threshold: float, marker: str) -> None:
-    """The answer: the digit in large type, the doubt when unsure, all ten probabilities."""
+def seen_html(reading: Reading) -> str:
+    """What the network sees (28 x 28, enlarged with its pixel grid) and the last step's caption."""
+    return (f"<div data-testid='network-sees'>{pixels_svg(reading.steps.output, 8, 'what the network sees')}"
+            f"<p style='{CAPTION};text-align:center;"
+            f"margin:0.25rem 0 0'>{html.escape(reading.steps.captions()[-1])}</p></div>")
+
+
+def answer_html(reading: Reading, threshold: float, marker: str, source: str) -> str:
+    """The answer as one HTML block: where it reads from, the digit in large type, the doubt when unsure,
+    all ten probabilities, and (folded) why a scribble gets a digit."""
     probs = reading.probs
     best, second = np.argsort(probs)[::-1][:2]
-    left, right = st.columns([1, 2])
-    left.markdown(f"<div data-testid='predicted-digit' "
-                  f"style='font-size:110px;line-height:1;font-weight:700;text-align:center'>{best}</div>"
-                  f"<div style='text-align:center'>{probs[best]:.1%} sure</div>"
-                  f"<span data-testid='reading-marker' style='display:none'>{marker}</span>",
-                  unsafe_allow_html=True)
-    if probs[best] < threshold:
-        left.warning(f"Not sure: {best} ({probs[best]:.0%}) or {second} ({probs[second]:.0%})?")
-    right.markdown(probability_bars(probs, int(best)), unsafe_allow_html=True)
-    # Asked, not told under every drawing: under a clean 7 read at 100% it read as a verdict on the 7.
-    with right.expander("A scribble read as a digit, and very sure?"):
-        st.caption("The network must answer one of the ten digits: it has only ever seen digits, never \"not a "
-                   "digit\", and its certainty only says which of the ten fits best.")
+    doubt = (f"<div style='{WARNING}'>Not sure: {best} ({probs[best]:.0%}) or {second} ({probs[second]:.0%})?</div>"
+             if probs[best] < threshold else "")
+    # The digit's own </div> comes first (tests and benchmarks/load.py read the digit there).
+    return (f"<div data-testid='reading-answer'><p style='{CAPTION};margin:0 0 0.5rem'>Reading "
+            f"{html.escape(source)}.</p><div style='display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start'>"
+            f"<div style='flex:1 1 8rem'><div data-testid='predicted-digit' "
+            f"style='font-size:110px;line-height:1;font-weight:700;text-align:center'>{best}</div>"
+            f"<div style='text-align:center'>{probs[best]:.1%} sure</div>{doubt}"
+            f"<span data-testid='reading-marker' style='display:none'>{marker}</span></div>"
+            f"<div style='flex:2 1 16rem'>{probability_bars(probs, int(best))}"
+            # Asked, not told under every drawing: under a clean 7 read at 100% it read as a verdict on the 7.
+            "<details style='margin-top:0.75rem'><summary style='cursor:pointer'>A scribble read as a digit, "
+            f"and very sure?</summary><p style='{CAPTION};margin:0.5rem 0 0'>The network must answer one of the "
+            "ten digits: it has only ever seen digits, never \"not a digit\", and its certainty only says which "
+            "of the ten fits best.</p></details></div></div></div>")
 
 
 def compact_answer(reading: Reading) -> None:
@@ -106,14 +123,21 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
     if st.session_state.get(DRAWN) is None or not np.array_equal(st.session_state[DRAWN], reading.steps.output):
         # The Inside page looks at the newest drawing.
         st.session_state.update({DRAWN: reading.steps.output, INSIDE_SOURCE: "drawing"})
+    # Each part one HTML block with its pictures inline: a stroke's rerun builds a few elements, not twenty,
+    # and stores no media file for the browser to fetch (tests/test_draw_elements.py counts them).
     network_view, answer = st.columns([1, 2])
-    with answer:  # the answer first: the browser shows elements in the order the script makes them
-        st.caption(f"Reading {source}.")
-        show_reading(reading, threshold, marker)
-        network_slot = st.container()
-    network_view.image(pixels_image(reading.steps.output, 8), caption=reading.steps.captions()[-1])
+    body = answer_html(reading, threshold, marker, source)
+    if network:
+        # The whole network lit up for this drawing, under the answer; fewer edges than in Inside keep it light.
+        graph = network_graph(model, reading.steps.output, max_edges=DRAW_EDGES)
+        body += (f"<div data-testid='draw-network' style='margin-top:1rem'>{network_svg(graph, height=340)}"
+                 f"<p style='{CAPTION};margin:0'>The network for this drawing: darker nodes fire more; red lines "
+                 "push, blue hold back. Hover a node for its numbers; Inside → Network to click one.</p></div>")
+    # In Markdown's HTML, not st.html: st.html's sanitiser drops SVG.
+    answer.markdown(body, unsafe_allow_html=True)
+    network_view.markdown(seen_html(reading), unsafe_allow_html=True)
     network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
-    show_steps(reading)
+    st.markdown(steps_html(reading), unsafe_allow_html=True)
     if compare:
         squashed = plain_resize(image)
         probs = predict_probs(model, squashed).cpu().numpy()[0]
@@ -122,15 +146,6 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
         right.markdown(f"Without MNIST-style preprocessing the network reads **{int(probs.argmax())}** "
                        f"({probs.max():.0%} sure). An MLP has no notion of *where*: every pixel is its own input, "
                        "so a digit off-centre or at another size lights up inputs it never saw lit in training.")
-    if not network:
-        return
-    with network_slot:
-        # The whole network lit up for this drawing, beside the answer but sent after everything else of the
-        # reading, so that the answer shows first; fewer edges than in Inside keep the redraw light.
-        show_network(network_graph(model, reading.steps.output, max_edges=DRAW_EDGES), "d_network", height=340,
-                     clickable=False)
-        st.caption("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
-                   "node for its numbers; Inside → Network to click one.")
 
 
 @st.cache_resource(max_entries=16)
@@ -342,27 +357,27 @@ def render() -> None:
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
                               width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas",
                               initial_drawing=st.session_state.get("d_initial"))
-            answer = st.container()
-        top = results.container()
-        with results:
-            upload = st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp",
-                                                                               "webp", "tif", "tiff"],
-                                      key=f"d_upload_{st.session_state.get('d_upload_round', 0)}")
-        image, source = chosen_input(drawn, upload, top, st.session_state.get("d_restored"))
+        # The upload as its box left it, read before the box is drawn under the reading: no container kept
+        # in between for the reading (every element is work per stroke for the server).
+        upload_key = f"d_upload_{st.session_state.get('d_upload_round', 0)}"
+        upload = st.session_state.get(upload_key)
+        image, source = chosen_input(drawn, upload, results, st.session_state.get("d_restored"))
         reading = read_digit(model, image) if image is not None else None
         if drawn is not None and drawn.image_data is not None:  # the canvas sent a change: kept for later
             empty = image is None or source != "your drawing"
             keep_drawing(None if empty else getattr(drawn, "json_data", None), None if empty else image,
                          None if empty or reading is None else reading.steps.output)
-        with answer:
+        with pad:
             if reading is not None:
                 compact_answer(reading)
             class_panel(image)
-        with top:
+        with results:
             if image is None:
                 st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
             else:
                 reading_panel(reading, image, model, threshold, compare, source, network)
+            st.file_uploader("…or upload a picture of a digit", type=["png", "jpg", "jpeg", "gif", "bmp", "webp",
+                                                                      "tif", "tiff"], key=upload_key)
         collection_panel(image, model, (meta.name, meta.created, device))
 
     with area:

@@ -210,13 +210,18 @@ def test_blank_canvas_shows_the_hint_and_no_answer(env, canvas):
     assert not any("predicted-digit" in m.value for m in at.markdown)
 
 
+def texts(at: AppTest) -> list[str]:
+    """What the page says in words: its captions and its Markdown (the answer's HTML blocks)."""
+    return [c.value for c in at.caption] + [m.value for m in at.markdown]
+
+
 def test_a_drawing_gets_an_answer_and_its_steps(env, canvas):
     canvas["image"] = draw_seven()
     at = draw_page()
     assert not at.exception
     answer = next(m.value for m in at.markdown if "predicted-digit" in m.value)
     assert ">7</div>" in answer  # the shipped model reads the drawn seven
-    assert any("fitted into 20×20" in c.value for c in at.caption)
+    assert any("fitted into 20×20" in t for t in texts(at))
     # The Inside page will look at this drawing, as the network saw it.
     assert at.session_state["drawn_digit"].shape == (28, 28) and at.session_state["inside_source"] == "drawing"
 
@@ -229,16 +234,16 @@ def test_upload_then_draw_reads_the_newer_and_says_which(env, canvas):
     at = draw_page()
     at.file_uploader[0].set_value(("one.png", png_of_a_one(), "image/png")).run()
     assert not at.exception
-    assert any("Reading the upload one.png" in c.value for c in at.caption) and answer(at) == "1"
+    assert any("Reading the upload one.png" in t for t in texts(at)) and answer(at) == "1"
     canvas["image"] = draw_seven()  # then the learner draws a 7
     at.run()
-    assert any("Reading your drawing" in c.value for c in at.caption) and answer(at) == "7"
+    assert any("Reading your drawing" in t for t in texts(at)) and answer(at) == "7"
     # Both are there: the page asks which to read, and the upload can be removed.
     assert at.radio(key="d_source").value == "drawing"
     at.radio(key="d_source").set_value("upload").run()
     assert answer(at) == "1"
     button(at, "Remove the upload").click().run()
-    assert any("Reading your drawing" in c.value for c in at.caption) and answer(at) == "7"
+    assert any("Reading your drawing" in t for t in texts(at)) and answer(at) == "7"
     assert at.file_uploader[0].value is None
 
 
@@ -259,7 +264,7 @@ def test_a_dash_read_as_a_digit_comes_with_the_reason(env, canvas):
     canvas["image"] = np.asarray(dash)
     at = draw_page()
     assert answer(at).isdigit()
-    assert any('never "not a digit"' in c.value for c in at.caption)
+    assert any('never "not a digit"' in t for t in texts(at))
 
 
 def test_the_collection_saves_scores_and_clears(env, canvas):

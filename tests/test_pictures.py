@@ -1,8 +1,22 @@
-"""Pictures: colours of the diverging map, grids, overlays and digits as text."""
+"""Pictures: colours of the diverging map, grids, overlays, digits as text, pictures inline in HTML."""
+
+import base64
+import io
+import re
 
 import numpy as np
+from PIL import Image
 
-from mnist_core.net.pictures import block_text, diverging, gallery_image, overlay, pixels_image, weight_grid
+from mnist_core.net.pictures import (
+    block_text,
+    data_uri,
+    diverging,
+    gallery_image,
+    overlay,
+    pixels_image,
+    pixels_svg,
+    weight_grid,
+)
 
 
 def test_diverging_is_white_at_zero_red_up_blue_down():
@@ -70,3 +84,23 @@ def test_gallery_captions_are_readable_and_keep_their_spaces():
     assert cols.max() < picture.shape[1] - 1  # it fits its cell
     gaps = np.flatnonzero(np.diff(np.flatnonzero(caption.any(0))) >= CAPTION_SIZE // 5)
     assert len(gaps) >= 3  # "9", "->", "4", "99%": the spaces between them show
+
+
+def decoded(uri: str) -> np.ndarray:
+    assert uri.startswith("data:image/png;base64,")
+    return np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))
+
+
+def test_a_data_uri_holds_the_picture_exactly():
+    picture = pixels_image(np.eye(28, dtype=np.float32), 3)
+    assert (decoded(data_uri(picture)) == picture).all()
+
+
+def test_the_pixels_svg_is_the_small_picture_on_its_grid():
+    digit = np.zeros((28, 28), np.float32)
+    digit[4:24, 13:15] = 1.0
+    svg = pixels_svg(digit, 8, "what the network sees")
+    small = decoded(re.search(r"href='([^']+)'", svg).group(1))
+    # The browser enlarges the 28 x 28 picture itself: the same shades as pixels_image's, 8 times smaller.
+    assert small.shape == (28, 28) and (small == pixels_image(digit, 8, grid=False)[::8, ::8, 0]).all()
+    assert "width='224'" in svg and svg.count("H28") == 28 and svg.count("V28") == 28

@@ -1,8 +1,11 @@
-"""The network lit up: a Plotly node-link picture of the whole MLP for one digit (the input as a small
-image, each layer's nodes shaded by activation, the strongest edges coloured push / hold back), and the
-panel of one clicked unit. Used on Draw (beside the answer) and in Inside."""
+"""The network lit up: a node-link picture of the whole MLP for one digit (the input as a small image, each
+layer's nodes shaded by activation, the strongest edges coloured push / hold back), and the panel of one
+clicked unit. Inside draws it with Plotly (a click opens a node's panel); Draw, on every stroke, as the same
+picture in SVG with a hover text per node (Plotly's figure checks alone took ~10 ms of server CPU a stroke)."""
 
 from __future__ import annotations
+
+import html
 
 import numpy as np
 import streamlit as st
@@ -10,14 +13,16 @@ import streamlit as st
 from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
 from mnist_core.net.maths import layer_maths
 from mnist_core.net.model import layer_name, MLP, weight_images
-from mnist_core.net.pictures import gallery_image, weight_grid
+from mnist_core.net.pictures import data_uri, gallery_image, pixels_image, weight_grid
 from ui.caches import loaded_model
-from ui.charts import layout
+from ui.charts import layout, unchecked
 from ui.engine import dataset
 
 PUSH_COLOUR, HOLD_COLOUR = "#d62728", "#1f77b4"  # red pushes a unit up, blue holds it back (as the weight pictures)
 INPUT_LEFT, INPUT_WIDTH = -1.3, 1.0  # where the 28x28 input sits, in the figure's x units (a layer is 1 apart)
 EDGE_WIDTHS = (0.6, 1.4, 2.6)  # the weakest, middle and strongest third of a layer's shown edges
+NODE_SHADES = ((0.0, (0xf7, 0xfb, 0xff)), (0.4, (0x6b, 0xae, 0xd6)), (1.0, (0x08, 0x30, 0x6b)))  # low -> high output
+Y_RANGE = (-0.03, 1.14)  # the figure's y axis: the layers in [0, 1], their names above
 
 
 @st.cache_resource(max_entries=4)
@@ -44,6 +49,84 @@ def _pixel_place(pixel: int) -> tuple[float, float]:
     return INPUT_LEFT + (col + 0.5) / 28 * INPUT_WIDTH, 1 - (row + 0.5) / 28
 
 
+def _bands(sizes: np.ndarray) -> np.ndarray:
+    """Which third of a layer's shown edges (by the size of their contribution) each edge is in: 0, 1, 2.
+    The linear-interpolated 1/3 and 2/3 quantiles, as np.quantile's, without its overhead per call."""
+    ranks = np.sort(sizes)
+    cuts = np.interp([(len(ranks) - 1) / 3, 2 * (len(ranks) - 1) / 3], np.arange(len(ranks)), ranks)
+    return np.searchsorted(cuts, sizes)
+
+
+def _shades(values: np.ndarray) -> list[str]:
+    """Nodes' fills for their outputs relative to their layer's highest, in [0, 1] (NODE_SHADES, linear)."""
+    stops = [at for at, _ in NODE_SHADES]
+    channels = [np.interp(values, stops, [rgb[c] for _, rgb in NODE_SHADES]).round().astype(int).tolist()
+                for c in range(3)]
+    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(*channels, strict=True)]
+
+
+def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str:
+    """The same picture as network_figure, as one SVG for an HTML block: no figure object to build and
+    check, nothing for the browser to load; each node's numbers in its hover text (<title>). Made on every
+    stroke, so each number is formatted once (about 1 ms)."""
+    x0, x1 = INPUT_LEFT - 0.05, len(graph.layers) + 0.75
+    sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
+
+    def px(x: float) -> float:
+        return 10 + (x - x0) * sx
+
+    def py(y: float) -> float:
+        return 30 + (Y_RANGE[1] - y) * sy
+
+    # Every node's place on screen in whole pixels, as SVG text once ("x y"): the edges only join them.
+    spots = [{unit: f"{px(x):.0f} {py(y):.0f}" for unit, (x, y) in places.items()} for places in _positions(graph)]
+    ink = data_uri(pixels_image(graph.image, 1, grid=False))
+    parts = [f"<svg data-testid='network-svg' viewBox='0 0 {width} {height}' width='100%' "
+             f"style='max-width:{width}px;font-family:sans-serif' xmlns='http://www.w3.org/2000/svg'>",
+             f"<image href='{ink}' x='{px(INPUT_LEFT):.1f}' y='{py(1):.1f}' width='{INPUT_WIDTH * sx:.1f}' "
+             f"height='{sy:.1f}' preserveAspectRatio='none' style='image-rendering:pixelated'>"
+             "<title>input pixels: the ink the network reads</title></image>"]
+    for i, edges in enumerate(graph.edges):
+        if not edges:
+            continue
+        bands = _bands(np.abs([e.contribution for e in edges])).tolist()
+        paths: dict[tuple[bool, int], list[str]] = {}
+        for edge, band in zip(edges, bands, strict=True):
+            if i == 0:
+                x, y = _pixel_place(edge.source)
+                start = f"{px(x):.0f} {py(y):.0f}"
+            else:
+                start = spots[i - 1][edge.source]
+            paths.setdefault((edge.contribution >= 0, band), []).append(f"M{start}L{spots[i][edge.target]}")
+        for (push, band), segments in sorted(paths.items(), reverse=True):
+            parts.append(f"<path d='{''.join(segments)}' stroke='{PUSH_COLOUR if push else HOLD_COLOUR}' "
+                         f"stroke-width='{EDGE_WIDTHS[band]}' stroke-opacity='0.45' fill='none'/>")
+    for layer in graph.layers:
+        output = layer.name == "output"
+        values = np.array([n.a for n in layer.nodes])
+        top = float(values.max()) if len(values) and values.max() > 0 else 1.0
+        parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
+        for n, fill in zip(layer.nodes, _shades(values / top), strict=True):
+            x, y = spots[layer.layer][n.unit].split()
+            value = f"p = {n.a:.1%}" if output else f"a = {n.a:.3f}"
+            digit = f" (digit {n.unit})" if output else ""
+            parts.append(f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
+                         f"{layer.name} · unit {n.unit}{digit}&#10;z = {n.z:+.3f}&#10;bias = {n.bias:+.3f}&#10;"
+                         f"{value}</title></circle>")
+            if output:
+                parts.append(f"<text x='{int(x) + 11}' y='{int(y) + 4}' font-size='12' fill='#444' "
+                             f"stroke='none'>{n.unit}: {n.a:.0%}</text>")
+        parts.append("</g>")
+    notes = [(INPUT_LEFT + INPUT_WIDTH / 2, "input", "28×28")] + [
+        (layer.layer + 1.0, layer.name, f"top {len(layer.nodes)} of {layer.size}" if layer.hidden_count
+         else f"{layer.size} units") for layer in graph.layers]
+    for x, first, second in notes:
+        parts.append(f"<text data-note='{html.escape(first)}' x='{px(x):.1f}' y='{py(1.07) - 5:.1f}' font-size='11' "
+                     f"text-anchor='middle' fill='#444'>{html.escape(first)}"
+                     f"<tspan x='{px(x):.1f}' dy='13'>{html.escape(second)}</tspan></text>")
+    return "".join(parts) + "</svg>"
+
+
 def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
     """The figure: the input image (heatmap), edges (6 traces: 3 widths x 2 signs, segments split by None),
     one marker trace per layer whose customdata is [layer, unit] (what a click selects)."""
@@ -55,14 +138,13 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
     for i, edges in enumerate(graph.edges):
         if not edges:
             continue
-        sizes = np.abs([e.contribution for e in edges])
-        cuts = np.quantile(sizes, [1 / 3, 2 / 3])
+        bands = _bands(np.abs([e.contribution for e in edges]))
         for sign, colour in (("push", PUSH_COLOUR), ("hold back", HOLD_COLOUR)):
             for band, width in enumerate(EDGE_WIDTHS):
                 xs: list[float | None] = []
                 ys: list[float | None] = []
-                for edge, size in zip(edges, sizes, strict=True):
-                    if edge.sign != sign or int(np.searchsorted(cuts, size)) != band:
+                for edge, edge_band in zip(edges, bands, strict=True):
+                    if edge.sign != sign or edge_band != band:
                         continue
                     start = _pixel_place(edge.source) if i == 0 else places[i - 1][edge.source]
                     end = places[i][edge.target]
@@ -90,7 +172,7 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
             "unselected": {"marker": {"opacity": 1}, "textfont": {"color": "#444"}},
             "selected": {"marker": {"opacity": 1}},
             "marker": {"size": 16 if output else 9, "color": (values / top).clip(0, 1).tolist(), "cmin": 0, "cmax": 1,
-                       "colorscale": [[0, "#f7fbff"], [0.4, "#6baed6"], [1, "#08306b"]],
+                       "colorscale": [[at, "#" + "".join(f"{c:02x}" for c in rgb)] for at, rgb in NODE_SHADES],
                        "line": {"width": 0.8, "color": "#555"}}})
     notes = [{"x": layer.layer + 1.0, "y": 1.07, "showarrow": False, "font": {"size": 11},
               "text": f"{layer.name}<br>" + (f"top {len(layer.nodes)} of {layer.size}" if layer.hidden_count
@@ -100,12 +182,12 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
     return {"data": traces, "layout": layout(
         height, None, top=30, annotations=notes, clickmode="event+select", dragmode=False, hovermode="closest",
         xaxis={"visible": False, "range": [INPUT_LEFT - 0.05, len(graph.layers) + 0.75], "fixedrange": True},
-        yaxis={"visible": False, "range": [-0.03, 1.14], "fixedrange": True}, plot_bgcolor="#fff")}
+        yaxis={"visible": False, "range": list(Y_RANGE), "fixedrange": True}, plot_bgcolor="#fff")}
 
 
 def show_network(graph: NetworkGraph, key: str, height: int = 460, clickable: bool = True) -> tuple[int, int] | None:
     """Draw the figure; with `clickable`, return the (layer, unit) of a clicked node (None if none)."""
-    figure = network_figure(graph, height)
+    figure = unchecked(network_figure(graph, height))
     if not clickable:
         st.plotly_chart(figure, key=key, config={"displayModeBar": False})
         return None

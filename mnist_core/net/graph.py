@@ -84,6 +84,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
     linears = model.linear_layers()
     depth = len(model.hidden)
     probs = torch.softmax(sums[-1][0][0], 0)
+    folded = folded_first_layer(model)  # once: it scales the whole first weight matrix
     layers, shown_units = [], []
     for i, (z, a) in enumerate(sums):
         z, a = z[0], (probs if i == depth else a[0])
@@ -91,14 +92,17 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
             shown = torch.sort(torch.topk(a, max_nodes).indices).values  # the most active, in unit order
         else:
             shown = torch.arange(len(a))
-        bias = linears[i].bias if i else folded_first_layer(model)[1]
+        bias = linears[i].bias if i else folded[1]
+        # Plain lists first: indexing a tensor one number at a time cost more than the forward pass (py-spy,
+        # the Draw page builds this on every stroke).
+        units, zs, biases, outs = shown.tolist(), z[shown].tolist(), bias[shown].tolist(), a[shown].tolist()
         layers.append(GraphLayer(i, layer_name(model, i), len(a), [
-            Node(i, int(u), float(z[u]), float(bias[u]), float(a[u])) for u in shown.tolist()]))
+            Node(i, u, zu, bu, au) for u, zu, bu, au in zip(units, zs, biases, outs, strict=True)]))
         shown_units.append(shown)
     edges = []
     for i in range(depth + 1):
         if i == 0:
-            weight = folded_first_layer(model)[0]  # (H0, 784)
+            weight = folded[0]  # (H0, 784)
             below = pixels.reshape(784)
             sources = torch.arange(784)
         else:
@@ -110,8 +114,10 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
         flat = contrib.reshape(-1)
         k = min(max_edges, int((flat != 0).sum()))
         top = torch.topk(flat.abs(), k).indices
-        edges.append([Edge(i, int(sources[j % len(sources)]), int(targets[j // len(sources)]), float(flat[j]))
-                      for j in top.tolist()])
+        source_units, target_units, values = sources.tolist(), targets.tolist(), flat[top].tolist()
+        count = len(source_units)
+        edges.append([Edge(i, source_units[j % count], target_units[j // count], value)
+                      for j, value in zip(top.tolist(), values, strict=True)])
     return NetworkGraph(pixels[0].cpu().numpy(), layers, edges, probs.cpu().numpy())
 
 

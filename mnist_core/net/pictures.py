@@ -1,7 +1,11 @@
 """Pictures for people, as uint8 RGB arrays: enlarged digits, thumbnails, galleries in one image,
-diverging colour maps of weights and saliency, and digits as text for hover labels."""
+diverging colour maps of weights and saliency, digits as text for hover labels, and a picture as a PNG
+data URI (inline in a page's HTML: no media file to store, hash and fetch)."""
 
 from __future__ import annotations
+
+import base64
+import io
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -18,6 +22,28 @@ def pixels_image(image: np.ndarray, scale: int = 10, grid: bool = True) -> np.nd
         rgb[::scale, :, :] = (200, 200, 230)
         rgb[:, ::scale, :] = (200, 200, 230)
     return rgb
+
+
+def data_uri(picture: np.ndarray) -> str:
+    """A uint8 RGB (or grey) picture as a PNG `data:` URI, compressed for speed (these are small, made on
+    every stroke): what an <img> in the page's HTML shows without another request to the server."""
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def pixels_svg(image: np.ndarray, scale: int = 10, label: str = "") -> str:
+    """pixels_image's picture (visible pixels on a grid) as SVG for an HTML block: the small image itself as
+    a PNG that the browser enlarges, the grid as lines; a few hundred bytes to make and send, not an enlarged
+    picture's kilobytes."""
+    grey = 255 - as_uint8(as_pixels(image))
+    h, w = grey.shape
+    offset = 0.5 / scale  # pixels_image draws each line on the first row (column) of its cell
+    grid = "".join(f"M0 {k + offset:g}H{w}" for k in range(h)) + "".join(f"M{k + offset:g} 0V{h}" for k in range(w))
+    return (f"<svg viewBox='0 0 {w} {h}' width='{w * scale}' style='max-width:100%;height:auto;display:block;"
+            f"margin:auto' xmlns='http://www.w3.org/2000/svg' role='img' aria-label='{label}'>"
+            f"<image href='{data_uri(grey)}' width='{w}' height='{h}' style='image-rendering:pixelated'/>"
+            f"<path d='{grid}' stroke='rgb(200,200,230)' stroke-width='1' vector-effect='non-scaling-stroke'/></svg>")
 
 
 def thumbnail(image: np.ndarray, size: int = 112) -> np.ndarray:

@@ -1,6 +1,6 @@
 """Hands inside the network (#28) in a real browser, with the shipped model: the network lit up on Draw
-and in Inside, a click on a node opens its panel; the lab switches a unit off and shows before -> after,
-and saving the edit puts a new model on the leaderboard; the maths and the confidence threshold render.
+(an SVG) and in Inside (Plotly), a click on a node opens its panel; the lab switches a unit off and shows
+before -> after, and saving the edit puts a new model on the leaderboard; the maths and the confidence threshold render.
 Screenshots at laptop and phone width go to artifacts/."""
 
 from __future__ import annotations
@@ -41,11 +41,15 @@ def test_the_network_lights_up_on_draw_and_a_node_opens_its_panel(app, page):
     stroke(page, vertical_line())
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_text("The network for this drawing").wait_for()
-    layers = wait_for_network(page)
+    # Draw's network is one SVG (no Plotly per stroke): a group of nodes per layer, a hover text per node.
+    layers = page.evaluate("() => [...document.querySelectorAll('[data-testid=network-svg] g[data-layer]')]"
+                           ".map(g => [g.dataset.layer, g.querySelectorAll('circle').length])")
     assert layers == [["hidden 1", 64], ["hidden 2", 64], ["output", 10]]
-    notes = page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g => "
-                          "(g._fullLayout.annotations || []).map(a => a.text))")
+    notes = page.evaluate("() => [...document.querySelectorAll('[data-testid=network-svg] text[data-note]')]"
+                          ".map(t => [...t.childNodes].map(n => n.textContent).join('<br>'))")
     assert "hidden 1<br>top 64 of 512" in notes and "output<br>10 units" in notes
+    hover = page.locator("[data-testid=network-svg] g[data-layer='output'] circle title").nth(7).text_content()
+    assert hover.startswith("output · unit 7 (digit 7)") and "p = " in hover
     shot(page, "draw")
 
     open_app(page, app.url + "inside")
