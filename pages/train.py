@@ -31,7 +31,7 @@ from mnist_core.storage.models import StoreError
 from ui import keys
 from ui.browser import current_job, may_change, owner
 from ui.caches import weights_png
-from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_figure, spread_figure
+from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_figure, spread_figure, unchecked
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
@@ -221,7 +221,7 @@ def weights_panel(snap: Snapshot) -> None:
 def health_panel(snap: Snapshot) -> None:
     """Whether the run is healthy: the gradient sizes and the dead units."""
     if snap.grad_norms:
-        st.plotly_chart(health_figure(snap), key="health_chart", config=chart_config(snap))
+        st.plotly_chart(unchecked(health_figure(snap)), key="health_chart", config=chart_config(snap))
     if snap.history and snap.history[-1].dead_share:
         dead = snap.history[-1].dead_share
         shares = ", ".join(t("layer {layer}: {share}", layer=i + 1, share=pct(d, 0)) for i, d in enumerate(dead))
@@ -301,7 +301,7 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
         if figure is None:
             st.info(t("Training loss: waiting for the first batches …"))
         else:
-            st.plotly_chart(figure, key="loss_chart", config=chart_config(snap))
+            st.plotly_chart(unchecked(figure), key="loss_chart", config=chart_config(snap))
         step_panel(snap)
         if was_active and not snap.active:
             st.rerun(scope="app")  # the job ended: refresh the buttons, the models table and the rest
@@ -314,7 +314,7 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
             left.info(t("Macro-F1 per epoch: the chart appears when the first epoch ends and the network is "
                         "scored on training and test digits."))
         else:
-            left.plotly_chart(f1_figure(snap), key="f1_chart", config=chart_config(snap))
+            left.plotly_chart(unchecked(f1_figure(snap)), key="f1_chart", config=chart_config(snap))
         if snap.history:
             last = snap.history[-1]
             left.dataframe([{t("epoch"): last.epoch, t("loss"): round(last.loss, 4),
@@ -326,7 +326,7 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
             health_words(registry.get(job_id), snap, who, mine)
         spread = spread_figure(snap)
         if spread is not None:
-            st.plotly_chart(spread, key="spread_chart", config=chart_config(snap))
+            st.plotly_chart(unchecked(spread), key="spread_chart", config=chart_config(snap))
         weights_panel(snap)
 
     progress_view()

