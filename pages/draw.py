@@ -66,7 +66,8 @@ def steps_html(reading: Reading) -> str:
     pictures = [thumbnail(steps.ink, 84), thumbnail(steps.cropped, 84), thumbnail(steps.stroked, 84),
                 thumbnail(steps.fitted, 84), thumbnail(steps.boxed, 84)]
     gap = np.full((84, 12, 3), 255, np.uint8)
-    strip = np.hstack([part for picture in pictures for part in (picture, gap)][:-1])
+    # Grey on white: one channel of the RGB thumbnails is the picture, a third of the PNG to compress.
+    strip = np.hstack([part for picture in pictures for part in (picture, gap)][:-1])[..., 0]
     return (f"<div data-testid='reading-steps'><img src='{data_uri(strip)}' alt='the first five steps' "
             f"style='max-width:100%'><p style='{CAPTION};margin:0.25rem 0 0'>"
             f"{html.escape('  ·  '.join(steps.captions()[:5]))}</p></div>")
@@ -113,7 +114,7 @@ def compact_answer(reading: Reading) -> None:
 
 
 def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, compare: bool,
-                  source: str = "your drawing", network: bool = True) -> None:
+                  source: str = "your drawing", show_network: bool = True) -> None:
     marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
     if reading.blank:
         st.info("Draw a digit in the box (or upload a picture of one): the network will say what it reads.")
@@ -123,21 +124,22 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
     if st.session_state.get(DRAWN) is None or not np.array_equal(st.session_state[DRAWN], reading.steps.output):
         # The Inside page looks at the newest drawing.
         st.session_state.update({DRAWN: reading.steps.output, INSIDE_SOURCE: "drawing"})
-    # Each part one HTML block with its pictures inline: a stroke's rerun builds a few elements, not twenty,
-    # and stores no media file for the browser to fetch (tests/test_draw_elements.py counts them).
-    network_view, answer = st.columns([1, 2])
-    body = answer_html(reading, threshold, marker, source)
-    if network:
+    # The whole reading one HTML block, its pictures inline: a stroke's rerun builds a few elements, not
+    # twenty, and stores no media file for the browser to fetch (tests/test_draw_elements.py counts them).
+    # The answer comes first in the HTML (the digit's own </div> is the first: tests and load.py read it there),
+    # what the network sees is shown first beside it; the steps below both.
+    network = ""
+    if show_network:
         # The whole network lit up for this drawing, under the answer; fewer edges than in Inside keep it light.
         graph = network_graph(model, reading.steps.output, max_edges=DRAW_EDGES)
-        body += (f"<div data-testid='draw-network' style='margin-top:1rem'>{network_svg(graph, height=340)}"
-                 f"<p style='{CAPTION};margin:0'>The network for this drawing: darker nodes fire more; red lines "
-                 "push, blue hold back. Hover a node for its numbers; Inside → Network to click one.</p></div>")
+        network = (f"<div data-testid='draw-network' style='margin-top:1rem'>{network_svg(graph, height=340)}"
+                   f"<p style='{CAPTION};margin:0'>The network for this drawing: darker nodes fire more; red lines "
+                   "push, blue hold back. Hover a node for its numbers; Inside → Network to click one.</p></div>")
     # In Markdown's HTML, not st.html: st.html's sanitiser drops SVG.
-    answer.markdown(body, unsafe_allow_html=True)
-    network_view.markdown(seen_html(reading), unsafe_allow_html=True)
-    network_view.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
-    st.markdown(steps_html(reading), unsafe_allow_html=True)
+    st.markdown(f"<div style='display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start'>"
+                f"<div style='flex:2 1 22rem;min-width:0'>{answer_html(reading, threshold, marker, source)}{network}"
+                f"</div><div style='flex:1 1 11rem;order:-1;min-width:0'>{seen_html(reading)}</div></div>"
+                f"<div style='margin-top:1rem'>{steps_html(reading)}</div>", unsafe_allow_html=True)
     if compare:
         squashed = plain_resize(image)
         probs = predict_probs(model, squashed).cpu().numpy()[0]
@@ -353,7 +355,6 @@ def render() -> None:
         row = st.container(horizontal=True, wrap=True, gap="medium")
         pad, results = row.container(width=CANVAS + 10), row.container(width="stretch")
         with pad:
-            st.html("<div style='height:2.6rem'></div>")  # room for the canvas's toolbar, shown above it
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
                               width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas",
                               initial_drawing=st.session_state.get("d_initial"))
@@ -368,8 +369,9 @@ def render() -> None:
             keep_drawing(None if empty else getattr(drawn, "json_data", None), None if empty else image,
                          None if empty or reading is None else reading.steps.output)
         with pad:
-            if reading is not None:
+            if reading is not None and not reading.blank:
                 compact_answer(reading)
+                st.page_link("pages/inside.py", label="Why? Look inside", icon=":material/biotech:")
             class_panel(image)
         with results:
             if image is None:

@@ -21,9 +21,11 @@ STOCK_DELAY = "Bc = 200,"  # streamlit-drawable-canvas 0.13.0: `h.sender = Nh(se
 COMPONENT = "mnist_app.drawable_canvas"
 # Added to the canvas's own style (it sits in a shadow root, where the page's CSS does not reach): the
 # toolbar's undo and clear buttons were 22x22 px and showed only on hover, which a finger cannot do. Now
-# 44x44 (a fingertip) and always shown, above the canvas.
+# 44x44 (a fingertip) and always shown, above the canvas, in room the canvas keeps for it (not a spacer
+# element the page sends again on every stroke).
 TOUCH_STYLE = """
 .dc-toolbar, .dc-root:hover > .dc-toolbar { opacity: 1; top: -3.4rem; }
+.dc-root { margin-top: 3.4rem; }
 .dc-icon-button { min-width: 44px; min-height: 44px; }
 .dc-icon-button svg { width: 1.4rem; height: 1.4rem; }
 """
