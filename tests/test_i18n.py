@@ -193,3 +193,24 @@ def test_the_mistakes_page_in_spanish_titles_its_tabs_and_scores(env):
     assert at.selectbox(key="model_picker").label == "Modelo"
     accuracy = at.metric[0]
     assert accuracy.label == "Exactitud en la prueba" and "," in accuracy.value and "." not in accuracy.value
+
+
+def test_the_class_page_in_french_titles_it_and_says_no_collection_is_open(env):
+    at = AppTest.from_file(str(PROJECT / "pages" / "our_class.py"), default_timeout=30)
+    at.query_params["lang"] = "fr"
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "L'écriture de notre classe"
+    assert at.info[0].value.startswith("Aucune collection de la classe n'est ouverte")
+
+
+def test_the_inside_page_in_italian_names_its_tabs_and_keeps_its_choices_values(env):
+    at = AppTest.from_file(str(PROJECT / "pages" / "inside.py"), default_timeout=60)
+    at.query_params["lang"] = "it"
+    at.session_state["i_tab"] = "Pesi"  # the tabs keep their (shown) label under this key
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Dentro la rete"
+    assert [tab.label for tab in at.tabs][:4] == ["Rete", "Laboratorio", "Matematica", "Pesi"]
+    scale = at.radio(key="i_scale")
+    assert scale.options == ["una per neurone", "una per tutti"] and scale.value == "each unit its own"
