@@ -35,6 +35,15 @@ def placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
 
 
+
+def opened(path: str, lang: str, timeout: int = 30) -> AppTest:
+    """A page (a path under the project) run once with `?lang=`, having raised nothing."""
+    at = AppTest.from_file(str(PROJECT / path), default_timeout=timeout)
+    at.query_params["lang"] = lang
+    at.run()
+    assert not at.exception
+    return at
+
 def test_the_code_has_texts_to_translate_and_babel_cfg_finds_the_same():
     found = extracted()
     assert {"Train", "Language", "You are **{nickname}**"} <= set(found)
@@ -154,19 +163,13 @@ def test_the_picker_switches_the_language_and_numbers_follow(env):
 
 
 def test_the_app_shows_its_navigation_and_sidebar_in_the_links_language(env):
-    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
-    at.query_params["lang"] = "es"
-    at.run()
-    assert not at.exception
+    at = opened("app.py", "es", timeout=30)
     assert at.sidebar.selectbox(key="language_picker").value == "es"
     assert at.sidebar.selectbox(key="language_picker").label == "Idioma"
 
 
 def test_the_leaderboard_in_french_titles_its_table_and_writes_decimals_with_a_comma(env):
-    at = AppTest.from_file(str(PROJECT / "pages" / "leaderboard.py"), default_timeout=30)
-    at.query_params["lang"] = "fr"
-    at.run()
-    assert not at.exception
+    at = opened("pages/leaderboard.py", "fr", timeout=30)
     assert at.title[0].value == "Classement"
     assert [s.value for s in at.subheader] == ["En cours d'entraînement", "Modèles"]
     assert at.selectbox(key="lb_sort").label == "Classer par"
@@ -184,10 +187,7 @@ def test_tables_write_their_scores_with_the_languages_decimal_mark():
 
 
 def test_the_mistakes_page_in_spanish_titles_its_tabs_and_scores(env):
-    at = AppTest.from_file(str(PROJECT / "pages" / "mistakes.py"), default_timeout=60)
-    at.query_params["lang"] = "es"
-    at.run()
-    assert not at.exception
+    at = opened("pages/mistakes.py", "es", timeout=60)
     assert at.title[0].value == "Dónde se equivoca la red"
     assert [tab.label for tab in at.tabs][:4] == ["Errores", "Confianza", "Comparar dos modelos", "Conjunto de datos"]
     assert at.selectbox(key="model_picker").label == "Modelo"
@@ -196,10 +196,7 @@ def test_the_mistakes_page_in_spanish_titles_its_tabs_and_scores(env):
 
 
 def test_the_class_page_in_french_titles_it_and_says_no_collection_is_open(env):
-    at = AppTest.from_file(str(PROJECT / "pages" / "our_class.py"), default_timeout=30)
-    at.query_params["lang"] = "fr"
-    at.run()
-    assert not at.exception
+    at = opened("pages/our_class.py", "fr", timeout=30)
     assert at.title[0].value == "L'écriture de notre classe"
     assert at.info[0].value.startswith("Aucune collection de la classe n'est ouverte")
 
