@@ -263,8 +263,10 @@ def class_panel(image: np.ndarray | None) -> None:
         if not nick:
             st.info("Choose a nickname in the sidebar first: the class sees your drawings under it, not your name.")
         row = st.container(horizontal=True, vertical_alignment="bottom", gap="small")
-        label = row.selectbox("The digit I meant", list(range(10)), index=None, placeholder="digit",
-                              key="d_class_label", width=110)
+        # The label hidden (still the box's accessible name), the placeholder says it: on a phone the Add
+        # button then stays on the screen with the canvas and the answer (tests/e2e/test_lesson.py).
+        label = row.selectbox("The digit I meant", list(range(10)), index=None, placeholder="the digit I meant",
+                              key="d_class_label", width=170, label_visibility="collapsed")
         row.button("Add to the class collection", key="d_class_add", icon=":material/group_add:",
                    on_click=add_to_class, args=(image, label, who, nick, name))
         CLASS_ERROR.show()

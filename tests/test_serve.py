@@ -156,9 +156,15 @@ def test_kill_9_of_serve_takes_its_parts_with_it_and_a_lost_app_process_is_resta
         while "starting it again" not in (tmp_path / "serve.log").read_text():
             assert serve.poll() is None and time.monotonic() < deadline, (tmp_path / "serve.log").read_text()
             time.sleep(0.3)
-        children = [int(p) for p in subprocess.run(["pgrep", "-P", str(serve.pid)], capture_output=True,
+        deadline = time.monotonic() + 30  # the message comes just before the new process starts
+
+        def children_now() -> list[int]:
+            return [int(p) for p in subprocess.run(["pgrep", "-P", str(serve.pid)], capture_output=True,
                                                    text=True).stdout.split()]
-        assert len(children) == 2  # the app process again, and HAProxy
+        while len(children := children_now()) != 2:  # the app process again, and HAProxy
+            assert time.monotonic() < deadline, children
+            time.sleep(0.2)
+        assert app_pid not in children
         serve.kill()  # kill -9 of serve itself: every part goes with it, and the port is free again
         serve.wait(10)
         deadline = time.monotonic() + 30

@@ -63,7 +63,7 @@ def add_to_class(page, points, digit: int) -> None:
     box = page.get_by_role("combobox", name="The digit I meant")
     box.click()
     box.fill(str(digit))  # the options narrow to the one typed
-    page.keyboard.press("Enter")
+    page.get_by_role("option", name=str(digit), exact=True).click()
     wait_idle(page)
     main_button(page, "Add to the class collection").click()
     page.get_by_text(f"Added your {digit} to").first.wait_for()

@@ -28,8 +28,8 @@ def pick_model(page, name: str) -> None:
         page.get_by_text("Settings: model, device, brush").click()
     if box.input_value() != name:
         box.click()
-        box.fill(name)  # the options narrow to the one typed
-        page.keyboard.press("Enter")
+        box.fill(name)  # the options narrow to the one typed: the option itself is clicked (an Enter pressed
+        page.get_by_role("option", name=name, exact=True).click()  # before the list narrowed chose another)
     wait_idle(page)
     page.get_by_text(re.compile(rf"Model {re.escape(name)}\b")).first.wait_for()  # the page answers with it
 

@@ -49,9 +49,8 @@ def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, 
     page.wait_for_function(f"() => {{ const t = ({find})(); return t && t.some(x => x.endsWith('%')); }}")
     texts = page.evaluate(find)
     assert "0%" not in texts and any(t.endswith("%") and "." in t for t in texts)
-    matrix = page.locator(".st-key-m_confusion .js-plotly-plot").last  # the old chart may linger a moment
-    matrix.scroll_into_view_if_needed()
-    matrix.screenshot(path=str(ARTIFACTS / "mistakes-row-normalised.png"))
+    wait_idle(page)  # the chart redrawn in the new mode may replace the old one while it is being found
+    page.locator(".st-key-m_confusion").screenshot(path=str(ARTIFACTS / "mistakes-row-normalised.png"))
 
 
 def test_compare_two_models_pages_through_all(app, page, mnist):

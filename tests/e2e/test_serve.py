@@ -68,9 +68,9 @@ def test_one_address_draws_trains_and_shares_a_run_across_processes(classroom, b
     teacher.locator("canvas.upper-canvas").wait_for()
     stroke(teacher, vertical_line())
     assert predicted(teacher) == "1"
-    # The pictures are media files that only the process holding the session serves: all loaded.
-    teacher.locator("[data-testid='stImage'] img").first.wait_for()
-    assert teacher.evaluate("[...document.querySelectorAll(\"[data-testid='stImage'] img\")]"
+    # The pictures come inline with the answer, whichever process holds the session: all loaded.
+    teacher.locator("[data-testid='reading-steps'] img").first.wait_for()
+    assert teacher.evaluate("[...document.querySelectorAll('[data-testid=\"stMain\"] img')]"
                             ".every(i => i.complete && i.naturalWidth > 0)")
 
     open_app(teacher, url)
