@@ -77,16 +77,16 @@ def button(at, label: str):
 
 def current_model_of(at) -> str:
     """The current model of the browser whose session `at` is (kept on the server by its owner key)."""
-    from ui.current_model import current_models
+    from ui.current_model import current_models, CurrentModel
 
-    return current_models().of(at.session_state["owner"]).name()
+    return current_models().setdefault(at.session_state["owner"], CurrentModel).name()
 
 
 def choose_model(who: str, name: str) -> None:
     """The browser with owner key `who` chooses `name` as its current model (as its models table would)."""
-    from ui.current_model import current_models
+    from ui.current_model import current_models, CurrentModel
 
-    current_models().of(who).choose(name)
+    current_models().setdefault(who, CurrentModel).choose(name)
 
 
 def train_tiny(at, name: str, epochs: int = 1):

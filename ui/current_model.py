@@ -16,6 +16,7 @@ from ui.caches import loaded_model, model_version
 from ui.engine import job_registry, model_store
 from ui.i18n import t
 from ui.models import model_names
+from ui.per_owner import PerOwner
 
 
 def _meta_or_none(name: str) -> ModelMeta | None:
@@ -87,26 +88,15 @@ class CurrentModel:
             return loaded_model(keys.DEFAULT_MODEL, model_version(keys.DEFAULT_MODEL), device)
 
 
-class CurrentModels:
-    """Every browser's CurrentModel, by owner key."""
-
-    def __init__(self) -> None:
-        self.by_owner: dict[str, CurrentModel] = {}
-        self.lock = threading.Lock()
-
-    def of(self, who: str) -> CurrentModel:
-        with self.lock:
-            return self.by_owner.setdefault(who, CurrentModel())
-
-
 @st.cache_resource
-def current_models() -> CurrentModels:
-    return CurrentModels()
+def current_models() -> PerOwner[CurrentModel]:
+    """Every browser's CurrentModel, by owner key."""
+    return PerOwner(keys.OWNERS_KEPT)
 
 
 def current_model() -> CurrentModel:
     """This browser's current model."""
-    return current_models().of(owner())
+    return current_models().setdefault(owner(), CurrentModel)
 
 
 def model_picker(label: str | None = None) -> str:
@@ -142,7 +132,8 @@ def rename_model(name: str, new_name: str, who: str) -> None:
     registry, _ = job_registry()
     new_name = new_name.strip()
     registry.rename_model(name, new_name, who, is_teacher())
-    current_models().of(who).renamed(name, new_name)
+    if (chosen := current_models().get(who)) is not None:
+        chosen.renamed(name, new_name)
 
 
 def delete_model(name: str, who: str) -> None:

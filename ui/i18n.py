@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from pathlib import Path
 
 import streamlit as st
@@ -15,6 +14,8 @@ from babel.numbers import format_decimal, format_percent, get_decimal_symbol, ge
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui.identity import browser_key
+from ui.keys import OWNERS_KEPT
+from ui.per_owner import PerOwner
 
 SOURCE = "en"  # the language the code is written in (the msgids)
 # Each language under its own name, as its readers look for it in the picker.
@@ -36,26 +37,11 @@ def catalog(lang: str) -> dict[str, str]:
     return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
-class LanguageChoices:
+@st.cache_resource
+def language_choices() -> PerOwner[str]:
     """Every browser's own choice in the language picker, by owner key (kept on the server, so a reload or
     a page switch keeps it; a browser that never chose reads its Accept-Language)."""
-
-    def __init__(self) -> None:
-        self.by_owner: dict[str, str] = {}
-        self.lock = threading.Lock()
-
-    def get(self, who: str) -> str | None:
-        with self.lock:
-            return self.by_owner.get(who)
-
-    def set(self, who: str, lang: str) -> None:
-        with self.lock:
-            self.by_owner[who] = lang
-
-
-@st.cache_resource
-def language_choices() -> LanguageChoices:
-    return LanguageChoices()
+    return PerOwner(OWNERS_KEPT)
 
 
 def _known(code: object) -> str | None:

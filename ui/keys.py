@@ -21,4 +21,8 @@ DEFAULT_MODEL = "default"  # ships with the app (mnist_core/builtin_models)
 OPERATOR_SWITCH = os.environ.get("MNIST_APP_OPERATOR", "") == "1"
 TEACHER_INPUT = "teacher_code_input"  # the sidebar's teacher code box
 TEACHER_ERROR = "_teacher_error"  # why the last teacher code was refused
+# How many browsers the server remembers a language, a current model and a last drawing for (the least recently
+# seen forgotten first): a school's browsers fit; a script minting a cookie per request does not fill the memory.
+OWNERS_KEPT = int(os.environ.get("MNIST_APP_OWNERS_KEPT", "5000"))
+DRAWINGS_KEPT = int(os.environ.get("MNIST_APP_DRAWINGS_KEPT", "1000"))  # ~0.4 MB each (280x280 RGBA + strokes)
 ORPHAN_SECONDS = float(os.environ.get("MNIST_APP_ORPHAN_SECONDS", "60"))  # owner gone this long: job stopped

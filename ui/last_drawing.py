@@ -3,13 +3,14 @@ loses): the Draw page puts it back on the canvas after a page switch or a reload
 
 from __future__ import annotations
 
-import threading
 from dataclasses import dataclass
 
 import numpy as np
 import streamlit as st
 
 from ui.browser import owner
+from ui.keys import DRAWINGS_KEPT
+from ui.per_owner import PerOwner
 
 
 @dataclass(frozen=True)
@@ -19,26 +20,9 @@ class LastDrawing:
     pixels: np.ndarray | None = None  # what the network read, MNIST-style (28, 28) in [0, 1]
 
 
-class LastDrawings:
-    def __init__(self) -> None:
-        self.by_owner: dict[str, LastDrawing] = {}
-        self.lock = threading.Lock()
-
-    def get(self, who: str) -> LastDrawing | None:
-        with self.lock:
-            return self.by_owner.get(who)
-
-    def keep(self, who: str, drawing: LastDrawing | None) -> None:
-        with self.lock:
-            if drawing is None:
-                self.by_owner.pop(who, None)
-            else:
-                self.by_owner[who] = drawing
-
-
 @st.cache_resource
-def last_drawings() -> LastDrawings:
-    return LastDrawings()
+def last_drawings() -> PerOwner[LastDrawing]:
+    return PerOwner(DRAWINGS_KEPT)
 
 
 def last_drawing() -> LastDrawing | None:
@@ -48,4 +32,4 @@ def last_drawing() -> LastDrawing | None:
 
 def keep_drawing(strokes: dict | None, image: np.ndarray | None, pixels: np.ndarray | None = None) -> None:
     """This browser's drawing now (None: the canvas was cleared)."""
-    last_drawings().keep(owner(), None if image is None else LastDrawing(strokes, image, pixels))
+    last_drawings().set(owner(), None if image is None else LastDrawing(strokes, image, pixels))
