@@ -211,3 +211,27 @@ def test_the_inside_page_in_italian_names_its_tabs_and_keeps_its_choices_values(
     assert [tab.label for tab in at.tabs][:4] == ["Rete", "Laboratorio", "Matematica", "Pesi"]
     scale = at.radio(key="i_scale")
     assert scale.options == ["una per neurone", "una per tutti"] and scale.value == "each unit its own"
+
+
+def test_the_draw_page_in_french_reads_a_seven_with_its_steps_and_settings_in_french(env, canvas):
+    from .helpers import draw_seven
+
+    canvas["image"] = draw_seven()
+    at = AppTest.from_file(str(PROJECT / "app.py"), default_timeout=30)
+    at.query_params["lang"] = "fr"
+    at.switch_page("pages/draw.py")
+    at.run()
+    assert not at.exception
+    assert at.title[0].value == "Dessinez un chiffre"
+    answer = next(m.value for m in at.markdown if "predicted-digit" in m.value)
+    assert ">7</div>" in answer.split("predicted-digit")[1]  # the digit's own </div> still first
+    assert "Lecture de votre dessin." in answer and "Probabilité de chaque chiffre" in answer
+    assert "4. ajusté dans 20×20" in answer and "6. centré par la masse" in answer
+    assert re.search(r"sûr à \d+,\d %", answer.replace("\xa0", " "))  # 97,3 %, not 97.3%
+    compact = next(m.value for m in at.markdown if "compact-answer" in m.value)
+    assert compact.startswith("<div") and "Lit <b" in compact and "sûr à" in compact
+    assert at.slider(key="d_brush").label == "Épaisseur du pinceau"
+    assert at.toggle(key="d_network_on").label == "Montrer le réseau illuminé"
+    assert at.file_uploader[0].label == "…ou envoyez l'image d'un chiffre"
+    english = [m.value for m in at.caption if "Draw in the box" in m.value or "test accuracy" in m.value]
+    assert english == [] and any(c.value.startswith("Modèle **") for c in at.caption)

@@ -17,6 +17,7 @@ from mnist_core.net.pictures import data_uri, gallery_image, pixels_image, weigh
 from ui.caches import loaded_model
 from ui.charts import layout, unchecked
 from ui.engine import dataset
+from ui.i18n import decimal_mark, pct, t
 
 PUSH_COLOUR, HOLD_COLOUR = "#d62728", "#1f77b4"  # red pushes a unit up, blue holds it back (as the weight pictures)
 INPUT_LEFT, INPUT_WIDTH = -1.3, 1.0  # where the 28x28 input sits, in the figure's x units (a layer is 1 apart)
@@ -81,11 +82,12 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str
     # Every node's place on screen in whole pixels, as SVG text once ("x y"): the edges only join them.
     spots = [{unit: f"{px(x):.0f} {py(y):.0f}" for unit, (x, y) in places.items()} for places in _positions(graph)]
     ink = data_uri(pixels_image(graph.image, 1, grid=False))
+    pixels_title = html.escape(t("input pixels: the ink the network reads"))
     parts = [f"<svg data-testid='network-svg' viewBox='0 0 {width} {height}' width='100%' "
              f"style='max-width:{width}px;font-family:sans-serif' xmlns='http://www.w3.org/2000/svg'>",
              f"<image href='{ink}' x='{px(INPUT_LEFT):.1f}' y='{py(1):.1f}' width='{INPUT_WIDTH * sx:.1f}' "
              f"height='{sy:.1f}' preserveAspectRatio='none' style='image-rendering:pixelated'>"
-             "<title>input pixels: the ink the network reads</title></image>"]
+             f"<title>{pixels_title}</title></image>"]
     for i, edges in enumerate(graph.edges):
         if not edges:
             continue
@@ -101,27 +103,35 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str
         for (push, band), segments in sorted(paths.items(), reverse=True):
             parts.append(f"<path d='{''.join(segments)}' stroke='{PUSH_COLOUR if push else HOLD_COLOUR}' "
                          f"stroke-width='{EDGE_WIDTHS[band]}' stroke-opacity='0.45' fill='none'/>")
+    # The hover texts' templates looked up once (t() without values gives the template), filled per node; the
+    # decimals written with the language's mark by a swap, not Babel per number (hundreds of them per stroke).
+    mark = decimal_mark()
+    output_title, hidden_title = t("{layer} · unit {unit} (digit {unit})"), t("{layer} · unit {unit}")
+    names = {layer.name: t("output") if layer.name == "output" else t("hidden {number}", number=layer.layer + 1)
+             for layer in graph.layers}
     for layer in graph.layers:
         output = layer.name == "output"
+        name = html.escape(names[layer.name])
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
         parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
         for n, fill in zip(layer.nodes, _shades(values / top), strict=True):
             x, y = spots[layer.layer][n.unit].split()
-            value = f"p = {n.a:.1%}" if output else f"a = {n.a:.3f}"
-            digit = f" (digit {n.unit})" if output else ""
+            value = f"p = {pct(n.a, 1)}" if output else f"a = {n.a:.3f}".replace(".", mark)
+            head = (output_title if output else hidden_title).format(layer=name, unit=n.unit)
+            numbers = f"z = {n.z:+.3f}&#10;bias = {n.bias:+.3f}".replace(".", mark)
             parts.append(f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
-                         f"{layer.name} · unit {n.unit}{digit}&#10;z = {n.z:+.3f}&#10;bias = {n.bias:+.3f}&#10;"
-                         f"{value}</title></circle>")
+                         f"{head}&#10;{numbers}&#10;{value}</title></circle>")
             if output:
                 parts.append(f"<text x='{int(x) + 11}' y='{int(y) + 4}' font-size='12' fill='#444' "
-                             f"stroke='none'>{n.unit}: {n.a:.0%}</text>")
+                             f"stroke='none'>{n.unit}: {pct(n.a, 0)}</text>")
         parts.append("</g>")
-    notes = [(INPUT_LEFT + INPUT_WIDTH / 2, "input", "28×28")] + [
-        (layer.layer + 1.0, layer.name, f"top {len(layer.nodes)} of {layer.size}" if layer.hidden_count
-         else f"{layer.size} units") for layer in graph.layers]
-    for x, first, second in notes:
-        parts.append(f"<text data-note='{html.escape(first)}' x='{px(x):.1f}' y='{py(1.07) - 5:.1f}' font-size='11' "
+    notes = [(INPUT_LEFT + INPUT_WIDTH / 2, "input", t("input"), "28×28")] + [
+        (layer.layer + 1.0, layer.name, names[layer.name],
+         t("top {shown} of {size}", shown=len(layer.nodes), size=layer.size) if layer.hidden_count
+         else t("{size} units", size=layer.size)) for layer in graph.layers]
+    for x, note, first, second in notes:
+        parts.append(f"<text data-note='{html.escape(note)}' x='{px(x):.1f}' y='{py(1.07) - 5:.1f}' font-size='11' "
                      f"text-anchor='middle' fill='#444'>{html.escape(first)}"
                      f"<tspan x='{px(x):.1f}' dy='13'>{html.escape(second)}</tspan></text>")
     return "".join(parts) + "</svg>"

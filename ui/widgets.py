@@ -6,6 +6,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
+from ui.i18n import num, t
+
 
 def as_markdown(text: str) -> str:
     """`text` shown as typed inside Markdown: a nickname's '_' (the one Markdown mark it may hold) escaped."""
@@ -23,7 +25,7 @@ def confirmed(where: DeltaGenerator, key: str, item: str, ask: str, question: st
     where.warning(question)
     yes_column, no_column = where.columns(2)
     clicked = yes_column.button(yes, type="primary", key=f"{key}_yes")
-    no_column.button("Cancel", key=f"{key}_cancel", on_click=state.pop, args=(key, None))
+    no_column.button(t("Cancel"), key=f"{key}_cancel", on_click=state.pop, args=(key, None))
     if clicked:
         state.pop(key, None)
     return clicked
@@ -70,12 +72,24 @@ class KeptError:
 FILE_PROBLEMS_SHOWN = 5  # lines; the rest counted
 
 
-def file_problems(problems: list[str], what: str = "the collection") -> None:
-    """One line for each file that could not be read (never a traceback): the first few, then how many more."""
+def file_problems(problems: list[str], class_collection: str | None = None) -> None:
+    """One line for each file that could not be read (never a traceback): the first few, then how many more.
+    Of the collection shown, or of the class collection named `class_collection`."""
     if not problems:
         return
     lines = [f"- `{file}`:{why}" for file, _, why in (p.partition(":") for p in problems[:FILE_PROBLEMS_SHOWN])]
     more = len(problems) - FILE_PROBLEMS_SHOWN
-    st.warning(f"{len(problems)} file{'s' if len(problems) != 1 else ''} of {what} cannot be read and "
-               f"{'are' if len(problems) != 1 else 'is'} left out; the other drawings count:\n"
-               + "\n".join(lines) + (f"\n- and {more} more" if more > 0 else ""))
+    if more > 0:
+        lines.append(t("- and {count} more", count=num(more, 0)))
+    count, name = num(len(problems), 0), class_collection
+    if name is None:
+        heading = (t("1 file of the collection cannot be read and is left out; the other drawings count:")
+                   if len(problems) == 1 else
+                   t("{count} files of the collection cannot be read and are left out; the other drawings count:",
+                     count=count))
+    else:
+        heading = (t("1 file of the class collection **{name}** cannot be read and is left out; the other "
+                     "drawings count:", name=name) if len(problems) == 1 else
+                   t("{count} files of the class collection **{name}** cannot be read and are left out; the other "
+                     "drawings count:", count=count, name=name))
+    st.warning("\n".join([heading, *lines]))

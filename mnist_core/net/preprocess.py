@@ -40,6 +40,12 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # Pillow's 16-bit, 32-bit and float grey
 
 
+def N_(text: str) -> str:
+    """Marks an English text that a front end shows translated (`pybabel extract -k N_` finds it here; the
+    page calls its own `t()` on it). The engine itself uses the text as it is, and imports no front end."""
+    return text
+
+
 class PreprocessError(ValueError):
     """The input cannot be read as an image (wrong shape, type or file); the message says why."""
 
@@ -126,13 +132,23 @@ class Steps:
     def output(self) -> np.ndarray:
         return self.centred
 
-    def captions(self) -> list[str]:
-        """What each step did, in words, in order: ink, cropped, stroked, fitted, boxed, centred."""
+    def caption_templates(self) -> list[tuple[str, dict[str, float | int]]]:
+        """What each step did, in order (ink, cropped, stroked, fitted, boxed, centred): an English template
+        with `{named}` placeholders and its numbers, for a front end to translate and write in its reader's
+        language (the templates are in its catalogs: see `N_`)."""
         evened = self.stroked is not self.cropped
-        return ["1. ink found", "2. cropped to the ink",
-                f"3. strokes {'evened' if evened else 'kept'} (width {self.stroke_width:.1f} px of {BOX})",
-                f"4. fitted into {BOX}×{BOX}", f"5. placed in {FIELD}×{FIELD} by its box",
-                "6. centred by mass: what the network sees"]
+        width = {"width": self.stroke_width, "box": BOX}
+        return [(N_("1. ink found"), {}), (N_("2. cropped to the ink"), {}),
+                (N_("3. strokes evened (width {width} px of {box})") if evened
+                 else N_("3. strokes kept (width {width} px of {box})"), width),
+                (N_("4. fitted into {box}×{box}"), {"box": BOX}),
+                (N_("5. placed in {field}×{field} by its box"), {"field": FIELD}),
+                (N_("6. centred by mass: what the network sees"), {})]
+
+    def captions(self) -> list[str]:
+        """What each step did, in English words, in order: ink, cropped, stroked, fitted, boxed, centred."""
+        return [text.format(**{k: f"{v:.1f}" if isinstance(v, float) else v for k, v in params.items()})
+                for text, params in self.caption_templates()]
 
 
 def _to_float(array: np.ndarray) -> np.ndarray:

@@ -4,11 +4,16 @@ translated pages at laptop and phone width (screenshots)."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
+from mnist_core.classroom.collection import ClassCollection
+from mnist_core.storage.drawings import Collections
 from ui.i18n import catalog, LANGUAGES
 
-from .helpers import ARTIFACTS, open_app, wait_idle
+from ..test_i18n import extracted
+from .helpers import ARTIFACTS, loop, open_app, start_app, stroke, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -102,4 +107,109 @@ def test_phone_screenshots(app, browser, lang):
     page.get_by_test_id("stExpandSidebarButton").click()
     page.get_by_test_id("stSidebar").get_by_label(tr(lang, "Learning rate"), exact=True).wait_for()
     page.get_by_test_id("stSidebar").screenshot(path=str(ARTIFACTS / f"languages-{lang}-phone-sidebar.png"))
+    page.context.close()
+
+
+# --- the Draw page --------------------------------------------------------------------------------
+
+DRAW_FILES = ("pages/draw.py", "ui/network.py", "ui/widgets.py", "ui/current_model.py", "mnist_core/net/preprocess.py")
+# Streamlit's own texts in the upload box (no setting changes them): the one English left, by design.
+STREAMLIT_OWN = re.compile(r"^(Drag and drop a file here|Upload|(Limit )?\d+MB per file.*)$")
+ENGLISH_WORDS = re.compile(r"\b(the|and|of|your|you|is|digit|drawing|sure|Reading|Reads|network|upload|model)\b")
+
+
+@pytest.fixture(scope="module")
+def class_app(tmp_path_factory):
+    """A server whose class collection is open (the Draw page then shows the class panel and its Add button)."""
+    folder = tmp_path_factory.mktemp("draw-languages") / "drawings"
+    ClassCollection(Collections(folder)).open("classe-3b", owner="teacher-key-0123456789abcdef")
+    server = start_app(tmp_path_factory, "draw-languages", {"MNIST_DRAWINGS": str(folder)})
+    yield server
+    server.stop()
+
+
+def english_pieces(lang: str) -> list[str]:
+    """The English of the Draw page's texts that its `lang` translation does not share: each text's words
+    between its placeholders and Markdown marks, of two words or more."""
+    translations = catalog(lang)
+    pieces = set()
+    for msgid, where in extracted().items():
+        if where.split(":")[0] in DRAW_FILES and msgid in translations:
+            for piece in re.split(r"\{[^{}]*\}|\*+|<[^>]*>", msgid):
+                piece = piece.strip(" .,:;?()·→-")
+                if len(piece.split()) >= 2 and piece not in translations[msgid]:
+                    pieces.add(piece)
+    return sorted(pieces)
+
+
+def draw_with_a_finger(page, points: list[tuple[float, float]]) -> None:
+    canvas = page.locator("canvas.upper-canvas")
+    box = canvas.bounding_box()
+    touch = page.context.new_cdp_session(page)
+    for i, (x, y) in enumerate(points):
+        kind = "touchStart" if i == 0 else "touchMove"
+        touch.send("Input.dispatchTouchEvent", {"type": kind, "touchPoints": [{"x": box["x"] + x, "y": box["y"] + y}]})
+    touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
+
+
+def in_view(page, locator) -> bool:
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and \
+        box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
+
+
+def choose_nickname(page, lang: str, nickname: str) -> None:
+    sidebar = page.get_by_test_id("stSidebar")
+    if page.get_by_test_id("stExpandSidebarButton").is_visible():  # a phone: the sidebar is closed
+        page.get_by_test_id("stExpandSidebarButton").click()
+    sidebar.get_by_role("button", name=tr(lang, "Choose a nickname")).click()
+    page.get_by_role("textbox", name=tr(lang, "Nickname")).fill(nickname)
+    page.get_by_role("button", name=tr(lang, "Save nickname")).click()
+    sidebar.get_by_role("button", name=re.compile(nickname)).wait_for()
+    page.keyboard.press("Escape")
+    wait_idle(page)
+
+
+@pytest.mark.parametrize("lang", ["fr", "es"])
+def test_the_draw_page_has_no_english_left_and_keeps_a_phones_one_screen(class_app, browser, lang):
+    assert len(english_pieces(lang)) > 40  # the check below has the page's own English to look for
+    page = open_in(browser, lang, class_app.url, PHONE)
+    title(page, lang)
+    choose_nickname(page, lang, {"fr": "Zoé", "es": "Ana"}[lang])
+    page.locator('[data-testid="stSidebarNav"] a', has_text=tr(lang, "Draw")).click()  # the sidebar closes
+    page.get_by_role("heading", name=tr(lang, "Draw a digit"), exact=True).wait_for()
+    wait_idle(page)
+    page.locator("canvas.upper-canvas").wait_for()
+    draw_with_a_finger(page, [(140, 50 + i * 9) for i in range(21)])  # a 1
+    page.get_by_test_id("compact-answer").wait_for()
+    wait_idle(page)
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / f"languages-draw-{lang}-phone.png"))
+    add = page.get_by_role("button", name=tr(lang, "Add to the class collection"))
+    for what in (page.locator("canvas.upper-canvas"), page.get_by_test_id("compact-answer"), add):  # one screen
+        assert in_view(page, what), what
+    assert page.get_by_test_id("predicted-digit").inner_text().strip() == "1"  # the draw still answers
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text(tr(lang, "Settings: model, device, brush")).click()  # its labels are read too
+    main.get_by_text(tr(lang, "Brush width")).wait_for()
+    wait_idle(page)
+    icons = set(main.get_by_test_id("stIconMaterial").all_inner_texts())  # an icon's name is its text
+    lines = [line.strip() for line in main.inner_text().split("\n")]
+    shown = "\n".join(line for line in lines if line and line not in icons and not STREAMLIT_OWN.match(line))
+    assert [piece for piece in english_pieces(lang) if piece in shown] == []
+    assert ENGLISH_WORDS.findall(shown) == [], shown
+    page.screenshot(path=str(ARTIFACTS / f"languages-draw-{lang}-phone-full.png"), full_page=True)
+    page.context.close()
+
+
+def test_the_draw_page_in_french_at_laptop_width(class_app, browser):
+    page = open_in(browser, "fr", class_app.url + "draw")
+    page.get_by_role("heading", name=tr("fr", "Draw a digit"), exact=True).wait_for()
+    page.locator("canvas.upper-canvas").wait_for()
+    stroke(page, loop())
+    main = page.get_by_test_id("stMainBlockContainer")
+    assert tr("fr", "Probability of each digit") in main.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    page.screenshot(path=str(ARTIFACTS / "languages-draw-fr-laptop.png"), full_page=True)
     page.context.close()
