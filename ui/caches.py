@@ -15,7 +15,7 @@ from mnist_core.classroom.scoring import Examples, examples, score
 from mnist_core.net.evaluate import evaluate, Evaluation
 from mnist_core.net.inside import BytesLRU
 from mnist_core.net.model import MLP
-from mnist_core.net.pictures import png_bytes, weight_grid
+from mnist_core.net.pictures import gallery_image, png_bytes, weight_grid
 from mnist_core.storage.drawings import Drawing
 from mnist_core.storage.models import ModelMeta
 from ui.engine import collections, dataset, model_store
@@ -119,3 +119,12 @@ def weights_png(weights: np.ndarray, columns: int, scale: int) -> bytes:
     key = (hashlib.blake2b(np.ascontiguousarray(weights).tobytes(), digest_size=16).digest(), weights.shape,
            columns, scale)
     return _RUN_PICTURES.get(key, lambda: png_bytes(weight_grid(weights, columns=columns, scale=scale)))
+
+
+def gallery_png(images: np.ndarray, captions: list[str]) -> bytes:
+    """Digits (N, 28, 28) with a caption under each as one PNG, made once per digits and captions (a paused
+    run's step up close is redrawn every second for its owner and every watcher) and shared by all."""
+    digest = hashlib.blake2b(np.ascontiguousarray(images).tobytes(), digest_size=16)
+    digest.update("\0".join(captions).encode())
+    key = ("gallery", digest.digest(), images.shape)
+    return _RUN_PICTURES.get(key, lambda: png_bytes(gallery_image(images, captions)))

@@ -10,9 +10,9 @@ import streamlit as st
 from mnist_core.net.advice import health_warnings
 from mnist_core.net.controls import Control, ControlError, MAX_DELAY
 from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
-from mnist_core.net.pictures import gallery_image, weight_grid
 from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
+from ui.caches import gallery_png, weights_png
 from ui.i18n import N_, num, t
 
 ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
@@ -126,15 +126,15 @@ def step_panel(snap: Snapshot) -> None:
                   loss_after=num(look.loss_after, 4)))
     captions = [str(a) if a == y else t("{answer} (is {digit})", answer=a, digit=y)
                 for a, y in zip(look.answers_now, look.labels, strict=True)]
-    st.image(gallery_image(look.images[:64], captions[:64]) if len(look.images) else np.zeros((1, 1)),
-             caption=t("The batch's digits with the network's answer now"), output_format="PNG")
+    st.image(gallery_png(look.images[:64], captions[:64]) if len(look.images) else np.zeros((1, 1)),
+             caption=t("The batch's digits with the network's answer now"))
     rows = []
     for i, unit in enumerate(look.units):
         rows.append((unit, look.change_size[i]))
     # Built before the caption's t(): Babel does not extract a t() nested in another's arguments.
     units = ", ".join(t("{unit} (change {size})", unit=u, size=format(c, ".2g")) for u, c in rows)
     picture = np.concatenate([look.weights_now, look.gradient, look.weights_after])  # (3U, 28, 28)
-    st.image(weight_grid(picture, columns=len(look.units), scale=3), output_format="PNG",
+    st.image(weights_png(picture, columns=len(look.units), scale=3),
              caption=t("First-layer units {units}: weights now (top), the gradient (middle), weights after the "
                        "step (bottom)", units=units))
     st.dataframe([{t("layer"): layer.name, t("gradient size"): f"{layer.grad_norm:.3g}",
