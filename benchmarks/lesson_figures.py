@@ -4,15 +4,21 @@
   (b) the run's status line, (c) the loss chart drawn; goal (c) within 3 s (before: 14 s). Each of 5 tries
   is a new browser context (a new session, as a student's first visit), the first one also the server's
   first page load of a session that is not the teacher's;
-- the same with the server's caches warm (the fifth try against the first).
+- the same with the server's caches warm (the fifth try against the first);
+- `serve --processes N` stopping on SIGTERM, once with no run and once after a run trained through its
+  address: seconds from the signal to its exit with every part gone (goal within 5 s; before: 32-47 s).
 
-Run: MNIST_DIR=../shared/data/mnist nice -n 10 python benchmarks/lesson_figures.py
+Run: MNIST_DIR=../shared/data/mnist nice -n 10 python benchmarks/lesson_figures.py [--only share|serve]
 """
 
 from __future__ import annotations
 
+import argparse
+import os
 import re
+import signal
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -26,7 +32,7 @@ from tests.helpers import REAL_MNIST  # noqa: E402
 TRIES = 5
 
 
-def main() -> None:
+def share_link() -> None:
     from playwright.sync_api import sync_playwright
 
     folder = Path(tempfile.mkdtemp(prefix="lesson-figures-"))
@@ -66,6 +72,65 @@ def main() -> None:
     charts = [r[2] for r in rows]
     print(f"share link -> loss chart: first {charts[0]:.2f} s, median {statistics.median(charts):.2f} s, "
           f"worst {max(charts):.2f} s (goal 3 s); warm/first {charts[-1] / charts[0]:.2f}")
+
+
+SERVING = re.compile(r"serving (\S+) \(\d+ app process")
+
+
+def serve_stop(processes: int, train: bool) -> float:
+    """Seconds from SIGTERM to `serve`'s exit, its process groups all gone, after a run trained or not."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.e2e.helpers import free_port, setup_small_run
+
+    folder = Path(tempfile.mkdtemp(prefix="serve-stop-"))
+    log = open(folder / "serve.log", "w")
+    serve = subprocess.Popen([sys.executable, "-m", "mnist_core", "serve", "--processes", str(processes), "--port",
+                              str(free_port()), "--host", "127.0.0.1", "--store", str(folder / "models")],
+                             cwd=PROJECT, env={**os.environ, "MNIST_DIR": str(REAL_MNIST)}, stdout=log,
+                             stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 240
+        while not (found := SERVING.search((folder / "serve.log").read_text())):
+            if serve.poll() is not None or time.monotonic() > deadline:
+                raise SystemExit((folder / "serve.log").read_text()[-3000:])
+            time.sleep(0.3)
+        url = found.group(1)
+        if train:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+                page = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+                page.set_default_timeout(120_000)
+                open_app(page, url)
+                setup_small_run(page, 1, "stop-bench")
+                main_button(page, "Train").click()
+                page.get_by_text(re.compile(r"Trained 1 epoch; saved as stop-bench")).wait_for(timeout=240_000)
+                browser.close()
+        groups = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(serve.pid)], capture_output=True,
+                                                     text=True).stdout.split()]
+        start = time.monotonic()
+        serve.send_signal(signal.SIGTERM)
+        serve.wait(300)
+        while any(subprocess.run(["pgrep", "-s", str(g)], capture_output=True).returncode == 0 for g in groups):
+            time.sleep(0.05)
+        return time.monotonic() - start
+    finally:
+        if serve.poll() is None:
+            serve.kill()
+        log.close()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--only", choices=["share", "serve"])
+    args = parser.parse_args()
+    if args.only != "serve":
+        share_link()
+    if args.only != "share":
+        for processes in (1, 2):
+            idle, trained = serve_stop(processes, False), serve_stop(processes, True)
+            print(f"serve --processes {processes}: SIGTERM -> stopped, every part gone: {idle:.2f} s with no run, "
+                  f"{trained:.2f} s after a run trained (goal 5 s)")
 
 
 if __name__ == "__main__":

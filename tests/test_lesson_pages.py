@@ -9,6 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from mnist_core.classroom.collection import ClassCollection
 from mnist_core.classroom.nicknames import Nicknames
+from mnist_core.net.controls import Control
 from mnist_core.storage.drawings import Collections
 from ui import keys
 
@@ -211,7 +212,10 @@ def test_during_a_class_run_the_sidebar_shows_the_runs_settings_and_a_watcher_it
     job = job_registry()[0].get(at.session_state[keys.JOB])
     try:
         assert wait_for(lambda: job.snapshot().last_epoch > 0, 60)  # its first report: the run's total known
-        assert job.snapshot().active
+        # Paused, so that it is still the class run while the pages are drawn (a tiny run on a loaded machine
+        # may otherwise end in between, and the sidebar go back to the next run's settings).
+        job.control(job.owner, Control("pause"))
+        assert job.wait_until(lambda state: state.paused is not None, 60) and job.snapshot().active
         shown = sidebar_table(at.run())  # the run's own settings, not the widgets' Recommended ones
         assert shown["layers"] == "784-16-10" and shown["epochs"] == "21"  # 1 trained before + 20
         assert any(h.value == "Settings for your next run" for h in at.sidebar.header)
