@@ -113,7 +113,11 @@ def serve_stop(processes: int, train: bool) -> float:
         serve.wait(300)
         while any(subprocess.run(["pgrep", "-s", str(g)], capture_output=True).returncode == 0 for g in groups):
             time.sleep(0.05)
-        return time.monotonic() - start
+        took = time.monotonic() - start
+        slow = re.findall(r".* took [\d.]+ s to stop", (folder / "serve.log").read_text())
+        if slow:
+            print(f"  serve --processes {processes}{' after a run' if train else ''}: {'; '.join(slow)}")
+        return took
     finally:
         if serve.poll() is None:
             serve.kill()

@@ -26,6 +26,7 @@ from mnist_core.folders import PROJECT_ROOT
 PROJECT = PROJECT_ROOT
 APP = PROJECT / "app.py"
 START_TIMEOUT = 120.0  # seconds for the Ray head and every app process to answer
+SLOW_STOP = 2.0  # seconds: a part slower than this to stop is named in the log
 RAY_ENV = {"RAY_AUTH_MODE": "token"}  # as the README's `ray start`: a token in ~/.ray/auth_token
 # Ray 2.60 turns --node-ip-address=127.0.0.1 into the machine's outward address ("Local node IP: 192.0.2.2"), and
 # its GCS and raylet then listen on every interface (ss -ltnp: *:PORT). With this switch off it keeps loopback
@@ -168,6 +169,7 @@ class School:
 
     def stop(self) -> None:
         for part in reversed(self.parts):
+            start = time.monotonic()
             if part.process.poll() is None:
                 part.process.terminate()
             try:
@@ -177,6 +179,8 @@ class School:
                 part.process.wait(5)
             if part.what == "ray head":
                 _end_group(part.process.pid)
+            if (took := time.monotonic() - start) > SLOW_STOP:
+                print(f"{part.what} took {took:.1f} s to stop", file=sys.stderr, flush=True)
         self.parts.clear()
 
 
