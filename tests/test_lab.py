@@ -12,7 +12,6 @@ import torch
 
 from mnist_core.net.confidence import coverage
 from mnist_core.net.edits import (
-    describe,
     edit_from_dict,
     edit_to_dict,
     Prune,
@@ -28,6 +27,8 @@ from mnist_core.net.lab import apply_edits, before_after, figures, knock_out_unt
 from mnist_core.net.maths import entropy_bits, layer_maths, softmax_steps
 from mnist_core.net.model import MLP, PIXEL_MEAN, PIXEL_STD
 from mnist_core.net.preprocess import as_model_input
+from ui.lab import edit_text
+from ui.maths_view import cell_texts, softmax_text, unit_text
 
 from .helpers import make_digits
 
@@ -194,7 +195,11 @@ def test_edits_go_to_plain_values_and_back():
     edits = [ShiftBias(0, 3, 1.5), ScaleWeights(1, 2, 0.5), SwitchOff(2, 7), Temperature(2.0), WeightNoise(0.2, 3),
              Prune(0.3)]
     assert [edit_from_dict(edit_to_dict(e)) for e in edits] == edits
-    assert describe(SwitchOff(0, 7), random_model()) == "hidden 1 unit 7: switched off"
+    model = random_model()  # outside a page run the words are the source language's
+    assert edit_text(SwitchOff(0, 7), model) == "hidden 1 unit 7: switched off"
+    assert edit_text(SwitchOff(2, 3), model) == "output unit 3: switched off"
+    assert edit_text(ShiftBias(0, 3, -0.5), model) == "hidden 1 unit 3: bias -0.5"
+    assert edit_text(Prune(0.3), model) == "smallest 30% of each layer's weights pruned"
     for bad in ({"kind": "Explode"}, {"kind": "Prune", "share": "lots"}, {"kind": "Prune", "amount": 1}, [1]):
         with pytest.raises(ValueError):
             edit_from_dict(bad)
@@ -266,13 +271,18 @@ def test_z_is_weights_times_inputs_plus_bias_cell_by_cell(layer):
             == pytest.approx(maths.z[unit], abs=1e-4)
     if layer < 2:
         np.testing.assert_allclose(maths.a, hidden[layer][0], atol=1e-4)
-        assert maths.on_text() == f"{int((hidden[layer][0] > 0).sum())} of {len(maths.a)} units on"
-        assert "a = relu(" in maths.unit_text(0)
+        assert maths.units_on == int((hidden[layer][0] > 0).sum())
+        assert "a = relu(" in unit_text(maths, 0)
     else:
+        assert unit_text(maths, 0).endswith(f"= {maths.z[0]:+.3f}")
+    if layer == 2:
         np.testing.assert_allclose(maths.z, expected_z, atol=1e-4)
     if layer == 0:
         assert maths.inputs.shape == (784,) and maths.inputs.max() <= 1.0
-        assert "pixel (" in maths.cell_text(0, 300)
+        cells = cell_texts(maths, 0)
+        x, w = maths.inputs[300], maths.weights[0, 300]
+        assert len(cells) == 784
+        assert cells[300] == f"pixel (10, 20): {x:.3f} x weight {w:+.3f} = {x * w:+.4f} (one of 784 terms of z[0])"
 
 
 def test_softmax_steps_add_up_and_entropy_is_in_bits():
@@ -284,7 +294,7 @@ def test_softmax_steps_add_up_and_entropy_is_in_bits():
     assert steps.total == pytest.approx(steps.exp.sum())
     uniform = softmax_steps(np.zeros(10))
     assert uniform.entropy == pytest.approx(math.log2(10)) and f"{uniform.entropy:.2f}" == "3.32"
-    assert "3.32 = all 10 at 10%" in uniform.entropy_text()
+    assert "3.32 = all 10 at 10%" in softmax_text(uniform) and "add up to 1.000" in softmax_text(uniform)
     assert entropy_bits(np.eye(10)[3]) == 0.0
     assert entropy_bits([0.5, 0.5]) == pytest.approx(1.0)
     assert softmax_steps(z, 100.0).entropy > steps.entropy > softmax_steps(z, 0.5).entropy

@@ -12,12 +12,14 @@ import streamlit as st
 
 from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
 from mnist_core.net.maths import layer_maths
-from mnist_core.net.model import layer_name, MLP, weight_images
+from mnist_core.net.model import MLP, weight_images
 from mnist_core.net.pictures import data_uri, gallery_image, pixels_image, weight_grid
 from ui.caches import loaded_model
 from ui.charts import layout, unchecked
 from ui.engine import dataset
-from ui.i18n import decimal_mark, pct, t
+from ui.i18n import num, number_format, pct, t
+from ui.layers import layer_label
+from ui.maths_view import unit_text
 
 PUSH_COLOUR, HOLD_COLOUR = "#d62728", "#1f77b4"  # red pushes a unit up, blue holds it back (as the weight pictures)
 INPUT_LEFT, INPUT_WIDTH = -1.3, 1.0  # where the 28x28 input sits, in the figure's x units (a layer is 1 apart)
@@ -66,6 +68,33 @@ def _shades(values: np.ndarray) -> list[str]:
     return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(*channels, strict=True)]
 
 
+def node_lines(graph: NetworkGraph) -> list[list[list[str]]]:
+    """Each shown node's hover lines, layer by layer: where it is, z, its bias, its output. The templates
+    and number formats are looked up once (Draw makes these on every stroke)."""
+    signed, three = number_format(3, signed=True), number_format(3)
+    hidden_head, output_head = t("{layer} · unit {unit}"), t("{layer} · unit {unit} (digit {digit})")
+    bias_line = t("bias = {bias}")
+    depth = len(graph.layers) - 1
+    lines = []
+    for layer in graph.layers:
+        output, name = layer.layer == depth, layer_label(layer.layer, depth)
+        head = output_head if output else hidden_head
+        lines.append([[head.format(layer=name, unit=n.unit, digit=n.unit), f"z = {signed(n.z)}",
+                       bias_line.format(bias=signed(n.bias)), f"p = {pct(n.a, 1)}" if output else f"a = {three(n.a)}"]
+                      for n in layer.nodes])
+    return lines
+
+
+def layer_notes(graph: NetworkGraph) -> list[tuple[float, str, str]]:
+    """The two lines above each column of the picture (x, first, second): 'input' 28×28, then each layer's
+    name and how many of its units show."""
+    depth = len(graph.layers) - 1
+    return [(INPUT_LEFT + INPUT_WIDTH / 2, t("input"), "28×28")] + [
+        (layer.layer + 1.0, layer_label(layer.layer, depth),
+         t("top {shown} of {count}", shown=len(layer.nodes), count=num(layer.size, 0)) if layer.hidden_count
+         else t("{count} units", count=num(layer.size, 0))) for layer in graph.layers]
+
+
 def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str:
     """The same picture as network_figure, as one SVG for an HTML block: no figure object to build and
     check, nothing for the browser to load; each node's numbers in its hover text (<title>). Made on every
@@ -82,12 +111,12 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str
     # Every node's place on screen in whole pixels, as SVG text once ("x y"): the edges only join them.
     spots = [{unit: f"{px(x):.0f} {py(y):.0f}" for unit, (x, y) in places.items()} for places in _positions(graph)]
     ink = data_uri(pixels_image(graph.image, 1, grid=False))
-    pixels_title = html.escape(t("input pixels: the ink the network reads"))
+    ink_title = html.escape(t("input pixels: the ink the network reads"))
     parts = [f"<svg data-testid='network-svg' viewBox='0 0 {width} {height}' width='100%' "
              f"style='max-width:{width}px;font-family:sans-serif' xmlns='http://www.w3.org/2000/svg'>",
              f"<image href='{ink}' x='{px(INPUT_LEFT):.1f}' y='{py(1):.1f}' width='{INPUT_WIDTH * sx:.1f}' "
              f"height='{sy:.1f}' preserveAspectRatio='none' style='image-rendering:pixelated'>"
-             f"<title>{pixels_title}</title></image>"]
+             f"<title>{ink_title}</title></image>"]
     for i, edges in enumerate(graph.edges):
         if not edges:
             continue
@@ -103,35 +132,21 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str
         for (push, band), segments in sorted(paths.items(), reverse=True):
             parts.append(f"<path d='{''.join(segments)}' stroke='{PUSH_COLOUR if push else HOLD_COLOUR}' "
                          f"stroke-width='{EDGE_WIDTHS[band]}' stroke-opacity='0.45' fill='none'/>")
-    # The hover texts' templates looked up once (t() without values gives the template), filled per node; the
-    # decimals written with the language's mark by a swap, not Babel per number (hundreds of them per stroke).
-    mark = decimal_mark()
-    output_title, hidden_title = t("{layer} · unit {unit} (digit {unit})"), t("{layer} · unit {unit}")
-    names = {layer.name: t("output") if layer.name == "output" else t("hidden {number}", number=layer.layer + 1)
-             for layer in graph.layers}
-    for layer in graph.layers:
+    for layer, lines in zip(graph.layers, node_lines(graph), strict=True):
         output = layer.name == "output"
-        name = html.escape(names[layer.name])
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
         parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
-        for n, fill in zip(layer.nodes, _shades(values / top), strict=True):
+        for n, fill, hover in zip(layer.nodes, _shades(values / top), lines, strict=True):
             x, y = spots[layer.layer][n.unit].split()
-            value = f"p = {pct(n.a, 1)}" if output else f"a = {n.a:.3f}".replace(".", mark)
-            head = (output_title if output else hidden_title).format(layer=name, unit=n.unit)
-            numbers = f"z = {n.z:+.3f}&#10;bias = {n.bias:+.3f}".replace(".", mark)
             parts.append(f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
-                         f"{head}&#10;{numbers}&#10;{value}</title></circle>")
+                         f"{'&#10;'.join(html.escape(line) for line in hover)}</title></circle>")
             if output:
                 parts.append(f"<text x='{int(x) + 11}' y='{int(y) + 4}' font-size='12' fill='#444' "
-                             f"stroke='none'>{n.unit}: {pct(n.a, 0)}</text>")
+                             f"stroke='none'>{n.unit}: {html.escape(pct(n.a, 0))}</text>")
         parts.append("</g>")
-    notes = [(INPUT_LEFT + INPUT_WIDTH / 2, "input", t("input"), "28×28")] + [
-        (layer.layer + 1.0, layer.name, names[layer.name],
-         t("top {shown} of {size}", shown=len(layer.nodes), size=layer.size) if layer.hidden_count
-         else t("{size} units", size=layer.size)) for layer in graph.layers]
-    for x, note, first, second in notes:
-        parts.append(f"<text data-note='{html.escape(note)}' x='{px(x):.1f}' y='{py(1.07) - 5:.1f}' font-size='11' "
+    for x, first, second in layer_notes(graph):
+        parts.append(f"<text data-note='{html.escape(first)}' x='{px(x):.1f}' y='{py(1.07) - 5:.1f}' font-size='11' "
                      f"text-anchor='middle' fill='#444'>{html.escape(first)}"
                      f"<tspan x='{px(x):.1f}' dy='13'>{html.escape(second)}</tspan></text>")
     return "".join(parts) + "</svg>"
@@ -144,7 +159,7 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
     traces: list[dict] = [{
         "type": "heatmap", "z": graph.image[::-1].tolist(), "x0": INPUT_LEFT + INPUT_WIDTH / 56, "dx": INPUT_WIDTH / 28,
         "y0": 1 / 56, "dy": 1 / 28, "colorscale": [[0, "#ffffff"], [1, "#000000"]], "zmin": 0, "zmax": 1,
-        "showscale": False, "hovertemplate": "input pixel: ink %{z:.2f}<extra></extra>"}]
+        "showscale": False, "hovertemplate": t("input pixel: ink %{z:.2f}<extra></extra>")}]
     for i, edges in enumerate(graph.edges):
         if not edges:
             continue
@@ -164,19 +179,19 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
                     traces.append({"type": "scatter", "mode": "lines", "x": xs, "y": ys, "hoverinfo": "skip",
                                    "showlegend": False, "line": {"color": colour, "width": width},
                                    "opacity": 0.45})
-    for layer in graph.layers:
+    click = html.escape(t("click for its panel"), quote=False)
+    for layer, lines in zip(graph.layers, node_lines(graph), strict=True):
         output = layer.name == "output"
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
-        hover = [f"{layer.name} · unit {n.unit}" + (f" (digit {n.unit})" if output else "")
-                 + f"<br>z = {n.z:+.3f}<br>bias = {n.bias:+.3f}<br>"
-                 + (f"p = {n.a:.1%}" if output else f"a = {n.a:.3f}") + "<br>click for its panel" for n in layer.nodes]
+        hover = ["<br>".join([*(html.escape(line, quote=False) for line in node), click]) for node in lines]
         traces.append({
             "type": "scatter", "mode": "markers+text" if output else "markers",
             "x": [places[layer.layer][n.unit][0] for n in layer.nodes],
             "y": [places[layer.layer][n.unit][1] for n in layer.nodes],
             "customdata": [[layer.layer, n.unit] for n in layer.nodes], "name": layer.name,
-            "text": [f"{n.unit}: {n.a:.0%}" for n in layer.nodes] if output else None, "textposition": "middle right",
+            "text": [f"{n.unit}: {pct(n.a, 0)}" for n in layer.nodes] if output else None,
+            "textposition": "middle right",
             "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>", "showlegend": False,
             # A click selects a node; Plotly would fade every other one, which reads as "switched off".
             "unselected": {"marker": {"opacity": 1}, "textfont": {"color": "#444"}},
@@ -184,11 +199,9 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
             "marker": {"size": 16 if output else 9, "color": (values / top).clip(0, 1).tolist(), "cmin": 0, "cmax": 1,
                        "colorscale": [[at, "#" + "".join(f"{c:02x}" for c in rgb)] for at, rgb in NODE_SHADES],
                        "line": {"width": 0.8, "color": "#555"}}})
-    notes = [{"x": layer.layer + 1.0, "y": 1.07, "showarrow": False, "font": {"size": 11},
-              "text": f"{layer.name}<br>" + (f"top {len(layer.nodes)} of {layer.size}" if layer.hidden_count
-                                             else f"{layer.size} units")} for layer in graph.layers]
-    notes.append({"x": INPUT_LEFT + INPUT_WIDTH / 2, "y": 1.07, "showarrow": False, "font": {"size": 11},
-                  "text": "input<br>28×28"})
+    notes = [{"x": x, "y": 1.07, "showarrow": False, "font": {"size": 11},
+              "text": f"{html.escape(first, quote=False)}<br>{html.escape(second, quote=False)}"}
+             for x, first, second in layer_notes(graph)]
     return {"data": traces, "layout": layout(
         height, None, top=30, annotations=notes, clickmode="event+select", dragmode=False, hovermode="closest",
         xaxis={"visible": False, "range": [INPUT_LEFT - 0.05, len(graph.layers) + 0.75], "fixedrange": True},
@@ -212,24 +225,28 @@ def unit_panel(name: str, created: str, model: MLP, image: np.ndarray, layer: in
     """One unit's panel: what it computes from (first layer: its weights as 28x28 and weights x ink; later:
     the contribution of each unit below), the digits it fires most for, and its 8 most-activating test digits."""
     maths = layer_maths(model, image, layer)
-    where = f"{layer_name(model, layer)} · unit {unit}"
-    st.markdown(f"#### {where}" + (f" (digit {unit})" if layer == len(model.hidden) else ""))
-    st.caption(maths.unit_text(unit))
+    depth = len(model.hidden)
+    where = (t("{layer} · unit {unit} (digit {digit})", layer=layer_label(layer, depth), unit=unit, digit=unit)
+             if layer == depth else t("{layer} · unit {unit}", layer=layer_label(layer, depth), unit=unit))
+    st.markdown(f"#### {where}")
+    st.caption(unit_text(maths, unit))
     left, right = st.columns(2)
     with left:
         if layer == 0:
             weights = weight_images(model)[unit]
             st.image(weight_grid(np.stack([weights, weights * np.asarray(image, np.float32)]), columns=2, scale=5,
-                                 labels=["its weights", "weights x ink"]))
-            st.caption("Red: ink there pushes this unit up; blue: holds it back. Right: only where this digit has ink.")
+                                 labels=[t("its weights"), t("weights x ink")]))
+            st.caption(t("Red: ink there pushes this unit up; blue: holds it back. Right: only where this digit has "
+                         "ink."))
         else:
             parts = maths.products[unit]
             order = np.argsort(-np.abs(parts), kind="stable")[:20]
             st.plotly_chart({"data": [{
                 "type": "bar", "x": [f"#{j}" for j in order], "y": parts[order].tolist(),
                 "marker": {"color": [PUSH_COLOUR if v >= 0 else HOLD_COLOUR for v in parts[order]]},
-                "hovertemplate": "unit %{x} below: a x w = %{y:+.3f}<extra></extra>"}],
-                "layout": layout(240, f"What the units below contributed (the 20 largest of {len(parts)})", top=30,
+                "hovertemplate": t("unit %{x} below: a x w = %{y:+.3f}<extra></extra>")}],
+                "layout": layout(240, t("What the units below contributed (the 20 largest of {count})",
+                                        count=num(len(parts), 0)), top=30,
                                  xaxis={"type": "category"})}, key=f"panel_bars_{layer}_{unit}",
                 config={"displayModeBar": False})
     unit_profile = profiles(name, created)
@@ -237,15 +254,15 @@ def unit_panel(name: str, created: str, model: MLP, image: np.ndarray, layer: in
         means = unit_profile.means[layer][unit]
         st.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": means.tolist(),
                                    "marker": {"color": "#08519c"},
-                                   "hovertemplate": "digit %{x}: mean %{y:.3f}<extra></extra>"}],
-                         "layout": layout(240, "Its mean output on the test digits, per true digit", top=30,
+                                   "hovertemplate": t("digit %{x}: mean %{y:.3f}<extra></extra>")}],
+                         "layout": layout(240, t("Its mean output on the test digits, per true digit"), top=30,
                                           xaxis={"dtick": 1})}, key=f"panel_means_{layer}_{unit}",
                         config={"displayModeBar": False})
         favourite = unit_profile.favourite_digits(layer, unit)[:3]
-        st.caption("Fires most for " + ", ".join(str(d) for d in favourite) + ".")
+        st.caption(t("Fires most for {digits}.", digits=", ".join(str(d) for d in favourite)))
     data = dataset()
     top = unit_profile.top[layer][unit]
-    st.image(gallery_image(data.test_images[top], [f"#{i}: {v:.2f}" for i, v in
+    st.image(gallery_image(data.test_images[top], [f"#{i}: {num(v)}" for i, v in
                                                     zip(top, unit_profile.top_values[layer][unit], strict=True)],
                            columns=8, scale=2),
-             caption="The 8 test digits it fires most for (test number: its output)")
+             caption=t("The 8 test digits it fires most for (test number: its output)"))

@@ -1,12 +1,10 @@
 """The neuron lab's edits as typed records (per unit: shift bias, scale incoming weights, switch off;
-global: temperature, weight noise, pruning), as a person reads them and as a file keeps them."""
+global: temperature, weight noise, pruning), as a file keeps them (ui.lab says them in words)."""
 
 from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass
-
-from mnist_core.net.model import layer_name, MLP
 
 # --- the edits ---------------------------------------------------------------------------------
 
@@ -66,23 +64,6 @@ Edit = ShiftBias | ScaleWeights | SwitchOff | Temperature | WeightNoise | Prune
 # a switched-off unit; temperature last, so it divides the final logits.
 ORDER = (WeightNoise, Prune, ShiftBias, ScaleWeights, SwitchOff, Temperature)
 KINDS: dict[str, type] = {cls.__name__: cls for cls in ORDER}
-
-
-def describe(edit: Edit, model: MLP | None = None) -> str:
-    """One line a person reads: 'hidden 1 unit 7: switched off', 'temperature 2'."""
-    def where(e) -> str:
-        return f"{layer_name(model, e.layer) if model else f'layer {e.layer}'} unit {e.unit}"
-    if isinstance(edit, ShiftBias):
-        return f"{where(edit)}: bias {edit.amount:+g}"
-    if isinstance(edit, ScaleWeights):
-        return f"{where(edit)}: incoming weights x {edit.factor:g}"
-    if isinstance(edit, SwitchOff):
-        return f"{where(edit)}: switched off"
-    if isinstance(edit, Temperature):
-        return f"temperature {edit.value:g}"
-    if isinstance(edit, WeightNoise):
-        return f"weight noise {edit.share:.0%} of each layer's spread (seed {edit.seed})"
-    return f"smallest {edit.share:.0%} of each layer's weights pruned"
 
 
 def edit_to_dict(edit: Edit) -> dict:

@@ -13,8 +13,9 @@ from torch.nn import functional as F
 
 from mnist_core.net.edits import Edit, ORDER, Prune, ScaleWeights, ShiftBias, SwitchOff, Temperature, WeightNoise
 from mnist_core.net.evaluate import CONFIDENT, EVAL_BATCH
-from mnist_core.net.model import ACTIVATIONS, check_layer, device_of, eval_mode, layer_name, layer_sums, MLP
+from mnist_core.net.model import ACTIVATIONS, check_layer, device_of, eval_mode, layer_sums, MLP
 from mnist_core.net.preprocess import as_model_input
+from mnist_core.texts import N_, worded
 
 # An output unit switched off gets this bias and no weights: its logit is -10,000 whatever the input,
 # e^(-10,000) is 0 in float32, so it is never chosen (a finite number, so files and losses stay finite).
@@ -31,8 +32,11 @@ def _check(model: MLP, edits: list[Edit]) -> None:
         if isinstance(edit, (ShiftBias, ScaleWeights, SwitchOff)):
             check_layer(model, edit.layer)
             if not 0 <= edit.unit < sizes[edit.layer]:
-                raise ValueError(f"{layer_name(model, edit.layer)} has units 0-{sizes[edit.layer] - 1}; "
-                                 f"unit {edit.unit} does not exist")
+                if edit.layer == depth:
+                    raise worded(ValueError, N_("the output layer has units 0-9; unit {unit} does not exist"),
+                                 unit=edit.unit)
+                raise worded(ValueError, N_("hidden layer {depth} has units 0-{last}; unit {unit} does not exist"),
+                             depth=edit.layer + 1, last=sizes[edit.layer] - 1, unit=edit.unit)
             if isinstance(edit, SwitchOff) and edit.layer == depth:
                 off_outputs.add(edit.unit)
         if isinstance(edit, Temperature) and not edit.value > 0:
@@ -42,7 +46,7 @@ def _check(model: MLP, edits: list[Edit]) -> None:
         if isinstance(edit, Prune) and not 0 <= edit.share <= 1:
             raise ValueError(f"the pruned share must be in 0-1 (0-100%), got {edit.share}")
     if len(off_outputs) == 10:
-        raise ValueError("all ten outputs switched off: at least one digit must be left to answer")
+        raise worded(ValueError, N_("all ten outputs switched off: at least one digit must be left to answer"))
 
 
 @torch.no_grad()
@@ -195,7 +199,8 @@ def knock_out_until_change(model: MLP, image: np.ndarray, layer: int | None = No
     depth = len(network.hidden)
     layer = depth - 1 if layer is None else layer
     if not 0 <= layer < depth:
-        raise ValueError(f"switching off runs over a hidden layer: 0-{depth - 1}, not {layer}")
+        raise worded(ValueError, N_("switching off runs over a hidden layer: 0-{last}, not {layer}"), last=depth - 1,
+                     layer=layer)
     pixels = as_model_input(image, device_of(network))
     sums = layer_sums(network, pixels)
     a = sums[layer][1][0]  # (H,)

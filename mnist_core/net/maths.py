@@ -1,9 +1,9 @@
 """The arithmetic of one layer for one digit, number by number: inputs, weights, inputs x weights, bias,
-weighted sum z, activation a; for the output layer the softmax steps and the entropy in bits."""
+weighted sum z, activation a; for the output layer the softmax steps and the entropy in bits. Numbers only:
+the front end (ui.maths_view) writes them out in the reader's language."""
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 
 import numpy as np
@@ -39,23 +39,6 @@ class LayerMaths:
     def units_on(self) -> int:
         """How many units put out more than 0 (for ReLU: the units that are on)."""
         return int((self.a > 0).sum())
-
-    def on_text(self) -> str:
-        return f"{self.units_on} of {len(self.a)} units on"
-
-    def cell_text(self, unit: int, source: int) -> str:
-        """The line a hover shows for one product cell."""
-        x, w = self.inputs[source], self.weights[unit, source]
-        what = f"pixel ({source // 28}, {source % 28})" if self.layer == 0 else f"input {source}"
-        return f"{what}: {x:.3f} x weight {w:+.3f} = {x * w:+.4f} (one of {len(self.inputs)} terms of z[{unit}])"
-
-    def unit_text(self, unit: int) -> str:
-        """The line a hover shows for one unit: its sum, in numbers."""
-        terms = self.products[unit].sum()
-        head = f"z[{unit}] = sum of {len(self.inputs)} inputs x weights ({terms:+.3f}) + bias ({self.bias[unit]:+.3f})"
-        if self.activation == "none":
-            return f"{head} = {self.z[unit]:+.3f}"
-        return f"{head} = {self.z[unit]:+.3f}; a = {self.activation}({self.z[unit]:+.3f}) = {self.a[unit]:.3f}"
 
 
 @torch.inference_mode()
@@ -95,10 +78,6 @@ class SoftmaxSteps:
     total: float
     p: np.ndarray
     entropy: float
-
-    def entropy_text(self) -> str:
-        return (f"entropy {self.entropy:.2f} bits (0 = certain of one digit; "
-                f"{math.log2(len(self.p)):.2f} = all {len(self.p)} at {1 / len(self.p):.0%})")
 
 
 def entropy_bits(p: np.ndarray) -> float:

@@ -34,6 +34,7 @@ from mnist_core.storage.files import (
 )
 from mnist_core.storage.names import as_read, poses_as_app_label, UnreadableName
 from mnist_core.storage.owners import OwnerTags
+from mnist_core.texts import N_, worded
 
 SUFFIX = MODEL_SUFFIX
 FORMAT = 1
@@ -327,7 +328,8 @@ class ModelStore:
         must still hold: a file that now holds another model, or is gone, is left alone."""
         path = self._path(meta.name)
         if self._builtin_path(meta.name):
-            raise StoreError(f"'{meta.name}' is the name of a model that ships with the app; choose another")
+            raise worded(StoreError, N_("'{name}' is the name of a model that ships with the app; choose another"),
+                         name=meta.name)
         meta.id = meta.id or uuid.uuid4().hex
         payload = {
             "format": FORMAT,
@@ -347,7 +349,8 @@ class ModelStore:
                     try:
                         write_atomically(path, lambda f: f.write(buffer.getbuffer()), overwrite=False)
                     except FileExistsError:
-                        raise StoreError(f"a model named '{meta.name}' exists already; choose another name") from None
+                        raise worded(StoreError, N_("a model named '{name}' exists already; choose another name"),
+                                                     name=meta.name) from None
                 return path
             with self.locked():
                 if replaces is not None:
@@ -474,7 +477,8 @@ class ModelStore:
         """The name inside a file is not trusted (the file name is), so renaming is a rename."""
         target = self._path(new_name)
         if self._builtin_path(new_name):
-            raise StoreError(f"'{new_name}' is the name of a model that ships with the app; choose another")
+            raise worded(StoreError, N_("'{name}' is the name of a model that ships with the app; choose another"),
+                         name=new_name)
         try:
             with self.locked():
                 path = self._writable(name)
@@ -482,7 +486,8 @@ class ModelStore:
                 try:
                     os.link(path, target)  # fails if the target exists: no model is ever overwritten
                 except FileExistsError:
-                    raise StoreError(f"a model named '{new_name}' exists already; choose another name") from None
+                    raise worded(StoreError, N_("a model named '{name}' exists already; choose another name"),
+                                     name=new_name) from None
                 path.unlink()
         except OSError as e:
             raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e

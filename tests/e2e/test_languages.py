@@ -213,3 +213,35 @@ def test_the_draw_page_in_french_at_laptop_width(class_app, browser):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "languages-draw-fr-laptop.png"), full_page=True)
     page.context.close()
+
+
+def test_insides_network_tab_in_french_has_no_english_left(app, browser):
+    """The Network tab and a clicked unit's panel, as a French browser shows them: every word on the page
+    (the figure's notes included) and the nodes' hover texts are French."""
+    from ..test_i18n import english_in
+    from .test_network_lab import node_spot, wait_for_network
+
+    for size, name in ((LAPTOP, "laptop"), (PHONE, "phone")):
+        page = open_in(browser, "fr", app.url + "inside", size)
+        main = page.get_by_test_id("stMainBlockContainer")
+        main.get_by_role("heading", name=tr("fr", "Inside the network"), exact=True).wait_for()
+        page.get_by_role("tab", name=tr("fr", "Network"), exact=True).click()
+        wait_idle(page, timeout=90)
+        main.get_by_text(tr("fr", "Click a node to see what it computes and what it fires for.")).wait_for()
+        wait_for_network(page)
+        page.locator(".js-plotly-plot").first.scroll_into_view_if_needed()  # on a phone it starts below the fold
+        spot = node_spot(page, "hidden 1", 3)  # the traces keep the engine's layer names: not shown
+        page.mouse.click(spot["x"], spot["y"])
+        wait_idle(page)
+        main.get_by_role("heading", name=f"cachée 1 · neurone {spot['unit']}").wait_for()
+        main.get_by_text(tr("fr", "The 8 test digits it fires most for (test number: its output)")).wait_for()
+        icons = set(main.get_by_test_id("stIconMaterial").all_inner_texts())
+        shown = [line for line in main.inner_text().split("\n") if line.strip() and line.strip() not in icons]
+        shown += page.evaluate("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g => [...g"
+                               ".querySelectorAll('text')].map(t => t.textContent).concat((g._fullData || [])"
+                               ".flatMap(t => [].concat(t.hovertext || [], t.hovertemplate || []))))")
+        assert any("neurone" in line for line in shown) and any("cachée 1" in line for line in shown)
+        assert english_in(shown) == [], f"English left on Inside's Network tab in French ({name})"
+        ARTIFACTS.mkdir(exist_ok=True)
+        page.screenshot(path=str(ARTIFACTS / f"languages-fr-inside-network-{name}.png"), full_page=True)
+        page.context.close()

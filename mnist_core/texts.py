@@ -1,0 +1,21 @@
+"""Sentences the engine hands to a person: an English template with {named} params, kept on the error that
+says it, so the app can show it in the reader's language (ui.i18n.said) while the command line and the logs
+read the English (str(error)). The engine never imports the front end."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+E = TypeVar("E", bound=Exception)
+
+
+def N_(msgid: str) -> str:
+    """Marks an English template for translation where the engine says it (pybabel extracts N_ here too)."""
+    return msgid
+
+
+def worded(error: type[E], template: str, **params: object) -> E:
+    """`error` whose text is `template` filled with `params`, keeping both for a translation."""
+    e = error(template.format(**params))
+    e.template, e.params = template, params
+    return e
