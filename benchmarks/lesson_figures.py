@@ -111,9 +111,12 @@ def serve_stop(processes: int, train: bool) -> float:
         start = time.monotonic()
         serve.send_signal(signal.SIGTERM)
         serve.wait(300)
+        exited = time.monotonic() - start
         while any(subprocess.run(["pgrep", "-s", str(g)], capture_output=True).returncode == 0 for g in groups):
             time.sleep(0.05)
         took = time.monotonic() - start
+        print(f"  serve --processes {processes}{' after a run' if train else ''}: exited after {exited:.2f} s, "
+              f"every part gone after {took:.2f} s")
         slow = re.findall(r".* took [\d.]+ s to stop", (folder / "serve.log").read_text())
         if slow:
             print(f"  serve --processes {processes}{' after a run' if train else ''}: {'; '.join(slow)}")

@@ -27,6 +27,7 @@ PROJECT = PROJECT_ROOT
 APP = PROJECT / "app.py"
 START_TIMEOUT = 120.0  # seconds for the Ray head and every app process to answer
 SLOW_STOP = 2.0  # seconds: a part slower than this to stop is named in the log
+RAY_GRACE = 1.0  # seconds what is left of a part's group gets after SIGTERM before SIGKILL (the Ray head's)
 RAY_ENV = {"RAY_AUTH_MODE": "token"}  # as the README's `ray start`: a token in ~/.ray/auth_token
 # Ray 2.60 turns --node-ip-address=127.0.0.1 into the machine's outward address ("Local node IP: 192.0.2.2"), and
 # its GCS and raylet then listen on every interface (ss -ltnp: *:PORT). With this switch off it keeps loopback
@@ -168,20 +169,42 @@ class School:
         return next((p for p in self.parts if p.process.poll() is not None), None)
 
     def stop(self) -> None:
-        for part in reversed(self.parts):
+        """HAProxy first (no browser reaches a stopping app), then every app process at once (each saves its
+        runs, which may train on the Ray head), then the Ray head's whole group. One after another, after a
+        run had trained, this took 37 s (`benchmarks/lesson_figures.py --only serve`)."""
+        def is_(kind: str) -> list[Part]:
+            return [p for p in self.parts if p.what.startswith(kind)]
+
+        for group in (is_("haproxy"), is_("app process")):
             start = time.monotonic()
-            if part.process.poll() is None:
-                part.process.terminate()
-            try:
-                part.process.wait(120 if part.what == "ray head" else 15)  # Ray stops its workers first
-            except subprocess.TimeoutExpired:
-                part.process.kill()
+            for part in group:
+                if part.process.poll() is None:
+                    part.process.terminate()
+            deadline = time.monotonic() + 15
+            for part in group:
+                try:
+                    part.process.wait(max(0.1, deadline - time.monotonic()))
+                except subprocess.TimeoutExpired:
+                    part.process.kill()
+                    part.process.wait(5)
+            for part in group:  # what an app process leaves behind (its fork server) goes with it, now
+                _end_group(part.process.pid, grace=RAY_GRACE)
+                print_slow(part.what, start)
+        for part in is_("ray head"):
+            # The whole group at once (GCS, raylet, workers), not `ray start --block` alone, which ended them one
+            # after another (31 s after a run). Nothing of the head is kept: the app processes saved the runs.
+            start = time.monotonic()
+            _end_group(part.process.pid, grace=RAY_GRACE)
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 part.process.wait(5)
-            if part.what == "ray head":
-                _end_group(part.process.pid)
-            if (took := time.monotonic() - start) > SLOW_STOP:
-                print(f"{part.what} took {took:.1f} s to stop", file=sys.stderr, flush=True)
+            print_slow(part.what, start)
         self.parts.clear()
+
+
+def print_slow(what: str, start: float) -> None:
+    """A part slower than SLOW_STOP to stop, named in the log (where a slow stop comes from)."""
+    if (took := time.monotonic() - start) > SLOW_STOP:
+        print(f"{what} took {took:.1f} s to stop", file=sys.stderr, flush=True)
 
 
 def _end_group(group: int, grace: float = 10.0) -> None:
