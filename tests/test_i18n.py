@@ -335,3 +335,34 @@ def test_the_english_check_sees_english(env):
     found = english_in(shown_texts(at))
     assert "Switch off until the answer changes" in found and "Unit" in found
     assert english_in(["Fires most for 3, 5, 8."]) and not english_in(["S'active le plus pour 3, 5, 8."])
+
+
+HEALTH_PAGE = '''
+import ui.startup  # noqa: F401
+import streamlit as st
+from mnist_core.net.advice import health_warnings
+from mnist_core.net.config import TrainConfig
+from mnist_core.net.experiments import EXPERIMENTS
+from ui.live import experiment_note, worded
+# The lr-too-high pattern: a loss thrown to 40 times its start that does not come back down.
+losses = [2.3, 2.2] + [92.5] + [80.0] * 20
+for w in health_warnings([], losses, 40, TrainConfig(hidden=(64,)), 0.9):
+    st.warning(worded(w))
+    for fix in w.fixes:
+        st.button(worded(fix), key=f"fix_{fix.control.value}")
+experiment_note(EXPERIMENTS["batch-1"])
+'''
+
+
+def test_a_health_warning_its_fixes_and_an_experiment_read_in_french_with_french_decimals(env):
+    at = AppTest.from_string(HEALTH_PAGE, default_timeout=30)
+    at.query_params["lang"] = "fr"
+    at.run()
+    [warning] = at.warning
+    assert warning.value.startswith("La perte a bondi à 92,5 au batch 3, 40 fois les 2,3 du départ")
+    assert [b.label for b in at.button] == ["diviser le taux d'apprentissage par 3 (0,9 → 0,3)",
+                                            "diviser le taux d'apprentissage par 10 (0,9 → 0,09)"]
+    assert at.info[0].value.startswith("**Expérience") and "Batch de taille 1, au ralenti" in at.info[0].value
+    assert "0,5 s" in at.info[0].value
+    english = AppTest.from_string(HEALTH_PAGE, default_timeout=30).run()
+    assert english.warning[0].value.startswith("The loss jumped to 92.5 at batch 3, 40 times the 2.3")

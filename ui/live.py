@@ -13,7 +13,7 @@ from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
 from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
 from ui.caches import gallery_png, weights_png
-from ui.i18n import N_, num, t
+from ui.i18n import N_, num, pct, t
 
 ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
 
@@ -143,16 +143,44 @@ def step_panel(snap: Snapshot) -> None:
                  "is healthy, 1e-1 means the learning rate is too high."))
 
 
+_PERCENTS = {"share": 0, "change": 1}  # health params shown as percentages, with these decimals
+_DECIMALS = {"train_f1": 3, "test_f1": 3, "points": 1}  # ... with a fixed number of decimals
+
+
+def _shown(name: str, value: object) -> object:
+    """A health warning's or fix's raw number as this browser's language writes it."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return value
+    if isinstance(value, int):
+        return num(value, 0)
+    if not np.isfinite(value):
+        return str(value)
+    if name in _PERCENTS:
+        return pct(value, _PERCENTS[name])
+    if name in _DECIMALS:
+        return num(value, _DECIMALS[name])
+    if name == "times" or abs(value) >= 100:
+        return num(value, 0)
+    return num(float(f"{value:.3g}"), 6, trim=True)  # three significant digits: 0,412, 0,001
+
+
+def worded(record) -> str:
+    """A health warning's text or a fix's label in this browser's language (the English `text`/`label` else)."""
+    if not record.template:
+        return getattr(record, "text", None) or record.label
+    return t(record.template, **{k: _shown(k, v) for k, v in record.params.items()})
+
+
 def health_words(job: TrainingJob, snap: Snapshot, who: str, mine: bool) -> None:
     """The rules' warnings, each with its fix buttons (for the owner, while the run trains)."""
     for i, warning in enumerate(health_warnings(snap.history, snap.batch_losses, snap.batches_per_epoch,
                                                 snap.config, snap.lr or snap.config.lr)):
-        st.warning(warning.text)
+        st.warning(worded(warning))
         if mine and snap.status == RUNNING and warning.fixes:
             cols = st.columns(len(warning.fixes))
             # Keyed by place: two fixes of one warning may change one setting (the rate by 3, or by 10).
             for j, (col, fix) in enumerate(zip(cols, warning.fixes, strict=True)):
-                col.button(fix.label, key=f"c_fix_{i}_{j}", on_click=send,
+                col.button(worded(fix), key=f"c_fix_{i}_{j}", on_click=send,
                            args=(job, who, fix.control))
 
 
@@ -162,15 +190,15 @@ def experiments_list(start) -> None:
     with st.expander(t("Experiments to try"), expanded=False):
         for experiment in EXPERIMENTS.values():
             cols = st.columns([3, 1], vertical_alignment="center")
-            cols[0].markdown(f"**{experiment.title}** · {experiment.look}  \n"
-                             f"`{experiment_link(experiment, base)}`")
+            cols[0].markdown(t("**{title}** · {look}  \n`{link}`", title=t(experiment.title), look=t(experiment.look),
+                               link=experiment_link(experiment, base)))
             cols[1].button(t("Start"), key=f"x_{experiment.key}", on_click=start, args=(experiment,))
 
 
 def experiment_note(experiment: Experiment) -> None:
-    parts = [t("**Experiment: {title}.** {look}", title=experiment.title, look=experiment.look)]
+    parts = [t("**Experiment: {title}.** {look}", title=t(experiment.title), look=t(experiment.look))]
     if experiment.delay:
         parts.append(t("Slow motion: {seconds} s between batches.", seconds=num(experiment.delay, 3, trim=True)))
     if experiment.then:
-        parts.append(t("Afterwards: {then}.", then=experiment.then))
+        parts.append(t("Afterwards: {then}.", then=t(experiment.then)))
     st.info(" ".join(parts))  # whole sentences, each translated on its own

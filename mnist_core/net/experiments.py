@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 
 from mnist_core.net.config import ConfigError, TrainConfig
 from mnist_core.net.controls import Control
+from mnist_core.texts import N_
 
 BASE = TrainConfig(hidden=(128,), epochs=4, dropout=0.0)  # small and quick: a lesson is minutes, not hours
 
@@ -25,39 +26,39 @@ class Experiment:
 
 
 EXPERIMENTS: dict[str, Experiment] = {e.key: e for e in (
-    Experiment("lr-1", "Learning rate 1", replace(BASE, lr=1.0, schedule="constant"),
-               "Watch the loss jump instead of falling, or turn into NaN, and the health panel's warning. Each step "
-               "is so large that it jumps over the valley it should walk down into."),
-    Experiment("sigmoid-deep", "Sigmoid with two hidden layers", replace(BASE, hidden=(128, 128), activation="sigmoid",
-                                                                         lr=1e-3),
-               "Compare the gradient sizes of the layers: the first layer's is much smaller than the last's. A "
-               "sigmoid passes on at most a quarter of each gradient, so the early layers learn slowly."),
-    Experiment("init-small", "Initial weights x0.1", replace(BASE, init_scale=0.1),
-               "The loss stays flat at first, then starts to fall. With tiny weights every hidden unit answers "
-               "almost the same, and the gradients that would tell them apart are tiny too."),
-    Experiment("init-large", "Initial weights x5", replace(BASE, init_scale=5.0),
-               "The first losses are huge and the first steps wild. Large weights give large, confident and "
-               "wrong answers, and the loss punishes confident mistakes hardest."),
-    Experiment("dropout-half", "Dropout 0.5", replace(BASE, dropout=0.5),
-               "Train F1 stays close to test F1, and below what it reaches without dropout. Half the units are "
-               "switched off at random each batch, so no unit can learn a training digit by heart."),
-    Experiment("no-augment", "No augmentation, then Brittleness", replace(BASE, augment=0.0, epochs=6),
-               "Train F1 climbs above test F1. Then open Inside → Brittleness: a digit shifted by two pixels or "
-               "slanted a little is read wrong, because the network saw only centred digits.",
-               then="Inside → Brittleness"),
-    Experiment("batch-1", "Batch size 1, slow motion",
+    Experiment("lr-1", N_("Learning rate 1"), replace(BASE, lr=1.0, schedule="constant"),
+               N_("Watch the loss jump instead of falling, or turn into NaN, and the health panel's warning. Each step "
+               "is so large that it jumps over the valley it should walk down into.")),
+    Experiment("sigmoid-deep", N_("Sigmoid with two hidden layers"),
+               replace(BASE, hidden=(128, 128), activation="sigmoid", lr=1e-3),
+               N_("Compare the gradient sizes of the layers: the first layer's is much smaller than the last's. A "
+               "sigmoid passes on at most a quarter of each gradient, so the early layers learn slowly.")),
+    Experiment("init-small", N_("Initial weights x0.1"), replace(BASE, init_scale=0.1),
+               N_("The loss stays flat at first, then starts to fall. With tiny weights every hidden unit answers "
+               "almost the same, and the gradients that would tell them apart are tiny too.")),
+    Experiment("init-large", N_("Initial weights x5"), replace(BASE, init_scale=5.0),
+               N_("The first losses are huge and the first steps wild. Large weights give large, confident and "
+               "wrong answers, and the loss punishes confident mistakes hardest.")),
+    Experiment("dropout-half", N_("Dropout 0.5"), replace(BASE, dropout=0.5),
+               N_("Train F1 stays close to test F1, and below what it reaches without dropout. Half the units are "
+               "switched off at random each batch, so no unit can learn a training digit by heart.")),
+    Experiment("no-augment", N_("No augmentation, then Brittleness"), replace(BASE, augment=0.0, epochs=6),
+               N_("Train F1 climbs above test F1. Then open Inside → Brittleness: a digit shifted by two pixels or "
+               "slanted a little is read wrong, because the network saw only centred digits."),
+               then=N_("Inside → Brittleness")),
+    Experiment("batch-1", N_("Batch size 1, slow motion"),
                replace(BASE, batch_size=1, lr=3e-4, schedule="constant", epochs=1),
-               "Every step follows one digit: the loss curve jumps up and down and the weight pictures flicker. "
-               "Compare it with batch size 1024, where each step is an average of many digits.", delay=0.5),
-    Experiment("batch-1024", "Batch size 1024, slow motion", replace(BASE, batch_size=1024, lr=3e-3),
-               "The loss falls smoothly but there are only 59 steps an epoch. Each step averages 1024 digits: "
-               "steady, but it learns less per digit seen than small batches.", delay=0.5),
-    Experiment("tiny-16", "16 hidden units", replace(BASE, hidden=(16,)),
-               "Test F1 levels off below the 128-unit network's however long it trains, and train F1 with it. "
-               "Sixteen units cannot hold all the shapes of ten digits: the network is too small, not undertrained."),
-    Experiment("lr-raised", "Learning rate raised live mid-run", replace(BASE, lr=1e-3, schedule="constant"),
-               "Halfway through epoch 2 the learning rate goes from 0.001 to 0.1, marked on the charts. Watch the "
-               "loss jump at the mark and the health warning offer to divide it by 3.",
+               N_("Every step follows one digit: the loss curve jumps up and down and the weight pictures flicker. "
+               "Compare it with batch size 1024, where each step is an average of many digits."), delay=0.5),
+    Experiment("batch-1024", N_("Batch size 1024, slow motion"), replace(BASE, batch_size=1024, lr=3e-3),
+               N_("The loss falls smoothly but there are only 59 steps an epoch. Each step averages 1024 digits: "
+               "steady, but it learns less per digit seen than small batches."), delay=0.5),
+    Experiment("tiny-16", N_("16 hidden units"), replace(BASE, hidden=(16,)),
+               N_("Test F1 levels off below the 128-unit network's however long it trains, and train F1 with it. "
+               "Sixteen units cannot hold all the shapes of ten digits: the network is too small, not undertrained.")),
+    Experiment("lr-raised", N_("Learning rate raised live mid-run"), replace(BASE, lr=1e-3, schedule="constant"),
+               N_("Halfway through epoch 2 the learning rate goes from 0.001 to 0.1, marked on the charts. Watch the "
+               "loss jump at the mark and the health warning offer to divide it by 3."),
                planned=((1.5, Control.set("lr", 0.1)),)),
 )}
 
