@@ -8,6 +8,7 @@ import re
 import time
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, train_one_epoch, wait_idle
 
@@ -27,9 +28,18 @@ def pick_model(page, name: str) -> None:
     if not box.is_visible():
         page.get_by_text("Settings: model, device, brush").click()
     if box.input_value() != name:
-        box.click()
-        box.fill(name)  # the options narrow to the one typed: the option itself is clicked (an Enter pressed
-        page.get_by_role("option", name=name, exact=True).click()  # before the list narrowed chose another)
+        option = page.get_by_role("option", name=name, exact=True)
+        for attempt in range(2):  # a redraw on a loaded machine may close the list under the typing: again
+            box.click()
+            box.fill(name)  # the options narrow to the one typed: the option itself is clicked (an Enter
+            try:  # pressed before the list narrowed chose another)
+                option.click(timeout=15_000)
+                break
+            except PlaywrightTimeout:
+                if attempt:
+                    raise
+                page.keyboard.press("Escape")
+                wait_idle(page)
     wait_idle(page)
     page.get_by_text(re.compile(rf"Model {re.escape(name)}\b")).first.wait_for()  # the page answers with it
 
