@@ -317,9 +317,10 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
             left.plotly_chart(unchecked(f1_figure(snap)), key="f1_chart", config=chart_config(snap))
         if snap.history:
             last = snap.history[-1]
-            left.dataframe([{t("epoch"): last.epoch, t("loss"): round(last.loss, 4),
-                             t("train macro-F1"): round(last.train_f1, 4), t("test macro-F1"): round(last.test_f1, 4),
-                             t("test accuracy"): pct(last.test_accuracy), t("seconds"): round(last.seconds, 1)}],
+            # Written the language's way (a French table read "10.4183" beside "9,74 %").
+            left.dataframe([{t("epoch"): last.epoch, t("loss"): num(last.loss, 4),
+                             t("train macro-F1"): num(last.train_f1, 4), t("test macro-F1"): num(last.test_f1, 4),
+                             t("test accuracy"): pct(last.test_accuracy), t("seconds"): num(last.seconds, 1)}],
                            hide_index=True)
         with right:
             health_panel(snap)

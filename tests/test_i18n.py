@@ -366,3 +366,10 @@ def test_a_health_warning_its_fixes_and_an_experiment_read_in_french_with_french
     assert "0,5 s" in at.info[0].value
     english = AppTest.from_string(HEALTH_PAGE, default_timeout=30).run()
     assert english.warning[0].value.startswith("The loss jumped to 92.5 at batch 3, 40 times the 2.3")
+
+
+def test_a_diverged_loss_is_written_nan_or_infinity_in_every_language():
+    from ui.i18n import num
+
+    assert (num(float("nan"), 4), num(float("inf"), 4), num(float("-inf"), 1)) == ("nan", "∞", "-∞")
+    assert num(10.41834, 4) == "10.4183"  # outside a page: the source language

@@ -4,6 +4,7 @@ this browser reads (its `lang=` link, its own choice in the sidebar, its Accept-
 from __future__ import annotations
 
 import functools
+import math
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -112,6 +113,8 @@ def N_(msgid: str) -> str:
 def num(value: float, digits: int = 2, trim: bool = False) -> str:
     """A number as this browser's language writes it, with `digits` decimals ("0,9913" in Spanish); with
     `trim`, at most `digits` (1.25 and 3, not 1.25 and 3.00)."""
+    if not math.isfinite(value):  # a diverged loss: "nan", not Babel's "NaN,0000"
+        return str(float(value)).replace("inf", "∞")
     pattern = "#,##0" + ("." + ("#" if trim else "0") * digits if digits > 0 else "")
     return format_decimal(value, format=pattern, locale=language())
 

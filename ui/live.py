@@ -177,11 +177,12 @@ def health_words(job: TrainingJob, snap: Snapshot, who: str, mine: bool) -> None
                                                 snap.config, snap.lr or snap.config.lr)):
         st.warning(worded(warning))
         if mine and snap.status == RUNNING and warning.fixes:
-            cols = st.columns(len(warning.fixes))
+            # Side by side while they fit, else one under the other: in equal columns a French label was cut to
+            # "diviser le taux d'apprentissage …" on both, and /3 could not be told from /10.
+            row = st.container(horizontal=True, wrap=True, gap="small")
             # Keyed by place: two fixes of one warning may change one setting (the rate by 3, or by 10).
-            for j, (col, fix) in enumerate(zip(cols, warning.fixes, strict=True)):
-                col.button(worded(fix), key=f"c_fix_{i}_{j}", on_click=send,
-                           args=(job, who, fix.control))
+            for j, fix in enumerate(warning.fixes):
+                row.button(worded(fix), key=f"c_fix_{i}_{j}", on_click=send, args=(job, who, fix.control))
 
 
 def experiments_list(start) -> None:
