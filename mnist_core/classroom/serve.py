@@ -27,7 +27,7 @@ PROJECT = PROJECT_ROOT
 APP = PROJECT / "app.py"
 START_TIMEOUT = 120.0  # seconds for the Ray head and every app process to answer
 SLOW_STOP = 2.0  # seconds: a part slower than this to stop is named in the log
-RAY_GRACE = 1.0  # seconds what is left of a part's group gets after SIGTERM before SIGKILL (the Ray head's)
+GROUP_GRACE = 1.0  # seconds what is left of a part's process group gets after SIGTERM before SIGKILL
 RAY_ENV = {"RAY_AUTH_MODE": "token"}  # as the README's `ray start`: a token in ~/.ray/auth_token
 # Ray 2.60 turns --node-ip-address=127.0.0.1 into the machine's outward address ("Local node IP: 192.0.2.2"), and
 # its GCS and raylet then listen on every interface (ss -ltnp: *:PORT). With this switch off it keeps loopback
@@ -188,13 +188,13 @@ class School:
                     part.process.kill()
                     part.process.wait(5)
             for part in group:  # what an app process leaves behind (its fork server) goes with it, now
-                _end_group(part.process.pid, grace=RAY_GRACE)
+                _end_group(part.process.pid, grace=GROUP_GRACE)
                 print_slow(part.what, start)
         for part in is_("ray head"):
             # The whole group at once (GCS, raylet, workers), not `ray start --block` alone, which ended them one
             # after another (31 s after a run). Nothing of the head is kept: the app processes saved the runs.
             start = time.monotonic()
-            _end_group(part.process.pid, grace=RAY_GRACE)
+            _end_group(part.process.pid, grace=GROUP_GRACE)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 part.process.wait(5)
             print_slow(part.what, start)
