@@ -4,6 +4,7 @@ read the English (str(error)). The engine never imports the front end."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 E = TypeVar("E", bound=Exception)
@@ -12,6 +13,18 @@ E = TypeVar("E", bound=Exception)
 def N_(msgid: str) -> str:
     """Marks an English template for translation where the engine says it (pybabel extracts N_ here too)."""
     return msgid
+
+
+@dataclass(frozen=True)
+class Words:
+    """A sentence that is not an error (a reason inside another sentence): its English template and params,
+    read by `ui.i18n.said` as an error's are; str() is the English."""
+
+    template: str
+    params: dict = field(default_factory=dict)
+
+    def __str__(self) -> str:
+        return self.template.format(**self.params)
 
 
 def worded(error: type[E], template: str, **params: object) -> E:

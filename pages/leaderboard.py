@@ -31,7 +31,8 @@ from ui.browser import is_teacher
 from ui.caches import collection_part
 from ui.current_model import current_model
 from ui.engine import classroom, dataset, job_registry, model_store, nicknames
-from ui.i18n import decimal_mark, N_, t
+from ui.i18n import decimal_mark, N_, said, t
+from ui.run_words import changes_words, optimizer_words
 from ui.tables import with_dashes
 from ui.widgets import Notice
 
@@ -77,7 +78,7 @@ def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
         _, held = collection_part(name, "held")  # read once per version of the collection (ui/caches.py)
     except (OSError, ValueError) as e:
         return {}, t("Class handwriting: the class collection **{name}** cannot be read ({reason}).", name=name,
-                     reason=e)
+                     reason=said(e))
     if not len(held):
         return {}, t("Class handwriting: the class collection **{name}** has no held-out drawings yet (one "
                      "drawing in five is kept aside for scoring).", name=name)
@@ -134,8 +135,9 @@ def shown_table(rows: list[dict], formats: dict[str, str], config: dict):
 
 
 def settings_row(entry: Entry) -> dict:
-    return {"layers": entry.layers, "optimizer": entry.optimizer, "augment": entry.augment, "drawn": entry.drawn,
-            "batch": entry.batch_size, "dropout": entry.dropout, "changed live": entry.changes}
+    optimizer = optimizer_words(entry.summary) if entry.summary is not None else entry.optimizer
+    return {"layers": entry.layers, "optimizer": optimizer, "augment": entry.augment, "drawn": entry.drawn,
+            "batch": entry.batch_size, "dropout": entry.dropout, "changed live": changes_words(entry.changes)}
 
 
 def changed_column():
@@ -225,7 +227,7 @@ def open_panel(shown: list[Entry], who: Callable[[Entry], str]) -> None:
             try:
                 current_model().choose(by_key[key].name)
             except StoreError as e:  # deleted or damaged since the table was drawn
-                st.error(str(e))
+                st.error(said(e))
                 return
             st.switch_page(page)
 
@@ -254,7 +256,7 @@ def operator_panel(entries: list[Entry], hidden_ids: HiddenView, hidden: HiddenE
             try:
                 (hidden.show if is_hidden else hidden.hide)(entry.hide_id, is_teacher())
             except StoreError as e:
-                st.error(str(e))
+                st.error(said(e))
                 return
             NOTICE.say(t("Shown: {name}.", name=entry.name) if is_hidden else t("Hidden: {name}.", name=entry.name))
             st.rerun()

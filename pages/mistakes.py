@@ -20,7 +20,7 @@ from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, coverage_figure, layout
 from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
-from ui.i18n import N_, num, pct, t
+from ui.i18n import N_, num, pct, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
 
@@ -181,12 +181,20 @@ def confusion_panel(result: Evaluation) -> None:
         st.rerun()
 
 
-def confidence_panel(result: Evaluation, images: np.ndarray, what: str, key: str) -> None:
+# What a threshold answers, one whole sentence per set of digits (a language words each its own way).
+ON_TEST = N_("Answers {answered} of the test digits, and of those gets {right} right ({all} without the threshold).")
+ON_DRAWINGS = N_("Answers {answered} of these drawings, and of those gets {right} right ({all} without the "
+                 "threshold).")
+
+
+def confidence_panel(result: Evaluation, images: np.ndarray, sentence: str, key: str) -> None:
     """A confidence threshold with its price: how much is answered, how much of that is right, the curve,
-    and the errors made with over 90% confidence."""
+    and the errors made with over 90% confidence. `sentence`: ON_TEST or ON_DRAWINGS."""
     threshold = st.slider(t("Answer only when at least this sure"), 0.0, 1.0, 0.9, 0.01, key=f"{key}_threshold")
     figures = coverage(result.probs, result.labels, threshold)
-    st.markdown(f"<div data-testid='coverage-{key}'>{figures.sentence(what)}.</div>", unsafe_allow_html=True)
+    said_here = t(sentence, answered=pct(figures.answered, 1), right=pct(figures.accuracy_answered, 1),
+                  all=pct(figures.accuracy_all, 1))
+    st.markdown(f"<div data-testid='coverage-{key}'>{said_here}</div>", unsafe_allow_html=True)
     st.plotly_chart(coverage_figure(figures), key=f"{key}_curve", config={"displayModeBar": False})
     errors = figures.confident_errors
     st.markdown(t("**{count} very confident errors** (wrong, and over 90% sure):", count=len(errors)) if len(errors)
@@ -221,7 +229,7 @@ def collection_panel(name: str) -> None:
         st.info(t("No drawings in the {part} of **{collection}** yet.", part=t(PARTS[part]), collection=collection))
         return
     except (ValueError, OSError) as e:
-        st.error(t("The collection cannot be read: {reason}", reason=e))
+        st.error(t("The collection cannot be read: {reason}", reason=said(e)))
         return
     words = dict(name=name, count=len(seen), collection=collection, part=t(PARTS[part]))
     st.caption(t("**{name}** on the {count} held-out drawings of **{collection}** ({part}), read as the Draw page "
@@ -233,7 +241,7 @@ def collection_panel(name: str) -> None:
     pictures = (seen.images * 255).round().astype(np.uint8)
     gallery_panel(result, pictures, "drawing")
     st.subheader(t("Confidence, with its price"))
-    confidence_panel(result, pictures, "these drawings", "m_class_cover")
+    confidence_panel(result, pictures, ON_DRAWINGS, "m_class_cover")
 
 
 def render() -> None:
@@ -258,7 +266,7 @@ def render() -> None:
         confusion_panel(result)
         gallery_panel(result, images)
     with confidence_tab:
-        confidence_panel(result, images, "the test digits", "m_cover")
+        confidence_panel(result, images, ON_TEST, "m_cover")
     with compare_tab:
         compare_panel(name, result, images)
     with data_tab:

@@ -35,7 +35,7 @@ from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_fi
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
-from ui.i18n import N_, num, pct, t
+from ui.i18n import N_, num, pct, said, t
 from ui.join import share_link
 from ui.live import (
     controls_bar,
@@ -47,6 +47,7 @@ from ui.live import (
     step_panel,
 )
 from ui.models import offered_models
+from ui.run_words import SCHEDULE_LABELS, settings_rows
 from ui.widgets import confirmed, KeptError, Notice
 
 PRESET_LABELS = {"recommended": N_("Recommended (fast, ≥98%)"), "notebook": N_("The original notebook (784-128-10)"),
@@ -74,7 +75,7 @@ def apply_preset() -> None:
     try:
         config = preset(st.session_state.t_preset)
     except ConfigError as e:  # a forged name: said in one line, the settings left as they were
-        TRAIN_ERROR.keep(str(e))
+        TRAIN_ERROR.keep(said(e))
         st.session_state.t_preset = "recommended"
         return
     st.session_state.update({f"t_{f.name}": to_widget(getattr(config, f.name)) for f in fields(TrainConfig)
@@ -112,7 +113,7 @@ def start_training() -> None:
                               planned=list(experiment.planned) if experiment else None,
                               delay=experiment.delay if experiment else 0.0)
     except (ConfigError, StoreError, DeviceError, ValueError) as e:
-        TRAIN_ERROR.keep(str(e))
+        TRAIN_ERROR.keep(said(e))
         return
     st.session_state[keys.JOB] = job.id
     st.query_params["job"] = job.id  # a share link; who you are stays in a cookie, never in the URL
@@ -136,7 +137,7 @@ def train_more() -> None:
                 raise ValueError(f"more epochs are {low}..{high} on this page, got {more}")
             job.start(more)
         except (StoreError, RuntimeError, ValueError) as e:
-            TRAIN_ERROR.keep(str(e))
+            TRAIN_ERROR.keep(said(e))
 
 
 def settings_panel(busy: bool) -> None:
@@ -153,11 +154,13 @@ def settings_panel(busy: bool) -> None:
     left.selectbox(t("Optimizer"), OPTIMIZERS, key="t_optimizer", disabled=busy)
     right.number_input(t("Learning rate"), min_value=1e-5, max_value=1.0, format="%g", step=1e-4, key="t_lr",
                        disabled=busy)
-    left.selectbox(t("Learning-rate schedule"), SCHEDULES, key="t_schedule", disabled=busy)
+    left.selectbox(t("Learning-rate schedule"), SCHEDULES, key="t_schedule", disabled=busy,
+                   format_func=lambda s: t(SCHEDULE_LABELS[s]))
     right.selectbox(t("Batch size"), BATCH_SIZES, key="t_batch_size", disabled=busy)
     left.number_input(t("Epochs"), min_value=1, max_value=200, step=1, key="t_epochs", disabled=busy)
     right.number_input(t("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="t_seed", disabled=busy)
-    left.selectbox(t("Device"), ["auto", *available_devices()], key="t_device", disabled=busy)
+    left.selectbox(t("Device"), ["auto", *available_devices()], key="t_device", disabled=busy,
+                   format_func=lambda d: t("automatic") if d == "auto" else d)
     right.text_input(t("Model name"), key="t_name", placeholder=t("made up for you"), disabled=busy)
     left.slider(t("Drawn digits"), 0.0, 0.5, step=0.05, key="t_drawn", disabled=busy,
                 help=t("Share of the training digits also drawn on a canvas as people draw (size, place, pen "
@@ -344,7 +347,7 @@ def data_panel() -> bool:
             dataset()
             return True
         except MnistDataError as e:  # present but damaged: a truncated copy, a wrong file, a bomb
-            st.error(t("MNIST is in `{folder}` but cannot be read: {reason}", folder=folder, reason=e))
+            st.error(t("MNIST is in `{folder}` but cannot be read: {reason}", folder=folder, reason=said(e)))
             label = t("Download MNIST again (about 11 MB)")
     else:
         st.warning(t("MNIST is not in `{folder}` yet (missing: {files}). Training needs it; drawing with the "
@@ -430,7 +433,7 @@ def models_panel(who: str) -> None:
                     NOTICE.say(t("Renamed {old} to {new}.", old=current, new=new_name))
                     st.rerun()
                 except StoreError as e:
-                    left.error(str(e))
+                    left.error(said(e))
             if confirmed(right, "t_deleting", current, t("Delete"), t("Delete **{model}** for good? This cannot be "
                          "undone.", model=current), t("Yes, delete")):
                 try:
@@ -439,7 +442,7 @@ def models_panel(who: str) -> None:
                                  model=current_model().name()))
                     st.rerun()
                 except StoreError as e:
-                    right.error(str(e))
+                    right.error(said(e))
 
 
 START_HERE = N_("""
@@ -464,11 +467,9 @@ def leave_run() -> None:
 
 
 def run_rows(snap: Snapshot) -> list[tuple[str, str]]:
-    """A run's settings as a table shows them; its epochs are the model's total when this run ends (Epoch 12
-    of 17: 17), not the epochs this run adds."""
-    rows = [("epochs", str(snap.last_epoch)) if k == "epochs" and snap.last_epoch else (k, v)
-            for k, v in snap.config.summary().rows()]
-    return [*rows, ("device", snap.device)]
+    """A run's settings as a table shows them, in this browser's language; its epochs are the model's total
+    when this run ends (Epoch 12 of 17: 17), not the epochs this run adds."""
+    return settings_rows(snap.config.summary(), epochs=snap.last_epoch or None, device=snap.device)
 
 
 def run_settings(snap: Snapshot, caption: str) -> None:
@@ -517,7 +518,7 @@ def linked_experiment() -> None:
     try:
         found = experiment_from_query(params)
     except ConfigError as e:
-        TRAIN_ERROR.keep(t("This experiment link does not work: {reason}", reason=e))
+        TRAIN_ERROR.keep(t("This experiment link does not work: {reason}", reason=said(e)))
         return
     if found is not None:
         use_experiment(*found)

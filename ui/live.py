@@ -13,7 +13,8 @@ from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
 from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
 from ui.caches import gallery_png, weights_png
-from ui.i18n import N_, num, pct, t
+from ui.i18n import N_, num, pct, said, significant, t
+from ui.run_words import paused_words
 
 ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
 
@@ -35,7 +36,7 @@ def send(job: TrainingJob, who: str, control: Control) -> None:
     try:
         job.control(who, control)
     except ControlError as e:
-        st.session_state["t_control_error"] = str(e)
+        st.session_state["t_control_error"] = said(e)
         return
     st.session_state.pop("t_control_error", None)
     if (test := answered(control, before)) is not None:
@@ -45,7 +46,7 @@ def send(job: TrainingJob, who: str, control: Control) -> None:
 def paused_line(snap: Snapshot) -> None:
     """What everyone sees, owner and watchers: that the run is paused and where."""
     if snap.status == RUNNING and snap.paused is not None:
-        st.warning(snap.paused.text)
+        st.warning(paused_words(snap.paused))
     elif snap.status == RUNNING and snap.delay:
         st.caption(t("Slow motion: {seconds} s between batches.", seconds=num(snap.delay, 3, trim=True)))
 
@@ -161,7 +162,7 @@ def _shown(name: str, value: object) -> object:
         return num(value, _DECIMALS[name])
     if name == "times" or abs(value) >= 100:
         return num(value, 0)
-    return num(float(f"{value:.3g}"), 6, trim=True)  # three significant digits: 0,412, 0,001
+    return significant(value)  # three significant digits: 0,412, 0,001
 
 
 def worded(record) -> str:

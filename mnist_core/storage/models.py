@@ -28,7 +28,7 @@ from mnist_core.storage.files import (
     locked,
     MODEL_SUFFIX,
     NAME_PATTERN,
-    os_error_text,
+    os_failure,
     sweep_once,
     write_atomically,
 )
@@ -319,7 +319,7 @@ class ModelStore:
             for probe in self.root.glob(".write-test-*"):
                 probe.unlink(missing_ok=True)
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from None
+            raise os_failure(StoreError, e, "model folder", self.root) from None
 
     def save(self, model: MLP, meta: ModelMeta, optimizer_state: dict | None = None,
              overwrite: bool = False, replaces: str | None = None) -> Path:
@@ -361,7 +361,7 @@ class ModelStore:
                             f"{'deleted' if held is None else 'replaced'}); it was not overwritten")
                 write_atomically(path, lambda f: f.write(buffer.getbuffer()))
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
+            raise os_failure(StoreError, e, "model folder", self.root) from e
         return path
 
     def _id_at(self, path: Path) -> str | None:
@@ -413,7 +413,7 @@ class ModelStore:
         try:
             stat = path.stat()
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model '{name}'")) from None
+            raise os_failure(StoreError, e, "model", name=name) from None
         key = (str(path), name, stat.st_ino, stat.st_mtime_ns, stat.st_size)
         found = _META_CACHE.get(key)
         if found is None:
@@ -471,7 +471,7 @@ class ModelStore:
             with self.locked():
                 self._writable(name).unlink()
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
+            raise os_failure(StoreError, e, "model folder", self.root) from e
 
     def rename(self, name: str, new_name: str) -> None:
         """The name inside a file is not trusted (the file name is), so renaming is a rename."""
@@ -490,7 +490,7 @@ class ModelStore:
                                      name=new_name) from None
                 path.unlink()
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
+            raise os_failure(StoreError, e, "model folder", self.root) from e
 
 
 def _newest_first(entry: Listing) -> tuple[bool, float]:
