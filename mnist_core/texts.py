@@ -32,3 +32,9 @@ def worded(error: type[E], template: str, **params: object) -> E:
     e = error(template.format(**params))
     e.template, e.params = template, params
     return e
+
+
+def reworded(error: type[E], cause: BaseException) -> E:
+    """`error` saying what `cause` says, its template and params kept when it has them."""
+    template = getattr(cause, "template", None)
+    return worded(error, template, **getattr(cause, "params", {})) if isinstance(template, str) else error(str(cause))

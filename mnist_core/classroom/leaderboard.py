@@ -23,6 +23,7 @@ from mnist_core.net.evaluate import evaluate
 from mnist_core.runs.snapshot import QUEUED, Snapshot
 from mnist_core.storage.files import keep_aside, os_failure, write_atomically
 from mnist_core.storage.models import ModelMeta, ModelStore, StoreError, SUFFIX
+from mnist_core.texts import N_, worded
 
 MODEL, RUN = "model", "run"
 HIDDEN_FILE = ".leaderboard-hidden.json"  # in the model folder: the ids the operator hid
@@ -245,9 +246,9 @@ class HiddenEntries:
 
     def _change(self, hide_id: str, operator: bool, hidden: bool) -> None:
         if not operator:
-            raise StoreError("only the teacher (the app's operator) may hide or show leaderboard entries")
+            raise worded(StoreError, N_("only the teacher (the app's operator) may hide or show leaderboard entries"))
         if not isinstance(hide_id, str) or not hide_id:
-            raise StoreError("no such leaderboard entry")
+            raise worded(StoreError, N_("no such leaderboard entry"))
         try:
             with self.store.locked():
                 try:

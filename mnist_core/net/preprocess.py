@@ -16,6 +16,8 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
+from mnist_core.texts import N_, worded
+
 VERSION = 2  # of how `mnist_style` reads a drawing: a change makes synth's cached drawn digits new
 BOX = 20  # MNIST digits were fitted into a 20x20 box ...
 FIELD = 28  # ... then placed in a 28x28 field
@@ -40,12 +42,6 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # Pillow's 16-bit, 32-bit and float grey
 
 
-def N_(text: str) -> str:
-    """Marks an English text that a front end shows translated (`pybabel extract -k N_` finds it here; the
-    page calls its own `t()` on it). The engine itself uses the text as it is, and imports no front end."""
-    return text
-
-
 class PreprocessError(ValueError):
     """The input cannot be read as an image (wrong shape, type or file); the message says why."""
 
@@ -62,16 +58,19 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
             with open(source, "rb") as f:
                 data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
-        raise PreprocessError(f"{label}: cannot be read ({e.strerror or e})") from e
+        raise worded(PreprocessError, N_("{label}: cannot be read ({reason})"), label=label,
+                     reason=e.strerror or str(e)) from e
     if len(data) > MAX_FILE_BYTES:
-        raise PreprocessError(f"{label}: too large: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise worded(PreprocessError, N_("{label}: too large: the file is larger than {megabytes} MB"), label=label,
+                     megabytes=MAX_FILE_BYTES // (1024 * 1024))
     try:
         with warnings.catch_warnings():  # PIL warns of big images; MAX_PIXELS below is our own, lower bound
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
         with opened as image:
             if image.width * image.height > MAX_PIXELS or max(image.size) > MAX_SIDE:
-                raise PreprocessError(f"{label}: {image.width}x{image.height} pixels is too large an image")
+                raise worded(PreprocessError, N_("{label}: {width}x{height} pixels is too large an image"),
+                             label=label, width=image.width, height=image.height)
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # phones store photos sideways and say so in EXIF
             if image.mode in WIDE_MODES:  # 16-bit and float grey: scaled by their own range, not clipped
@@ -82,11 +81,13 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     except PreprocessError:
         raise
     except Image.DecompressionBombError as e:  # over Pillow's own limit: refused while reading the header
-        raise PreprocessError(f"{label}: too large an image (more than {MAX_PIXELS:,} pixels)") from e
+        raise worded(PreprocessError, N_("{label}: too large an image (more than {pixels} pixels)"), label=label,
+                     pixels=f"{MAX_PIXELS:,}") from e
     except UnidentifiedImageError as e:
-        raise PreprocessError(f"{label}: not an image file this app can read (PNG, JPEG, GIF, BMP, WEBP, TIFF)") from e
+        raise worded(PreprocessError, N_("{label}: not an image file this app can read (PNG, JPEG, GIF, BMP, WEBP, "
+                                         "TIFF)"), label=label) from e
     except (OSError, ValueError, SyntaxError) as e:
-        raise PreprocessError(f"{label}: damaged image file ({e})") from e
+        raise worded(PreprocessError, N_("{label}: damaged image file ({reason})"), label=label, reason=str(e)) from e
 
 
 def as_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -34,7 +34,9 @@ from mnist_core.storage.files import (
 )
 from mnist_core.storage.names import as_read, poses_as_app_label, UnreadableName
 from mnist_core.storage.owners import OwnerTags
-from mnist_core.texts import N_, worded
+from mnist_core.texts import N_, reworded, worded
+
+SHIPS_WITH_THE_APP = N_("'{name}' ships with the app and cannot be changed or deleted")
 
 SUFFIX = MODEL_SUFFIX
 FORMAT = 1
@@ -263,7 +265,7 @@ class ModelStore:
         builtin = self._builtin_path(name)
         if builtin:
             return builtin
-        raise StoreError(f"no model named '{name}' in {self.root}")
+        raise worded(StoreError, N_("no model named '{name}' in {folder}"), name=name, folder=self.root)
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
         """The store's lock, across processes (training children save too): held while a file is
@@ -297,15 +299,16 @@ class ModelStore:
             label = poses_as_app_label(name)
             key = as_read(name, "model name")
         except UnreadableName as e:
-            raise StoreError(str(e)) from None
+            raise reworded(StoreError, e) from None
         # The folder the shipped models are made in (a store with no built-in folder) may name one `default`.
         if label is not None and not (self.builtin_dir is None and name == label):
-            raise StoreError(f"'{name}' reads as the app's own '{label}': choose a name of your own")
+            raise worded(StoreError, N_("'{name}' reads as the app's own '{label}': choose a name of your own"),
+                         name=name, label=label)
         for other in self._all_names():
             with contextlib.suppress(UnreadableName):
                 if other != name and as_read(other) == key:
-                    raise StoreError(f"'{name}' reads as the model '{other}' on the leaderboard: choose a name "
-                                     "that does not look like another")
+                    raise worded(StoreError, N_("'{name}' reads as the model '{other}' on the leaderboard: choose "
+                                                "a name that does not look like another"), name=name, other=other)
         return name
 
     def exists(self, name: str) -> bool:
@@ -462,8 +465,8 @@ class ModelStore:
         path = self._path(name)
         if not path.is_file():
             if self._builtin_path(name):
-                raise StoreError(f"'{name}' ships with the app and cannot be changed or deleted")
-            raise StoreError(f"no model named '{name}' in {self.root}")
+                raise worded(StoreError, SHIPS_WITH_THE_APP, name=name)
+            raise worded(StoreError, N_("no model named '{name}' in {folder}"), name=name, folder=self.root)
         return path
 
     def delete(self, name: str) -> None:
