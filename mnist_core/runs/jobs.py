@@ -467,8 +467,8 @@ class JobRegistry:
             check_may_change(self.store, meta, owner, operator)
             for held in (name, new_name):
                 if self._reserved(held):
-                    raise worded(StoreError, N_("'{name}' is held by a run that is training now; try again when it ends"),
-                                 name=held)
+                    raise worded(StoreError, N_("'{name}' is held by a run that is training now; try again when "
+                                                "it ends"), name=held)
             self.store.rename(name, new_name)
             for job in self.jobs.values():
                 if meta.id and job.model_id == meta.id:
