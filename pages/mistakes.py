@@ -48,7 +48,7 @@ def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[st
     figure = {
         "data": [{"type": "scatter", "mode": "markers", "x": ((spots % columns + 0.5) * cell_w).tolist(),
                   "y": ((spots // columns + 0.45) * cell_h).tolist(), "customdata": [int(i) for i in indices],
-                  "text": captions, "hovertemplate": "%{text}: click to look closer<extra></extra>",
+                  "text": captions, "hovertemplate": t("%{text}: click to look closer<extra></extra>"),
                   "marker": {"symbol": "square", "size": 40, "opacity": 0.01, "color": "#000"}}],
         "layout": {"images": [{"source": source, "xref": "x", "yref": "y", "x": 0, "y": 0, "sizex": width,
                                "sizey": height, "sizing": "stretch", "layer": "below"}],
@@ -105,10 +105,15 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
         st.session_state["m_pick"] = clicked
     st.caption(t("{count} mistakes; shown {shown}: true -> predicted, with the model's confidence. Click a digit "
                  "to look closer.", count=len(chosen), shown=len(shown)))
-    pick = st.selectbox(t("Look closer at"), shown.tolist(), key="m_pick",
-                        format_func=lambda i: f"{what} #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
+    def named(i: int) -> str:
+        words = dict(index=i, true=result.labels[i], read=result.preds[i])
+        return (t("test digit #{index}: true {true} → predicted {read}", **words) if what == "test"
+                else t("drawing #{index}: true {true} → predicted {read}", **words))
+
+    pick = st.selectbox(t("Look closer at"), shown.tolist(), key="m_pick", format_func=named)
     left, right = st.columns([1, 2])
-    left.image(pixels_image(images[pick], 8), caption=f"{'test digit' if what == 'test' else what} #{pick}")
+    left.image(pixels_image(images[pick], 8), caption=t("test digit #{index}", index=pick) if what == "test"
+               else t("drawing #{index}", index=pick))
     if left.button(t("Look inside: why this answer?"), icon=":material/biotech:", key="m_inside"):
         # A test digit by its index; a drawing as the Draw page's newest drawing.
         st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test" else

@@ -41,7 +41,7 @@ MARKS = {"lr": N_("lr {old} → {new}"), "momentum": N_("momentum {old} → {new
 def optimizer_words(summary: Summary) -> str:
     """"adam, learning rate 0.003, one-cycle"."""
     return t("{optimizer}, learning rate {lr}, {schedule}", optimizer=summary.optimizer_name,
-             lr=significant(summary.lr), schedule=t(SCHEDULE_LABELS.get(summary.schedule, summary.schedule)))
+             lr=significant(summary.lr), schedule=t(SCHEDULE_LABELS[summary.schedule]))
 
 
 def also_words(summary: Summary) -> str:
