@@ -17,7 +17,7 @@ from mnist_core.net.model import layers_label
 from mnist_core.net.pictures import data_uri, pixels_image, pixels_svg, thumbnail
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.storage.drawings import Drawing
-from mnist_core.storage.files import os_error_words
+from mnist_core.texts import os_error_words
 from ui import keys
 from ui.browser import is_teacher, nickname, owner
 from ui.caches import collection_part, collection_problems

@@ -13,7 +13,7 @@ from mnist_core.classroom.collection import tally
 from mnist_core.classroom.errors import ClassError
 from mnist_core.classroom.nicknames import roster
 from mnist_core.net.pictures import pixels_image
-from mnist_core.storage.files import os_error_words
+from mnist_core.texts import os_error_words
 from ui.browser import is_teacher, nickname, owner
 from ui.caches import collection_part, collection_problems
 from ui.end_of_lesson import end_of_lesson_panel

@@ -68,7 +68,7 @@ def test_mistakes_says_what_a_threshold_answers_and_how_well(env):
     c = coverage(result.probs, result.labels, 0.5)
     expected = (f"Answers {c.answered:.1%} of the test digits, and of those gets {c.accuracy_answered:.1%} right "
                 f"({c.accuracy_all:.1%} without the threshold).")
-    assert c.answered > 0.99 and any(f"data-testid='coverage-m_cover'>{expected}</div>" in m.value for m in at.markdown)
+    assert any(f"data-testid='coverage-m_cover'>{expected}</div>" in m.value for m in at.markdown)
 
 
 def test_switching_off_until_the_answer_changes_lists_the_sequence_and_keeps_it(env):

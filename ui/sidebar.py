@@ -5,7 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.classroom.errors import ClassError
-from mnist_core.storage.files import os_error_words
+from mnist_core.texts import os_error_words
 from ui import keys
 from ui.browser import is_teacher, nickname, operator_switch_on, owner
 from ui.engine import nicknames, teachers

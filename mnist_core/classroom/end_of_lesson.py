@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mnist_core.classroom.leaderboard import Entry, MODEL, sort_entries
 from mnist_core.storage.drawings import Collections
-from mnist_core.storage.files import os_failure
 from mnist_core.storage.models import ModelStore, StoreError, SUFFIX
+from mnist_core.texts import os_failure
 
 ARCHIVE = ".archive"  # hidden: never listed as a model or a collection, and no name a user can choose
 

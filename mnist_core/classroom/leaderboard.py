@@ -21,9 +21,9 @@ from mnist_core.net.config import Summary, TrainConfig
 from mnist_core.net.controls import SettingChange
 from mnist_core.net.evaluate import evaluate
 from mnist_core.runs.snapshot import QUEUED, Snapshot
-from mnist_core.storage.files import keep_aside, os_failure, write_atomically
+from mnist_core.storage.files import keep_aside, write_atomically
 from mnist_core.storage.models import ModelMeta, ModelStore, StoreError, SUFFIX
-from mnist_core.texts import N_, worded
+from mnist_core.texts import N_, os_failure, worded
 
 MODEL, RUN = "model", "run"
 HIDDEN_FILE = ".leaderboard-hidden.json"  # in the model folder: the ids the operator hid

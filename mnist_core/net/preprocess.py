@@ -16,8 +16,6 @@ import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 from scipy import ndimage
 
-from mnist_core.texts import N_, worded
-
 VERSION = 2  # of how `mnist_style` reads a drawing: a change makes synth's cached drawn digits new
 BOX = 20  # MNIST digits were fitted into a 20x20 box ...
 FIELD = 28  # ... then placed in a 28x28 field
@@ -42,6 +40,12 @@ IMAGE_FORMATS = ("PNG", "JPEG", "GIF", "BMP", "WEBP", "TIFF")
 WIDE_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")  # Pillow's 16-bit, 32-bit and float grey
 
 
+def N_(text: str) -> str:
+    """Marks an English text that a front end shows translated (`pybabel extract -k N_` finds it here; the
+    page calls its own `t()` on it). The engine itself uses the text as it is, and imports no front end."""
+    return text
+
+
 class PreprocessError(ValueError):
     """The input cannot be read as an image (wrong shape, type or file); the message says why."""
 
@@ -50,6 +54,9 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     """Read an image file (path or bytes) into a uint8 array (H, W) grey or (H, W, 3|4), upright as
     its EXIF orientation says, refusing files that are too big, not images, or that would decode to
     an enormous picture (its size is checked from the header, before anything is decoded)."""
+    # Imported here, not at load: preprocess stays the bottom of the training's import chain (tests/test_structure).
+    from mnist_core.texts import worded
+
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
         if isinstance(source, bytes):

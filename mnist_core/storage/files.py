@@ -1,10 +1,9 @@
 """Files written whole or not at all, a folder's lock across processes, the plain names that models and
-collections take, small JSON side files, and OS errors in words a user can act on."""
+collections take, and small JSON side files (OS errors in words: mnist_core.texts)."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -14,24 +13,18 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from mnist_core.texts import N_, worded, Words
-
 NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
 MODEL_SUFFIX = ".pt"  # a model file's suffix: no name ends with it, so no name looks like a file
 
 
-# What an invalid name says, per kind of name (a language words each its own way).
-INVALID_NAME = {"model": N_("invalid model name {name}: use 1-64 letters, digits, '.', '_' or '-', starting with a "
-                            "letter or digit"),
-                "collection": N_("invalid collection name {name}: use 1-64 letters, digits, '.', '_' or '-', "
-                                 "starting with a letter or digit")}
-
-
 def check_name(name: str, what: str = "model", error: type[Exception] = ValueError) -> str:
     """A name is a plain file name: letters, digits, '.', '_', '-'; no paths, no leading dot.
-    Raises `error` saying what kind of name (`what`: a key of INVALID_NAME) was invalid."""
+    Raises `error` saying what kind of name (`what`) was invalid."""
     if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name.endswith(MODEL_SUFFIX):
-        raise worded(error, INVALID_NAME[what], name=repr(name))
+        raise error(
+            f"invalid {what} name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a "
+            "letter or digit"
+        )
     return name
 
 
@@ -49,51 +42,6 @@ def locked(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-# An OSError in words, one whole sentence per place and kind: (read-only, disk full, anything else).
-OS_ERRORS = {
-    "folder": (N_("the folder cannot be written: it is read-only or not yours{where}"),
-               N_("the folder cannot be written: the disk is full{where}"), N_("the folder: {reason}{where}")),
-    "drawings folder": (N_("the drawings folder cannot be written: it is read-only or not yours{where}"),
-                        N_("the drawings folder cannot be written: the disk is full{where}"),
-                        N_("the drawings folder: {reason}{where}")),
-    "model folder": (N_("the model folder cannot be written: it is read-only or not yours{where}"),
-                     N_("the model folder cannot be written: the disk is full{where}"),
-                     N_("the model folder: {reason}{where}")),
-    "model or drawing folder": (N_("the model or drawing folder cannot be written: it is read-only or not "
-                                   "yours{where}"),
-                                N_("the model or drawing folder cannot be written: the disk is full{where}"),
-                                N_("the model or drawing folder: {reason}{where}")),
-    "model": (N_("the model '{name}' cannot be written: it is read-only or not yours{where}"),
-              N_("the model '{name}' cannot be written: the disk is full{where}"),
-              N_("the model '{name}': {reason}{where}")),
-}
-
-
-def os_error_words(e: OSError, place: str = "folder", path: object = None, **params: object) -> Words:
-    """An OSError in words a user can act on, one line, in English and ready for a translation: `place` (a
-    key of OS_ERRORS) where it happened, `path` the folder to name when the error names no file."""
-    filename = getattr(e, "filename", None) or path
-    where = f" ({filename})" if filename else ""
-    read_only, full, other = OS_ERRORS[place]
-    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return Words(read_only, {**params, "where": where})
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return Words(full, {**params, "where": where})
-    return Words(other, {**params, "where": where, "reason": e.strerror or str(e)})
-
-
-def os_error_text(e: OSError, place: str = "folder", path: object = None, **params: object) -> str:
-    """The same in English (the command line, the logs)."""
-    return str(os_error_words(e, place, path, **params))
-
-
-def os_failure(error: type[Exception], e: OSError, place: str = "folder", path: object = None,
-               **params: object) -> Exception:
-    """`error` saying the OSError `e` in words (os_error_words), translatable as `worded` errors are."""
-    words = os_error_words(e, place, path, **params)
-    return worded(error, words.template, **words.params)
 
 
 def write_atomically(path: Path, write, overwrite: bool = True, mode: int = 0o644) -> None:

@@ -28,13 +28,12 @@ from mnist_core.storage.files import (
     locked,
     MODEL_SUFFIX,
     NAME_PATTERN,
-    os_failure,
     sweep_once,
     write_atomically,
 )
 from mnist_core.storage.names import as_read, poses_as_app_label, UnreadableName
 from mnist_core.storage.owners import OwnerTags
-from mnist_core.texts import N_, reworded, worded
+from mnist_core.texts import N_, os_failure, reworded, worded
 
 SHIPS_WITH_THE_APP = N_("'{name}' ships with the app and cannot be changed or deleted")
 
