@@ -134,6 +134,10 @@ def shown_table(rows: list[dict], formats: dict[str, str], config: dict):
             {header(k): c for k, c in config.items()})
 
 
+# The settings' numbers with the language's decimal mark (unformatted, a table wrote 0.100000).
+SETTING_FORMATS = {"augment": "{:.2f}", "drawn": "{:.2f}", "dropout": "{:.2f}"}
+
+
 def settings_row(entry: Entry) -> dict:
     optimizer = optimizer_words(entry.summary) if entry.summary is not None else entry.optimizer
     return {"layers": entry.layers, "optimizer": optimizer, "augment": entry.augment, "drawn": entry.drawn,
@@ -171,7 +175,8 @@ def runs_table(runs: list[Entry], hidden: HiddenView, show_hidden: bool, who: Ca
         rows.append({"name": run.name, "MNIST test accuracy": percent(run.test_accuracy), "by": who(run),
                      "progress": where, **hidden_mark(run, hidden, show_hidden),
                      "live test F1": run.test_f1, "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
-    table, config = shown_table(rows, {"MNIST test accuracy": "{:.2f}%", "live test F1": "{:.4f}"},
+    table, config = shown_table(rows, {"MNIST test accuracy": "{:.2f}%", "live test F1": "{:.4f}",
+                                       "seconds so far": "{:.1f}", **SETTING_FORMATS},
                                 {"live test F1": st.column_config.Column(help=t("after its last finished epoch")),
                                  "MNIST test accuracy": accuracy_column(), "changed live": changed_column()})
     st.container(key="lb_runs").dataframe(table, hide_index=True, column_config=config)
@@ -203,7 +208,7 @@ def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
             st.session_state[PICK] = keys[rows_selected[0]]
 
     data, config = shown_table(rows, {"MNIST test accuracy": "{:.2f}%", "class handwriting": "{:.2f}%",
-                                      "test F1": "{:.4f}"},
+                                      "test F1": "{:.4f}", "training s": "{:.1f}", **SETTING_FORMATS},
                                {"#": st.column_config.NumberColumn(width=40), "MNIST test accuracy": accuracy_column(),
                                 "changed live": changed_column()})
     st.dataframe(data, hide_index=True, key=table, on_select=picked, selection_mode="single-row", column_config=config)

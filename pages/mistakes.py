@@ -206,7 +206,7 @@ def confidence_panel(result: Evaluation, images: np.ndarray, sentence: str, key:
                 else t("**{count} very confident errors** (wrong, and over 90% sure).", count=len(errors)))
     if len(errors):
         shown = errors[:PAGE_SIZE]
-        st.image(gallery_image(images[shown], [f"#{i}: {result.labels[i]}→{result.preds[i]} "
+        st.image(gallery_image(images[shown], [f"{result.labels[i]} -> {result.preds[i]} "
                                                 f"{result.confidence[i]:.0%}" for i in shown]), output_format="JPEG",
                  caption=t("true → read, and how sure (the {count} surest)", count=PAGE_SIZE)
                  if len(errors) > PAGE_SIZE else t("true → read, and how sure"))

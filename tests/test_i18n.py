@@ -418,7 +418,7 @@ def test_a_runs_settings_table_in_french_shows_no_english_and_french_numbers(env
     at.run()
     assert not at.exception
     rows = dict(at.dataframe[0].value.to_numpy().tolist())
-    assert rows["optimiseur"] == "sgd, taux d'apprentissage 0,003, cosinus"
+    assert (rows["optimiseur"], rows["taux d'apprentissage"], rows["planning"]) == ("sgd", "0,003", "cosinus")
     assert rows["augmentation"] == "0,5" and rows["chiffres dessinés"].replace("\xa0", " ") == "20 %"
     assert rows["époques"] == "12" and rows["appareil"] == "cpu"
     assert rows["en plus"] == ("momentum 0,9 ; décroissance des poids 0,0001 ; déformation élastique ; "

@@ -14,6 +14,7 @@ assert set(SCHEDULE_LABELS) == set(SCHEDULES)
 
 # Each row of a run's settings table, by its Summary name.
 ROW_LABELS = {"layers": N_("layers"), "activation": N_("activation"), "optimizer": N_("optimizer"),
+              "lr": N_("learning rate"), "schedule": N_("schedule"),
               "batch_size": N_("batch size"), "dropout": N_("dropout"), "epochs": N_("epochs"),
               "augment": N_("augmentation"), "drawn": N_("drawn digits"), "seed": N_("seed"), "also": N_("also"),
               "device": N_("device")}
@@ -54,8 +55,6 @@ def _value(summary: Summary, name: str) -> str:
     match name:
         case "layers" | "activation":
             return getattr(summary, name)
-        case "optimizer":
-            return optimizer_words(summary)
         case "batch_size" | "epochs" | "seed":
             return num(getattr(summary, name), 0)
         case "dropout":
@@ -70,9 +69,16 @@ def _value(summary: Summary, name: str) -> str:
 
 def settings_rows(summary: Summary, epochs: int | None = None, device: str | None = None) -> list[tuple[str, str]]:
     """A run's settings as its table shows them, (label, value) in this browser's language; `epochs` in place
-    of the config's, `device` as a last row."""
-    rows = [(t(ROW_LABELS[name]), num(epochs, 0) if name == "epochs" and epochs else _value(summary, name))
-            for name in SUMMARY_ROWS if name != "also" or summary.also]
+    of the config's, `device` as a last row. The optimizer's learning rate and schedule on rows of their own:
+    "adam, taux d'apprentissage 0,003, one-cycle" was cut in the sidebar's narrow table."""
+    rows = []
+    for name in SUMMARY_ROWS:
+        if name == "optimizer":
+            rows += [(t(ROW_LABELS["optimizer"]), summary.optimizer_name),
+                     (t(ROW_LABELS["lr"]), significant(summary.lr)),
+                     (t(ROW_LABELS["schedule"]), t(SCHEDULE_LABELS[summary.schedule]))]
+        elif name != "also" or summary.also:
+            rows.append((t(ROW_LABELS[name]), num(epochs, 0) if name == "epochs" and epochs else _value(summary, name)))
     return [*rows, (t(ROW_LABELS["device"]), device)] if device is not None else rows
 
 
