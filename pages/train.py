@@ -180,7 +180,8 @@ def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
     """Twelve training digits as the network will see them at the chosen augmentation and drawn share."""
     strength, drawn = st.session_state.t_augment, st.session_state.t_drawn
     grid = preview(dataset().train_images[:12], strength, seed=int(st.session_state.t_seed), drawn=drawn > 0,
-                   fill_in=st.session_state.t_fill_in, hands=st.session_state.t_hands)
+                   fill_in=st.session_state.t_fill_in, hands=st.session_state.t_hands,
+                   labels=dataset().train_labels[:12])
     kinds = [t("original")] + [t("drawn")] * (drawn > 0) + [t("deformed")] * (len(grid) - 1 - (drawn > 0))
     captions = [kind for kind in kinds for _ in range(12)]
     # Whole sentences per case (a language words each its own way), not pieces joined.

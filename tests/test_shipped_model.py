@@ -69,7 +69,9 @@ def test_the_shipped_model_reads_the_proxies_at_its_cards_figures(mnist):
         if name in WHOLE_SETS:
             assert n_card == len(proxy.labels)
             assert abs(measured[name] - expected) <= 0.002, name
-        else:  # two samples of the same renderer: 4 standard errors of their difference
-            p = min(max(expected, 0.01), 0.99)
+        else:  # two samples of the same renderer: 4 standard errors of their difference. Near 100% the
+            # binomial understates it (one kind's digits share a generator's strokes: '5 tick' read 94-98% on
+            # 100 digits, 98.0-99.2% on 500, over three seeds), so p is taken no closer to 0 or 1 than 0.03.
+            p = min(max(expected, 0.03), 0.97)
             allowed = 4 * math.sqrt(p * (1 - p) * (1 / n_card + 1 / len(proxy.labels)))
             assert abs(measured[name] - expected) <= allowed, (name, measured[name], expected, allowed)

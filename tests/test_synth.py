@@ -115,6 +115,22 @@ def test_the_cache_keeps_hands_drawings_apart(tmp_path):
     assert np.array_equal(hands, drawn_digits(digits, seed=1, hands=True)) and not np.array_equal(plain, hands)
 
 
+
+def test_with_labels_a_share_of_styled_classes_is_drawn_in_peoples_shapes_and_the_rest_as_before(tmp_path):
+    from tests.test_styles import FIVE, OPEN_FOUR
+    digits = np.stack(list(make_digits(20)[0]) + [OPEN_FOUR] * 40 + [FIVE] * 40)
+    labels = np.array([8] * 20 + [4] * 40 + [5] * 40)  # no style for 8
+    plain = drawn_digits(digits, seed=5, hands=True)
+    styled = drawn_digits(digits, seed=5, hands=True, labels=labels)
+    differs = np.array([not np.array_equal(a, b) for a, b in zip(plain, styled, strict=True)])
+    assert not differs[:20].any()  # styles draw from their own generator: the drawings' numbers are untouched
+    assert 0.2 < differs[20:60].mean() < 0.6 and 0.2 < differs[60:].mean() < 0.6  # about STYLE_SHARE
+    assert np.array_equal(drawn_digits(digits, seed=5, labels=labels), drawn_digits(digits, seed=5))  # hands only
+    cached = cached_drawn_digits(digits, seed=5, cache=tmp_path, hands=True, labels=labels)
+    assert np.array_equal(cached, styled)
+    assert np.array_equal(cached_drawn_digits(digits, seed=5, cache=tmp_path, hands=True), plain)
+    assert len(list(tmp_path.glob("drawn-*.npy"))) == 2  # labels are part of the key
+
 @pytest.mark.mnist
 def test_the_shipped_default_was_trained_for_real_hands_and_reads_real_digits(mnist):
     from PIL import Image

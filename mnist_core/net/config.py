@@ -104,7 +104,8 @@ class TrainConfig:
     elastic: bool = True  # include elastic distortion when augmenting
     fill_in: bool = False  # when augmenting, a quarter of the digits get loops filled in and shrink, as under a fat pen
     # Real hands and scans: augmentation also slants, squeezes or stretches (up to filling a square box) and
-    # blurs a third to low resolution; drawn digits are slanted, narrowed or widened, some drawn as small scans.
+    # blurs a third to low resolution; drawn digits are slanted, narrowed or widened, some drawn as small scans,
+    # and a share of their 1s, 4s, 5s and 7s written in shapes people write (`styles.TRAINING_STYLES`).
     hands: bool = False
     # Share of the training digits also drawn once on a canvas as a person would and read back as the
     # Draw page reads drawings; every epoch shows those drawings in their place (augmented as well).

@@ -11,6 +11,10 @@ Kinds (`KINDS`), each a shape people write, not a rule for one confusion:
 - "square": any digit stretched to fill a square box, as scanners of form fields did (a wide 0 or 2
   becomes a flat band, a 1 a broad stroke)
 
+The strokes are `styles`' own, which also write a share of training's drawn digits (training digits, never
+these): the kinds training writes ("5 no bar", "5 tick", "4 closed") flatter a model trained so; "4 narrow"
+and "square" are shapes training does not write that way.
+
 Every digit is rewritten at 4x (112x112), then scanned (`synth.scan`: area-averaged to a small grey
 image, dark ink on light paper), so the benchmark reads it through `preprocess.mnist_style` as
 `predict` reads a scan.
@@ -22,103 +26,16 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from PIL import Image, ImageDraw
+from PIL import Image
 from scipy import ndimage
 
 from mnist_core.net.evaluate import predict_probs
 from mnist_core.net.preprocess import disk, mnist_style
+from mnist_core.net.styles import enlarge, ink_box, restyle
 from mnist_core.net.synth import redraw, scan
 
 KINDS = ("5 no bar", "5 tick", "4 closed", "4 narrow", "square")
-UP = 4  # digits are rewritten at 4x MNIST's resolution (112x112), so strokes added stay smooth
-INK = 0.3  # level that counts as ink at 4x
-TOP_BAND = 0.22  # a 5's top bar lies in this share of its ink box's height (from the top)
-TICK_GAP = 0.08  # a tick sits this share of the box height above the remaining ink: detached
-NARROW = (0.25, 0.4)  # a narrow 4's width as a share of its height
 SCAN_SIDE = (16, 28)  # pixels on a scan's longer side
-
-
-def enlarge(digit: np.ndarray) -> np.ndarray:
-    """uint8 (28, 28) -> float32 (112, 112) in [0, 1], bicubic (smooth strokes to cut and join)."""
-    big = Image.fromarray(digit).resize((28 * UP, 28 * UP), Image.Resampling.BICUBIC)
-    return np.clip(np.asarray(big, np.float32) / 255, 0, 1)
-
-
-def ink_box(ink: np.ndarray) -> tuple[int, int, int, int]:
-    """(top, bottom, left, right) of the ink (> INK), inclusive; ValueError on a blank image."""
-    rows, cols = np.nonzero(ink > INK)
-    if rows.size == 0:
-        raise ValueError("a blank digit has no ink to rewrite")
-    return int(rows.min()), int(rows.max()), int(cols.min()), int(cols.max())
-
-
-def pen_width(ink: np.ndarray) -> float:
-    """The stroke's width in pixels: twice the ink's area over its outline's length."""
-    mask = ink > INK
-    outline = mask & ~ndimage.binary_erosion(mask)
-    return max(2.0, 2.0 * mask.sum() / max(int(outline.sum()), 1))
-
-
-def stroke(ink: np.ndarray, points: list[tuple[float, float]], width: float) -> np.ndarray:
-    """`ink` (H, W) with a pen line through (row, col) `points` of `width` pixels, drawn at 4x its
-    resolution and averaged down (anti-aliased), combined by maximum."""
-    h, w = ink.shape
-    canvas = Image.new("L", (w * 4, h * 4), 0)
-    draw = ImageDraw.Draw(canvas)
-    scaled = [(c * 4 + 2, r * 4 + 2) for r, c in points]
-    draw.line(scaled, fill=255, width=max(1, round(width * 4)), joint="curve")
-    for x, y in (scaled[0], scaled[-1]):  # round pen ends
-        radius = width * 2
-        draw.ellipse([x - radius, y - radius, x + radius, y + radius], fill=255)
-    line = np.asarray(canvas.resize((w, h), Image.Resampling.BOX), np.float32) / 255
-    return np.maximum(ink, line)
-
-
-def without_top_bar(ink: np.ndarray, tick: bool, rng: np.random.Generator) -> np.ndarray:
-    """A 5 (112, 112) with its top band (TOP_BAND of its ink box) blanked: no top bar; with `tick`, a
-    short stroke for the bar above what is left, TICK_GAP of the box height clear of it."""
-    top, bottom, left, right = ink_box(ink)
-    cut = top + int(round(TOP_BAND * (bottom - top + 1)))
-    out = ink.copy()
-    out[:cut] = 0
-    if not tick:
-        return out
-    rest_top, _, _, _ = ink_box(out)
-    # The stem is what is left's top: the tick starts above it and runs right, a third of the width.
-    cols = np.nonzero(out[rest_top] > INK)[0]
-    start = float(cols.mean())
-    length = (right - left + 1) * rng.uniform(0.25, 0.45)
-    row = rest_top - TICK_GAP * (bottom - top + 1) - pen_width(ink) / 2 - rng.uniform(0, 4)
-    lift = rng.uniform(-0.15, 0.1) * length  # a tick is rarely level
-    return stroke(out, [(row, start), (row + lift, start + length)], pen_width(ink))
-
-
-def closed_top(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A 4 (112, 112) closed at the top: a stroke from its left arm's top to its right arm's top, bowed
-    slightly upwards, as a 4 written like a 9."""
-    top, bottom, left, right = ink_box(ink)
-    mask = ink > INK
-    middle = (left + right) // 2
-    tops = []
-    for part in (slice(left, middle), slice(middle, right + 1)):
-        rows, cols = np.nonzero(mask[:, part])
-        first = rows.min()
-        tops.append((float(first), float(cols[rows == first].mean() + part.start)))
-    (r0, c0), (r1, c1) = tops
-    bow = rng.uniform(0.0, 0.08) * (bottom - top + 1)
-    mid = (min(r0, r1) - bow, (c0 + c1) / 2)
-    return stroke(ink, [(r0, c0), mid, (r1, c1)], pen_width(ink))
-
-
-def squeezed(ink: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-    """A digit (112, 112) cropped to its ink and squeezed to NARROW of its height wide."""
-    top, bottom, left, right = ink_box(ink)
-    crop = ink[top:bottom + 1, left:right + 1]
-    height = crop.shape[0]
-    width = max(2, round(height * rng.uniform(*NARROW)))
-    if width >= crop.shape[1]:
-        return crop
-    return np.asarray(Image.fromarray(crop, mode="F").resize((width, height), Image.Resampling.BOX))
 
 
 @dataclass(frozen=True)
@@ -134,17 +51,9 @@ class HandsSet:
 
 def rewrite(digit: np.ndarray, kind: str, rng: np.random.Generator) -> np.ndarray:
     """One uint8 MNIST digit (28, 28) rewritten as `kind` and scanned: uint8 (s, s), dark on light."""
-    ink = enlarge(digit)
-    if kind == "5 no bar":
-        ink = without_top_bar(ink, False, rng)
-    elif kind == "5 tick":
-        ink = without_top_bar(ink, True, rng)
-    elif kind == "4 closed":
-        ink = closed_top(ink, rng)
-    elif kind == "4 narrow":
-        ink = squeezed(ink, rng)
-    elif kind != "square":
+    if kind not in KINDS:
         raise ValueError(f"kind must be one of {', '.join(KINDS)}, got '{kind}'")
+    ink = enlarge(digit) if kind == "square" else restyle(enlarge(digit), kind, rng)
     top, bottom, left, right = ink_box(ink)
     crop = ink[top:bottom + 1, left:right + 1]
     side = int(rng.integers(SCAN_SIDE[0], SCAN_SIDE[1] + 1))

@@ -14,6 +14,8 @@ from scipy import ndimage
 from mnist_core.folders import folder_setting, PROJECT_ROOT
 from mnist_core.net.preprocess import disk, mnist_style
 from mnist_core.net.preprocess import VERSION as READING_VERSION
+from mnist_core.net.styles import restyled
+from mnist_core.net.styles import VERSION as STYLES_VERSION
 
 POLARITIES = ("canvas", "dark_on_light", "light_on_dark")
 
@@ -119,13 +121,19 @@ TRAIN_CANVAS = 140  # drawings for training: half the Draw page's canvas, 5x fas
 VERSION = f"1/{READING_VERSION}"
 
 
-def drawn_digits(digits: np.ndarray, seed: int, canvas: int = TRAIN_CANVAS, hands: bool = False) -> np.ndarray:
+def drawn_digits(digits: np.ndarray, seed: int, canvas: int = TRAIN_CANVAS, hands: bool = False,
+                 labels: np.ndarray | None = None) -> np.ndarray:
     """uint8 digits (N, 28, 28) -> float32 (N, 28, 28) in [0, 1]: each redrawn on a canvas as a person
     would (`redraw`, with `hands` as real hands and scans differ too) and read back as the Draw page
-    reads a drawing (`preprocess.mnist_style`)."""
+    reads a drawing (`preprocess.mnist_style`). With `hands` and the digits' `labels` (N,), a share of
+    some classes is first written in shapes people write (`styles.restyled`: 4s closed at the top, 5s
+    without their bar ...), from a generator of its own (without labels the drawings are those of before)."""
     rng = np.random.default_rng(seed)
+    style_rng = np.random.default_rng([seed, 1]) if hands and labels is not None else None
     drawn = np.zeros((len(digits), 28, 28), np.float32)
     for i, digit in enumerate(digits):
+        if style_rng is not None:
+            digit = restyled(digit, int(labels[i]), style_rng)
         drawn[i] = mnist_style(redraw(digit, rng, canvas, hands=hands)).output
     return drawn
 
@@ -136,12 +144,16 @@ def find_cache_dir(cache: str | os.PathLike | None = None) -> Path:
 
 
 def cached_drawn_digits(digits: np.ndarray, seed: int, cache: str | os.PathLike | None = None,
-                        hands: bool = False) -> np.ndarray:
-    """`drawn_digits` (about 3 ms a digit) kept on disk, keyed by the digits, the seed and the recipe,
-    so a second run with the same setting starts at once; a cache that cannot be read or written is
+                        hands: bool = False, labels: np.ndarray | None = None) -> np.ndarray:
+    """`drawn_digits` (about 3 ms a digit) kept on disk, keyed by the digits, the seed, the labels and the
+    recipe, so a second run with the same setting starts at once; a cache that cannot be read or written is
     skipped (the drawings are made again), never an error."""
+    styled = hands and labels is not None
     key = hashlib.sha256(np.ascontiguousarray(digits, dtype=np.uint8).tobytes())
-    key.update(f"{seed}/{TRAIN_CANVAS}/{VERSION}{'/hands' if hands else ''}".encode())
+    if styled:
+        key.update(np.ascontiguousarray(labels, dtype=np.int64).tobytes())
+    key.update(f"{seed}/{TRAIN_CANVAS}/{VERSION}{'/hands' if hands else ''}"
+               f"{f'/styles {STYLES_VERSION}' if styled else ''}".encode())
     path = find_cache_dir(cache) / f"drawn-{key.hexdigest()[:24]}.npy"
     try:
         drawn = np.load(path)
@@ -149,7 +161,7 @@ def cached_drawn_digits(digits: np.ndarray, seed: int, cache: str | os.PathLike 
             return drawn
     except (OSError, ValueError):
         pass
-    drawn = drawn_digits(digits, seed, hands=hands)
+    drawn = drawn_digits(digits, seed, hands=hands, labels=labels)
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         partial = path.with_name(f"{path.stem}.{os.getpid()}.partial.npy")

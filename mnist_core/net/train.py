@@ -155,8 +155,9 @@ class Trainer:
             picked = torch.randperm(n, generator=torch.Generator().manual_seed(self.config.seed))[:count]
             picked = picked.sort().values.to(self.device)
             digits = as_uint8(self.data.train_images[picked])
-            drawings = cached_drawn_digits(digits, self.config.seed, hands=self.config.hands) if count \
-                else np.zeros((0, 28, 28))
+            labels = self.data.train_labels[picked].cpu().numpy()  # with hands, some drawn in people's shapes
+            drawings = cached_drawn_digits(digits, self.config.seed, hands=self.config.hands, labels=labels) \
+                if count else np.zeros((0, 28, 28))
             self._drawn = picked, torch.as_tensor(drawings, dtype=torch.float32, device=self.device)
         return self._drawn
 
@@ -357,15 +358,17 @@ class Trainer:
 
 
 def preview(images: np.ndarray, strength: float, seed: int = 0, rounds: int = 2, elastic: bool = True,
-            drawn: bool = False, fill_in: bool = False, hands: bool = False) -> np.ndarray:
+            drawn: bool = False, fill_in: bool = False, hands: bool = False,
+            labels: np.ndarray | None = None) -> np.ndarray:
     """A few uint8 digits (N, 28, 28), then (if `drawn`) the same digits drawn on a canvas and read back
-    as the trainer's drawn digits are, then `rounds` deformed copies of the originals, as uint8
-    (rows, N, 28, 28): what the trainer shows the network at this setting."""
+    as the trainer's drawn digits are (some, with `hands` and their `labels` (N,), in people's shapes), then
+    `rounds` deformed copies of the originals, as uint8 (rows, N, 28, 28): what the trainer shows the network
+    at this setting."""
     originals = as_model_input(images)
     generator = torch.Generator().manual_seed(seed)
     copies = [originals]
     if drawn:
-        copies.append(as_model_input(drawn_digits(np.asarray(images), seed, hands=hands)))
+        copies.append(as_model_input(drawn_digits(np.asarray(images), seed, hands=hands, labels=labels)))
     if strength > 0:
         copies += [augment(originals, strength, generator, elastic, fill_in, hands=hands) for _ in range(rounds)]
     return as_uint8(torch.stack(copies))
