@@ -28,11 +28,28 @@ class Words:
         return self.template.format(**self.params)
 
 
+@dataclass(frozen=True)
+class Clauses:
+    """The clauses of one list inside a sentence (every problem of a run's settings), each its own `Words`:
+    str() joins them in English, `ui.i18n.said` with the reader's language's separator."""
+
+    items: tuple[Words, ...]
+
+    def __str__(self) -> str:
+        return "; ".join(map(str, self.items))
+
+
 def worded(error: type[E], template: str, **params: object) -> E:
     """`error` whose text is `template` filled with `params`, keeping both for a translation."""
     e = error(template.format(**params))
     e.template, e.params = template, params
     return e
+
+
+def reason(cause: BaseException) -> Words | str:
+    """What `cause` says, to put inside another sentence: its template and params kept when it has them."""
+    template = getattr(cause, "template", None)
+    return Words(template, getattr(cause, "params", {})) if isinstance(template, str) else str(cause)
 
 
 def reworded(error: type[E], cause: BaseException) -> E:

@@ -435,3 +435,68 @@ def test_a_list_of_clauses_takes_the_languages_separator():
                              "st.write(listed(['a', 'b']))\n", default_timeout=30)
     at.query_params["lang"] = "fr"
     assert at.run().markdown[0].value == "a ; b"
+
+
+ERRORS_PAGE = '''
+import ui.startup  # noqa: F401
+import io, zipfile
+import streamlit as st
+from mnist_core.net.config import check_run_cost, parse_hidden, TrainConfig
+from mnist_core.storage.drawings import read_zip
+from mnist_core.storage.models import ModelStore
+from ui.i18n import said
+store = ModelStore(st.session_state["store"])
+store.root.mkdir(parents=True, exist_ok=True)
+(store.root / "broken.pt").write_bytes(b"not a model at all")
+def bad_zip():
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:
+        z.writestr("labels.csv", "a.png,7\\n")
+    return out.getvalue()
+for attempt in (lambda: store.meta("../up"), lambda: store.meta("broken"), lambda: read_zip(b"plain text"),
+                lambda: read_zip(bad_zip()), lambda: parse_hidden("128, many"),
+                lambda: TrainConfig(dropout=1.5, lr=20.0, epochs=0),
+                lambda: check_run_cost(TrainConfig(hidden=(4096, 4096, 4096), batch_size=16, epochs=200))):
+    try:
+        attempt()
+    except Exception as e:  # StoreError, ValueError, ConfigError
+        st.error(said(e))
+'''
+
+
+def test_the_engines_refusals_a_person_meets_read_in_french_with_french_numbers(env, tmp_path):
+    """An invalid model name, a damaged model file, a zip import's refusals, and a run's settings out of range
+    or too large (each problem its own clause), as said() shows them in French."""
+    def run(lang: str) -> list[str]:
+        at = AppTest.from_string(ERRORS_PAGE, default_timeout=30)
+        at.session_state["store"] = str(tmp_path / lang)
+        at.query_params["lang"] = lang
+        at.run()
+        assert not at.exception
+        return [e.value for e in at.error]
+
+    english = run("en")
+    assert len(english) == 7 and english[0].startswith("invalid model name '../up'")
+    assert "dropout must be in [0, 1), got 1.5; learning rate must be in (0, 10], got 20;" in english[5]
+    assert "make 36,818,954 parameters, more than 20,000,000" in english[6]
+    french = [text.replace("\u202f", " ").replace("\xa0", " ") for text in run("fr")]
+    assert french[0].startswith("nom de modèle invalide '../up' : utilisez de 1 à 64 lettres")
+    assert french[1].startswith("le modèle « broken »") and "endommagé" in french[1]
+    assert french[2] == "pas un fichier zip"
+    assert french[3] == "labels.csv ligne 1 : a.png n'est pas dans le zip"
+    assert french[4] == ("les couches cachées sont des nombres entiers séparés par des virgules, comme 256 ou "
+                         "512,256 ; reçu « 128, many »")
+    assert french[5] == ("le dropout doit être dans [0 ; 1[, reçu 1,5 ; le taux d'apprentissage doit être dans "
+                         "]0 ; 10], reçu 20 ; les époques vont de 1 à 1000, reçu 0")
+    assert french[6].startswith("entraînement trop grand : ")
+    assert "36 818 954 paramètres, plus de 20 000 000" in french[6]
+    assert english_in([text.replace(str(tmp_path), "") for text in french]) == [], french  # its folder aside
+
+
+def test_a_percentage_slider_writes_its_value_the_languages_way(env):
+    at = opened("pages/mistakes.py", "fr", timeout=60)
+    slider = at.slider(key="m_cover_threshold")
+    assert slider.value == 90 and slider.proto.format == "%d\xa0%%"  # 90 %, not Streamlit's 0.90
+    assert opened("pages/mistakes.py", "en", timeout=60).slider(key="m_cover_threshold").proto.format == "%d%%"
+    table = at.dataframe[0].value  # the per-digit scores, still numbers (a click on a title sorts them)
+    assert table["précision"].dtype.kind == "f"

@@ -12,7 +12,8 @@ from mnist_core.classroom.errors import ClassError
 from mnist_core.classroom.nicknames import check_nickname, NO_NICKNAME
 from mnist_core.net.preprocess import mnist_style
 from mnist_core.storage.drawings import Collections, Drawing
-from mnist_core.storage.files import check_name, locked, read_json, write_json
+from mnist_core.storage.files import locked, read_json, write_json
+from mnist_core.storage.names import check_name
 from mnist_core.texts import N_, worded
 
 CLASS_FILE = "class.json"  # in the drawings folder: {"name": the open class collection}

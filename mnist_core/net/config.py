@@ -9,6 +9,7 @@ from dataclasses import asdict, dataclass, field, fields
 import numpy as np
 
 from mnist_core.net.model import ACTIVATIONS, layers_label
+from mnist_core.texts import Clauses, N_, worded, Words
 
 OPTIMIZERS = ("adam", "sgd")
 SCHEDULES = ("constant", "onecycle", "cosine")
@@ -58,17 +59,22 @@ def check_run_cost(config: TrainConfig, epochs: int | None = None, history: int 
     epochs = epochs or config.epochs
     problems = []
     if cost.layers > MAX_TRAIN_LAYERS:
-        problems.append(f"at most {MAX_TRAIN_LAYERS} hidden layers, got {cost.layers}")
+        problems.append(Words(N_("at most {limit} hidden layers, got {layers}"), {"limit": MAX_TRAIN_LAYERS,
+                                                                                   "layers": cost.layers}))
     if cost.parameters > MAX_TRAIN_PARAMETERS:
-        problems.append(f"layers {layers_label(config.hidden)} make {cost.parameters:,} parameters, more than "
-                        f"{MAX_TRAIN_PARAMETERS:,}")
+        problems.append(Words(N_("layers {layers} make {parameters} parameters, more than {limit}"),
+                              {"layers": layers_label(config.hidden), "parameters": cost.parameters,
+                               "limit": MAX_TRAIN_PARAMETERS}))
     if cost.steps > MAX_TRAIN_STEPS:
-        problems.append(f"{epochs} epochs at batch size {config.batch_size} are {cost.steps:,} batches, more than "
-                        f"{MAX_TRAIN_STEPS:,}: fewer epochs or a larger batch")
+        problems.append(Words(N_("{epochs} epochs at batch size {batch} are {steps} batches, more than {limit}: "
+                                 "fewer epochs or a larger batch"),
+                              {"epochs": epochs, "batch": config.batch_size, "steps": cost.steps,
+                               "limit": MAX_TRAIN_STEPS}))
     if history + epochs > MAX_HISTORY:
-        problems.append(f"the model would have {history + epochs:,} epochs, more than {MAX_HISTORY:,}")
+        problems.append(Words(N_("the model would have {epochs} epochs, more than {limit}"),
+                              {"epochs": history + epochs, "limit": MAX_HISTORY}))
     if problems:
-        raise ConfigError("too large a run: " + "; ".join(problems))
+        raise worded(ConfigError, N_("too large a run: {problems}"), problems=Clauses(tuple(problems)))
     return cost
 
 
@@ -77,10 +83,10 @@ def parse_hidden(text: str) -> tuple[int, ...]:
     try:
         sizes = tuple(int(part) for part in text.split(",") if part.strip())
     except ValueError:
-        raise ConfigError(
-            f"hidden layers are comma-separated whole numbers, like 256 or 512,256; got '{text}'") from None
+        raise worded(ConfigError, N_("hidden layers are comma-separated whole numbers, like 256 or 512,256; got "
+                                     "'{text}'"), text=text) from None
     if not sizes:
-        raise ConfigError("give at least one hidden layer size, like 128")
+        raise worded(ConfigError, N_("give at least one hidden layer size, like 128"))
     return sizes
 
 
@@ -116,35 +122,40 @@ class TrainConfig:
         self.hidden = tuple(int(h) for h in self.hidden)
         problems = []
         if not self.hidden or any(h < 1 or h > 8192 for h in self.hidden):
-            problems.append(f"hidden sizes must be 1..8192 and at least one layer, got {list(self.hidden)}")
+            problems.append(Words(N_("hidden sizes must be 1..8192 and at least one layer, got {sizes}"),
+                                  {"sizes": list(self.hidden)}))
         if self.activation not in ACTIVATIONS:
-            problems.append(f"activation must be one of {', '.join(ACTIVATIONS)}, got '{self.activation}'")
+            problems.append(Words(N_("activation must be one of {choices}, got '{value}'"),
+                                  {"choices": ", ".join(ACTIVATIONS), "value": self.activation}))
         if not 0.0 <= self.dropout < 1.0:
-            problems.append(f"dropout must be in [0, 1), got {self.dropout}")
+            problems.append(Words(N_("dropout must be in [0, 1), got {value}"), {"value": self.dropout}))
         if self.optimizer not in OPTIMIZERS:
-            problems.append(f"optimizer must be one of {', '.join(OPTIMIZERS)}, got '{self.optimizer}'")
+            problems.append(Words(N_("optimizer must be one of {choices}, got '{value}'"),
+                                  {"choices": ", ".join(OPTIMIZERS), "value": self.optimizer}))
         if self.schedule not in SCHEDULES:
-            problems.append(f"schedule must be one of {', '.join(SCHEDULES)}, got '{self.schedule}'")
+            problems.append(Words(N_("schedule must be one of {choices}, got '{value}'"),
+                                  {"choices": ", ".join(SCHEDULES), "value": self.schedule}))
         if not (0 < self.lr <= 10) or not math.isfinite(self.lr):
-            problems.append(f"learning rate must be in (0, 10], got {self.lr}")
+            problems.append(Words(N_("learning rate must be in (0, 10], got {value}"), {"value": self.lr}))
         if not 0.0 <= self.momentum < 1.0:
-            problems.append(f"momentum must be in [0, 1), got {self.momentum}")
+            problems.append(Words(N_("momentum must be in [0, 1), got {value}"), {"value": self.momentum}))
         if self.weight_decay < 0:
-            problems.append(f"weight decay must be >= 0, got {self.weight_decay}")
+            problems.append(Words(N_("weight decay must be >= 0, got {value}"), {"value": self.weight_decay}))
         if not 1 <= self.batch_size <= 60000:
-            problems.append(f"batch size must be 1..60000, got {self.batch_size}")
+            problems.append(Words(N_("batch size must be 1..60000, got {value}"), {"value": self.batch_size}))
         if not 1 <= self.epochs <= 1000:
-            problems.append(f"epochs must be 1..1000, got {self.epochs}")
+            problems.append(Words(N_("epochs must be 1..1000, got {value}"), {"value": self.epochs}))
         if self.seed < 0:
-            problems.append(f"seed must be >= 0, got {self.seed}")
+            problems.append(Words(N_("seed must be >= 0, got {value}"), {"value": self.seed}))
         if not 0.0 <= self.augment <= 2.0:
-            problems.append(f"augmentation strength must be in [0, 2], got {self.augment}")
+            problems.append(Words(N_("augmentation strength must be in [0, 2], got {value}"), {"value": self.augment}))
         if not 0.0 <= self.drawn <= 1.0:
-            problems.append(f"share of drawn digits must be in [0, 1], got {self.drawn}")
+            problems.append(Words(N_("share of drawn digits must be in [0, 1], got {value}"), {"value": self.drawn}))
         if not (0 < self.init_scale <= 100) or not math.isfinite(self.init_scale):
-            problems.append(f"initial weight scale must be in (0, 100], got {self.init_scale}")
+            problems.append(Words(N_("initial weight scale must be in (0, 100], got {value}"),
+                                  {"value": self.init_scale}))
         if problems:
-            raise ConfigError("; ".join(problems))
+            raise worded(ConfigError, "{problems}", problems=Clauses(tuple(problems)))
 
     def to_dict(self) -> dict:
         return {**asdict(self), "hidden": list(self.hidden)}
@@ -249,7 +260,8 @@ OFFERED_EPOCHS_MORE = (1, 200)  # the Train more box
 def preset(name: object) -> TrainConfig:
     """The named preset; ConfigError (one line) for a name that is not one (a forged widget value)."""
     if not isinstance(name, str) or name not in PRESETS:
-        raise ConfigError(f"no preset called {str(name)[:40]!r}; there are: {', '.join(PRESETS)}")
+        raise worded(ConfigError, N_("no preset called {name}; there are: {names}"), name=repr(str(name)[:40]),
+                     names=", ".join(PRESETS))
     return PRESETS[name]
 
 
@@ -262,21 +274,24 @@ def check_offered(config: TrainConfig, also: TrainConfig | None = None, devices:
     for name, choices in OFFERED_CHOICES.items():
         value = getattr(config, name)
         if value not in choices and (also is None or value != getattr(also, name)):
-            problems.append(f"{name} {value!r} is not offered (choose one of {', '.join(map(str, choices))})")
+            problems.append(Words(N_("{name} {value} is not offered (choose one of {choices})"),
+                                  {"name": name, "value": repr(value), "choices": ", ".join(map(str, choices))}))
     for name, (low, high) in OFFERED_RANGES.items():
         value = getattr(config, name)
         if not low <= value <= high and (also is None or value != getattr(also, name)):
-            problems.append(f"{name} {value:g} is outside the page's range {low:g}..{high:g}")
+            problems.append(Words(N_("{name} {value} is outside the page's range {low}..{high}"),
+                                  {"name": name, "value": value, "low": low, "high": high}))
     for name in ("momentum", "weight_decay", "init_scale"):
         value, allowed = getattr(config, name), {getattr(TrainConfig(), name)} | (
             {getattr(also, name)} | {getattr(p, name) for p in PRESETS.values()} if also is not None else
             {getattr(p, name) for p in PRESETS.values()})
         if value not in allowed:
-            problems.append(f"{name} {value:g} is not offered by the page")
+            problems.append(Words(N_("{name} {value} is not offered by the page"), {"name": name, "value": value}))
     if devices and config.device not in devices:
-        problems.append(f"device {config.device!r} is not offered (choose one of {', '.join(devices)})")
+        problems.append(Words(N_("device {device} is not offered (choose one of {choices})"),
+                              {"device": repr(config.device), "choices": ", ".join(devices)}))
     if problems:
-        raise ConfigError("not a setting the page offers: " + "; ".join(problems))
+        raise worded(ConfigError, N_("not a setting the page offers: {problems}"), problems=Clauses(tuple(problems)))
 
 
 @dataclass

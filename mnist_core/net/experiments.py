@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 
 from mnist_core.net.config import ConfigError, TrainConfig
 from mnist_core.net.controls import Control
-from mnist_core.texts import N_
+from mnist_core.texts import N_, worded
 
 BASE = TrainConfig(hidden=(128,), epochs=4, dropout=0.0)  # small and quick: a lesson is minutes, not hours
 
@@ -91,7 +91,8 @@ def experiment_from_query(params: Mapping[str, str]) -> tuple[Experiment, TrainC
         return None
     experiment = EXPERIMENTS.get(key)
     if experiment is None:
-        raise ConfigError(f"no experiment called '{key}'; there are: {', '.join(EXPERIMENTS)}")
+        raise worded(ConfigError, N_("no experiment called '{key}'; there are: {names}"), key=key,
+                     names=", ".join(EXPERIMENTS))
     values = {}
     for f in _QUERY_FIELDS:
         if f.name not in params:
@@ -106,6 +107,7 @@ def experiment_from_query(params: Mapping[str, str]) -> tuple[Experiment, TrainC
             else:
                 values[f.name] = kind(text)
         except (ValueError, KeyError):
-            raise ConfigError(f"the link's '{f.name}' is '{text}', not a {kind.__name__}") from None
+            raise worded(ConfigError, N_("the link's '{name}' is '{text}', not a {kind}"), name=f.name, text=text,
+                         kind=kind.__name__) from None
     # A setting the link leaves out is the experiment's own (a short hand-made link: ?experiment=tiny-16&epochs=1).
     return experiment, replace(experiment.config, **values)

@@ -83,6 +83,8 @@ def gallery_image(images: np.ndarray, captions: list[str], columns: int = 10, sc
         x, y = (i % columns) * cell_w + 4, (i // columns) * cell_h + 2
         digit = Image.fromarray(255 - np.asarray(image, np.uint8)).resize((28 * scale, 28 * scale), Image.NEAREST)
         canvas.paste(digit, (x, y))
+        # A French "99 %" holds a no-break space, which the font draws as a box: a plain one instead.
+        caption = caption.replace("\u202f", " ").replace("\xa0", " ")
         pen.text((x, y + 28 * scale + 3), caption, fill=(20, 20, 20), font=font)
     return np.asarray(canvas)
 

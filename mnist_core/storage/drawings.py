@@ -23,7 +23,8 @@ import numpy as np
 from PIL import Image
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
-from mnist_core.storage.files import check_name, locked, sweep_once, write_atomically
+from mnist_core.storage.files import locked, sweep_once, write_atomically
+from mnist_core.storage.names import check_name
 from mnist_core.storage.owners import OwnerTags
 from mnist_core.texts import N_, worded
 
@@ -74,7 +75,7 @@ def _read_bounded(archive: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -
     with archive.open(info) as f:
         data = f.read(limit + 1)
     if len(data) > limit:
-        raise ValueError(f"{info.filename}: larger than {limit // 1024} KB unpacked")
+        raise worded(ValueError, N_("{file}: larger than {limit} KB unpacked"), file=info.filename, limit=limit // 1024)
     return data
 
 
@@ -82,21 +83,23 @@ def _png(data: bytes, file: str, budget: int = MAX_IMPORT_PIXELS) -> tuple[Image
     """A PNG file's picture, at most MAX_SIDE a side, and the pixels decoded to make it; ValueError for
     anything else, or more pixels than MAX_IMPORT_PIXELS or the `budget` left of the whole import's."""
     if not data.startswith(PNG_MAGIC):
-        raise ValueError(f"{file}: not a PNG file")
+        raise worded(ValueError, N_("{file}: not a PNG file"), file=file)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=["PNG"]) as picture:
                 if picture.width * picture.height > MAX_IMPORT_PIXELS:
-                    raise ValueError(f"{file}: {picture.width}x{picture.height} pixels is too large a drawing")
+                    raise worded(ValueError, N_("{file}: {width}x{height} pixels is too large a drawing"), file=file,
+                                 width=picture.width, height=picture.height)
                 if picture.width * picture.height > budget:
-                    raise ValueError(f"the zip's pictures hold more than {MAX_IMPORT_TOTAL_PIXELS:,} pixels in all")
+                    raise worded(ValueError, N_("the zip's pictures hold more than {limit} pixels in all"),
+                                 limit=MAX_IMPORT_TOTAL_PIXELS)
                 picture.load()
                 if picture.mode not in ("L", "LA", "RGB", "RGBA"):
                     picture = picture.convert("RGBA")
                 return bounded(np.asarray(picture)), picture.width * picture.height
     except (OSError, SyntaxError, Image.DecompressionBombError) as e:
-        raise ValueError(f"{file}: a damaged PNG file ({e})") from None
+        raise worded(ValueError, N_("{file}: a damaged PNG file ({reason})"), file=file, reason=str(e)) from None
 
 
 def read_zip(data: bytes) -> list[tuple[str, int, Image.Image, str]]:
@@ -110,18 +113,19 @@ def zip_rows(data: bytes) -> Iterator[tuple[str, int, Image.Image, str]]:
     ValueError (one line) at the first thing amiss. Paths in the zip are never used as paths: a row names
     a plain PNG file beside labels.csv."""
     if len(data) > MAX_ZIP_BYTES:
-        raise ValueError(f"the zip is larger than {MAX_ZIP_BYTES // (1024 * 1024)} MB")
+        raise worded(ValueError, N_("the zip is larger than {limit} MB"), limit=MAX_ZIP_BYTES // (1024 * 1024))
     try:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, ValueError):
-        raise ValueError("not a zip file") from None
+        raise worded(ValueError, N_("not a zip file")) from None
     with archive:
         entries = [i for i in archive.infolist() if not i.is_dir()]
         if len(entries) > MAX_ENTRIES:
-            raise ValueError(f"the zip holds more than {MAX_ENTRIES} files")
+            raise worded(ValueError, N_("the zip holds more than {limit} files"), limit=MAX_ENTRIES)
         found = [i for i in entries if i.filename.rsplit("/", 1)[-1] == LABELS]
         if len(found) != 1:
-            raise ValueError(f"the zip must hold one {LABELS} (file name, digit on each line), it holds {len(found)}")
+            raise worded(ValueError, N_("the zip must hold one {labels} (file name, digit on each line), it holds "
+                                        "{count}"), labels=LABELS, count=len(found))
         folder = found[0].filename[:-len(LABELS)]
         beside = {i.filename[len(folder):]: i for i in entries if i.filename.startswith(folder)}
         try:
@@ -129,30 +133,35 @@ def zip_rows(data: bytes) -> Iterator[tuple[str, int, Image.Image, str]]:
             lines = _read_bounded(archive, found[0], MAX_PNG_BYTES).decode("utf-8-sig").splitlines()
             rows = [r for r in csv.reader(lines) if r]
         except (UnicodeDecodeError, csv.Error):
-            raise ValueError(f"{LABELS} is not a CSV text file") from None
+            raise worded(ValueError, N_("{labels} is not a CSV text file"), labels=LABELS) from None
         except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
-            raise ValueError(f"the zip cannot be read ({e})") from None
+            raise worded(ValueError, N_("the zip cannot be read ({reason})"), reason=str(e)) from None
         if not rows:
-            raise ValueError(f"{LABELS} lists no drawings")
+            raise worded(ValueError, N_("{labels} lists no drawings"), labels=LABELS)
         seen, total, pixels = set(), 0, 0
         for number, row in enumerate(rows, 1):
             digit = row[1].strip() if len(row) in (2, 4) else ""
             if len(digit) != 1 or digit not in "0123456789":
-                raise ValueError(f"{LABELS} line {number}: expected 'file.png,digit', got {','.join(row)[:60]!r}")
+                raise worded(ValueError, N_("{labels} line {number}: expected 'file.png,digit', got {row}"),
+                             labels=LABELS, number=number, row=repr(",".join(row)[:60]))
             file = row[0].strip()
             if not FILE_PATTERN.fullmatch(file) or file in seen:
-                raise ValueError(f"{LABELS} line {number}: {file[:60]!r} is not a plain PNG file name, or listed twice")
+                raise worded(ValueError, N_("{labels} line {number}: {file} is not a plain PNG file name, or listed "
+                                            "twice"), labels=LABELS, number=number, file=repr(file[:60]))
             if file not in beside:
-                raise ValueError(f"{LABELS} line {number}: {file} is not in the zip")
+                raise worded(ValueError, N_("{labels} line {number}: {file} is not in the zip"), labels=LABELS,
+                             number=number, file=file)
             seen.add(file)
             total += beside[file].file_size
             if total > MAX_UNZIPPED:
-                raise ValueError(f"the zip unpacks to more than {MAX_UNZIPPED // (1024 * 1024)} MB")
+                raise worded(ValueError, N_("the zip unpacks to more than {limit} MB"),
+                             limit=MAX_UNZIPPED // (1024 * 1024))
             try:
                 picture, decoded = _png(_read_bounded(archive, beside[file], MAX_PNG_BYTES), file,
                                         MAX_IMPORT_TOTAL_PIXELS - pixels)
             except (zipfile.BadZipFile, OSError, EOFError, RuntimeError, NotImplementedError) as e:
-                raise ValueError(f"{file}: cannot be read from the zip ({e})") from None
+                raise worded(ValueError, N_("{file}: cannot be read from the zip ({reason})"), file=file,
+                             reason=str(e)) from None
             nickname = row[3].strip() if len(row) == 4 else ""
             pixels += decoded
             yield file, int(digit), picture, nickname if NICKNAME.fullmatch(nickname) else ""

@@ -1,5 +1,5 @@
-"""Files written whole or not at all, a folder's lock across processes, the plain names that models and
-collections take, and small JSON side files (OS errors in words: mnist_core.texts)."""
+"""Files written whole or not at all, a folder's lock across processes, and small JSON side files (OS errors in
+words: mnist_core.texts; the plain names that models and collections take: mnist_core.storage.names)."""
 
 from __future__ import annotations
 
@@ -7,26 +7,10 @@ import contextlib
 import fcntl
 import json
 import os
-import re
 import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-
-NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
-MODEL_SUFFIX = ".pt"  # a model file's suffix: no name ends with it, so no name looks like a file
-
-
-def check_name(name: str, what: str = "model", error: type[Exception] = ValueError) -> str:
-    """A name is a plain file name: letters, digits, '.', '_', '-'; no paths, no leading dot.
-    Raises `error` saying what kind of name (`what`) was invalid."""
-    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name.endswith(MODEL_SUFFIX):
-        raise error(
-            f"invalid {what} name {name!r}: use 1-64 letters, digits, '.', '_' or '-', starting with a "
-            "letter or digit"
-        )
-    return name
-
 
 LOCK = ".lock"
 

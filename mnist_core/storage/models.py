@@ -23,18 +23,15 @@ from mnist_core.net.controls import SettingChange
 from mnist_core.net.edits import Edit, edit_from_dict, edit_to_dict
 from mnist_core.net.history import EpochRecord, Metrics
 from mnist_core.net.model import ACTIVATIONS, build_model, MLP
-from mnist_core.storage.files import (
-    check_name,
-    locked,
-    MODEL_SUFFIX,
-    NAME_PATTERN,
-    sweep_once,
-    write_atomically,
-)
-from mnist_core.storage.names import as_read, poses_as_app_label, UnreadableName
+from mnist_core.storage.files import locked, sweep_once, write_atomically
+from mnist_core.storage.names import as_read, check_name, MODEL_SUFFIX, NAME_PATTERN, poses_as_app_label, UnreadableName
 from mnist_core.storage.owners import OwnerTags
-from mnist_core.texts import N_, os_failure, reworded, worded
+from mnist_core.texts import N_, os_failure, reason, reworded, worded
 
+# A Train more's save refused: the model its run made is no longer under its name.
+NO_LONGER_DELETED = N_("the model '{name}' is no longer the one this run made (it was deleted); it was not overwritten")
+NO_LONGER_REPLACED = N_("the model '{name}' is no longer the one this run made (it was replaced); it was not "
+                        "overwritten")
 SHIPS_WITH_THE_APP = N_("'{name}' ships with the app and cannot be changed or deleted")
 
 SUFFIX = MODEL_SUFFIX
@@ -185,8 +182,8 @@ def _check_pickle_size(path: Path) -> None:
     except (zipfile.BadZipFile, OSError, ValueError):
         return  # not a zip: torch.load says what it is
     if size > MAX_META_BYTES:
-        raise StoreError(f"its metadata is {size / 1e6:.0f} MB, more than {MAX_META_BYTES // (1024 * 1024)} MB "
-                         "(a history no run makes)")
+        raise worded(StoreError, N_("its metadata is {size} MB, more than {limit} MB (a history no run makes)"),
+                     size=round(size / 1e6), limit=MAX_META_BYTES // (1024 * 1024))
 
 
 # Metadata read, by file version (path, name, inode, mtime, size): a listing of unchanged files reads none.
@@ -207,7 +204,7 @@ def expected_shapes(model: dict) -> dict[str, tuple[int, ...]]:
 
 
 def model_name(name: str) -> str:
-    """A model name, checked as every plain name is (`files.check_name`); raises StoreError."""
+    """A model name, checked as every plain name is (`names.check_name`); raises StoreError."""
     return check_name(name, "model", StoreError)
 
 
@@ -358,9 +355,8 @@ class ModelStore:
                 if replaces is not None:
                     held = self._id_at(path)
                     if held != replaces:
-                        raise StoreError(
-                            f"the model '{meta.name}' is no longer the one this run made (it was "
-                            f"{'deleted' if held is None else 'replaced'}); it was not overwritten")
+                        raise worded(StoreError, NO_LONGER_DELETED if held is None else NO_LONGER_REPLACED,
+                                     name=meta.name)
                 write_atomically(path, lambda f: f.write(buffer.getbuffer()))
         except OSError as e:
             raise os_failure(StoreError, e, "model folder", self.root) from e
@@ -391,23 +387,24 @@ class ModelStore:
             # mmap: reading the metadata and shapes does not pull the weights into memory.
             payload = torch.load(path, map_location="cpu", weights_only=True, mmap=True)
             if not isinstance(payload, dict) or payload.get("format") != FORMAT or "meta" not in payload:
-                raise StoreError("not a model file of this app")
+                raise worded(StoreError, N_("not a model file of this app"))
             meta = ModelMeta.from_dict(payload["meta"])  # every field checked
             weights = payload.get("model")
             if not isinstance(weights, dict):
-                raise StoreError("it holds no weights")
+                raise worded(StoreError, N_("it holds no weights"))
             shapes = {k: tuple(v.shape) if isinstance(v, torch.Tensor) else None for k, v in weights.items()}
             if shapes != expected_shapes(payload["meta"]["model"]):
-                raise StoreError("its weights do not have the shapes its metadata describes")
+                raise worded(StoreError, N_("its weights do not have the shapes its metadata describes"))
             # The file name is the model's name, whatever the file says inside.
             meta.name, meta.builtin = name, self.is_builtin(name)
             return payload, meta
         except StoreError as e:
-            raise StoreError(f"model '{name}' ({path}) is damaged: {e}") from None
+            raise worded(StoreError, N_("model '{name}' ({path}) is damaged: {reason}"), name=name, path=path,
+                         reason=reason(e)) from None
         except Exception as e:  # any damage: truncated zip, bad pickle, wrong content
             # PyTorch's own messages run to paragraphs of advice about saving options: the kind is enough.
-            raise StoreError(f"model '{name}' ({path}) is damaged or not a model file of this app "
-                             f"({type(e).__name__})") from e
+            raise worded(StoreError, N_("model '{name}' ({path}) is damaged or not a model file of this app ({kind})"),
+                         name=name, path=path, kind=type(e).__name__) from e
 
     def meta(self, name: str) -> ModelMeta:
         """A model's metadata, read once per version of its file in this process (every page asks for it)."""
@@ -436,7 +433,8 @@ class ModelStore:
             model = build_model(meta.model)
             model.load_state_dict(payload["model"])
         except Exception as e:
-            raise StoreError(f"model '{name}' ({path}) does not match its own description: {e}") from e
+            raise worded(StoreError, N_("model '{name}' ({path}) does not match its own description: {reason}"),
+                         name=name, path=path, reason=str(e)) from e
         optimizer = payload.get("optimizer")
         return model.to(device).eval(), meta, optimizer if isinstance(optimizer, dict) else {}
 

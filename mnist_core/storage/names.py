@@ -1,6 +1,7 @@
-"""A name as people read it: the one key under which two names that look the same on a projector are the same
-name (model names here; nicknames use it too). NFKC, confusable letters folded, case folded, accents and the
-separators nobody reads dropped; invisible and formatting characters refused."""
+"""The plain names that models and collections take (file names), and a name as people read it: the one key under which
+two names that look the same on a projector are the same name (model names here; nicknames use it too). NFKC,
+confusable letters folded, case folded, accents and the separators nobody reads dropped; invisible and formatting
+characters refused."""
 
 from __future__ import annotations
 
@@ -11,6 +12,23 @@ from mnist_core.texts import N_, worded
 
 # The app's own labels on a leaderboard row, and the shipped model: no model name or nickname may read as them.
 APP_LABELS = ("shipped with the app", "command line", "no nickname", "default")
+
+NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
+MODEL_SUFFIX = ".pt"  # a model file's suffix: no name ends with it, so no name looks like a file
+# A name that is no plain file name, per kind of name (a language words each its own way).
+INVALID_NAME = {"model": N_("invalid model name {name}: use 1-64 letters, digits, '.', '_' or '-', starting with "
+                            "a letter or digit"),
+                "collection": N_("invalid collection name {name}: use 1-64 letters, digits, '.', '_' or '-', "
+                                 "starting with a letter or digit")}
+
+
+def check_name(name: str, what: str = "model", error: type[Exception] = ValueError) -> str:
+    """A name is a plain file name: letters, digits, '.', '_', '-'; no paths, no leading dot.
+    Raises `error` saying what kind of name (`what`, a key of INVALID_NAME) was invalid."""
+    if not isinstance(name, str) or not NAME_PATTERN.fullmatch(name) or name.endswith(MODEL_SUFFIX):
+        raise worded(error, INVALID_NAME[what], name=repr(name))
+    return name
+
 
 # Characters no category test catches that print as nothing (Hangul fillers, Braille blank, Mongolian vowel
 # separator, Khmer inherent vowels, the combining grapheme joiner).
