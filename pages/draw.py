@@ -24,7 +24,7 @@ from ui.caches import collection_part, collection_problems
 from ui.canvas import st_canvas
 from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
-from ui.i18n import num, pct, said, t
+from ui.i18n import num, pct, percent_format, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE
 from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
 from ui.network import network_svg
@@ -171,7 +171,7 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
                          share=pct(float(probs.max()), 0)))
 
 
-@st.cache_resource(max_entries=16)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def scored_collection(name: str, version: tuple[int, int], model_key: tuple[str, str, str],
                       _model) -> tuple[list[Drawing], dict[str, tuple[np.ndarray, int]], bytes]:
     """A collection scored and zipped once per version and model, not again on every stroke: each drawing's
@@ -376,9 +376,9 @@ def render() -> None:
             model_picker()
         device = controls[1].selectbox(t("Device"), available_devices(), key="d_device")
         brush = controls[2].slider(t("Brush width"), 6, 40, 18, key="d_brush")
-        threshold = controls[3].slider(t("Unsure below"), 0.5, 0.99, 0.8, key="d_threshold",
+        threshold = controls[3].slider(t("Unsure below"), 50, 99, 80, key="d_threshold", format=percent_format(),
                                        help=t("Below this confidence the page says it is not sure and names two "
-                                              "guesses"))
+                                              "guesses")) / 100
         compare = st.toggle(t("Show what a plain resize feeds the network"), key="d_compare")
         network = st.toggle(t("Show the network lit up"), True, key="d_network_on",
                             help=t("The whole network for each drawing (about {seconds} s more per stroke; off on a "

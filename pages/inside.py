@@ -51,7 +51,7 @@ COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 # --- computed once per server (or per model version) and shared by every session -----------------
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def pixel_neighbours() -> NearestDigits:
     return pixel_index(dataset().train_images)
 
@@ -66,7 +66,7 @@ def hidden_neighbours(name: str, created: str) -> NearestDigits:
     return inside_cache().get(("neighbours", name, created), build)
 
 
-@st.cache_resource(max_entries=32)
+@st.cache_resource(max_entries=32, show_spinner=False)
 def test_curve(name: str, created: str, kind: str) -> list[tuple[float, float]]:
     model, _ = loaded_model(name, created)
     data = dataset()

@@ -31,7 +31,7 @@ from ui.browser import is_teacher
 from ui.caches import collection_part
 from ui.current_model import current_model
 from ui.engine import classroom, dataset, job_registry, model_store, nicknames
-from ui.i18n import decimal_mark, N_, said, t
+from ui.i18n import decimal_mark, N_, percent_sign, said, t
 from ui.run_words import changes_words, optimizer_words
 from ui.tables import with_dashes
 from ui.widgets import Notice
@@ -42,8 +42,8 @@ PICK = "lb_pick"  # the key of the model row picked (by a click on the table or 
 NOTICE = Notice("lb_notice")  # what the teacher's last Hide or Show again did, said after the rerun
 
 
-# (A cache's spinner text is fixed when the module loads: it stays English, see README, Languages.)
-@st.cache_data(max_entries=1024, show_spinner="Scoring a model on the MNIST test set (once per model)…")
+# The caches' own spinners are off (their text is fixed when the module loads: English); the calls say it instead.
+@st.cache_data(max_entries=1024, show_spinner=False)
 def measured_test(hide_id: str, created: str, _name: str) -> TestScores:
     """Test scores of a model whose history has none, once per model version (the name is not the key:
     a rename keeps the version)."""
@@ -56,13 +56,14 @@ def with_test_scores(entry: Entry) -> tuple[float | None, float | None]:
     if entry.test_accuracy is not None or entry.kind != "model":
         return entry.test_accuracy, entry.test_f1
     try:
-        scores = measured_test(entry.hide_id, entry.created, entry.name)
+        with st.spinner(t("Scoring a model on the MNIST test set (once per model)…")):
+            scores = measured_test(entry.hide_id, entry.created, entry.name)
     except (MnistDataError, StoreError):  # no MNIST here, or the weights cannot be read: left blank
         return None, None
     return scores.accuracy, scores.macro_f1
 
 
-@st.cache_data(max_entries=2048, show_spinner="Scoring a model on the class's handwriting (once per model)…")
+@st.cache_data(max_entries=2048, show_spinner=False)
 def measured_class(hide_id: str, created: str, held_key: str, _name: str, _held: Examples) -> float | None:
     """Accuracy on the class's held-out drawings, once per model version and held-out set."""
     return measure_class(model_store(), _name, _held)
@@ -85,7 +86,8 @@ def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
     key, scores = examples_key(held), {}
     for model in models:
         try:
-            accuracy = measured_class(model.hide_id, model.created, key, model.name, held)
+            with st.spinner(t("Scoring a model on the class's handwriting (once per model)…")):
+                accuracy = measured_class(model.hide_id, model.created, key, model.name, held)
         except StoreError:  # its weights cannot be read: left blank
             continue
         if accuracy is not None:
@@ -128,9 +130,12 @@ def header(column: str) -> str:
 
 def shown_table(rows: list[dict], formats: dict[str, str], config: dict):
     """The rows (English column names) as a table with its titles in this browser's language, its decimals
-    with the language's mark, and `config` keyed to match."""
+    with the language's mark and its percentages with its sign ("99,15 %" in French), and `config` keyed to
+    match."""
     rows = [{header(k): v for k, v in row.items()} for row in rows]
-    return (with_dashes(rows, {header(k): f for k, f in formats.items()}, decimal=decimal_mark()),
+    sign = percent_sign()
+    return (with_dashes(rows, {header(k): f.replace("}%", "}" + sign) for k, f in formats.items()},
+                        decimal=decimal_mark()),
             {header(k): c for k, c in config.items()})
 
 

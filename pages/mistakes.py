@@ -20,9 +20,10 @@ from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, coverage_figure, layout
 from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
-from ui.i18n import N_, num, pct, said, t
+from ui.i18n import decimal_mark, N_, num, pct, percent_format, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
+from ui.tables import with_dashes
 
 PAGE_SIZE = 60
 COMPARE_PAGE = 40  # digits per page in each half of Compare two models
@@ -76,9 +77,16 @@ def scores_panel(result: Evaluation, accuracy: str | None = None, misread: str |
     if len(result.covered) < 10:
         st.caption(t("Macro-F1 and the table cover the digits this set holds: {digits}.",
                      digits=", ".join(map(str, result.covered.tolist()))))
-    st.dataframe([{t("digit"): d, t("precision"): round(float(result.precision[d]), 4),
-                   t("recall"): round(float(result.recall[d]), 4), "F1": round(float(result.f1[d]), 4),
-                   t("support"): int(result.support[d])} for d in result.covered.tolist()], hide_index=True)
+    precision, recall = t("precision"), t("recall")
+    rows = [{t("digit"): d, precision: float(result.precision[d]), recall: float(result.recall[d]),
+             "F1": float(result.f1[d]), t("support"): int(result.support[d])} for d in result.covered.tolist()]
+    st.dataframe(with_dashes(rows, {precision: "{:.4f}", recall: "{:.4f}", "F1": "{:.4f}"}, decimal=decimal_mark()),
+                 hide_index=True)
+
+
+def mistake_captions(result: Evaluation, shown: np.ndarray) -> list[str]:
+    """Each shown mistake's caption: true -> read, and how sure, in this browser's language ("9 -> 4 99 %")."""
+    return [f"{result.labels[i]} -> {result.preds[i]} {pct(result.confidence[i], 0)}" for i in shown]
 
 
 @st.fragment
@@ -99,7 +107,7 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
     pages = -(-len(chosen) // PAGE_SIZE)
     page = st.number_input(t("Page (of {pages})", pages=pages), 1, pages, 1, key="m_page") if pages > 1 else 1
     shown = chosen[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
-    captions = [f"{result.labels[i]} -> {result.preds[i]} {result.confidence[i]:.0%}" for i in shown]
+    captions = mistake_captions(result, shown)
     clicked = clickable_gallery(images[shown], shown, captions, 10, "m_gallery")
     if clicked is not None and clicked in shown:
         st.session_state["m_pick"] = clicked
@@ -114,11 +122,6 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
     left, right = st.columns([1, 2])
     left.image(pixels_image(images[pick], 8), caption=t("test digit #{index}", index=pick) if what == "test"
                else t("drawing #{index}", index=pick))
-    if left.button(t("Look inside: why this answer?"), icon=":material/biotech:", key="m_inside"):
-        # A test digit by its index; a drawing as the Draw page's newest drawing.
-        st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test" else
-                                {INSIDE_SOURCE: "drawing", DRAWN: images[pick] / 255.0})
-        st.switch_page("pages/inside.py")
     right.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": result.probs[pick].tolist(),
                                   "marker": {"color": ["#cb181d" if d == result.preds[pick] else
                                                        "#238b45" if d == result.labels[pick] else "#9ecae1"
@@ -126,6 +129,12 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
                         "layout": layout(260, t("Probabilities (red: its answer, green: the truth)"), top=30,
                                          xaxis={"dtick": 1}, yaxis={"range": [0, 1], "tickformat": ".0%"})},
                        key="m_probs", config={"displayModeBar": False})
+    # Under both columns: in a third of the page its French or Spanish words were cut.
+    if st.button(t("Look inside: why this answer?"), icon=":material/biotech:", key="m_inside"):
+        # A test digit by its index; a drawing as the Draw page's newest drawing.
+        st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test" else
+                                {INSIDE_SOURCE: "drawing", DRAWN: images[pick] / 255.0})
+        st.switch_page("pages/inside.py")
 
 
 def compare_panel(name: str, result: Evaluation, images: np.ndarray) -> None:
@@ -195,7 +204,9 @@ ON_DRAWINGS = N_("Answers {answered} of these drawings, and of those gets {right
 def confidence_panel(result: Evaluation, images: np.ndarray, sentence: str, key: str) -> None:
     """A confidence threshold with its price: how much is answered, how much of that is right, the curve,
     and the errors made with over 90% confidence. `sentence`: ON_TEST or ON_DRAWINGS."""
-    threshold = st.slider(t("Answer only when at least this sure"), 0.0, 1.0, 0.9, 0.01, key=f"{key}_threshold")
+    # In percent (90 %): a slider writes a fraction as 0.90 whatever the language.
+    threshold = st.slider(t("Answer only when at least this sure"), 0, 100, 90, 1, key=f"{key}_threshold",
+                          format=percent_format()) / 100
     figures = coverage(result.probs, result.labels, threshold)
     said_here = t(sentence, answered=pct(figures.answered, 1), right=pct(figures.accuracy_answered, 1),
                   all=pct(figures.accuracy_all, 1))
@@ -206,8 +217,7 @@ def confidence_panel(result: Evaluation, images: np.ndarray, sentence: str, key:
                 else t("**{count} very confident errors** (wrong, and over 90% sure).", count=len(errors)))
     if len(errors):
         shown = errors[:PAGE_SIZE]
-        st.image(gallery_image(images[shown], [f"{result.labels[i]} -> {result.preds[i]} "
-                                                f"{result.confidence[i]:.0%}" for i in shown]), output_format="JPEG",
+        st.image(gallery_image(images[shown], mistake_captions(result, shown)), output_format="JPEG",
                  caption=t("true → read, and how sure (the {count} surest)", count=PAGE_SIZE)
                  if len(errors) > PAGE_SIZE else t("true → read, and how sure"))
 

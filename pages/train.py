@@ -35,7 +35,7 @@ from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_fi
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
-from ui.i18n import N_, num, pct, said, t
+from ui.i18n import decimal_mark, LOCALIZED, N_, num, pct, said, t
 from ui.join import share_link
 from ui.live import (
     controls_bar,
@@ -48,6 +48,7 @@ from ui.live import (
 )
 from ui.models import offered_models
 from ui.run_words import SCHEDULE_LABELS, settings_rows
+from ui.tables import with_dashes
 from ui.widgets import confirmed, KeptError, Notice
 
 PRESET_LABELS = {"recommended": N_("Recommended (fast, ≥98%)"), "notebook": N_("The original notebook (784-128-10)"),
@@ -147,8 +148,8 @@ def settings_panel(busy: bool) -> None:
     left.text_input(t("Hidden layers"), key="t_hidden", disabled=busy,
                     help=t("Sizes separated by commas: 784-[these]-10"))
     right.selectbox(t("Activation"), list(ACTIVATIONS), key="t_activation", disabled=busy)
-    left.slider(t("Dropout"), 0.0, 0.8, step=0.05, key="t_dropout", disabled=busy)
-    right.slider(t("Augmentation"), 0.0, 2.0, step=0.1, key="t_augment", disabled=busy,
+    left.slider(t("Dropout"), 0.0, 0.8, step=0.05, key="t_dropout", disabled=busy, format=LOCALIZED)
+    right.slider(t("Augmentation"), 0.0, 2.0, step=0.1, key="t_augment", disabled=busy, format=LOCALIZED,
                  help=t("Random shifts, rotations, scaling, elastic distortion and stroke width, fresh each epoch. "
                         "0 is off, 1 standard (as in Best MLP), 2 strong."))
     left.selectbox(t("Optimizer"), OPTIMIZERS, key="t_optimizer", disabled=busy)
@@ -162,7 +163,7 @@ def settings_panel(busy: bool) -> None:
     left.selectbox(t("Device"), ["auto", *available_devices()], key="t_device", disabled=busy,
                    format_func=lambda d: t("automatic") if d == "auto" else d)
     right.text_input(t("Model name"), key="t_name", placeholder=t("made up for you"), disabled=busy)
-    left.slider(t("Drawn digits"), 0.0, 0.5, step=0.05, key="t_drawn", disabled=busy,
+    left.slider(t("Drawn digits"), 0.0, 0.5, step=0.05, key="t_drawn", disabled=busy, format=LOCALIZED,
                 help=t("Share of the training digits also drawn on a canvas as people draw (size, place, pen "
                        "width) and read back as the Draw page reads your drawing; they take their originals' "
                        "places every epoch. Drawing costs about 3 ms a digit, once. 0 is off."))
@@ -418,7 +419,9 @@ def models_panel(who: str) -> None:
     names = [e.name if e.meta is not None else None for e in entries]
     key = st.session_state["t_models_table"] = f"models_table_{abs(hash(tuple(e.name for e in entries)))}"
     widest = max(len(e.name) for e in entries)
-    st.dataframe(rows, hide_index=True, on_select=lambda: choose_row(key, names), selection_mode="single-row",
+    # Scores with the language's decimal mark (they were 0.9683 in French), still numbers for sorting.
+    table = with_dashes(rows, {f1_h: "{:.4f}", seconds_h: "{:.1f}"}, decimal=decimal_mark())
+    st.dataframe(table, hide_index=True, on_select=lambda: choose_row(key, names), selection_mode="single-row",
                  key=key, column_config={"": st.column_config.TextColumn("", width=30, help=t("the current model")),
                                          name_h: st.column_config.TextColumn(name_h, width=max(90, 8 * widest + 24))})
     st.markdown(t("Current model for the other pages: **{model}** (select a row to change it).", model=current))

@@ -61,7 +61,7 @@ def test_mistakes_says_what_a_threshold_answers_and_how_well(env):
 
     at = AppTest.from_file(str(PROJECT / "pages" / "mistakes.py"), default_timeout=60).run()
     assert not at.exception
-    at.slider(key="m_cover_threshold").set_value(0.5).run()
+    at.slider(key="m_cover_threshold").set_value(50).run()  # in percent
     data = load_mnist(env / "mnist")
     model, _, _ = ModelStore(env / "models").load("default")
     result = evaluate(model, data.test_images, data.test_labels)

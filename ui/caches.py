@@ -19,9 +19,10 @@ from mnist_core.net.pictures import gallery_image, png_bytes, weight_grid
 from mnist_core.storage.drawings import Drawing
 from mnist_core.storage.models import ModelMeta
 from ui.engine import collections, dataset, model_store
+from ui.i18n import t
 
 
-@st.cache_resource(max_entries=8)
+@st.cache_resource(max_entries=8, show_spinner=False)
 def loaded_model(name: str, created: str, device: str = "cpu") -> tuple[MLP, ModelMeta]:
     """A stored model, loaded once per version and device (`created` changes when it is retrained)."""
     model, meta, _ = model_store().load(name, device)
@@ -33,19 +34,25 @@ def model_version(name: str) -> str:
     return model_store().meta(name).created
 
 
-@st.cache_resource(max_entries=6)
-def test_evaluation(name: str, created: str) -> Evaluation:
-    """Predictions on the 10,000 test digits, once per model version, shared by every page and user."""
+@st.cache_resource(max_entries=6, show_spinner=False)
+def _test_evaluation(name: str, created: str) -> Evaluation:
     model, _ = loaded_model(name, created)
     data = dataset()
     return evaluate(model, data.test_images, data.test_labels)
+
+
+def test_evaluation(name: str, created: str) -> Evaluation:
+    """Predictions on the 10,000 test digits, once per model version, shared by every page and user (said
+    in the reader's language while it runs: a cache's own spinner is English)."""
+    with st.spinner(t("Scoring the model on the 10,000 test digits (once per model) …")):
+        return _test_evaluation(name, created)
 
 
 def evaluation_of(name: str) -> Evaluation:
     return test_evaluation(name, model_version(name))
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def _readings() -> dict[tuple[str, str], dict]:
     """Each collection's drawings as the network sees them, by file (files never change): a new drawing
     costs one reading, not the whole collection's again."""
@@ -57,7 +64,7 @@ def _readings() -> dict[tuple[str, str], dict]:
 _parts_lock = threading.Lock()  # the shared readings are trimmed and filled by one version at a time
 
 
-@st.cache_resource(max_entries=4)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def _collection_parts(name: str, version: tuple[int, int]) -> dict[str, tuple[list[Drawing], Examples]]:
     with _parts_lock:
         return _parts_of(name)
@@ -86,7 +93,7 @@ def collection_problems(name: str) -> list[str]:
     return collections().index(name).read().problems
 
 
-@st.cache_resource(max_entries=16)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _collection_score(model: str, created: str, name: str, version: tuple[int, int], part: str) -> Evaluation:
     model_, _ = loaded_model(model, created)
     return score(model_, _collection_parts(name, version)[part][1])
@@ -103,7 +110,7 @@ def collection_evaluation(model: str, name: str, part: str = "held") -> Evaluati
 INSIDE_CACHE_BYTES = int(float(os.environ.get("MNIST_APP_INSIDE_CACHE_MB", "600")) * 2**20)
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def inside_cache() -> BytesLRU:
     return BytesLRU(INSIDE_CACHE_BYTES)
 

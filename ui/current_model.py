@@ -89,7 +89,7 @@ class CurrentModel:
             return loaded_model(keys.DEFAULT_MODEL, model_version(keys.DEFAULT_MODEL), device)
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def current_models() -> PerOwner[CurrentModel]:
     """Every browser's CurrentModel, by owner key."""
     return PerOwner(keys.OWNERS_KEPT)

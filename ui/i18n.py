@@ -15,6 +15,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from mnist_core.texts import Clauses, Words
 from ui.identity import browser_key
 from ui.keys import OWNERS_KEPT
 from ui.per_owner import PerOwner
@@ -39,7 +40,7 @@ def catalog(lang: str) -> dict[str, str]:
     return {m.id: m.string for m in po if m.id and isinstance(m.id, str) and m.string and not m.fuzzy}
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def language_choices() -> PerOwner[str]:
     """Every browser's own choice in the language picker, by owner key (kept on the server, so a reload or
     a page switch keeps it; a browser that never chose reads its Accept-Language)."""
@@ -96,13 +97,27 @@ def t(msgid: str, **params: object) -> str:
     return text.format(**params) if params else text
 
 
-def said(error: BaseException) -> str:
-    """What an engine error says, in this browser's language: its template (`mnist_core.texts.worded`)
-    translated and filled, else its own (English) text."""
+def said(error: BaseException | Words) -> str:
+    """What an engine error (or a `texts.Words`) says, in this browser's language: its template
+    (`mnist_core.texts.worded`) translated and filled, else its own (English) text."""
     template, params = getattr(error, "template", None), getattr(error, "params", {})
     if not isinstance(template, str):
         return str(error)
-    return catalog(language()).get(template, template).format(**params)
+    return catalog(language()).get(template, template).format(**{k: _said_param(v) for k, v in params.items()})
+
+
+def _said_param(value: object) -> object:
+    """One param of an engine sentence as this language shows it: a reason inside it (a `texts.Words`) and a
+    list of clauses (`texts.Clauses`) translated, a number with the language's marks (0,5 and 20 000 000)."""
+    if isinstance(value, Clauses):
+        return listed([said(words) for words in value.items])
+    if isinstance(getattr(value, "template", None), str):
+        return said(value)
+    if isinstance(value, float):
+        return significant(value, 6)
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
+        return num(value, 0)
+    return value
 
 
 def N_(msgid: str) -> str:
@@ -127,6 +142,23 @@ def pct(value: float, digits: int = 2) -> str:
     if digits > 0:  # the locale's pattern with `digits` decimals after its last integer digit
         pattern = re.sub(r"0(?=[^0]*$)", "0." + "0" * digits, pattern, count=1)
     return format_percent(value, format=pattern, locale=lang)
+
+
+def percent_sign() -> str:
+    """What follows a percentage's number in this browser's language: "\u202f%" in French, "%" in English (a
+    table's "{:.2f}%" format, which then reads 99,15 % in French)."""
+    return pct(0.5, 0).replace("50", "")
+
+
+def percent_format() -> str:
+    """A whole percentage as this browser's language writes it, as a printf format for a slider's `format`
+    ("%d %%" in French, "%d%%" in English): a percentage slider shows its value the language's way."""
+    return pct(0.5, 0).replace("%", "%%").replace("50", "%d")
+
+
+# A slider of decimals (a dropout, a temperature) writes its value in the browser's own locale (Streamlit's
+# "localized", Intl.NumberFormat): printf, its other way, has no decimal comma ("0.10" in French).
+LOCALIZED = "localized"
 
 
 def significant(value: float, digits: int = 3) -> str:

@@ -19,7 +19,7 @@ from ui.browser import owner
 from ui.caches import collection_part, loaded_model
 from ui.current_model import current_model
 from ui.engine import classroom, dataset, model_store
-from ui.i18n import listed, N_, num, pct, said, t
+from ui.i18n import listed, LOCALIZED, N_, num, pct, said, t
 from ui.layers import layer_choice, layer_label
 from ui.widgets import Notice
 
@@ -31,7 +31,7 @@ ACTIONS = {"switch off": N_("switch off"), "shift its bias": N_("shift its bias"
            "scale its incoming weights": N_("scale its incoming weights")}  # the per-unit change: value -> label
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def test_tensor() -> tuple[torch.Tensor, np.ndarray]:
     """The 10,000 test digits as float (N, 28, 28) in [0, 1], made once: scoring an edit runs only the network."""
     data = dataset()
@@ -126,9 +126,9 @@ def _unit_controls(model: MLP, name: str) -> None:
     action = cols[2].selectbox(t("Change"), list(actions), key="lab_action", format_func=actions.get)
     amount = None
     if action == "shift its bias":
-        amount = cols[3].slider(t("By"), -5.0, 5.0, 1.0, 0.1, key="lab_shift")
+        amount = cols[3].slider(t("By"), -5.0, 5.0, 1.0, 0.1, key="lab_shift", format=LOCALIZED)
     elif action == "scale its incoming weights":
-        amount = cols[3].slider(t("Times"), 0.0, 3.0, 0.5, 0.1, key="lab_scale")
+        amount = cols[3].slider(t("Times"), 0.0, 3.0, 0.5, 0.1, key="lab_scale", format=LOCALIZED)
     edit = (SwitchOff(layer, int(unit)) if action == "switch off" else
             ShiftBias(layer, int(unit), float(amount)) if action == "shift its bias" else
             ScaleWeights(layer, int(unit), float(amount)))
@@ -149,7 +149,7 @@ def lab_view(name: str, created: str, image: np.ndarray) -> None:
     _unit_controls(model, name)
     st.markdown(t("**The whole network**"))
     cols = st.columns(3)
-    cols[0].slider(t("Softmax temperature"), 0.1, 5.0, 1.0, 0.1, key="lab_temperature",
+    cols[0].slider(t("Softmax temperature"), 0.1, 5.0, 1.0, 0.1, key="lab_temperature", format=LOCALIZED,
                    help=t("Above 1: less sure of every answer; below 1: surer. The answers themselves do not change."))
     cols[1].slider(t("Weight noise (% of each layer's spread)"), 0, 100, 0, 5, key="lab_noise")
     cols[2].slider(t("Prune the smallest weights (%)"), 0, 99, 0, 1, key="lab_prune")

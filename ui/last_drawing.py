@@ -20,7 +20,7 @@ class LastDrawing:
     pixels: np.ndarray | None = None  # what the network read, MNIST-style (28, 28) in [0, 1]
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def last_drawings() -> PerOwner[LastDrawing]:
     return PerOwner(DRAWINGS_KEPT)
 

@@ -13,7 +13,7 @@ from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
 from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
 from ui.caches import gallery_png, weights_png
-from ui.i18n import N_, num, pct, said, significant, t
+from ui.i18n import LOCALIZED, N_, num, pct, said, significant, t
 from ui.run_words import paused_words
 
 ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
@@ -65,7 +65,7 @@ def controls_bar(job: TrainingJob, snap: Snapshot, who: str) -> None:
     cols[2].button(t("+1 epoch"), key="c_epoch", on_click=send, args=(job, who, Control("epoch")),
                    help=t("Train to the end of this epoch, then pause again"))
     cols[3].slider(t("Slow motion: seconds between batches"), 0.0, MAX_DELAY, float(snap.delay), 0.1, key="c_delay",
-                   on_change=lambda: send(job, who, Control("delay", value=st.session_state.c_delay)))
+                   format=LOCALIZED, on_change=lambda: send(job, who, Control("delay", value=st.session_state.c_delay)))
     if st.session_state.get("t_control_error"):
         st.error(st.session_state["t_control_error"])
     if snap.refused:

@@ -28,7 +28,7 @@ NODE_SHADES = ((0.0, (0xf7, 0xfb, 0xff)), (0.4, (0x6b, 0xae, 0xd6)), (1.0, (0x08
 Y_RANGE = (-0.03, 1.14)  # the figure's y axis: the layers in [0, 1], their names above
 
 
-@st.cache_resource(max_entries=4)
+@st.cache_resource(max_entries=4, show_spinner=False)
 def profiles(name: str, created: str) -> UnitProfiles:
     """Every unit's mean output per digit and 8 most-activating test digits: once per model version."""
     model, _ = loaded_model(name, created)
