@@ -186,6 +186,8 @@ def dataset_panel() -> None:
 
 def confusion_panel(result: Evaluation) -> None:
     normalised = st.toggle(t("Row-normalised (share of each true digit)"), key="m_normalised")
+    # Not in the chart's title: a Plotly title does not wrap, and on a phone its French was cut.
+    st.caption(t("Click a cell of the confusion matrix to see those digits."))
     clicked = st.plotly_chart(confusion_figure(result, normalised), key="m_confusion", on_select="rerun",
                               selection_mode="points", config={"displayModeBar": False})
     points = clicked.selection.points if clicked is not None else []

@@ -15,6 +15,16 @@ def test_layout_sets_height_margins_and_title_and_keeps_extras():
     assert "title" not in layout(200)
 
 
+def test_a_long_title_takes_two_lines_and_room_for_them():
+    # A Plotly title does not wrap: on a phone the French "Santé de l'entraînement : taille du gradient..." was cut.
+    long = layout(300, "Santé de l'entraînement : taille du gradient de chaque couche", top=30)
+    assert long["title"]["text"] == "Santé de l'entraînement :<br>taille du gradient de chaque couche"
+    assert long["margin"]["t"] == 30 + 18
+    bracket = layout(300, "Lo que lee cuando el dígito se mueve (color: probabilidad de 0)")["title"]["text"]
+    assert bracket == "Lo que lee cuando el dígito se mueve<br>(color: probabilidad de 0)"  # not inside the bracket
+    assert layout(300, "Training loss")["title"]["text"] == "Training loss"
+
+
 def test_f1_figure_reads_the_typed_history():
     history = [EpochRecord(epoch=e, loss=0.5, train_f1=0.9 + e / 100, test_f1=0.88 + e / 100, test_accuracy=0.9,
                            seconds=1.0) for e in (1, 2)]

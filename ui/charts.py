@@ -51,8 +51,26 @@ def layout(height: int, title: str | None = None, top: int = 40, **extra) -> dic
     # Ticks and hover labels with this browser's decimal and thousands marks ("0,98" in French).
     base = {"height": height, "margin": {"l": 10, "r": 10, "t": top, "b": 10}, "separators": plotly_separators()}
     if title is not None:
-        base["title"] = {"text": title}
+        base["title"] = {"text": title_lines(title)}
+        if "<br>" in base["title"]["text"]:
+            base["margin"]["t"] = top + TITLE_LINE
     return {**base, **extra}
+
+
+LONG_TITLE = 44  # characters: longer, a title is cut on a phone (a Plotly title does not wrap), French first
+TITLE_LINE = 18  # px: a title's second line
+
+
+def title_lines(title: str) -> str:
+    """A long chart title on two lines, broken after its colon, else before its bracket ("Santé de
+    l'entraînement :<br>taille du gradient de chaque couche"); a short one as it is."""
+    if len(title) <= LONG_TITLE or "<br>" in title:
+        return title
+    marks = [(at, mark) for mark in (": ", " (") if (at := title.find(mark)) > 0]
+    if not marks:
+        return title
+    at, mark = min(marks)  # the first: "se mueve<br>(color: probabilidad de 0)", not inside the bracket
+    return title[:at + 1] + "<br>" + title[at + 2:] if mark == ": " else title[:at] + "<br>" + title[at + 1:]
 
 
 LIVE_POINTS = 500  # points per line: plenty for a chart, and quick for the browser to redraw every second
@@ -251,7 +269,7 @@ def confusion_figure(result: Evaluation, normalised: bool) -> dict:
                   "marker": {"symbol": "square", "size": 34, "opacity": 0.01, "color": "#000"},
                   "customdata": [cell for row in text for cell in row],
                   "hovertemplate": t("true %{y} → predicted %{x}: %{customdata}<extra></extra>")}],
-        "layout": layout(460, t("Confusion matrix (click a cell to see those digits)"), top=30, showlegend=False,
+        "layout": layout(460, t("Confusion matrix"), top=30, showlegend=False,
                          clickmode="event+select",
                          xaxis={"title": {"text": t("predicted")}, "dtick": 1, "side": "top", "range": [-0.5, 9.5]},
                          yaxis={"title": {"text": t("true digit")}, "dtick": 1, "range": [9.5, -0.5]}),

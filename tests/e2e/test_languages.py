@@ -245,3 +245,72 @@ def test_insides_network_tab_in_french_has_no_english_left(app, browser):
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"languages-fr-inside-network-{name}.png"), full_page=True)
         page.context.close()
+
+
+# --- every page, in French and in Spanish -----------------------------------------------------------
+
+PAGES = {"": "Train a network", "draw": "Draw a digit", "mistakes": "Where the network goes wrong",
+         "inside": "Inside the network", "our_class": "Our class's handwriting", "leaderboard": "Leaderboard"}
+
+
+def shown_lines(page) -> list[str]:
+    """Every line of text the main area and the sidebar show, icons' names and Streamlit's own upload-box
+    texts left out."""
+    lines = []
+    for part in (page.get_by_test_id("stMainBlockContainer"), page.get_by_test_id("stSidebar")):
+        icons = set(part.get_by_test_id("stIconMaterial").all_inner_texts())
+        lines += [line.strip() for line in part.inner_text().split("\n")
+                  if line.strip() and line.strip() not in icons and not STREAMLIT_OWN.match(line.strip())]
+    return lines
+
+
+def english_left(lang: str, lines: list[str]) -> list[str]:
+    """The lines still in English: a whole text of the code that this language words otherwise, or a line
+    with a word no French, Spanish or Italian text has."""
+    from ..test_i18n import english_in
+
+    translations = catalog(lang)
+    untranslated = {msgid for msgid, text in translations.items() if text != msgid}
+    return [line for line in lines if line in untranslated or english_in([line])]
+
+
+@pytest.mark.parametrize("lang", ["fr", "es"])
+def test_every_page_shows_no_english_left(app, browser, lang):
+    assert english_left(lang, ["Train a network", "the network"]) == ["Train a network", "the network"]
+    context = browser.new_context(locale=BROWSER_LOCALE[lang], **LAPTOP)
+    page = context.new_page()
+    page.set_default_timeout(60_000)
+    left = {}
+    for path, heading in PAGES.items():
+        open_app(page, app.url + path)
+        page.get_by_role("heading", name=tr(lang, heading), exact=True).wait_for()
+        wait_idle(page, timeout=90)
+        lines = shown_lines(page)
+        assert tr(lang, "Language") in lines  # the sidebar was read too
+        if found := english_left(lang, lines):
+            left[path or "train"] = found
+    assert left == {}, f"English left in {lang}: {left}"
+    context.close()
+
+
+def test_two_browsers_on_one_page_at_once_each_read_their_own_language(app, browser):
+    """A French and a Spanish browser open the Mistakes page together: each its own words, and its
+    confidence slider written as a percentage its language's way (Streamlit's own display said 0.90)."""
+    pages = {}
+    for lang in ("fr", "es"):
+        context = browser.new_context(locale=BROWSER_LOCALE[lang], **LAPTOP)
+        pages[lang] = context.new_page()
+        pages[lang].set_default_timeout(60_000)
+        pages[lang].goto(app.url + "mistakes")  # both load at once
+    for lang, page in pages.items():
+        page.get_by_role("heading", name=tr(lang, "Where the network goes wrong"), exact=True).wait_for()
+        wait_idle(page, timeout=90)
+        page.get_by_role("tab", name=tr(lang, "Confidence"), exact=True).click()
+        wait_idle(page)
+        assert page.get_by_test_id("stSliderThumbValue").first.inner_text() == "90\xa0%"
+    for lang, other in (("fr", "es"), ("es", "fr")):
+        text = pages[lang].get_by_test_id("stMainBlockContainer").inner_text()
+        assert tr(lang, "Answer only when at least this sure") in text
+        assert tr(other, "Answer only when at least this sure") not in text
+    for page in pages.values():
+        page.context.close()
