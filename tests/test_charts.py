@@ -19,7 +19,9 @@ def test_a_long_title_takes_two_lines_and_room_for_them():
     # A Plotly title does not wrap: on a phone the French "Santé de l'entraînement : taille du gradient..." was cut.
     long = layout(300, "Santé de l'entraînement : taille du gradient de chaque couche", top=30)
     assert long["title"]["text"] == "Santé de l'entraînement :<br>taille du gradient de chaque couche"
-    assert long["margin"]["t"] == 30 + 18
+    assert long["margin"]["t"] == 30 + 18 and long["title"]["yanchor"] == "top"
+    assert layout(300, "Santé de l'entraînement : taille du gradient de chaque couche", top=30,
+                  legend={"orientation": "h", "y": 1.15})["margin"]["t"] == 30 + 2 * 18  # its legend under them
     bracket = layout(300, "Lo que lee cuando el dígito se mueve (color: probabilidad de 0)")["title"]["text"]
     assert bracket == "Lo que lee cuando el dígito se mueve<br>(color: probabilidad de 0)"  # not inside the bracket
     assert layout(300, "Training loss")["title"]["text"] == "Training loss"

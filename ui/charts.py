@@ -53,7 +53,10 @@ def layout(height: int, title: str | None = None, top: int = 40, **extra) -> dic
     if title is not None:
         base["title"] = {"text": title_lines(title)}
         if "<br>" in base["title"]["text"]:
-            base["margin"]["t"] = top + TITLE_LINE
+            # Two lines from the top of the figure; a legend above the plot goes under them, not across them.
+            base["title"].update({"y": 1 - TITLE_LINE / height, "yref": "container", "yanchor": "top"})
+            legend_on_top = (extra.get("legend") or {}).get("y", 0) > 1
+            base["margin"]["t"] = top + TITLE_LINE * (2 if legend_on_top else 1)
     return {**base, **extra}
 
 
