@@ -3,12 +3,18 @@ model): the lab scores an edit on the test set and on the open class collection'
 
 from __future__ import annotations
 
+import json
 import re
+
+import numpy as np
 
 from mnist_core.classroom.collection import ClassCollection, held_out, split
 from mnist_core.classroom.scoring import examples
+from mnist_core.net.data import load_mnist
 from mnist_core.net.edits import SwitchOff
 from mnist_core.net.lab import apply_edits, figures
+from mnist_core.net.maths import Cell, layer_maths
+from mnist_core.net.preprocess import as_pixels
 from mnist_core.storage.drawings import Collections
 from mnist_core.storage.models import ModelStore
 
@@ -50,6 +56,55 @@ def test_network_maths_and_confidence_tabs_render(env):
     assert any(re.search(r"\*\*\d+ of 512 units on\*\*", m.value) for m in at.markdown)
     at.selectbox(key="m_layer").set_value(2).run()
     assert not at.exception and any("3.32 = all 10 at 10%" in m.value for m in at.markdown)
+
+
+
+def lit_cells(figure: dict) -> np.ndarray | None:
+    """The cells a figure leaves unveiled (its "veil" trace's gaps), or None without a veil."""
+    veil = [trace for trace in figure["data"] if trace.get("name") == "veil"]
+    return None if not veil else np.array([[v is None for v in row] for row in veil[0]["z"]])
+
+
+def test_picking_a_z_cell_lights_its_inputs_products_and_bias(env):
+    at = inside_page("Maths")
+    figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
+    assert len(figures) == 4 and all(lit_cells(f) is None for f in figures)  # nothing picked: nothing veiled
+    assert any("Click (on a phone: tap) any cell" in m.value for m in at.markdown)
+    unit = at.selectbox(key="m_unit0").value
+    at.session_state["m_pick"] = (0, Cell("z", unit))  # what a click on the z cell stores (ui.maths_view._pick)
+    at.run()
+    assert not at.exception
+    model, _, _ = ModelStore(env / "models").load("default")
+    maths = layer_maths(model, as_pixels(load_mnist(env / "mnist").test_images[0]), 0)
+    ink, weights, products, sums = (lit_cells(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
+    inked = (maths.inputs != 0).reshape(28, 28)
+    for lit in (ink, weights, products):  # the inked pixels stay lit in all three 28x28 grids, the rest is veiled
+        np.testing.assert_array_equal(lit, inked)
+    assert sums.tolist() == [[True, True, False]]  # its bias, and the z picked itself; not a
+    on = np.flatnonzero(maths.inputs)
+    text = next(m.value for m in at.markdown if "data-testid='maths-pick'" in m.value)
+    assert (f"z[{unit}] = {len(on)} inked pixels x weights ({maths.products[unit, on].sum():+.3f}) + bias "
+            f"({maths.bias[unit]:+.3f}) = {maths.z[unit]:+.3f}; the other {784 - len(on)} pixels") in text
+    # a later layer: z of the unit in the third row lights that row of products, the inputs on, and its bias
+    at.selectbox(key="m_layer").set_value(1).run()
+    maths = layer_maths(model, as_pixels(load_mnist(env / "mnist").test_images[0]), 1)
+    shown = np.argsort(-np.abs(maths.z), kind="stable")[:24]
+    at.session_state["m_pick"] = (1, Cell("z", int(shown[2])))
+    at.run()
+    inputs, products, sums = (lit_cells(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
+    np.testing.assert_array_equal(inputs[0], maths.inputs != 0)
+    assert products[2].tolist() == (maths.inputs != 0).tolist() and not products[[0, 1, *range(3, 24)]].any()
+    assert sums[2].tolist() == [True, True, False] and sums.sum() == 2
+    # the output layer: p[d] lights its z
+    at.selectbox(key="m_layer").set_value(2).run()
+    at.session_state["m_pick"] = (2, Cell("p", 7))
+    at.run()
+    assert not at.exception
+    _, _, sums = (lit_cells(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
+    seven = list(np.argsort(-np.abs(layer_maths(model, as_pixels(load_mnist(env / "mnist").test_images[0]), 2).z),
+                            kind="stable")).index(7)
+    assert sums[seven].tolist() == [False, True, True] and sums.sum() == 2
+    assert any(re.search(r"p\[7\] = e\^\(\(z\[7\] − max z\) / 1\) / sum = e\^\([-+]\d", m.value) for m in at.markdown)
 
 
 def test_mistakes_says_what_a_threshold_answers_and_how_well(env):
