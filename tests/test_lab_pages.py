@@ -65,10 +65,22 @@ def lit_cells(figure: dict) -> np.ndarray | None:
     return None if not veil else np.array([[v is None for v in row] for row in veil[0]["z"]])
 
 
+def table_marks(at) -> list[list[str]]:
+    """The maths' sums table's cells: "picked", "lit" or "" (from the colours its styler gave them)."""
+    table = next(d for d in at.dataframe if "m_sums" in d.proto.id)
+    frame = table.value
+    marks = [[""] * len(frame.columns) for _ in range(len(frame))]
+    css = table.proto.arrow_data.styler.styles
+    for rules, body in re.findall(r"([^{}]+)\{([^}]*)\}", css):
+        for row, col in re.findall(r"_row(\d+)_col(\d+)", rules):
+            marks[int(row)][int(col)] = "picked" if "#ffd54f" in body else "lit" if "#fff3c4" in body else ""
+    return marks
+
+
 def test_picking_a_z_cell_lights_its_inputs_products_and_bias(env):
     at = inside_page("Maths")
     figures = [json.loads(c.proto.spec) for c in at.get("plotly_chart")]
-    assert len(figures) == 4 and all(lit_cells(f) is None for f in figures)  # nothing picked: nothing veiled
+    assert len(figures) == 3 and all(lit_cells(f) is None for f in figures)  # nothing picked: nothing veiled
     assert any("Click (on a phone: tap) any cell" in m.value for m in at.markdown)
     unit = at.selectbox(key="m_unit0").value
     at.session_state["m_pick"] = (0, Cell("z", unit))  # what a click on the z cell stores (ui.maths_view._pick)
@@ -76,11 +88,11 @@ def test_picking_a_z_cell_lights_its_inputs_products_and_bias(env):
     assert not at.exception
     model, _, _ = ModelStore(env / "models").load("default")
     maths = layer_maths(model, as_pixels(load_mnist(env / "mnist").test_images[0]), 0)
-    ink, weights, products, sums = (lit_cells(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
+    ink, weights, products = (lit_cells(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
     inked = (maths.inputs != 0).reshape(28, 28)
     for lit in (ink, weights, products):  # the inked pixels stay lit in all three 28x28 grids, the rest is veiled
         np.testing.assert_array_equal(lit, inked)
-    assert sums.tolist() == [[True, True, False]]  # its bias, and the z picked itself; not a
+    assert table_marks(at) == [["", "", "lit", "picked", ""]]  # its bias lit, and the z picked itself; not a
     on = np.flatnonzero(maths.inputs)
     text = next(m.value for m in at.markdown if "data-testid='maths-pick'" in m.value)
     assert (f"z[{unit}] = {len(on)} inked pixels x weights ({maths.products[unit, on].sum():+.3f}) + bias "
@@ -91,19 +103,20 @@ def test_picking_a_z_cell_lights_its_inputs_products_and_bias(env):
     shown = np.argsort(-np.abs(maths.z), kind="stable")[:24]
     at.session_state["m_pick"] = (1, Cell("z", int(shown[2])))
     at.run()
-    inputs, products, sums = (lit_cells(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
+    inputs, products = (lit_cells(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
     np.testing.assert_array_equal(inputs[0], maths.inputs != 0)
     assert products[2].tolist() == (maths.inputs != 0).tolist() and not products[[0, 1, *range(3, 24)]].any()
-    assert sums[2].tolist() == [True, True, False] and sums.sum() == 2
+    marks = table_marks(at)
+    assert marks[2] == ["", "", "lit", "picked", ""] and sum(m != "" for row in marks for m in row) == 2
     # the output layer: p[d] lights its z
     at.selectbox(key="m_layer").set_value(2).run()
     at.session_state["m_pick"] = (2, Cell("p", 7))
     at.run()
     assert not at.exception
-    _, _, sums = (lit_cells(json.loads(c.proto.spec)) for c in at.get("plotly_chart"))
+    marks = table_marks(at)
     seven = list(np.argsort(-np.abs(layer_maths(model, as_pixels(load_mnist(env / "mnist").test_images[0]), 2).z),
                             kind="stable")).index(7)
-    assert sums[seven].tolist() == [False, True, True] and sums.sum() == 2
+    assert marks[seven] == ["", "", "", "lit", "picked"] and sum(m != "" for row in marks for m in row) == 2
     assert any(re.search(r"p\[7\] = e\^\(\(z\[7\] − max z\) / 1\) / sum = e\^\([-+]\d", m.value) for m in at.markdown)
 
 

@@ -129,7 +129,6 @@ class Grid:
     units: np.ndarray  # (rows, cols) int
     inputs: np.ndarray  # (rows, cols) int
     hover: list[list[str]]
-    labels: list[list[str]] | None = None  # written in the cells (the sums), or none
 
     def cell(self, row: int, col: int) -> Cell:
         return Cell(str(self.kinds[row, col]), int(self.units[row, col]), int(self.inputs[row, col]))
@@ -157,21 +156,6 @@ def pixel_grid(values: np.ndarray, kind: str, unit: int, hover: list[str]) -> Gr
                 [hover[r * 28:(r + 1) * 28] for r in range(28)])
 
 
-def sums_grid(maths: LayerMaths, units: np.ndarray, last: tuple[str, np.ndarray] | None = None) -> Grid:
-    """A row per unit: its bias, z and a (or, given `last`, another last column: the output layer's p)."""
-    kind, column = last if last is not None else ("a", maths.a)
-    values = np.stack([maths.bias[units], maths.z[units], column[units]], axis=1)
-    kinds = np.array([["bias", "z", kind]] * len(units), dtype=object)
-    signed, three = number_format(3, signed=True), number_format(3)
-    formats = (signed, signed, (lambda v: pct(v, 1)) if kind == "p" else three)
-    lines = (t("bias[{unit}] = {value}"), "z[{unit}] = {value}", kind + "[{unit}] = {value}")
-    labels = [[write(v) for write, v in zip(formats, row, strict=True)] for row in values]
-    hover = [[line.format(unit=u, value=label) for line, label in zip(lines, row, strict=True)]
-             for u, row in zip(units, labels, strict=True)]
-    return Grid(values, kinds, np.repeat(np.asarray(units)[:, None], 3, axis=1), _full((len(units), 3), -1), hover,
-                labels)
-
-
 def _outline(rows: np.ndarray, cols: np.ndarray, colour: str, width: float) -> list[dict]:
     return [{"type": "rect", "xref": "x", "yref": "y", "x0": c - 0.5, "x1": c + 0.5, "y0": r - 0.5, "y1": r + 0.5,
              "line": {"color": colour, "width": width}} for r, c in zip(rows.tolist(), cols.tolist(), strict=True)]
@@ -187,8 +171,6 @@ def grid_figure(grid: Grid, title: str, height: int, lit: np.ndarray | None = No
     limit = float(np.abs(grid.values).max()) or 1.0
     heat = {"type": "heatmap", "z": grid.values.tolist(), "colorscale": DIVERGING, "zmin": -limit, "zmax": limit,
             "showscale": False, "hoverinfo": "skip", "xgap": 1 if cols <= 28 else 0, "ygap": 1 if rows <= 28 else 0}
-    if grid.labels is not None:
-        heat.update(text=grid.labels, texttemplate="%{text}", textfont={"size": 11})
     traces, shapes = [heat], []
     if lit is not None and picked is not None:
         shown = lit | picked
@@ -210,6 +192,17 @@ def grid_figure(grid: Grid, title: str, height: int, lit: np.ndarray | None = No
                                              clickmode="event+select", dragmode=False, hovermode="closest", **axes)}
 
 
+def _pick_cell(key: str, layer: int, units: list[int], kinds: dict[str, str]) -> None:
+    """The sums table's on_select: its picked bias, z, a or p cell becomes the pick; none picked clears it."""
+    state = st.session_state.get(key)
+    cells = state.selection.cells if state is not None else []
+    for row, column in cells:
+        if column in kinds and 0 <= row < len(units):
+            st.session_state[PICK] = (layer, Cell(kinds[column], units[row]))
+            return
+    st.session_state.pop(PICK, None)
+
+
 def _pick(key: str, layer: int, grid: Grid) -> None:
     """A chart's on_select: the clicked cell becomes the pick; a double click (no point selected) clears it."""
     state = st.session_state.get(key)
@@ -227,11 +220,13 @@ class Charts:
     """A layer's charts (key -> grid, title, height, axes) and the picked cell among them: each chart, drawn
     where the caller stands, has the pick's sources lit; `caption` writes the picked cell's arithmetic."""
 
-    def __init__(self, maths: LayerMaths, depth: int, grids: dict[str, tuple[Grid, str, int, dict]]) -> None:
+    def __init__(self, maths: LayerMaths, depth: int, grids: dict[str, tuple[Grid, str, int, dict]],
+                 units: np.ndarray) -> None:
         self.maths, self.depth, self.grids = maths, depth, grids
         pick = st.session_state.get(PICK)
         cell = pick[1] if pick is not None and pick[0] == maths.layer else None
-        if cell is not None and not any(g.picked(cell).any() for g, *_ in grids.values()):
+        in_table = cell is not None and cell.kind in ("bias", "z", "a", "p") and cell.unit in units
+        if cell is not None and not in_table and not any(g.picked(cell).any() for g, *_ in grids.values()):
             cell = None  # a cell of a unit no longer shown (another digit, another unit chosen)
         self.cell = cell
         self.sources = cell_sources(maths, cell) if cell is not None else None
@@ -244,14 +239,43 @@ class Charts:
                         on_select=partial(_pick, key, self.maths.layer, grid), selection_mode="points",
                         config={"displayModeBar": False})
 
+    def table(self, key: str, units: np.ndarray, steps: SoftmaxSteps | None = None) -> None:
+        """A row per unit: its sum of inputs x weights, bias, z and a (p for the output, at `steps`' temperature).
+        A table, not a chart: a tap on a phone selects its cell at once (a chart's tap only shows the hover). Its
+        bias, z, a and p cells are picked like the charts' cells, and the lit ones are coloured."""
+        maths = self.maths
+        last = "p" if steps is not None else "a"
+        names = {"unit": t("unit"), "sum": t("Σ inputs × weights"), "bias": t("bias"), "z": "z", last: last}
+        rows = [{names["unit"]: int(u), names["sum"]: float(maths.products[u].sum()),
+                 names["bias"]: float(maths.bias[u]), "z": float(maths.z[u]),
+                 last: float(steps.p[u] if steps is not None else maths.a[u])} for u in units]
+        formats = {c: "{:.4f}" for c in (names["sum"], names["bias"], "z", "a")} | {"p": "{:.2%}"}
+        styler = with_dashes(rows, formats, decimal=decimal_mark())
+        kinds = {names[k]: k for k in ("bias", "z", last)}
+        marks = np.full((len(units), len(names)), "", dtype=object)
+        selected = None
+        for r, u in enumerate(units):
+            for c, column in enumerate(names.values()):
+                kind = kinds.get(column)
+                if kind is None:
+                    continue
+                if self.cell == Cell(kind, int(u)):
+                    marks[r, c], selected = "background-color: #ffd54f; font-weight: bold", (r, column)
+                elif self.sources is not None and ((kind == "bias" and self.sources.bias == u)
+                                                   or (kind == "z" and u in self.sources.z)):
+                    marks[r, c] = "background-color: #fff3c4"
+        styler = styler.apply(lambda _: marks, axis=None)
+        if self.cell is not None:  # a table of its own per pick: the grid would keep showing its last selection
+            key = f"{key}_{self.cell.kind}_{self.cell.unit}_{self.cell.input}"
+        st.dataframe(styler, hide_index=True, width="stretch", key=key, on_select=partial(_pick_cell, key,
+                     maths.layer, [int(u) for u in units], kinds), selection_mode="single-cell",
+                     selection_default={"selection": {"cells": [selected]}} if selected else None)
+
     def caption(self, steps: SoftmaxSteps | None = None) -> None:
         text = (pick_text(self.maths, self.cell, self.sources, self.depth, steps) if self.cell is not None else
                 t("Click (on a phone: tap) any cell: the cells it is computed from stay lit, the others fade, and "
                   "its arithmetic shows here. Double-click to clear."))
         st.markdown(f"<div data-testid='maths-pick'>{text}</div>", unsafe_allow_html=True)
-
-
-SUM_AXES = {"xaxis": {"visible": True, "side": "top", "tickvals": [0, 1, 2], "showgrid": False}}
 
 
 def first_layer(maths: LayerMaths, depth: int) -> None:
@@ -260,22 +284,18 @@ def first_layer(maths: LayerMaths, depth: int) -> None:
     unit = st.selectbox(t("Unit"), [int(u) for u in np.argsort(-maths.z, kind="stable")], key="m_unit0",
                         format_func=lambda u: option.format(unit=u, z=signed2(maths.z[u]), a=two(maths.a[u])))
     texts = cell_texts(maths, unit)
-    sum_axes = {"xaxis": {**SUM_AXES["xaxis"], "ticktext": [t("bias"), "z", "a"]}}
     charts = Charts(maths, depth, {
         "m_ink": (pixel_grid(maths.inputs, "input", -1, texts), t("inputs: the ink, 28×28"), 300, {}),
         "m_w": (pixel_grid(maths.weights[unit], "weight", unit, texts), t("weights of unit {unit}", unit=unit), 300,
                 {}),
-        "m_p": (pixel_grid(maths.products[unit], "product", unit, texts), t("inputs × weights"), 300, {}),
-        "m_sums": (sums_grid(maths, np.array([unit])), None, 80, sum_axes)})
+        "m_p": (pixel_grid(maths.products[unit], "product", unit, texts), t("inputs × weights"), 300, {})},
+        np.array([unit]))
     for column, key in zip(st.columns(3), ("m_ink", "m_w", "m_p"), strict=True):
         with column:
             charts.draw(key)
-    left, right = st.columns([1, 2], vertical_alignment="center")
-    with left:
-        charts.draw("m_sums")
-    with right:
-        st.markdown(f"<div data-testid='maths-sum'>{unit_text(maths, unit)}</div>", unsafe_allow_html=True)
-        charts.caption()
+    charts.table("m_sums", np.array([unit]))
+    st.markdown(f"<div data-testid='maths-sum'>{unit_text(maths, unit)}</div>", unsafe_allow_html=True)
+    charts.caption()
     st.caption(t("Hover any cell for its multiplication. The normalisation of the input is folded into these "
                  "weights and bias, so a pixel without ink adds exactly 0."))
 
@@ -292,30 +312,18 @@ def later_layer(maths: LayerMaths, depth: int, steps: SoftmaxSteps | None = None
     products = Grid(maths.products[shown], _full((len(shown), n_in), "product"),
                     np.repeat(shown[:, None], n_in, axis=1), np.repeat(np.arange(n_in)[None], len(shown), axis=0),
                     [cell_texts(maths, int(u)) for u in shown])
-    last = ("p", steps.p) if steps is not None else None
     row = t("unit {unit}")
     rows = {"yaxis": {"visible": True, "tickvals": list(range(len(shown))), "automargin": True,
                       "ticktext": [row.format(unit=u) for u in shown]}}
-    height = 40 + 18 * len(shown)
-    sum_axes = {**rows, "xaxis": {**SUM_AXES["xaxis"], "ticktext": [t("bias"), "z", "p" if last else "a"]}}
     charts = Charts(maths, depth, {
         "m_inputs": (inputs, t("inputs: the outputs a of {layer} ({count})", layer=below, count=num(n_in, 0)), 90,
                      {}),
         "m_products": (products, t("inputs × weights: {units} units (rows, largest |z|) × {inputs} inputs",
-                                   units=len(shown), inputs=num(n_in, 0)), height, rows),
-        "m_sums": (sums_grid(maths, shown, last), None, height, sum_axes)})
+                                   units=len(shown), inputs=num(n_in, 0)), 40 + 18 * len(shown), rows)}, shown)
     charts.draw("m_inputs")
-    left, right = st.columns([4, 1])
-    with left:
-        charts.draw("m_products")
-    with right:
-        charts.draw("m_sums")
+    charts.draw("m_products")
     charts.caption(steps)
-    names = {"unit": t("unit"), "sum": t("Σ inputs × weights"), "bias": t("bias")}
-    table = [{names["unit"]: int(u), names["sum"]: float(maths.products[u].sum()), names["bias"]: float(maths.bias[u]),
-              "z": float(maths.z[u]), "a": float(maths.a[u])} for u in shown]
-    st.dataframe(with_dashes(table, {c: "{:.4f}" for c in (names["sum"], names["bias"], "z", "a")},
-                             decimal=decimal_mark()), hide_index=True, width="stretch")
+    charts.table("m_sums", shown, steps)
 
 
 def softmax_view(steps: SoftmaxSteps) -> None:
