@@ -120,6 +120,29 @@ def test_picking_a_z_cell_lights_its_inputs_products_and_bias(env):
     assert any(re.search(r"p\[7\] = e\^\(\(z\[7\] − max z\) / 1\) / sum = e\^\([-+]\d", m.value) for m in at.markdown)
 
 
+def test_a_draw_node_link_opens_its_panel_and_a_forged_one_says_so_in_a_line(env):
+    from streamlit.testing.v1 import AppTest
+
+    def opened(**params) -> AppTest:
+        at = AppTest.from_file(str(PROJECT / "pages" / "inside.py"), default_timeout=60)
+        for key, value in params.items():
+            at.query_params[key] = value
+        return at.run()
+
+    at = opened(layer="1", unit="5")
+    assert not at.exception and not at.warning
+    assert any(m.value == "#### hidden 2 · unit 5" for m in at.markdown)  # the Network tab, with that unit's panel
+    assert at.session_state["i_node"] == (1, 5) and "layer" not in at.query_params  # taken once from the address
+    at.run()  # a rerun (any click) keeps the panel without the link
+    assert any(m.value == "#### hidden 2 · unit 5" for m in at.markdown)
+    for forged in ({"layer": "3", "unit": "0"}, {"layer": "0", "unit": "512"}, {"layer": "-1", "unit": "2"},
+                   {"layer": "x", "unit": "<b>"}, {"unit": "4"}, {"layer": "2", "unit": "1e3"}):
+        at = opened(**forged)
+        assert not at.exception, forged
+        assert [w.value for w in at.warning] == ["This link names a unit the current model (784-512-256-10) does not "
+                                                 "have: click a node of the network instead."], forged
+
+
 def test_mistakes_says_what_a_threshold_answers_and_how_well(env):
     from streamlit.testing.v1 import AppTest
 
