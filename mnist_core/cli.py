@@ -35,8 +35,8 @@ from mnist_core.net.synth import find_cache_dir
 from mnist_core.runs.body import save_run, train_run
 from mnist_core.runs.jobs import runner_for
 from mnist_core.runs.spec import EpochDone, Message, Preparing, Report, RunError, RunSpec, Started
-from mnist_core.storage.files import os_error_text
 from mnist_core.storage.models import default_model_name, model_name, ModelStore, StoreError
+from mnist_core.texts import os_error_text
 
 
 def _hidden(text: str) -> tuple[int, ...]:

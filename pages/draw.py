@@ -17,14 +17,14 @@ from mnist_core.net.model import layers_label
 from mnist_core.net.pictures import data_uri, pixels_image, pixels_svg, thumbnail
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.storage.drawings import Drawing
-from mnist_core.storage.files import os_error_text
+from mnist_core.texts import os_error_words
 from ui import keys
 from ui.browser import is_teacher, nickname, owner
 from ui.caches import collection_part, collection_problems
 from ui.canvas import st_canvas
 from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
-from ui.i18n import num, pct, t
+from ui.i18n import num, pct, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE
 from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
 from ui.network import network_svg
@@ -212,7 +212,7 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
                 if not store.may_use(name, who, is_teacher()):  # another browser's own (or a closed class one)
                     refusal = t("**{name}** is not yours: choose another name for your own collection.", name=name)
             except ValueError as e:
-                st.error(str(e))
+                st.error(said(e))
                 return
         if refusal:  # neither shown nor written; the Save button says so by being off
             st.warning(refusal)
@@ -223,16 +223,16 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
                 store.add(name, image, label, owner=who, operator=is_teacher())
                 st.toast(t("Saved into {name}", name=name))
             except ValueError as e:
-                st.error(str(e))
+                st.error(said(e))
             except OSError as e:  # read-only folder, full disk: said in words; nothing else is lost
-                st.error(t("The drawing was not saved: {why}.", why=os_error_text(e, "the drawings folder")))
+                st.error(t("The drawing was not saved: {why}.", why=said(os_error_words(e, "drawings folder"))))
         try:
             drawings, readings, archive = scored_collection(name, store.version(name), model_key, model)
         except ValueError as e:
-            st.error(str(e))
+            st.error(said(e))
             return
         except OSError as e:
-            st.error(t("The collection cannot be read: {why}.", why=os_error_text(e, "the drawings folder")))
+            st.error(t("The collection cannot be read: {why}.", why=said(os_error_words(e, "drawings folder"))))
             return
         if not drawings:
             st.caption(t("No drawings saved here yet."))
@@ -260,7 +260,7 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
             try:
                 store.clear(name, who, is_teacher())
             except (ValueError, OSError) as e:
-                st.error(str(e))
+                st.error(said(e))
                 return
             st.rerun()
 
@@ -273,11 +273,11 @@ def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: st
         classroom().add(image, label, who, nick)
         st.toast(t("Added your {digit} to {name}", digit=label, name=name))
     except ClassError as e:
-        CLASS_ERROR.keep(t("Not added: {why}.", why=e))
+        CLASS_ERROR.keep(t("Not added: {why}.", why=said(e)))
     except ValueError as e:
-        CLASS_ERROR.keep(str(e))
+        CLASS_ERROR.keep(said(e))
     except OSError as e:
-        CLASS_ERROR.keep(t("Not added: {why}.", why=os_error_text(e, "the drawings folder")))
+        CLASS_ERROR.keep(t("Not added: {why}.", why=said(os_error_words(e, "drawings folder"))))
 
 
 def class_panel(image: np.ndarray | None) -> None:
@@ -332,7 +332,7 @@ def chosen_input(drawn, upload, results, restored: LastDrawing | None = None) ->
         try:
             picture = load_image(upload.getvalue(), upload.name)
         except PreprocessError as e:
-            problem = str(e)
+            problem = said(e)
     # Which input changed last: the canvas's content or the uploaded file.
     marks = (hashlib.sha1(np.ascontiguousarray(drawing).tobytes()).hexdigest() if drawing is not None else None,
              upload.file_id if upload is not None else None)

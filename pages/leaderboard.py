@@ -31,7 +31,8 @@ from ui.browser import is_teacher
 from ui.caches import collection_part
 from ui.current_model import current_model
 from ui.engine import classroom, dataset, job_registry, model_store, nicknames
-from ui.i18n import decimal_mark, N_, t
+from ui.i18n import decimal_mark, N_, said, t
+from ui.run_words import changes_words, optimizer_words
 from ui.tables import with_dashes
 from ui.widgets import Notice
 
@@ -77,7 +78,7 @@ def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:
         _, held = collection_part(name, "held")  # read once per version of the collection (ui/caches.py)
     except (OSError, ValueError) as e:
         return {}, t("Class handwriting: the class collection **{name}** cannot be read ({reason}).", name=name,
-                     reason=e)
+                     reason=said(e))
     if not len(held):
         return {}, t("Class handwriting: the class collection **{name}** has no held-out drawings yet (one "
                      "drawing in five is kept aside for scoring).", name=name)
@@ -133,9 +134,14 @@ def shown_table(rows: list[dict], formats: dict[str, str], config: dict):
             {header(k): c for k, c in config.items()})
 
 
+# The settings' numbers with the language's decimal mark (unformatted, a table wrote 0.100000).
+SETTING_FORMATS = {"augment": "{:.2f}", "drawn": "{:.2f}", "dropout": "{:.2f}"}
+
+
 def settings_row(entry: Entry) -> dict:
-    return {"layers": entry.layers, "optimizer": entry.optimizer, "augment": entry.augment, "drawn": entry.drawn,
-            "batch": entry.batch_size, "dropout": entry.dropout, "changed live": entry.changes}
+    optimizer = optimizer_words(entry.summary) if entry.summary is not None else entry.optimizer
+    return {"layers": entry.layers, "optimizer": optimizer, "augment": entry.augment, "drawn": entry.drawn,
+            "batch": entry.batch_size, "dropout": entry.dropout, "changed live": changes_words(entry.changes)}
 
 
 def changed_column():
@@ -169,7 +175,8 @@ def runs_table(runs: list[Entry], hidden: HiddenView, show_hidden: bool, who: Ca
         rows.append({"name": run.name, "MNIST test accuracy": percent(run.test_accuracy), "by": who(run),
                      "progress": where, **hidden_mark(run, hidden, show_hidden),
                      "live test F1": run.test_f1, "seconds so far": round(run.train_seconds, 1), **settings_row(run)})
-    table, config = shown_table(rows, {"MNIST test accuracy": "{:.2f}%", "live test F1": "{:.4f}"},
+    table, config = shown_table(rows, {"MNIST test accuracy": "{:.2f}%", "live test F1": "{:.4f}",
+                                       "seconds so far": "{:.1f}", **SETTING_FORMATS},
                                 {"live test F1": st.column_config.Column(help=t("after its last finished epoch")),
                                  "MNIST test accuracy": accuracy_column(), "changed live": changed_column()})
     st.container(key="lb_runs").dataframe(table, hide_index=True, column_config=config)
@@ -201,7 +208,7 @@ def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
             st.session_state[PICK] = keys[rows_selected[0]]
 
     data, config = shown_table(rows, {"MNIST test accuracy": "{:.2f}%", "class handwriting": "{:.2f}%",
-                                      "test F1": "{:.4f}"},
+                                      "test F1": "{:.4f}", "training s": "{:.1f}", **SETTING_FORMATS},
                                {"#": st.column_config.NumberColumn(width=40), "MNIST test accuracy": accuracy_column(),
                                 "changed live": changed_column()})
     st.dataframe(data, hide_index=True, key=table, on_select=picked, selection_mode="single-row", column_config=config)
@@ -225,7 +232,7 @@ def open_panel(shown: list[Entry], who: Callable[[Entry], str]) -> None:
             try:
                 current_model().choose(by_key[key].name)
             except StoreError as e:  # deleted or damaged since the table was drawn
-                st.error(str(e))
+                st.error(said(e))
                 return
             st.switch_page(page)
 
@@ -254,7 +261,7 @@ def operator_panel(entries: list[Entry], hidden_ids: HiddenView, hidden: HiddenE
             try:
                 (hidden.show if is_hidden else hidden.hide)(entry.hide_id, is_teacher())
             except StoreError as e:
-                st.error(str(e))
+                st.error(said(e))
                 return
             NOTICE.say(t("Shown: {name}.", name=entry.name) if is_hidden else t("Hidden: {name}.", name=entry.name))
             st.rerun()

@@ -20,7 +20,7 @@ from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, coverage_figure, layout
 from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
-from ui.i18n import N_, num, pct, t
+from ui.i18n import N_, num, pct, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
 
@@ -48,7 +48,7 @@ def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[st
     figure = {
         "data": [{"type": "scatter", "mode": "markers", "x": ((spots % columns + 0.5) * cell_w).tolist(),
                   "y": ((spots // columns + 0.45) * cell_h).tolist(), "customdata": [int(i) for i in indices],
-                  "text": captions, "hovertemplate": "%{text}: click to look closer<extra></extra>",
+                  "text": captions, "hovertemplate": t("%{text}: click to look closer<extra></extra>"),
                   "marker": {"symbol": "square", "size": 40, "opacity": 0.01, "color": "#000"}}],
         "layout": {"images": [{"source": source, "xref": "x", "yref": "y", "x": 0, "y": 0, "sizex": width,
                                "sizey": height, "sizing": "stretch", "layer": "below"}],
@@ -105,10 +105,15 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
         st.session_state["m_pick"] = clicked
     st.caption(t("{count} mistakes; shown {shown}: true -> predicted, with the model's confidence. Click a digit "
                  "to look closer.", count=len(chosen), shown=len(shown)))
-    pick = st.selectbox(t("Look closer at"), shown.tolist(), key="m_pick",
-                        format_func=lambda i: f"{what} #{i}: true {result.labels[i]} → predicted {result.preds[i]}")
+    def named(i: int) -> str:
+        words = dict(index=i, true=result.labels[i], read=result.preds[i])
+        return (t("test digit #{index}: true {true} → predicted {read}", **words) if what == "test"
+                else t("drawing #{index}: true {true} → predicted {read}", **words))
+
+    pick = st.selectbox(t("Look closer at"), shown.tolist(), key="m_pick", format_func=named)
     left, right = st.columns([1, 2])
-    left.image(pixels_image(images[pick], 8), caption=f"{'test digit' if what == 'test' else what} #{pick}")
+    left.image(pixels_image(images[pick], 8), caption=t("test digit #{index}", index=pick) if what == "test"
+               else t("drawing #{index}", index=pick))
     if left.button(t("Look inside: why this answer?"), icon=":material/biotech:", key="m_inside"):
         # A test digit by its index; a drawing as the Draw page's newest drawing.
         st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test" else
@@ -181,19 +186,27 @@ def confusion_panel(result: Evaluation) -> None:
         st.rerun()
 
 
-def confidence_panel(result: Evaluation, images: np.ndarray, what: str, key: str) -> None:
+# What a threshold answers, one whole sentence per set of digits (a language words each its own way).
+ON_TEST = N_("Answers {answered} of the test digits, and of those gets {right} right ({all} without the threshold).")
+ON_DRAWINGS = N_("Answers {answered} of these drawings, and of those gets {right} right ({all} without the "
+                 "threshold).")
+
+
+def confidence_panel(result: Evaluation, images: np.ndarray, sentence: str, key: str) -> None:
     """A confidence threshold with its price: how much is answered, how much of that is right, the curve,
-    and the errors made with over 90% confidence."""
+    and the errors made with over 90% confidence. `sentence`: ON_TEST or ON_DRAWINGS."""
     threshold = st.slider(t("Answer only when at least this sure"), 0.0, 1.0, 0.9, 0.01, key=f"{key}_threshold")
     figures = coverage(result.probs, result.labels, threshold)
-    st.markdown(f"<div data-testid='coverage-{key}'>{figures.sentence(what)}.</div>", unsafe_allow_html=True)
+    said_here = t(sentence, answered=pct(figures.answered, 1), right=pct(figures.accuracy_answered, 1),
+                  all=pct(figures.accuracy_all, 1))
+    st.markdown(f"<div data-testid='coverage-{key}'>{said_here}</div>", unsafe_allow_html=True)
     st.plotly_chart(coverage_figure(figures), key=f"{key}_curve", config={"displayModeBar": False})
     errors = figures.confident_errors
     st.markdown(t("**{count} very confident errors** (wrong, and over 90% sure):", count=len(errors)) if len(errors)
                 else t("**{count} very confident errors** (wrong, and over 90% sure).", count=len(errors)))
     if len(errors):
         shown = errors[:PAGE_SIZE]
-        st.image(gallery_image(images[shown], [f"#{i}: {result.labels[i]}→{result.preds[i]} "
+        st.image(gallery_image(images[shown], [f"{result.labels[i]} -> {result.preds[i]} "
                                                 f"{result.confidence[i]:.0%}" for i in shown]), output_format="JPEG",
                  caption=t("true → read, and how sure (the {count} surest)", count=PAGE_SIZE)
                  if len(errors) > PAGE_SIZE else t("true → read, and how sure"))
@@ -221,7 +234,7 @@ def collection_panel(name: str) -> None:
         st.info(t("No drawings in the {part} of **{collection}** yet.", part=t(PARTS[part]), collection=collection))
         return
     except (ValueError, OSError) as e:
-        st.error(t("The collection cannot be read: {reason}", reason=e))
+        st.error(t("The collection cannot be read: {reason}", reason=said(e)))
         return
     words = dict(name=name, count=len(seen), collection=collection, part=t(PARTS[part]))
     st.caption(t("**{name}** on the {count} held-out drawings of **{collection}** ({part}), read as the Draw page "
@@ -233,7 +246,7 @@ def collection_panel(name: str) -> None:
     pictures = (seen.images * 255).round().astype(np.uint8)
     gallery_panel(result, pictures, "drawing")
     st.subheader(t("Confidence, with its price"))
-    confidence_panel(result, pictures, "these drawings", "m_class_cover")
+    confidence_panel(result, pictures, ON_DRAWINGS, "m_class_cover")
 
 
 def render() -> None:
@@ -258,7 +271,7 @@ def render() -> None:
         confusion_panel(result)
         gallery_panel(result, images)
     with confidence_tab:
-        confidence_panel(result, images, "the test digits", "m_cover")
+        confidence_panel(result, images, ON_TEST, "m_cover")
     with compare_tab:
         compare_panel(name, result, images)
     with data_tab:

@@ -13,12 +13,12 @@ from mnist_core.classroom.collection import tally
 from mnist_core.classroom.errors import ClassError
 from mnist_core.classroom.nicknames import roster
 from mnist_core.net.pictures import pixels_image
-from mnist_core.storage.files import os_error_text
+from mnist_core.texts import os_error_words
 from ui.browser import is_teacher, nickname, owner
 from ui.caches import collection_part, collection_problems
 from ui.end_of_lesson import end_of_lesson_panel
 from ui.engine import classroom, collections, model_store, nicknames
-from ui.i18n import t
+from ui.i18n import said, t
 from ui.widgets import as_markdown, file_problems
 
 GALLERY = 60  # drawings of one digit shown at once
@@ -41,9 +41,9 @@ def teacher_panel(open_name: str | None) -> None:
                 classroom().open(name.strip(), owner())
                 st.rerun()
             except ValueError as e:
-                st.error(str(e))
+                st.error(said(e))
             except OSError as e:
-                st.error(t("Not opened: {reason}.", reason=os_error_text(e, "the drawings folder")))
+                st.error(t("Not opened: {reason}.", reason=said(os_error_words(e, "drawings folder"))))
         if open_name and right.button(t("Close it"), key="c_close", icon=":material/lock:"):
             classroom().close()
             st.rerun()
@@ -125,9 +125,9 @@ def mine_panel(name: str) -> None:
                 collections().remove(name, pick.file, who, teacher)
                 st.rerun()
             except ValueError as e:
-                st.error(str(e))
+                st.error(said(e))
             except OSError as e:
-                st.error(t("Not removed: {reason}.", reason=os_error_text(e, "the drawings folder")))
+                st.error(t("Not removed: {reason}.", reason=said(os_error_words(e, "drawings folder"))))
 
 
 def roster_panel(open_name: str | None) -> None:
@@ -139,7 +139,7 @@ def roster_panel(open_name: str | None) -> None:
         drawings = collection_part(open_name, "all")[0] if open_name else []
         rows = roster(nicknames(), model_store().list(), drawings)
     except (OSError, ValueError) as e:
-        st.error(t("The roster cannot be read: {reason}", reason=e))
+        st.error(t("The roster cannot be read: {reason}", reason=said(e)))
         return
     with st.expander(t("Class roster ({count} nicknames)", count=len(rows)) if len(rows) != 1
                      else t("Class roster (one nickname)")):
@@ -157,15 +157,15 @@ def roster_panel(open_name: str | None) -> None:
                 nicknames().set(tag, new)
                 st.rerun()
             except ClassError as e:
-                st.error(str(e))
+                st.error(said(e))
             except OSError as e:
-                st.error(t("Not renamed: {reason}.", reason=os_error_text(e, "the model folder")))
+                st.error(t("Not renamed: {reason}.", reason=said(os_error_words(e, "model folder"))))
         if right.button(t("Free it"), key="c_roster_free", help=t("Its browser has no nickname; anyone may take it")):
             try:
                 nicknames().free(tag)
                 st.rerun()
             except OSError as e:
-                st.error(t("Not freed: {reason}.", reason=os_error_text(e, "the model folder")))
+                st.error(t("Not freed: {reason}.", reason=said(os_error_words(e, "model folder"))))
 
 
 def zip_panel(name: str | None) -> None:
@@ -176,7 +176,7 @@ def zip_panel(name: str | None) -> None:
                 st.download_button(t("Download {name} as zip", name=name), collections().zip_bytes(name),
                                    file_name=f"{name}.zip", mime="application/zip", key="c_export")
             except (OSError, ValueError) as e:
-                st.error(t("Cannot be exported: {reason}", reason=e))
+                st.error(t("Cannot be exported: {reason}", reason=said(e)))
         upload = st.file_uploader(t("Import a zip as a new collection"), type=["zip"], key="c_import_file")
         new = st.text_input(t("Name of the new collection"), key="c_import_name",
                             placeholder=t("the zip's name") if upload is None else upload.name.rsplit(".", 1)[0])
@@ -186,9 +186,9 @@ def zip_panel(name: str | None) -> None:
                 count = collections().import_zip(target, upload.getvalue(), owner())
                 st.success(t("Imported {count} drawings into **{target}**.", count=count, target=target))
             except ValueError as e:
-                st.error(t("Not imported: {reason}", reason=e))
+                st.error(t("Not imported: {reason}", reason=said(e)))
             except OSError as e:
-                st.error(t("Not imported: {reason}.", reason=os_error_text(e, "the drawings folder")))
+                st.error(t("Not imported: {reason}.", reason=said(os_error_words(e, "drawings folder"))))
 
 
 @st.fragment(run_every=REFRESH)
@@ -204,7 +204,7 @@ def _collection(name: str) -> None:
             gallery_panel(name)
             mine_panel(name)
     except (ValueError, OSError) as e:
-        st.error(t("The collection cannot be read: {reason}", reason=e))
+        st.error(t("The collection cannot be read: {reason}", reason=said(e)))
 
 
 def live(name: str, growing: bool) -> None:

@@ -35,7 +35,7 @@ from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_fi
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
-from ui.i18n import N_, num, pct, t
+from ui.i18n import N_, num, pct, said, t
 from ui.join import share_link
 from ui.live import (
     controls_bar,
@@ -47,6 +47,7 @@ from ui.live import (
     step_panel,
 )
 from ui.models import offered_models
+from ui.run_words import SCHEDULE_LABELS, settings_rows
 from ui.widgets import confirmed, KeptError, Notice
 
 PRESET_LABELS = {"recommended": N_("Recommended (fast, ≥98%)"), "notebook": N_("The original notebook (784-128-10)"),
@@ -74,7 +75,7 @@ def apply_preset() -> None:
     try:
         config = preset(st.session_state.t_preset)
     except ConfigError as e:  # a forged name: said in one line, the settings left as they were
-        TRAIN_ERROR.keep(str(e))
+        TRAIN_ERROR.keep(said(e))
         st.session_state.t_preset = "recommended"
         return
     st.session_state.update({f"t_{f.name}": to_widget(getattr(config, f.name)) for f in fields(TrainConfig)
@@ -112,7 +113,7 @@ def start_training() -> None:
                               planned=list(experiment.planned) if experiment else None,
                               delay=experiment.delay if experiment else 0.0)
     except (ConfigError, StoreError, DeviceError, ValueError) as e:
-        TRAIN_ERROR.keep(str(e))
+        TRAIN_ERROR.keep(said(e))
         return
     st.session_state[keys.JOB] = job.id
     st.query_params["job"] = job.id  # a share link; who you are stays in a cookie, never in the URL
@@ -136,7 +137,7 @@ def train_more() -> None:
                 raise ValueError(f"more epochs are {low}..{high} on this page, got {more}")
             job.start(more)
         except (StoreError, RuntimeError, ValueError) as e:
-            TRAIN_ERROR.keep(str(e))
+            TRAIN_ERROR.keep(said(e))
 
 
 def settings_panel(busy: bool) -> None:
@@ -153,11 +154,13 @@ def settings_panel(busy: bool) -> None:
     left.selectbox(t("Optimizer"), OPTIMIZERS, key="t_optimizer", disabled=busy)
     right.number_input(t("Learning rate"), min_value=1e-5, max_value=1.0, format="%g", step=1e-4, key="t_lr",
                        disabled=busy)
-    left.selectbox(t("Learning-rate schedule"), SCHEDULES, key="t_schedule", disabled=busy)
+    left.selectbox(t("Learning-rate schedule"), SCHEDULES, key="t_schedule", disabled=busy,
+                   format_func=lambda s: t(SCHEDULE_LABELS[s]))
     right.selectbox(t("Batch size"), BATCH_SIZES, key="t_batch_size", disabled=busy)
     left.number_input(t("Epochs"), min_value=1, max_value=200, step=1, key="t_epochs", disabled=busy)
     right.number_input(t("Seed"), min_value=0, max_value=2**31 - 1, step=1, key="t_seed", disabled=busy)
-    left.selectbox(t("Device"), ["auto", *available_devices()], key="t_device", disabled=busy)
+    left.selectbox(t("Device"), ["auto", *available_devices()], key="t_device", disabled=busy,
+                   format_func=lambda d: t("automatic") if d == "auto" else d)
     right.text_input(t("Model name"), key="t_name", placeholder=t("made up for you"), disabled=busy)
     left.slider(t("Drawn digits"), 0.0, 0.5, step=0.05, key="t_drawn", disabled=busy,
                 help=t("Share of the training digits also drawn on a canvas as people draw (size, place, pen "
@@ -213,7 +216,7 @@ def weights_panel(snap: Snapshot) -> None:
     """What the first layer is learning."""
     if snap.weights is not None:
         shown = snap.weights[:LIVE_UNITS]
-        st.image(weights_png(shown, columns=12, scale=2),
+        st.image(weights_png(shown, columns=12, scale=2), output_format="PNG",  # PNG bytes: never re-encoded
                  caption=t("The first {shown} of {units} first-layer units as they learn: each unit's weights as "
                            "a 28×28 picture (red: ink there excites it, blue: inhibits it)", shown=len(shown),
                            units=len(snap.weights)))
@@ -345,7 +348,7 @@ def data_panel() -> bool:
             dataset()
             return True
         except MnistDataError as e:  # present but damaged: a truncated copy, a wrong file, a bomb
-            st.error(t("MNIST is in `{folder}` but cannot be read: {reason}", folder=folder, reason=e))
+            st.error(t("MNIST is in `{folder}` but cannot be read: {reason}", folder=folder, reason=said(e)))
             label = t("Download MNIST again (about 11 MB)")
     else:
         st.warning(t("MNIST is not in `{folder}` yet (missing: {files}). Training needs it; drawing with the "
@@ -431,7 +434,7 @@ def models_panel(who: str) -> None:
                     NOTICE.say(t("Renamed {old} to {new}.", old=current, new=new_name))
                     st.rerun()
                 except StoreError as e:
-                    left.error(str(e))
+                    left.error(said(e))
             if confirmed(right, "t_deleting", current, t("Delete"), t("Delete **{model}** for good? This cannot be "
                          "undone.", model=current), t("Yes, delete")):
                 try:
@@ -440,7 +443,7 @@ def models_panel(who: str) -> None:
                                  model=current_model().name()))
                     st.rerun()
                 except StoreError as e:
-                    right.error(str(e))
+                    right.error(said(e))
 
 
 START_HERE = N_("""
@@ -465,11 +468,9 @@ def leave_run() -> None:
 
 
 def run_rows(snap: Snapshot) -> list[tuple[str, str]]:
-    """A run's settings as a table shows them; its epochs are the model's total when this run ends (Epoch 12
-    of 17: 17), not the epochs this run adds."""
-    rows = [("epochs", str(snap.last_epoch)) if k == "epochs" and snap.last_epoch else (k, v)
-            for k, v in snap.config.summary().rows()]
-    return [*rows, ("device", snap.device)]
+    """A run's settings as a table shows them, in this browser's language; its epochs are the model's total
+    when this run ends (Epoch 12 of 17: 17), not the epochs this run adds."""
+    return settings_rows(snap.config.summary(), epochs=snap.last_epoch or None, device=snap.device)
 
 
 def run_settings(snap: Snapshot, caption: str) -> None:
@@ -518,7 +519,7 @@ def linked_experiment() -> None:
     try:
         found = experiment_from_query(params)
     except ConfigError as e:
-        TRAIN_ERROR.keep(t("This experiment link does not work: {reason}", reason=e))
+        TRAIN_ERROR.keep(t("This experiment link does not work: {reason}", reason=said(e)))
         return
     if found is not None:
         use_experiment(*found)
@@ -556,6 +557,10 @@ def render() -> None:
     busy = snap is not None and snap.active and mine
     if job is not None:
         announce_new_model(job.id, snap, mine)
+    watching = job is not None and not mine
+    if watching:  # a share link: the run first, before the settings and the rest it would wait behind
+        st.caption(t("You are watching someone else's run (read-only)."))
+        live_view(job.id, snap.active, mine, who)
     with st.expander(t("Start here: what this is, and what to do first"), expanded=job is None):
         st.markdown(t(START_HERE))
     have_data = data_panel()
@@ -576,7 +581,6 @@ def render() -> None:
         experiment_note(EXPERIMENTS[st.session_state["t_experiment"]])
     TRAIN_ERROR.show()
     buttons = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
-    watching = job is not None and not mine
     buttons[0].button(t("Train"), type="primary", on_click=start_training, key="t_train",
                       disabled=busy or not have_data or watching,
                       help=t("You are watching someone else's run: press *Train my own instead* in the sidebar first")
@@ -585,13 +589,10 @@ def render() -> None:
     if mine and snap is not None and not snap.active and snap.saved:
         buttons[3].number_input(t("More epochs"), min_value=1, max_value=200, step=1, key="t_more")
         buttons[2].button(t("Train more"), on_click=train_more, key="t_train_more")
-    if job is not None:
-        if mine:
-            share_link(job.id)  # an address a student's device opens, with its QR code
-        else:
-            st.caption(t("You are watching someone else's run (read-only)."))
+    if mine:
+        share_link(job.id)  # an address a student's device opens, with its QR code
         live_view(job.id, snap.active, mine, who)
-    else:
+    elif job is None:
         st.info(t(START_HINT) if have_data else t(NO_DATA_HINT))
     if have_data and (job is None or mine) and not busy:
         experiments_list(start_experiment)

@@ -373,3 +373,65 @@ def test_a_diverged_loss_is_written_nan_or_infinity_in_every_language():
 
     assert (num(float("nan"), 4), num(float("inf"), 4), num(float("-inf"), 1)) == ("nan", "∞", "-∞")
     assert num(10.41834, 4) == "10.4183"  # outside a page: the source language
+
+
+# --- the Mistakes page's confidence panel and a run's settings table: no English left ------------------------
+
+def test_the_mistakes_page_in_french_says_what_a_threshold_answers_in_french_with_its_numbers(env):
+    from mnist_core.net.confidence import coverage
+    from mnist_core.net.data import load_mnist
+    from mnist_core.net.evaluate import evaluate
+    from mnist_core.storage.models import ModelStore
+
+    at = opened("pages/mistakes.py", "fr", timeout=60)
+    [said] = [m.value for m in at.markdown if "coverage-m_cover" in m.value]
+    model, _, _ = ModelStore(env / "models").load("default")
+    data = load_mnist(env / "mnist")
+    c = coverage(evaluate(model, data.test_images, data.test_labels).probs, data.test_labels, 0.9)
+
+    def fr(share: float) -> str:  # 98,7 %, Babel's French: a comma and a (narrow) no-break space
+        return f"{100 * share:.1f}".replace(".", ",") + " %"
+    assert TAG.sub("", said).replace("\u202f", " ").replace("\xa0", " ") == (
+        f"Répond pour {fr(c.answered)} des chiffres de test, et parmi ceux-là en reconnaît correctement "
+        f"{fr(c.accuracy_answered)} ({fr(c.accuracy_all)} sans le seuil).")
+    left = english_in(shown_texts(at))
+    assert left == [], left
+
+
+SETTINGS_PAGE = '''
+import ui.startup  # noqa: F401
+import streamlit as st
+from mnist_core.net.config import TrainConfig
+from ui.i18n import t
+from ui.run_words import settings_rows
+# Every row and every "also" the table can show: SGD with momentum, weight decay, augmentation with its extras.
+config = TrainConfig(optimizer="sgd", momentum=0.9, weight_decay=1e-4, schedule="cosine", augment=0.5, drawn=0.2,
+                     fill_in=True, hands=True, init_scale=0.5)
+st.dataframe([{t("setting"): k, t("value"): v} for k, v in settings_rows(config.summary(), 12, "cpu")])
+st.dataframe([{t("setting"): k, t("value"): v} for k, v in settings_rows(TrainConfig(augment=0).summary())])
+'''
+
+
+def test_a_runs_settings_table_in_french_shows_no_english_and_french_numbers(env):
+    at = AppTest.from_string(SETTINGS_PAGE, default_timeout=30)
+    at.query_params["lang"] = "fr"
+    at.run()
+    assert not at.exception
+    rows = dict(at.dataframe[0].value.to_numpy().tolist())
+    assert (rows["optimiseur"], rows["taux d'apprentissage"], rows["planning"]) == ("sgd", "0,003", "cosinus")
+    assert rows["augmentation"] == "0,5" and rows["chiffres dessinés"].replace("\xa0", " ") == "20 %"
+    assert rows["époques"] == "12" and rows["appareil"] == "cpu"
+    assert rows["en plus"] == ("momentum 0,9 ; décroissance des poids 0,0001 ; déformation élastique ; "
+                               "remplissage gros feutre ; vraies écritures ; poids initiaux × 0,5")
+    plain = dict(at.dataframe[1].value.to_numpy().tolist())
+    assert plain["augmentation"] == "désactivée" and plain["chiffres dessinés"] == "aucun" and "en plus" not in plain
+    assert english_in(shown_texts(at)) == []
+    english = AppTest.from_string(SETTINGS_PAGE, default_timeout=30).run()
+    assert dict(english.dataframe[0].value.to_numpy().tolist())["also"].startswith("momentum 0.9; weight decay 0.0001")
+
+
+def test_a_list_of_clauses_takes_the_languages_separator():
+    at = AppTest.from_string("import ui.startup\nimport streamlit as st\nfrom ui.i18n import listed\n"
+                             "st.write(listed(['a', 'b']))\n", default_timeout=30)
+    at.query_params["lang"] = "fr"
+    assert at.run().markdown[0].value == "a ; b"

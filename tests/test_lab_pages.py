@@ -156,8 +156,10 @@ def test_mistakes_says_what_a_threshold_answers_and_how_well(env):
     data = load_mnist(env / "mnist")
     model, _, _ = ModelStore(env / "models").load("default")
     result = evaluate(model, data.test_images, data.test_labels)
-    expected = coverage(result.probs, result.labels, 0.5).sentence("the test digits")
-    assert any(expected in m.value for m in at.markdown)
+    c = coverage(result.probs, result.labels, 0.5)
+    expected = (f"Answers {c.answered:.1%} of the test digits, and of those gets {c.accuracy_answered:.1%} right "
+                f"({c.accuracy_all:.1%} without the threshold).")
+    assert any(f"data-testid='coverage-m_cover'>{expected}</div>" in m.value for m in at.markdown)
 
 
 def test_switching_off_until_the_answer_changes_lists_the_sequence_and_keeps_it(env):

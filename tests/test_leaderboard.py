@@ -329,8 +329,8 @@ def test_a_model_whose_settings_changed_live_says_so_on_the_leaderboard_and_in_m
     save_tiny(store, "changed", 0.9, changes=changes)
     save_tiny(store, "plain", 0.8)
     rows = {e.name: e for e in saved_entries(store)}
-    said = "lr changed at epoch 2.4 (0.003 → 0.3); batch size changed at epoch 3.0 (64 → 256)"
-    assert rows["changed"].changes == said and rows["plain"].changes == ""
+    said = "learning rate changed at epoch 2.4 (0.003 → 0.3); batch size changed at epoch 3.0 (64 → 256)"
+    assert rows["changed"].changes == tuple(changes) and rows["plain"].changes == ()
     at = board(False, monkeypatch)
     table = {r["name"]: r for r in table_rows(at, 0)}
     assert table["changed"]["changed live"] == said and table["plain"]["changed live"] == ""
@@ -340,3 +340,10 @@ def test_a_model_whose_settings_changed_live_says_so_on_the_leaderboard_and_in_m
     assert not at.exception and any(c.value == f"**changed**: {said}." for c in at.caption)
     at.selectbox[0].set_value("plain").run()
     assert not any("changed at epoch" in c.value for c in at.caption)
+    # In French: a sentence per kind of change, agreeing with it (le taux ... changé, la taille ... changée).
+    at = AppTest.from_string("import ui.startup\nfrom ui.current_model import changes_caption\n"
+                             "changes_caption('changed')\n", default_timeout=30)
+    at.query_params["lang"] = "fr"
+    at.run()
+    assert not at.exception and any(c.value == "**changed** : taux d'apprentissage changé à l'époque 2,4 (0,003 → 0,3)"
+                                    " ; taille de lot changée à l'époque 3,0 (64 → 256)." for c in at.caption)

@@ -307,12 +307,12 @@ def test_mistakes_gallery_filters_and_sorts_like_the_engine(env):
     everything = expected_mistakes()
     assert len(everything) > 10
     assert any(f"{len(everything)} mistakes" in c.value for c in at.caption)
-    assert at.selectbox(key="m_pick").options[0].startswith(f"test #{everything[0]}:")
+    assert at.selectbox(key="m_pick").options[0].startswith(f"test digit #{everything[0]}:")
     true_digit = int(at.selectbox(key="m_pick").options[0].split("true ")[1].split(" ")[0])
     at.selectbox(key="m_true").set_value(true_digit).run()
     at.selectbox(key="m_order").set_value("index").run()
     wanted = expected_mistakes(true_digit, None, "index")
-    shown = [int(o.split(":")[0].removeprefix("test #")) for o in at.selectbox(key="m_pick").options]
+    shown = [int(o.split(":")[0].removeprefix("test digit #")) for o in at.selectbox(key="m_pick").options]
     assert shown == wanted[:60] and shown == sorted(shown)
     assert any(f"{len(wanted)} mistakes" in c.value for c in at.caption)
 

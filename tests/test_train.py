@@ -171,6 +171,8 @@ def test_one_summary_says_how_a_config_trains():
     summary = TrainConfig(hidden=(64, 32), optimizer="sgd", lr=0.05, momentum=0.8, augment=0.5, drawn=0.2,
                           hands=True).summary()
     assert (summary.layers, summary.optimizer) == ("784-64-32-10", "sgd, lr 0.05, one-cycle")
+    assert (summary.optimizer_name, summary.lr, summary.schedule) == ("sgd", 0.05, "onecycle")
+    assert summary.also == (("momentum", 0.8), ("elastic", None), ("hands", None))
     rows = dict(summary.rows())
     assert rows["augmentation"] == "0.5" and rows["drawn digits"] == "20%" and rows["batch size"] == "128"
     assert rows["also"] == "momentum 0.8, elastic, real hands"

@@ -13,6 +13,7 @@ from mnist_core.net.confidence import Coverage
 from mnist_core.net.evaluate import Evaluation
 from mnist_core.runs.snapshot import Snapshot
 from ui.i18n import plotly_separators, t
+from ui.run_words import change_mark
 
 # Figures are plain dicts holding numpy arrays: go.Figure objects are slow to validate, and the Train
 # page redraws its charts every second.
@@ -127,7 +128,7 @@ def change_marks(snap: Snapshot) -> dict:
     at = continuous(snap, [c.epoch for c in snap.changes]).tolist()  # on the curves' axis
     shapes = [{"type": "line", "xref": "x", "yref": "paper", "x0": x, "x1": x, "y0": 0, "y1": 1,
                "line": {"color": MARK_COLOR, "width": 1.5, "dash": "dash"}} for x in at]
-    notes = [{"x": at[i], "y": 1 - 0.09 * (i % 3), "xref": "x", "yref": "paper", "text": c.label,
+    notes = [{"x": at[i], "y": 1 - 0.09 * (i % 3), "xref": "x", "yref": "paper", "text": change_mark(c),
               "showarrow": False, "xanchor": "left", "font": {"size": 11, "color": MARK_COLOR},
               "bgcolor": "rgba(255,255,255,0.8)"} for i, c in enumerate(snap.changes)]
     return {"shapes": shapes, "annotations": notes} if snap.changes else {}

@@ -16,7 +16,7 @@ from ui.browser import is_teacher, owner
 from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.current_model import current_model
 from ui.engine import classroom, collections, job_registry, model_store
-from ui.i18n import num, pct, t
+from ui.i18n import num, pct, said, t
 from ui.models import model_names
 from ui.widgets import KeptError
 
@@ -38,7 +38,7 @@ def start_class_training() -> None:
         name = model_store().free_name(f"{base}-{collection}"[:56], held)
         job = registry.submit(owner(), config, name=name, base=base, extra=extra)
     except (ClassError, ConfigError, StoreError, DeviceError, ValueError, OSError) as e:
-        TRAIN_ERROR.keep(t("Train more on our handwriting: {why}", why=e))
+        TRAIN_ERROR.keep(t("Train more on our handwriting: {why}", why=said(e)))
         return
     s[keys.JOB] = job.id
     s[CLASS_RUN] = (job.id, base, collection)
@@ -91,7 +91,7 @@ def class_training_panel(busy: bool, have_data: bool) -> None:
             learn, _ = collection_part(collection, "learn")
             held, _ = collection_part(collection, "held")
         except (ValueError, OSError) as e:
-            st.error(t("The collection cannot be read: {why}", why=e))
+            st.error(t("The collection cannot be read: {why}", why=said(e)))
             return
         st.caption(t("**{learn}** drawings to learn from, **{held}** held out. The model trains on MNIST with these "
                      "drawings mixed in (each shown many times, deformed afresh each time, so a few hundred count), at "

@@ -7,16 +7,16 @@ import threading
 
 import streamlit as st
 
-from mnist_core.net.controls import changes_text
 from mnist_core.net.model import MLP
 from mnist_core.storage.models import ModelMeta, StoreError
 from ui import keys
 from ui.browser import is_teacher, owner
 from ui.caches import loaded_model, model_version
 from ui.engine import job_registry, model_store
-from ui.i18n import t
+from ui.i18n import said, t
 from ui.models import model_names
 from ui.per_owner import PerOwner
+from ui.run_words import changes_words
 
 
 def _meta_or_none(name: str) -> ModelMeta | None:
@@ -84,7 +84,8 @@ class CurrentModel:
         try:
             return loaded_model(name, model_version(name), device)
         except StoreError as e:  # its metadata reads but its weights do not: say so, use the shipped model
-            st.warning(f"{e}. Using the shipped model `{keys.DEFAULT_MODEL}` instead.")
+            st.warning(t("{problem}. Using the shipped model `{default}` instead.", problem=said(e),
+                         default=keys.DEFAULT_MODEL))
             return loaded_model(keys.DEFAULT_MODEL, model_version(keys.DEFAULT_MODEL), device)
 
 
@@ -117,7 +118,7 @@ def model_picker(label: str | None = None) -> str:
         try:
             model.choose(st.session_state[key])
         except StoreError as e:  # damaged since it was listed
-            st.session_state["model_picker_error"] = str(e)
+            st.session_state["model_picker_error"] = said(e)
 
     chosen = st.selectbox(label or t("Model"), names, key=key, on_change=picked)
     if error := st.session_state.pop("model_picker_error", None):
@@ -144,8 +145,8 @@ def delete_model(name: str, who: str) -> None:
 
 
 def changes_caption(name: str) -> None:
-    """Under a model's name: the settings changed while it trained ("lr changed at epoch 2.4 (0.003 → 0.3)"),
-    if any, so a model is not read as if it had trained on its settings alone."""
+    """Under a model's name: the settings changed while it trained ("learning rate changed at epoch 2.4 (0.003 →
+    0.3)"), if any, so a model is not read as if it had trained on its settings alone."""
     meta = _meta_or_none(name)
     if meta is not None and meta.changes:
-        st.caption(f"**{name}**: {changes_text(meta.changes)}.")
+        st.caption(t("**{name}**: {changes}.", name=name, changes=changes_words(meta.changes)))

@@ -13,7 +13,7 @@ from mnist_core.classroom.leaderboard import owner_label, saved_entries
 from mnist_core.storage.models import StoreError
 from ui.browser import owner
 from ui.engine import collections, model_store, nicknames
-from ui.i18n import t
+from ui.i18n import said, t
 from ui.widgets import confirmed, Notice
 
 NOTICE = Notice("_end_of_lesson_notice")
@@ -47,7 +47,7 @@ def end_of_lesson_panel() -> None:
             try:
                 done = end_lesson(store, drawings, owner(), archive=how == "archive")
             except StoreError as e:
-                st.error(t("Not cleared: {reason}", reason=e))
+                st.error(t("Not cleared: {reason}", reason=said(e)))
                 return
             cleared = {"models": len(done.models), "collections": len(done.collections)}
             NOTICE.say(t("Cleared {models} models and {collections} collections (kept in {folder}).",

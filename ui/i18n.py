@@ -129,6 +129,21 @@ def pct(value: float, digits: int = 2) -> str:
     return format_percent(value, format=pattern, locale=lang)
 
 
+def significant(value: float, digits: int = 3) -> str:
+    """A setting's value with `digits` significant digits, as the engine writes a learning rate (0.003, 1e-05
+    as 0.00001), in this browser's language."""
+    return num(float(f"{value:.{digits}g}"), 8, trim=True)
+
+
+# Between the items of a list of clauses (the lab's edits, a model's live changes): French spaces it " ; ".
+LIST_SEPARATOR = N_("; ")
+
+
+def listed(items: list[str]) -> str:
+    """Whole clauses, each translated on its own, as one list in this browser's language."""
+    return t(LIST_SEPARATOR).join(items)
+
+
 def decimal_mark() -> str:
     """This browser's language's decimal mark ("," in French, Spanish and Italian)."""
     return get_decimal_symbol(language())

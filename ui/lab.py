@@ -19,7 +19,7 @@ from ui.browser import owner
 from ui.caches import collection_part, loaded_model
 from ui.current_model import current_model
 from ui.engine import classroom, dataset, model_store
-from ui.i18n import N_, num, pct, said, t
+from ui.i18n import listed, N_, num, pct, said, t
 from ui.layers import layer_choice, layer_label
 from ui.widgets import Notice
 
@@ -161,7 +161,7 @@ def lab_view(name: str, created: str, image: np.ndarray) -> None:
         unit_edits(name).pop()
         return
     if edits:
-        st.markdown(t("**Edits**: {edits}", edits="; ".join(edit_text(e, model) for e in edits)))
+        st.markdown(t("**Edits**: {edits}", edits=listed([edit_text(e, model) for e in edits])))
     else:
         st.caption(t("No edits yet: before and after are the same network."))
     result = before_after(model, edited, scoring_sets(), image)

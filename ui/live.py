@@ -13,7 +13,8 @@ from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
 from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
 from ui.caches import gallery_png, weights_png
-from ui.i18n import N_, num, pct, t
+from ui.i18n import N_, num, pct, said, significant, t
+from ui.run_words import paused_words
 
 ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
 
@@ -35,7 +36,7 @@ def send(job: TrainingJob, who: str, control: Control) -> None:
     try:
         job.control(who, control)
     except ControlError as e:
-        st.session_state["t_control_error"] = str(e)
+        st.session_state["t_control_error"] = said(e)
         return
     st.session_state.pop("t_control_error", None)
     if (test := answered(control, before)) is not None:
@@ -45,7 +46,7 @@ def send(job: TrainingJob, who: str, control: Control) -> None:
 def paused_line(snap: Snapshot) -> None:
     """What everyone sees, owner and watchers: that the run is paused and where."""
     if snap.status == RUNNING and snap.paused is not None:
-        st.warning(snap.paused.text)
+        st.warning(paused_words(snap.paused))
     elif snap.status == RUNNING and snap.delay:
         st.caption(t("Slow motion: {seconds} s between batches.", seconds=num(snap.delay, 3, trim=True)))
 
@@ -127,14 +128,14 @@ def step_panel(snap: Snapshot) -> None:
     captions = [str(a) if a == y else t("{answer} (is {digit})", answer=a, digit=y)
                 for a, y in zip(look.answers_now, look.labels, strict=True)]
     st.image(gallery_png(look.images[:64], captions[:64]) if len(look.images) else np.zeros((1, 1)),
-             caption=t("The batch's digits with the network's answer now"))
+             caption=t("The batch's digits with the network's answer now"), output_format="PNG")
     rows = []
     for i, unit in enumerate(look.units):
         rows.append((unit, look.change_size[i]))
     # Built before the caption's t(): Babel does not extract a t() nested in another's arguments.
     units = ", ".join(t("{unit} (change {size})", unit=u, size=format(c, ".2g")) for u, c in rows)
     picture = np.concatenate([look.weights_now, look.gradient, look.weights_after])  # (3U, 28, 28)
-    st.image(weights_png(picture, columns=len(look.units), scale=3),
+    st.image(weights_png(picture, columns=len(look.units), scale=3), output_format="PNG",
              caption=t("First-layer units {units}: weights now (top), the gradient (middle), weights after the "
                        "step (bottom)", units=units))
     st.dataframe([{t("layer"): layer.name, t("gradient size"): f"{layer.grad_norm:.3g}",
@@ -161,7 +162,7 @@ def _shown(name: str, value: object) -> object:
         return num(value, _DECIMALS[name])
     if name == "times" or abs(value) >= 100:
         return num(value, 0)
-    return num(float(f"{value:.3g}"), 6, trim=True)  # three significant digits: 0,412, 0,001
+    return significant(value)  # three significant digits: 0,412, 0,001
 
 
 def worded(record) -> str:

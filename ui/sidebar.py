@@ -5,11 +5,11 @@ from __future__ import annotations
 import streamlit as st
 
 from mnist_core.classroom.errors import ClassError
-from mnist_core.storage.files import os_error_text
+from mnist_core.texts import os_error_words
 from ui import keys
 from ui.browser import is_teacher, nickname, operator_switch_on, owner
 from ui.engine import nicknames, teachers
-from ui.i18n import t
+from ui.i18n import said, t
 from ui.widgets import as_markdown, KeptError
 
 NICKNAME_ERROR = KeptError(keys.NICKNAME_ERROR)  # why the last nickname was refused, shown in the box
@@ -22,9 +22,9 @@ def save_nickname() -> None:
     try:
         nicknames().set(nicknames().tag_of(owner()), st.session_state.get(keys.NICKNAME_INPUT, ""))
     except ClassError as e:
-        NICKNAME_ERROR.keep(str(e))
+        NICKNAME_ERROR.keep(said(e))
     except OSError as e:
-        NICKNAME_ERROR.keep(t("The nickname was not saved: {reason}.", reason=os_error_text(e, "the model folder")))
+        NICKNAME_ERROR.keep(t("The nickname was not saved: {reason}.", reason=said(os_error_words(e, "model folder"))))
 
 
 def nickname_box() -> None:
@@ -52,16 +52,17 @@ def enter_teacher_code() -> None:
     try:
         teachers().enter(owner(), entered if isinstance(entered, str) else "")
     except ClassError as e:
-        TEACHER_ERROR.keep(str(e)[:1].upper() + str(e)[1:] + ".")
+        reason = said(e)
+        TEACHER_ERROR.keep(f"{reason[:1].upper()}{reason[1:]}.")  # a sentence of its own here
     except OSError as e:
-        TEACHER_ERROR.keep(t("Not saved: {reason}.", reason=os_error_text(e, "the model folder")))
+        TEACHER_ERROR.keep(t("Not saved: {reason}.", reason=said(os_error_words(e, "model folder"))))
 
 
 def leave_teacher() -> None:
     try:
         teachers().leave(owner())
     except (OSError, ClassError) as e:
-        TEACHER_ERROR.keep(t("Still the teacher: {reason}.", reason=e))
+        TEACHER_ERROR.keep(t("Still the teacher: {reason}.", reason=said(e)))
 
 
 def teacher_box() -> None:

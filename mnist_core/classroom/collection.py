@@ -13,6 +13,7 @@ from mnist_core.classroom.nicknames import check_nickname, NO_NICKNAME
 from mnist_core.net.preprocess import mnist_style
 from mnist_core.storage.drawings import Collections, Drawing
 from mnist_core.storage.files import check_name, locked, read_json, write_json
+from mnist_core.texts import N_, worded
 
 CLASS_FILE = "class.json"  # in the drawings folder: {"name": the open class collection}
 HELD_OUT_SHARE = 0.2
@@ -54,13 +55,13 @@ class ClassCollection:
         digit meant is not said, or the drawing is blank; OSError when the folder cannot be written."""
         name = self.open_name()
         if name is None:
-            raise ClassError("no class collection is open: the teacher opens one on the Class page")
+            raise worded(ClassError, N_("no class collection is open: the teacher opens one on the Class page"))
         if not nickname:
-            raise ClassError("choose a nickname first (in the sidebar): your drawings are shown under it")
+            raise worded(ClassError, N_("choose a nickname first (in the sidebar): your drawings are shown under it"))
         if label is None:
-            raise ClassError("say which digit you meant before adding the drawing")
+            raise worded(ClassError, N_("say which digit you meant before adding the drawing"))
         if image is None or mnist_style(image).blank:
-            raise ClassError("the drawing is blank: draw a digit first")
+            raise worded(ClassError, N_("the drawing is blank: draw a digit first"))
         nickname = check_nickname(nickname)
         self.collections.mark_class(name)  # again: the teacher may have cleared it since it was opened
         return self.collections.add(name, image, int(label), owner=owner, nickname=nickname, shared=True)

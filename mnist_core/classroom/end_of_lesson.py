@@ -13,8 +13,8 @@ from pathlib import Path
 
 from mnist_core.classroom.leaderboard import Entry, MODEL, sort_entries
 from mnist_core.storage.drawings import Collections
-from mnist_core.storage.files import os_error_text
 from mnist_core.storage.models import ModelStore, StoreError, SUFFIX
+from mnist_core.texts import os_failure
 
 ARCHIVE = ".archive"  # hidden: never listed as a model or a collection, and no name a user can choose
 
@@ -65,7 +65,7 @@ def end_lesson(store: ModelStore, collections: Collections, teacher: str, archiv
                 drawings_to.mkdir(parents=True, exist_ok=True)
                 folder.rename(drawings_to / name)
     except OSError as e:
-        raise StoreError(os_error_text(e, "the model or drawing folder")) from None
+        raise os_failure(StoreError, e, "model or drawing folder") from None
     found.archive = models_to
     return found
 

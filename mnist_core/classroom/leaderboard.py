@@ -17,12 +17,13 @@ import numpy as np
 
 from mnist_core.classroom.nicknames import COMMAND_LINE, NICKNAMES, NO_NICKNAME, SHIPPED
 from mnist_core.classroom.scoring import Examples, score
-from mnist_core.net.config import TrainConfig
-from mnist_core.net.controls import changes_text
+from mnist_core.net.config import Summary, TrainConfig
+from mnist_core.net.controls import SettingChange
 from mnist_core.net.evaluate import evaluate
 from mnist_core.runs.snapshot import QUEUED, Snapshot
-from mnist_core.storage.files import keep_aside, os_error_text, write_atomically
+from mnist_core.storage.files import keep_aside, write_atomically
 from mnist_core.storage.models import ModelMeta, ModelStore, StoreError, SUFFIX
+from mnist_core.texts import N_, os_failure, worded
 
 MODEL, RUN = "model", "run"
 HIDDEN_FILE = ".leaderboard-hidden.json"  # in the model folder: the ids the operator hid
@@ -53,7 +54,8 @@ class Entry:
     status: str = "saved"  # saved, stopped early, queued, training
     last_epoch: int = 0  # a run: the epoch it ends with
     queue_position: int = 0  # a run waiting for its device: its place
-    changes: str = ""  # settings changed while it trained, in a line ("lr changed at epoch 2.4 (0.003 → 0.3)")
+    changes: tuple[SettingChange, ...] = ()  # settings changed while it trained
+    summary: Summary | None = None  # how it trains, as the settings columns above come from (the app words it)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ def _settings(config: TrainConfig) -> dict:
     """The columns that describe how a model was trained: its config's one summary."""
     summary = config.summary()
     return {"layers": summary.layers, "optimizer": summary.optimizer, "batch_size": summary.batch_size,
-            "dropout": summary.dropout, "augment": summary.augment, "drawn": summary.drawn}
+            "dropout": summary.dropout, "augment": summary.augment, "drawn": summary.drawn, "summary": summary}
 
 
 def model_hide_id(meta: ModelMeta) -> str:
@@ -81,7 +83,7 @@ def model_entry(meta: ModelMeta) -> Entry:
         owner_tag=meta.owner, builtin=meta.builtin, **_settings(meta.config), epochs=meta.epochs,
         train_seconds=float(meta.train_seconds),
         test_accuracy=metrics.test_accuracy if metrics else None, test_f1=metrics.test_f1 if metrics else None,
-        created=meta.created, changes=changes_text(meta.changes),
+        created=meta.created, changes=tuple(meta.changes),
         status="stopped early" if meta.stopped else "saved")
 
 
@@ -104,7 +106,7 @@ def live_entries(runs: Iterable[Snapshot], owner_tag: Callable[[str], str]) -> l
             test_f1=None if last is None else last.test_f1,
             status="queued" if snap.status == QUEUED else "training",
             last_epoch=snap.last_epoch or snap.config.epochs, queue_position=snap.queue_position,
-            changes=changes_text(snap.changes)))
+            changes=tuple(snap.changes)))
     return entries
 
 
@@ -244,9 +246,9 @@ class HiddenEntries:
 
     def _change(self, hide_id: str, operator: bool, hidden: bool) -> None:
         if not operator:
-            raise StoreError("only the teacher (the app's operator) may hide or show leaderboard entries")
+            raise worded(StoreError, N_("only the teacher (the app's operator) may hide or show leaderboard entries"))
         if not isinstance(hide_id, str) or not hide_id:
-            raise StoreError("no such leaderboard entry")
+            raise worded(StoreError, N_("no such leaderboard entry"))
         try:
             with self.store.locked():
                 try:
@@ -261,7 +263,7 @@ class HiddenEntries:
                 write_atomically(self.copy, lambda f: f.write(data))
                 write_atomically(self.path, lambda f: f.write(data))
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.store.root}")) from None
+            raise os_failure(StoreError, e, "model folder", self.store.root) from None
 
     def hide(self, hide_id: str, operator: bool) -> None:
         self._change(hide_id, operator, hidden=True)

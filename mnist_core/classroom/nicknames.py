@@ -7,12 +7,13 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from mnist_core.classroom.errors import ClassError
+from mnist_core.classroom.errors import ClassError, NO_IDENTITY
 from mnist_core.storage.drawings import Drawing, NICKNAME
 from mnist_core.storage.files import locked, read_json, write_json
 from mnist_core.storage.models import find_store_dir, Listing
 from mnist_core.storage.names import as_read, UnreadableName
 from mnist_core.storage.owners import OwnerTags
+from mnist_core.texts import N_, reworded, worded
 
 NICKNAMES = "nicknames.json"  # in the model store's folder: {owner tag: nickname}
 # Who a leaderboard row is by when no nickname says: labels no student's nickname may take.
@@ -26,14 +27,15 @@ def check_nickname(nickname: str) -> str:
     """A nickname as kept: stripped; 1-24 letters, digits, spaces, '.', ''', '_' or '-' (ClassError otherwise)."""
     name = nickname.strip() if isinstance(nickname, str) else ""
     if not NICKNAME.fullmatch(name) or name != " ".join(name.split()):
-        raise ClassError("a nickname is 1-24 letters or digits (spaces, '.', ''', '_' and '-' inside), "
-                         f"got {nickname!r}")
+        raise worded(ClassError, N_("a nickname is 1-24 letters or digits (spaces, '.', ''', '_' and '-' "
+                                    "inside), got {nickname}"), nickname=repr(nickname))
     try:
         key = as_read(name, "nickname")
     except UnreadableName as e:
-        raise ClassError(str(e)) from None
+        raise reworded(ClassError, e) from None
     if key in {as_read(r) for r in RESERVED_NICKNAMES}:
-        raise ClassError(f"'{name}' is what the app calls models nobody nicknamed: choose another nickname")
+        raise worded(ClassError, N_("'{name}' is what the app calls models nobody nicknamed: choose another nickname"),
+                     name=name)
     return name
 
 
@@ -75,13 +77,14 @@ class Nicknames:
         pages a nickname is who drew a digit or trained a model, so a nickname another tag holds (compared
         as read, see storage/names.py) is refused with ClassError "this nickname is taken"."""
         if not tag:
-            raise ClassError("this browser has no identity yet; reload the page")
+            raise worded(ClassError, NO_IDENTITY)
         nickname = check_nickname(nickname)
         with locked(self.root):  # the teacher's server and the students' may share the folder
             values = self.all()
             holder = next((t for t, name in values.items() if _key(name) == _key(nickname)), None)
             if holder is not None and holder != tag:
-                raise ClassError(f"this nickname is taken: '{values[holder]}' is someone else's; choose another")
+                raise worded(ClassError, N_("this nickname is taken: '{nickname}' is someone else's; choose another"),
+                             nickname=values[holder])
             values[tag] = nickname
             write_json(self.path, values)
         return nickname

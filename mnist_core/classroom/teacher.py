@@ -10,10 +10,11 @@ import os
 import secrets
 from pathlib import Path
 
-from mnist_core.classroom.errors import ClassError
+from mnist_core.classroom.errors import ClassError, NO_IDENTITY
 from mnist_core.storage.files import DamagedFile, locked, read_json, write_atomically, write_json
 from mnist_core.storage.models import find_store_dir
 from mnist_core.storage.owners import OwnerTags
+from mnist_core.texts import N_, reworded, worded
 
 CODE_ENV = "MNIST_APP_TEACHER_CODE"
 OPERATOR_ENV = "MNIST_APP_OPERATOR"
@@ -71,9 +72,9 @@ class Teachers:
         """Make this browser the teacher if `entered` is the code (compared in constant time); ClassError (one
         line) otherwise. Remembered in the folder by the browser's owner tag, never its key."""
         if not owner_key:
-            raise ClassError("this browser has no identity yet; reload the page")
+            raise worded(ClassError, NO_IDENTITY)
         if not isinstance(entered, str) or not hmac.compare_digest(entered.strip().encode(), self.code().encode()):
-            raise ClassError("that is not the teacher code (it was printed when the app started)")
+            raise worded(ClassError, N_("that is not the teacher code (it was printed when the app started)"))
         tag = self.owners.tag(owner_key)
         try:
             with locked(self.root):
@@ -81,7 +82,7 @@ class Teachers:
                 values[tag] = True
                 write_json(self.path, values)
         except DamagedFile as e:
-            raise ClassError(str(e)) from None
+            raise reworded(ClassError, e) from None
 
     def is_teacher(self, owner_key: str) -> bool:
         if not owner_key:

@@ -27,10 +27,6 @@ class Coverage:
     curve_answered: np.ndarray  # (CURVE_POINTS,) share answered at each threshold
     curve_accuracy: np.ndarray  # (CURVE_POINTS,) accuracy of those answered (nan where none are)
 
-    def sentence(self, what: str = "the test digits") -> str:
-        return (f"Answers {self.answered:.1%} of {what}, and of those gets {self.accuracy_answered:.1%} right "
-                f"({self.accuracy_all:.1%} without the threshold)")
-
 
 def coverage(probs: np.ndarray, labels: np.ndarray, threshold: float) -> Coverage:
     """From probabilities (N, 10) and true labels (N,): the figures at `threshold` and the whole curve

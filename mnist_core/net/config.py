@@ -155,18 +155,23 @@ class TrainConfig:
         return cls(**{k: v for k, v in values.items() if k in known})
 
     def summary(self) -> Summary:
-        """How this config trains, in the words every front end shows (Train page, leaderboard, CLI)."""
-        schedule = {"onecycle": "one-cycle"}.get(self.schedule, self.schedule)
-        return Summary(layers=layers_label(self.hidden), activation=self.activation,
-                       optimizer=f"{self.optimizer}, lr {self.lr:g}, {schedule}",
-                       batch_size=self.batch_size, dropout=self.dropout, epochs=self.epochs, augment=self.augment,
-                       drawn=self.drawn, seed=self.seed,
-                       extras=", ".join(name for name, on in (
-                           (f"momentum {self.momentum:g}", self.optimizer == "sgd"),
-                           (f"weight decay {self.weight_decay:g}", self.weight_decay > 0),
-                           ("elastic", self.elastic and self.augment > 0), ("fat-pen fill-in", self.fill_in),
-                           ("real hands", self.hands),
-                           (f"initial weights x{self.init_scale:g}", self.init_scale != 1.0)) if on))
+        """How this config trains, as every front end shows it (Train page, leaderboard, CLI): the numbers and
+        names, which `Summary.rows()` words in English and the app in its reader's language."""
+        also = tuple((name, value) for name, value, on in (
+            ("momentum", self.momentum, self.optimizer == "sgd"),
+            ("weight_decay", self.weight_decay, self.weight_decay > 0),
+            ("elastic", None, self.elastic and self.augment > 0), ("fill_in", None, self.fill_in),
+            ("hands", None, self.hands), ("init_scale", self.init_scale, self.init_scale != 1.0)) if on)
+        return Summary(layers=layers_label(self.hidden), activation=self.activation, optimizer_name=self.optimizer,
+                       lr=self.lr, schedule=self.schedule, batch_size=self.batch_size, dropout=self.dropout,
+                       epochs=self.epochs, augment=self.augment, drawn=self.drawn, seed=self.seed, also=also)
+
+
+# The other settings a summary lists when they are on, in the English of the CLI (the app words its own).
+ALSO_WORDS = {"momentum": "momentum {value:g}", "weight_decay": "weight decay {value:g}", "elastic": "elastic",
+              "fill_in": "fat-pen fill-in", "hands": "real hands", "init_scale": "initial weights x{value:g}"}
+SUMMARY_ROWS = ("layers", "activation", "optimizer", "batch_size", "dropout", "epochs", "augment", "drawn", "seed",
+                "also")  # the order a settings table shows them in
 
 
 @dataclass(frozen=True)
@@ -175,17 +180,30 @@ class Summary:
 
     layers: str  # "784-256-10"
     activation: str
-    optimizer: str  # "adam, lr 0.003, one-cycle"
+    optimizer_name: str  # "adam"
+    lr: float
+    schedule: str  # one of SCHEDULES
     batch_size: int
     dropout: float
     epochs: int
     augment: float  # 0: off
     drawn: float  # share of drawn digits
     seed: int
-    extras: str  # the other settings that are on: "momentum 0.9, elastic, real hands"
+    also: tuple[tuple[str, float | None], ...] = ()  # the other settings that are on: (ALSO_WORDS key, value)
+
+    @property
+    def optimizer(self) -> str:
+        """"adam, lr 0.003, one-cycle"."""
+        schedule = {"onecycle": "one-cycle"}.get(self.schedule, self.schedule)
+        return f"{self.optimizer_name}, lr {self.lr:g}, {schedule}"
+
+    @property
+    def extras(self) -> str:
+        """"momentum 0.9, elastic, real hands"."""
+        return ", ".join(ALSO_WORDS[name].format(value=value) for name, value in self.also)
 
     def rows(self) -> list[tuple[str, str]]:
-        """(label, value) pairs, in the order a settings table shows them."""
+        """(label, value) pairs in English (the CLI's), in the order a settings table shows them."""
         return [("layers", self.layers), ("activation", self.activation), ("optimizer", self.optimizer),
                 ("batch size", str(self.batch_size)), ("dropout", f"{self.dropout:g}"), ("epochs", str(self.epochs)),
                 ("augmentation", f"{self.augment:g}" if self.augment else "off"),

@@ -54,6 +54,9 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     """Read an image file (path or bytes) into a uint8 array (H, W) grey or (H, W, 3|4), upright as
     its EXIF orientation says, refusing files that are too big, not images, or that would decode to
     an enormous picture (its size is checked from the header, before anything is decoded)."""
+    # Imported here, not at load: preprocess stays the bottom of the training's import chain (tests/test_structure).
+    from mnist_core.texts import worded
+
     label = name or (str(source) if not isinstance(source, bytes) else "image")
     try:
         if isinstance(source, bytes):
@@ -62,16 +65,19 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
             with open(source, "rb") as f:
                 data = f.read(MAX_FILE_BYTES + 1)
     except OSError as e:
-        raise PreprocessError(f"{label}: cannot be read ({e.strerror or e})") from e
+        raise worded(PreprocessError, N_("{label}: cannot be read ({reason})"), label=label,
+                     reason=e.strerror or str(e)) from e
     if len(data) > MAX_FILE_BYTES:
-        raise PreprocessError(f"{label}: too large: the file is larger than {MAX_FILE_BYTES // (1024 * 1024)} MB")
+        raise worded(PreprocessError, N_("{label}: too large: the file is larger than {megabytes} MB"), label=label,
+                     megabytes=MAX_FILE_BYTES // (1024 * 1024))
     try:
         with warnings.catch_warnings():  # PIL warns of big images; MAX_PIXELS below is our own, lower bound
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             opened = Image.open(io.BytesIO(data), formats=IMAGE_FORMATS)
         with opened as image:
             if image.width * image.height > MAX_PIXELS or max(image.size) > MAX_SIDE:
-                raise PreprocessError(f"{label}: {image.width}x{image.height} pixels is too large an image")
+                raise worded(PreprocessError, N_("{label}: {width}x{height} pixels is too large an image"),
+                             label=label, width=image.width, height=image.height)
             image.load()
             ImageOps.exif_transpose(image, in_place=True)  # phones store photos sideways and say so in EXIF
             if image.mode in WIDE_MODES:  # 16-bit and float grey: scaled by their own range, not clipped
@@ -82,11 +88,13 @@ def load_image(source: str | os.PathLike | bytes, name: str | None = None) -> np
     except PreprocessError:
         raise
     except Image.DecompressionBombError as e:  # over Pillow's own limit: refused while reading the header
-        raise PreprocessError(f"{label}: too large an image (more than {MAX_PIXELS:,} pixels)") from e
+        raise worded(PreprocessError, N_("{label}: too large an image (more than {pixels} pixels)"), label=label,
+                     pixels=f"{MAX_PIXELS:,}") from e
     except UnidentifiedImageError as e:
-        raise PreprocessError(f"{label}: not an image file this app can read (PNG, JPEG, GIF, BMP, WEBP, TIFF)") from e
+        raise worded(PreprocessError, N_("{label}: not an image file this app can read (PNG, JPEG, GIF, BMP, WEBP, "
+                                         "TIFF)"), label=label) from e
     except (OSError, ValueError, SyntaxError) as e:
-        raise PreprocessError(f"{label}: damaged image file ({e})") from e
+        raise worded(PreprocessError, N_("{label}: damaged image file ({reason})"), label=label, reason=str(e)) from e
 
 
 def as_model_input(images: np.ndarray | torch.Tensor, device: torch.device | str = "cpu") -> torch.Tensor:

@@ -49,6 +49,7 @@ from mnist_core.runs.spec import (
 )
 from mnist_core.storage.models import default_model_name, model_name, ModelStore, StoreError
 from mnist_core.storage.permissions import check_may_change
+from mnist_core.texts import N_, worded
 
 # A finished job stays in the registry this long (a share link or a reload still finds it), then goes.
 KEEP_SECONDS = float(os.environ.get("MNIST_APP_KEEP_JOBS_SECONDS", "900"))
@@ -219,8 +220,9 @@ class TrainingJob:
         model is that model any more (deleted, or replaced by another of the same name)."""
         name = self.store.find_id(self.model_id)
         if name is None:
-            raise StoreError(f"'{self.name}' is no longer the model this run made (it was deleted or replaced); "
-                             "Train more would change someone else's model. Train a new one instead.")
+            raise worded(StoreError, N_("'{name}' is no longer the model this run made (it was deleted or "
+                                        "replaced); Train more would change someone else's model. Train a new one "
+                                        "instead."), name=self.name)
         self.renamed(name)
         return name
 
@@ -236,9 +238,10 @@ class TrainingJob:
         """Pass a live control (pause, step, a setting ...) to the run; only its owner may. Raises ControlError
         in words when it is not this owner's run or no run is training now."""
         if not owner or owner != self.owner:
-            raise ControlError("only the person who started this run can pause it or change its settings")
+            raise worded(ControlError, N_("only the person who started this run can pause it or change its settings"))
         if self.status != RUNNING or not self.controls.put(control):
-            raise ControlError("this run is not training now (waiting in the queue, or ended): nothing to control")
+            raise worded(ControlError, N_("this run is not training now (waiting in the queue, or ended): nothing to "
+                                          "control"))
 
     def wait_until(self, answered: Callable[[JobState], bool], timeout: float) -> bool:
         """Block until the run's state answers a control (`answered(state)`, e.g. `state.paused is not None`),
@@ -313,7 +316,8 @@ class TrainingJob:
                 # (its layers above all), trained on the device asked for now.
                 start, meta = start_from_store(self.store, self.follow_model())
                 if meta.id != self.model_id:
-                    raise StoreError(f"'{meta.name}' is no longer the model this run made; train a new one")
+                    raise worded(StoreError, N_("'{name}' is no longer the model this run made; train a new one"),
+                                 name=meta.name)
                 plan = continue_learning_rate(meta.config, ended_learning_rate(start.optimizer))
                 self._update(config=replace(plan.config, device=self.config.device), history=tuple(start.history),
                              changes=tuple(start.changes), continues=plan.text)
@@ -385,22 +389,26 @@ class JobRegistry:
                 name = continue_from
                 meta = self.store.meta(continue_from)  # exists and is readable, or a StoreError now
                 if meta.builtin:
-                    raise StoreError(f"'{continue_from}' ships with the app; train a copy under a new name")
+                    raise worded(StoreError, N_("'{name}' ships with the app; train a copy under a new name"),
+                                 name=continue_from)
                 check_may_change(self.store, meta, owner)
                 check_run_cost(meta.config, epochs or config.epochs, history=meta.epochs,
                                train_digits=self.train_digits)
                 if self._reserved(name):
-                    raise StoreError(f"'{name}' is being trained right now; wait until its run ends")
+                    raise worded(StoreError, N_("'{name}' is being trained right now; wait until its run ends"),
+                                 name=name)
                 model_id = meta.id
             else:
                 if base is not None:
                     self.store.meta(base)  # exists and is readable, or a StoreError now
                 name = self.store.check_new_name(name) if name else self.default_name(config)
                 if self._reserved(name):
-                    raise StoreError(f"a run named '{name}' exists already (waiting or training now, so its "
-                                     "model is not in the table yet); choose another name")
+                    raise worded(StoreError, N_("a run named '{name}' exists already (waiting or training now, "
+                                                "so its model is not in the table yet); choose another name"),
+                                 name=name)
                 if self.store.exists(name):
-                    raise StoreError(f"a model named '{name}' exists already; choose another name")
+                    raise worded(StoreError, N_("a model named '{name}' exists already; choose another name"),
+                                 name=name)
             queue = self.queues.setdefault(device, DeviceQueue(self.slots))
             job_id = secrets.token_urlsafe(6)
             job = TrainingJob(job_id, owner, name, config, self.store, self.load_data, queue, continue_from,
@@ -416,11 +424,11 @@ class JobRegistry:
         `runs_per_owner` of one browser waiting or training, and `max_queue` in all."""
         active = [j for j in self.jobs.values() if j is not besides and j.status in ACTIVE]
         if owner and sum(j.owner == owner for j in active) >= self.runs_per_owner:
-            raise QueueFull("you have a run waiting or training already: wait until it ends, or stop it, "
-                            "before you start another")
+            raise worded(QueueFull, N_("you have a run waiting or training already: wait until it ends, or stop "
+                                       "it, before you start another"))
         if len(active) >= self.max_queue:
-            raise QueueFull(f"the server holds {len(active)} runs waiting or training, as many as it takes; "
-                            "try again when one has ended")
+            raise worded(QueueFull, N_("the server holds {count} runs waiting or training, as many as it takes; "
+                                       "try again when one has ended"), count=len(active))
 
     def _admit_again(self, job: TrainingJob) -> None:
         with self.lock:
@@ -459,7 +467,8 @@ class JobRegistry:
             check_may_change(self.store, meta, owner, operator)
             for held in (name, new_name):
                 if self._reserved(held):
-                    raise StoreError(f"'{held}' is held by a run that is training now; try again when it ends")
+                    raise worded(StoreError, N_("'{name}' is held by a run that is training now; try again when "
+                                                "it ends"), name=held)
             self.store.rename(name, new_name)
             for job in self.jobs.values():
                 if meta.id and job.model_id == meta.id:
@@ -471,7 +480,7 @@ class JobRegistry:
             meta = self.store.meta(name)
             check_may_change(self.store, meta, owner, operator)
             if self._reserved(name):
-                raise StoreError(f"'{name}' is being trained right now; stop its run first")
+                raise worded(StoreError, N_("'{name}' is being trained right now; stop its run first"), name=name)
             self.store.delete(name)
 
     def get(self, job_id: str) -> TrainingJob | SharedJob | None:

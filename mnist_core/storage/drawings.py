@@ -25,6 +25,9 @@ from PIL import Image
 from mnist_core.folders import folder_setting, PROJECT_ROOT
 from mnist_core.storage.files import check_name, locked, sweep_once, write_atomically
 from mnist_core.storage.owners import OwnerTags
+from mnist_core.texts import N_, worded
+
+COLLECTION_EXISTS = N_("a collection named '{name}' exists already; import under a new name")
 
 LABELS = "labels.csv"
 OWNER_FILE = ".owner"  # the OwnerTags hash of the browser that made the collection
@@ -313,9 +316,10 @@ class Collections:
         add, which checks the rest) or `operator`. The PNG is written whole or not at all (a full disk leaves
         no empty file); raises OSError when the folder cannot be written."""
         if not 0 <= int(label) <= 9:
-            raise ValueError(f"a label is a digit 0-9, got {label}")
+            raise worded(ValueError, N_("a label is a digit 0-9, got {label}"), label=label)
         if not shared and not self.may_use(name, owner, operator):
-            raise ValueError(f"'{name}' is another browser's collection (or the class's): save into your own")
+            raise worded(ValueError, N_("'{name}' is another browser's collection (or the class's): save into your "
+                                        "own"), name=name)
         folder = self._folder(name)
         self.claim(name, owner)
         file = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}-{int(label)}.png"
@@ -393,10 +397,10 @@ class Collections:
                 rows = []
             mine = [r for r in rows if _good_row(r) and r[0] == file]
             if not mine:
-                raise ValueError(f"no drawing '{file}' in the collection '{name}'")
+                raise worded(ValueError, N_("no drawing '{file}' in the collection '{name}'"), file=file, name=name)
             tag = mine[0][2] if len(mine[0]) == 4 else ""
             if not (operator or self.owners.owns(owner, tag)):
-                raise ValueError("that drawing is not yours: only the browser that added it may remove it")
+                raise worded(ValueError, N_("that drawing is not yours: only the browser that added it may remove it"))
             kept = io.StringIO()
             csv.writer(kept).writerows(r for r in rows if not (r and r[0] == file))
             write_atomically(folder / LABELS, lambda f: f.write(kept.getvalue().encode()))
@@ -423,7 +427,7 @@ class Collections:
         only once all of them passed (else it is removed): a collection appears whole or not at all."""
         folder = self._folder(name)
         if folder.exists():
-            raise ValueError(f"a collection named '{name}' exists already; import under a new name")
+            raise worded(ValueError, COLLECTION_EXISTS, name=name)
         rows = zip_rows(data)  # checked as they come; the folder appears only once all are written
         building = self.root / f".{name}.import-{secrets.token_hex(3)}"
         kept: list[tuple[str, int, str]] = []
@@ -444,7 +448,7 @@ class Collections:
         except OSError as e:
             shutil.rmtree(building, ignore_errors=True)
             if folder.exists():
-                raise ValueError(f"a collection named '{name}' exists already; import under a new name") from e
+                raise worded(ValueError, COLLECTION_EXISTS, name=name) from e
             raise
         except BaseException:  # a row refused (ValueError) or the server stopping: nothing is left behind
             shutil.rmtree(building, ignore_errors=True)
@@ -457,7 +461,8 @@ class Collections:
         if not folder.is_dir():
             return
         if not self.may_clear(name, owner, operator):
-            raise ValueError(f"the collection '{name}' is not yours: only the browser that made it may clear it")
+            raise worded(ValueError, N_("the collection '{name}' is not yours: only the browser that made it may "
+                                        "clear it"), name=name)
         gone = folder.with_name(f".{name}.cleared-{secrets.token_hex(3)}")
         folder.rename(gone)  # gone for every reader at once; then removed
         shutil.rmtree(gone, ignore_errors=True)

@@ -1,10 +1,9 @@
 """Files written whole or not at all, a folder's lock across processes, the plain names that models and
-collections take, small JSON side files, and OS errors in words a user can act on."""
+collections take, and small JSON side files (OS errors in words: mnist_core.texts)."""
 
 from __future__ import annotations
 
 import contextlib
-import errno
 import fcntl
 import json
 import os
@@ -43,16 +42,6 @@ def locked(folder: Path) -> Iterator[None]:
             yield
         finally:
             fcntl.flock(f, fcntl.LOCK_UN)
-
-
-def os_error_text(e: OSError, what: str = "the folder") -> str:
-    """An OSError in words a user can act on, one line."""
-    where = f" ({e.filename})" if getattr(e, "filename", None) else ""
-    if e.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
-        return f"{what} cannot be written: it is read-only or not yours{where}"
-    if e.errno in (errno.ENOSPC, errno.EDQUOT):
-        return f"{what} cannot be written: the disk is full{where}"
-    return f"{what}: {e.strerror or e}{where}"
 
 
 def write_atomically(path: Path, write, overwrite: bool = True, mode: int = 0o644) -> None:

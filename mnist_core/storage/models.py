@@ -28,13 +28,14 @@ from mnist_core.storage.files import (
     locked,
     MODEL_SUFFIX,
     NAME_PATTERN,
-    os_error_text,
     sweep_once,
     write_atomically,
 )
 from mnist_core.storage.names import as_read, poses_as_app_label, UnreadableName
 from mnist_core.storage.owners import OwnerTags
-from mnist_core.texts import N_, worded
+from mnist_core.texts import N_, os_failure, reworded, worded
+
+SHIPS_WITH_THE_APP = N_("'{name}' ships with the app and cannot be changed or deleted")
 
 SUFFIX = MODEL_SUFFIX
 FORMAT = 1
@@ -263,7 +264,7 @@ class ModelStore:
         builtin = self._builtin_path(name)
         if builtin:
             return builtin
-        raise StoreError(f"no model named '{name}' in {self.root}")
+        raise worded(StoreError, N_("no model named '{name}' in {folder}"), name=name, folder=self.root)
 
     def locked(self) -> contextlib.AbstractContextManager[None]:
         """The store's lock, across processes (training children save too): held while a file is
@@ -297,15 +298,16 @@ class ModelStore:
             label = poses_as_app_label(name)
             key = as_read(name, "model name")
         except UnreadableName as e:
-            raise StoreError(str(e)) from None
+            raise reworded(StoreError, e) from None
         # The folder the shipped models are made in (a store with no built-in folder) may name one `default`.
         if label is not None and not (self.builtin_dir is None and name == label):
-            raise StoreError(f"'{name}' reads as the app's own '{label}': choose a name of your own")
+            raise worded(StoreError, N_("'{name}' reads as the app's own '{label}': choose a name of your own"),
+                         name=name, label=label)
         for other in self._all_names():
             with contextlib.suppress(UnreadableName):
                 if other != name and as_read(other) == key:
-                    raise StoreError(f"'{name}' reads as the model '{other}' on the leaderboard: choose a name "
-                                     "that does not look like another")
+                    raise worded(StoreError, N_("'{name}' reads as the model '{other}' on the leaderboard: choose "
+                                                "a name that does not look like another"), name=name, other=other)
         return name
 
     def exists(self, name: str) -> bool:
@@ -319,7 +321,7 @@ class ModelStore:
             for probe in self.root.glob(".write-test-*"):
                 probe.unlink(missing_ok=True)
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from None
+            raise os_failure(StoreError, e, "model folder", self.root) from None
 
     def save(self, model: MLP, meta: ModelMeta, optimizer_state: dict | None = None,
              overwrite: bool = False, replaces: str | None = None) -> Path:
@@ -361,7 +363,7 @@ class ModelStore:
                             f"{'deleted' if held is None else 'replaced'}); it was not overwritten")
                 write_atomically(path, lambda f: f.write(buffer.getbuffer()))
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
+            raise os_failure(StoreError, e, "model folder", self.root) from e
         return path
 
     def _id_at(self, path: Path) -> str | None:
@@ -413,7 +415,7 @@ class ModelStore:
         try:
             stat = path.stat()
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model '{name}'")) from None
+            raise os_failure(StoreError, e, "model", name=name) from None
         key = (str(path), name, stat.st_ino, stat.st_mtime_ns, stat.st_size)
         found = _META_CACHE.get(key)
         if found is None:
@@ -462,8 +464,8 @@ class ModelStore:
         path = self._path(name)
         if not path.is_file():
             if self._builtin_path(name):
-                raise StoreError(f"'{name}' ships with the app and cannot be changed or deleted")
-            raise StoreError(f"no model named '{name}' in {self.root}")
+                raise worded(StoreError, SHIPS_WITH_THE_APP, name=name)
+            raise worded(StoreError, N_("no model named '{name}' in {folder}"), name=name, folder=self.root)
         return path
 
     def delete(self, name: str) -> None:
@@ -471,7 +473,7 @@ class ModelStore:
             with self.locked():
                 self._writable(name).unlink()
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
+            raise os_failure(StoreError, e, "model folder", self.root) from e
 
     def rename(self, name: str, new_name: str) -> None:
         """The name inside a file is not trusted (the file name is), so renaming is a rename."""
@@ -490,7 +492,7 @@ class ModelStore:
                                      name=new_name) from None
                 path.unlink()
         except OSError as e:
-            raise StoreError(os_error_text(e, f"the model folder {self.root}")) from e
+            raise os_failure(StoreError, e, "model folder", self.root) from e
 
 
 def _newest_first(entry: Listing) -> tuple[bool, float]:

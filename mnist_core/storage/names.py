@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 import unicodedata
 
+from mnist_core.texts import N_, worded
+
 # The app's own labels on a leaderboard row, and the shipped model: no model name or nickname may read as them.
 APP_LABELS = ("shipped with the app", "command line", "no nickname", "default")
 
@@ -29,6 +31,13 @@ _AFTER_CASEFOLD = str.maketrans({
     # Case folded, a capital I is an i; and a capital I reads as a small l: i and l are one letter here.
     "i": "l",
 })
+# A name refused for a character that does not show, per kind of name (a language words each its own way).
+UNSHOWN = {"name": N_("the name {name} holds a character that does not show ({code}): use letters, digits and "
+                      "plain spaces"),
+           "nickname": N_("the nickname {name} holds a character that does not show ({code}): use letters, digits "
+                          "and plain spaces"),
+           "model name": N_("the model name {name} holds a character that does not show ({code}): use letters, "
+                            "digits and plain spaces")}
 _UNREAD = re.compile(r"[\s._\-'\u2019`]+")  # separators a reader passes over: "alice_1" reads as "alice 1"
 
 
@@ -49,8 +58,8 @@ def as_read(name: str, what: str = "name") -> str:
         before = (name + text)[i - 1] if i not in (0, len(name)) else ""
         alone = category.startswith("M") and not before.isalnum()
         if char in INVISIBLE or category in REFUSED_CATEGORIES or (category == "Zs" and char != " ") or alone:
-            raise UnreadableName(f"the {what} {name!r} holds a character that does not show (U+{ord(char):04X}): "
-                                 "use letters, digits and plain spaces")
+            raise worded(UnreadableName, UNSHOWN.get(what, UNSHOWN["name"]), name=repr(name),
+                         code=f"U+{ord(char):04X}")
     folded = unicodedata.normalize("NFD", text.translate(_BEFORE_CASEFOLD).casefold())
     bare = "".join(c for c in folded if not unicodedata.category(c).startswith("M")).translate(_AFTER_CASEFOLD)
     return _UNREAD.sub("", bare).replace("rn", "m").replace("vv", "w")

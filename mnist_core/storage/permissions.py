@@ -3,7 +3,8 @@ models that ship with the app."""
 
 from __future__ import annotations
 
-from mnist_core.storage.models import ModelMeta, ModelStore, StoreError
+from mnist_core.storage.models import ModelMeta, ModelStore, SHIPS_WITH_THE_APP, StoreError
+from mnist_core.texts import N_, worded
 
 
 def may_change(store: ModelStore, meta: ModelMeta, owner: str, operator: bool = False) -> bool:
@@ -14,6 +15,7 @@ def may_change(store: ModelStore, meta: ModelMeta, owner: str, operator: bool = 
 def check_may_change(store: ModelStore, meta: ModelMeta, owner: str, operator: bool = False) -> None:
     """Raise StoreError, in words, unless `may_change`."""
     if meta.builtin:
-        raise StoreError(f"'{meta.name}' ships with the app and cannot be changed or deleted")
+        raise worded(StoreError, SHIPS_WITH_THE_APP, name=meta.name)
     if not may_change(store, meta, owner, operator):
-        raise StoreError(f"'{meta.name}' is not yours: only the browser that trained it may change it")
+        raise worded(StoreError, N_("'{name}' is not yours: only the browser that trained it may change it"),
+                     name=meta.name)
