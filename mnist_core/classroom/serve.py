@@ -179,6 +179,9 @@ class School:
             _end_group(part.process.pid, grace=GROUP_GRACE)
             # Not the app process's fault: its restarts are not counted.
             part.process = self._popen(part.what, part.command, part.env, part.cwd, mode="a")
+        for part in [p for p in self.parts if p.what.startswith("app process")]:
+            port = part.command[part.command.index("--server.port") + 1]
+            _wait_http(f"http://127.0.0.1:{port}/_stcore/health", part.process, part.log, part.what)
 
     def app_pids(self) -> list[int]:
         return [p.process.pid for p in self.parts if p.what.startswith("app process")]

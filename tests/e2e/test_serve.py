@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -113,13 +114,21 @@ def test_the_class_goes_on_after_the_ray_head_is_lost(classroom, browser):
     while "the Ray head and the app processes are back" not in log.read_text():
         assert serve.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
         time.sleep(0.5)
+    logs = Path(re.search(r"logs in (\S+)", log.read_text()).group(1))
+
+    def app_logs() -> str:  # what the app processes said, for a failure's message
+        return "\n".join(f"{f.name}: ...{f.read_text(errors='replace')[-1500:]}"
+                         for f in sorted(logs.glob("app-*.log")))
 
     teacher = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     teacher.set_default_timeout(90_000)
-    open_app(teacher, url)
-    setup_small_run(teacher, 1, "after-head")
-    main_button(teacher, "Train").click()
-    teacher.wait_for_url(re.compile(r"job="))
+    try:
+        open_app(teacher, url)
+        setup_small_run(teacher, 1, "after-head")
+        main_button(teacher, "Train").click()
+        teacher.wait_for_url(re.compile(r"job="))
+    except Exception as e:
+        raise AssertionError(f"{e}\n{app_logs()}") from None
     job = re.search(r"job=([\w-]+)", teacher.url).group(1)
     other = "app2" if which_process(teacher) == "app1" else "app1"
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
