@@ -151,9 +151,14 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
     if show_network:
         # The whole network lit up for this drawing, under the answer; fewer edges than in Inside keep it light.
         graph = network_graph(model, reading.steps.output, max_edges=DRAW_EDGES)
-        about = t("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
-                  "node for its numbers; Inside → Network to click one.")
-        network = (f"<div data-testid='draw-network' style='margin-top:1rem'>{network_svg(graph, height=340)}"
+        # A node links to its panel on Inside, which opens on this browser's last drawing: an upload is not kept.
+        links = upload is None
+        about = (t("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
+                   "node for its numbers; click (tap) one to open its panel on Inside.") if links else
+                 t("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
+                   "node for its numbers; Inside → Network to click one."))
+        svg = network_svg(graph, height=340, links=links)
+        network = (f"<div data-testid='draw-network' style='margin-top:1rem'>{svg}"
                    f"<p style='{CAPTION};margin:0'>{html.escape(about)}</p></div>")
     # In Markdown's HTML, not st.html: st.html's sanitiser drops SVG.
     st.markdown(f"<div style='display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start'>"

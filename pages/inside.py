@@ -39,7 +39,7 @@ from ui.lab import lab_view
 from ui.last_drawing import last_drawing
 from ui.maths_view import maths_view
 from ui.models import model_names
-from ui.network import show_network, unit_panel
+from ui.network import linked_node, show_network, unit_panel
 
 UNITS_PER_PAGE = 64
 SHIFT_RADIUS = 5  # the grid of moved copies of the digit: -5..5 pixels each way
@@ -333,6 +333,8 @@ def render() -> None:
     with top[0]:
         name = model_picker()
     model, _ = loaded_model(name, model_version(name))
+    if (linked := linked_node(model)) is not None:  # a node clicked on Draw: its panel, in the Network tab
+        st.session_state.update({"i_node": linked, "i_tab": t("Network")})
     with top[1]:
         try:
             image, title = choose_input()

@@ -217,7 +217,7 @@ def weights_panel(snap: Snapshot) -> None:
     """What the first layer is learning."""
     if snap.weights is not None:
         shown = snap.weights[:LIVE_UNITS]
-        st.image(weights_png(shown, columns=12, scale=2),
+        st.image(weights_png(shown, columns=12, scale=2), output_format="PNG",  # PNG bytes: never re-encoded
                  caption=t("The first {shown} of {units} first-layer units as they learn: each unit's weights as "
                            "a 28×28 picture (red: ink there excites it, blue: inhibits it)", shown=len(shown),
                            units=len(snap.weights)))
@@ -560,6 +560,10 @@ def render() -> None:
     busy = snap is not None and snap.active and mine
     if job is not None:
         announce_new_model(job.id, snap, mine)
+    watching = job is not None and not mine
+    if watching:  # a share link: the run first, before the settings and the rest it would wait behind
+        st.caption(t("You are watching someone else's run (read-only)."))
+        live_view(job.id, snap.active, mine, who)
     with st.expander(t("Start here: what this is, and what to do first"), expanded=job is None):
         st.markdown(t(START_HERE))
     have_data = data_panel()
@@ -580,7 +584,6 @@ def render() -> None:
         experiment_note(EXPERIMENTS[st.session_state["t_experiment"]])
     TRAIN_ERROR.show()
     buttons = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
-    watching = job is not None and not mine
     buttons[0].button(t("Train"), type="primary", on_click=start_training, key="t_train",
                       disabled=busy or not have_data or watching,
                       help=t("You are watching someone else's run: press *Train my own instead* in the sidebar first")
@@ -589,13 +592,10 @@ def render() -> None:
     if mine and snap is not None and not snap.active and snap.saved:
         buttons[3].number_input(t("More epochs"), min_value=1, max_value=200, step=1, key="t_more")
         buttons[2].button(t("Train more"), on_click=train_more, key="t_train_more")
-    if job is not None:
-        if mine:
-            share_link(job.id)  # an address a student's device opens, with its QR code
-        else:
-            st.caption(t("You are watching someone else's run (read-only)."))
+    if mine:
+        share_link(job.id)  # an address a student's device opens, with its QR code
         live_view(job.id, snap.active, mine, who)
-    else:
+    elif job is None:
         st.info(t(START_HINT) if have_data else t(NO_DATA_HINT))
     if have_data and (job is None or mine) and not busy:
         experiments_list(start_experiment)

@@ -24,11 +24,11 @@ from mnist_core.net.edits import (
 from mnist_core.net.evaluate import evaluate, predict_probs
 from mnist_core.net.graph import network_graph, unit_profiles
 from mnist_core.net.lab import apply_edits, before_after, figures, knock_out_until_change, NEVER
-from mnist_core.net.maths import entropy_bits, layer_maths, softmax_steps
+from mnist_core.net.maths import Cell, cell_sources, entropy_bits, layer_maths, softmax_steps
 from mnist_core.net.model import MLP, PIXEL_MEAN, PIXEL_STD
 from mnist_core.net.preprocess import as_model_input
 from ui.lab import edit_text
-from ui.maths_view import cell_texts, softmax_text, unit_text
+from ui.maths_view import cell_texts, pick_text, softmax_text, unit_text
 
 from .helpers import make_digits
 
@@ -283,6 +283,56 @@ def test_z_is_weights_times_inputs_plus_bias_cell_by_cell(layer):
         x, w = maths.inputs[300], maths.weights[0, 300]
         assert len(cells) == 784
         assert cells[300] == f"pixel (10, 20): {x:.3f} x weight {w:+.3f} = {x * w:+.4f} (one of 784 terms of z[0])"
+
+
+@pytest.mark.parametrize("layer", [0, 1, 2])
+def test_a_picked_z_comes_from_its_lit_products_and_its_bias_cell_by_cell(layer):
+    model = random_model()
+    image = make_digits(1, seed=11)[0][0]
+    maths = layer_maths(model, image, layer)
+    hidden, logits = numpy_forward(model, image[None])
+    inputs = ([None, *hidden][layer][0] if layer else maths.inputs)  # the numpy forward's own inputs of this layer
+    n_out, n_in = maths.weights.shape
+    off = np.flatnonzero(inputs == 0)
+    assert 0 < len(off) < n_in  # blank pixels / units off: the lit cells are fewer than all
+    for unit in range(n_out):
+        lit = cell_sources(maths, Cell("z", unit))
+        assert lit.bias == unit and lit.zeros == len(off) and len(lit.z) == 0
+        assert (lit.products[:, 0] == unit).all() and np.array_equal(lit.products, lit.weights)
+        np.testing.assert_array_equal(lit.inputs, np.flatnonzero(inputs != 0))
+        np.testing.assert_array_equal(lit.products[:, 1], lit.inputs)
+        # z = the lit products + the bias, from the layer's own numbers and from numpy's forward pass
+        products = maths.products[lit.products[:, 0], lit.products[:, 1]]
+        assert products.sum() + maths.bias[lit.bias] == pytest.approx(maths.z[unit], abs=1e-4)
+        weights = maths.weights[lit.weights[:, 0], lit.weights[:, 1]]
+        expected = [None, None, logits[0]][layer]
+        z = float((weights * inputs[lit.inputs]).sum() + maths.bias[unit])
+        if expected is not None:
+            assert z == pytest.approx(expected[unit], abs=1e-4)
+        elif layer == 1:
+            assert max(z, 0.0) == pytest.approx(hidden[1][0][unit], abs=1e-4)
+    # a product comes from its input and its weight; a from its z; p from its z; weights, bias, inputs from outside
+    product = cell_sources(maths, Cell("product", 3, 5))
+    assert product.inputs.tolist() == [5] and product.weights.tolist() == [[3, 5]] and len(product.products) == 0
+    assert cell_sources(maths, Cell("a", 4)).z.tolist() == [4]
+    for kind in ("bias", "weight", "input"):
+        nothing = cell_sources(maths, Cell(kind, -1 if kind == "input" else 2, 1 if kind != "bias" else -1))
+        assert nothing.bias is None and not (len(nothing.inputs) or len(nothing.weights) or len(nothing.z))
+    if layer == 2:
+        assert cell_sources(maths, Cell("p", 7)).z.tolist() == [7]
+    else:
+        with pytest.raises(ValueError, match="not the output layer"):
+            cell_sources(maths, Cell("p", 7))
+    for bad in (Cell("z", n_out), Cell("product", 0, n_in), Cell("sum", 0)):
+        with pytest.raises(ValueError):
+            cell_sources(maths, bad)
+    # the caption says the lit sum with the layer's own numbers
+    unit = int(np.argmax(maths.z))
+    text = pick_text(maths, Cell("z", unit), cell_sources(maths, Cell("z", unit)), 2)
+    lit = cell_sources(maths, Cell("z", unit))
+    assert text.startswith(f"z[{unit}] = {len(lit.inputs)} ")
+    assert f"({maths.products[unit, lit.inputs].sum():+.3f}) + bias ({maths.bias[unit]:+.3f}) = {maths.z[unit]:+.3f}" \
+        in text and f"the other {len(off)} " in text
 
 
 def test_softmax_steps_add_up_and_entropy_is_in_bits():

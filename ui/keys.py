@@ -13,6 +13,7 @@ TRAIN_ERROR = "train_error"  # why the last Train, Train more or Train more on o
 CLASS_ERROR = "d_class_error"  # why the last Add to the class collection was refused
 NICKNAME_ERROR = "_nickname_error"  # why the last nickname was refused, shown in the box
 NICKNAME_INPUT = "nickname_input"  # the sidebar's nickname box
+NODE_LAYER, NODE_UNIT = "layer", "unit"  # a Draw node's link to its panel on Inside: ?layer=1&unit=37
 PROJECTOR = "projector"  # whether this tab is the projected one (large type, no sidebar; ?projector=1)
 
 DEFAULT_MODEL = "default"  # ships with the app (mnist_core/builtin_models)

@@ -128,14 +128,14 @@ def step_panel(snap: Snapshot) -> None:
     captions = [str(a) if a == y else t("{answer} (is {digit})", answer=a, digit=y)
                 for a, y in zip(look.answers_now, look.labels, strict=True)]
     st.image(gallery_png(look.images[:64], captions[:64]) if len(look.images) else np.zeros((1, 1)),
-             caption=t("The batch's digits with the network's answer now"))
+             caption=t("The batch's digits with the network's answer now"), output_format="PNG")
     rows = []
     for i, unit in enumerate(look.units):
         rows.append((unit, look.change_size[i]))
     # Built before the caption's t(): Babel does not extract a t() nested in another's arguments.
     units = ", ".join(t("{unit} (change {size})", unit=u, size=format(c, ".2g")) for u, c in rows)
     picture = np.concatenate([look.weights_now, look.gradient, look.weights_after])  # (3U, 28, 28)
-    st.image(weights_png(picture, columns=len(look.units), scale=3),
+    st.image(weights_png(picture, columns=len(look.units), scale=3), output_format="PNG",
              caption=t("First-layer units {units}: weights now (top), the gradient (middle), weights after the "
                        "step (bottom)", units=units))
     st.dataframe([{t("layer"): layer.name, t("gradient size"): f"{layer.grad_norm:.3g}",

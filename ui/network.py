@@ -6,18 +6,20 @@ picture in SVG with a hover text per node (Plotly's figure checks alone took ~10
 from __future__ import annotations
 
 import html
+from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
 from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
 from mnist_core.net.maths import layer_maths
-from mnist_core.net.model import MLP, weight_images
+from mnist_core.net.model import layers_label, MLP, weight_images
 from mnist_core.net.pictures import data_uri, gallery_image, pixels_image, weight_grid
 from ui.caches import loaded_model
 from ui.charts import layout, unchecked
 from ui.engine import dataset
-from ui.i18n import num, number_format, pct, t
+from ui.i18n import num, number_format, pct, t, URL_LANG
+from ui.keys import NODE_LAYER, NODE_UNIT, PROJECTOR
 from ui.layers import layer_label
 from ui.maths_view import unit_text
 
@@ -95,10 +97,43 @@ def layer_notes(graph: NetworkGraph) -> list[tuple[float, str, str]]:
          else t("{count} units", count=num(layer.size, 0))) for layer in graph.layers]
 
 
-def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str:
+def node_link(layer: int, unit: int) -> str:
+    """The address of Inside's Network tab with one node's panel open, relative to the page it is on. A link
+    opens a new session: it carries this session's `lang=` and projector mode (the digit is the browser's
+    last drawing, kept on the server; the model its current one)."""
+    params = {NODE_LAYER: layer, NODE_UNIT: unit}
+    if URL_LANG in st.session_state:
+        params["lang"] = st.session_state[URL_LANG]
+    if st.session_state.get(PROJECTOR):
+        params["projector"] = "1"
+    return "inside?" + urlencode(params)
+
+
+def linked_node(model: MLP) -> tuple[int, int] | None:
+    """The node a Draw link names (?layer=&unit=), once: the parameters are taken out of the address. None
+    without them; a layer or unit this model lacks (a forged or old link) is said in one line, and None."""
+    if NODE_LAYER not in st.query_params and NODE_UNIT not in st.query_params:
+        return None
+    raw = (st.query_params.get(NODE_LAYER, ""), st.query_params.get(NODE_UNIT, ""))
+    for key in (NODE_LAYER, NODE_UNIT):
+        st.query_params.pop(key, None)
+    sizes = (*model.hidden, 10)
+    try:
+        layer, unit = (int(v) for v in raw)
+    except ValueError:
+        layer, unit = -1, -1
+    if not (0 <= layer < len(sizes) and 0 <= unit < sizes[layer]):
+        st.warning(t("This link names a unit the current model ({layers}) does not have: click a node of the "
+                     "network instead.", layers=layers_label(model.hidden)))
+        return None
+    return layer, unit
+
+
+def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links: bool = False) -> str:
     """The same picture as network_figure, as one SVG for an HTML block: no figure object to build and
     check, nothing for the browser to load; each node's numbers in its hover text (<title>). Made on every
-    stroke, so each number is formatted once (about 1 ms)."""
+    stroke, so each number is formatted once (about 1 ms). With `links`, each node is a link that opens its
+    panel on Inside (node_link)."""
     x0, x1 = INPUT_LEFT - 0.05, len(graph.layers) + 0.75
     sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
 
@@ -137,10 +172,13 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440) -> str
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
         parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
+        base = html.escape(node_link(layer.layer, 0)).replace(f"{NODE_UNIT}=0", f"{NODE_UNIT}={{}}") if links else ""
         for n, fill, hover in zip(layer.nodes, _shades(values / top), lines, strict=True):
             x, y = spots[layer.layer][n.unit].split()
-            parts.append(f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
-                         f"{'&#10;'.join(html.escape(line) for line in hover)}</title></circle>")
+            circle = (f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
+                      f"{'&#10;'.join(html.escape(line) for line in hover)}</title></circle>")
+            # target _self: Streamlit's Markdown opens other links in a new tab
+            parts.append(f"<a href='{base.format(n.unit)}' target='_self'>{circle}</a>" if links else circle)
             if output:
                 parts.append(f"<text x='{int(x) + 11}' y='{int(y) + 4}' font-size='12' fill='#444' "
                              f"stroke='none'>{n.unit}: {html.escape(pct(n.a, 0))}</text>")

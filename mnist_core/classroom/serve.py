@@ -34,7 +34,7 @@ RAY_ENV = {"RAY_AUTH_MODE": "token"}  # as the README's `ray start`: a token in 
 # as the node's address and both listen on 127.0.0.1 only (measured with ss -ltnp); the app processes, Ray's
 # drivers here, need it too, to look for the raylet on that address.
 RAY_LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0"}
-MAX_RESTARTS = 5  # times one lost app process is started again before serve gives up
+MAX_RESTARTS = 5  # times one lost app process (or the Ray head) is started again before serve gives up
 COOKIE = "mnist_server"  # HAProxy's stickiness cookie: which app process holds this browser's session
 
 
@@ -161,6 +161,27 @@ class School:
         """Start a lost part again as it was (its log goes on); the others keep serving meanwhile."""
         part.process = self._popen(part.what, part.command, part.env, part.cwd, mode="a")
         part.restarts += 1
+
+    def restart_ray_head(self, head: Part) -> None:
+        """The Ray head lost: what is left of its group ended, the head started again on its port (its token and
+        address unchanged), then every app process started again, one after another, so each is a driver of the
+        new head (Ray ends a driver whose raylet is gone; one that never joined would find the new one anyway).
+        Runs training on the lost head are lost; saved models are on disk. ServeError if the head does not start."""
+        _end_group(head.process.pid, grace=GROUP_GRACE)
+        start = head.log.stat().st_size if head.log.exists() else 0
+        self.restart(head)
+        _wait_ray_started(head, start)
+        for part in [p for p in self.parts if p.what.startswith("app process")]:
+            if part.process.poll() is None:
+                part.process.terminate()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    part.process.wait(15)
+            _end_group(part.process.pid, grace=GROUP_GRACE)
+            # Not the app process's fault: its restarts are not counted.
+            part.process = self._popen(part.what, part.command, part.env, part.cwd, mode="a")
+        for part in [p for p in self.parts if p.what.startswith("app process")]:
+            port = part.command[part.command.index("--server.port") + 1]
+            _wait_http(f"http://127.0.0.1:{port}/_stcore/health", part.process, part.log, part.what)
 
     def app_pids(self) -> list[int]:
         return [p.process.pid for p in self.parts if p.what.startswith("app process")]
@@ -314,12 +335,18 @@ def _start_ray_head(room: School, env: dict[str, str]) -> str:
         sys.executable, "-m", "ray.scripts.scripts", "start", "--head", "--block", "--node-ip-address=127.0.0.1",
         f"--port={port}", f"--dashboard-port={free_port()}", f"--num-cpus={max(1, (os.cpu_count() or 2) // 2)}",
         "--include-dashboard=false", "--dashboard-host=127.0.0.1", "--disable-usage-stats"], env)
+    _wait_ray_started(head)
+    return f"127.0.0.1:{port}"
+
+
+def _wait_ray_started(head: Part, start: int = 0) -> None:
+    """Until the head's log says so after byte `start` (a restart appends to the log); ServeError if it ends or
+    takes over START_TIMEOUT."""
     deadline = time.monotonic() + START_TIMEOUT
-    while "Ray runtime started" not in head.log.read_text(errors="replace"):
+    while "Ray runtime started" not in head.log.read_bytes()[start:].decode(errors="replace"):
         if head.process.poll() is not None or time.monotonic() > deadline:
             raise ServeError(f"the Ray head did not start; see {head.log}")
         time.sleep(0.3)
-    return f"127.0.0.1:{port}"
 
 
 def serve(processes: int, host: str, port: int, ray_address: str | None = None, app: Path = APP) -> int:
@@ -338,7 +365,18 @@ def serve(processes: int, host: str, port: int, ray_address: str | None = None, 
         try:
             while not stopping:
                 part = room.ended()
-                if part is not None and part.what.startswith("app process") and part.restarts < MAX_RESTARTS:
+                if part is not None and part.restarts < MAX_RESTARTS and part.what == "ray head":
+                    print(f"the Ray head stopped (exit code {part.process.returncode}); starting it again, then "
+                          f"the app processes (runs training now are lost; see {part.log})", file=sys.stderr,
+                          flush=True)
+                    try:
+                        room.restart_ray_head(part)
+                    except ServeError as e:
+                        print(f"error: {e}", file=sys.stderr)
+                        return 1
+                    print(f"the Ray head and the app processes are back (pids {' '.join(map(str, room.app_pids()))})",
+                          file=sys.stderr, flush=True)
+                elif part is not None and part.what.startswith("app process") and part.restarts < MAX_RESTARTS:
                     print(f"{part.what} stopped (exit code {part.process.returncode}); starting it again "
                           f"(see {part.log})", file=sys.stderr, flush=True)
                     room.restart(part)

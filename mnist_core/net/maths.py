@@ -65,6 +65,64 @@ def layer_maths(model: MLP, image: np.ndarray, layer: int) -> LayerMaths:
                       f64(inputs), f64(weights), f64(bias), f64(z[0]), f64(a[0]))
 
 
+CELL_KINDS = ("input", "weight", "product", "bias", "z", "a", "p")
+
+
+@dataclass(frozen=True)
+class Cell:
+    """One cell of a layer's computation: its kind (CELL_KINDS), its unit (the row of weights, products, bias,
+    z, a; for "p" the digit) and its input (the column of inputs, weights, products); -1 where a kind has none."""
+
+    kind: str
+    unit: int = -1
+    input: int = -1
+
+
+@dataclass(frozen=True)
+class CellSources:
+    """The cells of the same layer's computation that one cell is computed from. An input that is 0 is left
+    out with its weight and product: its product is exactly 0 and adds nothing (`zeros` counts them). Inputs,
+    weights and biases themselves come from outside the layer (the layer below, training): they have none."""
+
+    inputs: np.ndarray  # indices into LayerMaths.inputs
+    weights: np.ndarray  # (k, 2) [unit, input] cells of LayerMaths.weights
+    products: np.ndarray  # (k, 2) [unit, input] cells of LayerMaths.products
+    bias: int | None  # the unit whose bias it adds
+    z: np.ndarray  # indices into LayerMaths.z
+    zeros: int = 0
+
+
+def _cells(unit: int, inputs: np.ndarray) -> np.ndarray:
+    return np.stack([np.full(len(inputs), unit), inputs], axis=1).astype(int) if len(inputs) \
+        else np.zeros((0, 2), dtype=int)
+
+
+def cell_sources(maths: LayerMaths, cell: Cell) -> CellSources:
+    """What `cell` comes from: z[j] = the products of row j (its weights x the inputs) + bias[j]; a product
+    (j, i) = inputs[i] x weights[j, i]; a[j] = activation(z[j]); p[d] (output layer) = e^z[d] over the sum of
+    all ten (its own z[d] is its source; the sum takes the other nine too). Bad cells raise ValueError."""
+    n_out, n_in = maths.weights.shape
+    if cell.kind not in CELL_KINDS:
+        raise ValueError(f"no cell kind {cell.kind!r}: one of {', '.join(CELL_KINDS)}")
+    if cell.kind != "input" and not 0 <= cell.unit < n_out:
+        raise ValueError(f"{maths.name} has units 0 to {n_out - 1}, not {cell.unit}")
+    if cell.kind in ("input", "weight", "product") and not 0 <= cell.input < n_in:
+        raise ValueError(f"{maths.name} has inputs 0 to {n_in - 1}, not {cell.input}")
+    if cell.kind == "p" and maths.activation != "none":
+        raise ValueError(f"{maths.name} is not the output layer: it has no probabilities")
+    nothing = np.zeros(0, dtype=int)
+    if cell.kind == "z":
+        on = np.flatnonzero(maths.inputs != 0)
+        row = _cells(cell.unit, on)
+        return CellSources(on, row, row, cell.unit, nothing, n_in - len(on))
+    if cell.kind == "product":
+        return CellSources(np.array([cell.input]), _cells(cell.unit, np.array([cell.input])), _cells(0, nothing),
+                           None, nothing)
+    if cell.kind in ("a", "p"):
+        return CellSources(nothing, _cells(0, nothing), _cells(0, nothing), None, np.array([cell.unit]))
+    return CellSources(nothing, _cells(0, nothing), _cells(0, nothing), None, nothing)
+
+
 @dataclass(frozen=True)
 class SoftmaxSteps:
     """p = softmax(z / T), step by step: shifted = z - max(z) (the same p, and e^x never overflows),

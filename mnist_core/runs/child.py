@@ -3,8 +3,10 @@ shared memory, and the runner that starts a child and relays its messages."""
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import multiprocessing.forkserver
+import os
 import pickle
 import sys
 import types
@@ -66,6 +68,8 @@ def _train_in_child(spec: RunSpec, data: Mnist | tuple, messages: Connection,
                     stop: multiprocessing.synchronize.Event, controls: Connection | None = None) -> None:
     """A child process of the server: one run, its messages and then its result through `messages`; its
     live controls come down `controls`."""
+    with contextlib.suppress(OSError):
+        os.nice(TRAINING_NICE)
     try:
         if isinstance(data, tuple):  # shared tensors (_shared): numpy views of the same pages
             data = Mnist(*(tensor.numpy() for tensor in data))
@@ -78,6 +82,9 @@ def _train_in_child(spec: RunSpec, data: Mnist | tuple, messages: Connection,
         messages.close()
 
 
+# A training process gives way to the server it serves when both want the CPU (a share link's first page, a
+# click on Pause, a stroke on Draw): on a class's 2 cores the pages come first; alone, it trains as fast.
+TRAINING_NICE = int(os.environ.get("MNIST_APP_TRAINING_NICE", "5"))
 # Imported once by the fork server, not by every run: the engine, and torch._dynamo, which torch imports
 # the first time a process builds an optimizer (a large part of a run's start).
 CHILD_PRELOAD = ["mnist_core.runs.child", "torch._dynamo"]

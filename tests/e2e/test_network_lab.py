@@ -5,7 +5,12 @@ Screenshots at laptop and phone width go to artifacts/."""
 
 from __future__ import annotations
 
+import json
 import re
+
+import pytest
+
+from mnist_core.storage.models import BUILTIN_DIR
 
 from .helpers import ARTIFACTS, main_button, open_app, stroke, vertical_line, wait_idle
 from .test_inside_page import open_tab
@@ -133,10 +138,106 @@ def test_the_maths_and_the_confidence_threshold(app, page):
     page.get_by_role("tab", name="Confidence", exact=True).click()
     wait_idle(page)
     sentence = page.get_by_test_id("coverage-m_cover").inner_text()
-    assert re.fullmatch(r"Answers \d+\.\d% of the test digits, and of those gets \d+\.\d% right "
-                        r"\(99\.1% without the threshold\)\.", sentence)
+    said = re.fullmatch(r"Answers \d+\.\d% of the test digits, and of those gets \d+\.\d% right "
+                        r"\((\d+\.\d)% without the threshold\)\.", sentence)
+    card = json.loads((BUILTIN_DIR / "default.card.json").read_text())  # the shipped model's own MNIST figure
+    assert said and abs(float(said.group(1)) / 100 - card["figures"]["mnist"]["accuracy"]) <= 0.0006, sentence
     main.get_by_text(re.compile(r"\d+ very confident errors")).wait_for()
     shot(page, "mistakes-confidence")
+
+
+CELL_SPOT = """([key, r, c]) => { const g = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
+    const L = g._fullLayout, box = g.getBoundingClientRect();
+    return {x: box.left + L._size.l + L.xaxis.l2p(c), y: box.top + L._size.t + L.yaxis.l2p(r)}; }"""
+VEIL = """key => { const g = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
+    const v = g._fullData.find(t => t.name === 'veil'); return v ? v.z.map(row => row.map(x => x === null)) : null; }"""
+
+
+def sums_cell(page, row: int, column: int, columns: int = 5) -> dict:
+    """Where a cell of the maths' sums table is (a canvas grid: header and rows 35 px, columns shared out)."""
+    grid = page.locator("[class*=st-key-m_sums] [data-testid=data-grid-canvas]")
+    grid.scroll_into_view_if_needed()
+    box = grid.bounding_box()
+    return {"x": box["x"] + box["width"] * (column + 0.5) / columns, "y": box["y"] + 35 * (row + 1) + 17}
+
+
+def test_picking_a_maths_cell_lights_the_cells_it_comes_from(app, page, browser):
+    open_app(page, app.url + "inside")
+    open_tab(page, "Maths")
+    pick = page.get_by_test_id("maths-pick")
+    pick.get_by_text("Click (on a phone: tap) any cell").wait_for()
+    page.wait_for_function("() => document.querySelector('.st-key-m_p .js-plotly-plot')?._fullLayout")
+    spot = sums_cell(page, 0, 3)  # the z of the unit shown
+    page.mouse.click(spot["x"], spot["y"])
+    wait_idle(page)
+    pick.get_by_text(re.compile(r"^z\[\d+\] = \d+ inked pixels x weights")).wait_for()
+    terms, bias, z = (float(v) for v in re.search(r"\(([-+][\d.]+)\) \+ bias \(([-+][\d.]+)\) = ([-+][\d.]+);",
+                                                   pick.inner_text()).groups())
+    assert terms + bias == pytest.approx(z, abs=0.002)
+    page.wait_for_function(f"key => ({VEIL})(key) !== null", arg="m_ink")
+    lit = page.evaluate(VEIL, "m_ink")
+    assert 50 < sum(map(sum, lit)) < 300 and page.evaluate(VEIL, "m_p") == lit  # the inked pixels, in both grids
+    shot(page, "maths-z-picked")
+    spot = page.evaluate(CELL_SPOT, ["m_p", 14, 14])
+    page.mouse.click(spot["x"], spot["y"])
+    wait_idle(page)
+    pick.get_by_text(re.compile(r"^pixel \(14, 14\): ")).wait_for()
+    one_lit = f"key => {{ const lit = ({VEIL})(key); return lit && lit.flat().filter(x => x).length === 1; }}"
+    page.wait_for_function(one_lit, arg="m_ink")
+    assert page.evaluate(VEIL, "m_ink")[14][14]  # the pixel's ink, the one cell left lit in the inputs
+    shot(page, "maths-product-picked")
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    phone.set_default_timeout(30_000)
+    try:
+        open_app(phone, app.url + "inside")
+        open_tab(phone, "Maths")
+        phone.wait_for_function("() => document.querySelector('.st-key-m_p .js-plotly-plot')?._fullLayout")
+        spot = sums_cell(phone, 0, 3)
+        phone.touchscreen.tap(spot["x"], spot["y"])  # a tap on the table picks at once (a chart's only hovers)
+        wait_idle(phone)
+        phone.get_by_test_id("maths-pick").get_by_text(re.compile(r"^z\[\d+\] = \d+ inked pixels")).wait_for()
+        shot(phone, "phone-maths-z-picked")
+    finally:
+        phone.context.close()
+
+
+def test_a_node_clicked_on_draw_opens_its_panel_on_inside(app, page, browser):
+    open_app(page, app.url + "draw")
+    stroke(page, vertical_line())
+    node = page.locator("[data-testid=network-svg] g[data-layer='hidden 2'] a").last  # no node drawn over it
+    href = node.get_attribute("href")
+    layer, unit = (int(v) for v in re.fullmatch(r"inside\?layer=(\d+)&unit=(\d+)", href).groups())
+    assert layer == 1
+    node.locator("circle").click()
+    page.wait_for_url(re.compile(r"/inside"))
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_role("heading", name=f"hidden 2 · unit {unit}").wait_for(timeout=60_000)
+    wait_idle(page)
+    assert "Looking at your drawing" in main.get_by_text(re.compile(r"^Looking at")).inner_text()
+    assert "layer=" not in page.url  # taken from the address once
+    main.get_by_text("What the units below contributed").wait_for()
+    shot(page, "inside-from-draw-node")
+    page.goto(app.url + "inside?layer=7&unit=99999")
+    main.get_by_text("This link names a unit the current model").wait_for()
+    assert page.get_by_test_id("stException").count() == 0
+
+    phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
+    phone.set_default_timeout(30_000)
+    try:
+        open_app(phone, app.url + "draw")
+        stroke(phone, vertical_line())
+        node = phone.locator("[data-testid=network-svg] g[data-layer='output'] a").nth(1)
+        node.scroll_into_view_if_needed()
+        shot(phone, "phone-draw")
+        node.locator("circle").tap()
+        phone.wait_for_url(re.compile(r"/inside"))
+        phone.get_by_role("heading", name="output · unit 1 (digit 1)").wait_for(timeout=60_000)
+        wait_idle(phone)
+        phone.get_by_role("heading", name="output · unit 1 (digit 1)").scroll_into_view_if_needed()
+        shot(phone, "phone-inside-from-draw-node")
+    finally:
+        phone.context.close()
 
 
 def test_phone_width(app, browser):

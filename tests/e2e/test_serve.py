@@ -11,6 +11,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 
@@ -96,5 +97,47 @@ def test_one_address_draws_trains_and_shares_a_run_across_processes(classroom, b
     teacher.get_by_text(re.compile(r"Trained 1 epoch; saved as served")).wait_for(timeout=180_000)
     assert (store / "served.pt").is_file()
     assert serve.poll() is None
+    teacher.context.close()
+    context.close()
+
+
+def test_the_class_goes_on_after_the_ray_head_is_lost(classroom, browser):
+    """kill -9 of the Ray head's whole group (GCS, raylet, workers): serve starts it again on its address, then the
+    app processes (Ray ends a driver whose raylet is gone), and a run trains and is shared across them again."""
+    url, store, serve = classroom
+    log = store.parent / "serve.log"
+    heads = [int(pid) for pid in subprocess.run(["pgrep", "-P", str(serve.pid), "-f", "ray.scripts.scripts start"],
+                                                capture_output=True, text=True).stdout.split()]
+    assert len(heads) == 1, heads
+    os.killpg(heads[0], signal.SIGKILL)
+    deadline = time.monotonic() + 180
+    while "the Ray head and the app processes are back" not in log.read_text():
+        assert serve.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+        time.sleep(0.5)
+    logs = Path(re.search(r"logs in (\S+)", log.read_text()).group(1))
+
+    def app_logs() -> str:  # what the app processes said, for a failure's message
+        return "\n".join(f"{f.name}: ...{f.read_text(errors='replace')[-1500:]}"
+                         for f in sorted(logs.glob("app-*.log")))
+
+    teacher = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+    teacher.set_default_timeout(90_000)
+    try:
+        open_app(teacher, url)
+        setup_small_run(teacher, 1, "after-head")
+        main_button(teacher, "Train").click()
+        teacher.wait_for_url(re.compile(r"job="))
+    except Exception as e:
+        raise AssertionError(f"{e}\n{app_logs()}") from None
+    job = re.search(r"job=([\w-]+)", teacher.url).group(1)
+    other = "app2" if which_process(teacher) == "app1" else "app1"
+    context = browser.new_context(viewport={"width": 1400, "height": 1000})
+    context.add_cookies([{"name": "mnist_server", "value": other, "url": url}])
+    student = context.new_page()
+    student.set_default_timeout(90_000)
+    student.goto(f"{url}?job={job}")
+    student.get_by_role("heading", name=re.compile("after-head")).wait_for()  # on the new head's board
+    teacher.get_by_text(re.compile(r"Trained 1 epoch; saved as after-head")).wait_for(timeout=180_000)
+    assert (store / "after-head.pt").is_file() and serve.poll() is None
     teacher.context.close()
     context.close()
