@@ -1,6 +1,7 @@
 """The languages in a real browser: a browser's Accept-Language chooses the app's language, the sidebar
-picker switches it live and is remembered across a reload, two browsers read two languages at once; the
-translated pages at laptop and phone width (screenshots)."""
+picker switches it live and is remembered across a reload, two browsers read two languages at once (on one page
+at the same time too); every page in French and Spanish with no English left; the translated pages at laptop and
+phone width (screenshots)."""
 
 from __future__ import annotations
 
@@ -285,6 +286,7 @@ def test_every_page_shows_no_english_left(app, browser, lang):
         open_app(page, app.url + path)
         page.get_by_role("heading", name=tr(lang, heading), exact=True).wait_for()
         wait_idle(page, timeout=90)
+        page.get_by_test_id("stSidebar").get_by_text(tr(lang, "Language"), exact=True).wait_for()
         lines = shown_lines(page)
         assert tr(lang, "Language") in lines  # the sidebar was read too
         if found := english_left(lang, lines):
