@@ -182,6 +182,11 @@ class School:
         for part in [p for p in self.parts if p.what.startswith("app process")]:
             port = part.command[part.command.index("--server.port") + 1]
             _wait_http(f"http://127.0.0.1:{port}/_stcore/health", part.process, part.log, part.what)
+        # HAProxy marked them down meanwhile and takes two checks to send browsers again: until then a page
+        # opened at the address is its 503.
+        balancer = next((p for p in self.parts if p.what == "haproxy"), None)
+        if balancer is not None and self.url:
+            _wait_http(f"{self.url}_stcore/health", balancer.process, balancer.log, "haproxy")
 
     def app_pids(self) -> list[int]:
         return [p.process.pid for p in self.parts if p.what.startswith("app process")]
