@@ -31,7 +31,7 @@ from mnist_core.storage.models import StoreError
 from ui import keys
 from ui.browser import current_job, may_change, owner
 from ui.caches import weights_png
-from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_figure, spread_figure, unchecked
+from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_figure, loss_svg, spread_figure, unchecked
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
@@ -203,6 +203,7 @@ def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
              caption=caption)
 
 
+LIGHT_SEEN, LIGHT_VIEW = "t_light_seen", "t_light_pending"  # a share link's light first view: shown for / to end
 EPOCH_VIEW_EVERY = 2.0  # seconds between redraws of what changes once an epoch (F1, table, weights, health)
 
 
@@ -281,10 +282,11 @@ def status_line(snap: Snapshot) -> None:
         st.warning(snap.note[:1].upper() + snap.note[1:] + ".")
 
 
-def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
+def live_view(job_id: str, was_active: bool, mine: bool, who: str, light: bool = False) -> None:
     """Two parts, redrawn while the job runs (the training process never touches Streamlit): where the run
     is and its loss curve every second; what changes once an epoch every EPOCH_VIEW_EVERY seconds, as
-    each redrawn chart costs the browser CPU that training needs (benchmarks/app_figures.py)."""
+    each redrawn chart costs the browser CPU that training needs (benchmarks/app_figures.py). `light`: the
+    first part only (see LIGHT_VIEW)."""
     registry = job_registry()[0]
     # No gliding progress bar: redrawn every second, its animation alone keeps the browser busy.
     st.html("<style>[data-testid='stProgress'] * {transition: none !important}</style>")
@@ -302,11 +304,15 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
         if mine:
             controls_bar(job, snap, who)
             live_settings(job, snap, who)
-        figure = loss_figure(snap)
+        figure = loss_svg(snap) if snap.active else loss_figure(snap)  # moving: a picture; done: Plotly's hover
         if figure is None:
             st.info(t("Training loss: waiting for the first batches …"))
+        elif snap.active:
+            st.markdown(figure, unsafe_allow_html=True)
         else:
             st.plotly_chart(unchecked(figure), key="loss_chart", config=chart_config(snap))
+        if st.session_state.pop(LIGHT_VIEW, None) == job_id:
+            st.rerun(scope="app")  # a second after a share link's light first view: the whole page
         step_panel(snap)
         if was_active and not snap.active:
             st.rerun(scope="app")  # the job ended: refresh the buttons, the models table and the rest
@@ -336,7 +342,8 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str) -> None:
         weights_panel(snap)
 
     progress_view()
-    epoch_view()
+    if not light:
+        epoch_view()
 
 
 def data_panel() -> bool:
@@ -561,16 +568,22 @@ def render() -> None:
     if job is not None:
         announce_new_model(job.id, snap, mine)
     watching = job is not None and not mine
+    # A share link's first view while the run trains: where it is and its loss curve, and nothing that makes a new
+    # browser load a chart or table library first (it waited 3-4 s for them); the rest a second later.
+    light = watching and snap.active and st.session_state.get(LIGHT_SEEN) != job.id
+    if light:
+        st.session_state[LIGHT_SEEN] = job.id
     if watching:  # a share link: the run first, before the settings and the rest it would wait behind
         st.caption(t("You are watching someone else's run (read-only)."))
-        live_view(job.id, snap.active, mine, who)
+        live_view(job.id, snap.active, mine, who, light)
     with st.expander(t("Start here: what this is, and what to do first"), expanded=job is None):
         st.markdown(t(START_HERE))
     have_data = data_panel()
 
     with st.sidebar:
-        if job is not None and not mine:
-            watched_settings(snap)
+        if watching:
+            if not light:
+                watched_settings(snap)
         else:
             if busy and widgets_differ(snap):  # never the widgets' settings as if they were the run's
                 run_settings(snap, t("Your run trains with these settings; the ones below are for your next run."))
@@ -599,8 +612,11 @@ def render() -> None:
         st.info(t(START_HINT) if have_data else t(NO_DATA_HINT))
     if have_data and (job is None or mine) and not busy:
         experiments_list(start_experiment)
-    class_training_panel(busy or watching, have_data)
-    models_panel(who)
+    if not light:
+        class_training_panel(busy or watching, have_data)
+        models_panel(who)
+    else:  # after the live view's first, inline run: its next tick, a second on, draws the whole page
+        st.session_state[LIGHT_VIEW] = job.id
 
 
 render()

@@ -96,3 +96,32 @@ def test_before_the_first_batch_there_is_no_loss_chart_to_draw():
     assert loss_figure(snap) is None  # the page says "waiting for the first batches", not an axis from -1
     snap.batch_losses, snap.batches_per_epoch = [2.3, 2.1], 10
     assert len(loss_figure(snap)["data"][0]["x"]) == 2
+
+
+def test_the_live_loss_picture_draws_the_figures_points_marks_and_words():
+    import re
+
+    from mnist_core.net.controls import SettingChange
+    from ui.charts import loss_figure, loss_svg
+
+    losses = [2.3, 1.9, float("nan"), 1.2, 0.9, 0.7, 0.6, 0.5, 0.45, 0.4]
+    snap = Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [16]}, device="cpu", epoch=1,
+                    batch_losses=losses, batches_per_epoch=10,
+                    changes=[SettingChange(epoch=0.5, setting="lr", old=0.003, new=0.3)])
+    assert loss_svg(Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [16]},
+                             device="cpu")) is None  # before the first batch: the page's "waiting" line instead
+    picture = loss_svg(snap)
+    figure = loss_figure(snap)
+    def runs(colour: str) -> list[list[float]]:  # each polyline of that colour: its points' x (0..1000)
+        found = re.findall(rf"<polyline[^>]*stroke='{colour}'[^>]*points='([^']*)'", picture)
+        return [[float(point.split(",")[0]) for point in run.split()] for run in found]
+
+    raw, smooth = runs("#b3d3ea"), runs("#08519c")
+    # Each batch's line breaks at the diverged batch: 2 points, then 7; the figure has the same 9 finite points.
+    assert [len(r) for r in raw] == [2, 7] == [2, int(np.isfinite(figure["data"][0]["y"][3:]).sum())]
+    assert sum(len(r) for r in smooth) == int(np.isfinite(figure["data"][1]["y"]).sum())
+    xs = raw[0] + raw[1]
+    assert xs[0] == 0.0 and xs[-1] == 1000.0 and xs == sorted(xs)  # epochs run left to right across the plot
+    assert "lr 0.003 → 0.3" in picture and "stroke-dasharray" in picture  # the live change's mark
+    for words in ("Training loss", "each batch", "smoothed", "epoch", "cross-entropy"):
+        assert words in picture

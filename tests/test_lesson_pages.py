@@ -220,6 +220,10 @@ def test_during_a_class_run_the_sidebar_shows_the_runs_settings_and_a_watcher_it
         assert shown["layers"] == "784-16-10" and shown["epochs"] == "21"  # 1 trained before + 20
         assert any(h.value == "Settings for your next run" for h in at.sidebar.header)
         watcher = app_at("train", BO, {"job": job.id})
+        # A share link's first view is the run alone (nothing a new browser must load a library for) ...
+        assert not watcher.get("plotly_chart") and not watcher.sidebar.dataframe
+        assert any("loss-chart" in m.value for m in watcher.markdown)
+        watcher.run()  # ... and the whole page a second later (the live view's next tick reruns the app)
         assert sidebar_table(watcher)["epochs"] == "21"  # "Epoch 12 of 17" shows 17, not the 16 more
     finally:
         job.stop()

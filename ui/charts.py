@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import functools
+import html
 import math
 
 import numpy as np
@@ -12,7 +13,7 @@ from scipy.signal import lfilter
 from mnist_core.net.confidence import Coverage
 from mnist_core.net.evaluate import Evaluation
 from mnist_core.runs.snapshot import Snapshot
-from ui.i18n import plotly_separators, t
+from ui.i18n import num, plotly_separators, t
 from ui.run_words import change_mark
 
 # Figures are plain dicts holding numpy arrays: go.Figure objects are slow to validate, and the Train
@@ -155,15 +156,24 @@ def change_marks(snap: Snapshot) -> dict:
     return {"shapes": shapes, "annotations": notes} if snap.changes else {}
 
 
-def loss_figure(snap: Snapshot) -> dict | None:
-    """None before the first batch: an empty chart's axis ran from -1, as if a loss could be negative."""
+def loss_series(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """The loss chart's points: epochs trained, each batch's loss and its smoothed curve (at most LIVE_POINTS
+    each, the last always); None before the first batch."""
     losses = np.asarray(snap.batch_losses, dtype=float)
     if not len(losses):
         return None
     keep = thinning(len(losses))
     # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
-    smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0] if len(losses) else losses
-    x, raw, smooth = loss_positions(snap)[keep], losses[keep], smooth[keep]
+    smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0]
+    return loss_positions(snap)[keep], losses[keep], smooth[keep]
+
+
+def loss_figure(snap: Snapshot) -> dict | None:
+    """None before the first batch: an empty chart's axis ran from -1, as if a loss could be negative."""
+    series = loss_series(snap)
+    if series is None:
+        return None
+    x, raw, smooth = series
     return {"data": [{"type": "scatter", "mode": "lines", "x": x, "y": raw, "name": t("each batch"),
                       "line": {"width": 1, "color": "#b3d3ea"}},  # pale, not transparent: cheaper to draw
                      {"type": "scatter", "mode": "lines", "x": x, "y": smooth, "name": t("smoothed"),
@@ -171,6 +181,86 @@ def loss_figure(snap: Snapshot) -> dict | None:
             "layout": layout(LIVE_HEIGHT, t("Training loss"), legend=LIVE_LEGEND,
                              xaxis={"title": {"text": t("epoch")}},
                              yaxis={"title": {"text": t("cross-entropy")}}, **change_marks(snap))}
+
+
+def nice_ticks(low: float, high: float, count: int = 5) -> np.ndarray:
+    """About `count` round tick values (1, 2 or 5 times a power of ten apart) from `low` to `high`."""
+    if not high > low:
+        return np.array([low])
+    raw = (high - low) / count
+    step = min((m * 10.0 ** math.floor(math.log10(raw)) for m in (1, 2, 5, 10)), key=lambda v: abs(v - raw))
+    return np.arange(math.ceil(low / step) * step, high + step * 1e-9, step)
+
+
+PLOT_MARGINS = (56, 12, 58, 40)  # px around the loss picture's plot: left, right, top, bottom
+
+
+def loss_svg(snap: Snapshot) -> str | None:
+    """The loss chart as one HTML block with an SVG inside (the same points, marks and words as `loss_figure`):
+    what the live view draws while a run trains. A static picture either way, but no chart library for a new
+    browser to load first: a share link's first view waited 3-4 s for Plotly's 4.7 MB (lesson_figures.py).
+    The lines stretch to any width (a 1000x1000 view box, not scaled as a picture); the words are HTML at
+    their own size, so a phone reads them as a laptop does."""
+    series = loss_series(snap)
+    if series is None:
+        return None
+    x, raw, smooth = series
+    values = np.concatenate([raw[np.isfinite(raw)], smooth[np.isfinite(smooth)]])
+    y_low, y_high = (float(values.min()), float(values.max())) if len(values) else (0.0, 1.0)
+    y_high = y_high if y_high > y_low else y_low + 1.0
+    x_low = float(x.min())
+    x_high = float(x.max()) if x.max() > x.min() else x_low + 1.0
+
+    def px(v) -> np.ndarray:  # 0..1000 across the plot
+        return 1000 * (np.asarray(v, float) - x_low) / (x_high - x_low)
+
+    def py(v) -> np.ndarray:  # 0..1000 down the plot
+        return 1000 * (1 - (np.clip(np.asarray(v, float), y_low, y_high) - y_low) / (y_high - y_low))
+
+    def polyline(ys: np.ndarray, colour: str, stroke: float) -> str:
+        ok = np.isfinite(ys)  # a diverged loss (nan, inf) breaks the line there
+        runs = np.split(np.arange(len(ys)), np.nonzero(np.diff(ok.astype(int)))[0] + 1)
+        return "".join(f"<polyline fill='none' stroke='{colour}' stroke-width='{stroke}' "
+                       "vector-effect='non-scaling-stroke' points='"
+                       + " ".join(f"{a:.1f},{b:.1f}" for a, b in zip(px(x[r]), py(ys[r]), strict=True)) + "'/>"
+                       for r in runs if len(r) > 1 and ok[r[0]])
+
+    def word(text: str, style: str) -> str:
+        return f"<span style='position:absolute;white-space:nowrap;{style}'>{html.escape(text)}</span>"
+
+    lines, words = [], []
+    for v in nice_ticks(y_low, y_high):
+        y = float(py(v))
+        lines.append(f"<line x1='0' y1='{y:.1f}' x2='1000' y2='{y:.1f}' stroke='#e8e8e8' "
+                     "vector-effect='non-scaling-stroke'/>")
+        words.append(word(num(v, 2, trim=True), f"right:calc(100% + 6px);top:{y / 10:.2f}%;transform:translateY(-50%)"))
+    for v in nice_ticks(x_low, x_high):
+        words.append(word(num(v, 2, trim=True), f"left:{float(px(v)) / 10:.2f}%;top:calc(100% + 4px);"
+                                                "transform:translateX(-50%)"))
+    lines.append(polyline(raw, "#b3d3ea", 1) + polyline(smooth, "#08519c", 2.5))
+    marks = continuous(snap, [c.epoch for c in snap.changes])
+    for i, (at, change) in enumerate(zip(marks, snap.changes, strict=True)):
+        xx = float(px(min(max(float(at), x_low), x_high)))
+        lines.append(f"<line x1='{xx:.1f}' y1='0' x2='{xx:.1f}' y2='1000' stroke='{MARK_COLOR}' stroke-width='1.5' "
+                     "stroke-dasharray='5,4' vector-effect='non-scaling-stroke'/>")
+        words.append(word(change_mark(change), f"left:calc({xx / 10:.2f}% + 3px);top:{4 + 16 * (i % 3)}px;"
+                                               f"color:{MARK_COLOR};font-size:11px;background:rgba(255,255,255,0.8)"))
+    left, right, top, bottom = PLOT_MARGINS
+    key = "".join(f"<span style='display:inline-block;width:24px;border-top:{w}px solid {c};vertical-align:middle;"
+                  f"margin:0 6px 0 {18 * (i > 0)}px'></span>{html.escape(name)}"
+                  for i, (name, c, w) in enumerate(((t("each batch"), "#b3d3ea", 2), (t("smoothed"), "#08519c", 3))))
+    label = html.escape(t("Training loss"), quote=True)
+    return (f"<div data-testid='loss-chart' role='img' aria-label='{label}' style='position:relative;"
+            f"height:{LIVE_HEIGHT}px;font-family:sans-serif;font-size:12px;color:#555;margin-bottom:0.5rem'>"
+            f"<div style='position:absolute;left:{left}px;top:0;font-size:16px;color:#333'>"
+            f"{html.escape(t('Training loss'))}</div><div style='position:absolute;left:{left}px;top:28px'>{key}</div>"
+            f"<div style='position:absolute;left:{left}px;right:{right}px;top:{top}px;bottom:{bottom}px'>"
+            "<svg viewBox='0 0 1000 1000' preserveAspectRatio='none' width='100%' height='100%' "
+            f"style='position:absolute;left:0;top:0;overflow:visible'>{''.join(lines)}</svg>{''.join(words)}</div>"
+            + word(t("epoch"), f"left:{left}px;right:{right}px;bottom:2px;text-align:center")
+            + word(t("cross-entropy"), f"left:0;top:{top}px;bottom:{bottom}px;writing-mode:vertical-rl;"
+                                       "transform:rotate(180deg);text-align:center")
+            + "</div>")
 
 
 def f1_figure(snap: Snapshot) -> dict:

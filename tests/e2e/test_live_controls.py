@@ -51,7 +51,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     field.press("Enter")
     wait_idle(page)
     page.wait_for_function("el => el.value === '0.05000'", arg=field.element_handle(), timeout=30_000)
-    mark = page.locator(".js-plotly-plot", has_text="Training loss").get_by_text(re.compile(r"lr [\d.e-]+ → 0\.05"))
+    mark = page.get_by_test_id("loss-chart").get_by_text(re.compile(r"lr [\d.e-]+ → 0\.05"))
     for attempt in range(2):  # as a person would: Apply again when a loaded machine's redraw swallowed the click
         page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Apply").first.click()
         try:
@@ -65,7 +65,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     open_app(viewer, f"{app.url}?job={job_id}")
     viewer.get_by_text(PAUSED).first.wait_for(timeout=30_000)
-    viewer.locator(".js-plotly-plot", has_text="Training loss").get_by_text(re.compile(r"→ 0\.05")).wait_for()
+    viewer.get_by_test_id("loss-chart").get_by_text(re.compile(r"→ 0\.05")).wait_for()
     for name in ("Pause", "Resume", "Step", "+1 epoch"):
         assert main_button(viewer, name).count() == 0
     assert viewer.get_by_text("Change settings while it trains").count() == 0
@@ -107,7 +107,7 @@ def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histogram
     # Both fixes, side by side (two buttons that change one setting once shared a key, and the page broke).
     main.get_by_role("button", name=re.compile(r"divide the learning rate by 10 \(1 → 0\.1\)")).first.wait_for()
     fix.first.click()
-    mark = page.locator(".js-plotly-plot", has_text="Training loss").get_by_text("lr 1 → 0.333")
+    mark = page.get_by_test_id("loss-chart").get_by_text("lr 1 → 0.333")
     mark.first.wait_for(timeout=30_000)
     # Slow motion, at once: the slider sets a delay that the run itself reports back (and a run this small is
     # otherwise through its epochs in a minute or two, before the checks below are done).
