@@ -65,11 +65,28 @@ def chart_specs(at: AppTest) -> list[dict]:
 
 def test_train_runs_a_job_and_the_page_shows_it_done(env):
     at = train_page()
-    at.sidebar.text_input(key="t_hidden").set_value("16").run()
     at.sidebar.number_input(key="t_epochs").set_value(1).run()
     at.sidebar.text_input(key="t_name").set_value("apptest").run()
+    at.sidebar.text_input(key="t_hidden").set_value("512,512,512").run()  # batches of a few ms, 19 of them
+    at.sidebar.selectbox(key="t_batch_size").set_value(16).run()
     button(at, "Train").click().run()
     assert at.session_state["job"]
+    # Slow motion as soon as the run trains, as the page's slider does: on a quiet machine the 300-digit epoch
+    # ended before the page was drawn; now its batches are 0.5 s apart.
+    from mnist_core.net.controls import Control, ControlError
+    from ui.engine import job_registry
+
+    job = job_registry()[0].get(at.session_state["job"])
+    deadline = time.monotonic() + 60
+    while True:
+        try:
+            job.control(job.owner, Control("delay", value=0.5))
+            break
+        except ControlError:  # still queued or starting
+            assert time.monotonic() < deadline
+            time.sleep(0.002)
+    assert not job.snapshot().history
+    at.run()
     # Before the first epoch ends there is nothing to plot: a line says when the macro-F1 chart comes,
     # instead of empty axes.
     assert any("the chart appears when the first epoch ends" in i.value for i in at.info)

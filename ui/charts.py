@@ -278,7 +278,9 @@ def f1_figure(snap: Snapshot) -> dict:
                      for name, y in lines.items()],
             "layout": layout(LIVE_HEIGHT, t("Macro-F1 per epoch"), legend=LIVE_LEGEND,
                              xaxis={"title": {"text": t("epoch")}, "dtick": 1 if len(epochs) <= 20 else None},
-                             yaxis={"title": {"text": "macro-F1"}, "range": [middle - half, min(1.0, middle + half)]},
+                             # Capped at 1, the range keeps its height below (scores of 1.0 gave 0.99-1).
+                             yaxis={"title": {"text": "macro-F1"},
+                                    "range": [min(middle - half, 1.0 - 2 * half), min(1.0, middle + half)]},
                              **change_marks(snap))}
 
 
