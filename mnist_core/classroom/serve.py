@@ -157,10 +157,14 @@ class School:
             return subprocess.Popen(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT,
                                     start_new_session=True, preexec_fn=_die_with_parent)
 
-    def restart(self, part: Part) -> None:
-        """Start a lost part again as it was (its log goes on); the others keep serving meanwhile."""
+    def restart(self, part: Part, counted: bool = True) -> None:
+        """Start a lost part again as it was (its log goes on); the others keep serving meanwhile. `counted`: the
+        loss was the part's own (it counts towards MAX_RESTARTS)."""
         part.process = self._popen(part.what, part.command, part.env, part.cwd, mode="a")
-        part.restarts += 1
+        part.restarts += counted
+
+    def apps(self) -> list[Part]:
+        return [p for p in self.parts if p.what.startswith("app process")]
 
     def restart_ray_head(self, head: Part) -> None:
         """The Ray head lost: what is left of its group ended, the head started again on its port (its token and
@@ -171,15 +175,14 @@ class School:
         start = head.log.stat().st_size if head.log.exists() else 0
         self.restart(head)
         _wait_ray_started(head, start)
-        for part in [p for p in self.parts if p.what.startswith("app process")]:
+        for part in self.apps():
             if part.process.poll() is None:
                 part.process.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     part.process.wait(15)
             _end_group(part.process.pid, grace=GROUP_GRACE)
-            # Not the app process's fault: its restarts are not counted.
-            part.process = self._popen(part.what, part.command, part.env, part.cwd, mode="a")
-        for part in [p for p in self.parts if p.what.startswith("app process")]:
+            self.restart(part, counted=False)  # not the app process's fault
+        for part in self.apps():
             port = part.command[part.command.index("--server.port") + 1]
             _wait_http(f"http://127.0.0.1:{port}/_stcore/health", part.process, part.log, part.what)
         # HAProxy marked them down meanwhile and takes two checks to send browsers again: until then a page
@@ -189,7 +192,7 @@ class School:
             _wait_http(f"{self.url}_stcore/health", balancer.process, balancer.log, "haproxy")
 
     def app_pids(self) -> list[int]:
-        return [p.process.pid for p in self.parts if p.what.startswith("app process")]
+        return [p.process.pid for p in self.apps()]
 
     def ended(self) -> Part | None:
         return next((p for p in self.parts if p.process.poll() is not None), None)
