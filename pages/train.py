@@ -203,7 +203,6 @@ def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
              caption=caption)
 
 
-LIGHT_SEEN, LIGHT_VIEW = "t_light_seen", "t_light_pending"  # a share link's light first view: shown for / to end
 EPOCH_VIEW_EVERY = 2.0  # seconds between redraws of what changes once an epoch (F1, table, weights, health)
 
 
@@ -286,7 +285,7 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str, light: bool =
     """Two parts, redrawn while the job runs (the training process never touches Streamlit): where the run
     is and its loss curve every second; what changes once an epoch every EPOCH_VIEW_EVERY seconds, as
     each redrawn chart costs the browser CPU that training needs (benchmarks/app_figures.py). `light`: the
-    first part only (see LIGHT_VIEW)."""
+    first part only (see keys.LIGHT_VIEW)."""
     registry = job_registry()[0]
     # No gliding progress bar: redrawn every second, its animation alone keeps the browser busy.
     st.html("<style>[data-testid='stProgress'] * {transition: none !important}</style>")
@@ -311,7 +310,7 @@ def live_view(job_id: str, was_active: bool, mine: bool, who: str, light: bool =
             st.markdown(figure, unsafe_allow_html=True)
         else:
             st.plotly_chart(unchecked(figure), key="loss_chart", config=chart_config(snap))
-        if st.session_state.pop(LIGHT_VIEW, None) == job_id:
+        if st.session_state.pop(keys.LIGHT_VIEW, None) == job_id:
             st.rerun(scope="app")  # a second after a share link's light first view: the whole page
         step_panel(snap)
         if was_active and not snap.active:
@@ -570,9 +569,9 @@ def render() -> None:
     watching = job is not None and not mine
     # A share link's first view while the run trains: where it is and its loss curve, and nothing that makes a new
     # browser load a chart or table library first (it waited 3-4 s for them); the rest a second later.
-    light = watching and snap.active and st.session_state.get(LIGHT_SEEN) != job.id
+    light = watching and snap.active and st.session_state.get(keys.LIGHT_SEEN) != job.id
     if light:
-        st.session_state[LIGHT_SEEN] = job.id
+        st.session_state[keys.LIGHT_SEEN] = job.id
     if watching:  # a share link: the run first, before the settings and the rest it would wait behind
         st.caption(t("You are watching someone else's run (read-only)."))
         live_view(job.id, snap.active, mine, who, light)
@@ -616,7 +615,7 @@ def render() -> None:
         class_training_panel(busy or watching, have_data)
         models_panel(who)
     else:  # after the live view's first, inline run: its next tick, a second on, draws the whole page
-        st.session_state[LIGHT_VIEW] = job.id
+        st.session_state[keys.LIGHT_VIEW] = job.id
 
 
 render()

@@ -6,6 +6,9 @@ import os
 
 OWNER = "owner"  # this browser's private owner key (ui/identity.py; never in a URL, a file or a log)
 JOB = "job"  # id of the job this session shows
+# A share link's light first view (the run alone, the whole page a second later): the job it was shown for,
+# and the job whose whole page is still to be drawn.
+LIGHT_SEEN, LIGHT_VIEW = "t_light_seen", "t_light_pending"
 DRAWN = "drawn_digit"  # the last drawing the Draw page read, MNIST-style (28, 28) in [0, 1], for Inside
 INSIDE_SOURCE = "inside_source"  # what the Inside page looks at: "drawing" or "test"
 INSIDE_TEST = "inside_test"  # the test digit it looks at
