@@ -51,12 +51,12 @@ def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[st
                   "y": ((spots // columns + 0.45) * cell_h).tolist(), "customdata": [int(i) for i in indices],
                   "text": captions, "hovertemplate": t("%{text}: click to look closer<extra></extra>"),
                   "marker": {"symbol": "square", "size": 40, "opacity": 0.01, "color": "#000"}}],
-        "layout": {"images": [{"source": source, "xref": "x", "yref": "y", "x": 0, "y": 0, "sizex": width,
-                               "sizey": height, "sizing": "stretch", "layer": "below"}],
-                   "xaxis": {"range": [0, width], "visible": False, "fixedrange": True},
-                   "yaxis": {"range": [height, 0], "visible": False, "fixedrange": True, "scaleanchor": "x"},
-                   "height": height + 10, "width": width, "margin": {"l": 0, "r": 0, "t": 0, "b": 0},
-                   "showlegend": False, "clickmode": "event+select", "dragmode": False},
+        "layout": layout(height + 10, images=[{"source": source, "xref": "x", "yref": "y", "x": 0, "y": 0,
+                                               "sizex": width, "sizey": height, "sizing": "stretch", "layer": "below"}],
+                         xaxis={"range": [0, width], "visible": False, "fixedrange": True},
+                         yaxis={"range": [height, 0], "visible": False, "fixedrange": True, "scaleanchor": "x"},
+                         width=width, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False,
+                         clickmode="event+select", dragmode=False),
     }
     clicked = st.plotly_chart(figure, key=key, on_select="rerun", selection_mode="points",
                               config={"displayModeBar": False})

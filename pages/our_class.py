@@ -16,6 +16,7 @@ from mnist_core.net.pictures import pixels_image
 from mnist_core.texts import os_error_words
 from ui.browser import is_teacher, nickname, owner
 from ui.caches import collection_part, collection_problems
+from ui.charts import layout
 from ui.end_of_lesson import end_of_lesson_panel
 from ui.engine import classroom, collections, model_store, nicknames
 from ui.i18n import said, t
@@ -74,8 +75,7 @@ def growth_panel(name: str) -> bool:
     left, right = st.columns([3, 2])
     left.plotly_chart({"data": [{"type": "bar", "x": list(range(10)), "y": counts.per_digit,
                                  "text": counts.per_digit, "textposition": "outside"}],
-                       "layout": {"height": 260, "margin": {"l": 10, "r": 10, "t": 30, "b": 10},
-                                  "title": {"text": t("Drawings of each digit")}, "xaxis": {"dtick": 1}}},
+                       "layout": layout(260, t("Drawings of each digit"), top=30, xaxis={"dtick": 1})},
                       key="c_counts", config={"displayModeBar": False})
     right.dataframe([{t("nickname"): who, t("drawings"): n} for who, n in counts.per_nickname.items()],
                     hide_index=True, height=260, key="c_people")

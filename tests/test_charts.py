@@ -125,3 +125,79 @@ def test_the_live_loss_picture_draws_the_figures_points_marks_and_words():
     assert "lr 0.003 → 0.3" in picture and "stroke-dasharray" in picture  # the live change's mark
     for words in ("Training loss", "each batch", "smoothed", "epoch", "cross-entropy"):
         assert words in picture
+
+
+# --- numbers on the charts, the browser's language's way ------------------------------------------
+
+def _in(lang: str, monkeypatch) -> None:
+    """The charts as a page in `lang` builds them (outside a page run they take the source language)."""
+    monkeypatch.setattr("ui.i18n.language", lambda: lang)
+
+
+def plain(text: str) -> str:
+    """No-break spaces (Babel's, before a French or Spanish %) as plain ones."""
+    return text.replace("\u202f", " ").replace("\xa0", " ")
+
+
+def test_every_chart_layout_comes_from_the_one_layout_function():
+    """A figure with a layout of its own writes its ticks and hovers the English way ("0.98", "80%") in every
+    language: each figure of the pages takes `charts.layout` (its separators and percent labels)."""
+    import ast
+
+    from .helpers import PROJECT
+
+    own = []
+    for path in [*(PROJECT / "ui").glob("*.py"), *(PROJECT / "pages").glob("*.py")]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Dict):
+                own += [f"{path.name}:{value.lineno}" for key, value in zip(node.keys, node.values, strict=True)
+                        if isinstance(key, ast.Constant) and key.value == "layout" and isinstance(value, ast.Dict)]
+    assert own == [], f"a figure's layout built by hand, not by ui.charts.layout: {own}"
+
+
+def test_a_percent_axis_writes_the_languages_percent_and_its_decimal_mark(monkeypatch):
+    _in("fr", monkeypatch)
+    figure = layout(300, "x", yaxis={"range": [0, 1], "tickformat": ".0%"}, xaxis={"dtick": 1})
+    assert figure["separators"][0] == ","  # 0,98: Plotly's ticks and hovers with the French decimal mark
+    aliases = figure["yaxis"]["labelalias"]
+    assert plain(aliases["80%"]) == "80 %" and len(aliases) == 101 and "labelalias" not in figure["xaxis"]
+    one = layout(300, yaxis={"tickformat": ".1%"})["yaxis"]["labelalias"]
+    assert plain(one["12,5%"]) == "12,5 %"  # Plotly's label already has the comma (separators)
+    _in("en", monkeypatch)
+    assert "labelalias" not in layout(300, yaxis={"tickformat": ".0%"})["yaxis"]  # 80% is English already
+    _in("it", monkeypatch)
+    assert "labelalias" not in layout(300, yaxis={"tickformat": ".0%"})["yaxis"]  # so is Italian's 80%
+
+
+def test_a_log_axis_is_labelled_as_people_write_numbers_in_the_language(monkeypatch):
+    from ui.charts import log_ticks
+
+    _in("fr", monkeypatch)
+    ticks = log_ticks(np.array([0.004, 0.08]))
+    assert ticks["ticktext"] == ["0,001", "0,002", "0,005", "0,01", "0,02", "0,05", "0,1", "0,2", "0,5"]
+    wide = log_ticks(np.array([3e-7, 20.0]))["ticktext"]
+    assert wide == ["10⁻⁸", "10⁻⁶", "10⁻⁴", "0,01", "1", "100"]  # every other decade: nine would crowd
+    assert ticks["exponentformat"] == "power"  # its hover labels too: 1,2×10⁻⁵, not 1.2e-5
+    _in("en", monkeypatch)
+    assert log_ticks(np.array([0.004, 0.08]))["ticktext"][:3] == ["0.001", "0.002", "0.005"]
+
+
+def test_the_confusion_matrix_and_the_threshold_curve_write_their_percentages_in_the_language(monkeypatch):
+    from mnist_core.net.confidence import coverage
+    from mnist_core.net.evaluate import Evaluation
+    from ui.charts import confusion_figure, coverage_figure
+
+    _in("fr", monkeypatch)
+    confusion = np.zeros((10, 10), int)
+    confusion[3, 3], confusion[3, 5], confusion[7, 7], confusion[7, 1] = 7, 1, 9999, 1
+    result = Evaluation.__new__(Evaluation)
+    result.confusion = confusion
+    cells = confusion_figure(result, normalised=True)["data"][0]["text"]
+    assert (plain(cells[3][5]), plain(cells[7][1]), cells[0][1]) == ("12,5 %", "<0,1 %", "0")
+    assert plain(confusion_figure(result, normalised=False)["data"][0]["text"][7][7]) == "9 999"
+    probs = np.eye(10)[[1, 2, 3, 3]] * 0.6 + 0.04
+    figure = coverage_figure(coverage(probs, np.array([1, 2, 3, 4]), 0.5))
+    answered, right = figure["data"]
+    assert plain(answered["customdata"][0]) == "100,0 %" and "%{customdata}" in answered["hovertemplate"]
+    assert "75,00 %" in [plain(text) for text in right["customdata"]]
+    assert not any("%}" in trace["hovertemplate"] for trace in figure["data"])  # no "%{y:.1%}": always "75.0%"

@@ -82,6 +82,7 @@ def test_a_collection_index_decodes_only_the_drawings_added_since_and_follows_re
     read = index.read()
     assert bomb not in [d.file for d in read.drawings]
     [problem] = read.problems  # one line about that file, the others still read
-    assert problem.startswith(f"{bomb}: ") and "too large" in problem and "\n" not in problem
+    assert problem.file == bomb and "too large" in str(problem) and "\n" not in str(problem)
+    assert str(problem).startswith(f"{bomb}: ")
     store.clear("class-3b", owner="alice")
     assert index.read().drawings == [] and index.read().problems == []

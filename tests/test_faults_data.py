@@ -30,6 +30,7 @@ from mnist_core.net.data import (
     MnistDataError,
     read_idx,
 )
+from ui.i18n import said
 
 from .helpers import idx_bytes, PROJECT, write_mnist
 from .hostile import gzip_idx_bomb
@@ -73,8 +74,10 @@ def test_a_bomb_posing_as_train_images_is_refused_by_its_header_before_any_image
 
 def test_an_honest_but_huge_header_is_refused_before_reading(tmp_path):
     path = gzip_idx_bomb(tmp_path / "huge.gz", items=200_000, expands_to=200_000 * 784 + 16)
-    with pytest.raises(MnistDataError, match="promises 200,000 items; at most 100,000"):
+    with pytest.raises(MnistDataError, match="promises 200000 items; at most 100000") as refused:
         read_idx(path, "images")
+    # Its numbers kept as numbers, so that a page writes them its language's way (English outside a page).
+    assert said(refused.value).endswith("promises 200,000 items; at most 100,000 are read")
 
 
 @pytest.mark.parametrize("stem, content, message", [

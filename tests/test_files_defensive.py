@@ -74,9 +74,11 @@ def test_a_bomb_in_a_class_collection_is_one_line_and_hides_no_other_drawing(tmp
         f.write("junk.png,1\n")
     read = drawings.read("class")
     assert [d.file for d in read.drawings] == [kept]
-    assert len(read.problems) == 3 and all("\n" not in p for p in read.problems)
-    assert read.problems[0].startswith("bomb-15000.png:") and "too large" in read.problems[0]
-    assert read.problems[1].startswith("thin-1x25m.png: 1x25000000 pixels is too large")
+    lines = [str(p) for p in read.problems]
+    assert len(lines) == 3 and all("\n" not in line for line in lines)
+    assert lines[0].startswith("bomb-15000.png:") and "too large" in lines[0]
+    assert lines[1].startswith("thin-1x25m.png: 1x25000000 pixels is too large")
+    assert lines[2].startswith("junk.png: a damaged picture (")
     assert [d.file for d in drawings.load("class")] == [kept]
 
 

@@ -370,9 +370,27 @@ def test_a_health_warning_its_fixes_and_an_experiment_read_in_french_with_french
 
 def test_a_diverged_loss_is_written_nan_or_infinity_in_every_language():
     from ui.i18n import num
+    from ui.live import _shown
 
     assert (num(float("nan"), 4), num(float("inf"), 4), num(float("-inf"), 1)) == ("nan", "∞", "-∞")
     assert num(10.41834, 4) == "10.4183"  # outside a page: the source language
+    # A health warning's numbers are written by the same writer: "∞", never Python's "inf".
+    assert (_shown("loss", float("inf")), _shown("share", float("nan"))) == ("∞", "nan")
+
+
+def test_every_slider_of_decimals_writes_its_value_the_languages_way():
+    """Streamlit's own display of a float slider is printf's "1.00" in every language: each one in the code
+    names its format (`LOCALIZED`, or `percent_format()` for a share)."""
+    bare = []
+    for path in FRONT_END:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == "slider":
+                numbers = [*node.args[1:], *(k.value for k in node.keywords if k.arg in ("min_value", "max_value",
+                                                                                      "value", "step"))]
+                floats = any(isinstance(n, ast.Constant) and isinstance(n.value, float) for n in numbers)
+                if floats and "format" not in {k.arg for k in node.keywords}:
+                    bare.append(f"{path.name}:{node.lineno}")
+    assert bare == [], f"a slider of decimals without the language's format: {bare}"
 
 
 # --- the Mistakes page's confidence panel and a run's settings table: no English left ------------------------
@@ -500,3 +518,63 @@ def test_a_percentage_slider_writes_its_value_the_languages_way(env):
     assert opened("pages/mistakes.py", "en", timeout=60).slider(key="m_cover_threshold").proto.format == "%d%%"
     table = at.dataframe[0].value  # the per-digit scores, still numbers (a click on a title sorts them)
     assert table["précision"].dtype.kind == "f"
+
+
+DAMAGED_PAGE = '''
+import ui.startup  # noqa: F401
+import numpy as np
+import streamlit as st
+import torch
+from PIL import Image
+from mnist_core.net.data import read_idx
+from mnist_core.net.model import MLP
+from mnist_core.storage.drawings import Collections, LABELS
+from mnist_core.storage.models import ModelMeta, ModelStore
+from mnist_core.net.config import TrainConfig
+from ui.i18n import said
+from ui.widgets import file_problems
+folder = st.session_state["folder"]
+drawings = Collections(folder + "/drawings")
+drawings.add("c", np.full((28, 28), 200, np.uint8), 3)
+Image.new("L", (4500, 10)).save(folder + "/drawings/c/wide.png")
+open(folder + "/drawings/c/junk.png", "wb").write(b"\\x89PNG\\r\\n\\x1a\\nnot really")
+with open(folder + "/drawings/c/" + LABELS, "a") as f:
+    f.write("wide.png,7\\njunk.png,1\\n")
+file_problems(drawings.read("c").problems)
+store = ModelStore(folder + "/models", builtin_dir=None)
+store.save(MLP((8,)), ModelMeta(name="typed", model=MLP((8,)).config(), config=TrainConfig(hidden=(8,))))
+payload = torch.load(folder + "/models/typed.pt", weights_only=True)
+payload["meta"]["stopped"] = "yes"
+torch.save(payload, folder + "/models/typed.pt")
+open(folder + "/short-idx", "wb").write(b"\\x00\\x00\\x08")
+for attempt in (lambda: store.meta("typed"), lambda: read_idx(folder + "/short-idx")):
+    try:
+        attempt()
+    except Exception as e:
+        st.error(said(e))
+'''
+
+
+def test_a_stored_drawings_reasons_and_a_damaged_files_detail_read_in_french(tmp_path):
+    """Why a drawing of a collection is left out, which field of a model's metadata is wrong, and what is wrong
+    with an MNIST file, in French: only the name of a kind of damage (Python's or PIL's own) stays as it is."""
+    def run(lang: str) -> AppTest:
+        at = AppTest.from_string(DAMAGED_PAGE, default_timeout=30)
+        at.session_state["folder"] = str(tmp_path / lang)
+        at.query_params["lang"] = lang
+        at.run()
+        assert not at.exception, at.exception
+        return at
+
+    french = run("fr")
+    warning = french.warning[0].value.replace("\u202f", " ").replace("\xa0", " ")
+    assert "- `wide.png`: 4500x10 pixels, c'est trop grand pour un dessin" in warning
+    assert "- `junk.png`: une image endommagée (" in warning
+    model, idx = (e.value for e in french.error)
+    assert model.startswith("le modèle « typed »")
+    assert "le champ de métadonnées « stopped » n'est pas vrai/faux" in model
+    assert idx.endswith("short-idx : seulement 3 octets, trop court pour un fichier IDX")
+    assert english_in([warning.split(":", 1)[1], *(text.replace(str(tmp_path), "") for text in (model, idx))]) == []
+    english = run("en")
+    assert "4500x10 pixels is too large for a drawing" in english.warning[0].value
+    assert "metadata field 'stopped' is not true/false" in english.error[0].value

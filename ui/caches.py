@@ -16,7 +16,7 @@ from mnist_core.net.evaluate import evaluate, Evaluation
 from mnist_core.net.inside import BytesLRU
 from mnist_core.net.model import MLP
 from mnist_core.net.pictures import gallery_image, png_bytes, weight_grid
-from mnist_core.storage.drawings import Drawing
+from mnist_core.storage.drawings import Drawing, Problem
 from mnist_core.storage.models import ModelMeta
 from ui.engine import collections, dataset, model_store
 from ui.i18n import t
@@ -88,8 +88,8 @@ def collection_part(name: str, part: str = "held") -> tuple[list[Drawing], Examp
     return _collection_parts(name, collections().version(name))[part]
 
 
-def collection_problems(name: str) -> list[str]:
-    """One line for each file of the collection that cannot be read (from the same incremental reading)."""
+def collection_problems(name: str) -> list[Problem]:
+    """A `Problem` for each file of the collection that cannot be read (from the same incremental reading)."""
     return collections().index(name).read().problems
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import functools
 import html
 import math
+import re
 
 import numpy as np
 from scipy.signal import lfilter
@@ -13,7 +14,7 @@ from scipy.signal import lfilter
 from mnist_core.net.confidence import Coverage
 from mnist_core.net.evaluate import Evaluation
 from mnist_core.runs.snapshot import Snapshot
-from ui.i18n import num, plotly_separators, t
+from ui.i18n import decimal_mark, num, percent_writer, plotly_separators, t
 from ui.run_words import change_mark
 
 # Figures are plain dicts holding numpy arrays: go.Figure objects are slow to validate, and the Train
@@ -47,10 +48,31 @@ def unchecked(figure: dict):
     return _unchecked_type()(figure)
 
 
+AXIS = re.compile(r"[xy]axis\d*")
+PERCENT_TICKS = re.compile(r"\.([01])%")  # a percent axis's tickformat (".0%"): its labels get the language's way
+
+
+def percent_labels(digits: int) -> dict[str, str]:
+    """Plotly's label for each percentage from 0 to 100 with `digits` decimals ("80%", "12,5%" with a comma for
+    separators), as this browser's language writes it ("80 %" in French), where the two differ: an axis's
+    `labelalias`. Plotly has no setting for the percent sign (its locale's format takes only the decimal and
+    thousands marks), so every label it may write is looked up."""
+    write, mark, steps = percent_writer(digits), decimal_mark(), 10 ** digits
+    plotly = {f"{k / steps:.{digits}f}".replace(".", mark) + "%": write(k / steps / 100)
+              for k in range(100 * steps + 1)}
+    return {label: ours for label, ours in plotly.items() if label != ours}
+
+
 def layout(height: int, title: str | None = None, top: int = 40, **extra) -> dict:
-    """The layout every chart of the app starts from: narrow margins, `top` pixels for the title."""
+    """The layout every chart of the app starts from: narrow margins, `top` pixels for the title; the numbers
+    of its ticks and hover labels written the browser's language's way."""
     # Ticks and hover labels with this browser's decimal and thousands marks ("0,98" in French).
     base = {"height": height, "margin": {"l": 10, "r": 10, "t": top, "b": 10}, "separators": plotly_separators()}
+    for key, axis in extra.items():  # and percent ticks with its percent sign ("80 %" in French)
+        if AXIS.fullmatch(key) and isinstance(axis, dict) and \
+                (percent := PERCENT_TICKS.fullmatch(str(axis.get("tickformat", "")))) is not None:
+            if aliases := percent_labels(int(percent.group(1))):
+                extra[key] = {**axis, "labelalias": aliases}
     if title is not None:
         base["title"] = {"text": title_lines(title)}
         if "<br>" in base["title"]["text"]:
@@ -284,10 +306,22 @@ def f1_figure(snap: Snapshot) -> dict:
                              **change_marks(snap))}
 
 
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def power_text(mantissa: int, power: int) -> str:
+    """m x 10^p as a person reads it, in this browser's language: a plain number from 0.001 to 1000 ("0,005" in
+    French), else "5×10⁻⁴" (never the "5e-4" of a program)."""
+    if -3 <= power <= 3:
+        return num(mantissa * 10.0 ** power, max(0, -power), trim=True)
+    return ("" if mantissa == 1 else f"{mantissa}×") + "10" + str(power).translate(SUPERSCRIPT)
+
+
 def log_ticks(values: np.ndarray) -> dict:
-    """Tick marks for a log axis, labelled '1e-3', '1e-2', ...: a power of ten each, fewer when the values
-    span many decades (a learning rate too high), so that labels never crowd; 2 and 5 between them when
-    the values span two decades or less, so that there are always a few labels."""
+    """Tick marks for a log axis, labelled 0.001, 0.01, ..., 10⁻⁵ (`power_text`): a power of ten each, fewer
+    when the values span many decades (a learning rate too high), so that labels never crowd; 2 and 5 between
+    them when the values span two decades or less, so that there are always a few labels. Hover labels are
+    written as powers too ("1,23×10⁻⁵"), not "1.23e-5"."""
     values = values[np.isfinite(values) & (values > 0)]
     if not len(values):
         return {}
@@ -295,8 +329,8 @@ def log_ticks(values: np.ndarray) -> dict:
     step = max(1, math.ceil((high - low) / 6))
     mantissas = (1, 2, 5) if high - low <= 2 else (1,)
     ticks = [(m, p) for p in range(low - (low % step), high + 1, step) for m in mantissas]
-    return {"tickvals": [m * 10.0 ** p for m, p in ticks],
-            "ticktext": [str(m) if p == 0 else f"{m}e{p}" for m, p in ticks]}
+    return {"tickvals": [m * 10.0 ** p for m, p in ticks], "ticktext": [power_text(m, p) for m, p in ticks],
+            "exponentformat": "power"}
 
 
 def health_figure(snap: Snapshot) -> dict:
@@ -339,17 +373,17 @@ def spread_figure(snap: Snapshot) -> dict | None:
                                            showlegend=False, annotations=notes)}
 
 
-def share_text(value: float) -> str:
-    """A share of a row for the confusion matrix: one decimal, so no coloured cell reads "0%"."""
-    if value == 0:
-        return "0"
-    return "<0.1%" if value < 0.0005 else f"{value:.1%}"
+def share_texts(values: np.ndarray) -> list[list[str]]:
+    """Shares of a row for the confusion matrix, in this browser's language: one decimal ("12,5 %" in French),
+    so no coloured cell reads "0%"; a share below 0.05% "<0,1 %"."""
+    write = percent_writer(1)
+    return [["0" if v == 0 else "<" + write(0.001) if v < 0.0005 else write(v) for v in row] for row in values.tolist()]
 
 
 def confusion_figure(result: Evaluation, normalised: bool) -> dict:
     counts = result.confusion
     values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalised else counts
-    text = [[share_text(v) if normalised else str(v) for v in row] for row in values.tolist()]
+    text = share_texts(values) if normalised else [[num(v, 0) for v in row] for row in values.tolist()]
     # Mistakes stand out: the diagonal (all correct answers) would swamp the colour scale.
     shown = values.astype(float).copy()
     np.fill_diagonal(shown, np.nan)
@@ -399,12 +433,16 @@ def coverage_figure(result: Coverage) -> dict:
     """Share answered and accuracy of those answered at every confidence threshold, the chosen one marked."""
     x = result.curve_thresholds.tolist()
     accuracy = [None if np.isnan(v) else float(v) for v in result.curve_accuracy]
+    # The percentages written here, in the language's way: a hover template's "%{y:.1%}" is always "12,5%".
+    one, two = percent_writer(1), percent_writer(2)
     return {"data": [
         {"type": "scatter", "mode": "lines", "name": t("share answered"), "x": x, "y": result.curve_answered.tolist(),
-         "hovertemplate": t("threshold %{x:.2f}: answers %{y:.1%}<extra></extra>"),
+         "customdata": [one(v) for v in result.curve_answered.tolist()],
+         "hovertemplate": t("threshold %{x:.2f}: answers %{customdata}<extra></extra>"),
          "line": {"color": "#1f77b4"}},
         {"type": "scatter", "mode": "lines", "name": t("accuracy of those answered"), "x": x, "y": accuracy,
-         "hovertemplate": t("threshold %{x:.2f}: %{y:.2%} right<extra></extra>"), "line": {"color": "#2ca02c"}}],
+         "customdata": ["" if v is None else two(v) for v in accuracy],
+         "hovertemplate": t("threshold %{x:.2f}: %{customdata} right<extra></extra>"), "line": {"color": "#2ca02c"}}],
         "layout": layout(300, t("What a confidence threshold buys and costs"), top=30,
                          xaxis={"title": {"text": t("answer only when at least this sure")}, "range": [0, 1]},
                          yaxis={"tickformat": ".0%"}, legend={"orientation": "h", "y": -0.3},

@@ -128,7 +128,7 @@ def N_(msgid: str) -> str:
 def num(value: float, digits: int = 2, trim: bool = False) -> str:
     """A number as this browser's language writes it, with `digits` decimals ("0,9913" in Spanish); with
     `trim`, at most `digits` (1.25 and 3, not 1.25 and 3.00)."""
-    if not math.isfinite(value):  # a diverged loss: "nan", not Babel's "NaN,0000"
+    if not math.isfinite(value):  # a diverged loss: "nan", not Babel's "NaN,0000"; the one writer of these
         return str(float(value)).replace("inf", "∞")
     pattern = "#,##0" + ("." + ("#" if trim else "0") * digits if digits > 0 else "")
     return format_decimal(value, format=pattern, locale=language())
@@ -189,6 +189,14 @@ def number_format(digits: int = 2, signed: bool = False) -> Callable[[float], st
     if mark == ".":
         return lambda value: format(value, spec)
     return lambda value: format(value, spec).replace(".", mark)
+
+
+def percent_writer(digits: int = 0) -> Callable[[float], str]:
+    """A formatter for many shares at once (a chart's hover texts and cells): a fraction as a percentage in this
+    browser's language with `digits` decimals ("12,5 %" in French, "12.5%" in English), looked up once. For
+    shares from 0 to 1 (no thousands marks)."""
+    write, sign = number_format(digits), percent_sign()
+    return lambda share: write(100 * share) + sign
 
 
 def plotly_separators() -> str:

@@ -154,8 +154,8 @@ def _shown(name: str, value: object) -> object:
         return value
     if isinstance(value, int):
         return num(value, 0)
-    if not np.isfinite(value):
-        return str(value)
+    if not np.isfinite(value):  # a diverged loss: written as every page writes it ("∞", "nan")
+        return num(value)
     if name in _PERCENTS:
         return pct(value, _PERCENTS[name])
     if name in _DECIMALS:

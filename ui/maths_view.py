@@ -16,7 +16,7 @@ import streamlit as st
 from mnist_core.net.maths import Cell, cell_sources, CellSources, layer_maths, LayerMaths, softmax_steps, SoftmaxSteps
 from mnist_core.net.model import MLP
 from ui.charts import layout, unchecked
-from ui.i18n import decimal_mark, num, number_format, pct, t
+from ui.i18n import decimal_mark, LOCALIZED, num, number_format, pct, t
 from ui.keys import INSIDE_SOURCE, INSIDE_TEST
 from ui.layers import layer_choice, layer_label
 from ui.tables import with_dashes
@@ -359,7 +359,7 @@ def maths_view(model: MLP, image: np.ndarray, mistakes: np.ndarray) -> None:
     elif layer < depth:
         later_layer(maths, depth)
     else:  # the temperature first: the p cells beside z are at it
-        temperature = st.slider(t("Temperature"), 0.1, 5.0, 1.0, 0.1, key="m_temperature",
+        temperature = st.slider(t("Temperature"), 0.1, 5.0, 1.0, 0.1, key="m_temperature", format=LOCALIZED,
                                 help=t("The logits are divided by it before e^x: above 1 flattens, below 1 sharpens"))
         steps = softmax_steps(maths.z, temperature)
         later_layer(maths, depth, steps)

@@ -6,7 +6,8 @@ from __future__ import annotations
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
-from ui.i18n import num, t
+from mnist_core.storage.drawings import Problem
+from ui.i18n import num, said, t
 
 
 def as_markdown(text: str) -> str:
@@ -72,12 +73,12 @@ class KeptError:
 FILE_PROBLEMS_SHOWN = 5  # lines; the rest counted
 
 
-def file_problems(problems: list[str], class_collection: str | None = None) -> None:
-    """One line for each file that could not be read (never a traceback): the first few, then how many more.
-    Of the collection shown, or of the class collection named `class_collection`."""
+def file_problems(problems: list[Problem], class_collection: str | None = None) -> None:
+    """One line for each file that could not be read (never a traceback), why in this browser's language: the
+    first few, then how many more. Of the collection shown, or of the class collection named `class_collection`."""
     if not problems:
         return
-    lines = [f"- `{file}`:{why}" for file, _, why in (p.partition(":") for p in problems[:FILE_PROBLEMS_SHOWN])]
+    lines = [f"- `{p.file}`: {said(p.why)}" for p in problems[:FILE_PROBLEMS_SHOWN]]
     more = len(problems) - FILE_PROBLEMS_SHOWN
     if more > 0:
         lines.append(t("- and {count} more", count=num(more, 0)))

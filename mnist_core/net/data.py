@@ -22,6 +22,7 @@ from typing import BinaryIO
 import numpy as np
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
+from mnist_core.texts import N_, worded
 
 try:
     import fcntl
@@ -88,30 +89,35 @@ def _read_exactly(f: BinaryIO, n: int) -> bytes:
 
 
 def _damaged(path: Path, e: BaseException) -> MnistDataError:
-    return MnistDataError(f"{path}: cannot be read ({e}); the file is damaged, download it again")
+    # The operating system's or gzip's own reason stays as they say it.
+    return worded(MnistDataError, N_("{path}: cannot be read ({reason}); the file is damaged, download it again"),
+                  path=path, reason=str(e))
 
 
 def _read_header(f: BinaryIO, name: str) -> tuple[int, ...]:
     """The sizes an IDX header promises, checked: magic, 1 or 3 dimensions, 28x28 images, 1..MAX_ITEMS."""
     head = _read_exactly(f, 4)
     if len(head) < 4:
-        raise MnistDataError(f"{name}: only {len(head)} bytes, too short to be an IDX file")
+        raise worded(MnistDataError, N_("{name}: only {size} bytes, too short to be an IDX file"), name=name,
+                     size=len(head))
     zero, dtype_code, ndim = struct.unpack(">HBB", head)
     if zero != 0 or dtype_code != 0x08 or ndim not in (1, 3):
-        raise MnistDataError(
-            f"{name}: bad magic number 0x{int.from_bytes(head, 'big'):08x}; "
-            "expected 0x00000801 (labels) or 0x00000803 (images)"
-        )
+        raise worded(MnistDataError, N_("{name}: bad magic number {magic}; expected 0x00000801 (labels) or "
+                                        "0x00000803 (images)"), name=name, magic=f"0x{int.from_bytes(head, 'big'):08x}")
     sizes = _read_exactly(f, 4 * ndim)
     if len(sizes) < 4 * ndim:
-        raise MnistDataError(f"{name}: only {4 + len(sizes)} bytes, too short to be an IDX file (header cut short)")
+        raise worded(MnistDataError, N_("{name}: only {size} bytes, too short to be an IDX file (header cut short)"),
+                     name=name, size=4 + len(sizes))
     dims = struct.unpack(f">{ndim}I", sizes)
     if ndim == 3 and dims[1:] != (28, 28):
-        raise MnistDataError(f"{name}: images are {dims[1]}x{dims[2]}, expected 28x28")
+        raise worded(MnistDataError, N_("{name}: images are {width}x{height}, expected 28x28"), name=name,
+                     width=dims[1], height=dims[2])
     if dims[0] == 0:
-        raise MnistDataError(f"{name}: holds no {'images' if ndim == 3 else 'labels'} (0 items); download it again")
+        raise worded(MnistDataError, N_("{name}: holds no images (0 items); download it again") if ndim == 3 else
+                     N_("{name}: holds no labels (0 items); download it again"), name=name)
     if dims[0] > MAX_ITEMS:
-        raise MnistDataError(f"{name}: its header promises {dims[0]:,} items; at most {MAX_ITEMS:,} are read")
+        raise worded(MnistDataError, N_("{name}: its header promises {count} items; at most {limit} are read"),
+                     name=name, count=dims[0], limit=MAX_ITEMS)
     return dims
 
 
@@ -137,24 +143,24 @@ def read_idx(path: str | os.PathLike, kind: str | None = None) -> np.ndarray:
         with _open_maybe_gzip(path) as f:
             dims = _read_header(f, str(path))
             if kind == "images" and len(dims) != 3:
-                raise MnistDataError(f"{path}: holds labels, expected images")
+                raise worded(MnistDataError, N_("{path}: holds labels, expected images"), path=path)
             if kind == "labels" and len(dims) != 1:
-                raise MnistDataError(f"{path}: holds images, expected labels")
+                raise worded(MnistDataError, N_("{path}: holds images, expected labels"), path=path)
             array = np.empty(dims, np.uint8)
             body, got = memoryview(array.reshape(-1)), 0
             while got < len(body) and (n := f.readinto(body[got:got + CHUNK])):
                 got += n
             header_len = 4 + 4 * len(dims)
             if got < len(body):
-                raise MnistDataError(f"{path}: {header_len + got} bytes but its header promises "
-                                     f"{header_len + len(body)} (truncated)")
+                raise worded(MnistDataError, N_("{path}: {size} bytes but its header promises {promised} (truncated)"),
+                             path=path, size=header_len + got, promised=header_len + len(body))
             if f.read(1):
-                raise MnistDataError(f"{path}: more than the {header_len + len(body)} bytes its header "
-                                     "promises (trailing data)")
+                raise worded(MnistDataError, N_("{path}: more than the {promised} bytes its header promises (trailing "
+                                                "data)"), path=path, promised=header_len + len(body))
     except (OSError, EOFError, zlib.error) as e:  # gzip.BadGzipFile is an OSError
         raise _damaged(path, e) from e
     if kind == "labels" and array.max() > 9:
-        raise MnistDataError(f"{path}: label {int(array.max())} is not a digit 0-9")
+        raise worded(MnistDataError, N_("{path}: label {label} is not a digit 0-9"), path=path, label=int(array.max()))
     return array
 
 
@@ -184,7 +190,8 @@ def load_mnist(data_dir: str | os.PathLike | None = None) -> Mnist:
         labels = read_idx(labels_path, "labels")
         promised = idx_shape(images_path)[0]  # checked against the labels before any image is read
         if promised != len(labels):
-            raise MnistDataError(f"{images_path} has {promised} images but {labels_path} has {len(labels)} labels")
+            raise worded(MnistDataError, N_("{images} has {count} images but {labels} has {labelled} labels"),
+                         images=images_path, count=promised, labels=labels_path, labelled=len(labels))
         arrays[split] = (read_idx(images_path, "images"), labels)
     return Mnist(*arrays["train"], *arrays["test"])
 

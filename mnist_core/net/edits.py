@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from dataclasses import asdict, dataclass
 
+from mnist_core.texts import N_, worded
+
 # --- the edits ---------------------------------------------------------------------------------
 
 @dataclass(frozen=True)
@@ -74,14 +76,14 @@ def edit_to_dict(edit: Edit) -> dict:
 def edit_from_dict(values: dict) -> Edit:
     """The edit a dict describes, checked (ValueError in words: a file's metadata is input from anywhere)."""
     if not isinstance(values, dict) or values.get("kind") not in KINDS:
-        raise ValueError(f"not an edit: {values!r:.80}")
+        raise worded(ValueError, N_("not an edit: {value}"), value=f"{values!r:.80}")
     cls = KINDS[values["kind"]]
     args = {k: v for k, v in values.items() if k != "kind"}
     try:
         edit = cls(**args)
     except TypeError as e:
-        raise ValueError(f"edit {values['kind']}: {e}") from None
+        raise worded(ValueError, N_("edit {kind}: {reason}"), kind=values["kind"], reason=str(e)) from None
     for name, value in args.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise ValueError(f"edit {values['kind']}: '{name}' is not a number")
+            raise worded(ValueError, N_("edit {kind}: '{name}' is not a number"), kind=values["kind"], name=name)
     return edit

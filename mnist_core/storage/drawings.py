@@ -26,7 +26,7 @@ from mnist_core.folders import folder_setting, PROJECT_ROOT
 from mnist_core.storage.files import locked, sweep_once, write_atomically
 from mnist_core.storage.names import check_name
 from mnist_core.storage.owners import OwnerTags
-from mnist_core.texts import N_, worded
+from mnist_core.texts import N_, reason, worded, Words
 
 COLLECTION_EXISTS = N_("a collection named '{name}' exists already; import under a new name")
 
@@ -172,12 +172,23 @@ MAX_STORED_PIXELS = MAX_IMPORT_PIXELS
 MAX_STORED_SIDE = 4000
 
 
+@dataclass(frozen=True)
+class Problem:
+    """A file of a collection that does not read, and why (its words kept for the reader's language)."""
+
+    file: str
+    why: Words | str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.why}"
+
+
 @dataclass
 class Loaded:
-    """A collection as read: the drawings that read, and one line for each file that did not."""
+    """A collection as read: the drawings that read, and a `Problem` for each file that did not."""
 
     drawings: list[Drawing]
-    problems: list[str]
+    problems: list[Problem]
 
 
 def _stored_picture(path: Path) -> np.ndarray:
@@ -188,13 +199,14 @@ def _stored_picture(path: Path) -> np.ndarray:
             warnings.simplefilter("ignore", Image.DecompressionBombWarning)
             with Image.open(path, formats=["PNG"]) as picture:
                 if picture.width * picture.height > MAX_STORED_PIXELS or max(picture.size) > MAX_STORED_SIDE:
-                    raise ValueError(f"{picture.width}x{picture.height} pixels is too large for a drawing; left out")
+                    raise worded(ValueError, N_("{width}x{height} pixels is too large for a drawing"),
+                                 width=picture.width, height=picture.height)
                 picture.load()
                 return np.asarray(picture)
     except Image.DecompressionBombError:
-        raise ValueError("too large a picture for a drawing (a decompression bomb); left out") from None
-    except (OSError, SyntaxError) as e:
-        raise ValueError(f"a damaged picture ({type(e).__name__}); left out") from None
+        raise worded(ValueError, N_("too large a picture for a drawing (a decompression bomb)")) from None
+    except (OSError, SyntaxError) as e:  # the kind of damage PIL found, under its own (technical) name
+        raise worded(ValueError, N_("a damaged picture ({kind})"), kind=type(e).__name__) from None
 
 
 def append_row(path: Path, row: bytes) -> None:
@@ -356,10 +368,10 @@ class Collections:
         """The collection's drawings; a file that cannot be read is left out (`read` says which and why)."""
         return self.read(name).drawings
 
-    def read(self, name: str, known: dict[tuple[str, ...], Drawing | str] | None = None) -> Loaded:
-        """Every drawing that reads, and one line for each file that does not (damaged, or a picture no
+    def read(self, name: str, known: dict[tuple[str, ...], Drawing | Problem] | None = None) -> Loaded:
+        """Every drawing that reads, and a `Problem` for each file that does not (damaged, or a picture no
         drawing of this app is: more than MAX_STORED_PIXELS, checked from its header before it is decoded).
-        One bad file never hides the others. `known` (a labels row -> its Drawing, or its problem line) is
+        One bad file never hides the others. `known` (a labels row -> its Drawing, or its Problem) is
         what an earlier read found: those rows are not decoded again (a drawing's file never changes; its
         name is unique), and rows no longer listed are dropped from it (`CollectionIndex`)."""
         folder = self._folder(name)
@@ -379,9 +391,9 @@ class Collections:
                     try:
                         known[key] = Drawing(row[0], int(row[1]), _stored_picture(folder / row[0]), *row[2:4])
                     except ValueError as e:
-                        known[key] = f"{row[0]}: {e}"
+                        known[key] = Problem(row[0], reason(e))
                 found = known[key]
-                (loaded.problems if isinstance(found, str) else loaded.drawings).append(found)
+                (loaded.problems if isinstance(found, Problem) else loaded.drawings).append(found)
         for key in [k for k in known if k not in listed]:  # removed, or the collection cleared
             del known[key]
         return loaded
@@ -486,7 +498,7 @@ class CollectionIndex:
     def __init__(self, collections: Collections, name: str) -> None:
         self.collections = collections
         self.name = name
-        self._known: dict[tuple[str, ...], Drawing | str] = {}
+        self._known: dict[tuple[str, ...], Drawing | Problem] = {}
         self._lock = threading.Lock()
         self._last: tuple[tuple[int, int], Loaded] | None = None
 

@@ -69,11 +69,11 @@ class EditedFrom:
         """Checked (StoreError): a file's metadata is input from anywhere."""
         if not isinstance(values, dict) or not isinstance(values.get("name"), str) \
                 or not isinstance(values.get("id", ""), str) or not isinstance(values.get("edits"), list):
-            raise StoreError("metadata field 'edited_from' is not a model name, id and list of edits")
+            raise worded(StoreError, N_("metadata field 'edited_from' is not a model name, id and list of edits"))
         try:
             edits = tuple(edit_from_dict(e) for e in values["edits"])
         except ValueError as e:
-            raise StoreError(f"metadata field 'edited_from': {e}") from None
+            raise worded(StoreError, N_("metadata field 'edited_from': {reason}"), reason=reason(e)) from None
         return cls(values["name"], values.get("id", ""), edits)
 
 
@@ -115,14 +115,15 @@ class ModelMeta:
     def from_dict(cls, values: dict) -> ModelMeta:
         """Checked field by field: a file's metadata is input from anywhere (raises StoreError)."""
         if not isinstance(values, dict):
-            raise StoreError(f"metadata is a {type(values).__name__}, not a mapping")
+            raise worded(StoreError, N_("metadata is a {kind}, not a mapping"), kind=type(values).__name__)
         _check_plain(values)
         try:
             config = TrainConfig.from_dict(values["config"])
             history = [EpochRecord.from_dict(r) for r in values.get("history", [])]
             changes = [SettingChange.from_dict(c) for c in values.get("changes", [])]
         except (TypeError, ValueError) as e:
-            raise StoreError(f"metadata field 'config', 'history' or 'changes' is not valid: {e}") from None
+            raise worded(StoreError, N_("metadata field 'config', 'history' or 'changes' is not valid: {reason}"),
+                         reason=reason(e)) from None
         edited = values.get("edited_from")
         known = {f.name for f in fields(cls)} - {"config", "history", "metrics", "changes", "edited_from"}
         return cls(**{k: v for k, v in values.items() if k in known}, config=config, history=history,
@@ -136,41 +137,50 @@ def _is_number(value) -> bool:
 
 def _check_plain(values: dict) -> None:
     """A file's metadata, before it is parsed: every field of the type it must have, and an MLP this store
-    will build (its size checked before anything is allocated)."""
-    def need(ok: bool, what: str) -> None:
+    will build (its size checked before anything is allocated). Each problem its own sentence, for a translation
+    (the field's name as the file spells it)."""
+    def need(ok: bool, template: str, **params: object) -> None:
         if not ok:
-            raise StoreError(f"metadata field {what}")
+            raise worded(StoreError, template, **params)
 
     get = values.get
     for key in ("name", "created", "device", "owner", "id", "parent"):
-        need(isinstance(get(key, ""), str), f"'{key}' is not text")
+        need(isinstance(get(key, ""), str), N_("metadata field '{field}' is not text"), field=key)
     for key in ("stopped", "builtin"):
-        need(isinstance(get(key, False), bool), f"'{key}' is not true/false")
+        need(isinstance(get(key, False), bool), N_("metadata field '{field}' is not true/false"), field=key)
     parameters = get("parameters", 0)
-    need(isinstance(parameters, int) and not isinstance(parameters, bool), "'parameters' is not a number")
-    need(_is_number(get("train_seconds", 0.0)), "'train_seconds' is not a number")
-    need(isinstance(get("config"), dict), "'config' is not a mapping")
+    need(isinstance(parameters, int) and not isinstance(parameters, bool), NOT_A_NUMBER, field="parameters")
+    need(_is_number(get("train_seconds", 0.0)), NOT_A_NUMBER, field="train_seconds")
+    need(isinstance(get("config"), dict), NOT_A_MAPPING, field="config")
     metrics = get("metrics", {})
     need(isinstance(metrics, dict) and all(isinstance(k, str) and _is_number(v) for k, v in metrics.items()),
-         "'metrics' is not a mapping of numbers")
+         N_("metadata field '{field}' is not a mapping of numbers"), field="metrics")
     history = get("history", [])
     need(isinstance(history, list) and all(isinstance(r, dict) for r in history),
-         "'history' is not a list of epoch records")
-    need(len(history) <= MAX_HISTORY, f"'history' holds {len(history):,} epochs, more than {MAX_HISTORY:,}")
+         N_("metadata field '{field}' is not a list of epoch records"), field="history")
+    need(len(history) <= MAX_HISTORY, N_("metadata field '{field}' holds {count} epochs, more than {limit}"),
+         field="history", count=len(history), limit=MAX_HISTORY)
     changes = get("changes", [])
     need(isinstance(changes, list) and all(isinstance(c, dict) for c in changes),
-         "'changes' is not a list of setting changes")
+         N_("metadata field '{field}' is not a list of setting changes"), field="changes")
     model = get("model")
-    need(isinstance(model, dict), "'model' is not a mapping")
+    need(isinstance(model, dict), NOT_A_MAPPING, field="model")
     hidden = model.get("hidden")
     need(isinstance(hidden, list) and 1 <= len(hidden) <= MAX_LAYERS
          and all(isinstance(h, int) and not isinstance(h, bool) and 1 <= h <= MAX_WIDTH for h in hidden),
-         f"'model.hidden' is not 1-{MAX_LAYERS} layer sizes of 1-{MAX_WIDTH}")
-    need(model.get("activation") in ACTIVATIONS, f"'model.activation' is not one of {', '.join(ACTIVATIONS)}")
+         N_("metadata field '{field}' is not 1-{layers} layer sizes of 1-{width}"), field="model.hidden",
+         layers=MAX_LAYERS, width=MAX_WIDTH)
+    need(model.get("activation") in ACTIVATIONS, N_("metadata field '{field}' is not one of {choices}"),
+         field="model.activation", choices=", ".join(ACTIVATIONS))
     need(_is_number(model.get("dropout", 0.0)) and 0.0 <= model.get("dropout", 0.0) < 1.0,
-         "'model.dropout' is not a number in [0, 1)")
+         N_("metadata field '{field}' is not a number in [0, 1)"), field="model.dropout")
     count = sum(shape[0] * (shape[1] if len(shape) == 2 else 1) for shape in expected_shapes(model).values())
-    need(count <= MAX_PARAMETERS, f"'model.hidden' makes {count:,} parameters, more than {MAX_PARAMETERS:,}")
+    need(count <= MAX_PARAMETERS, N_("metadata field '{field}' makes {count} parameters, more than {limit}"),
+         field="model.hidden", count=count, limit=MAX_PARAMETERS)
+
+
+NOT_A_NUMBER = N_("metadata field '{field}' is not a number")
+NOT_A_MAPPING = N_("metadata field '{field}' is not a mapping")
 
 
 def _check_pickle_size(path: Path) -> None:
