@@ -14,6 +14,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from ..helpers import PROJECT, REAL_MNIST
 
@@ -81,6 +82,26 @@ def wait_idle(page, timeout: float = 30) -> None:
     """Until Streamlit shows no running script (its status widget is gone)."""
     page.wait_for_timeout(300)
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=timeout * 1000)
+
+
+def open_sidebar_popover(page, button, box) -> None:
+    """Open a sidebar popover (`button`, a locator) until `box` (a locator inside it) shows. On a phone the
+    sidebar is opened first and waited for to finish sliding in; a click during the slide, or a rerun as it
+    opens, can leave the popover closed under load, so it is clicked again then (as a person would)."""
+    if page.get_by_test_id("stExpandSidebarButton").is_visible():  # a phone: the sidebar is closed
+        page.get_by_test_id("stExpandSidebarButton").click()
+        page.wait_for_function("() => { const b = document.querySelector('[data-testid=stSidebar]')"
+                               ".getBoundingClientRect(); return b.left >= 0 && b.width > 0; }")
+        wait_idle(page)
+    for attempt in range(3):
+        if not box.is_visible():
+            button.click()
+        try:
+            box.wait_for(timeout=10_000)
+            return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
 
 
 def open_app(page, url: str) -> None:

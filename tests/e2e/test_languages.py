@@ -8,14 +8,13 @@ from __future__ import annotations
 import re
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mnist_core.classroom.collection import ClassCollection
 from mnist_core.storage.drawings import Collections
 from ui.i18n import catalog, LANGUAGES
 
 from ..test_i18n import extracted
-from .helpers import ARTIFACTS, loop, open_app, start_app, stroke, wait_idle
+from .helpers import ARTIFACTS, loop, open_app, open_sidebar_popover, start_app, stroke, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -163,19 +162,8 @@ def in_view(page, locator) -> bool:
 
 def choose_nickname(page, lang: str, nickname: str) -> None:
     sidebar = page.get_by_test_id("stSidebar")
-    if page.get_by_test_id("stExpandSidebarButton").is_visible():  # a phone: the sidebar is closed
-        page.get_by_test_id("stExpandSidebarButton").click()
-        page.wait_for_function("() => { const b = document.querySelector('[data-testid=stSidebar]')"
-                               ".getBoundingClientRect(); return b.left >= 0 && b.width > 0; }")  # slid in
-        wait_idle(page)
     box = page.get_by_role("textbox", name=tr(lang, "Nickname"))
-    for _ in range(2):  # a click while the sliding sidebar still moved can miss the popover under load
-        sidebar.get_by_role("button", name=tr(lang, "Choose a nickname")).click()
-        try:
-            box.wait_for(timeout=10_000)
-            break
-        except PlaywrightTimeout:
-            pass
+    open_sidebar_popover(page, sidebar.get_by_role("button", name=tr(lang, "Choose a nickname")), box)
     box.fill(nickname)
     page.get_by_role("button", name=tr(lang, "Save nickname")).click()
     sidebar.get_by_role("button", name=re.compile(nickname)).wait_for()

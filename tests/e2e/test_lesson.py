@@ -9,6 +9,7 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mnist_core.classroom.addresses import is_loopback
 
@@ -18,6 +19,7 @@ from .helpers import (
     ARTIFACTS,
     main_button,
     open_app,
+    open_sidebar_popover,
     start_app,
     stroke,
     train_one_epoch,
@@ -48,13 +50,17 @@ def shot(page, name: str) -> None:
 
 def choose_nickname(page, nickname: str, taken: bool = False) -> None:
     sidebar = page.get_by_test_id("stSidebar")
-    if page.get_by_test_id("stExpandSidebarButton").is_visible():  # a phone: the sidebar is closed
-        page.get_by_test_id("stExpandSidebarButton").click()
-    sidebar.get_by_role("button", name=re.compile("Choose a nickname|You are")).click()
-    page.get_by_role("textbox", name="Nickname").fill(nickname)
+    button = sidebar.get_by_role("button", name=re.compile("Choose a nickname|You are"))
+    box = page.get_by_role("textbox", name="Nickname")
+    open_sidebar_popover(page, button, box)
+    box.fill(nickname)
     page.get_by_role("button", name="Save nickname").click()
-    if taken:
-        page.get_by_text("this nickname is taken").wait_for()
+    if taken:  # the refusal is kept in the box: shown there, or when the box is opened again
+        refused = page.get_by_text("this nickname is taken")
+        try:
+            refused.wait_for(timeout=15_000)
+        except PlaywrightTimeout:
+            open_sidebar_popover(page, button, refused)
     else:
         sidebar.get_by_role("button", name=re.compile(f"You are {nickname}")).wait_for()
     page.keyboard.press("Escape")
