@@ -84,24 +84,62 @@ def wait_idle(page, timeout: float = 30) -> None:
     page.locator('[data-testid="stStatusWidget"]').wait_for(state="detached", timeout=timeout * 1000)
 
 
+SIDEBAR_SHOWN = ("() => { const s = document.querySelector('[data-testid=stSidebar]');"
+                 " if (!s) return false; const b = s.getBoundingClientRect();"
+                 " return b.left >= 0 && b.width > 0 && b.right <= window.innerWidth + 1; }")
+
+
 def open_sidebar_popover(page, button, box) -> None:
     """Open a sidebar popover (`button`, a locator) until `box` (a locator inside it) shows. On a phone the
-    sidebar is opened first and waited for to finish sliding in; a click during the slide, or a rerun as it
-    opens, can leave the popover closed under load, so it is clicked again then (as a person would)."""
-    if page.get_by_test_id("stExpandSidebarButton").is_visible():  # a phone: the sidebar is closed
-        page.get_by_test_id("stExpandSidebarButton").click()
-        page.wait_for_function("() => { const b = document.querySelector('[data-testid=stSidebar]')"
-                               ".getBoundingClientRect(); return b.left >= 0 && b.width > 0; }")
-        wait_idle(page)
+    sidebar starts closed (off screen): it is opened and waited for to finish sliding in, each try, since
+    the header's expand button can render after the page's title and a rerun can close the sidebar again;
+    a click during the slide, or a rerun as it opens, can leave the popover closed under load, so it is
+    clicked again then (as a person would)."""
     for attempt in range(3):
-        if not box.is_visible():
-            button.click()
         try:
+            if not page.evaluate(SIDEBAR_SHOWN):
+                page.get_by_test_id("stExpandSidebarButton").click(timeout=10_000)
+                page.wait_for_function(SIDEBAR_SHOWN, timeout=10_000)
+                wait_idle(page)
+            if not box.is_visible():
+                button.click(timeout=10_000)
             box.wait_for(timeout=10_000)
             return
         except PlaywrightTimeout:
             if attempt == 2:
                 raise
+
+
+def choose_nickname(page, nickname: str, text=lambda msgid: msgid, taken: bool = False) -> None:
+    """Choose `nickname` in the sidebar's nickname popover and wait for it to be shown (or, with `taken`,
+    for the refusal). `text` gives the page's words in the browser's language (a test of another language
+    passes its translator)."""
+    sidebar = page.get_by_test_id("stSidebar")
+    you_are = text("You are **{nickname}**").split("**")[0].strip()  # the button once a nickname is chosen
+    choose = re.escape(text("Choose a nickname"))
+    button = sidebar.get_by_role("button", name=re.compile(f"{choose}|^{re.escape(you_are)}"))
+    box = page.get_by_role("textbox", name=text("Nickname"))
+    open_sidebar_popover(page, button, box)
+    box.fill(nickname)
+    page.get_by_role("button", name=text("Save nickname")).click()
+    if taken:  # the refusal is kept in the box: shown there, or when the box is opened again
+        refused = page.get_by_text(text("this nickname is taken"))
+        try:
+            refused.wait_for(timeout=15_000)
+        except PlaywrightTimeout:
+            open_sidebar_popover(page, button, refused)
+    else:
+        sidebar.get_by_role("button", name=re.compile(re.escape(nickname))).wait_for()
+    page.keyboard.press("Escape")
+    wait_idle(page)
+
+
+def in_view(page, locator) -> bool:
+    """Whether `locator` lies wholly on the screen (a phone's one screen, say)."""
+    box = locator.bounding_box()
+    size = page.viewport_size
+    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and \
+        box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
 
 
 def open_app(page, url: str) -> None:

@@ -14,7 +14,7 @@ from mnist_core.storage.drawings import Collections
 from ui.i18n import catalog, LANGUAGES
 
 from ..test_i18n import extracted
-from .helpers import ARTIFACTS, loop, open_app, open_sidebar_popover, start_app, stroke, wait_idle
+from .helpers import ARTIFACTS, choose_nickname, in_view, loop, open_app, start_app, stroke, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -153,30 +153,12 @@ def draw_with_a_finger(page, points: list[tuple[float, float]]) -> None:
     touch.send("Input.dispatchTouchEvent", {"type": "touchEnd", "touchPoints": []})
 
 
-def in_view(page, locator) -> bool:
-    box = locator.bounding_box()
-    size = page.viewport_size
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and \
-        box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
-
-
-def choose_nickname(page, lang: str, nickname: str) -> None:
-    sidebar = page.get_by_test_id("stSidebar")
-    box = page.get_by_role("textbox", name=tr(lang, "Nickname"))
-    open_sidebar_popover(page, sidebar.get_by_role("button", name=tr(lang, "Choose a nickname")), box)
-    box.fill(nickname)
-    page.get_by_role("button", name=tr(lang, "Save nickname")).click()
-    sidebar.get_by_role("button", name=re.compile(nickname)).wait_for()
-    page.keyboard.press("Escape")
-    wait_idle(page)
-
-
 @pytest.mark.parametrize("lang", ["fr", "es"])
 def test_the_draw_page_has_no_english_left_and_keeps_a_phones_one_screen(class_app, browser, lang):
     assert len(english_pieces(lang)) > 40  # the check below has the page's own English to look for
     page = open_in(browser, lang, class_app.url, PHONE)
     title(page, lang)
-    choose_nickname(page, lang, {"fr": "Zoé", "es": "Ana"}[lang])
+    choose_nickname(page, {"fr": "Zoé", "es": "Ana"}[lang], lambda msgid: tr(lang, msgid))
     page.locator('[data-testid="stSidebarNav"] a', has_text=tr(lang, "Draw")).click()  # the sidebar closes
     page.get_by_role("heading", name=tr(lang, "Draw a digit"), exact=True).wait_for()
     wait_idle(page)

@@ -9,7 +9,6 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from mnist_core.classroom.addresses import is_loopback
 
@@ -17,9 +16,10 @@ from ..helpers import REAL_MNIST
 from .helpers import (
     App,
     ARTIFACTS,
+    choose_nickname,
+    in_view,
     main_button,
     open_app,
-    open_sidebar_popover,
     start_app,
     stroke,
     train_one_epoch,
@@ -46,32 +46,6 @@ def school(tmp_path_factory):
 def shot(page, name: str) -> None:
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"lesson-{name}.png"), full_page=False)
-
-
-def choose_nickname(page, nickname: str, taken: bool = False) -> None:
-    sidebar = page.get_by_test_id("stSidebar")
-    button = sidebar.get_by_role("button", name=re.compile("Choose a nickname|You are"))
-    box = page.get_by_role("textbox", name="Nickname")
-    open_sidebar_popover(page, button, box)
-    box.fill(nickname)
-    page.get_by_role("button", name="Save nickname").click()
-    if taken:  # the refusal is kept in the box: shown there, or when the box is opened again
-        refused = page.get_by_text("this nickname is taken")
-        try:
-            refused.wait_for(timeout=15_000)
-        except PlaywrightTimeout:
-            open_sidebar_popover(page, button, refused)
-    else:
-        sidebar.get_by_role("button", name=re.compile(f"You are {nickname}")).wait_for()
-    page.keyboard.press("Escape")
-    wait_idle(page)
-
-
-def in_view(page, locator) -> bool:
-    box = locator.bounding_box()
-    size = page.viewport_size
-    return box is not None and box["y"] >= 0 and box["y"] + box["height"] <= size["height"] and \
-        box["x"] >= 0 and box["x"] + box["width"] <= size["width"]
 
 
 def add_digit(page, digit: int) -> None:
