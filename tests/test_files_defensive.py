@@ -16,7 +16,7 @@ from mnist_core.classroom.leaderboard import HIDDEN_FILE, HiddenEntries
 from mnist_core.classroom.nicknames import NICKNAMES, Nicknames
 from mnist_core.net.preprocess import load_image, PreprocessError
 from mnist_core.storage.drawings import Collections, LABELS
-from mnist_core.storage.files import DamagedFile, sweep_debris
+from mnist_core.storage.files import DamagedFile, keep_aside, sweep_debris
 from mnist_core.storage.models import ModelStore, StoreError
 
 
@@ -51,8 +51,22 @@ def test_a_damaged_hidden_list_keeps_hiding(tmp_path):
     with pytest.raises(StoreError, match="every student's model is hidden"):
         hidden.ids()
     assert hidden.hides("rude-model") and hidden.hides("anything") and not hidden.hides("default", builtin=True)
-    with pytest.raises(StoreError):  # never written over with less than was hidden
+    with pytest.raises(StoreError, match="nothing was shown again"):  # it would write an empty list: show them all
         hidden.show("second", operator=True)
+    assert (tmp_path / HIDDEN_FILE).read_text() == "{oops" and hidden.hides("anything")
+    assert "{oops" in [p.read_text() for p in tmp_path.glob(f"{HIDDEN_FILE}.damaged-*")]  # and kept aside
+    hidden.hide("rude-model", operator=True)  # the teacher's Hide starts a new list
+    assert hidden.ids() == {"rude-model"} and not hidden.hides("second")
+
+
+def test_two_damaged_contents_in_one_second_are_both_kept_aside(tmp_path):
+    path = tmp_path / "side.json"
+    kept = []
+    for content in ("{one", "{two", "{one"):  # within a second, as a fast machine does it
+        path.write_text(content)
+        kept.append(keep_aside(path))
+    assert kept[0] != kept[1] and kept[2] == kept[0]  # the same content is kept once
+    assert sorted(p.read_text() for p in tmp_path.glob("side.json.damaged-*")) == ["{one", "{two"]
 
 
 def _png(size: tuple[int, int]) -> bytes:

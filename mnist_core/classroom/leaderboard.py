@@ -186,7 +186,8 @@ class HiddenEntries:
     """The entries the operator hid from the leaderboard, as ids in a file in the model folder, written whole
     or not at all, twice (the file and a copy, `.previous`): a damaged one is read from the other. Only the
     operator may change it: students see the board without them. It fails closed: when neither copy reads,
-    `hides` hides every student's entry (never shows what was hidden) and `ids` says so (StoreError)."""
+    `hides` hides every student's entry (never shows what was hidden) and `ids` says so (StoreError). The damaged
+    file is kept aside; the teacher's next Hide starts a new list, a Show is refused (it would show them all)."""
 
     def __init__(self, store: ModelStore) -> None:
         self.store = store
@@ -253,8 +254,13 @@ class HiddenEntries:
             with self.store.locked():
                 try:
                     ids = self.own_ids()
-                except StoreError:  # damaged beyond its copy: kept aside, and the teacher starts a new list
-                    keep_aside(self.path)
+                except StoreError:  # damaged beyond its copy: kept aside; a Hide starts a new list
+                    aside = keep_aside(self.path)
+                    if not hidden:  # a Show would write an empty list: it would show every entry hidden before
+                        raise worded(StoreError, N_("the leaderboard's list of hidden entries cannot be read, so "
+                                                    "nothing was shown again: hide an entry to start a new list (a "
+                                                    "copy of the old one is kept as {copy}): {path}"),
+                                     copy=aside.name, path=str(self.path)) from None
                     ids = set()
                 ids = ids | {hide_id} if hidden else ids - {hide_id}
                 data = json.dumps(sorted(ids)).encode()

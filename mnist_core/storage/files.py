@@ -80,9 +80,15 @@ def keep_aside(path: Path) -> Path:
         with contextlib.suppress(OSError):
             if earlier.read_bytes() == data:
                 return earlier
-    aside = path.with_name(f"{path.name}.damaged-{time.strftime('%Y%m%d-%H%M%S')}")
-    write_atomically(aside, lambda f: f.write(data), overwrite=False)
-    return aside
+    stamp = time.strftime('%Y%m%d-%H%M%S')
+    for n in range(1, 1000):  # another content kept aside in the same second gets the next number
+        aside = path.with_name(f"{path.name}.damaged-{stamp}" + (f"-{n}" if n > 1 else ""))
+        try:
+            write_atomically(aside, lambda f: f.write(data), overwrite=False)
+            return aside
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"too many damaged copies of {path.name} this second")
 
 
 def write_json(path: Path, values: dict) -> None:
