@@ -16,6 +16,7 @@ Run: git worktree add /tmp/base27 bf7424e
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -55,8 +56,11 @@ print(trainer.history[-1].seconds, time.process_time() - cpu)
 def epoch_seconds(root: Path) -> tuple[float, float]:
     """One epoch's wall seconds and the CPU seconds the process spent on it (one torch thread: the CPU time
     is what the controls could add, and it holds still when other work on the machine stretches the wall)."""
+    env = dict(os.environ)
+    if env.get("MNIST_DIR"):  # given relative to where the benchmark was started, not to each tree
+        env["MNIST_DIR"] = str(Path(env["MNIST_DIR"]).resolve())
     out = subprocess.run([sys.executable, "-c", EPOCH_SCRIPT.format(root=str(root))], cwd=root, check=True,
-                         capture_output=True, text=True).stdout
+                         capture_output=True, text=True, env=env).stdout
     wall, cpu = out.strip().splitlines()[-1].split()
     return float(wall), float(cpu)
 
