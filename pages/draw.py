@@ -68,8 +68,9 @@ def step_captions(reading: Reading) -> list[str]:
             for text, params in reading.steps.caption_templates()]
 
 
-def steps_html(reading: Reading) -> str:
-    """The five steps as one inline picture with their captions: one HTML block, no media file to fetch."""
+def steps_html(reading: Reading, captions: list[str]) -> str:
+    """The five steps as one inline picture with their captions (`step_captions`): one HTML block, no media
+    file to fetch."""
     steps = reading.steps
     pictures = [thumbnail(steps.ink, 84), thumbnail(steps.cropped, 84), thumbnail(steps.stroked, 84),
                 thumbnail(steps.fitted, 84), thumbnail(steps.boxed, 84)]
@@ -78,16 +79,16 @@ def steps_html(reading: Reading) -> str:
     strip = np.hstack([part for picture in pictures for part in (picture, gap)][:-1])[..., 0]
     alt = html.escape(t("the first five steps"), quote=True)
     return (f"<div data-testid='reading-steps'><img src='{data_uri(strip)}' alt='{alt}' style='max-width:100%'>"
-            f"<p style='{CAPTION};margin:0.25rem 0 0'>{html.escape('  ·  '.join(step_captions(reading)[:5]))}"
+            f"<p style='{CAPTION};margin:0.25rem 0 0'>{html.escape('  ·  '.join(captions[:5]))}"
             "</p></div>")
 
 
-def seen_html(reading: Reading) -> str:
+def seen_html(reading: Reading, captions: list[str]) -> str:
     """What the network sees (28 x 28, enlarged with its pixel grid) and the last step's caption."""
     label = html.escape(t("what the network sees"), quote=True)
     return (f"<div data-testid='network-sees'>{pixels_svg(reading.steps.output, 8, label)}"
             f"<p style='{CAPTION};text-align:center;"
-            f"margin:0.25rem 0 0'>{html.escape(step_captions(reading)[-1])}</p></div>")
+            f"margin:0.25rem 0 0'>{html.escape(captions[-1])}</p></div>")
 
 
 def answer_html(reading: Reading, threshold: float, marker: str, upload: str | None) -> str:
@@ -160,11 +161,12 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
         svg = network_svg(graph, height=340, links=links)
         network = (f"<div data-testid='draw-network' style='margin-top:1rem'>{svg}"
                    f"<p style='{CAPTION};margin:0'>{html.escape(about)}</p></div>")
+    captions = step_captions(reading)
     # In Markdown's HTML, not st.html: st.html's sanitiser drops SVG.
     st.markdown(f"<div style='display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start'>"
                 f"<div style='flex:2 1 22rem;min-width:0'>{answer_html(reading, threshold, marker, upload)}{network}"
-                f"</div><div style='flex:1 1 11rem;order:-1;min-width:0'>{seen_html(reading)}</div></div>"
-                f"<div style='margin-top:1rem'>{steps_html(reading)}</div>", unsafe_allow_html=True)
+                f"</div><div style='flex:1 1 11rem;order:-1;min-width:0'>{seen_html(reading, captions)}</div></div>"
+                f"<div style='margin-top:1rem'>{steps_html(reading, captions)}</div>", unsafe_allow_html=True)
     if compare:
         squashed = plain_resize(image)
         probs = predict_probs(model, squashed).cpu().numpy()[0]

@@ -12,7 +12,7 @@ from pathlib import Path
 import streamlit as st
 from babel.core import Locale
 from babel.messages.pofile import read_po
-from babel.numbers import format_decimal, format_percent, get_decimal_symbol, get_group_symbol
+from babel.numbers import get_decimal_symbol, get_group_symbol, NumberPattern, parse_pattern
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from mnist_core.texts import Clauses, Words
@@ -71,12 +71,34 @@ def from_accept_language(header: str | None) -> str | None:
     return min(weighted)[2] if weighted else None
 
 
+RUN_LANGUAGE = "_mnist_language"  # on the script run's context: (that run's cursors, the language it found)
+
+
 def language() -> str:
     """This browser's language: a `lang=` in the link (kept for the session), else its choice in the
     picker, else its Accept-Language, else its navigator's language, else English. Never process-wide:
-    two browsers on one server read two languages at once."""
-    if get_script_run_ctx(suppress_warning=True) is None:  # outside a page run (a plain test): the source language
+    two browsers on one server read two languages at once. Found once per script run (a stroke's rerun
+    writes dozens of texts and numbers; finding it took ~0.1 ms each time): the run's context keeps it
+    with that run's own `cursors`, a dict Streamlit makes anew for every run (a fragment's too)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is None:  # outside a page run (a plain test): the source language
         return SOURCE
+    kept = getattr(ctx, RUN_LANGUAGE, None)
+    if kept is not None and kept[0] is ctx.cursors:
+        return kept[1]
+    lang = _browser_language()
+    setattr(ctx, RUN_LANGUAGE, (ctx.cursors, lang))
+    return lang
+
+
+def _forget_run_language() -> None:
+    """The language is found again within this run (the picker's choice changed it)."""
+    ctx = get_script_run_ctx(suppress_warning=True)
+    if ctx is not None and hasattr(ctx, RUN_LANGUAGE):
+        delattr(ctx, RUN_LANGUAGE)
+
+
+def _browser_language() -> str:
     state = st.session_state
     if (asked := _known(st.query_params.get("lang"))) is not None:
         state[URL_LANG] = asked
@@ -125,23 +147,34 @@ def N_(msgid: str) -> str:
     return msgid
 
 
+@functools.cache
+def _pattern(lang: str, kind: str, digits: int, trim: bool = False) -> tuple[NumberPattern, Locale]:
+    """Babel's parsed pattern for a decimal or a percentage with `digits` decimals in `lang`, made once:
+    parsing it each time was most of a number's cost (a stroke writes dozens)."""
+    locale = Locale.parse(lang)
+    if kind == "percent":  # the locale's pattern with `digits` decimals after its last integer digit
+        pattern = locale.percent_formats[None].pattern
+        if digits > 0:
+            pattern = re.sub(r"0(?=[^0]*$)", "0." + "0" * digits, pattern, count=1)
+    else:
+        pattern = "#,##0" + ("." + ("#" if trim else "0") * digits if digits > 0 else "")
+    return parse_pattern(pattern), locale
+
+
 def num(value: float, digits: int = 2, trim: bool = False) -> str:
     """A number as this browser's language writes it, with `digits` decimals ("0,9913" in Spanish); with
     `trim`, at most `digits` (1.25 and 3, not 1.25 and 3.00)."""
     if not math.isfinite(value):  # a diverged loss: "nan", not Babel's "NaN,0000"; the one writer of these
         return str(float(value)).replace("inf", "∞")
-    pattern = "#,##0" + ("." + ("#" if trim else "0") * digits if digits > 0 else "")
-    return format_decimal(value, format=pattern, locale=language())
+    pattern, locale = _pattern(language(), "decimal", digits, trim)
+    return pattern.apply(value, locale)
 
 
 def pct(value: float, digits: int = 2) -> str:
     """A fraction as a percentage in this browser's language ("99,13 %" in French, "99.13%" in English),
     with the language's own spacing and sign place."""
-    lang = language()
-    pattern = Locale.parse(lang).percent_formats[None].pattern
-    if digits > 0:  # the locale's pattern with `digits` decimals after its last integer digit
-        pattern = re.sub(r"0(?=[^0]*$)", "0." + "0" * digits, pattern, count=1)
-    return format_percent(value, format=pattern, locale=lang)
+    pattern, locale = _pattern(language(), "percent", digits)
+    return pattern.apply(value, locale)
 
 
 def percent_sign() -> str:
@@ -211,6 +244,7 @@ def choose_language() -> None:
     lang = st.session_state.get(PICKER)
     if lang in LANGUAGES:
         language_choices().set(browser_key(), lang)
+        _forget_run_language()
         st.session_state.pop(URL_LANG, None)
         if "lang" in st.query_params:
             del st.query_params["lang"]
