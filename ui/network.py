@@ -97,7 +97,7 @@ def layer_notes(graph: NetworkGraph) -> list[tuple[float, str, str]]:
          else t("{count} units", count=num(layer.size, 0))) for layer in graph.layers]
 
 
-def node_link(layer: int, unit: int) -> str:
+def node_link(layer: int | str, unit: int | str) -> str:
     """The address of Inside's Network tab with one node's panel open, relative to the page it is on. A link
     opens a new session: it carries this session's `lang=` and projector mode (the digit is the browser's
     last drawing, kept on the server; the model its current one)."""
@@ -167,12 +167,13 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
         for (push, band), segments in sorted(paths.items(), reverse=True):
             parts.append(f"<path d='{''.join(segments)}' stroke='{PUSH_COLOUR if push else HOLD_COLOUR}' "
                          f"stroke-width='{EDGE_WIDTHS[band]}' stroke-opacity='0.45' fill='none'/>")
+    link = html.escape(node_link("LAYER", "UNIT")).replace("UNIT", "{}") if links else ""  # made once a picture
     for layer, lines in zip(graph.layers, node_lines(graph), strict=True):
         output = layer.name == "output"
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
         parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
-        base = html.escape(node_link(layer.layer, 0)).replace(f"{NODE_UNIT}=0", f"{NODE_UNIT}={{}}") if links else ""
+        base = link.replace("LAYER", str(layer.layer)) if links else ""
         for n, fill, hover in zip(layer.nodes, _shades(values / top), lines, strict=True):
             x, y = spots[layer.layer][n.unit].split()
             circle = (f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
