@@ -33,6 +33,9 @@ COLLECTION_EXISTS = N_("a collection named '{name}' exists already; import under
 LABELS = "labels.csv"
 OWNER_FILE = ".owner"  # the OwnerTags hash of the browser that made the collection
 CLASS_MARK = ".class"  # a class collection: only the operator may clear it, whoever made it
+# zlib's default level: a 280x280 drawing in 4.3 ms and 10.5 kB; PIL's `optimize` took 35 ms for 9.9 kB, on the
+# server at every student's Add (benchmarks/drawing_files.py).
+PNG_LEVEL = 6
 MAX_SIDE = 280  # pixels: a drawing is kept at most this big (the canvas's size), whatever was uploaded
 NICKNAME = re.compile(r"^\w[\w .'-]{0,23}$")  # what a nickname may be (classroom.check_nickname says why)
 
@@ -345,7 +348,7 @@ class Collections:
         self.claim(name, owner)
         file = f"{datetime.now():%Y%m%d-%H%M%S}-{secrets.token_hex(3)}-{int(label)}.png"
         picture = bounded(image)
-        write_atomically(folder / file, lambda f: picture.save(f, format="PNG", optimize=True))
+        write_atomically(folder / file, lambda f: picture.save(f, format="PNG", compress_level=PNG_LEVEL))
         row = io.StringIO()
         csv.writer(row).writerow([file, int(label)] + ([self.owners.tag(owner), nickname] if owner else []))
         try:
@@ -456,7 +459,8 @@ class Collections:
             for file, label, picture, nickname in rows:
                 if not kept:  # the first row passed its checks: only now is anything written
                     building.mkdir(parents=True)
-                write_atomically(building / file, lambda f, p=picture: p.save(f, format="PNG", optimize=True))
+                write_atomically(building / file,
+                                 lambda f, p=picture: p.save(f, format="PNG", compress_level=PNG_LEVEL))
                 kept.append((file, label, nickname))
             tag = self.owners.tag(owner) if owner else ""  # (its first use makes the folder's secret)
             labels = io.StringIO()
