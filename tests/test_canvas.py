@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import re
 import sys
 
 import numpy as np
@@ -10,11 +12,13 @@ from ui.canvas import (
     build_folder,
     COMPONENT,
     Drawn,
+    LABELS_HOOK,
     quick_script,
     quick_sources,
     SEND_DELAY_MS,
     served_folder,
     STOCK_DELAY,
+    TOOLBAR_LABELS,
     TOUCH_STYLE,
 )
 
@@ -32,12 +36,26 @@ def test_the_installed_canvas_has_the_pause_this_shortens():
     assert "h.sender = Nh((c) => Ic(h, c), Bc)" in script  # the pause is the one before each send
 
 
-def test_quick_script_changes_that_one_number_only():
+def test_quick_script_changes_that_one_number_and_hooks_the_toolbar_labels_only():
     script = installed_script()
     quick = quick_script(script)
     assert quick is not None and STOCK_DELAY not in quick
     assert quick.count(f"Bc = {SEND_DELAY_MS},") == 1
-    assert quick.replace(f"Bc = {SEND_DELAY_MS},", STOCK_DELAY) == script
+    hooked = LABELS_HOOK.replace("{\n", "{\n  mnistToolbarLabels(e, t),")
+    assert quick.count(hooked) == 1 and quick.count("function mnistToolbarLabels(e, t)") == 1
+    undone = quick.replace(hooked, LABELS_HOOK).split("\nfunction mnistToolbarLabels")[0]
+    assert undone.replace(f"Bc = {SEND_DELAY_MS},", STOCK_DELAY) == script
+
+
+def test_every_toolbar_button_of_the_installed_canvas_has_its_label_to_translate():
+    # Fails after an upgrade that renamed or added a button: it would keep its English label in every language.
+    labels = re.findall(r'Xt\("\w+", "([^"]+)"', installed_script())
+    assert len(labels) >= 5 and sorted(labels) == sorted(TOOLBAR_LABELS)
+
+
+def test_a_script_without_the_labels_hook_still_gets_the_shorter_pause():
+    quick = quick_script(f"const a = 1, {STOCK_DELAY} b = 2;")
+    assert quick == f"const a = 1, Bc = {SEND_DELAY_MS}, b = 2;"
 
 
 def test_an_unknown_script_is_left_alone():
@@ -71,15 +89,36 @@ def test_inside_a_streamlit_run_the_page_draws_the_quick_canvas(monkeypatch):
     sources = quick_sources(build_folder())
     at = AppTest.from_function(script, default_timeout=30).run()
     assert not at.exception
-    (canvas,) = at.main.children.values()
-    assert canvas.type == "bidi_component"
-    assert canvas.proto.component_name == COMPONENT
+    (canvas,) = [e for e in at.main.children.values() if e.type == "bidi_component" and
+                 e.proto.component_name == COMPONENT]
     # The script is a file the server sends once, not 415 kB inside every rerun's canvas element.
     assert canvas.proto.js_content == "" and canvas.proto.js_source_path.endswith(".js")
     folder = served_folder()
     script = (folder / canvas.proto.js_source_path).read_text(encoding="utf-8")
     assert f"Bc = {SEND_DELAY_MS}," in script and STOCK_DELAY not in script
     assert (folder / canvas.proto.css_source_path).read_text(encoding="utf-8") == sources[1]
+    assert "mnistToolbarLabels(e, t)," in script
+    assert "toolbarLabels" not in json.loads(canvas.proto.json)  # English: the data as the package makes it
+
+
+def test_the_canvas_toolbar_labels_go_with_its_data_in_the_browsers_language(monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setitem(sys.modules, "__main__", sys.modules["__main__"])
+
+    def script() -> None:
+        from ui.canvas import st_canvas
+
+        st_canvas(height=100, width=100, key="pad")
+
+    at = AppTest.from_function(script, default_timeout=30)
+    at.query_params["lang"] = "fr"
+    at.run()
+    assert not at.exception
+    (canvas,) = [e for e in at.main.children.values() if e.type == "bidi_component" and
+                 e.proto.component_name == COMPONENT]
+    labels = json.loads(canvas.proto.json)["toolbarLabels"]
+    assert set(labels) == set(TOOLBAR_LABELS) and labels["Undo"] == "Annuler"
 
 
 def test_the_drawing_is_decoded_once_however_often_the_page_reads_it():

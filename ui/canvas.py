@@ -1,6 +1,7 @@
 """The drawing canvas: streamlit-drawable-canvas as installed, re-registered with its fixed send delay
 after each change (no setting for it) shortened, as that delay was most of the time from a stroke to the
-prediction. Where the installed script does not hold that number exactly once, the stock canvas is used."""
+prediction, and its toolbar's hover labels in the browser's language. Where the installed script does not
+hold that number exactly once, the stock canvas is used (where it lacks the labels' hook, English labels)."""
 
 from __future__ import annotations
 
@@ -15,6 +16,8 @@ from pathlib import Path
 
 import numpy as np
 import streamlit as st
+
+from ui.i18n import language, N_, SOURCE, t
 
 SEND_DELAY_MS = 20  # still merges the changes of one burst of events (they come within a frame)
 STOCK_DELAY = "Bc = 200,"  # streamlit-drawable-canvas 0.13.0: `h.sender = Nh(send, Bc)`, a debounce
@@ -32,6 +35,7 @@ TOUCH_STYLE = """
 _lock = threading.Lock()
 _swapped: list[bool] = []  # [whether the quick canvas is in use], once decided for this process
 _served: list[Path] = []  # [the folder its files are served from], where they are
+_registries: list = []  # [the runtime's component registry they were declared to]
 
 
 def build_folder() -> Path:
@@ -43,11 +47,47 @@ def build_folder() -> Path:
     return Path(next(iter(spec.submodule_search_locations))) / "frontend" / "build"
 
 
+# The toolbar's buttons as 0.13.0 names them (their hover text and accessible name), translated with t(): the
+# page sends them with the canvas's data, and the script's update of its settings relabels the buttons.
+TOOLBAR_LABELS = (N_("Update the app with this drawing"), N_("Undo"), N_("Redo"), N_("Edit"), N_("Bring forward"),
+                  N_("Send backward"), N_("Delete selected"), N_("Reset canvas & history"))
+LABELS_HOOK = "Vc = (e, t, r) => {\n  e.latest.realtimeUpdateStreamlit = t.realtimeUpdateStreamlit,"
+RELABEL = """
+function mnistToolbarLabels(e, t) {
+  const labels = t && t.toolbarLabels, one = e && e.toolbarHandles && e.toolbarHandles.undoButton;
+  const card = one && one.closest(".dc-toolbar-card");
+  if (!card) return;
+  for (const b of card.querySelectorAll("button.dc-icon-button")) {
+    const en = b.dataset.en || (b.dataset.en = b.getAttribute("aria-label") || "");
+    const label = (labels && labels[en]) || en;
+    if (b.title !== label) { b.title = label; b.setAttribute("aria-label", label); }
+  }
+}
+"""
+
+
 def quick_script(script: str) -> str | None:
-    """The canvas script with the shorter pause, or None when the pause is not where 0.13.0 has it."""
+    """The canvas script with the shorter pause (None when the pause is not where 0.13.0 has it) and, where
+    its settings' update is where 0.13.0 has it, the toolbar relabelled from the data's `toolbarLabels`."""
     if script.count(STOCK_DELAY) != 1:
         return None
-    return script.replace(STOCK_DELAY, f"Bc = {SEND_DELAY_MS},")
+    quick = script.replace(STOCK_DELAY, f"Bc = {SEND_DELAY_MS},")
+    if quick.count(LABELS_HOOK) == 1:
+        quick = quick.replace(LABELS_HOOK, LABELS_HOOK.replace("{\n", "{\n  mnistToolbarLabels(e, t),")) + RELABEL
+    return quick
+
+
+def toolbar_labels() -> dict[str, str] | None:
+    """The toolbar's labels in this browser's language (English label -> its text); None in English."""
+    return None if language() == SOURCE else {label: t(label) for label in TOOLBAR_LABELS}
+
+
+def labelled(component):
+    """The canvas component, its data carrying the toolbar's labels in this browser's language."""
+    def out(*, data: dict, **kwargs):
+        labels = toolbar_labels()
+        return component(data={**data, "toolbarLabels": labels} if labels else data, **kwargs)
+    return out
 
 
 def quick_sources(build: Path) -> tuple[str, str] | None:
@@ -83,11 +123,30 @@ def served_files(sources: tuple[str, str]) -> tuple[str, str] | None:
     for name, text in zip(names, sources, strict=True):
         (folder / name).write_text(text, encoding="utf-8")
     _served.append(folder)
-    package, component = COMPONENT.split(".", 1)
-    get_bidi_component_manager().register_from_manifest(
-        ComponentManifest(name=package, version="1", components=[ComponentConfig(name=component, asset_dir=".")]),
-        folder)
+    _register(folder, get_bidi_component_manager(), ComponentManifest, ComponentConfig)
     return names
+
+
+def _register(folder: Path, registry, manifest, config) -> None:
+    package, component = COMPONENT.split(".", 1)
+    registry.register_from_manifest(
+        manifest(name=package, version="1", components=[config(name=component, asset_dir=".")]), folder)
+    _registries[:] = [registry]
+
+
+def registered_here() -> None:
+    """The served files declared to this process's runtime again if it is not the one they were declared to
+    (a second AppTest in one process starts another runtime, which knew nothing of them)."""
+    if not _served:
+        return
+    from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
+    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+
+    registry = get_bidi_component_manager()
+    if not _registries or _registries[0] is not registry:
+        with _lock:
+            if not _registries or _registries[0] is not registry:
+                _register(_served[0], registry, ComponentManifest, ComponentConfig)
 
 
 def served_folder() -> Path | None:
@@ -105,9 +164,9 @@ def quick_canvas_in_use() -> bool:
             sources = quick_sources(build_folder())
             if sources is not None:
                 script, style = served_files(sources) or sources
-                drawable.out = st.components.v2.component(COMPONENT, js=script, css=style,
-                                                          html='<div class="canvas-root"></div>',
-                                                          isolate_styles=True)
+                drawable.out = labelled(st.components.v2.component(COMPONENT, js=script, css=style,
+                                                                   html='<div class="canvas-root"></div>',
+                                                                   isolate_styles=True))
             _swapped.append(sources is not None)
         return _swapped[0]
 
@@ -135,4 +194,5 @@ def st_canvas(**kwargs) -> Drawn:
     import streamlit_drawable_canvas as drawable
 
     quick_canvas_in_use()
+    registered_here()
     return Drawn(drawable.st_canvas(**kwargs))

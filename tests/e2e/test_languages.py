@@ -172,6 +172,10 @@ def test_the_draw_page_has_no_english_left_and_keeps_a_phones_one_screen(class_a
     for what in (page.locator("canvas.upper-canvas"), page.get_by_test_id("compact-answer"), add):  # one screen
         assert in_view(page, what), what
     assert page.get_by_test_id("predicted-digit").inner_text().strip() == "1"  # the draw still answers
+    # The canvas toolbar's buttons are named (hover text, accessible name) in the language too.
+    page.get_by_role("button", name=tr(lang, "Undo"), exact=True).wait_for()
+    assert page.get_by_role("button", name=tr(lang, "Reset canvas & history"), exact=True).count() == 1
+    assert page.get_by_role("button", name="Undo", exact=True).count() == 0
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_text(tr(lang, "Settings: model, device, brush")).click()  # its labels are read too
     main.get_by_text(tr(lang, "Brush width")).wait_for()
