@@ -29,9 +29,10 @@ from ui.keys import DRAWN, INSIDE_SOURCE
 from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
 from ui.network import network_svg
 from ui.sidebar import page_entered
-from ui.widgets import as_markdown, confirmed, file_problems, KeptError
+from ui.widgets import as_markdown, confirmed, file_problems, KeptError, uploader_words
 
 CANVAS = 280
+UPLOAD_TYPES = ["png", "jpg", "jpeg", "gif", "bmp", "webp", "tif", "tiff"]
 ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
 CLASS_ERROR = KeptError(keys.CLASS_ERROR)  # why the last Add to the class collection was refused
 
@@ -369,7 +370,7 @@ NARROW_TITLE = "<style>@media (max-width: 640px) { .stMainBlockContainer h1 { fo
 
 def render() -> None:
     st.title(t("Draw a digit"))
-    st.html(NARROW_TITLE)
+    st.html(NARROW_TITLE + uploader_words("d_upload_", UPLOAD_TYPES))  # one style block, sent with the page
     if page_entered() or "d_initial" not in st.session_state:
         # A new canvas (a page switch, a reload): it starts with this browser's last drawing, kept on the
         # server. Kept fixed while the page stays open: a changed initial_drawing redraws the canvas.
@@ -427,8 +428,7 @@ def render() -> None:
                 st.info(t("Draw a digit in the box (or upload a picture of one): the network will say what it reads."))
             else:
                 reading_panel(reading, image, model, threshold, compare, uploaded, network)
-            st.file_uploader(t("…or upload a picture of a digit"), type=["png", "jpg", "jpeg", "gif", "bmp", "webp",
-                                                                      "tif", "tiff"], key=upload_key)
+            st.file_uploader(t("…or upload a picture of a digit"), type=UPLOAD_TYPES, key=upload_key)
         collection_panel(image, model, (meta.name, meta.created, device))
 
     with area:

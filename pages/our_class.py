@@ -20,7 +20,7 @@ from ui.charts import layout
 from ui.end_of_lesson import end_of_lesson_panel
 from ui.engine import classroom, collections, model_store, nicknames
 from ui.i18n import said, t
-from ui.widgets import as_markdown, file_problems
+from ui.widgets import as_markdown, file_problems, uploader_words
 
 GALLERY = 60  # drawings of one digit shown at once
 REFRESH = 5.0  # seconds between redraws of the open class collection
@@ -177,6 +177,8 @@ def zip_panel(name: str | None) -> None:
                                    file_name=f"{name}.zip", mime="application/zip", key="c_export")
             except (OSError, ValueError) as e:
                 st.error(t("Cannot be exported: {reason}", reason=said(e)))
+        if words := uploader_words("c_import_file", ["zip"]):
+            st.html(words)
         upload = st.file_uploader(t("Import a zip as a new collection"), type=["zip"], key="c_import_file")
         new = st.text_input(t("Name of the new collection"), key="c_import_name",
                             placeholder=t("the zip's name") if upload is None else upload.name.rsplit(".", 1)[0])

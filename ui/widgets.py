@@ -1,5 +1,6 @@
 """Small widgets the pages share: a button that asks before it acts, a notice shown after the rerun, an
-error kept for the next run, text shown as typed inside Markdown, the files that could not be read."""
+error kept for the next run, text shown as typed inside Markdown, the files that could not be read, the
+upload box's own words in the browser's language."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from mnist_core.storage.drawings import Problem
-from ui.i18n import num, said, t
+from ui.i18n import language, num, said, SOURCE, t
 
 
 def as_markdown(text: str) -> str:
@@ -94,3 +95,29 @@ def file_problems(problems: list[Problem], class_collection: str | None = None) 
                    t("{count} files of the class collection **{name}** cannot be read and are left out; the other "
                      "drawings count:", count=count, name=name))
     st.warning("\n".join([heading, *lines]))
+
+
+ALIASES = {"jpeg": "jpg", "tiff": "tif"}  # the upload box lists one name for each kind of file, as Streamlit does
+UPLOAD_TEXT = "[data-testid='stFileUploaderDropzone'] button [data-testid='stMarkdownContainer'] p"
+UPLOAD_LIMIT = "[data-testid='stFileUploaderDropzoneInstructions'] span"
+
+
+def _css_text(text: str) -> str:
+    return '"' + text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", " ") + '"'
+
+
+def uploader_words(key_prefix: str, types: list[str]) -> str:
+    """A style block that writes the upload boxes' own words (Streamlit's "Upload" and "10MB per file • PNG,
+    …", English literals in its bundle that no setting changes: streamlit/streamlit#13500) in this browser's
+    language, for the boxes whose key starts with `key_prefix`; "" in English. The English stays in the page
+    at size 0 (a screen reader still hears it); what shows is the language's."""
+    if language() == SOURCE:
+        return ""
+    kinds = ", ".join(dict.fromkeys(ALIASES.get(kind, kind).upper() for kind in types))
+    limit = t("{size} MB per file • {kinds}", size=num(st.get_option("server.maxUploadSize"), 0), kinds=kinds)
+    scope = f"[class*='st-key-{key_prefix}']"
+    rules = []
+    for part, words in ((UPLOAD_TEXT, t("Upload")), (UPLOAD_LIMIT, limit)):
+        rules.append(f"{scope} {part} {{font-size: 0}} "
+                     f"{scope} {part}::after {{content: {_css_text(words)}; font-size: 0.875rem}}")
+    return "<style>" + " ".join(rules) + "</style>"
