@@ -98,8 +98,9 @@ def file_problems(problems: list[Problem], class_collection: str | None = None) 
 
 
 ALIASES = {"jpeg": "jpg", "tiff": "tif"}  # the upload box lists one name for each kind of file, as Streamlit does
-UPLOAD_TEXT = "[data-testid='stFileUploaderDropzone'] button [data-testid='stMarkdownContainer'] p"
-UPLOAD_LIMIT = "[data-testid='stFileUploaderDropzoneInstructions'] span"
+# The box's own words (an element to hide) and the element whose ::after writes them in the language instead.
+UPLOAD_PARTS = ("[data-testid='stFileUploaderDropzone'] button [data-testid='stMarkdownContainer']", "p", ""), \
+    ("[data-testid='stFileUploaderDropzoneInstructions'] > div", "span", " opacity: 0.6;")
 
 
 def _css_text(text: str) -> str:
@@ -109,15 +110,15 @@ def _css_text(text: str) -> str:
 def uploader_words(key_prefix: str, types: list[str]) -> str:
     """A style block that writes the upload boxes' own words (Streamlit's "Upload" and "10MB per file • PNG,
     …", English literals in its bundle that no setting changes: streamlit/streamlit#13500) in this browser's
-    language, for the boxes whose key starts with `key_prefix`; "" in English. The English stays in the page
-    at size 0 (a screen reader still hears it); what shows is the language's."""
+    language, for the boxes whose key starts with `key_prefix`; "" in English. The English is hidden
+    (display: none: neither shown, nor read out, nor in the page's text) and its parent writes the language's
+    words after it (generated content, which a screen reader reads)."""
     if language() == SOURCE:
         return ""
     kinds = ", ".join(dict.fromkeys(ALIASES.get(kind, kind).upper() for kind in types))
     limit = t("{size} MB per file • {kinds}", size=num(st.get_option("server.maxUploadSize"), 0), kinds=kinds)
     scope = f"[class*='st-key-{key_prefix}']"
-    rules = []
-    for part, words in ((UPLOAD_TEXT, t("Upload")), (UPLOAD_LIMIT, limit)):
-        rules.append(f"{scope} {part} {{font-size: 0}} "
-                     f"{scope} {part}::after {{content: {_css_text(words)}; font-size: 0.875rem}}")
+    rules = [f"{scope} {parent} > {own} {{display: none}} "
+             f"{scope} {parent}::after {{content: {_css_text(words)}; font-size: 0.875rem;{extra}}}"
+             for (parent, own, extra), words in zip(UPLOAD_PARTS, (t("Upload"), limit), strict=True)]
     return "<style>" + " ".join(rules) + "</style>"
