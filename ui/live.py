@@ -55,17 +55,22 @@ def controls_bar(job: TrainingJob, snap: Snapshot, who: str) -> None:
     """The owner's buttons while the run trains."""
     if snap.status != RUNNING or snap.halted:
         return
-    cols = st.columns([1, 1, 1, 3], vertical_alignment="bottom")
+    # The three buttons side by side on any screen (a phone's columns stacked them a row each), the slider
+    # beside them where there is room, else under them.
+    row = st.container(horizontal=True, wrap=True, vertical_alignment="bottom", gap="medium")
+    buttons = row.container(horizontal=True, gap="small", width="content")
     if snap.paused is None:
-        cols[0].button(t("Pause"), key="c_pause", on_click=send, args=(job, who, Control("pause")))
+        buttons.button(t("Pause"), key="c_pause", on_click=send, args=(job, who, Control("pause")))
     else:
-        cols[0].button(t("Resume"), key="c_resume", type="primary", on_click=send, args=(job, who, Control("resume")))
-    cols[1].button(t("Step"), key="c_step", on_click=send, args=(job, who, Control("step")),
+        buttons.button(t("Resume"), key="c_resume", type="primary", on_click=send,
+                       args=(job, who, Control("resume")))
+    buttons.button(t("Step"), key="c_step", on_click=send, args=(job, who, Control("step")),
                    help=t("Train one batch, then pause again"))
-    cols[2].button(t("+1 epoch"), key="c_epoch", on_click=send, args=(job, who, Control("epoch")),
+    buttons.button(t("+1 epoch"), key="c_epoch", on_click=send, args=(job, who, Control("epoch")),
                    help=t("Train to the end of this epoch, then pause again"))
-    cols[3].slider(t("Slow motion: seconds between batches"), 0.0, MAX_DELAY, float(snap.delay), 0.1, key="c_delay",
-                   format=LOCALIZED, on_change=lambda: send(job, who, Control("delay", value=st.session_state.c_delay)))
+    row.container(width=320).slider(
+        t("Slow motion: seconds between batches"), 0.0, MAX_DELAY, float(snap.delay), 0.1, key="c_delay",
+        format=LOCALIZED, on_change=lambda: send(job, who, Control("delay", value=st.session_state.c_delay)))
     if st.session_state.get("t_control_error"):
         st.error(st.session_state["t_control_error"])
     if snap.refused:
