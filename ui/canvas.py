@@ -112,8 +112,9 @@ def served_files(sources: tuple[str, str]) -> tuple[str, str] | None:
         return None
     try:
         from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
-        from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
     except ImportError:
+        return None
+    if importlib.util.find_spec("streamlit.components.v2.manifest_scanner") is None:  # what _register uses
         return None
     folder = Path(tempfile.mkdtemp(prefix="mnist-canvas-"))
     atexit.register(shutil.rmtree, folder, True)
@@ -123,14 +124,18 @@ def served_files(sources: tuple[str, str]) -> tuple[str, str] | None:
     for name, text in zip(names, sources, strict=True):
         (folder / name).write_text(text, encoding="utf-8")
     _served.append(folder)
-    _register(folder, get_bidi_component_manager(), ComponentManifest, ComponentConfig)
+    _register(folder, get_bidi_component_manager())
     return names
 
 
-def _register(folder: Path, registry, manifest, config) -> None:
+def _register(folder: Path, registry) -> None:
+    """Declares `folder` as the quick canvas's files to `registry` (a runtime's component registry)."""
+    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
+
     package, component = COMPONENT.split(".", 1)
     registry.register_from_manifest(
-        manifest(name=package, version="1", components=[config(name=component, asset_dir=".")]), folder)
+        ComponentManifest(name=package, version="1", components=[ComponentConfig(name=component, asset_dir=".")]),
+        folder)
     _registries[:] = [registry]
 
 
@@ -140,13 +145,12 @@ def registered_here() -> None:
     if not _served:
         return
     from streamlit.components.v2.get_bidi_component_manager import get_bidi_component_manager
-    from streamlit.components.v2.manifest_scanner import ComponentConfig, ComponentManifest
 
     registry = get_bidi_component_manager()
-    if not _registries or _registries[0] is not registry:
+    if not _registries or _registries[0] is not registry:  # checked again under the lock
         with _lock:
             if not _registries or _registries[0] is not registry:
-                _register(_served[0], registry, ComponentManifest, ComponentConfig)
+                _register(_served[0], registry)
 
 
 def served_folder() -> Path | None:

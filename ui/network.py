@@ -173,7 +173,7 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
         parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
-        base = link.replace("LAYER", str(layer.layer)) if links else ""
+        base = link.replace("LAYER", str(layer.layer))  # "" without links
         for n, fill, hover in zip(layer.nodes, _shades(values / top), lines, strict=True):
             x, y = spots[layer.layer][n.unit].split()
             circle = (f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
