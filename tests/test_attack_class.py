@@ -13,6 +13,7 @@ from PIL import Image
 from mnist_core.classroom.collection import ClassCollection
 from mnist_core.classroom.errors import ClassError
 from mnist_core.classroom.nicknames import check_nickname
+from mnist_core.runs.child import start_child
 from mnist_core.storage.drawings import Collections, read_zip
 
 from .helpers import bar_drawing, button, draw_seven
@@ -98,7 +99,7 @@ def test_a_removal_on_the_teacher_server_loses_no_drawing_added_on_the_student_s
     store = Collections(tmp_path)
     ClassCollection(store).open("class-2026", TEACHER)
     students = multiprocessing.get_context("spawn").Process(target=_add_many, args=(str(tmp_path), 300))
-    students.start()
+    start_child(students)  # not running an earlier AppTest's page script again (it stays __main__)
     while students.is_alive():  # the teacher adds and removes one of their own, again and again
         file = store.add("class-2026", bar_drawing(4), 4, owner=TEACHER, nickname="teacher", shared=True)
         store.remove("class-2026", file, TEACHER, operator=True)
@@ -212,7 +213,7 @@ def test_nicknames_chosen_on_two_servers_at_once_are_all_kept(tmp_path):
     go = spawn.Event()
     servers = [spawn.Process(target=_name_many, args=(str(tmp_path), prefix, 300, go)) for prefix in "ab"]
     for server in servers:
-        server.start()
+        start_child(server)
     go.set()
     for server in servers:
         server.join()

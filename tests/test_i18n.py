@@ -12,7 +12,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 from streamlit.testing.v1 import AppTest
 
-from ui.i18n import catalog, from_accept_language, LANGUAGES, LOCALES, SOURCE
+from ui.i18n import catalog, from_accept_language, LANGUAGES, LOCALES, preferred_language, SOURCE
 
 from .helpers import PROJECT
 
@@ -115,6 +115,14 @@ def test_accept_language_picks_the_first_known_language_by_weight():
     assert from_accept_language("de-DE,it;q=0.5,es;q=0.7") == "es"
     assert from_accept_language("de, ja") is None
     assert from_accept_language("") is None
+
+
+def test_the_navigators_language_comes_before_the_websockets_accept_language():
+    # Debian's Chromium under Playwright: navigator.language fr-FR, the websocket's Accept-Language en-US
+    assert preferred_language("fr-FR", "en-US,en;q=0.9") == "fr"
+    assert preferred_language("de-DE", "de-DE,it;q=0.5") == "it"  # a language the app lacks: the next
+    assert preferred_language(None, "es-ES,es;q=0.9") == "es"
+    assert preferred_language("ja", None) is None
 
 
 SIDEBAR_PAGE = '''

@@ -1,9 +1,10 @@
 import sys
+import types
 
 import pytest
 
 from mnist_core.net.config import TrainConfig
-from mnist_core.runs.child import child_context, start_child_server
+from mnist_core.runs.child import child_context, start_child, start_child_server
 from mnist_core.runs.jobs import JobRegistry
 from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, STOPPED
 from mnist_core.storage.models import ModelStore, StoreError
@@ -122,20 +123,28 @@ def _modules_at_start(sending) -> None:
     sending.close()
 
 
-def test_training_children_start_with_torch_and_dynamo_imported():
+def test_training_children_start_with_torch_and_dynamo_imported(tmp_path, monkeypatch):
     """A run's child comes from the fork server with torch and torch._dynamo (which building an optimizer
-    imports, 1.6-2 s) loaded once there, not imported again by every run."""
+    imports, 1.6-2 s) loaded once there, not imported again by every run; and it does not run the parent's
+    `__main__` script again (under Streamlit, or after an AppTest in this process, a page script that fails
+    outside its session: here one that raises)."""
     start_child_server()  # as the Train page does before a run; the run then uses that fork server
     context = child_context()
     if context.get_start_method() != "forkserver":
         pytest.skip("no fork server on this platform: every run imports by itself")
+    script = tmp_path / "page.py"
+    script.write_text("raise KeyError('st.session_state has no key')\n")
+    page = types.ModuleType("__main__")
+    page.__file__ = str(script)
+    monkeypatch.setitem(sys.modules, "__main__", page)
     receiving, sending = context.Pipe(duplex=False)
     child = context.Process(target=_modules_at_start, args=(sending,))
-    child.start()
+    start_child(child)
     sending.close()
     assert receiving.recv() == ["mnist_core.net.train", "torch", "torch._dynamo"]
     child.join(30)
     assert child.exitcode == 0
+    assert sys.modules["__main__"] is page  # put back once the child started
 
 
 def test_a_job_state_is_replaced_whole_by_each_message_never_changed():

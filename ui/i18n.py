@@ -1,5 +1,5 @@
 """The app's languages: the one translation function `t`, numbers written per language, and which language
-this browser reads (its `lang=` link, its own choice in the sidebar, its Accept-Language, else English)."""
+this browser reads (its `lang=` link, its own choice in the sidebar, its own language, else English)."""
 
 from __future__ import annotations
 
@@ -71,12 +71,20 @@ def from_accept_language(header: str | None) -> str | None:
     return min(weighted)[2] if weighted else None
 
 
+def preferred_language(locale: str | None, accept_language: str | None) -> str | None:
+    """The app's language for a browser that never chose one: its navigator's language ("fr-FR") if the app
+    has it, else the first of the app's languages in its Accept-Language. A browser's own two agree; where
+    they do not (Debian's Chromium under Playwright sends "en-US" on the websocket whatever its locale),
+    the navigator's is the one its settings set."""
+    return _known(locale) or from_accept_language(accept_language)
+
+
 RUN_LANGUAGE = "_mnist_language"  # on the script run's context: (that run's cursors, the language it found)
 
 
 def language() -> str:
     """This browser's language: a `lang=` in the link (kept for the session), else its choice in the
-    picker, else its Accept-Language, else its navigator's language, else English. Never process-wide:
+    picker, else its navigator's language, else its Accept-Language, else English. Never process-wide:
     two browsers on one server read two languages at once. Found once per script run (a stroke's rerun
     writes dozens of texts and numbers; finding it took ~0.1 ms each time): the run's context keeps it
     with that run's own `cursors`, a dict Streamlit makes anew for every run (a fragment's too)."""
@@ -107,8 +115,7 @@ def _browser_language() -> str:
     chosen = language_choices().get(browser_key())
     if chosen in LANGUAGES:
         return chosen
-    return (from_accept_language(st.context.headers.get("Accept-Language")) or _known(st.context.locale)
-            or SOURCE)
+    return preferred_language(st.context.locale, st.context.headers.get("Accept-Language")) or SOURCE
 
 
 def t(msgid: str, **params: object) -> str:

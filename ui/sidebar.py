@@ -92,12 +92,16 @@ def teacher_box() -> None:
 PAGE_NOW, PAGE_BEFORE = "_page_now", "_page_before"  # the page of this full run and of the one before
 
 # Runs in the page: on a narrow screen (a phone) the sidebar covers most of it, and the first touch strokes
-# landed on it; so once per page chosen (and on a first load) it is closed. A rerun of the same page (the
-# nickname form) leaves it as the student set it.
+# landed on it; so once per page chosen (and on a load, where Streamlit reopens it if it was open) it is
+# closed. A rerun of the same page (the nickname form) leaves it as the student set it, and so does a load
+# where the student touched the page before this ran (it can mount late on a busy server: they opened it).
 _CLOSE_JS = """
 export default function({ data }) {
   if (!data || window.innerWidth >= 768 || window.__mnistSidebarPage === data.page) return;
+  const loading = window.__mnistSidebarPage === undefined;
   window.__mnistSidebarPage = data.page;
+  const counts = performance.eventCounts;  // events dispatched in this document (not where Safari lacks it)
+  if (loading && counts && ['pointerdown', 'touchstart', 'click'].some((kind) => counts.get(kind) > 0)) return;
   const close = (tries) => {
     const bar = document.querySelector('[data-testid="stSidebar"]');
     if (bar && bar.getBoundingClientRect().width <= 60) return;  // closed already (collapsed, it is 0 wide)

@@ -6,12 +6,12 @@ from __future__ import annotations
 import contextlib
 import multiprocessing
 import multiprocessing.forkserver
+import multiprocessing.process
 import os
 import pickle
 import sys
 import types
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import fields
 from multiprocessing.connection import Connection
 
@@ -109,20 +109,20 @@ def start_child_server() -> None:
         multiprocessing.forkserver.ensure_running()
 
 
-@contextmanager
-def _without_main_script() -> Iterator[None]:
-    """While a child process starts: a `__main__` with no file, so that the child does not run the
-    parent's main script again. Under Streamlit that module is the page script being run (app.py): each
-    training child ran the app's script outside any session, which logged "missing ScriptRunContext!"
-    seven times a run. A script run that replaces `__main__` meanwhile keeps its own."""
+def start_child(process: multiprocessing.process.BaseProcess) -> None:
+    """Start a child process with a `__main__` with no file in place meanwhile, so that the child does not
+    run the parent's main script again. Under Streamlit that module is the page script being run (app.py,
+    or an AppTest's script, which stays `__main__` after its run): each training child ran that script
+    outside any session, which logged "missing ScriptRunContext!" seven times a run, or failed on its
+    session state. A script run that replaces `__main__` meanwhile keeps its own."""
     main = sys.modules.get("__main__")
     if main is None or getattr(main, "__file__", None) is None or getattr(main.__spec__, "name", None):
-        yield  # a module run with -m, or no file: nothing of it is run again
+        process.start()  # a module run with -m, or no file: nothing of it is run again
         return
     stand_in = types.ModuleType("__main__")
     sys.modules["__main__"] = stand_in
     try:
-        yield
+        process.start()
     finally:
         if sys.modules.get("__main__") is stand_in:
             sys.modules["__main__"] = main
@@ -155,8 +155,7 @@ class LocalRunner:
         control_in, control_out = self.context.Pipe(duplex=False)  # server -> child: Control records
         child = self.context.Process(target=_train_in_child, args=(spec, _shared(data), sending, stop, control_in),
                                      daemon=True)
-        with _without_main_script():
-            child.start()
+        start_child(child)
         sending.close()  # the child holds the sending end now: recv() ends when the child does
         control_in.close()
         if controls is not None:

@@ -89,6 +89,23 @@ SIDEBAR_SHOWN = ("() => { const s = document.querySelector('[data-testid=stSideb
                  " return b.left >= 0 && b.width > 0 && b.right <= window.innerWidth + 1; }")
 
 
+def open_sidebar(page) -> None:
+    """Open the sidebar (on a phone it starts closed, off screen) and wait until it has slid in and the page
+    is idle, opened again if a rerun closed it meanwhile."""
+    for attempt in range(3):
+        try:
+            if not page.evaluate(SIDEBAR_SHOWN):
+                page.get_by_test_id("stExpandSidebarButton").click(timeout=10_000)
+                page.wait_for_function(SIDEBAR_SHOWN, timeout=10_000)
+            wait_idle(page)
+            if page.evaluate(SIDEBAR_SHOWN):
+                return
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+    raise AssertionError("the sidebar closed again each time it was opened")
+
+
 def open_sidebar_popover(page, button, box) -> None:
     """Open a sidebar popover (`button`, a locator) until `box` (a locator inside it) shows. On a phone the
     sidebar starts closed (off screen): it is opened and waited for to finish sliding in, each try, since
@@ -97,10 +114,7 @@ def open_sidebar_popover(page, button, box) -> None:
     clicked again then (as a person would)."""
     for attempt in range(3):
         try:
-            if not page.evaluate(SIDEBAR_SHOWN):
-                page.get_by_test_id("stExpandSidebarButton").click(timeout=10_000)
-                page.wait_for_function(SIDEBAR_SHOWN, timeout=10_000)
-                wait_idle(page)
+            open_sidebar(page)
             if not box.is_visible():
                 button.click(timeout=10_000)
             box.wait_for(timeout=10_000)

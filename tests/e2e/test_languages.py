@@ -14,7 +14,7 @@ from mnist_core.storage.drawings import Collections
 from ui.i18n import catalog, LANGUAGES
 
 from ..test_i18n import extracted
-from .helpers import ARTIFACTS, choose_nickname, in_view, loop, open_app, start_app, stroke, wait_idle
+from .helpers import ARTIFACTS, choose_nickname, in_view, loop, open_app, open_sidebar, start_app, stroke, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -105,7 +105,7 @@ def test_phone_screenshots(app, browser, lang):
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"languages-{lang}-phone.png"), full_page=True)
     # The sidebar (closed on a phone once the page is chosen) opened, as a student opens it for the settings.
-    page.get_by_test_id("stExpandSidebarButton").click()
+    open_sidebar(page)
     page.get_by_test_id("stSidebar").get_by_label(tr(lang, "Learning rate"), exact=True).wait_for()
     page.get_by_test_id("stSidebar").screenshot(path=str(ARTIFACTS / f"languages-{lang}-phone-sidebar.png"))
     page.context.close()
