@@ -171,7 +171,7 @@ class School:
         address unchanged), then every app process started again, one after another, so each is a driver of the
         new head (Ray ends a driver whose raylet is gone; one that never joined would find the new one anyway).
         Runs training on the lost head are lost; saved models are on disk. ServeError if the head does not start."""
-        _end_group(head.process.pid, grace=GROUP_GRACE)
+        end_group(head.process.pid, grace=GROUP_GRACE)
         start = head.log.stat().st_size if head.log.exists() else 0
         self.restart(head)
         _wait_ray_started(head, start)
@@ -180,7 +180,7 @@ class School:
                 part.process.terminate()
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     part.process.wait(15)
-            _end_group(part.process.pid, grace=GROUP_GRACE)
+            end_group(part.process.pid, grace=GROUP_GRACE)
             self.restart(part, counted=False)  # not the app process's fault
         for part in self.apps():
             port = part.command[part.command.index("--server.port") + 1]
@@ -217,13 +217,13 @@ class School:
                     part.process.kill()
                     part.process.wait(5)
             for part in group:  # what an app process leaves behind (its fork server) goes with it, now
-                _end_group(part.process.pid, grace=GROUP_GRACE)
+                end_group(part.process.pid, grace=GROUP_GRACE)
                 print_slow(part.what, start)
         for part in is_("ray head"):
             # The whole group at once (GCS, raylet, workers), not `ray start --block` alone, which ended them one
             # after another (31 s after a run). Nothing of the head is kept: the app processes saved the runs.
             start = time.monotonic()
-            _end_group(part.process.pid, grace=GROUP_GRACE)
+            end_group(part.process.pid, grace=GROUP_GRACE)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 part.process.wait(5)
             print_slow(part.what, start)
@@ -236,7 +236,7 @@ def print_slow(what: str, start: float) -> None:
         print(f"{what} took {took:.1f} s to stop", file=sys.stderr, flush=True)
 
 
-def _end_group(group: int, grace: float = 10.0) -> None:
+def end_group(group: int, grace: float = 10.0) -> None:
     """Whatever is left in a part's process group (its session: `start_new_session`), the Ray head's GCS,
     raylet and agents: SIGTERM, then SIGKILL after `grace` seconds. No process of another group is touched."""
     try:
