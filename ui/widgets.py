@@ -1,6 +1,6 @@
 """Small widgets the pages share: a button that asks before it acts, a notice shown after the rerun, an
 error kept for the next run, text shown as typed inside Markdown, the files that could not be read, the
-upload box's own words in the browser's language."""
+upload box's and the header's own words in the browser's language."""
 
 from __future__ import annotations
 
@@ -122,3 +122,14 @@ def uploader_words(key_prefix: str, types: list[str]) -> str:
              f"{scope} {parent}::after {{content: {_css_text(words)}; font-size: 0.875rem;{extra}}}"
              for (parent, own, extra), words in zip(UPLOAD_PARTS, (t("Upload"), limit), strict=True)]
     return "<style>" + " ".join(rules) + "</style>"
+
+
+# The header's Stop button, shown while a script runs (each live-chart refresh too): an English literal of
+# Streamlit's bundle. It stops the page's script run (never a training run), which nobody in a lesson needs.
+HEADER_STOP_HIDDEN = "<style>[data-testid='stStatusWidget'] button {display: none}</style>"
+
+
+def header_words() -> str | None:
+    """A style block for the app's every run: in another language than English, the header's English "Stop"
+    button hidden (its running icon stays); None in English."""
+    return None if language() == SOURCE else HEADER_STOP_HIDDEN

@@ -92,6 +92,28 @@ def test_the_picker_switches_live_and_is_remembered_and_two_browsers_keep_their_
         page.context.close()
 
 
+STOP_BUTTON_SHOWN = """() => {
+  const widget = document.createElement('div');  // as Streamlit's header shows it while a script runs
+  widget.dataset.testid = 'stStatusWidget';
+  widget.innerHTML = '<span><button kind="header">Stop</button></span>';
+  document.body.append(widget);
+  const shown = getComputedStyle(widget.querySelector('button')).display !== 'none';
+  widget.remove();
+  return shown;
+}"""
+
+
+def test_the_headers_english_stop_button_is_hidden_in_another_language(app, browser):
+    french = open_in(browser, "fr", app.url)
+    title(french, "fr")
+    assert not french.evaluate(STOP_BUTTON_SHOWN)
+    english = open_in(browser, "fr", app.url + "?lang=en")
+    title(english, "en")
+    assert english.evaluate(STOP_BUTTON_SHOWN)
+    for page in (french, english):
+        page.context.close()
+
+
 def test_a_lang_link_wins_over_the_browsers_language(app, browser):
     page = open_in(browser, "fr", app.url + "?lang=es")
     title(page, "es")
