@@ -261,7 +261,10 @@ def status_line(snap: Snapshot) -> None:
             text = t("Epoch {epoch} of {epochs}, batch {batch} of {batches}", **where) if snap.eta_seconds is None \
                 else t("Epoch {epoch} of {epochs}, batch {batch} of {batches}, about {seconds} s left",
                        seconds=num(snap.eta_seconds, 0), **where)
-            st.progress(min(share, 1.0), text=text)
+            # The words as plain Markdown, ready with the title; the bar waits for its script to load (a share
+            # link's fresh browser showed the words ~1 s after they arrived).
+            st.markdown(text)
+            st.progress(min(share, 1.0))
         else:
             st.progress(0.0, text=snap.preparing or t("Loading the data …"))
     elif snap.status == DONE:

@@ -124,6 +124,19 @@ def test_step_trains_exactly_one_batch_and_the_look_foretold_it(tiny):
     assert look.loss_after < look.loss_now  # one step makes this batch a little better
 
 
+def test_a_step_or_epoch_click_that_arrives_twice_is_taken_once(tiny):
+    # Each click carries where its page saw the run paused; the second copy finds the run elsewhere.
+    script = Script({(1, 5): [Control("pause")]},
+                    while_paused=[Control("step", at=5), Control("step", at=5), Control("step", at=6),
+                                  Control("epoch", at=7), Control("epoch", at=7), Control("resume")])
+    trainer = Trainer(TrainConfig(**FAST), tiny)
+    trainer.train(2, controls=script.live())
+    assert [(p.epoch, p.batch) for p in script.of(Paused)] == [(1, 5), (1, 6), (1, 7), (1, 15)]
+    assert script.of(Paused)[-1].done == 15
+    with pytest.raises(ControlError, match="count of batches"):
+        Control("step", at=-1)
+
+
 def test_a_look_at_chosen_units_and_a_unit_that_is_not_there(tiny):
     script = Script({(1, 2): [Control("pause")]},
                     while_paused=[Control("look", units=(3, 7)), Control("look", units=(99,)), Control("resume")])

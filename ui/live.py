@@ -64,9 +64,11 @@ def controls_bar(job: TrainingJob, snap: Snapshot, who: str) -> None:
     else:
         buttons.button(t("Resume"), key="c_resume", type="primary", on_click=send,
                        args=(job, who, Control("resume")))
-    buttons.button(t("Step"), key="c_step", on_click=send, args=(job, who, Control("step")),
+    # From where this page shows it paused: a click that reaches the run twice steps once.
+    at = None if snap.paused is None else snap.paused.done
+    buttons.button(t("Step"), key="c_step", on_click=send, args=(job, who, Control("step", at=at)),
                    help=t("Train one batch, then pause again"))
-    buttons.button(t("+1 epoch"), key="c_epoch", on_click=send, args=(job, who, Control("epoch")),
+    buttons.button(t("+1 epoch"), key="c_epoch", on_click=send, args=(job, who, Control("epoch", at=at)),
                    help=t("Train to the end of this epoch, then pause again"))
     row.container(width=320).slider(
         t("Slow motion: seconds between batches"), 0.0, MAX_DELAY, float(snap.delay), 0.1, key="c_delay",

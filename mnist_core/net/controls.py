@@ -36,12 +36,15 @@ class ControlError(ValueError):
 @dataclass(frozen=True)
 class Control:
     """One thing asked of a running run. `value`: the delay in seconds ("delay") or the setting's new value
-    ("set"); `units`: first-layer units to show up close ("look"; empty: those the next batch changes most)."""
+    ("set"); `units`: first-layer units to show up close ("look"; empty: those the next batch changes most);
+    `at`: for "step" and "epoch" asked of a paused run, the batches it had done in all where the asker saw it
+    paused: taken only there, so that a click that arrives twice steps once (None: from wherever it is)."""
 
     action: str
     setting: str = ""
     value: float = 0.0
     units: tuple[int, ...] = ()
+    at: int | None = None
 
     def __post_init__(self) -> None:
         if self.action not in ACTIONS:
@@ -53,6 +56,8 @@ class Control:
         if self.action == "set" and self.setting not in LIVE_SETTINGS:
             raise ControlError(f"'{self.setting}' cannot change while a run trains; "
                                f"these can: {', '.join(LIVE_SETTINGS)}")
+        if self.at is not None and (not isinstance(self.at, int) or self.at < 0):
+            raise ControlError(f"a control's position is a count of batches from 0, got {self.at!r}")
         if any(not isinstance(u, int) or u < 0 for u in self.units):
             raise ControlError(f"units are first-layer unit numbers from 0, got {list(self.units)}")
 
@@ -113,6 +118,11 @@ class Paused:
     def text(self) -> str:
         return f"Paused at epoch {self.epoch}, batch {self.batch} of {self.batches}"
 
+    @property
+    def done(self) -> int:
+        """Batches trained in all when it paused (a Control's `at`)."""
+        return (self.epoch - 1) * self.batches + self.batch
+
 
 @dataclass(frozen=True)
 class Resumed:
@@ -171,6 +181,11 @@ class LiveControls:
     def slow(self) -> bool:
         """Slowed down or stepping: each batch is worth a report (the curves move batch by batch)."""
         return self.delay > 0 or self.steps is not None
+
+    @property
+    def done(self) -> int:
+        """Batches trained in all so far (the `at` of a Step asked here)."""
+        return (self.epoch - 1) * self.batches + self.batch
 
     @property
     def position(self) -> float:
@@ -240,6 +255,8 @@ class LiveControls:
                 self.paused, self.steps, self.until_epoch = True, None, None
             case "resume":
                 self.paused, self.steps, self.until_epoch = False, None, None
+            case "step" | "epoch" if control.at is not None and (not self.paused or control.at != self.done):
+                return  # asked where the run no longer is: the same click again, its step already taken
             case "step":
                 self.paused, self.steps, self.until_epoch = False, 1, None
             case "epoch":
