@@ -15,6 +15,8 @@ from ui.canvas import (
     LABELS_HOOK,
     quick_script,
     quick_sources,
+    RESET_EMPTY,
+    RESET_HOOK,
     SEND_DELAY_MS,
     served_folder,
     STOCK_DELAY,
@@ -36,15 +38,16 @@ def test_the_installed_canvas_has_the_pause_this_shortens():
     assert "h.sender = Nh((c) => Ic(h, c), Bc)" in script  # the pause is the one before each send
 
 
-def test_quick_script_changes_that_one_number_and_hooks_the_toolbar_labels_only():
+def test_quick_script_changes_that_one_number_hooks_the_toolbar_labels_and_empties_reset_only():
     script = installed_script()
+    assert script.count(RESET_HOOK) == 1  # an upgrade that moved Reset: look at it, and update RESET_HOOK
     quick = quick_script(script)
-    assert quick is not None and STOCK_DELAY not in quick
-    assert quick.count(f"Bc = {SEND_DELAY_MS},") == 1
+    assert quick is not None and STOCK_DELAY not in quick and RESET_HOOK not in quick
+    assert quick.count(f"Bc = {SEND_DELAY_MS},") == 1 and quick.count(RESET_EMPTY) == 1
     hooked = LABELS_HOOK.replace("{\n", "{\n  mnistToolbarLabels(e, t),")
     assert quick.count(hooked) == 1 and quick.count("function mnistToolbarLabels(e, t)") == 1
     undone = quick.replace(hooked, LABELS_HOOK).split("\nfunction mnistToolbarLabels")[0]
-    assert undone.replace(f"Bc = {SEND_DELAY_MS},", STOCK_DELAY) == script
+    assert undone.replace(f"Bc = {SEND_DELAY_MS},", STOCK_DELAY).replace(RESET_EMPTY, RESET_HOOK) == script
 
 
 def test_every_toolbar_button_of_the_installed_canvas_has_its_label_to_translate():

@@ -66,12 +66,22 @@ function mnistToolbarLabels(e, t) {
 """
 
 
+# Reset goes back to the canvas's initial drawing in 0.13.0; the page's initial drawing is the browser's last
+# one, brought back after a reload or a page switch, which Reset then could not clear (new strokes landed on
+# it and the mix was read and added to the class): Reset clears the canvas.
+RESET_HOOK = "const c = h.history.initial ?? {};"
+RESET_EMPTY = "const c = {};"
+
+
 def quick_script(script: str) -> str | None:
-    """The canvas script with the shorter pause (None when the pause is not where 0.13.0 has it) and, where
-    its settings' update is where 0.13.0 has it, the toolbar relabelled from the data's `toolbarLabels`."""
+    """The canvas script with the shorter pause (None when the pause is not where 0.13.0 has it); where its
+    settings' update is where 0.13.0 has it, the toolbar relabelled from the data's `toolbarLabels`; where
+    its Reset is, Reset to an empty canvas."""
     if script.count(STOCK_DELAY) != 1:
         return None
     quick = script.replace(STOCK_DELAY, f"Bc = {SEND_DELAY_MS},")
+    if quick.count(RESET_HOOK) == 1:
+        quick = quick.replace(RESET_HOOK, RESET_EMPTY)
     if quick.count(LABELS_HOOK) == 1:
         quick = quick.replace(LABELS_HOOK, LABELS_HOOK.replace("{\n", "{\n  mnistToolbarLabels(e, t),")) + RELABEL
     return quick

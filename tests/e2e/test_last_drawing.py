@@ -47,3 +47,24 @@ def test_the_last_drawing_comes_back_after_a_page_switch_and_a_reload(app, page)
     wait_idle(page)
     go(page, "Inside")
     page.get_by_text("my last drawing (Draw page)").first.wait_for()
+
+
+def test_reset_clears_a_drawing_that_came_back(app, page):
+    # The canvas's Reset went back to its initial drawing, here the one brought back: it could not be cleared,
+    # and new strokes landed on it (read, and added to the class, as one digit).
+    open_app(page, app.url + "draw")
+    page.locator("canvas.upper-canvas").wait_for()
+    stroke(page, loop())
+    page.get_by_test_id("predicted-digit").wait_for()
+    page.reload()
+    wait_idle(page)
+    drawing_back(page)
+    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_text("Draw a digit in the box (or upload a picture of one)").wait_for()
+    assert wait_for(lambda: ink(page) == 0, 15)
+    assert page.get_by_test_id("predicted-digit").count() == 0
+    page.reload()  # and it stays cleared: the empty canvas is the last drawing now
+    wait_idle(page)
+    page.locator("canvas.upper-canvas").wait_for()
+    page.get_by_text("Draw a digit in the box (or upload a picture of one)").wait_for()
+    assert ink(page) == 0
