@@ -4,7 +4,7 @@ import types
 import pytest
 
 from mnist_core.net.config import TrainConfig
-from mnist_core.runs.child import child_context, start_child, start_child_server
+from mnist_core.runs.child import child_context, LocalRunner, start_child, start_child_server
 from mnist_core.runs.jobs import JobRegistry
 from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, STOPPED
 from mnist_core.storage.models import ModelStore, StoreError
@@ -50,6 +50,25 @@ def test_stop_ends_the_run_and_keeps_what_was_learned(registry):
     assert snap.status == STOPPED and snap.saved and not snap.halted
     assert 1 <= len(snap.history) < 50
     assert registry.store.meta("m2").stopped
+
+
+class StoppedAsItStarts(LocalRunner):
+    """The real runner, with Stop pressed just as the run's child starts (while its data loads)."""
+
+    def run(self, spec, data, send, stop, controls=None):
+        stop.set()
+        return super().run(spec, data, send, stop, controls)
+
+
+def test_a_run_stopped_before_its_first_batch_saves_nothing(tmp_path, tiny):
+    # No untrained model on the leaderboard, nor as anyone's current model.
+    registry = JobRegistry(ModelStore(tmp_path / "models", builtin_dir=None), lambda: tiny,
+                           train_digits=len(tiny.train_labels), runner=StoppedAsItStarts())
+    job = registry.submit("alice", TrainConfig(**FAST), name="too-soon")
+    assert job.wait(60)
+    snap = job.snapshot()
+    assert snap.status == STOPPED and not snap.saved and not snap.history
+    assert "too-soon" not in [m.name for m in registry.store.list()]
 
 
 def test_train_more_continues_the_same_model(registry):

@@ -331,6 +331,11 @@ class TrainingJob:
                            max_seconds=self.max_seconds, planned=self.planned if not self.state.runs else [],
                            delay=self.delay, pause_seconds=pause_limit())
             result = self.runner.run(spec, self.load_data(), self._receive, self.stop_event, self.controls)
+            if result.stopped and len(result.history) == (len(start.history) if start is not None else 0):
+                # Stopped before its first batch (while its data loaded): nothing learned, so no untrained model
+                # on the leaderboard, nor as anyone's current model; one trained further stays as it was.
+                self._update(status=STOPPED)
+                return
             # A new model takes a free name; a model trained further replaces only the file that still
             # holds its id, never another model that has taken the name since.
             save_run(self.store, result, self.name, self.store.owners.tag(self.owner), self.model_id,
