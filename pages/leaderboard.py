@@ -33,7 +33,7 @@ from ui.current_model import current_model
 from ui.engine import classroom, dataset, job_registry, model_store, nicknames
 from ui.i18n import decimal_mark, N_, percent_sign, said, t
 from ui.run_words import changes_words, optimizer_words
-from ui.tables import with_dashes
+from ui.tables import DASH, with_dashes
 from ui.widgets import Notice
 
 LIVE_EVERY = 1.0  # seconds between refreshes of the runs table while runs train
@@ -184,7 +184,7 @@ def runs_table(runs: list[Entry], hidden: HiddenView, show_hidden: bool, who: Ca
                                        "seconds so far": "{:.1f}", **SETTING_FORMATS},
                                 {"live test F1": st.column_config.Column(help=t("after its last finished epoch")),
                                  "MNIST test accuracy": accuracy_column(), "changed live": changed_column()})
-    st.container(key="lb_runs").dataframe(table, hide_index=True, column_config=config)
+    st.container(key="lb_runs").dataframe(table, hide_index=True, column_config=config, placeholder=DASH)
 
 
 def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
@@ -216,7 +216,8 @@ def models_table(models: list[Entry], hidden: HiddenView, show_hidden: bool,
                                       "test F1": "{:.4f}", "training s": "{:.1f}", **SETTING_FORMATS},
                                {"#": st.column_config.NumberColumn(width=40), "MNIST test accuracy": accuracy_column(),
                                 "changed live": changed_column()})
-    st.dataframe(data, hide_index=True, key=table, on_select=picked, selection_mode="single-row", column_config=config)
+    st.dataframe(data, hide_index=True, key=table, on_select=picked, selection_mode="single-row", column_config=config,
+                 placeholder=DASH)
     if about_class:
         st.caption(about_class)
     return shown

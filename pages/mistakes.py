@@ -23,7 +23,7 @@ from ui.engine import classroom, collections, data_problem, dataset
 from ui.i18n import decimal_mark, N_, num, pct, percent_format, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
-from ui.tables import with_dashes
+from ui.tables import DASH, with_dashes
 
 PAGE_SIZE = 60
 COMPARE_PAGE = 40  # digits per page in each half of Compare two models
@@ -81,7 +81,7 @@ def scores_panel(result: Evaluation, accuracy: str | None = None, misread: str |
     rows = [{t("digit"): d, precision: float(result.precision[d]), recall: float(result.recall[d]),
              "F1": float(result.f1[d]), t("support"): int(result.support[d])} for d in result.covered.tolist()]
     st.dataframe(with_dashes(rows, {precision: "{:.4f}", recall: "{:.4f}", "F1": "{:.4f}"}, decimal=decimal_mark()),
-                 hide_index=True)
+                 hide_index=True, placeholder=DASH)
 
 
 def mistake_captions(result: Evaluation, shown: np.ndarray) -> list[str]:

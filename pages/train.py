@@ -48,7 +48,7 @@ from ui.live import (
 )
 from ui.models import offered_models
 from ui.run_words import SCHEDULE_LABELS, settings_rows
-from ui.tables import with_dashes
+from ui.tables import DASH, with_dashes
 from ui.widgets import confirmed, KeptError, Notice
 
 PRESET_LABELS = {"recommended": N_("Recommended (fast, ≥98%)"), "notebook": N_("The original notebook (784-128-10)"),
@@ -431,8 +431,9 @@ def models_panel(who: str) -> None:
     # Scores with the language's decimal mark (they were 0.9683 in French), still numbers for sorting.
     table = with_dashes(rows, {f1_h: "{:.4f}", seconds_h: "{:.1f}"}, decimal=decimal_mark())
     st.dataframe(table, hide_index=True, on_select=lambda: choose_row(key, names), selection_mode="single-row",
-                 key=key, column_config={"": st.column_config.TextColumn("", width=30, help=t("the current model")),
-                                         name_h: st.column_config.TextColumn(name_h, width=max(90, 8 * widest + 24))})
+                 key=key, placeholder=DASH,
+                 column_config={"": st.column_config.TextColumn("", width=30, help=t("the current model")),
+                                name_h: st.column_config.TextColumn(name_h, width=max(90, 8 * widest + 24))})
     st.markdown(t("Current model for the other pages: **{model}** (select a row to change it).", model=current))
     meta = next((e.meta for e in entries if e.name == current and e.meta), None)
     if meta is not None and may_change(meta, who):

@@ -30,6 +30,7 @@ from mnist_core.net.config import TrainConfig
 from mnist_core.runs.jobs import JobRegistry
 from mnist_core.storage.drawings import Collections
 from mnist_core.storage.models import ModelStore, StoreError
+from ui.tables import DASH
 
 from .helpers import current_model_of, draw_seven, FAST, make_teacher, PROJECT, save_tiny, wait_for
 
@@ -230,6 +231,8 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
     assert all(t.key == "projector_toggle" for t in at.toggle) and not at.expander  # a student: no hiding
     shown = displayed(at, 0)  # what the browser shows: no raw None, the score formatted
     assert "None" not in shown.to_string() and shown["MNIST test accuracy"][0].endswith("%")
+    # A missing cell Streamlit draws itself (not from the formatted values): "None" unless told the dash.
+    assert [frame.proto.placeholder for frame in at.dataframe] == [DASH] * len(at.dataframe)
 
 
 def test_a_model_without_scores_gets_them_measured_once_and_cached(env, monkeypatch):

@@ -19,7 +19,7 @@ from ui.charts import layout, unchecked
 from ui.i18n import decimal_mark, LOCALIZED, num, number_format, pct, t
 from ui.keys import INSIDE_SOURCE, INSIDE_TEST
 from ui.layers import layer_choice, layer_label
-from ui.tables import with_dashes
+from ui.tables import DASH, with_dashes
 
 DIVERGING = [[0, "#2166ac"], [0.5, "#ffffff"], [1, "#b2182b"]]
 SHOWN_UNITS = 24  # rows of a later layer's table: the units with the largest |z|
@@ -269,7 +269,7 @@ class Charts:
             key = f"{key}_{self.cell.kind}_{self.cell.unit}_{self.cell.input}"
         st.dataframe(styler, hide_index=True, width="stretch", key=key, on_select=partial(_pick_cell, key,
                      maths.layer, [int(u) for u in units], kinds), selection_mode="single-cell",
-                     selection_default={"selection": {"cells": [selected]}} if selected else None)
+                     selection_default={"selection": {"cells": [selected]}} if selected else None, placeholder=DASH)
 
     def caption(self, steps: SoftmaxSteps | None = None) -> None:
         text = (pick_text(self.maths, self.cell, self.sources, self.depth, steps) if self.cell is not None else
@@ -335,7 +335,7 @@ def softmax_view(steps: SoftmaxSteps) -> None:
              names["scaled"]: float(steps.scaled[d]), "e^x": float(steps.exp[d]), names["p"]: pct(steps.p[d], 2)}
             for d in range(10)]
     formats = {"z": "{:.3f}", names["shifted"]: "{:.3f}", names["scaled"]: "{:.3f}", "e^x": "{:.4g}"}
-    st.dataframe(with_dashes(rows, formats, decimal=decimal_mark()), hide_index=True, width="stretch")
+    st.dataframe(with_dashes(rows, formats, decimal=decimal_mark()), hide_index=True, width="stretch", placeholder=DASH)
     st.markdown(f"<div data-testid='softmax-sum'>{softmax_text(steps)}</div>", unsafe_allow_html=True)
 
 

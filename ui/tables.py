@@ -1,4 +1,5 @@
-"""Tables as the pages show them: scores formatted, a missing one as a dash (never a raw None)."""
+"""Tables as the pages show them: scores formatted, a missing one as a dash (never a raw None): `with_dashes`
+formats the values, and each st.dataframe is given `placeholder=DASH` (Streamlit draws a missing cell itself)."""
 
 from __future__ import annotations
 
