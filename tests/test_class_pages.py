@@ -53,6 +53,10 @@ def test_the_sidebar_sets_this_browsers_nickname(env, tmp_path):
     names = Nicknames(tmp_path / "models")
     at = set_nickname(app_at("our_class"), "<b>x</b>")
     assert "a nickname is 1-24" in at.session_state["_nickname_error"]
+    at = set_nickname(app_at("our_class"), "**b** [a](x) :fr: $y$")  # 24 characters at most
+    # The refusal quotes what was typed, shown as typed: every Markdown mark escaped, no :emoji: left.
+    [refusal] = [e.value for e in at.error]
+    assert r"\*\*b\*\* \[a\]\(x\)" in refusal and r"\$y\$" in refusal and ":fr:" not in refusal
     assert names.get(names.tag_of(KEY)) is None
     at = set_nickname(app_at("our_class"), " Kiwi ")
     assert "_nickname_error" not in at.session_state

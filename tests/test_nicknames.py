@@ -28,6 +28,17 @@ def test_a_nickname_another_browser_holds_is_refused_and_not_given(tmp_path, sam
     assert names.set(ada, same.strip()) == same.strip()  # its own, in another case: fine
 
 
+@pytest.mark.parametrize(("typed", "kept"), [("D\u2019Artagnan", "D'Artagnan"),  # an iPhone's apostrophe
+                                             ("Ame\u0301lie", "Am\u00e9lie"),  # é as e and its accent
+                                             ("Jean\u2010Luc", "Jean-Luc")])
+def test_what_a_phone_types_is_kept_as_the_plain_nickname(tmp_path, typed, kept):
+    names = Nicknames(tmp_path)
+    ada, bo = names.tag_of(ADA), names.tag_of(BO)
+    assert names.set(ada, typed) == kept and names.get(ada) == kept
+    with pytest.raises(ClassError, match="this nickname is taken"):
+        names.set(bo, kept)  # the same nickname, typed the plain way
+
+
 def test_look_alikes_and_cases_read_as_one_name():
     assert as_read("ＡＤＡ") == as_read("Ada") == as_read("ada") == as_read("\u0410da")  # full-width, Cyrillic А
     assert as_read("Ada") != as_read("Adb")

@@ -10,7 +10,7 @@ from ui import keys
 from ui.browser import is_teacher, nickname, operator_switch_on, owner
 from ui.engine import nicknames, teachers
 from ui.i18n import said, t
-from ui.widgets import as_markdown, KeptError
+from ui.widgets import as_markdown, as_plain_markdown, KeptError
 
 NICKNAME_ERROR = KeptError(keys.NICKNAME_ERROR)  # why the last nickname was refused, shown in the box
 TEACHER_ERROR = KeptError(keys.TEACHER_ERROR)  # why the last teacher code was refused
@@ -40,7 +40,7 @@ def nickname_box() -> None:
                           help=t("What the class sees beside your drawings and models; no real name needed"))
             st.form_submit_button(t("Save nickname"), on_click=save_nickname, key="nickname_save")
         if problem:
-            st.error(problem)
+            st.error(as_plain_markdown(problem))  # it quotes what was typed: shown as typed
 
 
 def enter_teacher_code() -> None:

@@ -4,6 +4,8 @@ upload box's and the header's own words in the browser's language."""
 
 from __future__ import annotations
 
+import re
+
 import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
@@ -14,6 +16,15 @@ from ui.i18n import language, num, said, SOURCE, t
 def as_markdown(text: str) -> str:
     """`text` shown as typed inside Markdown: a nickname's '_' (the one Markdown mark it may hold) escaped."""
     return text.replace("_", "\\_")
+
+
+MARKDOWN_MARKS = re.compile(r"([\\`*_{}\[\]()#+\-.!|~<>$&])")
+
+
+def as_plain_markdown(text: str) -> str:
+    """Any text (what a person typed, refused and quoted back) shown as it is inside Markdown: every mark
+    escaped (no bold, link, HTML or $maths$), and a ':' followed by an invisible space (no :emoji:)."""
+    return MARKDOWN_MARKS.sub(r"\\\1", text).replace(":", ":\u200b")
 
 
 def confirmed(where: DeltaGenerator, key: str, item: str, ask: str, question: str, yes: str) -> bool:

@@ -5,6 +5,7 @@ labels no nickname may take; the teacher's roster, where a nickname is freed or 
 from __future__ import annotations
 
 import os
+import unicodedata
 from dataclasses import dataclass
 
 from mnist_core.classroom.errors import ClassError, NO_IDENTITY
@@ -23,9 +24,15 @@ SHIPPED, COMMAND_LINE, NO_NICKNAME = "shipped with the app", "command line", "(n
 RESERVED_NICKNAMES = {SHIPPED, COMMAND_LINE, NO_NICKNAME, NO_NICKNAME.strip("()")}
 
 
+# What a phone's keyboard types for "'" and "-" (an iPhone's default apostrophe is ’): kept as the plain marks.
+TYPED_MARKS = str.maketrans({"\u2019": "'", "\u2018": "'", "\u02bc": "'", "\u2032": "'", "\u2010": "-",
+                             "\u2011": "-", "\u2013": "-"})
+
+
 def check_nickname(nickname: str) -> str:
-    """A nickname as kept: stripped; 1-24 letters, digits, spaces, '.', ''', '_' or '-' (ClassError otherwise)."""
-    name = nickname.strip() if isinstance(nickname, str) else ""
+    """A nickname as kept: stripped, its accents composed (a decomposed "Amélie" is the one written with é) and
+    a phone's ’ and ‐ as ' and -; 1-24 letters, digits, spaces, '.', ''', '_' or '-' (ClassError otherwise)."""
+    name = unicodedata.normalize("NFC", nickname).strip().translate(TYPED_MARKS) if isinstance(nickname, str) else ""
     if not NICKNAME.fullmatch(name) or name != " ".join(name.split()):
         raise worded(ClassError, N_("a nickname is 1-24 letters or digits (spaces, '.', ''', '_' and '-' "
                                     "inside), got {nickname}"), nickname=repr(nickname))
