@@ -28,6 +28,20 @@ def test_add_load_zip_clear(tmp_path):
     assert store.names() == [] and store.load("class-3b") == []
 
 
+@pytest.mark.parametrize("other", ["AMELIE", "Amelie", "aMeLiE"])  # (a collection name is ASCII)
+def test_a_name_that_reads_as_another_browsers_collection_is_that_collection(tmp_path, other):
+    store = Collections(tmp_path)
+    image = np.zeros((20, 20, 4), np.uint8)
+    image[5:15, 9:11, 3] = 255
+    store.add("amelie", image, 1, owner="amelie-key")
+    assert not store.may_use(other, "bob-key")
+    with pytest.raises(ValueError, match="another browser's collection"):
+        store.add(other, image, 3, owner="bob-key")
+    store.add(other, image, 4, owner="amelie-key")  # her own, in other letters: the same collection
+    assert store.names() == ["amelie"] and [d.label for d in store.load(other)] == [1, 4]
+    assert store.index(other) is store.index("amelie")
+
+
 @pytest.mark.parametrize("name", ["../escape", "/etc", "a/b", ".."])
 def test_a_name_from_the_browser_never_becomes_a_path(tmp_path, name):
     store = Collections(tmp_path / "c")

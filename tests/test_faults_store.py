@@ -25,7 +25,7 @@ from mnist_core.storage.drawings import Collections
 from mnist_core.storage.models import ModelMeta, ModelStore, StoreError
 from mnist_core.storage.owners import SECRET
 
-from .helpers import PROJECT
+from .helpers import PROJECT, wait_for
 
 FAST = dict(hidden=(16,), dropout=0.0, lr=3e-3, schedule="constant", batch_size=10, epochs=2, device="cpu")
 
@@ -116,6 +116,7 @@ def test_a_name_taken_by_a_rename_during_a_run_is_not_overwritten(registry):
     b = registry.submit("bob", TrainConfig(**FAST), name="b")
     assert b.wait(60)
     a = registry.submit("alice", TrainConfig(**{**FAST, "epochs": 100}), name="target")
+    assert wait_for(lambda: a.snapshot().batch > 0, 60)  # it has learned something, so it is saved at its end
     with pytest.raises(StoreError, match="held by a run"):
         registry.rename_model("b", "target", "bob")
     registry.store.rename("b", "target")  # as a second server on the same folder could

@@ -24,7 +24,7 @@ from PIL import Image
 
 from mnist_core.folders import folder_setting, PROJECT_ROOT
 from mnist_core.storage.files import locked, sweep_once, write_atomically
-from mnist_core.storage.names import check_name
+from mnist_core.storage.names import as_read, check_name, UnreadableName
 from mnist_core.storage.owners import OwnerTags
 from mnist_core.texts import N_, reason, worded, Words
 
@@ -235,6 +235,15 @@ def append_row(path: Path, row: bytes) -> None:
         os.close(fd)
 
 
+def _read_key(name: str) -> str:
+    """A collection's name as people read it (storage/names.as_read); a folder made before that check, its
+    plain casefold."""
+    try:
+        return as_read(name, "collection")
+    except UnreadableName:
+        return name.casefold()
+
+
 def _good_row(row: list[str]) -> bool:
     """A labels row: a plain PNG name and a digit, then (optionally) who added it and their nickname."""
     return (len(row) in (2, 4) and Path(row[0]).name == row[0] and row[0].endswith(".png")
@@ -254,7 +263,17 @@ class Collections:
         sweep_once(self.root, depth=1)  # what killed writes left in it and its collections, at this process's start
 
     def _folder(self, name: str) -> Path:
-        return self.root / check_name(name, "collection")
+        """The folder of collection `name`: the one of an existing collection whose name reads the same
+        ("AMELIE" is "amelie", as model names are), so that a name in other letters is never a second
+        collection beside another browser's (nor the same folder on a disk that ignores case)."""
+        folder = self.root / check_name(name, "collection")
+        if folder.is_dir() or not self.root.is_dir():
+            return folder
+        key = _read_key(folder.name)
+        for other in self.root.iterdir():
+            if not other.name.startswith(".") and _read_key(other.name) == key and other.is_dir():
+                return other
+        return folder
 
     def names(self) -> list[str]:
         if not self.root.is_dir():
@@ -403,7 +422,7 @@ class Collections:
 
     def index(self, name: str) -> CollectionIndex:
         """The one incremental reader of a collection in this process (`CollectionIndex`)."""
-        check_name(name, "collection")
+        name = self._folder(name).name  # one reader for the names that read the same
         with self._index_lock:
             if name not in self._indexes:
                 self._indexes[name] = CollectionIndex(self, name)
