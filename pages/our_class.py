@@ -19,7 +19,7 @@ from ui.caches import collection_part, collection_problems
 from ui.charts import layout
 from ui.end_of_lesson import end_of_lesson_panel
 from ui.engine import classroom, collections, model_store, nicknames
-from ui.i18n import said, t
+from ui.i18n import num, said, t
 from ui.widgets import as_markdown, file_problems, uploader_words
 
 GALLERY = 60  # drawings of one digit shown at once
@@ -185,8 +185,11 @@ def zip_panel(name: str | None) -> None:
         if st.button(t("Import"), key="c_import", disabled=upload is None):
             target = new.strip() or upload.name.rsplit(".", 1)[0]
             try:
-                count = collections().import_zip(target, upload.getvalue(), owner())
-                st.success(t("Imported {count} drawings into **{target}**.", count=count, target=target))
+                # A student's drawings are theirs whatever the zip says; the teacher's import keeps its names.
+                count = collections().import_zip(target, upload.getvalue(), owner(),
+                                                 nickname=None if is_teacher() else (nickname() or ""))
+                st.success(t("Imported 1 drawing into **{target}**.", target=target) if count == 1 else
+                           t("Imported {count} drawings into **{target}**.", count=num(count, 0), target=target))
             except ValueError as e:
                 st.error(t("Not imported: {reason}", reason=said(e)))
             except OSError as e:

@@ -151,7 +151,7 @@ def test_import_a_zip_on_the_class_page_and_a_hostile_one_is_one_line(env, tmp_p
     store = Collections(tmp_path / "drawings")
     store.add("last-year", draw_seven(), 7, owner="t", nickname="Owl")
     exported = store.zip_bytes("last-year")
-    at = app_at("our_class")
+    at = set_nickname(app_at("our_class"), "Kiwi")  # a student: what they import is by them
     at.file_uploader(key="c_import_file").set_value(("evil.zip", zip_of({"labels.csv": b"../../x.png,1\n",
                                                                          "x.png": b"png"}), "application/zip"))
     at.run()
@@ -160,8 +160,8 @@ def test_import_a_zip_on_the_class_page_and_a_hostile_one_is_one_line(env, tmp_p
     at.file_uploader(key="c_import_file").set_value(("2025.zip", exported, "application/zip")).run()
     at.text_input(key="c_import_name").set_value("class-2025").run()
     button(at, "Import").click().run()
-    assert any("Imported 1 drawings into **class-2025**" in s.value for s in at.success)
-    assert [(d.label, d.nickname) for d in store.load("class-2025")] == [(7, "Owl")]
+    assert any("Imported 1 drawing into **class-2025**" in s.value for s in at.success)
+    assert [(d.label, d.nickname) for d in store.load("class-2025")] == [(7, "Kiwi")]  # not the zip's "Owl"
 
 
 @pytest.mark.parametrize("part", ["held"])

@@ -155,6 +155,9 @@ def test_export_then_import_keeps_drawings_labels_nicknames_and_the_split(tmp_pa
     assert target.may_clear("kept", "teacher") and all(target.owners.owns("teacher", d.owner) for d in after)
     with pytest.raises(ValueError, match="exists already"):
         target.import_zip("kept", exported)
+    # A student's import is by that student, whoever the zip's rows name (it signed drawings as the teacher).
+    assert target.import_zip("bos", exported, owner="bo-key", nickname="Bo") == 12
+    assert {d.nickname for d in target.load("bos")} == {"Bo"}
 
 
 GOOD = png_bytes(Image.new("L", (28, 28)))

@@ -463,15 +463,18 @@ class Collections:
             archive.writestr(f"{name}/{LABELS}", rows.getvalue())
         return buffer.getvalue()
 
-    def import_zip(self, name: str, data: bytes, owner: str = "") -> int:
+    def import_zip(self, name: str, data: bytes, owner: str = "", nickname: str | None = None) -> int:
         """A zip of PNGs and a labels.csv (as `zip_bytes` makes) made into the new collection `name`, owned by
-        `owner`; returns how many drawings it holds. Each row is checked as it is read (sizes, names, PNG
+        `owner`; returns how many drawings it holds. `nickname`: who every drawing is by (a student's import
+        is theirs: a zip's own column would let one student sign drawings as anyone); None keeps the zip's
+        (the teacher's export of a class, brought back). Each row is checked as it is read (sizes, names, PNG
         files, pixels: ValueError, one line) and written into a hidden folder, which becomes the collection
         only once all of them passed (else it is removed): a collection appears whole or not at all."""
         folder = self._folder(name)
         if folder.exists():
             raise worded(ValueError, COLLECTION_EXISTS, name=name)
         rows = zip_rows(data)  # checked as they come; the folder appears only once all are written
+        by = nickname
         building = self.root / f".{name}.import-{secrets.token_hex(3)}"
         kept: list[tuple[str, int, str]] = []
         try:
@@ -480,7 +483,7 @@ class Collections:
                     building.mkdir(parents=True)
                 write_atomically(building / file,
                                  lambda f, p=picture: p.save(f, format="PNG", compress_level=PNG_LEVEL))
-                kept.append((file, label, nickname))
+                kept.append((file, label, nickname if by is None else by))
             tag = self.owners.tag(owner) if owner else ""  # (its first use makes the folder's secret)
             labels = io.StringIO()
             csv.writer(labels).writerows([file, label] + ([tag, nickname] if tag else [])
