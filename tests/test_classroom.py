@@ -102,6 +102,12 @@ def test_a_student_adds_only_labelled_drawings_to_an_open_class_collection(tmp_p
     assert (drawing.file, drawing.label, drawing.nickname) == (file, 4, "Ann")
     assert room.collections.owners.owns("student-key-xyz", drawing.owner)
     assert "student-key" not in (tmp_path / "class-2026" / "labels.csv").read_text()
+    # The same drawing again (Add pressed twice, or a second tab) is refused; another student's copy is theirs.
+    with pytest.raises(ClassError, match="in the class collection already"):
+        room.add(bar_drawing(4), 7, "student-key-xyz", "Ann")
+    room.add(bar_drawing(4), 4, "other-key-abcdef", "Bo")
+    room.add(bar_drawing(5), 5, "student-key-xyz", "Ann")  # a new drawing: added
+    assert [d.label for d in room.collections.load("class-2026")] == [4, 4, 5]
 
 
 def test_a_student_removes_their_own_drawing_not_anothers(tmp_path):

@@ -68,9 +68,10 @@ function mnistToolbarLabels(e, t) {
 
 # Reset goes back to the canvas's initial drawing in 0.13.0; the page's initial drawing is the browser's last
 # one, brought back after a reload or a page switch, which Reset then could not clear (new strokes landed on
-# it and the mix was read and added to the class): Reset clears the canvas.
+# it and the mix was read and added to the class): Reset goes to the initial state without its strokes. (Not
+# to {}: the history takes an empty state for "nothing yet", and the next stroke was then not sent.)
 RESET_HOOK = "const c = h.history.initial ?? {};"
-RESET_EMPTY = "const c = {};"
+RESET_EMPTY = "const c = { ...(h.history.initial ?? {}), objects: [] };"
 
 
 def quick_script(script: str) -> str | None:

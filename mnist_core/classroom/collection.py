@@ -64,8 +64,19 @@ class ClassCollection:
         if image is None or mnist_style(image).blank:
             raise worded(ClassError, N_("the drawing is blank: draw a digit first"))
         nickname = check_nickname(nickname)
+        if self._last_of(name, owner, image):
+            raise worded(ClassError, N_("this drawing is in the class collection already: draw a new digit (or remove "
+                                        "that one on the Class page)"))
         self.collections.mark_class(name)  # again: the teacher may have cleared it since it was opened
         return self.collections.add(name, image, int(label), owner=owner, nickname=nickname, shared=True)
+
+    def _last_of(self, name: str, owner: str, image: np.ndarray) -> bool:
+        """Whether `image` is, pixel for pixel, the last drawing this browser added to `name` (Add pressed again,
+        or from a second tab: one drawing would count twice, or flood a digit)."""
+        if not owner:
+            return False
+        mine = [d for d in self.collections.index(name).read().drawings if self.collections.owners.owns(owner, d.owner)]
+        return bool(mine) and mine[-1].image.shape == image.shape and np.array_equal(mine[-1].image, image)
 
 
 @dataclass

@@ -4,7 +4,7 @@ reload (ui/last_drawing.py; the canvas's initial_drawing), and in Inside after a
 from __future__ import annotations
 
 from ..helpers import wait_for
-from .helpers import ARTIFACTS, loop, open_app, stroke, wait_idle
+from .helpers import ARTIFACTS, loop, open_app, stroke, vertical_line, wait_idle
 
 # Dark pixels on the canvas's drawn layer (the pen is dark on a light box): the strokes are on it.
 INK = """c => {
@@ -63,6 +63,10 @@ def test_reset_clears_a_drawing_that_came_back(app, page):
     page.get_by_text("Draw a digit in the box (or upload a picture of one)").wait_for()
     assert wait_for(lambda: ink(page) == 0, 15)
     assert page.get_by_test_id("predicted-digit").count() == 0
+    stroke(page, vertical_line())  # the next stroke is read (alone)
+    assert page.get_by_test_id("predicted-digit").inner_text().strip() == "1"
+    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_text("Draw a digit in the box (or upload a picture of one)").wait_for()
     page.reload()  # and it stays cleared: the empty canvas is the last drawing now
     wait_idle(page)
     page.locator("canvas.upper-canvas").wait_for()
