@@ -138,7 +138,9 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
     """The reading of `image` (a drawing, or the upload named `upload`)."""
     marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
     if reading.blank:
-        st.info(t("Draw a digit in the box (or upload a picture of one): the network will say what it reads."))
+        st.info(t("The upload {name} reads as blank: no digit stands out from its background. Upload a photo or "
+                  "scan of one digit, dark on light or light on dark.", name=upload) if upload is not None else
+                t("Draw a digit in the box (or upload a picture of one): the network will say what it reads."))
         st.markdown(f"<span data-testid='reading-marker' style='display:none'>blank-{marker}</span>",
                     unsafe_allow_html=True)
         return

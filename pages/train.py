@@ -563,8 +563,9 @@ def render() -> None:
     job = current_job()
     linked = st.query_params.get("job")
     if linked and (job is None or job.id != linked):
-        st.info(t("The run in this link is no longer on this server (a finished run stays 15 minutes); if it "
-                  "was saved, its model is in the table below."))
+        # Said for any id: a run that ended over 15 minutes ago leaves nothing to tell it from a mistyped link.
+        st.info(t("No run of this link is on this server: it ended more than 15 minutes ago, or the link is "
+                  "mistyped. If it was saved, its model is in the table below."))
     snap = job.snapshot() if job else None
     mine = job is not None and job.owner == who
     busy = snap is not None and snap.active and mine

@@ -134,4 +134,4 @@ def test_a_current_model_deleted_by_its_owner_is_said_and_an_old_link_too(env):
     stale.session_state["owner"] = BOB
     stale.query_params["job"] = "gone-long-ago"
     stale.run()
-    assert any("no longer on this server" in i.value for i in stale.info)
+    assert any("No run of this link is on this server" in i.value for i in stale.info)

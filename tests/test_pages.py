@@ -273,6 +273,19 @@ def test_a_bad_upload_is_an_error_and_the_drawing_is_still_read(env, canvas):
     assert answer(at) == "7"
 
 
+def test_a_blank_upload_says_it_is_blank_not_draw_a_digit(env, canvas):
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.new("RGBA", (64, 64), (0, 0, 0, 0)).save(buffer, format="PNG")  # transparent all over
+    at = draw_page()
+    at.file_uploader[0].set_value(("empty.png", buffer.getvalue(), "image/png")).run()
+    assert any("The upload empty.png reads as blank" in i.value for i in at.info), [i.value for i in at.info]
+    assert not any("Draw a digit in the box" in i.value for i in at.info)
+
+
 def test_a_dash_read_as_a_digit_comes_with_the_reason(env, canvas):
     from PIL import Image, ImageDraw
 
