@@ -6,7 +6,7 @@ import ui.startup  # noqa: F401  (first: it loads the engine once and leaves Str
 from ui.i18n import language_picker, t
 from ui.join import classroom_controls
 from ui.sidebar import nickname_box, teacher_box, track_page
-from ui.widgets import header_words
+from ui.widgets import app_style
 
 st.set_page_config(page_title=t("MNIST MLP studio"), page_icon=":material/draw:", layout="wide")
 navigation = st.navigation([
@@ -18,8 +18,7 @@ navigation = st.navigation([
     st.Page("pages/leaderboard.py", title=t("Leaderboard"), icon=":material/leaderboard:"),
 ])
 language_picker()  # the sidebar's language box, first: a visitor who cannot read the rest finds it
-if (style := header_words()) is not None:
-    st.html(style)  # no English "Stop" in the header of a page in another language
+st.html(app_style())  # no chart toolbar over a phone's chart titles, no English "Stop" in another language
 nickname_box()  # the sidebar's nickname, on every page
 teacher_box()  # and the teacher code box
 classroom_controls()  # the join panel and the projector mode

@@ -137,10 +137,14 @@ def uploader_words(key_prefix: str, types: list[str]) -> str:
 
 # The header's Stop button, shown while a script runs (each live-chart refresh too): an English literal of
 # Streamlit's bundle. It stops the page's script run (never a training run), which nobody in a lesson needs.
-HEADER_STOP_HIDDEN = "<style>[data-testid='stStatusWidget'] button {display: none}</style>"
+HEADER_STOP_HIDDEN = "[data-testid='stStatusWidget'] button {display: none}"
+# On a phone Plotly's toolbar stays shown (no hover to hide it) and covered the charts' titles; a finger
+# zooms by dragging and resets with a double tap.
+PHONE_CHART_TOOLBAR_HIDDEN = "@media (max-width: 640px) { .js-plotly-plot .modebar-container {display: none} }"
 
 
-def header_words() -> str | None:
-    """A style block for the app's every run: in another language than English, the header's English "Stop"
-    button hidden (its running icon stays); None in English."""
-    return None if language() == SOURCE else HEADER_STOP_HIDDEN
+def app_style() -> str:
+    """The style block of the app's every run: Plotly's toolbar hidden on a phone; in another language than
+    English, the header's English "Stop" button hidden too (its running icon stays)."""
+    rules = [PHONE_CHART_TOOLBAR_HIDDEN] + ([] if language() == SOURCE else [HEADER_STOP_HIDDEN])
+    return "<style>" + " ".join(rules) + "</style>"

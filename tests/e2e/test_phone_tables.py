@@ -26,3 +26,27 @@ def test_the_leaderboards_accuracy_is_on_a_phones_screen(app, browser):
         page.screenshot(path=str(ARTIFACTS / "phone-leaderboard.png"))
     finally:
         phone.close()
+
+
+CHART_TOOLBAR_SHOWN = """() => {
+  const chart = document.createElement('div');  // as Plotly draws a chart's toolbar in the page
+  chart.className = 'js-plotly-plot';
+  chart.innerHTML = '<div class="modebar-container"><div class="modebar"></div></div>';
+  document.body.append(chart);
+  const shown = getComputedStyle(chart.firstChild).display !== 'none';
+  chart.remove();
+  return shown;
+}"""
+
+
+def test_a_phone_gets_no_chart_toolbar_over_the_chart_titles(app, browser):
+    # On a phone Plotly's toolbar stays shown (nothing hovers) and covered the titles; a laptop keeps it.
+    for size, shown in (({"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}, False),
+                        ({"viewport": {"width": 1440, "height": 900}}, True)):
+        context = browser.new_context(**size)
+        page = context.new_page()
+        try:
+            open_app(page, app.url)
+            assert page.evaluate(CHART_TOOLBAR_SHOWN) is shown, size
+        finally:
+            context.close()
