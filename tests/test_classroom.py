@@ -110,6 +110,21 @@ def test_a_student_adds_only_labelled_drawings_to_an_open_class_collection(tmp_p
     assert [d.label for d in room.collections.load("class-2026")] == [4, 4, 5]
 
 
+def test_a_students_own_collection_cannot_be_opened_as_the_class_collection(tmp_path):
+    room = ClassCollection(Collections(tmp_path))
+    room.collections.add("class-2027", bar_drawing(1), 1, owner="bo-key", nickname="Teacher")  # squatted first
+    with pytest.raises(ClassError, match="'CLASS-2027' is a student's own collection: open the class's under"):
+        room.open("CLASS-2027", owner="teacher-key")  # in other letters too
+    assert room.open_name() is None and not room.collections.is_class("class-2027")
+    room.open("class-2026", owner="teacher-key")  # a new name
+    room.close()
+    room.open("class-2026", owner="teacher-key")  # and again, its own
+    room.collections.add("class-2026", bar_drawing(2), 2, owner="ann-key", nickname="Ann", shared=True)
+    room.close()
+    room.open("class-2026", owner="other-teacher-browser")  # a class collection: opened again by anyone allowed
+    assert room.open_name() == "class-2026"
+
+
 def test_a_student_removes_their_own_drawing_not_anothers(tmp_path):
     store = Collections(tmp_path)
     mine = store.add("c", bar_drawing(1), 1, owner="me", nickname="Me")

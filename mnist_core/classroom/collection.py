@@ -38,7 +38,13 @@ class ClassCollection:
 
     def open(self, name: str, owner: str = "") -> str:
         """Open `name` (new or existing) as the class collection; a new one is owned by `owner` (the
-        operator's browser), so no student who adds the first drawing may clear it."""
+        operator's browser), so no student who adds the first drawing may clear it. Another browser's own
+        collection is refused to a browser (ClassError): a student who made "class-2027" first would have put
+        drawings in the class's name, signed as anyone, and stayed its owner. Without `owner` (a script on the
+        server) anything is opened."""
+        if owner and not self.collections.is_class(name) and not self.collections.may_use(name, owner):
+            raise worded(ClassError, N_("'{name}' is a student's own collection: open the class's under another "
+                                        "name"), name=name)
         self.collections.claim(name, owner)  # a plain name, or ValueError
         self.collections.mark_class(name)
         with locked(self.collections.root):
