@@ -148,6 +148,13 @@ def choose_nickname(page, nickname: str, text=lambda msgid: msgid, taken: bool =
     wait_idle(page)
 
 
+def wait_app_style(page) -> None:
+    """Until the app's style block (`ui.widgets.app_style`) is in the page: it comes in an element whose
+    script loads on its own, possibly after the page's title."""
+    page.wait_for_function("() => [...document.querySelectorAll('style')]"
+                           ".some(s => s.textContent.includes('.modebar-container'))")
+
+
 def in_view(page, locator) -> bool:
     """Whether `locator` lies wholly on the screen (a phone's one screen, say)."""
     box = locator.bounding_box()

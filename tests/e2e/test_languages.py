@@ -14,7 +14,18 @@ from mnist_core.storage.drawings import Collections
 from ui.i18n import catalog, LANGUAGES
 
 from ..test_i18n import extracted
-from .helpers import ARTIFACTS, choose_nickname, in_view, loop, open_app, open_sidebar, start_app, stroke, wait_idle
+from .helpers import (
+    ARTIFACTS,
+    choose_nickname,
+    in_view,
+    loop,
+    open_app,
+    open_sidebar,
+    start_app,
+    stroke,
+    wait_app_style,
+    wait_idle,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -106,9 +117,11 @@ STOP_BUTTON_SHOWN = """() => {
 def test_the_headers_english_stop_button_is_hidden_in_another_language(app, browser):
     french = open_in(browser, "fr", app.url)
     title(french, "fr")
+    wait_app_style(french)
     assert not french.evaluate(STOP_BUTTON_SHOWN)
     english = open_in(browser, "fr", app.url + "?lang=en")
     title(english, "en")
+    wait_app_style(english)
     assert english.evaluate(STOP_BUTTON_SHOWN)
     for page in (french, english):
         page.context.close()

@@ -3,7 +3,7 @@ so that they are on the screen without scrolling the table sideways."""
 
 from __future__ import annotations
 
-from .helpers import ARTIFACTS, open_app, wait_idle
+from .helpers import ARTIFACTS, open_app, wait_app_style, wait_idle
 
 
 def test_the_leaderboards_accuracy_is_on_a_phones_screen(app, browser):
@@ -47,6 +47,7 @@ def test_a_phone_gets_no_chart_toolbar_over_the_chart_titles(app, browser):
         page = context.new_page()
         try:
             open_app(page, app.url)
+            wait_app_style(page)
             assert page.evaluate(CHART_TOOLBAR_SHOWN) is shown, size
         finally:
             context.close()
