@@ -81,8 +81,9 @@ class ClassCollection:
         or from a second tab: one drawing would count twice, or flood a digit)."""
         if not owner:
             return False
-        mine = [d for d in self.collections.index(name).read().drawings if self.collections.owners.owns(owner, d.owner)]
-        return bool(mine) and mine[-1].image.shape == image.shape and np.array_equal(mine[-1].image, image)
+        drawings = self.collections.index(name).read().drawings
+        last = next((d for d in reversed(drawings) if self.collections.owners.owns(owner, d.owner)), None)
+        return last is not None and last.image.shape == image.shape and np.array_equal(last.image, image)
 
 
 @dataclass

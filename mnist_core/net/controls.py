@@ -106,6 +106,12 @@ def changes_text(changes: list[SettingChange]) -> str:
                      f"({c.old:.3g} → {c.new:.3g})" for c in changes)
 
 
+def batches_done(epoch: int, batch: int, batches: int) -> int:
+    """Batches trained in all once `batch` of `epoch` (from 1, `batches` an epoch) are done: where a pause is, as
+    the page and the run both count it (a pause at an epoch's end and one before the next's first batch agree)."""
+    return (epoch - 1) * batches + batch
+
+
 @dataclass(frozen=True)
 class Paused:
     """The run halted before the batch it would train next: `batch` batches of `epoch` are done."""
@@ -121,7 +127,7 @@ class Paused:
     @property
     def done(self) -> int:
         """Batches trained in all when it paused (a Control's `at`)."""
-        return (self.epoch - 1) * self.batches + self.batch
+        return batches_done(self.epoch, self.batch, self.batches)
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,7 @@ class LiveControls:
     @property
     def done(self) -> int:
         """Batches trained in all so far (the `at` of a Step asked here)."""
-        return (self.epoch - 1) * self.batches + self.batch
+        return batches_done(self.epoch, self.batch, self.batches)
 
     @property
     def position(self) -> float:

@@ -474,20 +474,18 @@ class Collections:
         if folder.exists():
             raise worded(ValueError, COLLECTION_EXISTS, name=name)
         rows = zip_rows(data)  # checked as they come; the folder appears only once all are written
-        by = nickname
         building = self.root / f".{name}.import-{secrets.token_hex(3)}"
         kept: list[tuple[str, int, str]] = []
         try:
-            for file, label, picture, nickname in rows:
+            for file, label, picture, signed in rows:
                 if not kept:  # the first row passed its checks: only now is anything written
                     building.mkdir(parents=True)
                 write_atomically(building / file,
                                  lambda f, p=picture: p.save(f, format="PNG", compress_level=PNG_LEVEL))
-                kept.append((file, label, nickname if by is None else by))
+                kept.append((file, label, signed if nickname is None else nickname))
             tag = self.owners.tag(owner) if owner else ""  # (its first use makes the folder's secret)
             labels = io.StringIO()
-            csv.writer(labels).writerows([file, label] + ([tag, nickname] if tag else [])
-                                         for file, label, nickname in kept)
+            csv.writer(labels).writerows([file, label] + ([tag, by] if tag else []) for file, label, by in kept)
             write_atomically(building / LABELS, lambda f: f.write(labels.getvalue().encode()))
             if tag:
                 write_atomically(building / OWNER_FILE, lambda f: f.write(tag.encode()))

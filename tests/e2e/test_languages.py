@@ -18,9 +18,11 @@ from .helpers import (
     ARTIFACTS,
     choose_nickname,
     in_view,
+    LAPTOP,
     loop,
     open_app,
     open_sidebar,
+    PHONE,
     start_app,
     stroke,
     wait_app_style,
@@ -29,8 +31,6 @@ from .helpers import (
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
-LAPTOP = {"viewport": {"width": 1440, "height": 900}}
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
 BROWSER_LOCALE = {"fr": "fr-FR", "es": "es-ES", "it": "it-IT"}
 
 

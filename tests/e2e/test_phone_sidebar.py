@@ -3,9 +3,7 @@ loaded again, but never closed under a student who opened it."""
 
 from __future__ import annotations
 
-from .helpers import open_app, SIDEBAR_SHOWN, wait_idle
-
-PHONE = {"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}
+from .helpers import open_app, PHONE, SIDEBAR_SHOWN, wait_idle
 
 
 def sidebar_open(page) -> bool:

@@ -3,7 +3,7 @@ so that they are on the screen without scrolling the table sideways."""
 
 from __future__ import annotations
 
-from .helpers import ARTIFACTS, open_app, wait_app_style, wait_idle
+from .helpers import ARTIFACTS, LAPTOP, open_app, PHONE, wait_app_style, wait_idle
 
 
 def test_the_leaderboards_accuracy_is_on_a_phones_screen(app, browser):
@@ -41,8 +41,7 @@ CHART_TOOLBAR_SHOWN = """() => {
 
 def test_a_phone_gets_no_chart_toolbar_over_the_chart_titles(app, browser):
     # On a phone Plotly's toolbar stays shown (nothing hovers) and covered the titles; a laptop keeps it.
-    for size, shown in (({"viewport": {"width": 390, "height": 844}, "is_mobile": True, "has_touch": True}, False),
-                        ({"viewport": {"width": 1440, "height": 900}}, True)):
+    for size, shown in ((PHONE, False), (LAPTOP, True)):
         context = browser.new_context(**size)
         page = context.new_page()
         try:
