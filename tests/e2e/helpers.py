@@ -180,6 +180,22 @@ def main_button(page, name: str):
     return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
 
 
+def click_until(page, button, shown, timeout: float = 20_000, state: str = "visible") -> None:
+    """Click `button` and wait for `shown` (a locator) to be in `state`; click once more, as a person would,
+    when a loaded machine's redraw swallowed the click (a fragment redrawn each second can; the Step and
+    +1 epoch clicks carry where the run was, so a second copy of one that did land is not taken twice)."""
+    for attempt in range(2):
+        if not attempt or button.is_visible():  # gone: the first click did land (Pause became Resume)
+            button.click()
+        try:
+            shown.wait_for(timeout=timeout, state=state)
+            return
+        except PlaywrightTimeout:
+            if attempt:
+                raise
+            wait_idle(page)
+
+
 def set_field(page, label: str, value: str) -> None:
     field = page.get_by_test_id("stSidebar").get_by_label(label, exact=True)
     field.fill(value)

@@ -5,9 +5,8 @@ import re
 
 import pytest
 from playwright.sync_api import expect
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from .helpers import ARTIFACTS, main_button, open_app, set_field, setup_small_run, wait_idle
+from .helpers import ARTIFACTS, click_until, main_button, open_app, set_field, setup_small_run, wait_idle
 
 # Waits are generous (30 s): a loaded 2-core machine redraws a page in seconds; what is waited for is exact.
 PAUSED = re.compile(r"Paused at epoch (\d+), batch (\d+) of (\d+)")
@@ -31,16 +30,15 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     setup_small_run(page, 50, "e2e-live")
     main_button(page, "Train").click()
     page.get_by_text(re.compile(r"Epoch \d+ of 50, batch \d+")).wait_for(timeout=60_000)
-    main_button(page, "Pause").click()
-    page.get_by_text(PAUSED).first.wait_for(timeout=30_000)
+    click_until(page, main_button(page, "Pause"), page.get_by_text(PAUSED).first)
     page.get_by_text("The next step up close").wait_for(timeout=30_000)
     epoch, batch = paused_at(page)
     batches = int(PAUSED.search(page.get_by_text(PAUSED).first.inner_text()).group(3))
     for n in range(1, 4):
-        main_button(page, "Step").click()
         at_epoch, at_batch = after_steps(epoch, batch, batches, n)
-        page.get_by_text(re.compile(rf"Paused at epoch {at_epoch}, batch {at_batch} of")).first.wait_for(
-            timeout=30_000)
+        # Exactly one batch further: a Step taken twice would show the batch after and time out here.
+        click_until(page, main_button(page, "Step"),
+                    page.get_by_text(re.compile(rf"Paused at epoch {at_epoch}, batch {at_batch} of")).first)
         next_epoch, next_batch = after_steps(epoch, batch, batches, n + 1)
         page.get_by_text(re.compile(rf"The next step up close: batch {next_batch} of epoch {next_epoch}")).wait_for(
             timeout=30_000)
@@ -52,15 +50,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     wait_idle(page)
     page.wait_for_function("el => el.value === '0.05000'", arg=field.element_handle(), timeout=30_000)
     mark = page.get_by_test_id("loss-chart").get_by_text(re.compile(r"lr [\d.e-]+ → 0\.05"))
-    for attempt in range(2):  # as a person would: Apply again when a loaded machine's redraw swallowed the click
-        page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Apply").first.click()
-        try:
-            mark.wait_for(timeout=20_000)
-            break
-        except PlaywrightTimeout:
-            if attempt:
-                raise
-            wait_idle(page)
+    click_until(page, page.get_by_test_id("stMainBlockContainer").get_by_role("button", name="Apply").first, mark)
     job_id = re.search(r"job=([\w-]+)", page.url).group(1)
     viewer = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
     open_app(viewer, f"{app.url}?job={job_id}")
@@ -71,8 +61,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     assert viewer.get_by_text("Change settings while it trains").count() == 0
     viewer.screenshot(path=str(ARTIFACTS / "train-paused-watcher.png"), full_page=True)
     viewer.context.close()
-    main_button(page, "Resume").click()
-    page.get_by_text(PAUSED).first.wait_for(state="detached", timeout=30_000)
+    click_until(page, main_button(page, "Resume"), page.get_by_text(PAUSED).first, state="detached")
     main_button(page, "Stop").click()
     page.get_by_text(re.compile(r"Stopped in epoch \d+, after .* saved as e2e-live")).wait_for(timeout=30_000)
     from mnist_core.storage.models import ModelStore
