@@ -1,6 +1,6 @@
 """Small widgets the pages share: a button that asks before it acts, a notice shown after the rerun, an
 error kept for the next run, text shown as typed inside Markdown, the files that could not be read, the
-upload box's and the header's own words in the browser's language."""
+upload box's, the header's and the boxes' own words in the browser's language."""
 
 from __future__ import annotations
 
@@ -143,8 +143,32 @@ HEADER_STOP_HIDDEN = "[data-testid='stStatusWidget'] button {display: none}"
 PHONE_CHART_TOOLBAR_HIDDEN = "@media (max-width: 640px) { .js-plotly-plot .modebar-container {display: none} }"
 
 
+# Streamlit's own words beside its boxes, English literals of its bundle that no setting changes: under a box
+# being typed in, "Press Enter to apply" (its first instruction; a character count may follow), "Press Enter
+# to submit form" in a form; a number box's out-of-range error, in its tooltip and in the alert a screen reader
+# reads. Each English hidden, the language's words written by generated content (which a screen reader reads).
+INSTRUCTIONS = "[data-testid='InputInstructions']"
+NUMBER_INVALID = "body:has([data-testid='stNumberInputField'][aria-invalid='true'])"
+RANGE_TOOLTIP = f"{NUMBER_INVALID} [data-testid='stTooltipErrorContent'] [data-testid='stMarkdownContainer']"
+RANGE_ALERT = "[data-testid='stNumberInput'] [role='alert'][id$='-validation-error']"
+
+
+def streamlit_words() -> list[str]:
+    """The style rules that write Streamlit's own words above in this browser's language."""
+    apply, submit = _css_text(t("Press Enter to apply")), _css_text(t("Press Enter to submit form"))
+    out_of_range = _css_text(t("Error: this number is outside the allowed range."))
+    return [f"{INSTRUCTIONS} {{white-space: nowrap}}", f"{INSTRUCTIONS} > :first-child {{display: none}}",
+            f"{INSTRUCTIONS}::before {{content: {apply}}}",
+            f"[data-testid='stForm'] {INSTRUCTIONS}::before {{content: {submit}}}",
+            f"{RANGE_TOOLTIP} > p {{display: none}}", f"{RANGE_TOOLTIP}::after {{content: {out_of_range}}}",
+            # Hidden by visibility, which the generated words override: no English in the page's text either.
+            f"{RANGE_ALERT} {{visibility: hidden}}",
+            f"{RANGE_ALERT}::after {{content: {out_of_range}; visibility: visible}}"]
+
+
 def app_style() -> str:
     """The style block of the app's every run: Plotly's toolbar hidden on a phone; in another language than
-    English, the header's English "Stop" button hidden too (its running icon stays)."""
-    rules = [PHONE_CHART_TOOLBAR_HIDDEN] + ([] if language() == SOURCE else [HEADER_STOP_HIDDEN])
+    English, the header's English "Stop" button hidden too (its running icon stays), and Streamlit's words
+    beside its boxes written in the language."""
+    rules = [PHONE_CHART_TOOLBAR_HIDDEN] + ([] if language() == SOURCE else [HEADER_STOP_HIDDEN, *streamlit_words()])
     return "<style>" + " ".join(rules) + "</style>"

@@ -275,6 +275,50 @@ def test_insides_network_tab_in_french_has_no_english_left(app, browser):
         page.context.close()
 
 
+BEFORE, AFTER = "e => getComputedStyle(e, '::before').content", "e => getComputedStyle(e, '::after').content"
+
+
+def test_streamlits_own_words_beside_a_box_are_in_the_language(app, browser):
+    """A box being typed in says "Press Enter to apply", and a number out of range says why, in Streamlit's
+    English: a French browser reads both in French, and neither English is in the page's text."""
+    page = open_in(browser, "fr", app.url + "inside")
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_role("heading", name=tr("fr", "Inside the network"), exact=True).wait_for()
+    wait_app_style(page)
+    box = main.get_by_label(tr("fr", "Test digit number"), exact=True)
+    box.click()
+    box.press("End")
+    box.type("7")  # typed, not yet applied
+    instructions = main.get_by_test_id("InputInstructions")
+    assert instructions.evaluate(BEFORE) == f'"{tr("fr", "Press Enter to apply")}"'
+    assert "Press Enter" not in main.inner_text()
+    assert instructions.bounding_box()["height"] < 20  # one line inside the box, as the English (12 px type)
+    ARTIFACTS.mkdir(exist_ok=True)
+    main.get_by_test_id("stNumberInput").screenshot(path=str(ARTIFACTS / "languages-fr-number-typed.png"))
+    box.fill("123456")  # above the 9,999 test digits
+    box.press("Enter")
+    page.wait_for_function("el => el.getAttribute('aria-invalid') === 'true'", arg=box.element_handle())
+    wrong = f'"{tr("fr", "Error: this number is outside the allowed range.")}"'
+    alert = main.get_by_test_id("stNumberInput").locator("[role=alert]")
+    assert alert.evaluate(AFTER) == wrong
+    main.get_by_test_id("stTooltipErrorHoverTarget").hover()
+    tooltip = page.get_by_test_id("stTooltipErrorContent")
+    tooltip.wait_for()
+    assert tooltip.get_by_test_id("stMarkdownContainer").evaluate(AFTER) == wrong
+    assert "outside the allowed range" not in page.locator("body").inner_text()
+    page.screenshot(path=str(ARTIFACTS / "languages-fr-number-out-of-range.png"))
+    english = open_in(browser, "fr", app.url + "inside?lang=en")  # in English, Streamlit's own words stay
+    english.get_by_role("heading", name="Inside the network", exact=True).wait_for()
+    wait_app_style(english)
+    box = english.get_by_test_id("stMainBlockContainer").get_by_label("Test digit number", exact=True)
+    box.click()
+    box.press("End")
+    box.type("7")
+    assert "Press Enter to apply" in english.get_by_test_id("InputInstructions").inner_text()
+    for each in (page, english):
+        each.context.close()
+
+
 # --- every page, in French and in Spanish -----------------------------------------------------------
 
 PAGES = {"": "Train a network", "draw": "Draw a digit", "mistakes": "Where the network goes wrong",
