@@ -243,6 +243,10 @@ def render() -> None:
                 if names else t("No class collection is open; the teacher opens one."))
     shown = [open_name] if open_name else []
     choices = shown + [n for n in names if n != open_name]
+    if st.session_state.get("c_show_open") != open_name:  # a collection opened since: show it (the box kept the last)
+        st.session_state["c_show_open"] = open_name
+        if open_name:
+            st.session_state["c_show"] = open_name
     name = st.selectbox(t("Collection"), choices, key="c_show", index=0 if choices else None,
                         placeholder=t("no collections yet")) if choices else None
     if name:

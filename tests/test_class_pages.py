@@ -130,6 +130,25 @@ def test_the_teacher_opens_and_closes_the_class_collection(env, monkeypatch, tmp
     assert ClassCollection(Collections(tmp_path / "drawings")).open_name() is None
 
 
+def test_a_collection_opened_next_is_the_one_shown(env, tmp_path):
+    # The box keeps what it showed: after a second collection is opened it went on showing the first.
+    store = Collections(tmp_path / "drawings")
+    store.add("class-3a", draw_seven(), 7, owner=KEY)
+    make_teacher(tmp_path / "models", KEY)
+    at = app_at("our_class")
+    at.text_input(key="c_name").set_value("class-3a").run()
+    button(at, "Open for the class").click().run()
+    assert at.selectbox(key="c_show").value == "class-3a"
+    at.text_input(key="c_name").set_value("class-3b").run()
+    button(at, "Open for the class").click().run()
+    assert at.selectbox(key="c_show").value == "class-3b"
+    assert any("**class-3b** has no drawings yet" in i.value for i in at.info)
+    at.selectbox(key="c_show").set_value("class-3a").run()  # looking back at the last one stays possible
+    assert at.selectbox(key="c_show").value == "class-3a"
+    at.run()
+    assert at.selectbox(key="c_show").value == "class-3a"
+
+
 def test_another_students_drawing_cannot_be_removed(env, tmp_path):
     store = Collections(tmp_path / "drawings")
     ClassCollection(store).open("class-2026", owner="teacher-key")
