@@ -20,6 +20,24 @@ from .helpers import idx_bytes, make_digits, PROJECT, REAL_MNIST, write_mnist  #
 # Drawn training digits are cached on disk; the tests (and the apps they start) keep theirs apart.
 os.environ["MNIST_CACHE"] = tempfile.mkdtemp(prefix="mnist-test-cache-")
 
+# Why each browser test that was run again (tests/e2e/conftest.py) failed the first time: the summary says it,
+# so that a test that passes only on its second try still shows what went wrong.
+FIRST_TRIES: list[str] = []
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.outcome == "rerun":
+        crash = getattr(report.longrepr, "reprcrash", None)
+        why = crash.message if crash is not None else str(report.longrepr)
+        FIRST_TRIES.append("\n    ".join([report.nodeid, *why.splitlines()[:8]]))
+
+
+def pytest_terminal_summary(terminalreporter) -> None:
+    if FIRST_TRIES:
+        terminalreporter.section("browser tests that passed or failed on their second try: the first try")
+        for line in FIRST_TRIES:
+            terminalreporter.line(line)
+
 
 @pytest.fixture
 def tiny_dir(tmp_path: Path) -> Path:

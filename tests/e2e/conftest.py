@@ -3,6 +3,7 @@ the plain helpers are in helpers.py."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -57,5 +58,29 @@ def page(browser, request):
     page.set_default_timeout(30_000)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}.png"), full_page=True)
+    tried = getattr(request.node, "execution_count", 1)  # a second try keeps the first one's picture
+    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}{'' if tried == 1 else f'-try{tried}'}.png"),
+                    full_page=True)
+    if getattr(request.node, "call_failed", False):
+        stop_its_run(page)
     context.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytest.TestReport:
+    report = yield
+    if report.when == "call":
+        item.call_failed = report.failed  # read by the page fixture's teardown
+    return report
+
+
+def stop_its_run(page) -> None:
+    """Stop the run a failed test left training or paused, as its owner would: the module's server is shared,
+    and the next try's run (another browser) would wait behind it in the queue."""
+    try:
+        stop = main_button(page, "Stop")
+        if stop.count():
+            stop.first.click(timeout=5_000)
+            page.get_by_text(re.compile(r"Stopped (in epoch|before)")).first.wait_for(timeout=20_000)
+    except PlaywrightTimeout:
+        pass  # nothing to stop, or a page that no longer answers: the next try says so itself

@@ -180,7 +180,7 @@ def main_button(page, name: str):
     return page.get_by_test_id("stMainBlockContainer").get_by_role("button", name=name, exact=True)
 
 
-def click_until(page, button, shown, timeout: float = 20_000, state: str = "visible") -> None:
+def click_until(page, button, shown, timeout: float = 30_000, state: str = "visible") -> None:
     """Click `button` and wait for `shown` (a locator) to be in `state`; click once more, as a person would,
     when a loaded machine's redraw swallowed the click (a fragment redrawn each second can; the Step and
     +1 epoch clicks carry where the run was, so a second copy of one that did land is not taken twice)."""
@@ -190,10 +190,18 @@ def click_until(page, button, shown, timeout: float = 20_000, state: str = "visi
         try:
             shown.wait_for(timeout=timeout, state=state)
             return
-        except PlaywrightTimeout:
-            if attempt:
-                raise
+        except PlaywrightTimeout as e:
+            if attempt:  # what the page said instead: the reason, in the test's report
+                raise PlaywrightTimeout(f"{e.message}\nthe main area read: {main_text(page)}") from None
             wait_idle(page)
+
+
+def main_text(page, limit: int = 1500) -> str:
+    """The main area's text on one line (shortened), for a failed wait's message."""
+    try:
+        return " | ".join(page.get_by_test_id("stMainBlockContainer").inner_text(timeout=5_000).split("\n"))[:limit]
+    except PlaywrightTimeout:
+        return "(nothing)"
 
 
 def set_field(page, label: str, value: str) -> None:

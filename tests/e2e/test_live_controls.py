@@ -31,7 +31,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     main_button(page, "Train").click()
     page.get_by_text(re.compile(r"Epoch \d+ of 50, batch \d+")).wait_for(timeout=60_000)
     click_until(page, main_button(page, "Pause"), page.get_by_text(PAUSED).first)
-    page.get_by_text("The next step up close").wait_for(timeout=30_000)
+    page.get_by_text("The next step up close").wait_for(timeout=60_000)
     epoch, batch = paused_at(page)
     batches = int(PAUSED.search(page.get_by_text(PAUSED).first.inner_text()).group(3))
     for n in range(1, 4):
@@ -41,7 +41,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
                     page.get_by_text(re.compile(rf"Paused at epoch {at_epoch}, batch {at_batch} of")).first)
         next_epoch, next_batch = after_steps(epoch, batch, batches, n + 1)
         page.get_by_text(re.compile(rf"The next step up close: batch {next_batch} of epoch {next_epoch}")).wait_for(
-            timeout=30_000)
+            timeout=60_000)
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "train-paused-step.png"), full_page=True)
     field = page.get_by_test_id("stMainBlockContainer").get_by_label("learning rate", exact=True)
