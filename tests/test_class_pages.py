@@ -250,3 +250,34 @@ def test_train_more_with_nothing_held_out_yet_says_so_before_the_run(env, tmp_pa
     at = app_at("train")
     assert not at.exception
     assert any("No drawings are held out yet" in w.value for w in at.warning)
+
+
+def test_a_model_that_reads_as_well_as_before_shows_no_rise(env, tmp_path):
+    # The same weights saved twice: 0.00 points, grey and without an arrow (a "+0.00" was drawn as a green rise).
+    from mnist_core.net.config import TrainConfig
+    from mnist_core.net.data import load_mnist
+    from mnist_core.runs.body import save_run, train_run
+    from mnist_core.runs.spec import RunSpec
+    from mnist_core.storage.models import ModelStore
+
+    store = ModelStore(tmp_path / "models")
+    result = train_run(RunSpec(TrainConfig(hidden=(16,), epochs=1, device="cpu"), 1, 1, live_weights=False),
+                       load_mnist(), lambda m: None, lambda: False)
+    save_run(store, result, "tiny", model_id="a" * 32)
+    save_run(store, result, "tiny-again", model_id="b" * 32)
+    drawings = Collections(tmp_path / "drawings")
+    for i in range(40):
+        drawings.add("class-2026", bar_drawing(i % 10), i % 10, owner="k", nickname="Ann")
+
+    def page() -> None:
+        from ui.class_training import before_after
+
+        before_after("tiny", "tiny-again", "class-2026")
+
+    at = AppTest.from_function(page, default_timeout=30).run()
+    assert not at.exception
+    assert len(at.metric) == 2
+    for metric in at.metric:
+        assert metric.delta.startswith("+0.00 points")
+        proto = metric.proto
+        assert proto.color == proto.GRAY and proto.direction == proto.NONE

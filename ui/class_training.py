@@ -62,10 +62,13 @@ def before_after(base: str, after: str, collection: str) -> None:
     columns = st.columns(max(1, len(rows)))
     for column, (label, before, now) in zip(columns, rows, strict=True):
         # The delta keeps its sign first: Streamlit colours a metric's delta by its leading sign.
-        points = num(100 * (now.accuracy - before.accuracy), 2)
+        change = round(100 * (now.accuracy - before.accuracy), 2)
+        points = num(change, 2)
         signed = points if points.startswith(("-", "−")) else "+" + points
+        # No change: grey and no arrow (a leading "+" made "+0.00" a green rise).
         column.metric(label, pct(now.accuracy), t("{points} points (before {before})", before=pct(before.accuracy),
-                                                  points=signed))
+                                                  points=signed), delta_color="normal" if change else "off",
+                      delta_arrow="auto" if change else "off")
     if rows:
         st.caption(t("Held-out drawings were never trained on; the Mistakes page shows which of them each "
                      "model misreads."))
