@@ -202,24 +202,30 @@ def test_mistakes_on_a_collections_held_out_part(env, tmp_path, part):
     assert any(m.label == "Misread drawings" and m.value == f"{wrong:,}" for m in at.metric)
 
 
-def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, tmp_path):
-    import time
-
+def tiny_model_and_class(tmp_path):
+    """A model "tiny" trained one epoch on the tiny MNIST, and a collection "class-2026" of 40 drawings; returns
+    the store and the run (to save again under another name)."""
     from mnist_core.net.config import TrainConfig
     from mnist_core.net.data import load_mnist
     from mnist_core.runs.body import save_run, train_run
     from mnist_core.runs.spec import RunSpec
     from mnist_core.storage.models import ModelStore
 
-
     store = ModelStore(tmp_path / "models")
-    config = TrainConfig(hidden=(16,), epochs=1, device="cpu")
-    save_run(store, train_run(RunSpec(config, 1, 1, live_weights=False), load_mnist(), lambda m: None,
-                              lambda: False), "tiny", model_id="a" * 32)
+    result = train_run(RunSpec(TrainConfig(hidden=(16,), epochs=1, device="cpu"), 1, 1, live_weights=False),
+                       load_mnist(), lambda m: None, lambda: False)
+    save_run(store, result, "tiny", model_id="a" * 32)
     drawings = Collections(tmp_path / "drawings")
     for i in range(40):
         drawings.add("class-2026", bar_drawing(i % 10), i % 10, owner="k", nickname="Ann")
-    ClassCollection(drawings).open("class-2026")
+    return store, result
+
+
+def test_train_more_on_our_handwriting_is_a_run_and_shows_before_and_after(env, tmp_path):
+    import time
+
+    store, _ = tiny_model_and_class(tmp_path)
+    ClassCollection(Collections(tmp_path / "drawings")).open("class-2026")
     at = app_at("train")
     at.selectbox(key="tc_base").set_value("tiny").run()
     at.number_input(key="tc_epochs").set_value(1).run()
@@ -254,20 +260,10 @@ def test_train_more_with_nothing_held_out_yet_says_so_before_the_run(env, tmp_pa
 
 def test_a_model_that_reads_as_well_as_before_shows_no_rise(env, tmp_path):
     # The same weights saved twice: 0.00 points, grey and without an arrow (a "+0.00" was drawn as a green rise).
-    from mnist_core.net.config import TrainConfig
-    from mnist_core.net.data import load_mnist
-    from mnist_core.runs.body import save_run, train_run
-    from mnist_core.runs.spec import RunSpec
-    from mnist_core.storage.models import ModelStore
+    from mnist_core.runs.body import save_run
 
-    store = ModelStore(tmp_path / "models")
-    result = train_run(RunSpec(TrainConfig(hidden=(16,), epochs=1, device="cpu"), 1, 1, live_weights=False),
-                       load_mnist(), lambda m: None, lambda: False)
-    save_run(store, result, "tiny", model_id="a" * 32)
+    store, result = tiny_model_and_class(tmp_path)
     save_run(store, result, "tiny-again", model_id="b" * 32)
-    drawings = Collections(tmp_path / "drawings")
-    for i in range(40):
-        drawings.add("class-2026", bar_drawing(i % 10), i % 10, owner="k", nickname="Ann")
 
     def page() -> None:
         from ui.class_training import before_after

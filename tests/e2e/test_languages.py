@@ -148,6 +148,8 @@ def test_phone_screenshots(app, browser, lang):
 
 # --- the Draw page --------------------------------------------------------------------------------
 
+# What a pseudo-element writes (the generated words that stand in for Streamlit's English).
+BEFORE, AFTER = "e => getComputedStyle(e, '::before').content", "e => getComputedStyle(e, '::after').content"
 DRAW_FILES = ("pages/draw.py", "ui/network.py", "ui/widgets.py", "ui/current_model.py", "mnist_core/net/preprocess.py")
 # Streamlit's own texts in the upload box (no setting changes them): the one English left, by design.
 STREAMLIT_OWN = re.compile(r"^(Drag and drop a file here|Upload|(Limit )?\d+MB per file.*)$")
@@ -213,10 +215,9 @@ def test_the_draw_page_has_no_english_left_and_keeps_a_phones_one_screen(class_a
     assert page.get_by_role("button", name="Undo", exact=True).count() == 0
     # The upload box's own words (Streamlit's English) show in the language; the English is hidden.
     box = page.get_by_test_id("stFileUploaderDropzone")
-    after = "e => getComputedStyle(e, '::after').content"
     limit = tr(lang, "{size} MB per file • {kinds}").format(size="10", kinds="PNG, JPG, GIF, BMP, WEBP, TIF")
-    assert box.get_by_test_id("stFileUploaderDropzoneInstructions").locator("> div").evaluate(after) == f'"{limit}"'
-    assert box.locator("button [data-testid='stMarkdownContainer']").evaluate(after) == f'"{tr(lang, "Upload")}"'
+    assert box.get_by_test_id("stFileUploaderDropzoneInstructions").locator("> div").evaluate(AFTER) == f'"{limit}"'
+    assert box.locator("button [data-testid='stMarkdownContainer']").evaluate(AFTER) == f'"{tr(lang, "Upload")}"'
     assert not re.search(r"Upload|per file", box.inner_text())  # nor in the page's text
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_text(tr(lang, "Settings: model, device, brush")).click()  # its labels are read too
@@ -274,8 +275,6 @@ def test_insides_network_tab_in_french_has_no_english_left(app, browser):
         page.screenshot(path=str(ARTIFACTS / f"languages-fr-inside-network-{name}.png"), full_page=True)
         page.context.close()
 
-
-BEFORE, AFTER = "e => getComputedStyle(e, '::before').content", "e => getComputedStyle(e, '::after').content"
 
 
 def test_streamlits_own_words_beside_a_box_are_in_the_language(app, browser):
