@@ -89,12 +89,14 @@ def follow_run(key: str, now: float, changes: int) -> None:
     """A live-setting box shows the run's value, and follows it when the run's value changes (an Apply, a fix
     button, a schedule moving the learning rate), unless the owner is typing a value of their own: that one
     stays until it is applied or another change lands. A keyed widget ignores a later `value=`, so the box is
-    set through its session-state key, before it is drawn."""
+    set through its session-state key, before it is drawn; only when the value differs, since each write makes
+    the browser redraw the box with it, over whatever the owner is typing (the panel reruns every second)."""
     shown_key = f"{key}_shown"
     shown = st.session_state.get(shown_key)  # (the value this put in the box, the run's change count then)
     edited = shown is not None and key in st.session_state and st.session_state[key] != shown[0]
     if not edited or shown[1] != changes:
-        st.session_state[key] = now
+        if key not in st.session_state or st.session_state[key] != now:
+            st.session_state[key] = now
         st.session_state[shown_key] = (now, changes)
 
 

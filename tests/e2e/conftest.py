@@ -56,6 +56,8 @@ def page(browser, request):
     context = browser.new_context(viewport={"width": 1400, "height": 1000})
     page = context.new_page()
     page.set_default_timeout(30_000)
+    server = request.getfixturevalue("app") if "app" in request.fixturenames else None
+    models_before = _model_names(server)
     yield page
     ARTIFACTS.mkdir(exist_ok=True)
     tried = getattr(request.node, "execution_count", 1)  # a second try keeps the first one's picture
@@ -63,6 +65,7 @@ def page(browser, request):
                     full_page=True)
     if getattr(request.node, "call_failed", False):
         stop_its_run(page)
+        forget_its_models(server, models_before)
     context.close()
 
 
@@ -84,3 +87,19 @@ def stop_its_run(page) -> None:
             page.get_by_text(re.compile(r"Stopped (in epoch|before)")).first.wait_for(timeout=20_000)
     except PlaywrightTimeout:
         pass  # nothing to stop, or a page that no longer answers: the next try says so itself
+
+
+def _model_names(server: App | None) -> set[str]:
+    from mnist_core.storage.models import ModelStore
+
+    return {m.name for m in ModelStore(server.store).list()} if server is not None else set()
+
+
+def forget_its_models(server: App | None, before: set[str]) -> None:
+    """Delete the models a failed try saved (its stopped run's): the next try names its run the same, and the
+    Train page refuses a name that exists."""
+    from mnist_core.storage.models import ModelStore
+
+    store = ModelStore(server.store) if server is not None else None
+    for name in _model_names(server) - before:
+        store.delete(name)
