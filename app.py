@@ -6,7 +6,7 @@ import ui.startup  # noqa: F401  (first: it loads the engine once and leaves Str
 from ui.i18n import language_picker, t
 from ui.join import classroom_controls
 from ui.sidebar import nickname_box, teacher_box, track_page
-from ui.widgets import app_style
+from ui.widgets import app_style, streamlit_labels
 
 st.set_page_config(page_title=t("MNIST MLP studio"), page_icon=":material/draw:", layout="wide")
 navigation = st.navigation([
@@ -19,6 +19,7 @@ navigation = st.navigation([
 ])
 language_picker()  # the sidebar's language box, first: a visitor who cannot read the rest finds it
 st.html(app_style())  # no chart toolbar over a phone's chart titles, no English "Stop" in another language
+streamlit_labels()  # Streamlit's own words in its attributes (what a screen reader reads), in the language
 nickname_box()  # the sidebar's nickname, on every page
 teacher_box()  # and the teacher code box
 classroom_controls()  # the join panel and the projector mode

@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po
 from babel.numbers import get_decimal_symbol, get_group_symbol, NumberPattern, parse_pattern
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from mnist_core.texts import Clauses, Words
+from mnist_core.texts import Clauses, N_, Words  # N_: marks a text to translate later with t()
 from ui.identity import browser_key
 from ui.keys import OWNERS_KEPT
 from ui.per_owner import PerOwner
@@ -147,11 +147,6 @@ def _said_param(value: object) -> object:
     if isinstance(value, int) and not isinstance(value, bool) and abs(value) >= 10_000:
         return num(value, 0)
     return value
-
-
-def N_(msgid: str) -> str:
-    """Marks a text for extraction where it is defined (a constant) and translated later with t(msgid)."""
-    return msgid
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import streamlit as st
 from streamlit.delta_generator import DeltaGenerator
 
 from mnist_core.storage.drawings import Problem
-from ui.i18n import language, num, said, SOURCE, t
+from ui.i18n import decimal_mark, language, N_, num, said, SOURCE, t
 
 
 def as_markdown(text: str) -> str:
@@ -172,3 +172,104 @@ def app_style() -> str:
     beside its boxes written in the language."""
     rules = [PHONE_CHART_TOOLBAR_HIDDEN] + ([] if language() == SOURCE else [HEADER_STOP_HIDDEN, *streamlit_words()])
     return "<style>" + " ".join(rules) + "</style>"
+
+
+# Streamlit's own words in attributes (what a screen reader reads and a tooltip shows): English literals of its
+# bundle, on elements it draws and redraws. Exact ones, and ones that start a label ("Help for Seed").
+LABEL_WORDS = [N_("App pages"), N_("Choose an option"), N_("Clear all"), N_("Close"), N_("Collapse sidebar"),
+               N_("Decrement"), N_("Download as CSV"), N_("Expand sidebar"), N_("file upload"), N_("Fullscreen"),
+               N_("Hide password"), N_("Increment"), N_("Link to heading"), N_("Main menu"), N_("Open"),
+               N_("Search"), N_("Show password"), N_("Show/hide columns"), N_("Sidebar"),
+               N_("Skip to main content"), N_("No results"), N_("0 options available."),
+               N_("1 option available.")]
+LABEL_STARTS = {"Help for ": N_("Help for {label}"), "Fullscreen: ": N_("Fullscreen: {label}"),
+                "Remove ": N_("Remove {label}"), "Cancel upload of ": N_("Cancel upload of {label}")}
+# An uploaded file's size ("1.8KB", and "one.png, 1.8KB" in its label), written with the language's mark and unit.
+FILE_SIZE = r"(^|, )(\d+)(?:\.(\d+))?(B|KB|MB|GB)$"
+SIZE_UNITS = {"B": N_("{size} B"), "KB": N_("{size} KB"), "MB": N_("{size} MB"), "GB": N_("{size} GB")}
+OPTIONS_AVAILABLE = r"^(\d+) options available\.$"  # a select box's count, read out as it opens and filters
+
+# Runs in the page: writes those words in the language wherever they appear (in attributes; as the whole text
+# of a link, of a select box's read-out count or its "No results", of an uploaded file's size), now and as
+# Streamlit draws more (a MutationObserver). The English is kept on the element, so a switch of language (or
+# back to English, an empty list) rewrites it from the original; a value React sets anew is the new original.
+_LABELS_JS = """
+export default function({ data }) {
+  const ATTRS = ['aria-label', 'placeholder', 'title'];
+  const TEXTS = 'a, [role="log"] > div, [role="listbox"] span, [data-testid="stFileChipName"] + div';
+  window.__mnistWords = { words: new Map(Object.entries(data.words || {})), starts: data.starts || [],
+                          counts: data.counts || null, sizes: data.sizes || null };
+  const sized = (english) => {
+    const { sizes } = window.__mnistWords;
+    const found = sizes && new RegExp(sizes.pattern).exec(english);
+    if (!found) return english;
+    const size = found[2] + (found[3] ? sizes.mark + found[3] : '');
+    return english.slice(0, found.index) + found[1] + sizes.units[found[4]].replace('{size}', size);
+  };
+  const worded = (english) => {
+    const { words, starts, counts } = window.__mnistWords;
+    if (words.has(english)) return words.get(english);
+    for (const [start, template] of starts)
+      if (english.startsWith(start)) return template.replace('{label}', english.slice(start.length));
+    const count = counts && new RegExp(counts[0]).exec(english);
+    return count ? counts[1].replace('{count}', count[1]) : sized(english);
+  };
+  const fix = (el) => {
+    const kept = el.__mnistEnglish || (el.__mnistEnglish = {});
+    for (const name of ATTRS) {
+      const now = el.getAttribute(name);
+      if (!now) continue;
+      const [english, written] = kept[name] || [];
+      const source = now === written ? english : now;  // React wrote a new one, else ours is still there
+      const words = worded(source);
+      kept[name] = [source, words];
+      if (words !== now) el.setAttribute(name, words);
+    }
+  };
+  const fixText = (el) => {  // an element's whole text (the skip link, read first by a screen reader)
+    const node = el.firstChild;
+    if (!node || node.nodeType !== 3 || el.childNodes.length !== 1) return;
+    if (el.__mnistText === undefined || node.data !== el.__mnistText[1]) el.__mnistText = [node.data, node.data];
+    const words = worded(el.__mnistText[0]);
+    el.__mnistText[1] = words;
+    if (node.data !== words) node.data = words;
+  };
+  const walk = (root) => {
+    if (root.nodeType !== 1) return;
+    if (root.matches('[aria-label],[placeholder],[title]')) fix(root);
+    root.querySelectorAll('[aria-label],[placeholder],[title]').forEach(fix);
+    (root.matches(TEXTS) ? [root] : []).concat([...root.querySelectorAll(TEXTS)]).forEach(fixText);
+  };
+  if (!window.__mnistWordsWatch) {
+    window.__mnistWordsWatch = new MutationObserver((changes) => {
+      for (const change of changes) {
+        if (change.type === 'attributes') fix(change.target);
+        else if (change.type === 'characterData') {
+          const parent = change.target.parentElement;
+          if (parent && parent.matches(TEXTS)) fixText(parent);
+        } else change.addedNodes.forEach(walk);
+      }
+    });
+    window.__mnistWordsWatch.observe(document.body, { subtree: true, childList: true, characterData: true,
+                                                       attributes: true, attributeFilter: ATTRS });
+  }
+  walk(document.body);
+}
+"""
+_labels: list = []
+
+
+def streamlit_labels() -> None:
+    """app.py, on each full run: Streamlit's own words in attributes and its skip link, in this browser's
+    language (in English, the originals put back)."""
+    if not _labels:
+        _labels.append(st.components.v2.component("mnist_app.streamlit_labels", js=_LABELS_JS))
+    english = language() == SOURCE
+    words = {} if english else {w: t(w) for w in LABEL_WORDS}
+    starts = [] if english else [[start, t(template)] for start, template in LABEL_STARTS.items()]
+    counts = None if english else [OPTIONS_AVAILABLE, t("{count} options available.")]
+    sizes = None if english else {"pattern": FILE_SIZE, "mark": decimal_mark(),
+                                  "units": {unit: t(template) for unit, template in SIZE_UNITS.items()}}
+    st.html("<style>.st-key-streamlit_labels {display: none}</style>")
+    _labels[0](data={"words": words, "starts": starts, "counts": counts, "sizes": sizes}, key="streamlit_labels",
+               height="content")

@@ -5,9 +5,13 @@ phone width (screenshots)."""
 
 from __future__ import annotations
 
+import io
 import re
 
+import numpy as np
 import pytest
+from PIL import Image
+from playwright.sync_api import expect
 
 from mnist_core.classroom.collection import ClassCollection
 from mnist_core.storage.drawings import Collections
@@ -241,6 +245,16 @@ def test_the_draw_page_in_french_at_laptop_width(class_app, browser):
     assert tr("fr", "Probability of each digit") in main.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / "languages-draw-fr-laptop.png"), full_page=True)
+    # An uploaded file's line: its size the French way (Streamlit writes "1.8KB"), and its remove button.
+    picture = io.BytesIO()
+    Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40), dtype=np.uint8)).save(picture, "PNG")
+    size = f"{len(picture.getvalue()) / 1024:.1f}".replace(".", ",")  # 1,8: a KB of 1024 bytes, one decimal
+    page.locator("input[type=file]").set_input_files(files=[{"name": "un.png", "mimeType": "image/png",
+                                                              "buffer": picture.getvalue()}])
+    chip = page.get_by_test_id("stFileChip")
+    expect(chip.get_by_test_id("stFileChipName").locator("+ div")).to_have_text(f"{size} Ko")
+    assert chip.get_attribute("aria-label") == f"un.png, {size} Ko"
+    expect(chip.get_by_role("button")).to_have_attribute("aria-label", "Retirer un.png")  # once it is uploaded
     page.context.close()
 
 
@@ -335,6 +349,18 @@ def shown_lines(page) -> list[str]:
     return lines
 
 
+STREAMLIT_STARTS = ("Help for ", "Fullscreen: ")  # Streamlit's own words before a label (translated or not)
+LABELS_READ = """() => [...document.querySelectorAll('[aria-label], [placeholder], [title]')].flatMap(el =>
+  ['aria-label', 'placeholder', 'title'].map(name => el.getAttribute(name)).filter(Boolean))
+  .concat([...document.querySelectorAll('a')].map(a => a.textContent.trim()).filter(Boolean))"""
+
+
+def labels_read(page) -> list[str]:
+    """What a screen reader reads (and a tooltip shows) that the page's text does not: every aria-label,
+    placeholder and title, and the links' words (Streamlit's skip link among them)."""
+    return [label.strip() for label in page.evaluate(LABELS_READ) if label.strip()]
+
+
 def english_left(lang: str, lines: list[str]) -> list[str]:
     """The lines still in English: a whole text of the code that this language words otherwise, or a line
     with a word no French, Spanish or Italian text has."""
@@ -359,7 +385,9 @@ def test_every_page_shows_no_english_left(app, browser, lang):
         page.get_by_test_id("stSidebar").get_by_text(tr(lang, "Language"), exact=True).wait_for()
         lines = shown_lines(page)
         assert tr(lang, "Language") in lines  # the sidebar was read too
-        if found := english_left(lang, lines):
+        labels = labels_read(page)
+        lines += labels
+        if found := english_left(lang, lines) + [label for label in labels if label.startswith(STREAMLIT_STARTS)]:
             left[path or "train"] = found
     assert left == {}, f"English left in {lang}: {left}"
     context.close()
@@ -386,3 +414,39 @@ def test_two_browsers_on_one_page_at_once_each_read_their_own_language(app, brow
         assert tr(other, "Answer only when at least this sure") not in text
     for page in pages.values():
         page.context.close()
+
+
+def test_streamlits_own_labels_follow_the_picker_live(app, browser):
+    """Streamlit's own words that a screen reader reads (a select box's Open button and placeholder, a help
+    icon's "Help for …", the skip link) are in the browser's language, and back in English when the picker
+    switches to English without a reload."""
+    page = open_in(browser, "fr", app.url)
+    title(page, "fr")
+    bar = page.get_by_test_id("stSidebar")
+    english = ("Open", "Choose an option", "Help for Hidden layers", "Skip to main content")
+    french = (tr("fr", "Open"), tr("fr", "Choose an option"),
+              tr("fr", "Help for {label}").format(label=tr("fr", "Hidden layers")), tr("fr", "Skip to main content"))
+    assert french == ("Ouvrir", "Choisissez une option", "Aide : Couches cachées", "Aller au contenu principal")
+    for lang, (open_button, placeholder, help_for, skip) in (("fr", french), ("en", english)):
+        if lang == "en":
+            pick(page, "fr", "en")
+            title(page, "en")
+        page.wait_for_function("label => !!document.querySelector(`[aria-label='${label}']`)", arg=help_for)
+        picker = bar.get_by_test_id("stSelectbox").filter(has=page.get_by_label(tr(lang, "Language"), exact=True))
+        assert picker.get_by_role("button").first.get_attribute("aria-label") == open_button
+        assert picker.locator("input").get_attribute("placeholder") == placeholder
+        assert bar.get_by_label(help_for, exact=True).count() == 1
+        assert page.get_by_text(skip, exact=True).count() == 1
+        if lang == "fr":
+            assert [label for label in labels_read(page) if label in english or label.startswith("Help for")] == []
+            box = bar.get_by_label(tr("fr", "Optimizer"), exact=True)
+            box.click()  # its list opens, and a screen reader hears how many options it has
+            read_out = page.locator("[role='log'] > div").last
+            expect(read_out).to_have_text(re.compile(r"^\d+ options disponibles\.$"))
+            box.fill("zzz")  # no option matches: the list says so
+            expect(page.get_by_role("listbox")).to_have_text(tr("fr", "No results"))
+            expect(read_out).to_have_text(tr("fr", "0 options available."))
+            box.press("Escape")
+            page.reload()  # nothing left open or typed before the picker is used
+            title(page, "fr")
+    page.context.close()
