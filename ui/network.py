@@ -24,6 +24,7 @@ from ui.layers import layer_label
 from ui.maths_view import unit_text
 
 PUSH_COLOUR, HOLD_COLOUR = "#d62728", "#1f77b4"  # red pushes a unit up, blue holds it back (as the weight pictures)
+OUTPUT_LABELS_PX = 72  # right of the output column: "7: 100 %" at 12 px, after half a 16 px marker
 INPUT_LEFT, INPUT_WIDTH = -1.3, 1.0  # where the 28x28 input sits, in the figure's x units (a layer is 1 apart)
 EDGE_WIDTHS = (0.6, 1.4, 2.6)  # the weakest, middle and strongest third of a layer's shown edges
 NODE_SHADES = ((0.0, (0xf7, 0xfb, 0xff)), (0.4, (0x6b, 0xae, 0xd6)), (1.0, (0x08, 0x30, 0x6b)))  # low -> high output
@@ -230,7 +231,7 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
             "y": [places[layer.layer][n.unit][1] for n in layer.nodes],
             "customdata": [[layer.layer, n.unit] for n in layer.nodes], "name": layer.name,
             "text": [f"{n.unit}: {pct(n.a, 0)}" for n in layer.nodes] if output else None,
-            "textposition": "middle right",
+            "textposition": "middle right", "cliponaxis": False,  # the labels go into the right margin
             "hovertext": hover, "hovertemplate": "%{hovertext}<extra></extra>", "showlegend": False,
             # A click selects a node; Plotly would fade every other one, which reads as "switched off".
             "unselected": {"marker": {"opacity": 1}, "textfont": {"color": "#444"}},
@@ -241,9 +242,12 @@ def network_figure(graph: NetworkGraph, height: int = 460) -> dict:
     notes = [{"x": x, "y": 1.07, "showarrow": False, "font": {"size": 11},
               "text": f"{html.escape(first, quote=False)}<br>{html.escape(second, quote=False)}"}
              for x, first, second in layer_notes(graph)]
+    # The output labels ("7: 100 %") get a margin in pixels: a margin in x units shrank with a phone's width
+    # and cut them at its edge (and wasted room on a laptop).
     return {"data": traces, "layout": layout(
         height, None, top=30, annotations=notes, clickmode="event+select", dragmode=False, hovermode="closest",
-        xaxis={"visible": False, "range": [INPUT_LEFT - 0.05, len(graph.layers) + 0.75], "fixedrange": True},
+        margin={"l": 10, "r": OUTPUT_LABELS_PX, "t": 30, "b": 10},
+        xaxis={"visible": False, "range": [INPUT_LEFT - 0.05, len(graph.layers) + 0.12], "fixedrange": True},
         yaxis={"visible": False, "range": list(Y_RANGE), "fixedrange": True}, plot_bgcolor="#fff")}
 
 

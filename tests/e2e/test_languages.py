@@ -285,6 +285,12 @@ def test_insides_network_tab_in_french_has_no_english_left(app, browser):
                                ".flatMap(t => [].concat(t.hovertext || [], t.hovertemplate || []))))")
         assert any("neurone" in line for line in shown) and any("cachée 1" in line for line in shown)
         assert english_in(shown) == [], f"English left on Inside's Network tab in French ({name})"
+        # The output labels ("7: 100 %") end clear of the figure's edge (on a phone they came within 7 px of it).
+        figure = page.locator(".js-plotly-plot").first.bounding_box()
+        labels = page.locator(".js-plotly-plot").first.locator("text", has_text=re.compile(r"^\d: \d+\s%$"))
+        assert labels.count() == 10
+        right = max(box["x"] + box["width"] for box in (label.bounding_box() for label in labels.all()))
+        assert right <= min(figure["x"] + figure["width"], size["viewport"]["width"]) - 12, (right, figure)
         ARTIFACTS.mkdir(exist_ok=True)
         page.screenshot(path=str(ARTIFACTS / f"languages-fr-inside-network-{name}.png"), full_page=True)
         page.context.close()
