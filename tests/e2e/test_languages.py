@@ -377,7 +377,7 @@ def english_left(lang: str, lines: list[str]) -> list[str]:
     return [line for line in lines if line in untranslated or english_in([line])]
 
 
-@pytest.mark.parametrize("lang", ["fr", "es"])
+@pytest.mark.parametrize("lang", ["fr", "es", "it"])
 def test_every_page_shows_no_english_left(app, browser, lang):
     assert english_left(lang, ["Train a network", "the network"]) == ["Train a network", "the network"]
     context = browser.new_context(locale=BROWSER_LOCALE[lang], **LAPTOP)
