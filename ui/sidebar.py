@@ -10,7 +10,7 @@ from ui import keys
 from ui.browser import is_teacher, nickname, operator_switch_on, owner
 from ui.engine import nicknames, teachers
 from ui.i18n import said, t
-from ui.widgets import as_markdown, as_plain_markdown, KeptError
+from ui.widgets import as_markdown, as_plain_markdown, KeptError, SCRIPT_KEY
 
 NICKNAME_ERROR = KeptError(keys.NICKNAME_ERROR)  # why the last nickname was refused, shown in the box
 TEACHER_ERROR = KeptError(keys.TEACHER_ERROR)  # why the last teacher code was refused
@@ -123,8 +123,7 @@ def track_page(page: str) -> None:
     state[PAGE_BEFORE], state[PAGE_NOW] = state.get(PAGE_NOW), page
     if not _closer:
         _closer.append(st.components.v2.component("mnist_app.sidebar_closer", js=_CLOSE_JS))
-    st.html("<style>.st-key-sidebar_closer {display: none}</style>")
-    _closer[0](data={"page": page}, key="sidebar_closer", height="content")
+    _closer[0](data={"page": page}, key=f"{SCRIPT_KEY}sidebar_closer", height="content")  # hidden by app_style
 
 
 def page_entered() -> bool:

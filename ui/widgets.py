@@ -141,6 +141,10 @@ HEADER_STOP_HIDDEN = "[data-testid='stStatusWidget'] button {display: none}"
 # On a phone Plotly's toolbar stays shown (no hover to hide it) and covered the charts' titles; a finger
 # zooms by dragging and resets with a double tap.
 PHONE_CHART_TOOLBAR_HIDDEN = "@media (max-width: 640px) { .js-plotly-plot .modebar-container {display: none} }"
+# The elements that are only a script run in the page (the sidebar closer, Streamlit's labels), keyed "script_…":
+# they take no room.
+SCRIPT_KEY = "script_"
+SCRIPTS_HIDDEN = f"[class*='st-key-{SCRIPT_KEY}'] {{display: none}}"
 
 
 # Streamlit's own words beside its boxes, English literals of its bundle that no setting changes: under a box
@@ -167,10 +171,11 @@ def streamlit_words() -> list[str]:
 
 
 def app_style() -> str:
-    """The style block of the app's every run: Plotly's toolbar hidden on a phone; in another language than
-    English, the header's English "Stop" button hidden too (its running icon stays), and Streamlit's words
-    beside its boxes written in the language."""
-    rules = [PHONE_CHART_TOOLBAR_HIDDEN] + ([] if language() == SOURCE else [HEADER_STOP_HIDDEN, *streamlit_words()])
+    """The style block of the app's every run: the script elements and, on a phone, Plotly's toolbar hidden; in
+    another language than English, the header's English "Stop" button hidden too (its running icon stays), and
+    Streamlit's words beside its boxes written in the language."""
+    rules = [SCRIPTS_HIDDEN, PHONE_CHART_TOOLBAR_HIDDEN] + ([] if language() == SOURCE
+                                                            else [HEADER_STOP_HIDDEN, *streamlit_words()])
     return "<style>" + " ".join(rules) + "</style>"
 
 
@@ -195,7 +200,7 @@ OPTIONS_AVAILABLE = r"^(\d+) options available\.$"  # a select box's count, read
 # back to English, an empty list) rewrites it from the original; a value React sets anew is the new original.
 _LABELS_JS = """
 export default function({ data }) {
-  const ATTRS = ['aria-label', 'placeholder', 'title'];
+  const ATTRS = ['aria-label', 'placeholder', 'title'], WITH_ATTRS = ATTRS.map((name) => `[${name}]`).join(',');
   const TEXTS = 'a, [role="log"] > div, [role="listbox"] span, [data-testid="stFileChipName"] + div';
   window.__mnistWords = { words: new Map(Object.entries(data.words || {})), starts: data.starts || [],
                           counts: data.counts || null, sizes: data.sizes || null };
@@ -214,30 +219,31 @@ export default function({ data }) {
     const count = counts && new RegExp(counts[0]).exec(english);
     return count ? counts[1].replace('{count}', count[1]) : sized(english);
   };
+  // [the English, what was written for it]: the English is kept while our words are still there; a value React
+  // wrote since is the new English.
+  const reword = (kept, now) => {
+    const english = kept && now === kept[1] ? kept[0] : now;
+    return [english, worded(english)];
+  };
   const fix = (el) => {
     const kept = el.__mnistEnglish || (el.__mnistEnglish = {});
     for (const name of ATTRS) {
       const now = el.getAttribute(name);
       if (!now) continue;
-      const [english, written] = kept[name] || [];
-      const source = now === written ? english : now;  // React wrote a new one, else ours is still there
-      const words = worded(source);
-      kept[name] = [source, words];
-      if (words !== now) el.setAttribute(name, words);
+      kept[name] = reword(kept[name], now);
+      if (kept[name][1] !== now) el.setAttribute(name, kept[name][1]);
     }
   };
   const fixText = (el) => {  // an element's whole text (the skip link, read first by a screen reader)
     const node = el.firstChild;
     if (!node || node.nodeType !== 3 || el.childNodes.length !== 1) return;
-    if (el.__mnistText === undefined || node.data !== el.__mnistText[1]) el.__mnistText = [node.data, node.data];
-    const words = worded(el.__mnistText[0]);
-    el.__mnistText[1] = words;
-    if (node.data !== words) node.data = words;
+    el.__mnistText = reword(el.__mnistText, node.data);
+    if (node.data !== el.__mnistText[1]) node.data = el.__mnistText[1];
   };
   const walk = (root) => {
     if (root.nodeType !== 1) return;
-    if (root.matches('[aria-label],[placeholder],[title]')) fix(root);
-    root.querySelectorAll('[aria-label],[placeholder],[title]').forEach(fix);
+    if (root.matches(WITH_ATTRS)) fix(root);
+    root.querySelectorAll(WITH_ATTRS).forEach(fix);
     (root.matches(TEXTS) ? [root] : []).concat([...root.querySelectorAll(TEXTS)]).forEach(fixText);
   };
   if (!window.__mnistWordsWatch) {
@@ -270,6 +276,5 @@ def streamlit_labels() -> None:
     counts = None if english else [OPTIONS_AVAILABLE, t("{count} options available.")]
     sizes = None if english else {"pattern": FILE_SIZE, "mark": decimal_mark(),
                                   "units": {unit: t(template) for unit, template in SIZE_UNITS.items()}}
-    st.html("<style>.st-key-streamlit_labels {display: none}</style>")
-    _labels[0](data={"words": words, "starts": starts, "counts": counts, "sizes": sizes}, key="streamlit_labels",
-               height="content")
+    _labels[0](data={"words": words, "starts": starts, "counts": counts, "sizes": sizes},
+               key=f"{SCRIPT_KEY}streamlit_labels", height="content")

@@ -100,6 +100,6 @@ def forget_its_models(server: App | None, before: set[str]) -> None:
     Train page refuses a name that exists."""
     from mnist_core.storage.models import ModelStore
 
-    store = ModelStore(server.store) if server is not None else None
-    for name in _model_names(server) - before:
-        store.delete(name)
+    if server is not None:
+        for name in _model_names(server) - before:
+            ModelStore(server.store).delete(name)

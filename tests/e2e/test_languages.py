@@ -444,7 +444,8 @@ def test_streamlits_own_labels_follow_the_picker_live(app, browser):
         assert bar.get_by_label(help_for, exact=True).count() == 1
         assert page.get_by_text(skip, exact=True).count() == 1
         if lang == "fr":
-            assert [label for label in labels_read(page) if label in english or label.startswith("Help for")] == []
+            assert [label for label in labels_read(page) if label in english or label.startswith(STREAMLIT_STARTS)] \
+                == []
             box = bar.get_by_label(tr("fr", "Optimizer"), exact=True)
             box.click()  # its list opens, and a screen reader hears how many options it has
             read_out = page.locator("[role='log'] > div").last
