@@ -1,6 +1,6 @@
 """The classroom load test: simulated students speaking Streamlit's own websocket protocol to the app.
 
-    python benchmarks/load.py --students 30 [--runs 2] [--seconds 60] [--cold] [--url URL] --json
+    python benchmarks/load.py --students 30 [--runs 2 [--hidden 32]] [--seconds 60] [--cold] [--url URL] --json
 
 Starts `streamlit run app.py` on a free loopback port with its own empty model store (unless --url).
 Each student opens the Draw page the way Chromium does (a `rerun_script` BackMsg naming the page), then
@@ -245,6 +245,8 @@ class Session:
             self.widgets[f"button:{element.button.label}"] = element.button.id
         elif kind == "number_input":
             self.widgets[f"number:{element.number_input.label}"] = element.number_input.id
+        elif kind == "text_input":
+            self.widgets[f"text:{element.text_input.label}"] = element.text_input.id
 
     async def _fetch(self, path: str) -> None:
         """GET one picture as the browser does (its own connection, the page's cookies); a failed fetch is
@@ -381,9 +383,10 @@ async def answer_of(session: Session, timeout: float) -> int | None:
     return None
 
 
-async def trainer(base: str, number: int, start_at: float, tally: Tally, stop_polling_at: float) -> None:
-    """Opens Train, sets 1 epoch and a name, clicks Train, polls the live fragments as the browser does
-    (their `auto_rerun` intervals) and counts the run saved when the page says so."""
+async def trainer(base: str, number: int, start_at: float, tally: Tally, stop_polling_at: float,
+                  hidden: str | None = None) -> None:
+    """Opens Train, sets 1 epoch (and `hidden` layers, else the preset's), clicks Train, polls the live
+    fragments as the browser does (their `auto_rerun` intervals) and counts the run saved when the page says so."""
     await asyncio.sleep(max(0.0, start_at - time.monotonic()))
     session = await join(base, "", tally)
     if session is None:
@@ -393,10 +396,15 @@ async def trainer(base: str, number: int, start_at: float, tally: Tally, stop_po
         if epochs is None:
             tally.errors.append("no Epochs input on the Train page")
             return
-        await session.send(widgets=[widget(epochs, int_value=1)])
+        settings = [widget(epochs, int_value=1)]
+        if hidden is not None:
+            if "text:Hidden layers" not in session.widgets:
+                tally.errors.append("no Hidden layers box on the Train page")
+                return
+            settings.append(widget(session.widgets["text:Hidden layers"], string_value=hidden))
+        await session.send(widgets=settings)  # each message carries every setting, as the browser's does
         await session.run_to_end(ANSWER_TIMEOUT)
-        await session.send(widgets=[widget(epochs, int_value=1), widget(session.widgets["button:Train"],
-                                                                         trigger_value=True)])
+        await session.send(widgets=[*settings, widget(session.widgets["button:Train"], trigger_value=True)])
         await session.run_to_end(ANSWER_TIMEOUT)
         if session.exceptions:
             tally.errors.append(f"train click: {session.exceptions[0]}")
@@ -476,6 +484,14 @@ class Server:
     def saved_runs(self) -> int:
         return len(list(self.store.glob("*.pt"))) if self.store.exists() else 0
 
+    def saved_layers(self) -> list[str]:
+        """The saved runs' layer sizes ("784-32-10"), as their files record them."""
+        from mnist_core.net.model import layers_label
+        from mnist_core.storage.models import ModelStore
+
+        listed = ModelStore(self.store, builtin_dir=None).list() if self.store.exists() else []
+        return sorted(layers_label(tuple(e.meta.model["hidden"])) for e in listed if e.meta is not None)
+
     def stop(self) -> None:
         self.process.terminate()
         try:
@@ -502,7 +518,7 @@ async def warm_up(base: str, digits: list[Drawing], sessions: int = 1) -> None:
 
 
 async def load(base: str, students: int, runs: int, seconds: float, cold: bool, digits: list[Drawing],
-               pids: list[int]) -> Tally:
+               pids: list[int], hidden: str | None = None) -> Tally:
     """The class; `pids`: the server's processes (their CPU and memory are measured; none: not measured)."""
     tally = Tally()
     if not cold:
@@ -515,7 +531,8 @@ async def load(base: str, students: int, runs: int, seconds: float, cold: bool, 
     until = start + seconds
     tasks = [student(base, digits, i * 7, start + spread * i / max(1, students), until, tally, warm=True)
              for i in range(students - runs)]
-    tasks += [trainer(base, i, start + spread * i / max(1, runs), tally, until + RUN_TIMEOUT) for i in range(runs)]
+    tasks += [trainer(base, i, start + spread * i / max(1, runs), tally, until + RUN_TIMEOUT, hidden)
+              for i in range(runs)]
     await asyncio.gather(*tasks)
     tally.cpu_end = cpu_seconds(pids) if pids else None
     tally.rss_end = rss_mb(pids) if pids else None
@@ -537,8 +554,10 @@ def measure(args, digits: list[Drawing], project: Path, given_pids: list[int]) -
         pids = [server.process.pid] if server else given_pids
         try:
             rss_start = rss_mb(pids) if pids else None
-            tally = asyncio.run(load(base, args.students, args.runs, args.seconds, args.cold, digits, pids))
+            tally = asyncio.run(load(base, args.students, args.runs, args.seconds, args.cold, digits, pids,
+                                     args.hidden))
             saved_on_disk = server.saved_runs() if server else None
+            saved_layers = server.saved_layers() if server else None
         finally:
             if server:
                 server.stop()
@@ -554,7 +573,8 @@ def measure(args, digits: list[Drawing], project: Path, given_pids: list[int]) -
         "answers": len(tally.latencies), "wrong_answers": tally.wrong, "cold": args.cold, "runs": args.runs,
         "server_rss_mb_start": round(rss_start, 1) if rss_start is not None else None,
         "server_rss_mb_warm": round(tally.rss_warm, 1) if tally.rss_warm is not None else None,
-        "runs_on_disk": saved_on_disk, "first_errors": tally.errors[:3], "first_join_failures": tally.join_failures[:3],
+        "runs_on_disk": saved_on_disk, "runs_layers": saved_layers,
+        "first_errors": tally.errors[:3], "first_join_failures": tally.join_failures[:3],
     }
     # This client shares the machine with the server: what it took is what the server could not have.
     report["client_cpu_share"] = round((time.process_time() - client_began) / (time.monotonic() - began), 2)
@@ -572,6 +592,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--students", type=int, required=True, help="simulated students, trainers included")
     parser.add_argument("--runs", type=int, default=0, help="how many of them click Train (1 epoch) first")
+    parser.add_argument("--hidden", help="the trainers' hidden layers ('32'); default: the preset's")
     parser.add_argument("--seconds", type=float, default=30.0, help="how long the students draw")
     parser.add_argument("--cold", action="store_true", help="all join a fresh server within a second, no warm-up")
     parser.add_argument("--url", help="an app already running (loopback only); default: start one")
