@@ -20,28 +20,21 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from benchmarks.suite_cpu import descendants, TICKS  # noqa: E402
+from benchmarks.suite_cpu import cpu_seconds, descendants  # noqa: E402
 from tests.e2e.helpers import App, CHROMIUM, CHROMIUM_ARGS, LAPTOP, open_app  # noqa: E402
 from tests.helpers import REAL_MNIST  # noqa: E402
 
-
-def total_cpu(pid: str) -> float:
-    """A process's CPU seconds with those of its ended (reaped) children."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return sum(int(v) for v in fields[11:15]) / TICKS
+STEPS = ("new context", "same context", "full-page shot", "window shot")
 
 
 def chromium_cpu() -> float:
+    """CPU seconds of this script's Chromium processes, their ended renderers' included."""
     total = 0.0
     for pid in descendants(os.getpid()):
         try:
             with open(f"/proc/{pid}/cmdline", "rb") as f:
                 if b"chromium" in f.read().split(b"\0")[0]:
-                    total += total_cpu(pid)
+                    total += cpu_seconds(pid, reaped=True)
         except OSError:
             continue
     return total
@@ -66,26 +59,28 @@ def main() -> None:
             warm = browser.new_context(**LAPTOP)
             open_app(warm.new_page(), app.url)  # the server's first visit loads MNIST and the models
             warm.close()
+            def mark() -> tuple[float, float, float]:
+                return chromium_cpu(), cpu_seconds(app.process.pid, reaped=True), time.monotonic()
+
             for path in args.pages.split(","):
                 for _ in range(args.tries):
-                    marks = [(chromium_cpu(), total_cpu(str(app.process.pid)), time.monotonic())]
+                    marks = [mark()]  # then one after each of STEPS
                     context = browser.new_context(**LAPTOP)
                     page = context.new_page()
                     open_app(page, app.url + path)
-                    marks.append((chromium_cpu(), total_cpu(str(app.process.pid)), time.monotonic()))
+                    marks.append(mark())
                     open_app(page, app.url + path)
-                    marks.append((chromium_cpu(), total_cpu(str(app.process.pid)), time.monotonic()))
+                    marks.append(mark())
                     page.screenshot(path=str(folder / "full.png"), full_page=True)
-                    marks.append((chromium_cpu(), total_cpu(str(app.process.pid)), time.monotonic()))
+                    marks.append(mark())
                     page.screenshot(path=str(folder / "window.png"))
-                    marks.append((chromium_cpu(), total_cpu(str(app.process.pid)), time.monotonic()))
+                    marks.append(mark())
                     context.close()
                     time.sleep(1.5)  # the closed context's renderer ends and is counted before the next try
-                    steps = ("new context", "same context", "full-page shot", "window shot")
                     rows.append({"page": path or "train", **{
                         step: {"chromium_s": round(b[0] - a[0], 2), "server_s": round(b[1] - a[1], 2),
                                "wall_s": round(b[2] - a[2], 2)}
-                        for step, a, b in zip(steps, marks[:-1], marks[1:], strict=True)}})
+                        for step, a, b in zip(STEPS, marks[:-1], marks[1:], strict=True)}})
             browser.close()
     finally:
         app.stop()
@@ -95,7 +90,7 @@ def main() -> None:
     for page in dict.fromkeys(r["page"] for r in rows):
         mine = [r for r in rows if r["page"] == page]
         print(f"{page}: median of {len(mine)} (Chromium CPU s / server CPU s / wall s)")
-        for step in ("new context", "same context", "full-page shot", "window shot"):
+        for step in STEPS:
             med = {k: statistics.median(r[step][k] for r in mine) for k in ("chromium_s", "server_s", "wall_s")}
             print(f"  {step:15s} {med['chromium_s']:5.2f} / {med['server_s']:5.2f} / {med['wall_s']:5.2f}")
 

@@ -48,6 +48,8 @@ from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
+from benchmarks.suite_cpu import cpu_seconds  # noqa: E402
+
 CANVAS = 280  # pages/draw.py draws a 280 x 280 canvas
 DRAW_EVERY = 2.0  # seconds between a student's drawings
 JOIN_TIMEOUT = 90.0  # a join that shows no canvas within this is a join failure
@@ -446,13 +448,9 @@ def rss_mb(pids: list[int]) -> float:
     return total / 1024
 
 
-def cpu_seconds(pids: list[int]) -> float:
+def server_cpu_seconds(pids: list[int]) -> float:
     """CPU time the server processes have used (all their threads; training children not included)."""
-    total = 0
-    for pid in pids:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
+    return sum(cpu_seconds(pid) for pid in pids)
 
 
 class Server:
@@ -523,7 +521,7 @@ async def load(base: str, students: int, runs: int, seconds: float, cold: bool, 
     tally = Tally()
     if not cold:
         await warm_up(base, digits, max(1, len(pids)))
-    tally.cpu_start = cpu_seconds(pids) if pids else None
+    tally.cpu_start = server_cpu_seconds(pids) if pids else None
     tally.rss_warm = rss_mb(pids) if pids else None
     start = time.monotonic()
     # A cold class joins within a second; a warm one over the first two seconds.
@@ -534,7 +532,7 @@ async def load(base: str, students: int, runs: int, seconds: float, cold: bool, 
     tasks += [trainer(base, i, start + spread * i / max(1, runs), tally, until + RUN_TIMEOUT, hidden)
               for i in range(runs)]
     await asyncio.gather(*tasks)
-    tally.cpu_end = cpu_seconds(pids) if pids else None
+    tally.cpu_end = server_cpu_seconds(pids) if pids else None
     tally.rss_end = rss_mb(pids) if pids else None
     return tally
 

@@ -32,11 +32,12 @@ def kind_of(command: str) -> str:
     return next((kind for word, kind in KINDS if word in command), "other")
 
 
-def cpu_seconds(pid: str) -> float:
-    """A process's user + system time (its own threads; not its children's)."""
+def cpu_seconds(pid: int | str, reaped: bool = False) -> float:
+    """A process's user + system time (all its threads); with `reaped`, its ended children's too (those it
+    waited for). OSError when it is gone."""
     with open(f"/proc/{pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / TICKS
+    return sum(int(v) for v in fields[11:15 if reaped else 13]) / TICKS
 
 
 def descendants(root: int) -> set[str]:
