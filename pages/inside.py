@@ -27,12 +27,13 @@ from mnist_core.net.inside import (
 )
 from mnist_core.net.model import layers_label, MLP, weight_images
 from mnist_core.net.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
-from mnist_core.net.pictures import block_text, gallery_image, overlay, pixels_image, weight_grid
+from mnist_core.net.pictures import block_text, overlay, pixels_image, weight_grid
 from mnist_core.net.preprocess import as_pixels
 from ui.caches import inside_cache, loaded_model, model_version, test_evaluation
 from ui.charts import curve_figure, layout, shift_figure
 from ui.current_model import model_picker
 from ui.engine import data_problem, dataset
+from ui.galleries import gallery
 from ui.i18n import N_, num, pct, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.lab import lab_view
@@ -218,7 +219,7 @@ def neighbours_view(name: str, model: MLP, image: np.ndarray) -> None:
              near_hidden, hidden_distance)):
         st.markdown(title)
         captions = [f"{data.train_labels[i]}  d={num(d, 1)}" for i, d in zip(indices, distances, strict=True)]
-        st.image(gallery_image(data.train_images[indices], captions, columns=8, scale=3))
+        gallery(data.train_images[indices], captions, 8)
     st.caption(t("Searched all {count} training digits twice in {ms} ms. When the pixel neighbours are other digits "
                  "but the hidden-layer ones are right, the network has learned more than ink overlap.",
                  count=num(len(data.train_labels), 0), ms=num(took * 1000, 0)))

@@ -2,24 +2,21 @@
 
 from __future__ import annotations
 
-import base64
-import io
-
 import numpy as np
 import streamlit as st
-from PIL import Image
 
 import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.confidence import coverage
 from mnist_core.net.data import MnistDataError
 from mnist_core.net.evaluate import disagreements, Evaluation, ORDERS, select_mistakes
-from mnist_core.net.pictures import gallery_image, pixels_image
+from mnist_core.net.pictures import pixels_image
 from ui.browser import is_teacher, owner
 from ui.caches import collection_evaluation, collection_part, evaluation_of
 from ui.charts import confusion_figure, coverage_figure, layout
 from ui.current_model import changes_caption, model_picker
 from ui.engine import classroom, collections, data_problem, dataset
+from ui.galleries import clickable_gallery, gallery
 from ui.i18n import decimal_mark, N_, num, pct, percent_format, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.models import model_names
@@ -31,41 +28,6 @@ COMPARE_PAGE = 40  # digits per page in each half of Compare two models
 ORDER_LABELS = {"confidence": N_("most confident mistakes first"),
                 "true_probability": N_("least probability given to the true digit first"),
                 "index": N_("by index in the test set")}
-
-
-def clickable_gallery(images: np.ndarray, indices: np.ndarray, captions: list[str], columns: int,
-                      key: str) -> int | None:
-    """A gallery of digits (one picture, as fast as st.image) in which a click on a digit picks it:
-    an almost invisible marker sits on each thumbnail, as on the confusion matrix's cells.
-    Returns the test index of a newly clicked digit, else None."""
-    picture = gallery_image(images, captions, columns=columns)
-    height, width = picture.shape[:2]
-    rows = -(-len(indices) // columns)
-    cell_w, cell_h = width / columns, height / rows
-    buffer = io.BytesIO()
-    Image.fromarray(picture).save(buffer, format="JPEG", quality=90)  # encodes and loads faster than PNG
-    source = "data:image/jpeg;base64," + base64.b64encode(buffer.getvalue()).decode()
-    spots = np.arange(len(indices))
-    figure = {
-        "data": [{"type": "scatter", "mode": "markers", "x": ((spots % columns + 0.5) * cell_w).tolist(),
-                  "y": ((spots // columns + 0.45) * cell_h).tolist(), "customdata": [int(i) for i in indices],
-                  "text": captions, "hovertemplate": t("%{text}: click to look closer<extra></extra>"),
-                  "marker": {"symbol": "square", "size": 40, "opacity": 0.01, "color": "#000"}}],
-        "layout": layout(height + 10, images=[{"source": source, "xref": "x", "yref": "y", "x": 0, "y": 0,
-                                               "sizex": width, "sizey": height, "sizing": "stretch", "layer": "below"}],
-                         xaxis={"range": [0, width], "visible": False, "fixedrange": True},
-                         yaxis={"range": [height, 0], "visible": False, "fixedrange": True, "scaleanchor": "x"},
-                         width=width, margin={"l": 0, "r": 0, "t": 0, "b": 0}, showlegend=False,
-                         clickmode="event+select", dragmode=False),
-    }
-    clicked = st.plotly_chart(figure, key=key, on_select="rerun", selection_mode="points",
-                              config={"displayModeBar": False})
-    points = clicked.selection.points if clicked is not None else []
-    pick = int(points[0]["customdata"]) if points and points[0].get("customdata") is not None else None
-    if pick is None or st.session_state.get(f"{key}_last") == pick:
-        return None
-    st.session_state[f"{key}_last"] = pick
-    return pick
 
 
 def scores_panel(result: Evaluation, accuracy: str | None = None, misread: str | None = None) -> None:
@@ -159,11 +121,10 @@ def compare_panel(name: str, result: Evaluation, images: np.ndarray) -> None:
                                key=f"m_compare_page_{side}") if pages > 1 else 1
         shown = indices[(page - 1) * COMPARE_PAGE: page * COMPARE_PAGE]
         first = (page - 1) * COMPARE_PAGE + 1
-        st.image(gallery_image(images[shown], [f"#{i}: {result.labels[i]}->{wrong_preds[i]}" for i in shown]),
-                 output_format="JPEG",
-                 caption=t("{first}-{last}: {shown} of {count}. Under each: the test digit's number, its true "
-                           "digit -> what {wrong} answered", first=first, last=first + len(shown) - 1,
-                           shown=len(shown), count=len(indices), wrong=wrong_by))
+        gallery(images[shown], [f"#{i}: {result.labels[i]}->{wrong_preds[i]}" for i in shown],
+                caption=t("{first}-{last}: {shown} of {count}. Under each: the test digit's number, its true "
+                          "digit -> what {wrong} answered", first=first, last=first + len(shown) - 1,
+                          shown=len(shown), count=len(indices), wrong=wrong_by))
 
 
 def dataset_panel() -> None:
@@ -181,7 +142,7 @@ def dataset_panel() -> None:
                                       xaxis={"dtick": 1})}, key="m_counts", config={"displayModeBar": False})
     start = st.number_input(t("First image"), 0, len(labels) - 60, 0, step=60, key="m_start")
     window = np.arange(start, start + 60)
-    st.image(gallery_image(images[window], [f"#{i}: {labels[i]}" for i in window]), output_format="JPEG")
+    gallery(images[window], [f"#{i}: {labels[i]}" for i in window])
 
 
 def confusion_panel(result: Evaluation) -> None:
@@ -219,9 +180,9 @@ def confidence_panel(result: Evaluation, images: np.ndarray, sentence: str, key:
                 else t("**{count} very confident errors** (wrong, and over 90% sure).", count=len(errors)))
     if len(errors):
         shown = errors[:PAGE_SIZE]
-        st.image(gallery_image(images[shown], mistake_captions(result, shown)), output_format="JPEG",
-                 caption=t("true → read, and how sure (the {count} surest)", count=PAGE_SIZE)
-                 if len(errors) > PAGE_SIZE else t("true → read, and how sure"))
+        gallery(images[shown], mistake_captions(result, shown),
+                caption=t("true → read, and how sure (the {count} surest)", count=PAGE_SIZE)
+                if len(errors) > PAGE_SIZE else t("true → read, and how sure"))
 
 
 PARTS = {"held": N_("held-out part (never trained on)"), "all": N_("all of it"), "learn": N_("part to learn from")}

@@ -23,7 +23,6 @@ from mnist_core.net.data import download, find_data_dir, missing_files, MnistDat
 from mnist_core.net.device import available_devices, DeviceError
 from mnist_core.net.experiments import Experiment, experiment_from_query, EXPERIMENTS
 from mnist_core.net.model import ACTIVATIONS, layers_label
-from mnist_core.net.pictures import gallery_image
 from mnist_core.net.train import preview
 from mnist_core.runs.child import start_child_server
 from mnist_core.runs.snapshot import DONE, FAILED, QUEUED, RUNNING, Snapshot, STOPPED
@@ -35,6 +34,7 @@ from ui.charts import chart_config, f1_figure, fractions, health_figure, loss_fi
 from ui.class_training import class_training_panel
 from ui.current_model import current_model, delete_model, rename_model
 from ui.engine import dataset, job_registry
+from ui.galleries import gallery
 from ui.i18n import decimal_mark, LOCALIZED, N_, num, pct, said, t
 from ui.join import share_link
 from ui.live import (
@@ -199,8 +199,7 @@ def augmentation_preview() -> None:  # only where MNIST reads (data_panel)
         caption = t("Training digits: the first row as in MNIST, then drawn on a canvas and read back as the Draw "
                     "page does ({share} of the digits), then two fresh deformations at strength {strength} (a new "
                     "one every epoch)", share=pct(drawn, 0), strength=num(strength, 2, trim=True))
-    st.image(gallery_image(grid.reshape(-1, 28, 28), captions, columns=12, scale=2), output_format="JPEG",
-             caption=caption)
+    gallery(grid.reshape(-1, 28, 28), captions, 12, caption, scale=2, keep_rows=True)
 
 
 EPOCH_VIEW_EVERY = 2.0  # seconds between redraws of what changes once an epoch (F1, table, weights, health)

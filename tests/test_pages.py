@@ -152,7 +152,7 @@ def test_the_first_page_says_where_to_start_and_how_long_presets_take(env):
     assert "MNIST" in text and "MLP" in text and "11.6 s" in text and "about 7 minutes" in text
     assert "2-core" in text
     # Every preset shows the training digits, also those that do not change them.
-    assert any(c.startswith("Training digits: as in MNIST") for c in image_captions(at))
+    assert any(c.startswith("Training digits: as in MNIST") for c in gallery_captions(at))
 
 
 def test_a_failed_download_says_so_in_one_line_and_leaves_no_progress_bar(env, monkeypatch):
@@ -185,11 +185,11 @@ def test_drawn_digits_setting_shows_them_and_reaches_the_run(env):
 
     at = train_page()
     assert at.sidebar.slider(key="t_drawn").value == 0.0
-    assert not any("drawn on a canvas" in c for c in image_captions(at))
+    assert not any("drawn on a canvas" in c for c in gallery_captions(at))
     at.sidebar.selectbox(key="t_preset").set_value("robust-drawings").run()
     assert at.sidebar.slider(key="t_drawn").value == PRESETS["robust-drawings"].drawn > 0
     assert at.sidebar.checkbox(key="t_fill_in").value is True
-    assert any("drawn on a canvas and read back as the Draw page does" in c for c in image_captions(at))
+    assert any("drawn on a canvas and read back as the Draw page does" in c for c in gallery_captions(at))
     at.sidebar.slider(key="t_drawn").set_value(0.2).run()
     at.sidebar.text_input(key="t_hidden").set_value("16").run()
     at.sidebar.number_input(key="t_epochs").set_value(1).run()
@@ -435,13 +435,18 @@ def test_compare_two_models_says_how_many_and_pages_through_all(big_test_set):
     side = int(np.argmax(totals))
     assert totals[side] > 80
     answered = "default" if side else "small"
-    captions = image_captions(at)
+    captions = gallery_captions(at)
     assert any(c.startswith(f"1-40: 40 of {totals[side]}.") and f"what {answered} answered" in c for c in captions)
     at.number_input(key=f"m_compare_page_{side}").set_value(2).run()
-    assert any(c.startswith("41-80: 40 of ") and f"of {totals[side]}." in c for c in image_captions(at))
+    assert any(c.startswith("41-80: 40 of ") and f"of {totals[side]}." in c for c in gallery_captions(at))
 
 
 # --- the Inside page ------------------------------------------------------------------------------
+
+def gallery_captions(at: AppTest) -> list[str]:
+    """The captions under the galleries (ui/galleries: under both halves, as st.caption)."""
+    return [caption.value for caption in at.caption]
+
 
 def image_captions(at: AppTest) -> list[str]:
     return [caption for image in at.get("image") for caption in (image.captions or [])]

@@ -129,10 +129,10 @@ def weights_png(weights: np.ndarray, columns: int, scale: int) -> bytes:
     return _RUN_PICTURES.get(key, lambda: png_bytes(weight_grid(weights, columns=columns, scale=scale)))
 
 
-def gallery_png(images: np.ndarray, captions: list[str]) -> bytes:
+def gallery_png(images: np.ndarray, captions: list[str], columns: int = 10, scale: int = 3) -> bytes:
     """Digits (N, 28, 28) with a caption under each as one PNG, made once per digits and captions (a paused
     run's step up close is redrawn every second for its owner and every watcher) and shared by all."""
     digest = hashlib.blake2b(np.ascontiguousarray(images).tobytes(), digest_size=16)
     digest.update("\0".join(captions).encode())
-    key = ("gallery", digest.digest(), images.shape)
-    return _RUN_PICTURES.get(key, lambda: png_bytes(gallery_image(images, captions)))
+    key = ("gallery", digest.digest(), images.shape, columns, scale)
+    return _RUN_PICTURES.get(key, lambda: png_bytes(gallery_image(images, captions, columns=columns, scale=scale)))

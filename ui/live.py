@@ -13,6 +13,7 @@ from mnist_core.net.experiments import Experiment, experiment_link, EXPERIMENTS
 from mnist_core.runs.jobs import JobState, TrainingJob
 from mnist_core.runs.snapshot import RUNNING, Snapshot
 from ui.caches import gallery_png, weights_png
+from ui.galleries import gallery
 from ui.i18n import LOCALIZED, N_, num, pct, said, significant, t
 from ui.run_words import paused_words
 
@@ -136,8 +137,9 @@ def step_panel(snap: Snapshot) -> None:
                   loss_after=num(look.loss_after, 4)))
     captions = [str(a) if a == y else t("{answer} (is {digit})", answer=a, digit=y)
                 for a, y in zip(look.answers_now, look.labels, strict=True)]
-    st.image(gallery_png(look.images[:64], captions[:64]) if len(look.images) else np.zeros((1, 1)),
-             caption=t("The batch's digits with the network's answer now"), output_format="PNG")
+    if len(look.images):
+        gallery(look.images[:64], captions[:64], caption=t("The batch's digits with the network's answer now"),
+                output_format="PNG", draw=gallery_png)
     rows = []
     for i, unit in enumerate(look.units):
         rows.append((unit, look.change_size[i]))

@@ -14,10 +14,11 @@ import streamlit as st
 from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
 from mnist_core.net.maths import layer_maths
 from mnist_core.net.model import layers_label, MLP, weight_images
-from mnist_core.net.pictures import data_uri, gallery_image, pixels_image, weight_grid
+from mnist_core.net.pictures import data_uri, pixels_image, weight_grid
 from ui.caches import loaded_model
 from ui.charts import layout, unchecked
 from ui.engine import dataset
+from ui.galleries import gallery
 from ui.i18n import num, number_format, pct, t, URL_LANG
 from ui.keys import NODE_LAYER, NODE_UNIT, PROJECTOR
 from ui.layers import layer_label
@@ -305,7 +306,6 @@ def unit_panel(name: str, created: str, model: MLP, image: np.ndarray, layer: in
         st.caption(t("Fires most for {digits}.", digits=", ".join(str(d) for d in favourite)))
     data = dataset()
     top = unit_profile.top[layer][unit]
-    st.image(gallery_image(data.test_images[top], [f"#{i}: {num(v)}" for i, v in
-                                                    zip(top, unit_profile.top_values[layer][unit], strict=True)],
-                           columns=8, scale=2),
-             caption=t("The 8 test digits it fires most for (test number: its output)"))
+    gallery(data.test_images[top], [f"#{i}: {num(v)}" for i, v in zip(top, unit_profile.top_values[layer][unit],
+                                                                     strict=True)],
+            8, t("The 8 test digits it fires most for (test number: its output)"), scale=2)

@@ -19,6 +19,7 @@ from .helpers import (  # noqa: F401
     free_port,
     main_button,
     open_app,
+    shot,
     start_app,
     wait_idle,
 )
@@ -59,11 +60,10 @@ def page(browser, request):
     server = request.getfixturevalue("app") if "app" in request.fixturenames else None
     models_before = _model_names(server)
     yield page
-    ARTIFACTS.mkdir(exist_ok=True)
     tried = getattr(request.node, "execution_count", 1)  # a second try keeps the first one's picture
-    page.screenshot(path=str(ARTIFACTS / f"{request.node.name}{'' if tried == 1 else f'-try{tried}'}.png"),
-                    full_page=True)
-    if getattr(request.node, "call_failed", False):
+    failed = getattr(request.node, "call_failed", False)
+    shot(page, f"{request.node.name}{'' if tried == 1 else f'-try{tried}'}", always=failed)
+    if failed:
         stop_its_run(page)
         forget_its_models(server, models_before)
     context.close()

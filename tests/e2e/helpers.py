@@ -23,6 +23,10 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 ARTIFACTS = PROJECT / "artifacts"  # screenshots of each browser test; not in git
+# Screenshots are for a person to look at: taken where one works (MNIST_SHOTS=1, the default), not in CI, where
+# nobody sees them and each cost Chromium 0.1-1.6 CPU seconds (benchmarks/browser_costs.py); a failed test's
+# picture is taken anyway (the page fixture's).
+SHOTS = os.environ.get("MNIST_SHOTS", "0" if os.environ.get("CI") else "1") != "0"
 
 
 # A browser's size as the tests open it: a laptop, and a phone with touch.
@@ -81,6 +85,16 @@ def start_app(tmp_path_factory, name: str, extra_env: dict[str, str] | None = No
         pytest.skip(f"the real MNIST is not at {REAL_MNIST}")
     folder = tmp_path_factory.mktemp(name)
     return App(folder / "models", REAL_MNIST, extra_env, host)
+
+
+def shot(target, name: str, full_page: bool | None = True, always: bool = False) -> None:
+    """A screenshot of a page (the whole of it, unless full_page=False) or of a locator (full_page=None) into
+    artifacts/NAME.png, where screenshots are taken (SHOTS) or `always`."""
+    if not (SHOTS or always):
+        return
+    ARTIFACTS.mkdir(exist_ok=True)
+    path = str(ARTIFACTS / f"{name}.png")
+    target.screenshot(path=path) if full_page is None else target.screenshot(path=path, full_page=full_page)
 
 
 def wait_idle(page, timeout: float = 30) -> None:

@@ -11,11 +11,11 @@ import pytest
 
 from .helpers import (
     App,
-    ARTIFACTS,
     loop,
     main_button,
     open_app,
     REAL_MNIST,
+    shot,
     start_app,
     stroke,
     vertical_line,
@@ -35,11 +35,6 @@ def school(tmp_path_factory):
     yield students, teacher, folder / "drawings"
     teacher.stop()
     students.stop()
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"class-{name}.png"), full_page=True)
 
 
 def new_page(browser):
@@ -74,7 +69,7 @@ def test_two_students_add_to_the_class_collection_and_the_teacher_sees_both(scho
     students, teacher, _ = school
     teaching, board = new_page(browser)
     open_app(board, teacher.url + "our_class")
-    shot(board, "teacher-empty")
+    shot(board, "class-teacher-empty")
     board.get_by_role("textbox", name="Class collection").fill("class-e2e")
     main_button(board, "Open for the class").click()
     board.get_by_text(re.compile("The class collection class-e2e is open")).wait_for()
@@ -89,12 +84,12 @@ def test_two_students_add_to_the_class_collection_and_the_teacher_sees_both(scho
     main_button(ada, "Add to the class collection").click()
     ada.get_by_text(re.compile("Not added: choose a nickname first")).wait_for()
     wait_idle(ada)
-    shot(ada, "student-refused")
+    shot(ada, "class-student-refused")
     choose_nickname(ada, "Ada")
     ada.get_by_role("button", name="Reset canvas & history").click()
     wait_idle(ada)
     add_to_class(ada, vertical_line(), 1)
-    shot(ada, "student-added")
+    shot(ada, "class-student-added")
 
     owl_context, owl = new_page(browser)
     open_app(owl, students.url + "draw")
@@ -107,12 +102,12 @@ def test_two_students_add_to_the_class_collection_and_the_teacher_sees_both(scho
     for nickname in ("Ada", "Owl"):
         board.locator('[data-testid="stDataFrame"] td[role="gridcell"]', has_text=nickname).wait_for(state="attached")
     wait_idle(board)
-    shot(board, "teacher-sees-both")
+    shot(board, "class-teacher-sees-both")
 
     # A student sees only their own drawing to remove.
     open_app(owl, students.url + "our_class")
     owl.get_by_text(re.compile(r"Remove a drawing \(1 of yours\)")).wait_for()
-    shot(owl, "student-class-page")
+    shot(owl, "class-student-class-page")
     for context in (ada_context, owl_context, teaching):
         context.close()
 
@@ -155,7 +150,7 @@ def test_a_model_trained_more_on_the_class_reads_its_held_out_part_better(school
     metric.wait_for(timeout=180_000)
     wait_idle(page)
     metric.scroll_into_view_if_needed()
-    shot(page, "train-more-before-after")
+    shot(page, "class-train-more-before-after")
     text = metric.inner_text()
     before = float(re.search(r"before ([\d.]+)%", text).group(1))
     after = float(re.search(r"\n([\d.]+)%", text).group(1))
@@ -166,5 +161,5 @@ def test_a_model_trained_more_on_the_class_reads_its_held_out_part_better(school
     page.get_by_text("Accuracy on our handwriting").wait_for()
     wait_idle(page)
     assert page.get_by_text(re.compile(r"small-class-sim on the \d+ held-out drawings of class-sim")).count() == 1
-    shot(page, "mistakes-on-our-handwriting")
+    shot(page, "class-mistakes-on-our-handwriting")
     context.close()

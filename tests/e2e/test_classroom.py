@@ -10,7 +10,7 @@ import time
 import pytest
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, train_one_epoch, wait_idle
+from .helpers import main_button, open_app, setup_small_run, shot, train_one_epoch, wait_idle
 
 pytestmark = pytest.mark.browser
 COOKIE = "mnist_owner"
@@ -44,11 +44,6 @@ def pick_model(page, name: str) -> None:
     page.get_by_text(re.compile(rf"Model {re.escape(name)}\b")).first.wait_for()  # the page answers with it
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"classroom-{name}.png"), full_page=True)
-
-
 def owner_cookie(context) -> dict:
     """The owner cookie, once the page's component has set it (it mounts just after the first script run)."""
     deadline = time.monotonic() + 15
@@ -75,14 +70,14 @@ def test_switch_page_and_reload_keep_the_run_the_model_and_the_rights(app, brows
     go_to(page, "Train")  # a page switch drops ?job= from the URL: the session still knows the run
     page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-class-a")).wait_for()
     page.get_by_text("Rename or delete e2e-class-a").wait_for()
-    shot(page, "after-page-switch")
+    shot(page, "classroom-after-page-switch")
     page.goto(app.url)  # a reload: a new session, the same cookie
     page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-class-a")).wait_for(timeout=30_000)
     page.get_by_text(re.compile(r"Current model for the other pages: e2e-class-a")).wait_for()
     page.get_by_text("Rename or delete e2e-class-a").wait_for()
     main_button(page, "Train more").wait_for()
     assert "key=" not in page.url and owner_cookie(alice)["value"] == cookie["value"]
-    shot(page, "after-reload")
+    shot(page, "classroom-after-reload")
     # An old link with ?key= in it: the key is dropped from the address bar.
     page.goto(f"{app.url}?key=stolen-from-the-projector")
     page.get_by_role("heading").first.wait_for()
@@ -101,7 +96,7 @@ def test_switch_page_and_reload_keep_the_run_the_model_and_the_rights(app, brows
     go_to(other, "Train")
     other.get_by_text(re.compile(r"Current model for the other pages: e2e-class-a")).wait_for()
     assert other.get_by_text("Rename or delete e2e-class-a").count() == 0
-    shot(other, "other-browser")
+    shot(other, "classroom-other-browser")
     bob.close()
     alice.close()
     log = open(app.log.name).read()

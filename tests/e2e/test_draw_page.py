@@ -5,7 +5,7 @@ import re
 import pytest
 
 from ..helpers import png_of_a_one
-from .helpers import ARTIFACTS, loop, MARKER, open_app, stroke, vertical_line, wait_idle
+from .helpers import loop, MARKER, open_app, shot, stroke, vertical_line, wait_idle
 
 
 def predicted(page) -> str:
@@ -68,8 +68,7 @@ def test_a_finger_drawing_on_a_touch_screen_is_read(app, browser):
         wait_idle(page)
         assert predicted(page) == "1"
     finally:
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "draw-by-touch.png"), full_page=True)
+        shot(page, "draw-by-touch")
         context.close()
 
 
@@ -98,7 +97,7 @@ def test_upload_then_draw_reads_the_newer_and_says_so(draw_page):
     wait_idle(draw_page)
     assert predicted(draw_page) == "0"
     draw_page.get_by_text("You drew and uploaded: which should the network read?").wait_for()
-    draw_page.screenshot(path=str(ARTIFACTS / "draw-upload-then-draw.png"), full_page=True)
+    shot(draw_page, "draw-upload-then-draw")
     draw_page.get_by_role("button", name="Remove the upload").click()
     wait_idle(draw_page)
     draw_page.get_by_text("Reading your drawing.").wait_for()
@@ -110,7 +109,7 @@ def test_a_bad_upload_is_an_error_and_the_drawing_is_still_read(draw_page):
     upload(draw_page, "broken.png", b"not a picture at all",
            shown=re.compile(r"The upload could not be read: .*Reading your drawing instead"))
     assert predicted(draw_page) == "0"
-    draw_page.screenshot(path=str(ARTIFACTS / "draw-bad-upload.png"), full_page=True)
+    shot(draw_page, "draw-bad-upload")
 
 
 def test_a_dash_is_read_as_a_digit_and_the_page_says_why(draw_page):
@@ -118,4 +117,4 @@ def test_a_dash_is_read_as_a_digit_and_the_page_says_why(draw_page):
     assert predicted(draw_page).isdigit()
     draw_page.get_by_text("A scribble read as a digit, and very sure?").click()  # folded beside the answer
     draw_page.get_by_text('never "not a digit"', exact=False).wait_for()
-    draw_page.screenshot(path=str(ARTIFACTS / "draw-dash.png"), full_page=True)
+    shot(draw_page, "draw-dash")

@@ -1,7 +1,7 @@
 """The Inside page in a real browser, for the shipped model: every view renders; a digit arrives from
 the Draw page and from the Mistakes page."""
 
-from .helpers import ARTIFACTS, open_app, stroke, vertical_line, wait_idle
+from .helpers import open_app, shot, stroke, vertical_line, wait_idle
 
 VIEWS = {  # tab -> text that shows the view rendered
     "Weights": "64 of the 512 units",
@@ -26,8 +26,7 @@ def test_every_view_renders_for_a_test_digit(app, page):
         open_tab(page, tab)
         main.get_by_text(text).first.wait_for()
         assert page.get_by_test_id("stException").count() == 0, tab
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"inside-{tab.replace(' ', '-').lower()}.png"), full_page=True)
+        shot(page, f"inside-{tab.replace(' ', '-').lower()}")
     # The map carries each digit's picture in its hover label and a star for the digit looked at.
     names = page.evaluate("() => document.querySelector('.js-plotly-plot').data.map(t => t.name)")
     assert names[:10] == [str(d) for d in range(10)] and names[-2:] == ["mistakes", "this digit"]
@@ -45,8 +44,7 @@ def test_a_drawing_and_a_mistake_can_be_looked_into(app, page):
     assert "it reads 1" in main.inner_text()
     open_tab(page, "Map")
     main.get_by_text("test digits placed by PCA").wait_for()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "inside-map-of-a-drawing.png"), full_page=True)
+    shot(page, "inside-map-of-a-drawing")
 
     open_app(page, app.url + "mistakes")
     pick = page.get_by_test_id("stMainBlockContainer").get_by_text("test digit #").first.inner_text()
@@ -75,5 +73,4 @@ def test_a_click_on_the_map_shows_the_digit_above_the_map(app, page):
     caption = main.get_by_text(f"test #{spot['index']}: a ")
     caption.wait_for()
     assert caption.bounding_box()["y"] < chart.bounding_box()["y"]  # above the map, not below the screen
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "inside-map-click.png"))
+    shot(page, "inside-map-click", full_page=False)

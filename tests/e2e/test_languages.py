@@ -19,7 +19,6 @@ from ui.i18n import catalog, LANGUAGES
 
 from ..test_i18n import extracted
 from .helpers import (
-    ARTIFACTS,
     choose_nickname,
     in_view,
     LAPTOP,
@@ -27,6 +26,7 @@ from .helpers import (
     open_app,
     open_sidebar,
     PHONE,
+    shot,
     start_app,
     stroke,
     wait_app_style,
@@ -79,8 +79,7 @@ def test_the_browsers_language_is_the_apps_and_the_sidebar_has_no_english_left(a
     left = [s for s in shown if s not in translations]
     assert tr(lang, "Learning rate") in shown and tr(lang, "Draw") in shown
     assert left == [], f"untranslated in the sidebar ({lang}): {left}"
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"languages-{lang}-laptop.png"), full_page=True)
+    shot(page, f"languages-{lang}-laptop")
     page.context.close()
 
 
@@ -141,12 +140,11 @@ def test_a_lang_link_wins_over_the_browsers_language(app, browser):
 def test_phone_screenshots(app, browser, lang):
     page = open_in(browser, lang, app.url, PHONE)
     title(page, lang)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"languages-{lang}-phone.png"), full_page=True)
+    shot(page, f"languages-{lang}-phone")
     # The sidebar (closed on a phone once the page is chosen) opened, as a student opens it for the settings.
     open_sidebar(page)
     page.get_by_test_id("stSidebar").get_by_label(tr(lang, "Learning rate"), exact=True).wait_for()
-    page.get_by_test_id("stSidebar").screenshot(path=str(ARTIFACTS / f"languages-{lang}-phone-sidebar.png"))
+    shot(page.get_by_test_id("stSidebar"), f"languages-{lang}-phone-sidebar", full_page=None)
     page.context.close()
 
 
@@ -207,8 +205,7 @@ def test_the_draw_page_has_no_english_left_and_keeps_a_phones_one_screen(class_a
     draw_with_a_finger(page, [(140, 50 + i * 9) for i in range(21)])  # a 1
     page.get_by_test_id("compact-answer").wait_for()
     wait_idle(page)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"languages-draw-{lang}-phone.png"))
+    shot(page, f"languages-draw-{lang}-phone", full_page=False)
     add = page.get_by_role("button", name=tr(lang, "Add to the class collection"))
     for what in (page.locator("canvas.upper-canvas"), page.get_by_test_id("compact-answer"), add):  # one screen
         assert in_view(page, what), what
@@ -232,7 +229,7 @@ def test_the_draw_page_has_no_english_left_and_keeps_a_phones_one_screen(class_a
     shown = "\n".join(line for line in lines if line and line not in icons and not STREAMLIT_OWN.match(line))
     assert [piece for piece in english_pieces(lang) if piece in shown] == []
     assert ENGLISH_WORDS.findall(shown) == [], shown
-    page.screenshot(path=str(ARTIFACTS / f"languages-draw-{lang}-phone-full.png"), full_page=True)
+    shot(page, f"languages-draw-{lang}-phone-full")
     page.context.close()
 
 
@@ -243,8 +240,7 @@ def test_the_draw_page_in_french_at_laptop_width(class_app, browser):
     stroke(page, loop())
     main = page.get_by_test_id("stMainBlockContainer")
     assert tr("fr", "Probability of each digit") in main.inner_text()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "languages-draw-fr-laptop.png"), full_page=True)
+    shot(page, "languages-draw-fr-laptop")
     # An uploaded file's line: its size the French way (Streamlit writes "1.8KB"), and its remove button.
     picture = io.BytesIO()
     Image.fromarray(np.random.default_rng(0).integers(0, 256, (40, 40), dtype=np.uint8)).save(picture, "PNG")
@@ -291,10 +287,8 @@ def test_insides_network_tab_in_french_has_no_english_left(app, browser):
         assert labels.count() == 10
         right = max(box["x"] + box["width"] for box in (label.bounding_box() for label in labels.all()))
         assert right <= min(figure["x"] + figure["width"], size["viewport"]["width"]) - 12, (right, figure)
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / f"languages-fr-inside-network-{name}.png"), full_page=True)
+        shot(page, f"languages-fr-inside-network-{name}")
         page.context.close()
-
 
 
 def test_streamlits_own_words_beside_a_box_are_in_the_language(app, browser):
@@ -312,8 +306,7 @@ def test_streamlits_own_words_beside_a_box_are_in_the_language(app, browser):
     assert instructions.evaluate(BEFORE) == f'"{tr("fr", "Press Enter to apply")}"'
     assert "Press Enter" not in main.inner_text()
     assert instructions.bounding_box()["height"] < 20  # one line inside the box, as the English (12 px type)
-    ARTIFACTS.mkdir(exist_ok=True)
-    main.get_by_test_id("stNumberInput").screenshot(path=str(ARTIFACTS / "languages-fr-number-typed.png"))
+    shot(main.get_by_test_id("stNumberInput"), "languages-fr-number-typed", full_page=None)
     box.fill("123456")  # above the 9,999 test digits
     box.press("Enter")
     page.wait_for_function("el => el.getAttribute('aria-invalid') === 'true'", arg=box.element_handle())
@@ -325,7 +318,7 @@ def test_streamlits_own_words_beside_a_box_are_in_the_language(app, browser):
     tooltip.wait_for()
     assert tooltip.get_by_test_id("stMarkdownContainer").evaluate(AFTER) == wrong
     assert "outside the allowed range" not in page.locator("body").inner_text()
-    page.screenshot(path=str(ARTIFACTS / "languages-fr-number-out-of-range.png"))
+    shot(page, "languages-fr-number-out-of-range", full_page=False)
     english = open_in(browser, "fr", app.url + "inside?lang=en")  # in English, Streamlit's own words stay
     english.get_by_role("heading", name="Inside the network", exact=True).wait_for()
     wait_app_style(english)

@@ -4,7 +4,7 @@ reload (ui/last_drawing.py; the canvas's initial_drawing), and in Inside after a
 from __future__ import annotations
 
 from ..helpers import wait_for
-from .helpers import ARTIFACTS, loop, open_app, stroke, vertical_line, wait_idle
+from .helpers import loop, open_app, shot, stroke, vertical_line, wait_idle
 
 # Dark pixels on the canvas's drawn layer (the pen is dark on a light box): the strokes are on it.
 INK = """c => {
@@ -41,8 +41,7 @@ def test_the_last_drawing_comes_back_after_a_page_switch_and_a_reload(app, page)
     page.reload()
     wait_idle(page)
     drawing_back(page)  # after a reload: a new session, the same browser
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "last-drawing-after-reload.png"))
+    shot(page, "last-drawing-after-reload", full_page=False)
     page.reload()
     wait_idle(page)
     go(page, "Inside")

@@ -12,17 +12,12 @@ from playwright.sync_api import expect
 from mnist_core.storage.models import ModelStore
 
 from ..helpers import save_tiny
-from .helpers import ARTIFACTS, main_button, open_app, setup_small_run, start_app, wait_idle
+from .helpers import main_button, open_app, setup_small_run, shot, start_app, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
 RUNS = ".st-key-lb_runs"  # the table of runs training now
 MODELS = '[class*="st-key-lb_table_"]'  # the table of stored models
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"leaderboard-{name}.png"), full_page=True)
 
 
 def open_leaderboard(page, url: str) -> None:
@@ -57,7 +52,7 @@ def test_a_live_run_is_listed_while_it_trains_then_the_saved_model_opens_in_mist
     teacher.get_by_text("No run is training right now.").wait_for()
     cell(teacher, MODELS, "default").wait_for(state="attached")
     cell(teacher, MODELS, "shipped with the app").wait_for(state="attached")
-    shot(teacher, "empty")
+    shot(teacher, "leaderboard-empty")
 
     open_app(student, app.url)
     student.get_by_role("button", name=re.compile("Choose a nickname")).click()
@@ -82,7 +77,7 @@ def test_a_live_run_is_listed_while_it_trains_then_the_saved_model_opens_in_mist
     progress.wait_for(state="attached")
     assert 1 <= int(re.search(r"epoch (\d+)", progress.text_content()).group(1)) <= 200
     assert cell(teacher, MODELS, "e2e-live").count() == 0  # not saved yet
-    shot(teacher, "live-run")
+    shot(teacher, "leaderboard-live-run")
 
     main_button(student, "Stop").click()
     student.get_by_text(re.compile(r"saved as e2e-live")).wait_for(timeout=60_000)
@@ -92,7 +87,7 @@ def test_a_live_run_is_listed_while_it_trains_then_the_saved_model_opens_in_mist
     assert sorted(column(teacher, MODELS, "by")) == ["Ada", "shipped with the app"]
     wait_idle(teacher)
     assert teacher.get_by_text("Teacher: hide an entry").count() == 0  # not the operator: no hiding
-    shot(teacher, "with-models")
+    shot(teacher, "leaderboard-with-models")
 
     # A click on its row picks it; Open in Mistakes shows it there, as the browser's current model.
     row = cell(teacher, MODELS, "e2e-live")
@@ -104,12 +99,12 @@ def test_a_live_run_is_listed_while_it_trains_then_the_saved_model_opens_in_mist
     wait_idle(teacher)
     # Waited for, not read at once: on a loaded machine the rerun the click causes may not have begun yet.
     expect(teacher.get_by_role("combobox", name="Open a model")).to_have_value(re.compile(r"^e2e-live"))
-    shot(teacher, "picked")
+    shot(teacher, "leaderboard-picked")
     main_button(teacher, "Open in Mistakes").click()
     teacher.get_by_role("heading", name="Where the network goes wrong").wait_for()
     wait_idle(teacher)
     expect(teacher.get_by_role("combobox", name="Model", exact=True)).to_have_value("e2e-live")
-    shot(teacher, "opened-in-mistakes")
+    shot(teacher, "leaderboard-opened-in-mistakes")
     teacher.context.close()
     student.context.close()
 
@@ -141,4 +136,4 @@ def test_the_operator_hides_an_entry(operator_app, page):
     wait_idle(page)
     cell(page, MODELS, "rude-name").wait_for(state="attached")
     assert sorted(column(page, MODELS, "hidden")) == ["", "", "hidden"]
-    shot(page, "operator-hid-one")
+    shot(page, "leaderboard-operator-hid-one")

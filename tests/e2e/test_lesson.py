@@ -15,11 +15,11 @@ from mnist_core.classroom.addresses import is_loopback
 from ..helpers import REAL_MNIST
 from .helpers import (
     App,
-    ARTIFACTS,
     choose_nickname,
     in_view,
     main_button,
     open_app,
+    shot,
     start_app,
     stroke,
     train_one_epoch,
@@ -43,11 +43,6 @@ def school(tmp_path_factory):
     students.stop()
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"lesson-{name}.png"), full_page=False)
-
-
 def add_digit(page, digit: int) -> None:
     page.get_by_role("combobox", name="The digit I meant").click()
     page.get_by_role("option", name=str(digit), exact=True).click()
@@ -68,14 +63,14 @@ def test_a_lesson_from_the_join_panel(school, browser):
     assert shown == students.url  # the students' app, as the setting says
     qr = projector.get_by_test_id("join-qr")
     assert qr.bounding_box()["width"] >= 400  # big enough for the back row
-    shot(projector, "1-join-panel")
+    shot(projector, "lesson-1-join-panel", full_page=False)
     projector.keyboard.press("Escape")
     wait_idle(projector)
     projector.get_by_role("textbox", name="Class collection").fill("class-2026")
     main_button(projector, "Open for the class").click()
     projector.get_by_text(re.compile("The class collection class-2026 is open")).wait_for()
     wait_idle(projector)
-    shot(projector, "2-class-open")
+    shot(projector, "lesson-2-class-open", full_page=False)
 
     # Ada, on a laptop, opens the address shown.
     laptop = browser.new_context(viewport={"width": 1440, "height": 900})
@@ -86,7 +81,7 @@ def test_a_lesson_from_the_join_panel(school, browser):
     stroke(ada, vertical_line())
     add_digit(ada, 1)
     ada.get_by_text("You have added 1").wait_for()
-    shot(ada, "3-ada-added")
+    shot(ada, "lesson-3-ada-added", full_page=False)
 
     # Bo, on a phone: the shown address, the sidebar out of the way, the first nickname refused.
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True)
@@ -95,7 +90,7 @@ def test_a_lesson_from_the_join_panel(school, browser):
     open_app(bo, shown)
     bo.locator('[data-testid="stSidebarNav"] a', has_text="Draw").wait_for(state="attached")
     choose_nickname(bo, "ADA", taken=True)
-    shot(bo, "4-bo-refused")
+    shot(bo, "lesson-4-bo-refused", full_page=False)
     choose_nickname(bo, "Bo")
     bo.locator('[data-testid="stSidebarNav"] a', has_text="Draw").click()
     bo.get_by_role("heading", name="Draw a digit").wait_for()
@@ -116,7 +111,7 @@ def test_a_lesson_from_the_join_panel(school, browser):
     finger("touchEnd")
     bo.get_by_test_id("compact-answer").wait_for()
     wait_idle(bo)
-    shot(bo, "5-bo-drew")
+    shot(bo, "lesson-5-bo-drew", full_page=False)
     add = bo.get_by_role("button", name="Add to the class collection")
     for what in (canvas, bo.get_by_test_id("compact-answer"), add):  # one screen: no scrolling
         assert in_view(bo, what), what
@@ -126,11 +121,11 @@ def test_a_lesson_from_the_join_panel(school, browser):
     add_digit(bo, 1)
     bo.get_by_text("You have added 1").wait_for()
     assert bo.get_by_role("combobox", name="The digit I meant").input_value() == ""  # asked afresh
-    shot(bo, "6-bo-added")
+    shot(bo, "lesson-6-bo-added", full_page=False)
 
     # The projector counts both; the roster lists them.
     projector.get_by_text(re.compile(r"2 drawings by 2 people")).wait_for(timeout=20_000)
-    shot(projector, "7-class-grew")
+    shot(projector, "lesson-7-class-grew", full_page=False)
 
     # Ada trains and shares her run: the link is one another device opens (not loopback), on her server.
     ada.locator('[data-testid="stSidebarNav"] a', has_text="Train").click()
@@ -141,10 +136,10 @@ def test_a_lesson_from_the_join_panel(school, browser):
     parts = urlsplit(link)
     assert not is_loopback(parts.hostname) and parts.port == students.port and "job=" in parts.query, link
     assert ada.get_by_test_id("share-qr").count() == 1
-    shot(ada, "8-share-link")
+    shot(ada, "lesson-8-share-link", full_page=False)
     bo.goto(f"http://{STUDENTS_HOST}:{parts.port}/?{parts.query}")  # as the link, through loopback
     bo.get_by_text("You are watching someone else's run (read-only).").wait_for()
     wait_idle(bo)
-    shot(bo, "9-bo-watches")
+    shot(bo, "lesson-9-bo-watches", full_page=False)
     for context in (desk, laptop, phone):
         context.close()

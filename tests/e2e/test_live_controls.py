@@ -6,7 +6,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .helpers import ARTIFACTS, click_until, main_button, open_app, set_field, setup_small_run, wait_idle
+from .helpers import click_until, main_button, open_app, set_field, setup_small_run, shot, wait_idle
 
 # Waits are generous (30 s): a loaded 2-core machine redraws a page in seconds; what is waited for is exact.
 PAUSED = re.compile(r"Paused at epoch (\d+), batch (\d+) of (\d+)")
@@ -30,6 +30,18 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     setup_small_run(page, 50, "e2e-live")
     main_button(page, "Train").click()
     page.get_by_text(re.compile(r"Epoch \d+ of 50, batch \d+")).wait_for(timeout=60_000)
+    # A rate typed (not applied) while the one-cycle schedule moves the run's rate stays as typed through the
+    # panel's redraws each second, which set the box to the run's rate when that moved (ui/live.follow_run).
+    main = page.get_by_test_id("stMainBlockContainer")
+    main.get_by_text("Change settings while it trains").click()
+    typing = main.get_by_label("learning rate", exact=True)
+    typing.fill("0.07")
+    progress = r"Epoch \d+ of 50, batch (\d+)"
+    for _ in range(2):  # two redraws of the panel
+        before = re.search(progress, main.inner_text()).group(1)
+        page.wait_for_function("([re, before]) => { const m = document.body.innerText.match(new RegExp(re)); "
+                               "return m && m[1] !== before; }", arg=[progress, before], timeout=30_000)
+    assert typing.input_value() == "0.07"
     click_until(page, main_button(page, "Pause"), page.get_by_text(PAUSED).first)
     page.get_by_text("The next step up close").wait_for(timeout=60_000)
     epoch, batch = paused_at(page)
@@ -42,8 +54,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
         next_epoch, next_batch = after_steps(epoch, batch, batches, n + 1)
         page.get_by_text(re.compile(rf"The next step up close: batch {next_batch} of epoch {next_epoch}")).wait_for(
             timeout=60_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "train-paused-step.png"), full_page=True)
+    shot(page, "train-paused-step")
     field = page.get_by_test_id("stMainBlockContainer").get_by_label("learning rate", exact=True)
     field.fill("0.05")
     field.press("Enter")
@@ -59,7 +70,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     for name in ("Pause", "Resume", "Step", "+1 epoch"):
         assert main_button(viewer, name).count() == 0
     assert viewer.get_by_text("Change settings while it trains").count() == 0
-    viewer.screenshot(path=str(ARTIFACTS / "train-paused-watcher.png"), full_page=True)
+    shot(viewer, "train-paused-watcher")
     viewer.context.close()
     click_until(page, main_button(page, "Resume"), page.get_by_text(PAUSED).first, state="detached")
     main_button(page, "Stop").click()
@@ -75,8 +86,7 @@ def test_an_experiment_starts_from_its_link(app, page):
     page.get_by_text("Experiment: 16 hidden units.").wait_for()
     sidebar = page.get_by_test_id("stSidebar")
     expect(sidebar.get_by_label("Hidden layers", exact=True)).to_have_value("16")  # once the rerun has drawn it
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "train-experiment-link.png"), full_page=True)
+    shot(page, "train-experiment-link")
     main_button(page, "Train").click()
     page.get_by_text(re.compile(r"Trained 1 epoch; saved as")).wait_for(timeout=120_000)
 
@@ -127,8 +137,7 @@ def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histogram
     page.wait_for_function("([re, before]) => { const m = document.body.innerText.match(new RegExp(re)); "
                            "return m && (m[1] + '/' + m[2]) !== before; }",
                            arg=[progress.pattern, "/".join(before)], timeout=30_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "train-health-fix.png"), full_page=True)
+    shot(page, "train-health-fix")
     main_button(page, "Stop").click()
     page.get_by_text(re.compile(r"Stopped in epoch \d+, after .* saved as e2e-lr1")).wait_for(timeout=30_000)
     from mnist_core.storage.models import ModelStore

@@ -3,9 +3,10 @@
 import re
 
 from mnist_core.net.evaluate import evaluate
+from mnist_core.net.pictures import CAPTION_SIZE
 from mnist_core.storage.models import ModelStore
 
-from .helpers import ARTIFACTS, open_app, wait_idle
+from .helpers import open_app, PHONE, shot, wait_idle
 
 
 def test_matrix_and_gallery_show_and_a_click_on_a_cell_filters(app, page, mnist):
@@ -30,17 +31,18 @@ def test_matrix_and_gallery_show_and_a_click_on_a_cell_filters(app, page, mnist)
 
 def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, page, mnist):
     open_app(page, app.url + "mistakes")
-    gallery = page.locator(".st-key-m_gallery .js-plotly-plot")
-    gallery.scroll_into_view_if_needed()
+    gallery = page.locator(".st-key-m_gallery .js-plotly-plot")  # two halves of 30, side by side on a laptop
+    gallery.first.scroll_into_view_if_needed()
     spots = gallery.locator(".scatterlayer .point")
     assert spots.count() == 60
+    left, right = (gallery.nth(i).bounding_box() for i in range(2))
+    assert right["x"] > left["x"] + left["width"] - 1 and abs(right["y"] - left["y"]) < 2
     index = page.evaluate(
         "() => document.querySelector('.st-key-m_gallery .js-plotly-plot')._fullData[0].customdata[7]")
     spots.nth(7).click(force=True)
     wait_idle(page)
     page.get_by_text(f"test digit #{index}", exact=True).wait_for()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "mistakes-gallery-click.png"), full_page=True)
+    shot(page, "mistakes-gallery-click")
     page.get_by_text("Row-normalised (share of each true digit)").click()
     wait_idle(page)
     find = """() => { const g = [...document.querySelectorAll('.js-plotly-plot')]
@@ -50,7 +52,33 @@ def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, 
     texts = page.evaluate(find)
     assert "0%" not in texts and any(t.endswith("%") and "." in t for t in texts)
     wait_idle(page)  # the chart redrawn in the new mode may replace the old one while it is being found
-    page.locator(".st-key-m_confusion").screenshot(path=str(ARTIFACTS / "mistakes-row-normalised.png"))
+    shot(page.locator(".st-key-m_confusion"), "mistakes-row-normalised", full_page=None)
+
+
+def test_on_a_phone_the_gallerys_halves_stack_and_its_captions_stay_readable(app, browser):
+    context = browser.new_context(**PHONE)
+    page = context.new_page()
+    open_app(page, app.url + "mistakes")
+    gallery = page.locator(".st-key-m_gallery .js-plotly-plot")
+    gallery.first.scroll_into_view_if_needed()
+    assert gallery.locator(".scatterlayer .point").count() == 60
+    top, under = (gallery.nth(i).bounding_box() for i in range(2))
+    assert under["y"] >= top["y"] + top["height"] - 1  # the second half under the first
+    # Each half's picture (5 thumbnails of 92 px a row) as wide as the phone lets it be: its captions at least
+    # 10 px tall (one 10-column picture wrote them 5 px tall); the room it leaves in its chart is under it.
+    picture = gallery.first.locator("image").first
+    shown = picture.bounding_box()
+    scale = shown["width"] / (5 * 92)
+    assert CAPTION_SIZE * scale >= 10, scale
+    assert abs(shown["y"] - top["y"]) < 2 and top["height"] < shown["height"] + 20  # no room left between halves
+    # A digit of the second half is picked by a tap, as on a laptop.
+    index = page.evaluate("() => document.querySelectorAll('.st-key-m_gallery .js-plotly-plot')[1]"
+                          "._fullData[0].customdata[2]")
+    gallery.nth(1).locator(".scatterlayer .point").nth(2).click(force=True)
+    wait_idle(page)
+    page.get_by_text(f"test digit #{index}", exact=True).wait_for()
+    shot(page, "mistakes-phone-gallery", full_page=False)
+    context.close()
 
 
 def test_compare_two_models_pages_through_all(app, page, mnist):
@@ -68,5 +96,4 @@ def test_compare_two_models_pages_through_all(app, page, mnist):
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_text(re.compile(r"Right by default, wrong by e2e-small: \d+ digits, 40 a page")).wait_for()
     main.get_by_text(re.compile(r"^1-40: 40 of \d+\. Under each")).first.wait_for()
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "mistakes-compare.png"), full_page=True)
+    shot(page, "mistakes-compare")

@@ -12,15 +12,9 @@ import pytest
 
 from mnist_core.storage.models import BUILTIN_DIR
 
-from .helpers import ARTIFACTS, main_button, open_app, stroke, vertical_line, wait_idle
+from .helpers import main_button, open_app, shot, stroke, vertical_line, wait_idle
 from .test_inside_page import open_tab
 from .test_leaderboard_page import cell, open_leaderboard
-
-
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"network-{name}.png"), full_page=True)
-
 
 NODE_TRACES = ("() => [...document.querySelectorAll('.js-plotly-plot')].flatMap(g => g._fullData || [])"
                ".filter(t => t.customdata).map(t => [t.name, t.x.length])")
@@ -55,7 +49,7 @@ def test_the_network_lights_up_on_draw_and_a_node_opens_its_panel(app, page):
     assert "hidden 1<br>top 64 of 512" in notes and "output<br>10 units" in notes
     hover = page.locator("[data-testid=network-svg] g[data-layer='output'] circle title").nth(7).text_content()
     assert hover.startswith("output · unit 7 (digit 7)") and "p = " in hover
-    shot(page, "draw")
+    shot(page, "network-draw")
 
     open_app(page, app.url + "inside")
     open_tab(page, "Network")
@@ -67,14 +61,14 @@ def test_the_network_lights_up_on_draw_and_a_node_opens_its_panel(app, page):
     main.get_by_role("heading", name=f"hidden 1 · unit {first['unit']}").wait_for()
     main.get_by_text("The 8 test digits it fires most for").wait_for()
     assert main.get_by_text(re.compile(r"^Fires most for \d, \d, \d\.$")).count() == 1
-    shot(page, "inside-first-layer-unit")
+    shot(page, "network-inside-first-layer-unit")
     later = node_spot(page, "output", 7)
     page.mouse.click(later["x"], later["y"])
     wait_idle(page)
     main.get_by_role("heading", name="output · unit 7 (digit 7)").wait_for()
     main.get_by_text("What the units below contributed").wait_for()
     assert page.get_by_test_id("stException").count() == 0
-    shot(page, "inside-output-unit")
+    shot(page, "network-inside-output-unit")
 
 
 def test_switch_a_unit_off_see_before_after_and_find_the_saved_model_on_the_leaderboard(app, page):
@@ -103,7 +97,7 @@ def test_switch_a_unit_off_see_before_after_and_find_the_saved_model_on_the_lead
     accuracy = cell(page, '[data-testid="stDataFrame"]', re.compile(r"→")).first.text_content()
     before, after = (float(v.strip(" %")) for v in accuracy.split("→"))
     assert before > 98 and 85 < after < before - 9
-    shot(page, "lab-switched-off")
+    shot(page, "network-lab-switched-off")
     name = main.get_by_label("Save as a new model")
     name.fill("default-no-sevens")
     name.press("Enter")
@@ -111,10 +105,10 @@ def test_switch_a_unit_off_see_before_after_and_find_the_saved_model_on_the_lead
     main_button(page, "Save").click()
     wait_idle(page)
     main.get_by_text("Saved as default-no-sevens").wait_for()
-    shot(page, "lab-saved")
+    shot(page, "network-lab-saved")
     open_leaderboard(page, app.url)
     cell(page, '[data-testid="stDataFrame"]', "default-no-sevens").first.wait_for(state="attached")
-    shot(page, "leaderboard-with-edit")
+    shot(page, "network-leaderboard-with-edit")
 
 
 def test_the_maths_and_the_confidence_threshold(app, page):
@@ -128,7 +122,7 @@ def test_the_maths_and_the_confidence_threshold(app, page):
     wait_idle(page)
     text = page.get_by_test_id("softmax-sum").inner_text()
     assert "the ten p add up to 1.000" in text and "3.32 = all 10 at 10%" in text
-    shot(page, "maths-output")
+    shot(page, "network-maths-output")
     main_button(page, "Next mistake").click()
     wait_idle(page)
     # Until the page shows another digit than #0 (under load the rerun may start after wait_idle looked).
@@ -143,7 +137,7 @@ def test_the_maths_and_the_confidence_threshold(app, page):
     card = json.loads((BUILTIN_DIR / "default.card.json").read_text())  # the shipped model's own MNIST figure
     assert said and abs(float(said.group(1)) / 100 - card["figures"]["mnist"]["accuracy"]) <= 0.0006, sentence
     main.get_by_text(re.compile(r"\d+ very confident errors")).wait_for()
-    shot(page, "mistakes-confidence")
+    shot(page, "network-mistakes-confidence")
 
 
 CELL_SPOT = """([key, r, c]) => { const g = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
@@ -177,7 +171,7 @@ def test_picking_a_maths_cell_lights_the_cells_it_comes_from(app, page, browser)
     page.wait_for_function(f"key => ({VEIL})(key) !== null", arg="m_ink")
     lit = page.evaluate(VEIL, "m_ink")
     assert 50 < sum(map(sum, lit)) < 300 and page.evaluate(VEIL, "m_p") == lit  # the inked pixels, in both grids
-    shot(page, "maths-z-picked")
+    shot(page, "network-maths-z-picked")
     spot = page.evaluate(CELL_SPOT, ["m_p", 14, 14])
     page.mouse.click(spot["x"], spot["y"])
     wait_idle(page)
@@ -185,7 +179,7 @@ def test_picking_a_maths_cell_lights_the_cells_it_comes_from(app, page, browser)
     one_lit = f"key => {{ const lit = ({VEIL})(key); return lit && lit.flat().filter(x => x).length === 1; }}"
     page.wait_for_function(one_lit, arg="m_ink")
     assert page.evaluate(VEIL, "m_ink")[14][14]  # the pixel's ink, the one cell left lit in the inputs
-    shot(page, "maths-product-picked")
+    shot(page, "network-maths-product-picked")
 
     phone = browser.new_context(viewport={"width": 390, "height": 844}, is_mobile=True, has_touch=True).new_page()
     phone.set_default_timeout(30_000)
@@ -197,7 +191,7 @@ def test_picking_a_maths_cell_lights_the_cells_it_comes_from(app, page, browser)
         phone.touchscreen.tap(spot["x"], spot["y"])  # a tap on the table picks at once (a chart's only hovers)
         wait_idle(phone)
         phone.get_by_test_id("maths-pick").get_by_text(re.compile(r"^z\[\d+\] = \d+ inked pixels")).wait_for()
-        shot(phone, "phone-maths-z-picked")
+        shot(phone, "network-phone-maths-z-picked")
     finally:
         phone.context.close()
 
@@ -217,7 +211,7 @@ def test_a_node_clicked_on_draw_opens_its_panel_on_inside(app, page, browser):
     assert "Looking at your drawing" in main.get_by_text(re.compile(r"^Looking at")).inner_text()
     assert "layer=" not in page.url  # taken from the address once
     main.get_by_text("What the units below contributed").wait_for()
-    shot(page, "inside-from-draw-node")
+    shot(page, "network-inside-from-draw-node")
     page.goto(app.url + "inside?layer=7&unit=99999")
     main.get_by_text("This link names a unit the current model").wait_for()
     assert page.get_by_test_id("stException").count() == 0
@@ -229,13 +223,13 @@ def test_a_node_clicked_on_draw_opens_its_panel_on_inside(app, page, browser):
         stroke(phone, vertical_line())
         node = phone.locator("[data-testid=network-svg] g[data-layer='output'] a").nth(1)
         node.scroll_into_view_if_needed()
-        shot(phone, "phone-draw")
+        shot(phone, "network-phone-draw")
         node.locator("circle").tap()
         phone.wait_for_url(re.compile(r"/inside"))
         phone.get_by_role("heading", name="output · unit 1 (digit 1)").wait_for(timeout=60_000)
         wait_idle(phone)
         phone.get_by_role("heading", name="output · unit 1 (digit 1)").scroll_into_view_if_needed()
-        shot(phone, "phone-inside-from-draw-node")
+        shot(phone, "network-phone-inside-from-draw-node")
     finally:
         phone.context.close()
 
@@ -248,10 +242,10 @@ def test_phone_width(app, browser):
         open_app(page, app.url + "inside")
         open_tab(page, "Network")
         page.get_by_text("Click a node to see what it computes").wait_for()
-        shot(page, "phone-inside-network")
+        shot(page, "network-phone-inside-network")
         open_tab(page, "Lab")
         page.get_by_test_id("lab-answer").wait_for()
-        shot(page, "phone-lab")
+        shot(page, "network-phone-lab")
         assert page.get_by_test_id("stException").count() == 0
     finally:
         context.close()

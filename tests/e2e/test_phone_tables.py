@@ -3,7 +3,7 @@ so that they are on the screen without scrolling the table sideways."""
 
 from __future__ import annotations
 
-from .helpers import ARTIFACTS, LAPTOP, open_app, PHONE, wait_app_style, wait_idle
+from .helpers import LAPTOP, open_app, PHONE, shot, wait_app_style, wait_idle
 
 
 def test_the_leaderboards_accuracy_is_on_a_phones_screen(app, browser):
@@ -22,8 +22,7 @@ def test_the_leaderboards_accuracy_is_on_a_phones_screen(app, browser):
         assert [h.strip() for h in headers[:4]] == ["#", "name", "accuracy", "by"], headers
         box = grid.bounding_box()
         assert box["x"] + box["width"] <= 390
-        ARTIFACTS.mkdir(exist_ok=True)
-        page.screenshot(path=str(ARTIFACTS / "phone-leaderboard.png"))
+        shot(page, "phone-leaderboard", full_page=False)
     finally:
         phone.close()
 

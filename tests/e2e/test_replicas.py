@@ -15,10 +15,9 @@ import pytest
 from mnist_core.classroom.serve import end_group, ensure_ray_token, GROUP_GRACE, RAY_ENV
 
 from ..helpers import REAL_MNIST
-from .helpers import App, ARTIFACTS, free_port, main_button, open_app, setup_small_run, start_app
+from .helpers import App, free_port, main_button, open_app, setup_small_run, shot, start_app
 
 pytest.importorskip("ray")
-
 
 
 @pytest.fixture(scope="module")
@@ -74,8 +73,7 @@ def test_a_share_link_opened_on_the_other_replica_shows_the_run(replicas, browse
     student.get_by_text("You are watching someone else's run (read-only).").wait_for(timeout=120_000)  # Ray, loaded
     student.get_by_role("heading", name=re.compile("on-ray")).wait_for()
     student.get_by_text(re.compile(r"saved as on-ray")).wait_for(timeout=180_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    student.screenshot(path=str(ARTIFACTS / "replica-watcher.png"), full_page=True)
+    shot(student, "replica-watcher")
     assert (first.store / "on-ray.pt").is_file()
     assert main_button(student, "Train").is_disabled()
     teacher.context.close()

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import PROJECT, REAL_MNIST
-from .conftest import ARTIFACTS, CHROMIUM, free_port, main_button, open_app
+from .conftest import CHROMIUM, free_port, main_button, open_app, shot
 from .test_draw_page import predicted, stroke, vertical_line
 from .test_train_page import setup_small_run
 
@@ -92,8 +92,7 @@ def test_one_address_draws_trains_and_shares_a_run_across_processes(classroom, b
     student.get_by_role("heading", name=re.compile("served")).wait_for()
     student.get_by_text(re.compile(r"saved as served")).wait_for(timeout=180_000)
     assert which_process(student) == other and home in ("app1", "app2")
-    ARTIFACTS.mkdir(exist_ok=True)
-    student.screenshot(path=str(ARTIFACTS / "serve-watcher.png"), full_page=True)
+    shot(student, "serve-watcher")
     teacher.get_by_text(re.compile(r"Trained 1 epoch; saved as served")).wait_for(timeout=180_000)
     assert (store / "served.pt").is_file()
     assert serve.poll() is None

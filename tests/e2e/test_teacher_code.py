@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from .helpers import ARTIFACTS, main_button, open_app, start_app, wait_idle
+from .helpers import main_button, open_app, shot, start_app, wait_idle
 
 pytestmark = [pytest.mark.browser, pytest.mark.mnist]
 
@@ -36,11 +36,6 @@ def enter(page, code: str) -> None:
     wait_idle(page)
 
 
-def shot(page, name: str) -> None:
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"teacher-{name}.png"), full_page=True)
-
-
 def test_only_the_browser_with_the_teacher_code_gets_the_teacher_controls(app, browser):
     student_context, student = new_page(browser)
     open_app(student, app.url + "our_class")
@@ -52,14 +47,14 @@ def test_only_the_browser_with_the_teacher_code_gets_the_teacher_controls(app, b
     enter(student, code + "x")
     student.get_by_text("That is not the teacher code").wait_for()
     assert main_button(student, "Open for the class").count() == 0
-    shot(student, "student-wrong-code")
+    shot(student, "teacher-student-wrong-code")
 
     teacher_context, teacher = new_page(browser)
     open_app(teacher, app.url + "our_class")
     enter(teacher, code)
     main_button(teacher, "Open for the class").wait_for()
     teacher.get_by_test_id("stSidebar").get_by_role("button", name=re.compile("You are the teacher")).wait_for()
-    shot(teacher, "teacher")
+    shot(teacher, "teacher-teacher")
     teacher.reload()  # a new session of the same browser: its cookie keeps it the teacher
     teacher.get_by_test_id("stMainBlockContainer").wait_for()
     main_button(teacher, "Open for the class").wait_for()
@@ -71,11 +66,11 @@ def test_only_the_browser_with_the_teacher_code_gets_the_teacher_controls(app, b
     student.get_by_text(re.compile("is open: add drawings on the Draw page")).wait_for()
     wait_idle(student)
     assert main_button(student, "Open for the class").count() == 0 and main_button(student, "Close it").count() == 0
-    shot(student, "student-after")
+    shot(student, "teacher-student-after")
     phone_context, phone = new_page(browser, phone=True)  # a student's phone: the page without teacher controls
     open_app(phone, app.url + "our_class")
     assert main_button(phone, "Open for the class").count() == 0
-    shot(phone, "student-phone")
+    shot(phone, "teacher-student-phone")
     phone_context.close()
     assert open(app.log.name).read().count("Teacher code:") == 1  # printed once, not per session
     student_context.close()

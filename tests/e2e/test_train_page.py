@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from .helpers import ARTIFACTS, main_button, open_app, set_field, setup_small_run, start_app, train_one_epoch, wait_idle
+from .helpers import main_button, open_app, set_field, setup_small_run, shot, start_app, train_one_epoch, wait_idle
 
 
 def test_train_one_epoch_fills_the_charts_and_the_table(app, page):
@@ -14,8 +14,7 @@ def test_train_one_epoch_fills_the_charts_and_the_table(app, page):
     main_button(page, "Train").click()
     # Before the first epoch ends: a line where the macro-F1 chart will be, not empty axes.
     page.get_by_text("Macro-F1 per epoch: the chart appears when the first epoch ends").wait_for(timeout=60_000)
-    ARTIFACTS.mkdir(exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / "train-before-first-epoch.png"), full_page=True)
+    shot(page, "train-before-first-epoch")
     page.get_by_text(re.compile(r"Trained 1 epoch; saved as e2e-one")).wait_for(timeout=90_000)
     # The page redraws itself once the run has ended (the F1 chart comes with the first epoch's scores).
     page.locator(".js-plotly-plot", has_text="Macro-F1 per epoch").wait_for()
@@ -89,8 +88,7 @@ def test_a_shared_link_shows_the_run_read_only(app, page, browser):
     assert sidebar.get_by_label("Hidden layers", exact=True).count() == 0
     sidebar.locator('[data-testid="stDataFrame"] td[role="gridcell"]', has_text="32").first.wait_for(state="attached")
     assert main_button(viewer, "Train").is_disabled()
-    ARTIFACTS.mkdir(exist_ok=True)
-    viewer.screenshot(path=str(ARTIFACTS / "train-watcher.png"), full_page=True)
+    shot(viewer, "train-watcher")
     viewer.context.close()
 
 
@@ -179,7 +177,7 @@ def test_delete_asks_first_and_rename_says_it_is_done(app, page):
     page.get_by_text("Delete e2e-renamed for good? This cannot be undone.").wait_for()
     wait_idle(page)
     assert (app.store / "e2e-renamed.pt").exists()
-    page.screenshot(path=str(ARTIFACTS / "train-delete-asks.png"), full_page=True)
+    shot(page, "train-delete-asks")
     main_button(page, "Yes, delete").click()
     page.get_by_text(re.compile(r"Deleted e2e-renamed; the current model is now")).first.wait_for()
     assert not (app.store / "e2e-renamed.pt").exists()
@@ -201,11 +199,11 @@ def test_offline_the_download_fails_in_one_line(tmp_path_factory, browser):
         assert tab.get_by_text("Starting the download").count() == 0
         assert tab.get_by_test_id("stProgress").count() == 0
         tab.get_by_text("By hand: put the four files").wait_for()  # what "(below)" points to is there
-        tab.screenshot(path=str(ARTIFACTS / "train-download-failed.png"), full_page=True)
+        shot(tab, "train-download-failed")
         tab.get_by_role("link", name="Mistakes").click()
         tab.get_by_text("This page needs MNIST, all four files; missing in").wait_for()
         assert "t10k-images-idx3-ubyte" in tab.get_by_test_id("stMainBlockContainer").inner_text()
-        tab.screenshot(path=str(ARTIFACTS / "mistakes-without-mnist.png"), full_page=True)
+        shot(tab, "mistakes-without-mnist")
         tab.context.close()
     finally:
         server.stop()
