@@ -380,6 +380,9 @@ def share_texts(values: np.ndarray) -> list[list[str]]:
     return [["0" if v == 0 else "<" + write(0.001) if v < 0.0005 else write(v) for v in row] for row in values.tolist()]
 
 
+CELL_TEXT = 11  # px: a confusion matrix's numbers
+
+
 def confusion_figure(result: Evaluation, normalised: bool) -> dict:
     counts = result.confusion
     values = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1) if normalised else counts
@@ -392,8 +395,10 @@ def confusion_figure(result: Evaluation, normalised: bool) -> dict:
     cells_x, cells_y = [x for _ in range(10) for x in range(10)], [y for y in range(10) for _ in range(10)]
     return {
         "data": [{"type": "heatmap", "z": shown.tolist(), "x": list(range(10)), "y": list(range(10)),
-                  "text": text, "texttemplate": "%{text}", "colorscale": "Reds", "showscale": False,
-                  "hoverinfo": "skip"},
+                  # One size for every cell: Plotly fits each cell's text to it, which wrote a phone's 4-digit
+                  # counts (and with them all the others) 5 px tall.
+                  "text": text, "texttemplate": "%{text}", "textfont": {"size": CELL_TEXT}, "colorscale": "Reds",
+                  "showscale": False, "hoverinfo": "skip"},
                  {"type": "scatter", "mode": "markers", "x": cells_x, "y": cells_y,
                   "marker": {"symbol": "square", "size": 34, "opacity": 0.01, "color": "#000"},
                   "customdata": [cell for row in text for cell in row],

@@ -55,10 +55,14 @@ def test_a_click_on_a_gallery_digit_picks_it_and_row_shares_have_a_decimal(app, 
     shot(page.locator(".st-key-m_confusion"), "mistakes-row-normalised", full_page=None)
 
 
-def test_on_a_phone_the_gallerys_halves_stack_and_its_captions_stay_readable(app, browser):
+def test_on_a_phone_the_matrixs_numbers_and_the_gallerys_captions_stay_readable(app, browser):
     context = browser.new_context(**PHONE)
     page = context.new_page()
     open_app(page, app.url + "mistakes")
+    matrix = page.locator(".js-plotly-plot", has_text="Confusion matrix")
+    matrix.scroll_into_view_if_needed()
+    sizes = matrix.locator(".hm text").evaluate_all("ts => ts.map(t => parseFloat(getComputedStyle(t).fontSize))")
+    assert len(sizes) == 100 and min(sizes) >= 10, sizes  # Plotly fitted them to the cells: 8 px on a phone
     gallery = page.locator(".st-key-m_gallery .js-plotly-plot")
     gallery.first.scroll_into_view_if_needed()
     assert gallery.locator(".scatterlayer .point").count() == 60
