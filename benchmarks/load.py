@@ -4,10 +4,13 @@
 
 Starts `streamlit run app.py` on a free loopback port with its own empty model store (unless --url).
 Each student opens the Draw page the way Chromium does (a `rerun_script` BackMsg naming the page), then
-every 2 s sends a new real MNIST test digit as the canvas widget's value (the JSON the drawable canvas
-sends on mouse-up: the fabric.js drawing and a PNG data URL) and times send -> the ForwardMsg that
-carries the predicted digit, checking it, then fetches the pictures that answer shows (`/media/...`,
-one HTTP request each, as Chromium does right after, on the server's same event loop). K of the
+every 2 s sends a new real MNIST test digit as the canvas sends it on mouse-up (the fabric.js drawing and a
+PNG data URL): where the page hands the canvas a quick answer's route and ticket (ui/quick_answer.py), as
+an HTTP POST there (the picture's alpha plane, deflated, as Chromium's canvas sends it) on one keep-alive
+connection, with the owner cookie the page's script writes, and times
+the response; else as the canvas widget's value, timing send -> the ForwardMsg that carries the predicted
+digit, then fetching the pictures that answer shows (`/media/...`, one HTTP request each, as Chromium does
+right after, on the server's same event loop). Either way the digit is checked. K of the
 students first open Train and click Train (the recommended preset, 1 epoch), keeping the page's live
 fragment polling as the browser would, and wait for "saved". --cold sends every join at once to a
 server no one has opened yet. Prints one JSON object, with the server's memory after the warm-up and
@@ -23,6 +26,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import base64
+import gzip
 import io
 import json
 import os
@@ -36,6 +40,7 @@ import tempfile
 import time
 import urllib.parse
 import urllib.request
+import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -74,6 +79,16 @@ def free_port() -> int:
 class Drawing:
     label: int
     value: str  # the canvas widget's JSON value, as the browser sends it
+    alpha: dict | None = None  # its alpha plane as the canvas sends it to a quick answer's route (made once)
+
+    def alpha_plane(self) -> dict:
+        """What the canvas's script sends a quick answer's route: the picture's alpha plane (its ink), deflated."""
+        if self.alpha is None:
+            encoded = json.loads(self.value)["drawing"]["data"].split(";base64,", 1)[1]
+            plane = np.asarray(Image.open(io.BytesIO(base64.b64decode(encoded))).convert("RGBA"))[..., 3]
+            self.alpha = {"width": int(plane.shape[1]), "height": int(plane.shape[0]),
+                          "deflated": base64.b64encode(zlib.compress(plane.tobytes())).decode("ascii")}
+        return self.alpha
 
 
 def canvas_value(digit: np.ndarray) -> str:
@@ -130,6 +145,7 @@ class Tally:
     join_failures: list[str] = field(default_factory=list)
     wrong: int = 0
     pictures: int = 0  # /media pictures fetched after the answers
+    quick: int = 0  # answers that came from the quick answer's route (no script rerun)
     runs_queued: int = 0
     runs_saved: int = 0
     runs_failed: int = 0
@@ -156,6 +172,8 @@ class Session:
         self.exceptions: list[str] = []
         self.finished = asyncio.Event()
         self.pages: list[str] = []
+        self.quick: dict | None = None  # the canvas's quick answer route and ticket, where the page gave them
+        self.http: Http | None = None
         self.reader = asyncio.get_running_loop().create_task(self._read())
 
     async def send(self, page_name: str = "", widgets: list | None = None, fragment: str = "",
@@ -241,8 +259,22 @@ class Session:
                 if picture.url.startswith("/media/"):  # a data: URI is in the message already
                     self.fetches.append(asyncio.get_running_loop().create_task(self._fetch(picture.url)))
         elif kind == "bidi_component":
-            self.widgets["canvas"] = element.bidi_component.id
-            self.fragment_of[element.bidi_component.id] = delta.fragment_id
+            component = element.bidi_component
+            try:
+                data = json.loads(component.json) if component.json else {}
+            except ValueError:
+                data = {}
+            if component.component_name.endswith("drawable_canvas"):
+                self.widgets["canvas"] = component.id
+                self.fragment_of[component.id] = delta.fragment_id
+                self.quick = data.get("quickAnswer") if isinstance(data, dict) else None
+            elif component.component_name.endswith("answer_slot") and isinstance(data.get("html"), str):
+                self.texts.append(data["html"])  # a slot's answer as the page's run made it
+            elif component.component_name.endswith("owner_cookie") and data.get("name") and data.get("value"):
+                # What the page's script does with it: the browser's cookie, sent with its next requests.
+                jar = dict(c.split("=", 1) for c in self.cookies.split("; ") if "=" in c)
+                jar[data["name"]] = data["value"]
+                self.cookies = "; ".join(f"{k}={v}" for k, v in jar.items())
         elif kind == "button":
             self.widgets[f"button:{element.button.label}"] = element.button.id
         elif kind == "number_input":
@@ -282,6 +314,85 @@ class Session:
             return True
         except TimeoutError:
             return False
+
+
+class Http:
+    """One keep-alive HTTP/1.1 connection to the server, as a browser keeps one for its requests."""
+
+    def __init__(self, base: str) -> None:
+        parts = urllib.parse.urlparse(base)
+        self.host, self.port = parts.hostname, parts.port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(self, path: str, body: bytes, cookies: str) -> tuple[int, bytes]:
+        """(status, body) of one POST of JSON; reconnects once where the server closed the connection."""
+        for attempt in (1, 2):
+            try:
+                if self.writer is None:
+                    self.reader, self.writer = await asyncio.wait_for(
+                        asyncio.open_connection(self.host, self.port), ANSWER_TIMEOUT)
+                cookie = f"Cookie: {cookies}\r\n" if cookies else ""
+                # As Chromium asks: the server compresses the answer (Streamlit's gzip middleware), which is
+                # CPU the server spends on every answer.
+                self.writer.write(f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n{cookie}"
+                                  f"Accept-Encoding: gzip, deflate, br, zstd\r\nContent-Type: application/json\r\n"
+                                  f"Content-Length: {len(body)}\r\n\r\n".encode() + body)
+                head = await asyncio.wait_for(self.reader.readuntil(b"\r\n\r\n"), ANSWER_TIMEOUT)
+                lines = head.decode("latin-1").split("\r\n")
+                status = int(lines[0].split()[1])
+                fields = (line.partition(":") for line in lines[1:] if line)
+                headers = {k.strip().lower(): v.strip() for k, _, v in fields}
+                if headers.get("transfer-encoding", "").lower() == "chunked":
+                    payload = b""
+                    while size := int((await asyncio.wait_for(self.reader.readline(), ANSWER_TIMEOUT)).strip(), 16):
+                        payload += await asyncio.wait_for(self.reader.readexactly(size + 2), ANSWER_TIMEOUT)
+                        payload = payload[:-2]
+                    await self.reader.readline()
+                else:
+                    payload = await asyncio.wait_for(self.reader.readexactly(int(headers.get("content-length", "0"))),
+                                                     ANSWER_TIMEOUT)
+                encoding = headers.get("content-encoding", "")
+                if encoding == "gzip":
+                    payload = gzip.decompress(payload)
+                elif encoding:
+                    raise ValueError(f"an answer encoded as {encoding}, which this client did not ask for")
+                return status, payload
+            except (OSError, asyncio.IncompleteReadError, ValueError, IndexError) as e:
+                self.close()
+                if attempt == 2:
+                    raise OSError(f"POST {path}: {e}") from None
+        raise AssertionError("unreachable")
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+async def quick_answer(session: Session, drawing: Drawing) -> int | None:
+    """One drawing sent as the canvas sends it to the quick answer's route; its digit, or None (an exception of
+    the session says why)."""
+    sent = json.loads(drawing.value)["drawing"]
+    body = json.dumps({"ticket": session.quick["ticket"], "alpha": drawing.alpha_plane(), "strokes": sent["raw"]},
+                      separators=(",", ":")).encode()
+    session.http = session.http or Http(session.base)
+    prefix = urllib.parse.urlparse(session.base).path.rstrip("/")
+    path = session.quick["url"] if session.quick["url"].startswith("/") else f"{prefix}/{session.quick['url']}"
+    try:
+        status, answer = await session.http.post(path, body, session.cookies)
+    except OSError as e:
+        session.exceptions.append(str(e))
+        return None
+    if status != 200:
+        session.exceptions.append(f"quick answer: HTTP {status}: {answer[:200].decode(errors='replace')}")
+        return None
+    found = json.loads(answer)
+    shown = PREDICTED.search(found.get("panel") or "")
+    if found.get("digit") is None or shown is None or int(shown.group(1)) != found["digit"]:
+        session.exceptions.append(f"quick answer without its digit: {str(found)[:200]}")
+        return None
+    return int(found["digit"])
 
 
 def widget(widget_id: str, **value) -> object:
@@ -347,10 +458,15 @@ async def student(base: str, digits: list[Drawing], offset: int, start_at: float
             n += 1
             next_at = time.monotonic() + DRAW_EVERY
             sent = time.monotonic()
-            await session.send(widgets=[widget(canvas, json_value=drawing.value)], fragment=fragment)
-            answer = await answer_of(session, ANSWER_TIMEOUT)
-            took = time.monotonic() - sent
-            if answer is not None:  # the rest of the answer, and its pictures, as the browser takes them
+            if session.quick:
+                answer = await quick_answer(session, drawing)
+                took = time.monotonic() - sent
+                tally.quick += answer is not None
+            else:
+                await session.send(widgets=[widget(canvas, json_value=drawing.value)], fragment=fragment)
+                answer = await answer_of(session, ANSWER_TIMEOUT)
+                took = time.monotonic() - sent
+            if answer is not None and not session.quick:  # the rest of the answer, its pictures, as a browser
                 await session.run_to_end(ANSWER_TIMEOUT)
                 await session.pictures()
                 if session.exceptions:
@@ -367,6 +483,8 @@ async def student(base: str, digits: list[Drawing], offset: int, start_at: float
             await asyncio.sleep(max(0.0, next_at - time.monotonic()))
     finally:
         tally.pictures += session.fetched
+        if session.http is not None:
+            session.http.close()
         await session.ws.close()
 
 
@@ -508,10 +626,15 @@ async def warm_up(base: str, digits: list[Drawing], sessions: int = 1) -> None:
     if None in joined:
         raise RuntimeError(f"a warm-up session could not open Draw: {tally.join_failures}")
     for session in joined:
+        if session.quick:
+            await quick_answer(session, digits[0])
+            continue
         await session.send(widgets=[widget(session.widgets["canvas"], json_value=digits[0].value)],
                            fragment=session.fragment_of.get(session.widgets["canvas"], ""))
-    await asyncio.gather(*(answer_of(session, 120) for session in joined))
+    await asyncio.gather(*(answer_of(session, 120) for session in joined if not session.quick))
     for session in joined:
+        if session.http is not None:
+            session.http.close()
         await session.ws.close()
 
 
@@ -582,6 +705,7 @@ def measure(args, digits: list[Drawing], project: Path, given_pids: list[int]) -
     if tally.latencies:
         report["mean_s"] = round(statistics.fmean(tally.latencies), 4)
     report["pictures"] = tally.pictures
+    report["quick_answers"] = tally.quick
     report["load_average"] = round(os.getloadavg()[0], 2)
     return report
 
@@ -621,7 +745,8 @@ def main(argv: list[str] | None = None) -> int:
         if new_cpu and old_cpu:
             report["cpu_ratio"] = round(old_cpu / new_cpu, 2)  # how many times less CPU the new one takes
         if not args.json:
-            for name in ("server_cpu_ms_per_answer", "p50_s", "p95_s", "max_s", "answers", "pictures", "errors",
+            for name in ("server_cpu_ms_per_answer", "p50_s", "p95_s", "max_s", "answers", "quick_answers", "pictures",
+                         "errors",
                          "wrong_answers", "client_cpu_share", "load_average"):
                 print(f"{name:26} {str(before.get(name)):>14} {str(report['new'].get(name)):>14}", file=sys.stderr)
             print(f"{'(baseline, new)':26} ratio of server CPU per answer: {report.get('cpu_ratio')}", file=sys.stderr)

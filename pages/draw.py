@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import html
 
 import numpy as np
 import streamlit as st
@@ -12,22 +11,23 @@ import ui.startup  # noqa: F401  (first: a page run alone on a fresh server stil
 from mnist_core.classroom.errors import ClassError
 from mnist_core.net.device import available_devices
 from mnist_core.net.evaluate import predict_probs, read_digit, Reading
-from mnist_core.net.graph import network_graph
 from mnist_core.net.model import layers_label
-from mnist_core.net.pictures import data_uri, pixels_image, pixels_svg, thumbnail
+from mnist_core.net.pictures import pixels_image
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
 from mnist_core.storage.drawings import Drawing
 from mnist_core.texts import os_error_words
 from ui import keys
 from ui.browser import is_teacher, nickname, owner
 from ui.caches import collection_part, collection_problems
-from ui.canvas import st_canvas
+from ui.canvas import answer_slot, quick_answers_in_canvas, st_canvas
 from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
-from ui.i18n import num, pct, percent_format, said, t
+from ui.i18n import language, num, pct, percent_format, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE
 from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
-from ui.network import network_svg
+from ui.network import link_params
+from ui.quick_answer import served, ticket
+from ui.reading import blank_text, compact_html, hint_html, hint_text, marker_of, reading_html
 from ui.sidebar import page_entered
 from ui.widgets import as_markdown, confirmed, file_problems, KeptError, uploader_words
 
@@ -37,139 +37,30 @@ ASKED = "d_clear_asked"  # the collection whose Clear awaits a confirmation
 CLASS_ERROR = KeptError(keys.CLASS_ERROR)  # why the last Add to the class collection was refused
 
 
-DRAW_EDGES = 60  # strongest edges per layer on Draw (Inside shows 150)
-
-
-def probability_bars(probs: np.ndarray, digit: int) -> str:
-    """The ten probabilities as plain HTML bars, drawn on every stroke: far cheaper for the browser than a
-    Plotly chart (benchmarks/app_figures.py)."""
-    bars = "".join(
-        f"<div title='{d}: {pct(p, 1)}' data-digit='{d}' style='flex:1;display:flex;flex-direction:column;"
-        f"justify-content:flex-end;align-items:center;height:100%'>"
-        f"<div style='font-size:12px;color:#444;white-space:nowrap'>{pct(p, 0)}</div>"
-        f"<div style='width:70%;height:{max(p, 0.004) * 150:.1f}px;background:{'#08519c' if d == digit else '#9ecae1'};"
-        f"border-radius:2px 2px 0 0'></div>"
-        f"<div style='border-top:1px solid #bbb;width:100%;text-align:center;font-weight:"
-        f"{700 if d == digit else 400}'>{d}</div></div>"
-        for d, p in enumerate(probs.tolist()))
-    heading = html.escape(t("Probability of each digit"))
-    return (f"<div data-testid='probability-bars' style='margin-top:4px'>"
-            f"<div style='font-weight:600;margin-bottom:6px'>{heading}</div>"
-            f"<div style='display:flex;align-items:flex-end;height:190px;gap:4px'>{bars}</div></div>")
-
-
-CAPTION = "font-size:0.875rem;opacity:0.6"  # as st.caption looks, in either theme
-WARNING = ("background:rgba(255,189,69,0.18);color:#926c05;border-radius:0.5rem;padding:0.75rem 1rem;"
-           "margin:0.5rem 0")  # as st.warning looks
-
-
-def step_captions(reading: Reading) -> list[str]:
-    """The six steps' captions in this browser's language, their numbers written its way."""
-    return [t(text, **{k: num(v, 1) if isinstance(v, float) else num(v, 0) for k, v in params.items()})
-            for text, params in reading.steps.caption_templates()]
-
-
-def steps_html(reading: Reading, captions: list[str]) -> str:
-    """The five steps as one inline picture with their captions (`step_captions`): one HTML block, no media
-    file to fetch."""
-    steps = reading.steps
-    pictures = [thumbnail(steps.ink, 84), thumbnail(steps.cropped, 84), thumbnail(steps.stroked, 84),
-                thumbnail(steps.fitted, 84), thumbnail(steps.boxed, 84)]
-    gap = np.full((84, 12, 3), 255, np.uint8)
-    # Grey on white: one channel of the RGB thumbnails is the picture, a third of the PNG to compress.
-    strip = np.hstack([part for picture in pictures for part in (picture, gap)][:-1])[..., 0]
-    alt = html.escape(t("the first five steps"), quote=True)
-    return (f"<div data-testid='reading-steps'><img src='{data_uri(strip)}' alt='{alt}' style='max-width:100%'>"
-            f"<p style='{CAPTION};margin:0.25rem 0 0'>{html.escape('  ·  '.join(captions[:5]))}"
-            "</p></div>")
-
-
-def seen_html(reading: Reading, captions: list[str]) -> str:
-    """What the network sees (28 x 28, enlarged with its pixel grid) and the last step's caption."""
-    label = html.escape(t("what the network sees"), quote=True)
-    return (f"<div data-testid='network-sees'>{pixels_svg(reading.steps.output, 8, label)}"
-            f"<p style='{CAPTION};text-align:center;"
-            f"margin:0.25rem 0 0'>{html.escape(captions[-1])}</p></div>")
-
-
-def answer_html(reading: Reading, threshold: float, marker: str, upload: str | None) -> str:
-    """The answer as one HTML block: where it reads from, the digit in large type, the doubt when unsure,
-    all ten probabilities, and (folded) why a scribble gets a digit."""
-    probs = reading.probs
-    best, second = np.argsort(probs)[::-1][:2]
-    doubt = ""
-    if probs[best] < threshold:
-        unsure = t("Not sure: {first} ({first_share}) or {second} ({second_share})?", first=best,
-                   first_share=pct(probs[best], 0), second=second, second_share=pct(probs[second], 0))
-        doubt = f"<div style='{WARNING}'>{html.escape(unsure)}</div>"
-    sure = t("{share} sure", share=pct(probs[best], 1))
-    reading_what = (t("Reading your drawing.") if upload is None else t("Reading the upload {name}.", name=upload))
-    scribble = t("A scribble read as a digit, and very sure?")
-    why = t("The network must answer one of the ten digits: it has only ever seen digits, never \"not a digit\", "
-            "and its certainty only says which of the ten fits best.")
-    # The digit's own </div> comes first (tests and benchmarks/load.py read the digit there).
-    return (f"<div data-testid='reading-answer'><p style='{CAPTION};margin:0 0 0.5rem'>{html.escape(reading_what)}"
-            f"</p><div style='display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start'>"
-            f"<div style='flex:1 1 8rem'><div data-testid='predicted-digit' "
-            f"style='font-size:110px;line-height:1;font-weight:700;text-align:center'>{best}</div>"
-            f"<div style='text-align:center'>{html.escape(sure)}</div>{doubt}"
-            f"<span data-testid='reading-marker' style='display:none'>{marker}</span></div>"
-            f"<div style='flex:2 1 16rem'>{probability_bars(probs, int(best))}"
-            # Asked, not told under every drawing: under a clean 7 read at 100% it read as a verdict on the 7.
-            f"<details style='margin-top:0.75rem'><summary style='cursor:pointer'>{html.escape(scribble)}</summary>"
-            f"<p style='{CAPTION};margin:0.5rem 0 0'>{html.escape(why, quote=False)}</p></details></div></div></div>")
-
-
-def compact_answer(reading: Reading) -> None:
-    """The digit read, in one line right under the canvas: on a phone the drawing and the answer fit on one
-    screen with the Add button (the full reading follows further down)."""
-    if reading.blank:
-        return
-    best = int(np.argmax(reading.probs))
-    # The digit in large type inside the translated sentence: the language places it.
-    digit = f"<b style='font-size:2.2rem'>{best}</b>"
-    line = t("Reads {digit} · {share} sure", digit=digit, share=pct(reading.probs[best], 0))
-    st.markdown(f"<div data-testid='compact-answer' style='font-size:1.5rem;line-height:1.2'>{line}</div>",
-                unsafe_allow_html=True)
-
-
 def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, compare: bool,
-                  upload: str | None = None, show_network: bool = True) -> None:
-    """The reading of `image` (a drawing, or the upload named `upload`)."""
-    marker = hashlib.sha1(np.ascontiguousarray(image).tobytes()).hexdigest()[:12]
+                  upload: str | None = None, show_network: bool = True, quick: bool = False) -> None:
+    """The reading of `image` (a drawing, or the upload named `upload`); with `quick`, in the answer slot that
+    the canvas's quick answers fill in between runs."""
+    marker = marker_of(image)
     if reading.blank:
-        st.info(t("The upload {name} reads as blank: no digit stands out from its background. Upload a photo or "
-                  "scan of one digit, dark on light or light on dark.", name=upload) if upload is not None else
-                t("Draw a digit in the box (or upload a picture of one): the network will say what it reads."))
+        if quick:
+            answer_slot("panel", hint_html(blank_text(upload), marker), key="d_panel")
+            return
+        st.info(blank_text(upload))
         st.markdown(f"<span data-testid='reading-marker' style='display:none'>blank-{marker}</span>",
                     unsafe_allow_html=True)
         return
-    if st.session_state.get(DRAWN) is None or not np.array_equal(st.session_state[DRAWN], reading.steps.output):
-        # The Inside page looks at the newest drawing.
+    if not quick and (st.session_state.get(DRAWN) is None
+                      or not np.array_equal(st.session_state[DRAWN], reading.steps.output)):
+        # The Inside page looks at the newest drawing (with quick answers, at the one the server kept).
         st.session_state.update({DRAWN: reading.steps.output, INSIDE_SOURCE: "drawing"})
     # The whole reading one HTML block, its pictures inline: a stroke's rerun builds a few elements, not
     # twenty, and stores no media file for the browser to fetch (tests/test_draw_elements.py counts them).
-    # The answer comes first in the HTML (the digit's own </div> is the first: tests and load.py read it there),
-    # what the network sees is shown first beside it; the steps below both.
-    network = ""
-    if show_network:
-        # The whole network lit up for this drawing, under the answer; fewer edges than in Inside keep it light.
-        graph = network_graph(model, reading.steps.output, max_edges=DRAW_EDGES)
-        # A node links to its panel on Inside, which opens on this browser's last drawing: an upload is not kept.
-        links = upload is None
-        about = (t("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
-                   "node for its numbers; click (tap) one to open its panel on Inside.") if links else
-                 t("The network for this drawing: darker nodes fire more; red lines push, blue hold back. Hover a "
-                   "node for its numbers; Inside → Network to click one."))
-        svg = network_svg(graph, height=340, links=links)
-        network = (f"<div data-testid='draw-network' style='margin-top:1rem'>{svg}"
-                   f"<p style='{CAPTION};margin:0'>{html.escape(about)}</p></div>")
-    captions = step_captions(reading)
-    # In Markdown's HTML, not st.html: st.html's sanitiser drops SVG.
-    st.markdown(f"<div style='display:flex;flex-wrap:wrap;gap:1rem;align-items:flex-start'>"
-                f"<div style='flex:2 1 22rem;min-width:0'>{answer_html(reading, threshold, marker, upload)}{network}"
-                f"</div><div style='flex:1 1 11rem;order:-1;min-width:0'>{seen_html(reading, captions)}</div></div>"
-                f"<div style='margin-top:1rem'>{steps_html(reading, captions)}</div>", unsafe_allow_html=True)
+    body = reading_html(reading, marker, model, threshold, upload, show_network)
+    if quick:
+        answer_slot("panel", body, key="d_panel")
+    else:
+        st.markdown(body, unsafe_allow_html=True)  # in Markdown's HTML, not st.html: st.html's sanitiser drops SVG
     if compare:
         squashed = plain_resize(image)
         probs = predict_probs(model, squashed).cpu().numpy()[0]
@@ -193,7 +84,9 @@ def scored_collection(name: str, version: tuple[int, int], model_key: tuple[str,
     return drawings, readings, collections().zip_bytes(name)
 
 
-def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str, str]) -> None:
+def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str, str], latest: bool = False) -> None:
+    """Save drawings into a collection of one's own and score the model on it. With `latest`, strokes are answered
+    without a rerun: Save stays on without a drawing (pressing it reruns, with the drawing the server holds)."""
     store = collections()
     if not st.toggle(t("Save drawings into a collection, and score the model on it"), key="d_collect"):
         return
@@ -223,7 +116,10 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
             st.warning(refusal)
             right.button(t("Save drawing"), disabled=True, key="d_save")
             return
-        if right.button(t("Save drawing"), disabled=image is None or label is None, key="d_save"):
+        saved = right.button(t("Save drawing"), disabled=(image is None and not latest) or label is None, key="d_save")
+        if saved and image is None:
+            st.error(t("The drawing was not saved: {why}.", why=t("the drawing is blank: draw a digit first")))
+        elif saved:
             try:
                 store.add(name, image, label, owner=who, operator=is_teacher())
                 st.toast(t("Saved into {name}", name=name))
@@ -270,10 +166,15 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
             st.rerun()
 
 
-def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: str | None, name: str) -> None:
-    """The Add button's callback: add, then ask the digit meant afresh, whether it was added or refused (the
-    next drawing is another digit: a digit left chosen filed a 2 as a 5)."""
+def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: str | None, name: str,
+                 latest: bool = False) -> None:
+    """The Add button's callback: add (with `latest`, the drawing the server kept last: strokes answered
+    without a rerun made it after the button was drawn), then ask the digit meant afresh, whether it was
+    added or refused (the next drawing is another digit: a digit left chosen filed a 2 as a 5)."""
     st.session_state["d_class_label"] = None
+    if latest:
+        kept = last_drawing()
+        image = kept.image if kept is not None else None
     try:
         classroom().add(image, label, who, nick)
         st.toast(t("Added your {digit} to {name}", digit=label, name=name))
@@ -285,8 +186,9 @@ def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: st
         CLASS_ERROR.keep(t("Not added: {why}.", why=said(os_error_words(e, "drawings folder"))))
 
 
-def class_panel(image: np.ndarray | None) -> None:
-    """While the teacher has a class collection open: add this drawing to it, with the digit meant."""
+def class_panel(image: np.ndarray | None, latest: bool = False) -> None:
+    """While the teacher has a class collection open: add this drawing to it, with the digit meant (with
+    `latest`, the drawing the server holds when the button is pressed)."""
     room = classroom()
     name = room.open_name()
     if name is None:
@@ -305,7 +207,7 @@ def class_panel(image: np.ndarray | None) -> None:
                               placeholder=t("the digit I meant"), key="d_class_label", width=170,
                               label_visibility="collapsed")
         row.button(t("Add to the class collection"), key="d_class_add", icon=":material/group_add:",
-                   on_click=add_to_class, args=(image, label, who, nick, name))
+                   on_click=add_to_class, args=(None if latest else image, label, who, nick, name, latest))
         CLASS_ERROR.show()
         try:
             drawings, _ = collection_part(name, "all")  # read once per change of the collection
@@ -315,6 +217,19 @@ def class_panel(image: np.ndarray | None) -> None:
             mine = 0
         if mine:
             st.caption(t("You have added {count}; remove yours on the Class page.", count=num(mine, 0)))
+
+
+def sent_this_run(drawn):
+    """The canvas's result if it sent this run a picture it had not sent before (with quick answers a stroke
+    goes to the route, and the canvas's last sent value can be older than the drawing the server kept), else
+    None."""
+    if drawn is None or drawn.image_data is None:
+        return None
+    mark = marker_of(drawn.image_data)
+    if st.session_state.get("d_sent") == mark:
+        return None
+    st.session_state["d_sent"] = mark
+    return drawn
 
 
 def remove_upload() -> None:
@@ -365,9 +280,10 @@ def chosen_input(drawn, upload, results, restored: LastDrawing | None = None) ->
 
 
 # On a phone the title in a smaller size: a longer one ("Dessinez un chiffre") still takes one line, and the
-# canvas, its answer and the Add button stay on one screen (tests/e2e/test_languages.py). Sent with the page,
-# not with a stroke's rerun; a style block takes no room.
-NARROW_TITLE = "<style>@media (max-width: 640px) { .stMainBlockContainer h1 { font-size: 2.1rem; } }</style>"
+# canvas, its answer and the Add button stay on one screen (tests/e2e/test_languages.py); the line under the
+# canvas and its link hidden while there is no answer. Sent with the page; a style block takes no room.
+NARROW_TITLE = ("<style>@media (max-width: 640px) { .stMainBlockContainer h1 { font-size: 2.1rem; } }"
+                ".st-key-d_reads:has(.mnist-slot:empty) { display: none; }</style>")
 
 
 def render() -> None:
@@ -402,36 +318,52 @@ def render() -> None:
                     layers=layers))
 
     @st.fragment
-    def live() -> None:  # a stroke reruns only this, not the whole page
+    def live() -> None:  # a stroke reruns only this, not the whole page (or nothing: quick answers)
         # The pad keeps its full width on any screen; the results go beside it, or below it when narrow.
         row = st.container(horizontal=True, wrap=True, gap="medium")
         pad, results = row.container(width=CANVAS + 10), row.container(width="stretch")
-        with pad:
-            drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
-                              width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas",
-                              initial_drawing=st.session_state.get("d_initial"))
         # The upload as its box left it, read before the box is drawn under the reading: no container kept
         # in between for the reading (every element is work per stroke for the server).
         upload_key = f"d_upload_{st.session_state.get('d_upload_round', 0)}"
         upload = st.session_state.get(upload_key)
-        image, uploaded = chosen_input(drawn, upload, results, st.session_state.get("d_restored"))
+        # Where this server answers strokes over HTTP (ui/quick_answer.py), the answer is shown in slots that
+        # those answers fill between runs; the canvas sends a stroke there unless an upload or the plain-resize
+        # comparison is shown (they rerun, as every stroke does without quick answers).
+        slots = quick_answers_in_canvas() and served()
+        quick = (ticket(owner(), meta.name, meta.created, device, threshold, network, language(), link_params())
+                 if slots and upload is None and not compare else None)
+        with pad:
+            drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
+                              width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas",
+                              initial_drawing=st.session_state.get("d_initial"), quick=quick)
+        if slots:  # the drawing is the one the server kept last, unless the canvas sent a newer one to this run
+            sent, restored = sent_this_run(drawn), last_drawing()
+        else:
+            sent, restored = drawn, st.session_state.get("d_restored")
+        image, uploaded = chosen_input(sent, upload, results, restored)
         reading = read_digit(model, image) if image is not None else None
-        if drawn is not None and drawn.image_data is not None:  # the canvas sent a change: kept for later
+        if sent is not None and sent.image_data is not None:  # the canvas sent a change: kept for later
             empty = image is None or uploaded is not None
-            keep_drawing(None if empty else getattr(drawn, "json_data", None), None if empty else image,
+            keep_drawing(None if empty else getattr(sent, "json_data", None), None if empty else image,
                          None if empty or reading is None else reading.steps.output)
         with pad:
-            if reading is not None and not reading.blank:
-                compact_answer(reading)
+            if slots:  # the line and the link shown only while the slot holds an answer (NARROW_TITLE's rule)
+                with st.container(key="d_reads"):
+                    answer_slot("compact", compact_html(reading), key="d_compact")
+                    st.page_link("pages/inside.py", label=t("Why? Look inside"), icon=":material/biotech:")
+            elif reading is not None and not reading.blank:
+                st.markdown(compact_html(reading), unsafe_allow_html=True)
                 st.page_link("pages/inside.py", label=t("Why? Look inside"), icon=":material/biotech:")
-            class_panel(image)
+            class_panel(image, latest=quick is not None)
         with results:
-            if image is None:
-                st.info(t("Draw a digit in the box (or upload a picture of one): the network will say what it reads."))
+            if image is None and slots:
+                answer_slot("panel", hint_html(hint_text()), key="d_panel")
+            elif image is None:
+                st.info(hint_text())
             else:
-                reading_panel(reading, image, model, threshold, compare, uploaded, network)
+                reading_panel(reading, image, model, threshold, compare, uploaded, network, quick=slots)
             st.file_uploader(t("…or upload a picture of a digit"), type=UPLOAD_TYPES, key=upload_key)
-        collection_panel(image, model, (meta.name, meta.created, device))
+        collection_panel(image, model, (meta.name, meta.created, device), latest=quick is not None)
 
     with area:
         live()

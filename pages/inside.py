@@ -35,9 +35,9 @@ from ui.current_model import model_picker
 from ui.engine import data_problem, dataset
 from ui.galleries import gallery
 from ui.i18n import N_, num, pct, t
-from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
+from ui.keys import DRAWING_SEEN, DRAWN, INSIDE_SOURCE, INSIDE_TEST
 from ui.lab import lab_view
-from ui.last_drawing import last_drawing
+from ui.last_drawing import last_drawing, mark_drawing_seen
 from ui.maths_view import maths_view
 from ui.models import model_names
 from ui.network import linked_node, show_network, unit_panel
@@ -91,8 +91,14 @@ def layer_map(name: str, created: str, layer: int | None, method: str) -> tuple[
 
 def choose_input() -> tuple[np.ndarray, str]:
     """The digit to look into: the last drawing from the Draw page, or a test digit. ([0, 1] (28, 28), title)"""
+    last = last_drawing()
+    if last is not None and last.serial != st.session_state.get(DRAWING_SEEN):
+        # A drawing newer than the one looked at: the Draw page's strokes are answered without a page run
+        # (ui/quick_answer.py), so the server's is the newest (what Mistakes sent here is older than it).
+        st.session_state.update({DRAWING_SEEN: last.serial, INSIDE_SOURCE: "drawing"})
+        st.session_state.pop(DRAWN, None)
     drawn = st.session_state.get(DRAWN)
-    if drawn is None and (last := last_drawing()) is not None:  # a reload: the server kept it for this browser
+    if drawn is None and last is not None:  # the server keeps this browser's last drawing (a reload loses none)
         drawn = last.pixels
     sources = (["drawing"] if drawn is not None else []) + ["test"]
     if st.session_state.get(INSIDE_SOURCE) not in sources:
@@ -322,6 +328,7 @@ def map_view(name: str, model: MLP, image: np.ndarray) -> None:
                    caption=t("test #{index}: a {digit}", index=index, digit=data.test_labels[index]))
         if right.button(t("Look inside test digit #{index}", index=index), key="i_map_pick"):
             st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: index})
+            mark_drawing_seen()
             st.rerun()
 
 

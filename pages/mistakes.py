@@ -19,6 +19,7 @@ from ui.engine import classroom, collections, data_problem, dataset
 from ui.galleries import clickable_gallery, gallery
 from ui.i18n import decimal_mark, N_, num, pct, percent_format, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE, INSIDE_TEST
+from ui.last_drawing import mark_drawing_seen
 from ui.models import model_names
 from ui.tables import DASH, with_dashes
 
@@ -96,6 +97,7 @@ def gallery_panel(result: Evaluation, images: np.ndarray, what: str = "test") ->
         # A test digit by its index; a drawing as the Draw page's newest drawing.
         st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(pick)} if what == "test" else
                                 {INSIDE_SOURCE: "drawing", DRAWN: images[pick] / 255.0})
+        mark_drawing_seen()
         st.switch_page("pages/inside.py")
 
 

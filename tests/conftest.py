@@ -84,5 +84,7 @@ def canvas(monkeypatch):
     holder = {"image": np.zeros((280, 280, 4), np.uint8)}
     module = types.ModuleType("ui.canvas")
     module.st_canvas = lambda **kwargs: types.SimpleNamespace(image_data=holder["image"])
+    module.quick_answers_in_canvas = lambda: False  # no script to post strokes: every stroke reruns, as here
+    module.answer_slot = None  # not drawn without quick answers
     monkeypatch.setitem(sys.modules, "ui.canvas", module)
     return holder

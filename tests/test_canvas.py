@@ -18,6 +18,7 @@ from ui.canvas import (
     RESET_EMPTY,
     RESET_HOOK,
     SEND_DELAY_MS,
+    SEND_HOOK,
     served_folder,
     STOCK_DELAY,
     TOOLBAR_LABELS,
@@ -46,7 +47,9 @@ def test_quick_script_changes_that_one_number_hooks_the_toolbar_labels_and_empti
     assert quick.count(f"Bc = {SEND_DELAY_MS},") == 1 and quick.count(RESET_EMPTY) == 1
     hooked = LABELS_HOOK.replace("{\n", "{\n  mnistToolbarLabels(e, t),")
     assert quick.count(hooked) == 1 and quick.count("function mnistToolbarLabels(e, t)") == 1
-    undone = quick.replace(hooked, LABELS_HOOK).split("\nfunction mnistToolbarLabels")[0]
+    sends = "  mnistQuick(e, t, r) || " + SEND_HOOK.lstrip()  # a change goes to the quick answer's route first
+    assert quick.count(sends) == 1 and quick.count("function mnistQuick(e, t, r)") == 1
+    undone = quick.replace(hooked, LABELS_HOOK).replace(sends, SEND_HOOK).split("\nfunction mnistToolbarLabels")[0]
     assert undone.replace(f"Bc = {SEND_DELAY_MS},", STOCK_DELAY).replace(RESET_EMPTY, RESET_HOOK) == script
 
 

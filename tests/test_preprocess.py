@@ -231,3 +231,16 @@ def test_steps_say_in_words_what_each_did():
     captions = mnist_style(image).captions()
     assert len(captions) == 6 and captions[0] == "1. ink found"
     assert captions[3] == "4. fitted into 20×20" and captions[-1] == "6. centred by mass: what the network sees"
+
+
+def test_scattered_dots_none_a_digit_read_as_blank():
+    """Ink only in specks, none of them a digit's share (hypothesis found it crashing the box search)."""
+    dots = np.zeros((5, 25), bool)
+    dots[0, ::2] = True
+    dots[2, [0, 10, 12, 14]] = True
+    dots[3, [2, 4, 8]] = True
+    dots[4, 6] = True
+    assert mnist_style(dots).blank
+    canvas = np.zeros((280, 280, 4), np.uint8)
+    canvas[10::30, 10::30, 3] = 255  # a canvas dotted all over, one pixel a dot
+    assert mnist_style(canvas).blank

@@ -6,9 +6,11 @@ hold that number exactly once, the stock canvas is used (where it lacks the labe
 from __future__ import annotations
 
 import atexit
+import contextvars
 import functools
 import hashlib
 import importlib.util
+import itertools
 import shutil
 import tempfile
 import threading
@@ -34,6 +36,7 @@ TOUCH_STYLE = """
 """
 _lock = threading.Lock()
 _swapped: list[bool] = []  # [whether the quick canvas is in use], once decided for this process
+_sends_quick: list[bool] = [False]  # [whether its script sends changes to a quick answer's route]
 _served: list[Path] = []  # [the folder its files are served from], where they are
 _registries: list = []  # [the runtime's component registry they were declared to]
 
@@ -74,10 +77,72 @@ RESET_HOOK = "const c = h.history.initial ?? {};"
 RESET_EMPTY = "const c = { ...(h.history.initial ?? {}), objects: [] };"
 
 
+# Where 0.13.0 sends a change to Streamlit (a rerun of the page's fragment): with a `quickAnswer` in its data (the
+# route's address and the page's ticket, ui/quick_answer.py) the change goes to that route instead, one request
+# at a time (a change made meanwhile waits, and only the newest is sent), and the answer goes to the page's
+# answer slots (`answer_slot`) as a "mnist-answer" event. A refused or failed request sends the change to
+# Streamlit after all, and so does every change until the page hands out another ticket.
+SEND_HOOK = '  e.latest.setStateValue("drawing", {\n    raw: t,\n    data: r\n  });'
+QUICK = """
+function mnistQuick(e, t, r) {
+  const q = e.latest.data && e.latest.data.quickAnswer;
+  if (!q || !r || e.mnistOff === q.ticket || typeof fetch !== "function") return false;
+  e.mnistNext = { t, r, q, a: mnistAlpha(e) };
+  if (!e.mnistBusy) mnistPost(e);
+  return true;
+}
+// The drawing's alpha plane, one byte a pixel (its ink: the strokes are black on a transparent canvas), taken
+// now; the server inflates it far faster than it decodes the PNG. Null where the browser cannot deflate.
+function mnistAlpha(e) {
+  try {
+    if (typeof CompressionStream !== "function" || !e.canvas.toCanvasElement) return null;
+    const c = e.canvas.toCanvasElement(1), d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+    const a = new Uint8Array(d.length / 4);
+    for (let i = 0; i < a.length; i++) a[i] = d[4 * i + 3];
+    return { width: c.width, height: c.height, plane: a };
+  } catch (err) {
+    return null;
+  }
+}
+async function mnistBody(job) {
+  const body = { ticket: job.q.ticket, strokes: job.t };
+  if (job.a) {
+    const z = new Uint8Array(await new Response(new Blob([job.a.plane]).stream()
+      .pipeThrough(new CompressionStream("deflate"))).arrayBuffer());
+    let s = "";
+    for (let i = 0; i < z.length; i += 0x8000) s += String.fromCharCode.apply(null, z.subarray(i, i + 0x8000));
+    body.alpha = { width: job.a.width, height: job.a.height, deflated: btoa(s) };
+  } else {
+    body.image = job.r;
+  }
+  return JSON.stringify(body);
+}
+function mnistPost(e) {
+  const job = e.mnistNext;
+  e.mnistNext = null;
+  e.mnistBusy = !!job;
+  if (!job) return;
+  mnistBody(job)
+    .then((body) => fetch(job.q.url, { method: "POST", credentials: "same-origin",
+                                       headers: { "Content-Type": "application/json" }, body }))
+    .then((res) => res.ok ? res.json() : Promise.reject(new Error("HTTP " + res.status)))
+    .then((a) => { if (!e.mnistNext) window.dispatchEvent(new CustomEvent("mnist-answer", { detail: a })); })
+    .catch(() => {
+      e.mnistOff = job.q.ticket;
+      const last = e.mnistNext || job;
+      e.mnistNext = null;
+      e.latest.setStateValue("drawing", { raw: last.t, data: last.r });
+    })
+    .finally(() => mnistPost(e));
+}
+"""
+
+
 def quick_script(script: str) -> str | None:
     """The canvas script with the shorter pause (None when the pause is not where 0.13.0 has it); where its
     settings' update is where 0.13.0 has it, the toolbar relabelled from the data's `toolbarLabels`; where
-    its Reset is, Reset to an empty canvas."""
+    its Reset is, Reset to an empty canvas; where it sends a change, the change sent to the quick answer's
+    route when the data names one."""
     if script.count(STOCK_DELAY) != 1:
         return None
     quick = script.replace(STOCK_DELAY, f"Bc = {SEND_DELAY_MS},")
@@ -85,6 +150,8 @@ def quick_script(script: str) -> str | None:
         quick = quick.replace(RESET_HOOK, RESET_EMPTY)
     if quick.count(LABELS_HOOK) == 1:
         quick = quick.replace(LABELS_HOOK, LABELS_HOOK.replace("{\n", "{\n  mnistToolbarLabels(e, t),")) + RELABEL
+    if quick.count(SEND_HOOK) == 1:
+        quick = quick.replace(SEND_HOOK, "  mnistQuick(e, t, r) || " + SEND_HOOK.lstrip()) + QUICK
     return quick
 
 
@@ -93,11 +160,16 @@ def toolbar_labels() -> dict[str, str] | None:
     return None if language() == SOURCE else {label: t(label) for label in TOOLBAR_LABELS}
 
 
+_quick_data: contextvars.ContextVar[dict | None] = contextvars.ContextVar("mnist_quick_answer", default=None)
+
+
 def labelled(component):
-    """The canvas component, its data carrying the toolbar's labels in this browser's language."""
+    """The canvas component, its data carrying the toolbar's labels in this browser's language, and the quick
+    answer's route and ticket where the page gave them (`st_canvas(quick=...)`)."""
     def out(*, data: dict, **kwargs):
-        labels = toolbar_labels()
-        return component(data={**data, "toolbarLabels": labels} if labels else data, **kwargs)
+        labels, quick = toolbar_labels(), _quick_data.get()
+        extra = {**({"toolbarLabels": labels} if labels else {}), **({"quickAnswer": quick} if quick else {})}
+        return component(data={**data, **extra} if extra else data, **kwargs)
     return out
 
 
@@ -177,6 +249,7 @@ def quick_canvas_in_use() -> bool:
             import streamlit_drawable_canvas as drawable
 
             sources = quick_sources(build_folder())
+            _sends_quick[0] = sources is not None and "function mnistQuick(" in sources[0]
             if sources is not None:
                 script, style = served_files(sources) or sources
                 drawable.out = labelled(st.components.v2.component(COMPONENT, js=script, css=style,
@@ -204,10 +277,56 @@ class Drawn:
         return getattr(self._result, name)
 
 
-def st_canvas(**kwargs) -> Drawn:
-    """streamlit_drawable_canvas.st_canvas, the quick one where it can be."""
+def quick_answers_in_canvas() -> bool:
+    """Whether this process's canvas sends its changes to a quick answer's route when the page names one."""
+    return quick_canvas_in_use() and _sends_quick[0]
+
+
+def st_canvas(quick: dict | None = None, **kwargs) -> Drawn:
+    """streamlit_drawable_canvas.st_canvas, the quick one where it can be; `quick` ({"url", "ticket"},
+    ui/quick_answer.ticket) sends its changes to that route instead of a rerun."""
     import streamlit_drawable_canvas as drawable
 
     quick_canvas_in_use()
     registered_here()
-    return Drawn(drawable.st_canvas(**kwargs))
+    token = _quick_data.set(quick)
+    try:
+        return Drawn(drawable.st_canvas(**kwargs))
+    finally:
+        _quick_data.reset(token)
+
+
+# A slot for one part of a stroke's answer ("panel" or "compact"): shows the HTML the page's run gave it, then
+# each answer the canvas's route sends (the "mnist-answer" event), until the next run. In the page itself (no
+# shadow root), so the page's fonts apply; its content is its own, never Streamlit's (which would redraw it).
+SLOT_JS = """
+export default function({ data, parentElement }) {
+  const root = parentElement.querySelector(".mnist-slot");
+  if (!root || !data) return;
+  if (root.dataset.serial !== String(data.serial)) {
+    root.dataset.serial = String(data.serial);
+    root.innerHTML = data.html;
+  }
+  if (root.mnistOn) window.removeEventListener("mnist-answer", root.mnistOn);
+  const on = (ev) => {
+    const html = ev.detail && ev.detail[data.part];
+    if (typeof html === "string") root.innerHTML = html;
+  };
+  root.mnistOn = on;
+  window.addEventListener("mnist-answer", on);
+  return () => { window.removeEventListener("mnist-answer", on); if (root.mnistOn === on) root.mnistOn = null; };
+}
+"""
+_slot: list = []
+
+
+def answer_slot(part: str, html: str, key: str) -> None:
+    """The `part` of the answer ("panel", "compact"), `html` as this run made it."""
+    with _lock:
+        if not _slot:
+            _slot.append(st.components.v2.component("mnist_app.answer_slot", js=SLOT_JS,
+                                                    html='<div class="mnist-slot"></div>', isolate_styles=False))
+    _slot[0](data={"part": part, "html": html, "serial": next(_slot_serials)}, key=key, height="content")
+
+
+_slot_serials = itertools.count(1)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import functools
 import math
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 
 import streamlit as st
@@ -89,14 +91,28 @@ def language() -> str:
     writes dozens of texts and numbers; finding it took ~0.1 ms each time): the run's context keeps it
     with that run's own `cursors`, a dict Streamlit makes anew for every run (a fragment's too)."""
     ctx = get_script_run_ctx(suppress_warning=True)
-    if ctx is None:  # outside a page run (a plain test): the source language
-        return SOURCE
+    if ctx is None:  # outside a page run: the language `speaking` set (a stroke answered over HTTP), else English
+        return _SPOKEN.get()
     kept = getattr(ctx, RUN_LANGUAGE, None)
     if kept is not None and kept[0] is ctx.cursors:
         return kept[1]
     lang = _browser_language()
     setattr(ctx, RUN_LANGUAGE, (ctx.cursors, lang))
     return lang
+
+
+_SPOKEN: ContextVar[str] = ContextVar("mnist_spoken_language", default=SOURCE)
+
+
+@contextmanager
+def speaking(lang: str) -> Iterator[None]:
+    """Texts and numbers in `lang` (else English) in code that runs outside a page run: a stroke answered
+    over HTTP (ui/quick_answer.py), in the language its page was in."""
+    token = _SPOKEN.set(_known(lang) or SOURCE)
+    try:
+        yield
+    finally:
+        _SPOKEN.reset(token)
 
 
 def _forget_run_language() -> None:
@@ -182,7 +198,13 @@ def pct(value: float, digits: int = 2) -> str:
 def percent_sign() -> str:
     """What follows a percentage's number in this browser's language: "\u202f%" in French, "%" in English (a
     table's "{:.2f}%" format, which then reads 99,15 % in French)."""
-    return pct(0.5, 0).replace("50", "")
+    return _percent_sign(language())
+
+
+@functools.cache
+def _percent_sign(lang: str) -> str:
+    pattern, locale = _pattern(lang, "percent", 0)
+    return pattern.apply(0.5, locale).replace("50", "")
 
 
 def percent_format() -> str:
@@ -211,9 +233,14 @@ def listed(items: list[str]) -> str:
     return t(LIST_SEPARATOR).join(items)
 
 
+@functools.cache
+def _decimal_symbol(lang: str) -> str:
+    return get_decimal_symbol(lang)  # Babel parses the locale on every call: ~0.5 ms, several times a stroke
+
+
 def decimal_mark() -> str:
     """This browser's language's decimal mark ("," in French, Spanish and Italian)."""
-    return get_decimal_symbol(language())
+    return _decimal_symbol(language())
 
 
 def number_format(digits: int = 2, signed: bool = False) -> Callable[[float], str]:

@@ -10,6 +10,7 @@ JOB = "job"  # id of the job this session shows
 # and the job whose whole page is still to be drawn.
 LIGHT_SEEN, LIGHT_VIEW = "t_light_seen", "t_light_pending"
 DRAWN = "drawn_digit"  # the last drawing the Draw page read, MNIST-style (28, 28) in [0, 1], for Inside
+DRAWING_SEEN = "inside_drawing_seen"  # the serial of the last drawing the server kept that Inside has turned to
 INSIDE_SOURCE = "inside_source"  # what the Inside page looks at: "drawing" or "test"
 INSIDE_TEST = "inside_test"  # the test digit it looks at
 TRAIN_ERROR = "train_error"  # why the last Train, Train more or Train more on our handwriting was refused

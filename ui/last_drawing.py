@@ -3,13 +3,14 @@ loses): the Draw page puts it back on the canvas after a page switch or a reload
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import itertools
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
 
 from ui.browser import owner
-from ui.keys import DRAWINGS_KEPT
+from ui.keys import DRAWING_SEEN, DRAWINGS_KEPT
 from ui.per_owner import PerOwner
 
 
@@ -18,6 +19,11 @@ class LastDrawing:
     strokes: dict | None  # the canvas's Fabric.js JSON, for its `initial_drawing`
     image: np.ndarray  # the canvas picture, RGBA uint8 (280, 280, 4)
     pixels: np.ndarray | None = None  # what the network read, MNIST-style (28, 28) in [0, 1]
+    # Which drawing this is, in the order this process kept them: Inside turns to a drawing newer than it saw.
+    serial: int = field(default_factory=lambda: next(_serials))
+
+
+_serials = itertools.count(1)
 
 
 @st.cache_resource(show_spinner=False)
@@ -30,6 +36,19 @@ def last_drawing() -> LastDrawing | None:
     return last_drawings().get(owner())
 
 
+def mark_drawing_seen() -> None:
+    """Inside keeps to what a page sends it (a test digit, a collection's drawing) until a drawing newer than this
+    browser's last one comes: called where a page chooses what Inside looks at."""
+    last = last_drawing()
+    st.session_state[DRAWING_SEEN] = last.serial if last is not None else None
+
+
 def keep_drawing(strokes: dict | None, image: np.ndarray | None, pixels: np.ndarray | None = None) -> None:
     """This browser's drawing now (None: the canvas was cleared)."""
-    last_drawings().set(owner(), None if image is None else LastDrawing(strokes, image, pixels))
+    keep_drawing_of(owner(), strokes, image, pixels)
+
+
+def keep_drawing_of(who: str, strokes: dict | None, image: np.ndarray | None,
+                    pixels: np.ndarray | None = None) -> None:
+    """The drawing now of the browser whose owner key is `who` (a stroke answered outside a page run)."""
+    last_drawings().set(who, None if image is None else LastDrawing(strokes, image, pixels))

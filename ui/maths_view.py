@@ -18,6 +18,7 @@ from mnist_core.net.model import MLP
 from ui.charts import layout, unchecked
 from ui.i18n import decimal_mark, LOCALIZED, num, number_format, pct, t
 from ui.keys import INSIDE_SOURCE, INSIDE_TEST
+from ui.last_drawing import mark_drawing_seen
 from ui.layers import layer_choice, layer_label
 from ui.tables import DASH, with_dashes
 
@@ -35,6 +36,7 @@ def next_mistake(mistakes: np.ndarray) -> None:
     later = mistakes[mistakes > now]
     if len(mistakes):
         st.session_state.update({INSIDE_SOURCE: "test", INSIDE_TEST: int(later[0] if len(later) else mistakes[0])})
+        mark_drawing_seen()
 
 
 # --- the sentences -------------------------------------------------------------------------------

@@ -5,6 +5,7 @@ picture in SVG with a hover text per node (Plotly's figure checks alone took ~10
 
 from __future__ import annotations
 
+import functools
 import html
 from urllib.parse import urlencode
 
@@ -14,12 +15,12 @@ import streamlit as st
 from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
 from mnist_core.net.maths import layer_maths
 from mnist_core.net.model import layers_label, MLP, weight_images
-from mnist_core.net.pictures import data_uri, pixels_image, weight_grid
+from mnist_core.net.pictures import ink_uri, weight_grid
 from ui.caches import loaded_model
 from ui.charts import layout, unchecked
 from ui.engine import dataset
 from ui.galleries import gallery
-from ui.i18n import num, number_format, pct, t, URL_LANG
+from ui.i18n import num, number_format, pct, percent_writer, t, URL_LANG
 from ui.keys import NODE_LAYER, NODE_UNIT, PROJECTOR
 from ui.layers import layer_label
 from ui.maths_view import unit_text
@@ -50,6 +51,15 @@ def _positions(graph: NetworkGraph) -> list[dict[int, tuple[float, float]]]:
     return places
 
 
+@functools.lru_cache(maxsize=64)
+def _spots(width: int, height: int, layers: int, layer: int, count: int) -> tuple[str, ...]:
+    """network_svg's places ("x y", whole pixels) of a layer's `count` shown nodes, in unit order (_positions)."""
+    x0, x1 = INPUT_LEFT - 0.05, layers + 0.75
+    sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
+    ys = np.linspace(0.02, 0.98, count) if count > 1 else np.array([0.5])
+    return tuple(f"{10 + (layer + 1.0 - x0) * sx:.0f} {30 + (Y_RANGE[1] - float(1 - y)) * sy:.0f}" for y in ys)
+
+
 def _pixel_place(pixel: int) -> tuple[float, float]:
     """Where pixel (row, col) = divmod(pixel, 28) sits on the input image."""
     row, col = divmod(pixel, 28)
@@ -72,19 +82,21 @@ def _shades(values: np.ndarray) -> list[str]:
     return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(*channels, strict=True)]
 
 
-def node_lines(graph: NetworkGraph) -> list[list[list[str]]]:
+def node_lines(graph: NetworkGraph, escaped: bool = False) -> list[list[list[str]]]:
     """Each shown node's hover lines, layer by layer: where it is, z, its bias, its output. The templates
-    and number formats are looked up once (Draw makes these on every stroke)."""
-    signed, three = number_format(3, signed=True), number_format(3)
-    hidden_head, output_head = t("{layer} · unit {unit}"), t("{layer} · unit {unit} (digit {digit})")
-    bias_line = t("bias = {bias}")
+    and number formats are looked up once (Draw makes these on every stroke); `escaped`, ready for HTML (the
+    words escaped once: the numbers need none)."""
+    signed, three, share = number_format(3, signed=True), number_format(3), percent_writer(1)
+    mark = html.escape if escaped else (lambda text: text)
+    hidden_head, output_head = mark(t("{layer} · unit {unit}")), mark(t("{layer} · unit {unit} (digit {digit})"))
+    bias_line = mark(t("bias = {bias}"))
     depth = len(graph.layers) - 1
     lines = []
     for layer in graph.layers:
-        output, name = layer.layer == depth, layer_label(layer.layer, depth)
+        output, name = layer.layer == depth, mark(layer_label(layer.layer, depth))
         head = output_head if output else hidden_head
         lines.append([[head.format(layer=name, unit=n.unit, digit=n.unit), f"z = {signed(n.z)}",
-                       bias_line.format(bias=signed(n.bias)), f"p = {pct(n.a, 1)}" if output else f"a = {three(n.a)}"]
+                       bias_line.format(bias=signed(n.bias)), f"p = {share(n.a)}" if output else f"a = {three(n.a)}"]
                       for n in layer.nodes])
     return lines
 
@@ -99,16 +111,21 @@ def layer_notes(graph: NetworkGraph) -> list[tuple[float, str, str]]:
          else t("{count} units", count=num(layer.size, 0))) for layer in graph.layers]
 
 
-def node_link(layer: int | str, unit: int | str) -> str:
-    """The address of Inside's Network tab with one node's panel open, relative to the page it is on. A link
-    opens a new session: it carries this session's `lang=` and projector mode (the digit is the browser's
-    last drawing, kept on the server; the model its current one)."""
-    params = {NODE_LAYER: layer, NODE_UNIT: unit}
+def link_params() -> dict[str, str]:
+    """What a node's link carries of this session: its `lang=` and projector mode."""
+    params = {}
     if URL_LANG in st.session_state:
         params["lang"] = st.session_state[URL_LANG]
     if st.session_state.get(PROJECTOR):
         params["projector"] = "1"
-    return "inside?" + urlencode(params)
+    return params
+
+
+def node_link(layer: int | str, unit: int | str, params: dict[str, str] | None = None) -> str:
+    """The address of Inside's Network tab with one node's panel open, relative to the page it is on. A link
+    opens a new session: it carries `params` (by default this session's `link_params`); the digit is the
+    browser's last drawing, kept on the server, the model its current one."""
+    return "inside?" + urlencode({NODE_LAYER: layer, NODE_UNIT: unit, **(link_params() if params is None else params)})
 
 
 def linked_node(model: MLP) -> tuple[int, int] | None:
@@ -131,11 +148,12 @@ def linked_node(model: MLP) -> tuple[int, int] | None:
     return layer, unit
 
 
-def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links: bool = False) -> str:
+def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links: bool = False,
+                params: dict[str, str] | None = None) -> str:
     """The same picture as network_figure, as one SVG for an HTML block: no figure object to build and
     check, nothing for the browser to load; each node's numbers in its hover text (<title>). Made on every
     stroke, so each number is formatted once (about 1 ms). With `links`, each node is a link that opens its
-    panel on Inside (node_link)."""
+    panel on Inside (node_link, carrying `params`: by default this session's)."""
     x0, x1 = INPUT_LEFT - 0.05, len(graph.layers) + 0.75
     sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
 
@@ -145,9 +163,12 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
     def py(y: float) -> float:
         return 30 + (Y_RANGE[1] - y) * sy
 
-    # Every node's place on screen in whole pixels, as SVG text once ("x y"): the edges only join them.
-    spots = [{unit: f"{px(x):.0f} {py(y):.0f}" for unit, (x, y) in places.items()} for places in _positions(graph)]
-    ink = data_uri(pixels_image(graph.image, 1, grid=False))
+    # Every node's place on screen in whole pixels, as SVG text once ("x y"): the edges only join them. A layer's
+    # k-th shown node sits at the same place whichever unit it is: the places are made once per layout.
+    spots = [dict(zip((n.unit for n in layer.nodes), _spots(width, height, len(graph.layers), layer.layer,
+                                                             len(layer.nodes)), strict=True))
+             for layer in graph.layers]
+    ink = ink_uri(graph.image)  # the same picture (and PNG) as Draw's "what the network sees"
     ink_title = html.escape(t("input pixels: the ink the network reads"))
     parts = [f"<svg data-testid='network-svg' viewBox='0 0 {width} {height}' width='100%' "
              f"style='max-width:{width}px;font-family:sans-serif' xmlns='http://www.w3.org/2000/svg'>",
@@ -169,8 +190,9 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
         for (push, band), segments in sorted(paths.items(), reverse=True):
             parts.append(f"<path d='{''.join(segments)}' stroke='{PUSH_COLOUR if push else HOLD_COLOUR}' "
                          f"stroke-width='{EDGE_WIDTHS[band]}' stroke-opacity='0.45' fill='none'/>")
-    link = html.escape(node_link("LAYER", "UNIT")).replace("UNIT", "{}") if links else ""  # made once a picture
-    for layer, lines in zip(graph.layers, node_lines(graph), strict=True):
+    link = html.escape(node_link("LAYER", "UNIT", params)).replace("UNIT", "{}") if links else ""  # once a picture
+    whole = percent_writer(0)
+    for layer, lines in zip(graph.layers, node_lines(graph, escaped=True), strict=True):
         output = layer.name == "output"
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
@@ -179,12 +201,12 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
         for n, fill, hover in zip(layer.nodes, _shades(values / top), lines, strict=True):
             x, y = spots[layer.layer][n.unit].split()
             circle = (f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
-                      f"{'&#10;'.join(html.escape(line) for line in hover)}</title></circle>")
+                      f"{'&#10;'.join(hover)}</title></circle>")
             # target _self: Streamlit's Markdown opens other links in a new tab
             parts.append(f"<a href='{base.format(n.unit)}' target='_self'>{circle}</a>" if links else circle)
             if output:
                 parts.append(f"<text x='{int(x) + 11}' y='{int(y) + 4}' font-size='12' fill='#444' "
-                             f"stroke='none'>{n.unit}: {html.escape(pct(n.a, 0))}</text>")
+                             f"stroke='none'>{n.unit}: {whole(n.a)}</text>")
         parts.append("</g>")
     for x, first, second in layer_notes(graph):
         parts.append(f"<text data-note='{html.escape(first)}' x='{px(x):.1f}' y='{py(1.07) - 5:.1f}' font-size='11' "

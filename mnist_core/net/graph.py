@@ -4,12 +4,13 @@ edges), and what every unit fires for on the test set (unit profiles)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import numpy as np
 import torch
 
 from mnist_core.net.evaluate import EVAL_BATCH
-from mnist_core.net.model import device_of, eval_mode, folded_first_layer, layer_name, layer_sums, MLP
+from mnist_core.net.model import device_of, eval_mode, layer_name, layer_sums, MLP, PIXEL_MEAN, PIXEL_STD
 from mnist_core.net.preprocess import as_model_input
 
 MAX_NODES = 64  # a layer wider than this shows its most active units, and says how many there are
@@ -17,8 +18,9 @@ MAX_EDGES = 150  # per connection between two layers: the strongest contribution
 PUSH, HOLD_BACK = "push", "hold back"
 
 
-@dataclass(frozen=True)
-class Node:
+# Node and Edge are named tuples, not frozen dataclasses: the Draw page makes ~300 of them on every stroke, and a
+# frozen dataclass's __init__ cost 2.5 times as much.
+class Node(NamedTuple):
     """One unit for one digit: its layer (0 = first hidden), its index in that layer, weighted sum z, bias
     and output a (for the output layer a is the probability)."""
 
@@ -29,8 +31,7 @@ class Node:
     a: float
 
 
-@dataclass(frozen=True)
-class Edge:
+class Edge(NamedTuple):
     """A contribution from a unit (or a pixel, for layer 0: index row * 28 + col) in the layer below to a
     unit in `layer`: the source's output times the weight between them. Positive pushes the unit up."""
 
@@ -84,7 +85,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
     linears = model.linear_layers()
     depth = len(model.hidden)
     probs = torch.softmax(sums[-1][0][0], 0)
-    folded = folded_first_layer(model)  # once: it scales the whole first weight matrix
+    first = linears[0]
     layers, shown_units = [], []
     for i, (z, a) in enumerate(sums):
         z, a = z[0], (probs if i == depth else a[0])
@@ -92,25 +93,26 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
             shown = torch.sort(torch.topk(a, max_nodes).indices).values  # the most active, in unit order
         else:
             shown = torch.arange(len(a))
-        bias = linears[i].bias if i else folded[1]
+        # The first layer's bias with the input normalisation folded in (folded_first_layer), for the shown
+        # units only: folding the whole (H0, 784) matrix cost more than the rest of a layer, on every stroke.
+        bias = (linears[i].bias[shown] if i else
+                first.bias[shown] - (PIXEL_MEAN / PIXEL_STD) * first.weight[shown].sum(dim=1))
         # Plain lists first: indexing a tensor one number at a time cost more than the forward pass (py-spy,
         # the Draw page builds this on every stroke).
-        units, zs, biases, outs = shown.tolist(), z[shown].tolist(), bias[shown].tolist(), a[shown].tolist()
+        units, zs, biases, outs = shown.tolist(), z[shown].tolist(), bias.tolist(), a[shown].tolist()
         layers.append(GraphLayer(i, layer_name(model, i), len(a), [
             Node(i, u, zu, bu, au) for u, zu, bu, au in zip(units, zs, biases, outs, strict=True)]))
         shown_units.append(shown)
     edges = []
     for i in range(depth + 1):
-        if i == 0:
-            weight = folded[0]  # (H0, 784)
-            below = pixels.reshape(784)
-            sources = torch.arange(784)
-        else:
-            weight = linears[i].weight  # (H_i, H_{i-1})
-            below = sums[i - 1][1][0]
-            sources = shown_units[i - 1]
         targets = shown_units[i]
-        contrib = weight[targets][:, sources] * below[sources]  # (shown_i, shown_below)
+        if i == 0:  # every pixel a source; the shown units' weights with the normalisation folded in
+            sources = torch.arange(784)
+            contrib = (first.weight[targets] / PIXEL_STD) * pixels.reshape(784)  # (shown_0, 784)
+        else:
+            sources = shown_units[i - 1]
+            below = sums[i - 1][1][0]
+            contrib = linears[i].weight[targets][:, sources] * below[sources]  # (shown_i, shown_below)
         flat = contrib.reshape(-1)
         k = min(max_edges, int((flat != 0).sum()))
         top = torch.topk(flat.abs(), k).indices

@@ -113,12 +113,14 @@ def device_of(model: nn.Module) -> torch.device:
 def eval_mode(model: nn.Module) -> Iterator[nn.Module]:
     """The model in eval mode (dropout off) for the block, then back in the mode it was in: a model in
     training may be looked at between its batches."""
-    was_training = model.training
+    if not model.training:  # already (a loaded model is): no walk over its modules, twice, per call
+        yield model
+        return
     model.eval()
     try:
         yield model
     finally:
-        model.train(was_training)
+        model.train(True)
 
 
 def hidden_and_logits(model: MLP, images: torch.Tensor) -> tuple[list[torch.Tensor], torch.Tensor]:

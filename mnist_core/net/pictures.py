@@ -5,6 +5,7 @@ data URI (inline in a page's HTML: no media file to store, hash and fetch)."""
 from __future__ import annotations
 
 import base64
+import functools
 import io
 
 import numpy as np
@@ -38,25 +39,37 @@ def data_uri(picture: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(png_bytes(picture)).decode("ascii")
 
 
+def ink_uri(image: np.ndarray) -> str:
+    """A small image, uint8 or [0, 1] (ink = 1), dark on white as a grey PNG data URI; the last few made are
+    kept (one reading shows its 28 x 28 input twice: what the network sees, and the lit-up network's input)."""
+    grey = 255 - as_uint8(as_pixels(image))
+    return _grey_uri(grey.tobytes(), grey.shape)
+
+
+@functools.lru_cache(maxsize=8)
+def _grey_uri(pixels: bytes, shape: tuple[int, ...]) -> str:
+    return data_uri(np.frombuffer(pixels, np.uint8).reshape(shape))
+
+
 def pixels_svg(image: np.ndarray, scale: int = 10, label: str = "") -> str:
     """pixels_image's picture (visible pixels on a grid) as SVG for an HTML block: the small image itself as
     a PNG that the browser enlarges, the grid as lines; a few hundred bytes to make and send, not an enlarged
     picture's kilobytes."""
-    grey = 255 - as_uint8(as_pixels(image))
-    h, w = grey.shape
+    h, w = np.shape(image)
     offset = 0.5 / scale  # pixels_image draws each line on the first row (column) of its cell
     grid = "".join(f"M0 {k + offset:g}H{w}" for k in range(h)) + "".join(f"M{k + offset:g} 0V{h}" for k in range(w))
     return (f"<svg viewBox='0 0 {w} {h}' width='{w * scale}' style='max-width:100%;height:auto;display:block;"
             f"margin:auto' xmlns='http://www.w3.org/2000/svg' role='img' aria-label='{label}'>"
-            f"<image href='{data_uri(grey)}' width='{w}' height='{h}' style='image-rendering:pixelated'/>"
+            f"<image href='{ink_uri(image)}' width='{w}' height='{h}' style='image-rendering:pixelated'/>"
             f"<path d='{grid}' stroke='rgb(200,200,230)' stroke-width='1' vector-effect='non-scaling-stroke'/></svg>")
 
 
-def thumbnail(image: np.ndarray, size: int = 112) -> np.ndarray:
-    """Any [0, 1] image (ink = 1) shown in a size x size square, aspect kept, as dark ink on white."""
+def thumbnail(image: np.ndarray, size: int = 112, rgb: bool = True) -> np.ndarray:
+    """Any [0, 1] image (ink = 1) shown in a size x size square, aspect kept, as dark ink on white: uint8 RGB,
+    or grey (size, size) without `rgb`."""
     h, w = image.shape
     if h == 0 or w == 0:
-        return np.full((size, size, 3), 255, np.uint8)
+        return np.full((size, size, 3) if rgb else (size, size), 255, np.uint8)
     scale = size / max(h, w)
     resample = Image.Resampling.NEAREST if scale >= 1 else Image.Resampling.BOX
     shrunk = np.asarray(Image.fromarray(np.asarray(image, np.float32), mode="F").resize(
@@ -64,7 +77,7 @@ def thumbnail(image: np.ndarray, size: int = 112) -> np.ndarray:
     square = np.zeros((size, size), np.float32)
     top, left = (size - shrunk.shape[0]) // 2, (size - shrunk.shape[1]) // 2
     square[top:top + shrunk.shape[0], left:left + shrunk.shape[1]] = shrunk
-    return pixels_image(square, 1, grid=False)
+    return pixels_image(square, 1, grid=False) if rgb else 255 - as_uint8(as_pixels(square))
 
 
 CAPTION_SIZE = 14  # px: readable under a thumbnail, and "9 -> 4 99%" still fits its 92 px width

@@ -245,6 +245,8 @@ def _digit_box(ink: np.ndarray) -> tuple[slice, slice] | None:
     labels, count = ndimage.label(block_ink > 0, structure=np.ones((3, 3)))
     masses = np.bincount(labels.ravel(), weights=block_ink.ravel(), minlength=count + 1)[1:]
     keep = np.flatnonzero(masses >= SPECK_SHARE * masses.sum()) + 1
+    if not len(keep):  # only specks, none a digit's share of the ink (a page of scattered dots): blank
+        return None
     rows, cols = np.nonzero(np.isin(labels, keep))
     # Back to full resolution: the kept blocks' extent, tightened to the ink inside it.
     r0, c0 = rows.min() * k, cols.min() * k

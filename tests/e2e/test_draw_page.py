@@ -118,3 +118,80 @@ def test_a_dash_is_read_as_a_digit_and_the_page_says_why(draw_page):
     draw_page.get_by_text("A scribble read as a digit, and very sure?").click()  # folded beside the answer
     draw_page.get_by_text('never "not a digit"', exact=False).wait_for()
     shot(draw_page, "draw-dash")
+
+
+def sent_frames(page) -> list[int]:
+    """A growing list: one entry per websocket frame the page sends (a rerun request is one)."""
+    frames: list[int] = []
+    page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(len(payload))))
+    return frames
+
+
+def test_a_stroke_is_answered_over_http_without_a_rerun(app, page):
+    """The canvas posts the stroke's alpha plane to the app's own route and shows the answer it sends: no script
+    rerun, nothing on the websocket (issue #31: a rerun was most of a stroke's server CPU)."""
+    frames, posts = sent_frames(page), []
+    page.on("request", lambda r: posts.append(r.post_data_json) if r.url.endswith("/api/answer") else None)
+    open_app(page, app.url + "draw")
+    page.locator("canvas.upper-canvas").wait_for()
+    page.get_by_text("Draw a digit in the box").first.wait_for()
+    wait_idle(page)
+    assert page.get_by_test_id("compact-answer").count() == 0  # no answer yet: no line under the canvas
+    assert not page.get_by_text("Why? Look inside").is_visible()
+    before = len(frames)
+    stroke(page, vertical_line())
+    assert predicted(page) == "1" and "Reads" in page.get_by_test_id("compact-answer").inner_text()
+    assert page.get_by_text("Why? Look inside").is_visible()
+    assert len(posts) == 1 and set(posts[0]) == {"ticket", "alpha", "strokes"}, posts
+    assert len(frames) == before, "the stroke went to a rerun"
+    stroke(page, loop())  # a second stroke on the first: the two read together, as a rerun would
+    assert len(posts) == 2 and len(frames) == before
+    page.get_by_role("button", name="Reset canvas & history").click()
+    page.get_by_text("Draw a digit in the box").first.wait_for()
+    assert page.get_by_test_id("predicted-digit").count() == 0 and len(posts) == 3
+
+
+def test_a_refused_quick_answer_falls_back_to_a_rerun(app, page):
+    """Where the route answers with an error (or cannot be reached), the stroke goes to a rerun, as before."""
+    page.route("**/api/answer", lambda route: route.fulfill(status=503, body='{"error": "down"}'))
+    frames = sent_frames(page)
+    open_app(page, app.url + "draw")
+    page.locator("canvas.upper-canvas").wait_for()
+    page.get_by_text("Draw a digit in the box").first.wait_for()
+    wait_idle(page)
+    before = len(frames)
+    stroke(page, vertical_line())
+    assert predicted(page) == "1" and len(frames) > before
+
+
+def test_a_ticket_is_good_only_for_the_browser_it_was_made_for(app, page):
+    """Replaying a page's ticket from elsewhere: refused without that browser's cookie, or with it altered."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    posts = []
+    page.on("request", lambda r: posts.append(r.post_data) if r.url.endswith("/api/answer") else None)
+    open_app(page, app.url + "draw")
+    page.locator("canvas.upper-canvas").wait_for()
+    page.get_by_text("Draw a digit in the box").first.wait_for()
+    stroke(page, vertical_line())
+    sent = json.loads(posts[-1])
+    mine = "; ".join(f"{c['name']}={c['value']}" for c in page.context.cookies() if c["name"] == "mnist_owner")
+
+    def status(body: dict, cookie: str) -> int:
+        request = urllib.request.Request(app.url + "api/answer", json.dumps(body).encode(),
+                                         {"Content-Type": "application/json", "Cookie": cookie})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status
+        except urllib.error.HTTPError as e:
+            return e.code
+
+    payload, mac = sent["ticket"].split(".")
+    altered = payload[:-2] + ("A" if payload[-2] != "A" else "B") + payload[-1] + "." + mac
+    assert status(sent, mine) == 200
+    assert status(sent, "") == 403
+    assert status(sent, "mnist_owner=" + "x" * 32) == 403
+    assert status({**sent, "ticket": altered}, mine) in (400, 403)
+    assert status({**sent, "alpha": {"width": 9999, "height": 1, "deflated": ""}}, mine) == 400

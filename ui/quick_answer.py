@@ -1,0 +1,270 @@
+"""A stroke answered without a script rerun: the canvas posts its picture to `/api/answer` (an HTTP route the app
+serves beside Streamlit, `app.py`), which reads it with the same engine and the same HTML as the page's rerun
+(ui/reading.py), keeps it as the browser's last drawing, and sends the answer back for the page to show. A
+rerun cost the server 15-30 ms of CPU per stroke, mostly Streamlit's own work per run and per element; this
+costs what the reading itself does (benchmarks/load.py). The page hands the canvas a ticket, signed with the
+server's cookie secret: which model, device and settings it reads with, for which browser (a hash of its owner
+key, checked against its cookie). Anything refused is answered with a status and a line, and the canvas falls
+back to a rerun."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import gzip
+import hashlib
+import hmac
+import io
+import json
+import threading
+import time
+import zlib
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+
+import numpy as np
+from PIL import Image, UnidentifiedImageError
+
+PATH = "api/answer"  # under the server's base path; /_stcore/ and the like are Streamlit's
+MAX_BODY = 2 * 1024 * 1024  # bytes: a 280 x 280 PNG is ~5-20 kB, its strokes' JSON a few more
+MAX_SIDE = 1024  # pixels: the canvas is 280
+TICKET_HOURS = 12.0  # a ticket older than a school day is refused (the page, rerun, gives a new one)
+COOKIE = "mnist_owner"  # ui/identity.COOKIE (not imported: this module loads before any page run)
+_served: list[bool] = []  # [True] once app.py has made the route for this process
+
+
+class Refused(Exception):
+    """A request the route will not answer: `status` is its HTTP status, the message one line."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a ticket says the answer is read with. `who` is a hash of the browser's owner key (the key itself
+    is never written into a page's data)."""
+
+    who: str
+    model: str
+    created: str  # the model's version: a retrained or replaced model refuses the old tickets
+    device: str
+    threshold: float
+    network: bool
+    language: str
+    links: dict  # what the network's node links carry of the page's session (ui/network.link_params)
+    issued: float  # time.time() when the page made it
+
+
+def owner_tag(owner: str) -> str:
+    return hashlib.sha256(b"mnist-quick-answer-owner:" + owner.encode()).hexdigest()[:32]
+
+
+def _key(secret: str) -> bytes:
+    if not secret:
+        raise Refused(503, "the server has no cookie secret to sign tickets with")
+    return hashlib.sha256(b"mnist-quick-answer:" + secret.encode()).digest()
+
+
+def sign(settings: Settings, secret: str) -> str:
+    """The ticket: the settings as base64 JSON, a dot, their HMAC."""
+    payload = base64.urlsafe_b64encode(json.dumps(asdict(settings), sort_keys=True).encode()).decode().rstrip("=")
+    mac = hmac.new(_key(secret), payload.encode(), hashlib.sha256).hexdigest()[:32]
+    return f"{payload}.{mac}"
+
+
+def verify(ticket: object, secret: str, owner: str | None, now: float | None = None) -> Settings:
+    """The settings of a ticket this server signed for the browser holding `owner` (its cookie), else Refused."""
+    if not isinstance(ticket, str) or ticket.count(".") != 1 or len(ticket) > 4096:
+        raise Refused(400, "no ticket, or not one")
+    payload, mac = ticket.split(".")
+    good = hmac.new(_key(secret), payload.encode(), hashlib.sha256).hexdigest()[:32]
+    if not hmac.compare_digest(mac, good):
+        raise Refused(403, "the ticket was not signed by this server")
+    try:
+        settings = Settings(**json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+    except (ValueError, TypeError) as e:
+        raise Refused(400, f"the ticket cannot be read: {e}") from None
+    if not isinstance(settings.links, dict):
+        raise Refused(400, "the ticket cannot be read: its links are not a mapping")
+    if not owner or not hmac.compare_digest(owner_tag(owner), settings.who):
+        raise Refused(403, "the ticket belongs to another browser")
+    if (now if now is not None else time.time()) - settings.issued > TICKET_HOURS * 3600:
+        raise Refused(403, "the ticket has expired: reload the page")
+    return settings
+
+
+def decode_picture(data_url: object) -> np.ndarray:
+    """The canvas's PNG data URL as RGBA uint8 (H, W, 4), as streamlit-drawable-canvas decodes it."""
+    if not isinstance(data_url, str) or not data_url.startswith("data:image/png;base64,"):
+        raise Refused(400, "the picture must be a PNG data URL")
+    try:
+        raw = base64.b64decode(data_url.split(",", 1)[1], validate=True)
+        with Image.open(io.BytesIO(raw)) as picture:
+            if picture.format != "PNG" or max(picture.size) > MAX_SIDE:
+                raise Refused(400, f"the picture must be a PNG of at most {MAX_SIDE} pixels a side")
+            return np.asarray(picture.convert("RGBA"))
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError) as e:
+        raise Refused(400, f"the picture cannot be read: {e}") from None
+
+
+def inflate_alpha(alpha: object) -> np.ndarray:
+    """The drawing as RGBA uint8 (H, W, 4) from its alpha plane ({"width", "height", "deflated": base64 of the
+    zlib-deflated H x W bytes}): black ink on a transparent canvas, the same array its PNG decodes to."""
+    if not isinstance(alpha, dict):
+        raise Refused(400, "the alpha plane must be an object")
+    width, height = alpha.get("width"), alpha.get("height")
+    if not all(isinstance(v, int) and 0 < v <= MAX_SIDE for v in (width, height)):
+        raise Refused(400, f"the picture must be at most {MAX_SIDE} pixels a side")
+    try:
+        packed = base64.b64decode(str(alpha.get("deflated", "")), validate=True)
+        inflater = zlib.decompressobj()
+        plane = inflater.decompress(packed, width * height + 1)  # a bomb stops at one byte over
+    except (binascii.Error, zlib.error, ValueError) as e:
+        raise Refused(400, f"the alpha plane cannot be read: {e}") from None
+    if len(plane) != width * height or not inflater.eof:
+        raise Refused(400, f"the alpha plane must hold {width} x {height} bytes")
+    rgba = np.zeros((height, width, 4), np.uint8)
+    rgba[..., 3] = np.frombuffer(plane, np.uint8).reshape(height, width)
+    return rgba
+
+
+def answer(body: bytes, owner: str | None, secret: str) -> dict:
+    """One stroke's answer (its picture as a PNG data URL, `image`, or as its alpha plane, `alpha`: the
+    canvas's two ways): {"panel": the reading's HTML, "compact": the line under the canvas, "marker",
+    "digit" (None when blank)}. The drawing is kept as this browser's last one (None when the canvas is empty),
+    as the page's rerun keeps it. Raises Refused."""
+    if len(body) > MAX_BODY:
+        raise Refused(413, f"a drawing is at most {MAX_BODY // 1024} kB")
+    try:
+        request = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        raise Refused(400, "the body must be JSON") from None
+    if not isinstance(request, dict):
+        raise Refused(400, "the body must be a JSON object")
+    settings = verify(request.get("ticket"), secret, owner)
+    image = inflate_alpha(request["alpha"]) if "alpha" in request else decode_picture(request.get("image"))
+    strokes = request.get("strokes") if isinstance(request.get("strokes"), dict) else None
+
+    from mnist_core.net.evaluate import read_digit
+    from mnist_core.storage.models import StoreError
+    from ui.caches import loaded_model
+    from ui.engine import model_store
+    from ui.i18n import speaking
+    from ui.last_drawing import keep_drawing_of
+    from ui.reading import blank_text, compact_html, hint_html, hint_text, marker_of, reading_html
+
+    try:
+        current = model_store().meta(settings.model).created
+    except (StoreError, OSError, ValueError):
+        current = None
+    if current != settings.created:
+        raise Refused(409, "the model has changed since the page was drawn")
+    model, _ = loaded_model(settings.model, settings.created, settings.device)
+    drawn = bool(image[..., -1].any())  # the canvas is transparent where unpainted
+    reading = read_digit(model, image) if drawn else None
+    keep_drawing_of(owner, strokes if drawn else None, image if drawn else None,
+                    reading.steps.output if reading is not None else None)
+    marker = marker_of(image)
+    with speaking(settings.language):
+        if reading is None:
+            panel = hint_html(hint_text())
+        elif reading.blank:
+            panel = hint_html(blank_text(None), marker)
+        else:
+            panel = reading_html(reading, marker, model, settings.threshold, None, settings.network,
+                                 {str(k): str(v) for k, v in settings.links.items()})
+        compact = compact_html(reading)
+    digit = None if reading is None or reading.blank else int(np.argmax(reading.probs))
+    return {"panel": panel, "compact": compact, "marker": marker, "digit": digit}
+
+
+def answered(body: bytes, owner: str | None, secret: str, zipped: bool) -> bytes:
+    """`answer` as the response's bytes: JSON, gzipped at level 1 where the browser takes gzip (Streamlit's own
+    middleware compresses at level 5, on the event loop: 60% more CPU for a 7% smaller answer of ~50 kB). One
+    answer at a time per browser, as a session's reruns are one at a time (the canvas waits for each): a script
+    posting many at once is refused (429) rather than taking every worker thread."""
+    with one_at_a_time(owner):
+        content = json.dumps(answer(body, owner, secret), ensure_ascii=False, separators=(",", ":")).encode()
+    return gzip.compress(content, compresslevel=1) if zipped else content
+
+
+_busy: set[str] = set()  # the owner keys whose answer is being made
+_busy_lock = threading.Lock()
+
+
+@contextmanager
+def one_at_a_time(owner: str | None) -> Iterator[None]:
+    with _busy_lock:
+        if owner in _busy:
+            raise Refused(429, "one drawing at a time: the last one is still being read")
+        if owner:
+            _busy.add(owner)
+    try:
+        yield
+    finally:
+        with _busy_lock:
+            _busy.discard(owner)
+
+
+def served() -> bool:
+    """Whether this process serves the route (started through app.py's App: `streamlit run app.py`)."""
+    return bool(_served)
+
+
+def url() -> str:
+    """The route's path as the browser asks for it."""
+    from streamlit import config
+
+    base = (config.get_option("server.baseUrlPath") or "").strip("/")
+    return f"/{base}/{PATH}" if base else f"/{PATH}"
+
+
+def routes() -> list:
+    """The route, for app.py's `st.App(..., routes=routes())`."""
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+    from streamlit import config
+
+    async def endpoint(request: Request) -> JSONResponse:
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > MAX_BODY:
+            return JSONResponse({"error": f"a drawing is at most {MAX_BODY // 1024} kB"}, status_code=413)
+        body = bytearray()
+        async for chunk in request.stream():  # bounded however the length was declared
+            body += chunk
+            if len(body) > MAX_BODY:
+                return JSONResponse({"error": f"a drawing is at most {MAX_BODY // 1024} kB"}, status_code=413)
+        secret = str(config.get_option("server.cookieSecret") or "")
+        zipped = "gzip" in request.headers.get("accept-encoding", "")
+        try:  # the reading in a worker thread: the event loop keeps serving the websockets meanwhile
+            content = await run_in_threadpool(answered, bytes(body), request.cookies.get(COOKIE), secret, zipped)
+        except Refused as e:
+            return JSONResponse({"error": str(e)}, status_code=e.status)
+        headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}
+        if zipped:
+            headers["Content-Encoding"] = "gzip"
+        return Response(content, media_type="application/json", headers=headers)
+
+    _served[:] = [True]
+    return [Route(url(), endpoint, methods=["POST"])]
+
+
+def ticket(owner: str, model: str, created: str, device: str, threshold: float, network: bool,
+           language: str, links: dict[str, str]) -> dict | None:
+    """What the page hands the canvas ({"url", "ticket"}), None where this process serves no route (AppTest, or
+    a server started another way): the canvas then sends each stroke to a rerun, as before."""
+    if not served():
+        return None
+    from streamlit import config
+
+    secret = str(config.get_option("server.cookieSecret") or "")
+    if not secret:
+        return None
+    settings = Settings(owner_tag(owner), model, created, device, float(threshold), bool(network), language,
+                        dict(links), time.time())
+    return {"url": url(), "ticket": sign(settings, secret)}
