@@ -6,6 +6,7 @@ import hashlib
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 import ui.startup  # noqa: F401  (first: a page run alone on a fresh server still leaves the pages-folder mode)
 from mnist_core.classroom.errors import ClassError
@@ -24,7 +25,7 @@ from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
 from ui.i18n import language, num, pct, percent_format, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE
-from ui.last_drawing import keep_drawing, last_drawing, LastDrawing
+from ui.last_drawing import keep_drawing, last_drawing, LastDrawing, this_tabs_drawing
 from ui.network import link_params
 from ui.quick_answer import served, ticket
 from ui.reading import blank_text, compact_html, hint_html, hint_text, marker_of, reading_html
@@ -168,12 +169,12 @@ def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str,
 
 def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: str | None, name: str,
                  latest: bool = False) -> None:
-    """The Add button's callback: add (with `latest`, the drawing the server kept last: strokes answered
+    """The Add button's callback: add (with `latest`, this tab's drawing as the server kept it last: strokes answered
     without a rerun made it after the button was drawn), then ask the digit meant afresh, whether it was
     added or refused (the next drawing is another digit: a digit left chosen filed a 2 as a 5)."""
     st.session_state["d_class_label"] = None
     if latest:
-        kept = last_drawing()
+        kept = this_tabs_drawing()
         image = kept.image if kept is not None else None
     try:
         classroom().add(image, label, who, nick)
@@ -188,7 +189,7 @@ def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: st
 
 def class_panel(image: np.ndarray | None, latest: bool = False) -> None:
     """While the teacher has a class collection open: add this drawing to it, with the digit meant (with
-    `latest`, the drawing the server holds when the button is pressed)."""
+    `latest`, this tab's drawing as the server holds it when the button is pressed)."""
     room = classroom()
     name = room.open_name()
     if name is None:
@@ -330,14 +331,16 @@ def render() -> None:
         # those answers fill between runs; the canvas sends a stroke there unless an upload or the plain-resize
         # comparison is shown (they rerun, as every stroke does without quick answers).
         slots = quick_answers_in_canvas() and served()
-        quick = (ticket(owner(), meta.name, meta.created, device, threshold, network, language(), link_params())
+        ctx = get_script_run_ctx()
+        quick = (ticket(owner(), meta.name, meta.created, device, threshold, network, language(), link_params(),
+                        ctx.session_id if ctx is not None else "")
                  if slots and upload is None and not compare else None)
         with pad:
             drawn = st_canvas(stroke_width=brush, stroke_color="#000000", background_color="", height=CANVAS,
                               width=CANVAS, drawing_mode="freedraw", return_image_data=True, key="canvas",
                               initial_drawing=st.session_state.get("d_initial"), quick=quick)
-        if slots:  # the drawing is the one the server kept last, unless the canvas sent a newer one to this run
-            sent, restored = sent_this_run(drawn), last_drawing()
+        if slots:  # this tab's drawing as the server kept it last, unless the canvas sent a newer one to this run
+            sent, restored = sent_this_run(drawn), this_tabs_drawing()
         else:
             sent, restored = drawn, st.session_state.get("d_restored")
         image, uploaded = chosen_input(sent, upload, results, restored)

@@ -25,7 +25,8 @@ OWNER = "o" * 32
 
 def settings(created: str, **changes) -> qa.Settings:
     values = {"who": qa.owner_tag(OWNER), "model": "default", "created": created, "device": "cpu",
-              "threshold": 0.8, "network": True, "language": "en", "links": {}, "issued": time.time()}
+              "threshold": 0.8, "network": True, "language": "en", "links": {}, "tab": "tab-1",
+              "issued": time.time()}
     return qa.Settings(**{**values, **changes})
 
 
@@ -90,7 +91,7 @@ def test_a_picture_that_is_not_what_it_says_is_refused():
 def test_a_drawing_is_read_as_the_page_reads_it_and_kept_as_the_browsers_last(created):
     from mnist_core.net.evaluate import read_digit
     from ui.caches import loaded_model
-    from ui.last_drawing import last_drawings
+    from ui.last_drawing import last_drawings, tab_drawings
     from ui.reading import marker_of
 
     image = draw_seven()
@@ -104,6 +105,7 @@ def test_a_drawing_is_read_as_the_page_reads_it_and_kept_as_the_browsers_last(cr
     assert "Reads <b" in found["compact"] and "draw-network" in found["panel"]
     kept = last_drawings().get(OWNER)
     assert kept is not None and np.array_equal(kept.image, image) and kept.strokes == {"objects": []}
+    assert tab_drawings().get("tab-1") == (kept,)  # the tab's own, which its Add and Save read
     assert kept.pixels is not None and kept.pixels.shape == (28, 28)
     # The same from the PNG; without the network when the page has it off; in the page's language.
     same = qa.answer(body(ticket, image=png_url(image)), OWNER, SECRET)
@@ -114,13 +116,16 @@ def test_a_drawing_is_read_as_the_page_reads_it_and_kept_as_the_browsers_last(cr
 
 
 def test_an_empty_canvas_forgets_the_drawing_and_says_what_to_do(created):
-    from ui.last_drawing import last_drawings
+    """...in its own tab: another tab of the same browser keeps its drawing for its Add and Save."""
+    from ui.last_drawing import last_drawings, tab_drawings
 
-    ticket = qa.sign(settings(created), SECRET)
-    qa.answer(body(ticket, alpha=alpha_of(draw_seven())), OWNER, SECRET)
+    ticket, other_tab = qa.sign(settings(created), SECRET), qa.sign(settings(created, tab="tab-2"), SECRET)
+    qa.answer(body(other_tab, alpha=alpha_of(draw_seven())), OWNER, SECRET)
+    qa.answer(body(ticket, alpha=alpha_of(draw_seven(dx=20))), OWNER, SECRET)
     empty = qa.answer(body(ticket, alpha=alpha_of(np.zeros((280, 280, 4), np.uint8))), OWNER, SECRET)
     assert empty["digit"] is None and empty["compact"] == "" and "Draw a digit in the box" in empty["panel"]
-    assert last_drawings().get(OWNER) is None
+    assert last_drawings().get(OWNER) is None and tab_drawings().get("tab-1") == (None,)
+    assert np.array_equal(tab_drawings().get("tab-2")[0].image, draw_seven())
 
 
 def test_a_changed_model_a_huge_body_or_no_json_is_refused_and_nothing_is_kept(created):
@@ -139,7 +144,7 @@ def test_a_changed_model_a_huge_body_or_no_json_is_refused_and_nothing_is_kept(c
 def test_no_route_no_ticket(env):
     """Outside a server started through app.py's App (AppTest here) the page gets no ticket: strokes rerun."""
     qa._served.clear()
-    assert qa.ticket(OWNER, "default", "v1", "cpu", 0.8, True, "en", {}) is None
+    assert qa.ticket(OWNER, "default", "v1", "cpu", 0.8, True, "en", {}, "tab-1") is None
 
 
 def test_one_answer_at_a_time_per_browser(created):

@@ -1,5 +1,6 @@
 """Each browser's last drawing, kept on the server by owner key (not in session_state, which a reload
-loses): the Draw page puts it back on the canvas after a page switch or a reload, and Inside looks at it."""
+loses): the Draw page puts it back on the canvas after a page switch or a reload, and Inside looks at it. Each
+tab's own last drawing too (by session): two tabs of one browser each add and save what they show."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 from ui.browser import owner
 from ui.keys import DRAWING_SEEN, DRAWINGS_KEPT
@@ -31,9 +33,22 @@ def last_drawings() -> PerOwner[LastDrawing]:
     return PerOwner(DRAWINGS_KEPT)
 
 
+@st.cache_resource(show_spinner=False)
+def tab_drawings() -> PerOwner[tuple[LastDrawing | None]]:
+    """Session id -> (its last drawing, None once cleared): a tuple, since the store forgets what is None."""
+    return PerOwner(DRAWINGS_KEPT)
+
+
 def last_drawing() -> LastDrawing | None:
     """This browser's last drawing, or None."""
     return last_drawings().get(owner())
+
+
+def this_tabs_drawing() -> LastDrawing | None:
+    """This tab's last drawing (None once it cleared its canvas); a tab that drew nothing yet: the browser's."""
+    ctx = get_script_run_ctx()
+    kept = tab_drawings().get(ctx.session_id) if ctx is not None else None
+    return kept[0] if kept is not None else last_drawing()
 
 
 def mark_drawing_seen() -> None:
@@ -45,10 +60,15 @@ def mark_drawing_seen() -> None:
 
 def keep_drawing(strokes: dict | None, image: np.ndarray | None, pixels: np.ndarray | None = None) -> None:
     """This browser's drawing now (None: the canvas was cleared)."""
-    keep_drawing_of(owner(), strokes, image, pixels)
+    ctx = get_script_run_ctx()
+    keep_drawing_of(owner(), strokes, image, pixels, ctx.session_id if ctx is not None else None)
 
 
 def keep_drawing_of(who: str, strokes: dict | None, image: np.ndarray | None,
-                    pixels: np.ndarray | None = None) -> None:
-    """The drawing now of the browser whose owner key is `who` (a stroke answered outside a page run)."""
-    last_drawings().set(who, None if image is None else LastDrawing(strokes, image, pixels))
+                    pixels: np.ndarray | None = None, tab: str | None = None) -> None:
+    """The drawing now of the browser whose owner key is `who`, made in the tab whose session id is `tab` (a
+    stroke answered outside a page run names it)."""
+    drawing = None if image is None else LastDrawing(strokes, image, pixels)
+    last_drawings().set(who, drawing)
+    if tab:
+        tab_drawings().set(tab, (drawing,))

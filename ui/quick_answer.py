@@ -55,6 +55,7 @@ class Settings:
     network: bool
     language: str
     links: dict  # what the network's node links carry of the page's session (ui/network.link_params)
+    tab: str  # the page's session id: the tab whose last drawing this is (ui/last_drawing.this_tabs_drawing)
     issued: float  # time.time() when the page made it
 
 
@@ -166,7 +167,7 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
     drawn = bool(image[..., -1].any())  # the canvas is transparent where unpainted
     reading = read_digit(model, image) if drawn else None
     keep_drawing_of(owner, strokes if drawn else None, image if drawn else None,
-                    reading.steps.output if reading is not None else None)
+                    reading.steps.output if reading is not None else None, str(settings.tab))
     marker = marker_of(image)
     with speaking(settings.language):
         if reading is None:
@@ -255,7 +256,7 @@ def routes() -> list:
 
 
 def ticket(owner: str, model: str, created: str, device: str, threshold: float, network: bool,
-           language: str, links: dict[str, str]) -> dict | None:
+           language: str, links: dict[str, str], tab: str) -> dict | None:
     """What the page hands the canvas ({"url", "ticket"}), None where this process serves no route (AppTest, or
     a server started another way): the canvas then sends each stroke to a rerun, as before."""
     if not served():
@@ -266,5 +267,5 @@ def ticket(owner: str, model: str, created: str, device: str, threshold: float, 
     if not secret:
         return None
     settings = Settings(owner_tag(owner), model, created, device, float(threshold), bool(network), language,
-                        dict(links), time.time())
+                        dict(links), tab, time.time())
     return {"url": url(), "ticket": sign(settings, secret)}
