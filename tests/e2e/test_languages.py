@@ -382,6 +382,10 @@ def test_every_page_shows_no_english_left(app, browser, lang):
         page.get_by_role("heading", name=tr(lang, heading), exact=True).wait_for()
         wait_idle(page, timeout=90)
         page.get_by_test_id("stSidebar").get_by_text(tr(lang, "Language"), exact=True).wait_for()
+        # The labels script (ui/widgets.streamlit_labels) has run: Streamlit's skip link is in the language. Under
+        # load it ran after the page was idle, and every label read as English (a CI run, 2026-12-07).
+        page.wait_for_function("w => ![...document.querySelectorAll('a')].some(a => a.textContent.trim() === w)",
+                               arg="Skip to main content", timeout=30_000)
         lines = shown_lines(page)
         assert tr(lang, "Language") in lines  # the sidebar was read too
         labels = labels_read(page)
