@@ -27,7 +27,7 @@ from ui.i18n import language, num, pct, percent_format, said, t
 from ui.keys import DRAWN, INSIDE_SOURCE
 from ui.last_drawing import keep_drawing, last_drawing, LastDrawing, this_tabs_drawing
 from ui.network import link_params
-from ui.quick_answer import served, ticket
+from ui.quick_answer import served, settle, ticket
 from ui.reading import blank_text, compact_html, hint_html, hint_text, marker_of, reading_html
 from ui.sidebar import page_entered
 from ui.widgets import as_markdown, confirmed, file_problems, KeptError, uploader_words
@@ -174,6 +174,7 @@ def add_to_class(image: np.ndarray | None, label: int | None, who: str, nick: st
     added or refused (the next drawing is another digit: a digit left chosen filed a 2 as a 5)."""
     st.session_state["d_class_label"] = None
     if latest:
+        settle(who)  # a stroke's answer still being made: its drawing is the one on the screen
         kept = this_tabs_drawing()
         image = kept.image if kept is not None else None
     try:

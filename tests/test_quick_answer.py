@@ -160,3 +160,15 @@ def test_one_answer_at_a_time_per_browser(created):
         assert json.loads(found)["digit"] == 7
     zipped = qa.answered(body(ticket, alpha=alpha_of(draw_seven())), OWNER, SECRET, zipped=True)
     assert json.loads(gzip.decompress(zipped))["digit"] == 7
+
+
+def test_odd_requests_are_refused_in_a_line_not_a_traceback(created):
+    """What a hostile student sent (helper session, 2026-12-07): a non-ASCII MAC, JSON nested 1,500 deep, strokes
+    of 2 MB of tiny objects (kept, they held ~48 MB of memory)."""
+    ticket = qa.sign(settings(created), SECRET)
+    deep = b"[" * 1500 + b"]" * 1500
+    huge = json.dumps({"ticket": ticket, "alpha": alpha_of(draw_seven()), "strokes": {"objects": [{}] * 150_000}})
+    for sent, status in ((json.dumps({"ticket": "a.\u00e9"}).encode(), 403), (deep, 400), (huge.encode(), 413)):
+        with pytest.raises(qa.Refused) as e:
+            qa.answer(sent, OWNER, SECRET)
+        assert e.value.status == status and "\n" not in str(e.value)

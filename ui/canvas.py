@@ -88,8 +88,25 @@ function mnistQuick(e, t, r) {
   const q = e.latest.data && e.latest.data.quickAnswer;
   if (!q || !r || e.mnistOff === q.ticket || typeof fetch !== "function") return false;
   e.mnistNext = { t, r, q, a: mnistAlpha(e) };
+  mnistGuardClicks(e);
   if (!e.mnistBusy) mnistPost(e);
   return true;
+}
+// A button clicked while a drawing is still on its way to the server (Add to the class, Save) waits for it: the
+// click's rerun reads the drawing the server holds, which must be the one on the screen.
+function mnistGuardClicks(e) {
+  window.mnistCanvases = window.mnistCanvases || new Set();
+  window.mnistCanvases.add(e);
+  if (window.mnistClickGuard) return;
+  window.mnistClickGuard = true;
+  document.addEventListener("click", (ev) => {
+    const button = ev.target && ev.target.closest && ev.target.closest("button");
+    const busy = [...window.mnistCanvases].filter((c) => c.mnistBusy);
+    if (!button || !busy.length) return;
+    ev.preventDefault();
+    ev.stopImmediatePropagation();
+    Promise.all(busy.map((c) => c.mnistIdle)).then(() => button.click());
+  }, true);
 }
 // The drawing's alpha plane, one byte a pixel (its ink: the strokes are black on a transparent canvas), taken
 // now; the server inflates it far faster than it decodes the PNG. Null where the browser cannot deflate.
@@ -121,7 +138,12 @@ function mnistPost(e) {
   const job = e.mnistNext;
   e.mnistNext = null;
   e.mnistBusy = !!job;
-  if (!job) return;
+  if (!job) {
+    if (e.mnistDone) e.mnistDone();
+    e.mnistIdle = e.mnistDone = null;
+    return;
+  }
+  if (!e.mnistIdle) e.mnistIdle = new Promise((resolve) => { e.mnistDone = resolve; });
   mnistBody(job)
     .then((body) => fetch(job.q.url, { method: "POST", credentials: "same-origin",
                                        headers: { "Content-Type": "application/json" }, body }))

@@ -5,6 +5,7 @@ tab's own last drawing too (by session): two tabs of one browser each add and sa
 from __future__ import annotations
 
 import itertools
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -15,14 +16,23 @@ from ui.browser import owner
 from ui.keys import DRAWING_SEEN, DRAWINGS_KEPT
 from ui.per_owner import PerOwner
 
+MAX_STROKES = 256 * 1024  # characters of the strokes' JSON kept with a drawing (a few kB a stroke)
+
 
 @dataclass(frozen=True)
 class LastDrawing:
-    strokes: dict | None  # the canvas's Fabric.js JSON, for its `initial_drawing`
+    # The canvas's Fabric.js JSON, for its `initial_drawing`, kept as text: as Python objects, a hostile 2 MB of
+    # tiny JSON objects took ~48 MB of memory. None where there were none, or more than MAX_STROKES.
+    strokes_json: str | None
     image: np.ndarray  # the canvas picture, RGBA uint8 (280, 280, 4)
     pixels: np.ndarray | None = None  # what the network read, MNIST-style (28, 28) in [0, 1]
     # Which drawing this is, in the order this process kept them: Inside turns to a drawing newer than it saw.
     serial: int = field(default_factory=lambda: next(_serials))
+
+
+    @property
+    def strokes(self) -> dict | None:
+        return json.loads(self.strokes_json) if self.strokes_json else None
 
 
 _serials = itertools.count(1)
@@ -68,7 +78,8 @@ def keep_drawing_of(who: str, strokes: dict | None, image: np.ndarray | None,
                     pixels: np.ndarray | None = None, tab: str | None = None) -> None:
     """The drawing now of the browser whose owner key is `who`, made in the tab whose session id is `tab` (a
     stroke answered outside a page run names it)."""
-    drawing = None if image is None else LastDrawing(strokes, image, pixels)
+    text = json.dumps(strokes, separators=(",", ":")) if isinstance(strokes, dict) else None
+    drawing = None if image is None else LastDrawing(text if text and len(text) <= MAX_STROKES else None, image, pixels)
     last_drawings().set(who, drawing)
     if tab:
         tab_drawings().set(tab, (drawing,))

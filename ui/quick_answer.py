@@ -82,7 +82,7 @@ def verify(ticket: object, secret: str, owner: str | None, now: float | None = N
         raise Refused(400, "no ticket, or not one")
     payload, mac = ticket.split(".")
     good = hmac.new(_key(secret), payload.encode(), hashlib.sha256).hexdigest()[:32]
-    if not hmac.compare_digest(mac, good):
+    if not hmac.compare_digest(mac.encode(), good.encode()):
         raise Refused(403, "the ticket was not signed by this server")
     try:
         settings = Settings(**json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
@@ -107,8 +107,8 @@ def decode_picture(data_url: object) -> np.ndarray:
             if picture.format != "PNG" or max(picture.size) > MAX_SIDE:
                 raise Refused(400, f"the picture must be a PNG of at most {MAX_SIDE} pixels a side")
             return np.asarray(picture.convert("RGBA"))
-    except (binascii.Error, UnidentifiedImageError, OSError, ValueError) as e:
-        raise Refused(400, f"the picture cannot be read: {e}") from None
+    except (binascii.Error, UnidentifiedImageError, OSError, ValueError):
+        raise Refused(400, "the picture cannot be read as a PNG") from None
 
 
 def inflate_alpha(alpha: object) -> np.ndarray:
@@ -141,8 +141,8 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
         raise Refused(413, f"a drawing is at most {MAX_BODY // 1024} kB")
     try:
         request = json.loads(body)
-    except (ValueError, UnicodeDecodeError):
-        raise Refused(400, "the body must be JSON") from None
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise Refused(400, "the body must be JSON, nested at most a few hundred deep") from None
     if not isinstance(request, dict):
         raise Refused(400, "the body must be a JSON object")
     settings = verify(request.get("ticket"), secret, owner)
@@ -154,9 +154,11 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
     from ui.caches import loaded_model
     from ui.engine import model_store
     from ui.i18n import speaking
-    from ui.last_drawing import keep_drawing_of
+    from ui.last_drawing import keep_drawing_of, MAX_STROKES
     from ui.reading import blank_text, compact_html, hint_html, hint_text, marker_of, reading_html
 
+    if strokes is not None and len(json.dumps(strokes, separators=(",", ":"))) > MAX_STROKES:
+        raise Refused(413, f"the drawing's strokes are over {MAX_STROKES // 1024} kB: clear the canvas")
     try:
         current = model_store().meta(settings.model).created
     except (StoreError, OSError, ValueError):
@@ -196,6 +198,14 @@ _busy: set[str] = set()  # the owner keys whose answer is being made
 _busy_lock = threading.Lock()
 
 
+def settle(owner: str, timeout: float = 5.0) -> None:
+    """Returns once no answer of this browser is being made (at most `timeout` s): a click read right after a
+    stroke (Add to the class) then reads the drawing that stroke made."""
+    deadline = time.monotonic() + timeout
+    while owner in _busy and time.monotonic() < deadline:
+        time.sleep(0.005)
+
+
 @contextmanager
 def one_at_a_time(owner: str | None) -> Iterator[None]:
     with _busy_lock:
@@ -226,7 +236,7 @@ def url() -> str:
 def routes() -> list:
     """The route, for app.py's `st.App(..., routes=routes())`."""
     from starlette.concurrency import run_in_threadpool
-    from starlette.requests import Request
+    from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
     from streamlit import config
@@ -236,10 +246,13 @@ def routes() -> list:
         if declared.isdigit() and int(declared) > MAX_BODY:
             return JSONResponse({"error": f"a drawing is at most {MAX_BODY // 1024} kB"}, status_code=413)
         body = bytearray()
-        async for chunk in request.stream():  # bounded however the length was declared
-            body += chunk
-            if len(body) > MAX_BODY:
-                return JSONResponse({"error": f"a drawing is at most {MAX_BODY // 1024} kB"}, status_code=413)
+        try:
+            async for chunk in request.stream():  # bounded however the length was declared
+                body += chunk
+                if len(body) > MAX_BODY:
+                    return JSONResponse({"error": f"a drawing is at most {MAX_BODY // 1024} kB"}, status_code=413)
+        except ClientDisconnect:  # the browser left mid-request: nobody to answer
+            return Response(status_code=400)
         secret = str(config.get_option("server.cookieSecret") or "")
         zipped = "gzip" in request.headers.get("accept-encoding", "")
         try:  # the reading in a worker thread: the event loop keeps serving the websockets meanwhile

@@ -195,3 +195,28 @@ def test_a_ticket_is_good_only_for_the_browser_it_was_made_for(app, page):
     assert status(sent, "mnist_owner=" + "x" * 32) == 403
     assert status({**sent, "ticket": altered}, mine) in (400, 403)
     assert status({**sent, "alpha": {"width": 9999, "height": 1, "deflated": ""}}, mine) == 400
+
+
+def test_a_button_clicked_while_the_stroke_is_on_its_way_waits_for_it(app, page):
+    """Save pressed right after a stroke whose answer is slow to come: the drawing saved is the one on the screen
+    (the click waits for the stroke to reach the server; a helper session saw an older one added)."""
+    import time
+
+    open_app(page, app.url + "draw")
+    page.locator("canvas.upper-canvas").wait_for()
+    page.get_by_text("Settings: model, device, brush").first.wait_for()
+    page.get_by_text("Save drawings into a collection, and score the model on it").click()
+    wait_idle(page)
+    page.get_by_label("This drawing is a").click()
+    page.get_by_role("option", name="1", exact=True).click()
+    wait_idle(page)
+    page.route("**/api/answer", lambda route: (time.sleep(1.5), route.continue_()))
+    box = page.locator("canvas.upper-canvas").bounding_box()
+    page.mouse.move(box["x"] + 140, box["y"] + 40)
+    page.mouse.down()
+    for y in range(40, 250, 10):
+        page.mouse.move(box["x"] + 140, box["y"] + y)
+    page.mouse.up()
+    page.get_by_role("button", name="Save drawing").click()  # at once: the stroke's request is still held
+    page.get_by_text("1 of 1").wait_for(timeout=30_000)  # saved, and read as a 1: the stroke, not an empty canvas
+    wait_idle(page)
