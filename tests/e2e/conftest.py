@@ -79,14 +79,25 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo) -> pytes
 
 def stop_its_run(page) -> None:
     """Stop the run a failed test left training or paused, as its owner would: the module's server is shared,
-    and the next try's run (another browser) would wait behind it in the queue."""
-    try:
-        stop = main_button(page, "Stop")
-        if stop.count():
-            stop.first.click(timeout=5_000)
-            page.get_by_text(re.compile(r"Stopped (in epoch|before)")).first.wait_for(timeout=20_000)
-    except PlaywrightTimeout:
-        pass  # nothing to stop, or a page that no longer answers: the next try says so itself
+    and the next try's run (another browser) would wait behind it in the queue. A page too busy to answer is
+    reloaded once (its browser still owns the run, and a reload shows its Stop again)."""
+    for attempt in range(2):
+        try:
+            stop = main_button(page, "Stop")
+            if attempt:
+                page.reload()
+                wait_idle(page)
+                try:
+                    stop.first.wait_for(timeout=15_000)
+                except PlaywrightTimeout:
+                    return  # the reloaded page offers no Stop: nothing training
+            elif not stop.count():
+                return  # nothing training: nothing to stop
+            stop.first.click(timeout=10_000)
+            page.get_by_text(re.compile(r"Stopped (in epoch|before)")).first.wait_for(timeout=45_000)
+            return
+        except PlaywrightTimeout:
+            continue  # the next attempt reloads; after it, the next try says itself what is wrong
 
 
 def _model_names(server: App | None) -> set[str]:

@@ -124,8 +124,8 @@ def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histogram
     assert float(main.get_by_test_id("stSliderThumbValue").inner_text()) == pytest.approx(0.3)  # as the slider says
     # The live-settings box follows the run's new rate (a keyed box would keep showing 1).
     main.get_by_text("Change settings while it trains").click()
-    box = main.get_by_label("learning rate", exact=True)
-    page.wait_for_function("el => el.value === '0.33300'", arg=box.element_handle(), timeout=30_000)
+    # Asked of the locator each time: a redraw may replace the box's element, and a handle would keep the old one.
+    expect(main.get_by_label("learning rate", exact=True)).to_have_value("0.33300", timeout=60_000)
     # The weight histograms after the first epoch: per layer, the start dashed and now solid.
     spread = page.locator(".js-plotly-plot", has_text="Weights per layer")
     spread.wait_for(timeout=90_000)
@@ -136,7 +136,7 @@ def test_a_too_high_learning_rate_is_named_and_fixed_in_one_click_with_histogram
     before = progress.search(main.get_by_text(progress).inner_text()).groups()
     page.wait_for_function("([re, before]) => { const m = document.body.innerText.match(new RegExp(re)); "
                            "return m && (m[1] + '/' + m[2]) !== before; }",
-                           arg=[progress.pattern, "/".join(before)], timeout=30_000)
+                           arg=[progress.pattern, "/".join(before)], timeout=60_000)
     shot(page, "train-health-fix")
     main_button(page, "Stop").click()
     page.get_by_text(re.compile(r"Stopped in epoch \d+, after .* saved as e2e-lr1")).wait_for(timeout=30_000)
