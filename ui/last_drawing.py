@@ -74,11 +74,13 @@ def keep_drawing(strokes: dict | None, image: np.ndarray | None, pixels: np.ndar
     keep_drawing_of(owner(), strokes, image, pixels, ctx.session_id if ctx is not None else None)
 
 
-def keep_drawing_of(who: str, strokes: dict | None, image: np.ndarray | None,
+def keep_drawing_of(who: str, strokes: dict | str | None, image: np.ndarray | None,
                     pixels: np.ndarray | None = None, tab: str | None = None) -> None:
-    """The drawing now of the browser whose owner key is `who`, made in the tab whose session id is `tab` (a
-    stroke answered outside a page run names it)."""
-    text = json.dumps(strokes, separators=(",", ":")) if isinstance(strokes, dict) else None
+    """The drawing now of the browser whose owner key is `who` (its strokes as the canvas's JSON object, or that
+    object's text already made), made in the tab whose session id is `tab` (a stroke answered outside a page run
+    names it)."""
+    text = strokes if isinstance(strokes, str) else (
+        json.dumps(strokes, separators=(",", ":")) if isinstance(strokes, dict) else None)
     drawing = None if image is None else LastDrawing(text if text and len(text) <= MAX_STROKES else None, image, pixels)
     last_drawings().set(who, drawing)
     if tab:

@@ -52,12 +52,22 @@ def _positions(graph: NetworkGraph) -> list[dict[int, tuple[float, float]]]:
 
 
 @functools.lru_cache(maxsize=64)
-def _spots(width: int, height: int, layers: int, layer: int, count: int) -> tuple[str, ...]:
-    """network_svg's places ("x y", whole pixels) of a layer's `count` shown nodes, in unit order (_positions)."""
+def _spots(width: int, height: int, layers: int, layer: int, count: int) -> tuple[tuple[str, str], ...]:
+    """network_svg's places (x, y as whole pixels' text) of a layer's `count` shown nodes, in unit order
+    (_positions)."""
     x0, x1 = INPUT_LEFT - 0.05, layers + 0.75
     sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
     ys = np.linspace(0.02, 0.98, count) if count > 1 else np.array([0.5])
-    return tuple(f"{10 + (layer + 1.0 - x0) * sx:.0f} {30 + (Y_RANGE[1] - float(1 - y)) * sy:.0f}" for y in ys)
+    return tuple((f"{10 + (layer + 1.0 - x0) * sx:.0f}", f"{30 + (Y_RANGE[1] - float(1 - y)) * sy:.0f}") for y in ys)
+
+
+@functools.lru_cache(maxsize=8)
+def _pixel_spots(width: int, height: int, layers: int) -> tuple[str, ...]:
+    """network_svg's place ("x y", whole pixels) of each of the input's 784 pixels (_pixel_place)."""
+    x0, x1 = INPUT_LEFT - 0.05, layers + 0.75
+    sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
+    return tuple(f"{10 + (x - x0) * sx:.0f} {30 + (Y_RANGE[1] - y) * sy:.0f}"
+                 for x, y in (_pixel_place(pixel) for pixel in range(784)))
 
 
 def _pixel_place(pixel: int) -> tuple[float, float]:
@@ -94,10 +104,12 @@ def node_lines(graph: NetworkGraph, escaped: bool = False) -> list[list[list[str
     lines = []
     for layer in graph.layers:
         output, name = layer.layer == depth, mark(layer_label(layer.layer, depth))
-        head = output_head if output else hidden_head
-        lines.append([[head.format(layer=name, unit=n.unit, digit=n.unit), f"z = {signed(n.z)}",
-                       bias_line.format(bias=signed(n.bias)), f"p = {share(n.a)}" if output else f"a = {three(n.a)}"]
-                      for n in layer.nodes])
+        # The head with its layer filled in once, the unit left as {0} (braces in a name kept as text).
+        head = (output_head if output else hidden_head).format(layer=name.replace("{", "{{").replace("}", "}}"),
+                                                               unit="{0}", digit="{0}")
+        out, value = ("p = ", share) if output else ("a = ", three)
+        lines.append([[head.format(n.unit), "z = " + signed(n.z), bias_line.format(bias=signed(n.bias)),
+                       out + value(n.a)] for n in layer.nodes])
     return lines
 
 
@@ -163,11 +175,13 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
     def py(y: float) -> float:
         return 30 + (Y_RANGE[1] - y) * sy
 
-    # Every node's place on screen in whole pixels, as SVG text once ("x y"): the edges only join them. A layer's
-    # k-th shown node sits at the same place whichever unit it is: the places are made once per layout.
-    spots = [dict(zip((n.unit for n in layer.nodes), _spots(width, height, len(graph.layers), layer.layer,
+    # Every node's place on screen in whole pixels, as SVG text once: the edges only join them. A layer's k-th
+    # shown node sits at the same place whichever unit it is: the places are made once per layout.
+    places = [dict(zip((n.unit for n in layer.nodes), _spots(width, height, len(graph.layers), layer.layer,
                                                              len(layer.nodes)), strict=True))
-             for layer in graph.layers]
+              for layer in graph.layers]
+    spots = [{unit: f"{x} {y}" for unit, (x, y) in layer.items()} for layer in places]
+    pixels = _pixel_spots(width, height, len(graph.layers))
     ink = ink_uri(graph.image)  # the same picture (and PNG) as Draw's "what the network sees"
     ink_title = html.escape(t("input pixels: the ink the network reads"))
     parts = [f"<svg data-testid='network-svg' viewBox='0 0 {width} {height}' width='100%' "
@@ -179,31 +193,29 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
         if not edges:
             continue
         bands = _bands(np.abs([e.contribution for e in edges])).tolist()
+        starts, ends = pixels if i == 0 else spots[i - 1], spots[i]
         paths: dict[tuple[bool, int], list[str]] = {}
         for edge, band in zip(edges, bands, strict=True):
-            if i == 0:
-                x, y = _pixel_place(edge.source)
-                start = f"{px(x):.0f} {py(y):.0f}"
-            else:
-                start = spots[i - 1][edge.source]
-            paths.setdefault((edge.contribution >= 0, band), []).append(f"M{start}L{spots[i][edge.target]}")
+            paths.setdefault((edge.contribution >= 0, band), []).append(f"M{starts[edge.source]}L{ends[edge.target]}")
         for (push, band), segments in sorted(paths.items(), reverse=True):
             parts.append(f"<path d='{''.join(segments)}' stroke='{PUSH_COLOUR if push else HOLD_COLOUR}' "
                          f"stroke-width='{EDGE_WIDTHS[band]}' stroke-opacity='0.45' fill='none'/>")
-    link = html.escape(node_link("LAYER", "UNIT", params)).replace("UNIT", "{}") if links else ""  # once a picture
+    link = html.escape(node_link("LAYER", "UNIT", params)).replace("UNIT", "{0}") if links else ""  # once a picture
     whole = percent_writer(0)
     for layer, lines in zip(graph.layers, node_lines(graph, escaped=True), strict=True):
         output = layer.name == "output"
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
         parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
-        base = link.replace("LAYER", str(layer.layer))  # "" without links
+        # One template a layer: the link (with the unit's place for {0}), the circle's size; then a node's fill
+        # and its hover lines.
+        opening = f"<a href='{link.replace('LAYER', str(layer.layer))}' target='_self'>" if links else ""
+        circle = (f"{opening}<circle cx='{{1}}' cy='{{2}}' r='{8 if output else 4.5}' fill='{{3}}'><title>{{4}}"
+                  f"</title></circle>{'</a>' if links else ''}")
+        place = places[layer.layer]
         for n, fill, hover in zip(layer.nodes, _shades(values / top), lines, strict=True):
-            x, y = spots[layer.layer][n.unit].split()
-            circle = (f"<circle cx='{x}' cy='{y}' r='{8 if output else 4.5}' fill='{fill}'><title>"
-                      f"{'&#10;'.join(hover)}</title></circle>")
-            # target _self: Streamlit's Markdown opens other links in a new tab
-            parts.append(f"<a href='{base.format(n.unit)}' target='_self'>{circle}</a>" if links else circle)
+            x, y = place[n.unit]
+            parts.append(circle.format(n.unit, x, y, fill, "&#10;".join(hover)))
             if output:
                 parts.append(f"<text x='{int(x) + 11}' y='{int(y) + 4}' font-size='12' fill='#444' "
                              f"stroke='none'>{n.unit}: {whole(n.a)}</text>")

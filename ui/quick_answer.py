@@ -30,6 +30,7 @@ PATH = "api/answer"  # under the server's base path; /_stcore/ and the like are 
 MAX_BODY = 2 * 1024 * 1024  # bytes: a 280 x 280 PNG is ~5-20 kB, its strokes' JSON a few more
 MAX_SIDE = 1024  # pixels: the canvas is 280
 TICKET_HOURS = 12.0  # a ticket older than a school day is refused (the page, rerun, gives a new one)
+ANSWER_THREADS = 1  # answers made at once (benchmarks/load.py: see README's figures)
 COOKIE = "mnist_owner"  # ui/identity.COOKIE (not imported: this module loads before any page run)
 _served: list[bool] = []  # [True] once app.py has made the route for this process
 
@@ -157,7 +158,8 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
     from ui.last_drawing import keep_drawing_of, MAX_STROKES
     from ui.reading import blank_text, compact_html, hint_html, hint_text, marker_of, reading_html
 
-    if strokes is not None and len(json.dumps(strokes, separators=(",", ":"))) > MAX_STROKES:
+    strokes_text = None if strokes is None else json.dumps(strokes, separators=(",", ":"))  # made once: kept below
+    if strokes_text is not None and len(strokes_text) > MAX_STROKES:
         raise Refused(413, f"the drawing's strokes are over {MAX_STROKES // 1024} kB: clear the canvas")
     try:
         current = model_store().meta(settings.model).created
@@ -168,7 +170,7 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
     model, _ = loaded_model(settings.model, settings.created, settings.device)
     drawn = bool(image[..., -1].any())  # the canvas is transparent where unpainted
     reading = read_digit(model, image) if drawn else None
-    keep_drawing_of(owner, strokes if drawn else None, image if drawn else None,
+    keep_drawing_of(owner, strokes_text if drawn else None, image if drawn else None,
                     reading.steps.output if reading is not None else None, str(settings.tab))
     marker = marker_of(image)
     with speaking(settings.language):
@@ -185,12 +187,17 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
 
 
 def answered(body: bytes, owner: str | None, secret: str, zipped: bool) -> bytes:
-    """`answer` as the response's bytes: JSON, gzipped at level 1 where the browser takes gzip (Streamlit's own
-    middleware compresses at level 5, on the event loop: 60% more CPU for a 7% smaller answer of ~50 kB). One
-    answer at a time per browser, as a session's reruns are one at a time (the canvas waits for each): a script
-    posting many at once is refused (429) rather than taking every worker thread."""
+    """`answer` as the response's bytes (`answer_bytes`), one answer at a time per browser, as a session's reruns
+    are one at a time (the canvas waits for each): a script posting many at once is refused (429) rather than
+    taking every worker thread."""
     with one_at_a_time(owner):
-        content = json.dumps(answer(body, owner, secret), ensure_ascii=False, separators=(",", ":")).encode()
+        return answer_bytes(body, owner, secret, zipped)
+
+
+def answer_bytes(body: bytes, owner: str | None, secret: str, zipped: bool) -> bytes:
+    """`answer` as JSON, gzipped at level 1 where the browser takes gzip (Streamlit's own middleware compresses
+    at level 5, on the event loop: 60% more CPU for a 7% smaller answer of ~50 kB)."""
+    content = json.dumps(answer(body, owner, secret), ensure_ascii=False, separators=(",", ":")).encode()
     return gzip.compress(content, compresslevel=1) if zipped else content
 
 
@@ -220,6 +227,17 @@ def one_at_a_time(owner: str | None) -> Iterator[None]:
             _busy.discard(owner)
 
 
+_limiters: list = []  # the event loop's one CapacityLimiter, made there on the first request
+
+
+def _answer_limiter():
+    from anyio import CapacityLimiter
+
+    if not _limiters:
+        _limiters.append(CapacityLimiter(ANSWER_THREADS))
+    return _limiters[0]
+
+
 def served() -> bool:
     """Whether this process serves the route (started through app.py's App: `streamlit run app.py`)."""
     return bool(_served)
@@ -235,7 +253,7 @@ def url() -> str:
 
 def routes() -> list:
     """The route, for app.py's `st.App(..., routes=routes())`."""
-    from starlette.concurrency import run_in_threadpool
+    from anyio import to_thread
     from starlette.requests import ClientDisconnect, Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
@@ -255,8 +273,13 @@ def routes() -> list:
             return Response(status_code=400)
         secret = str(config.get_option("server.cookieSecret") or "")
         zipped = "gzip" in request.headers.get("accept-encoding", "")
-        try:  # the reading in a worker thread: the event loop keeps serving the websockets meanwhile
-            content = await run_in_threadpool(answered, bytes(body), request.cookies.get(COOKIE), secret, zipped)
+        owner = request.cookies.get(COOKIE)
+        try:  # the browser marked busy before it queues: a script's parallel posts are refused, not queued
+            with one_at_a_time(owner):
+                # The reading in a worker thread (the event loop keeps serving the websockets), ANSWER_THREADS at
+                # once: more, and each answer's Python waits on the others' for the one lock.
+                content = await to_thread.run_sync(answer_bytes, bytes(body), owner, secret, zipped,
+                                                   limiter=_answer_limiter())
         except Refused as e:
             return JSONResponse({"error": str(e)}, status_code=e.status)
         headers = {"Cache-Control": "no-store", "Vary": "Accept-Encoding"}

@@ -3,6 +3,7 @@ edges), and what every unit fires for on the test set (unit profiles)."""
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -10,7 +11,7 @@ import numpy as np
 import torch
 
 from mnist_core.net.evaluate import EVAL_BATCH
-from mnist_core.net.model import device_of, eval_mode, layer_name, layer_sums, MLP, PIXEL_MEAN, PIXEL_STD
+from mnist_core.net.model import device_of, eval_mode, folded_first_layer, layer_name, layer_sums, MLP
 from mnist_core.net.preprocess import as_model_input
 
 MAX_NODES = 64  # a layer wider than this shows its most active units, and says how many there are
@@ -85,7 +86,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
     linears = model.linear_layers()
     depth = len(model.hidden)
     probs = torch.softmax(sums[-1][0][0], 0)
-    first = linears[0]
+    weights0, bias0 = _folded(model)  # (H0, 784), (H0,)
     layers, shown_units = [], []
     for i, (z, a) in enumerate(sums):
         z, a = z[0], (probs if i == depth else a[0])
@@ -93,10 +94,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
             shown = torch.sort(torch.topk(a, max_nodes).indices).values  # the most active, in unit order
         else:
             shown = torch.arange(len(a))
-        # The first layer's bias with the input normalisation folded in (folded_first_layer), for the shown
-        # units only: folding the whole (H0, 784) matrix cost more than the rest of a layer, on every stroke.
-        bias = (linears[i].bias[shown] if i else
-                first.bias[shown] - (PIXEL_MEAN / PIXEL_STD) * first.weight[shown].sum(dim=1))
+        bias = linears[i].bias[shown] if i else bias0[shown]  # the first layer's with the normalisation folded in
         # Plain lists first: indexing a tensor one number at a time cost more than the forward pass (py-spy,
         # the Draw page builds this on every stroke).
         units, zs, biases, outs = shown.tolist(), z[shown].tolist(), bias.tolist(), a[shown].tolist()
@@ -108,19 +106,33 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
         targets = shown_units[i]
         if i == 0:  # every pixel a source; the shown units' weights with the normalisation folded in
             sources = torch.arange(784)
-            contrib = (first.weight[targets] / PIXEL_STD) * pixels.reshape(784)  # (shown_0, 784)
+            contrib = weights0[targets] * pixels.reshape(784)  # (shown_0, 784)
         else:
             sources = shown_units[i - 1]
             below = sums[i - 1][1][0]
             contrib = linears[i].weight[targets][:, sources] * below[sources]  # (shown_i, shown_below)
         flat = contrib.reshape(-1)
-        k = min(max_edges, int((flat != 0).sum()))
-        top = torch.topk(flat.abs(), k).indices
-        source_units, target_units, values = sources.tolist(), targets.tolist(), flat[top].tolist()
-        count = len(source_units)
-        edges.append([Edge(i, source_units[j % count], target_units[j // count], value)
-                      for j, value in zip(top.tolist(), values, strict=True)])
+        top = torch.topk(flat.abs(), min(max_edges, len(flat))).indices
+        values = flat[top]
+        top = top[values != 0]  # an uninked pixel or a silent unit contributes nothing: no edge
+        count = len(sources)
+        edges.append([Edge(i, s, u, v) for s, u, v in zip(sources[top % count].tolist(), targets[top // count].tolist(),
+                                                          flat[top].tolist(), strict=True)])
     return NetworkGraph(pixels[0].cpu().numpy(), layers, edges, probs.cpu().numpy())
+
+
+def _folded(model: MLP) -> tuple[torch.Tensor, torch.Tensor]:
+    """folded_first_layer's weights (H0, 784) and bias (H0,), made once per version of the first layer (an
+    optimizer step or a loaded state bumps its tensors' `_version`): Draw needs them on every stroke."""
+    first = model.linear_layers()[0]
+    key = (first.weight, first.weight._version, first.bias, first.bias._version)
+    kept = _FOLDED.get(first)
+    if kept is None or kept[0][1::2] != key[1::2] or kept[0][0] is not key[0] or kept[0][2] is not key[2]:
+        kept = _FOLDED[first] = (key, *folded_first_layer(model))
+    return kept[1], kept[2]
+
+
+_FOLDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a layer's entry goes with the layer
 
 
 @dataclass(frozen=True)

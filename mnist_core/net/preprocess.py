@@ -247,7 +247,9 @@ def _digit_box(ink: np.ndarray) -> tuple[slice, slice] | None:
     keep = np.flatnonzero(masses >= SPECK_SHARE * masses.sum()) + 1
     if not len(keep):  # only specks, none a digit's share of the ink (a page of scattered dots): blank
         return None
-    rows, cols = np.nonzero(np.isin(labels, keep))
+    kept = np.zeros(count + 1, bool)
+    kept[keep] = True
+    rows, cols = np.nonzero(kept[labels])  # np.isin(labels, keep), by lookup: a sort fewer per stroke
     # Back to full resolution: the kept blocks' extent, tightened to the ink inside it.
     r0, c0 = rows.min() * k, cols.min() * k
     region = mask[r0:(rows.max() + 1) * k, c0:(cols.max() + 1) * k]
