@@ -104,6 +104,36 @@ def test_the_folded_first_layer_bias_gives_z_from_ink():
         assert node.z == pytest.approx(maths.z[node.unit], abs=1e-4)
 
 
+def test_the_graph_follows_weights_changed_in_place_and_forgets_a_model_gone():
+    """The layers it reads are kept per version of the weights (Draw reads them on every stroke): a training
+    step or a loaded state changes the picture at once, and a model dropped takes its kept layers with it."""
+    import gc
+
+    from mnist_core.net import graph as graph_module
+
+    model = random_model()
+    image = make_digits(1, seed=6)[0][0]
+    before = network_graph(model, image)
+    with torch.no_grad():  # as an optimizer step does: in place
+        model.linear_layers()[0].bias.add_(0.5)
+        model.linear_layers()[1].weight.mul_(-1)
+    after = network_graph(model, image)
+    again = network_graph(copy_of(model), image)  # a fresh model with the same weights: nothing kept for it
+    assert [n.bias for n in after.layers[0].nodes] == [n.bias for n in again.layers[0].nodes]
+    assert [n.bias for n in after.layers[0].nodes] != [n.bias for n in before.layers[0].nodes]
+    assert sorted(after.edges[1]) == sorted(again.edges[1]) != sorted(before.edges[1])
+    kept = len(graph_module._HOST)
+    del model
+    gc.collect()
+    assert len(graph_module._HOST) < kept
+
+
+def copy_of(model: MLP) -> MLP:
+    twin = MLP(model.hidden, model.activation, model.dropout)
+    twin.load_state_dict(model.state_dict())
+    return twin.eval()
+
+
 def test_unit_profiles_are_per_digit_means_and_the_top_eight():
     model = random_model()
     images, labels = make_digits(300, seed=5)

@@ -212,6 +212,7 @@ def test_the_route_reads_one_drawing_at_a_time_and_a_queued_browser_posting_agai
     busy already, so a script's second post is refused at once rather than queued behind the class."""
     import asyncio
     import threading
+    from concurrent.futures import ThreadPoolExecutor
 
     running, most, hold = [0], [0], threading.Event()
     real = qa.answer_bytes
@@ -240,7 +241,9 @@ def test_the_route_reads_one_drawing_at_a_time_and_a_queued_browser_posting_agai
         hold.set()
         return again, list(await asyncio.gather(*queued))
 
-    again, answers = asyncio.run(lesson())
+    # On a thread of its own: a browser test's Playwright may hold this thread's event loop (same worker).
+    with ThreadPoolExecutor(1) as pool:
+        again, answers = pool.submit(asyncio.run, lesson()).result(timeout=60)
     assert again[0] == 429 and "one drawing at a time" in json.loads(again[1])["error"]
     assert [status for status, _ in answers] == [200] * 4
     assert all(json.loads(content)["digit"] == 7 for _, content in answers)

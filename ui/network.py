@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import functools
 import html
+from collections.abc import Callable
 from urllib.parse import urlencode
 
 import numpy as np
 import streamlit as st
 
-from mnist_core.net.graph import NetworkGraph, unit_profiles, UnitProfiles
+from mnist_core.net.graph import NetworkGraph, Node, unit_profiles, UnitProfiles
 from mnist_core.net.maths import layer_maths
 from mnist_core.net.model import layers_label, MLP, weight_images
 from mnist_core.net.pictures import ink_uri, weight_grid
@@ -84,33 +85,50 @@ def _bands(sizes: np.ndarray) -> np.ndarray:
     return np.searchsorted(cuts, sizes)
 
 
+_HEX = [f"{level:02x}" for level in range(256)]  # a channel's two hex digits, looked up (_shades makes ~140 a stroke)
+
+
 def _shades(values: np.ndarray) -> list[str]:
     """Nodes' fills for their outputs relative to their layer's highest, in [0, 1] (NODE_SHADES, linear)."""
     stops = [at for at, _ in NODE_SHADES]
     channels = [np.interp(values, stops, [rgb[c] for _, rgb in NODE_SHADES]).round().astype(int).tolist()
                 for c in range(3)]
-    return [f"#{r:02x}{g:02x}{b:02x}" for r, g, b in zip(*channels, strict=True)]
+    return ["#" + _HEX[r] + _HEX[g] + _HEX[b] for r, g, b in zip(*channels, strict=True)]
 
 
-def node_lines(graph: NetworkGraph, escaped: bool = False) -> list[list[list[str]]]:
-    """Each shown node's hover lines, layer by layer: where it is, z, its bias, its output. The templates
-    and number formats are looked up once (Draw makes these on every stroke); `escaped`, ready for HTML (the
-    words escaped once: the numbers need none)."""
-    signed, three, share = number_format(3, signed=True), number_format(3), percent_writer(1)
+def hover_templates(graph: NetworkGraph, fields: tuple[str, str, str, str] = ("{0}", "{1}", "{2}", "{3}"),
+                    separator: str = "\n", escaped: bool = False) -> list[str]:
+    """Each layer's hover text for one of its nodes as a format string: where it is, z, its bias, its output,
+    one line each (joined by `separator`), the node's unit and its three numbers (written by `hover_numbers`)
+    left as `fields`. `escaped`: the words ready for HTML (escaped once: the numbers need none)."""
     mark = html.escape if escaped else (lambda text: text)
     hidden_head, output_head = mark(t("{layer} · unit {unit}")), mark(t("{layer} · unit {unit} (digit {digit})"))
     bias_line = mark(t("bias = {bias}"))
     depth = len(graph.layers) - 1
-    lines = []
+    unit, z, bias, out = fields
+    templates = []
     for layer in graph.layers:
-        output, name = layer.layer == depth, mark(layer_label(layer.layer, depth))
-        # The head with its layer filled in once, the unit left as {0} (braces in a name kept as text).
-        head = (output_head if output else hidden_head).format(layer=name.replace("{", "{{").replace("}", "}}"),
-                                                               unit="{0}", digit="{0}")
-        out, value = ("p = ", share) if output else ("a = ", three)
-        lines.append([[head.format(n.unit), "z = " + signed(n.z), bias_line.format(bias=signed(n.bias)),
-                       out + value(n.a)] for n in layer.nodes])
-    return lines
+        output = layer.layer == depth
+        name = mark(layer_label(layer.layer, depth)).replace("{", "{{").replace("}", "}}")  # text, not a field
+        head = (output_head if output else hidden_head).format(layer=name, unit=unit, digit=unit)
+        templates.append(separator.join([head, "z = " + z, bias_line.format(bias=bias), ("p = " if output else "a = ")
+                                         + out]))
+    return templates
+
+
+def hover_numbers(graph: NetworkGraph) -> Callable[[Node], tuple[str, str, str]]:
+    """A node's z, bias and output as its hover text writes them (output of the last layer: a percentage), in
+    this browser's language; the number formats are looked up once (Draw makes these on every stroke)."""
+    signed, three, share = number_format(3, signed=True), number_format(3), percent_writer(1)
+    depth = len(graph.layers) - 1
+    return lambda n: (signed(n.z), signed(n.bias), share(n.a) if n.layer == depth else three(n.a))
+
+
+def node_lines(graph: NetworkGraph, escaped: bool = False) -> list[list[list[str]]]:
+    """Each shown node's hover lines, layer by layer: where it is, z, its bias, its output (hover_templates)."""
+    numbers = hover_numbers(graph)
+    return [[template.format(n.unit, *numbers(n)).split("\n") for n in layer.nodes]
+            for layer, template in zip(graph.layers, hover_templates(graph, escaped=escaped), strict=True)]
 
 
 def layer_notes(graph: NetworkGraph) -> list[tuple[float, str, str]]:
@@ -201,21 +219,21 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
             parts.append(f"<path d='{''.join(segments)}' stroke='{PUSH_COLOUR if push else HOLD_COLOUR}' "
                          f"stroke-width='{EDGE_WIDTHS[band]}' stroke-opacity='0.45' fill='none'/>")
     link = html.escape(node_link("LAYER", "UNIT", params)).replace("UNIT", "{0}") if links else ""  # once a picture
-    whole = percent_writer(0)
-    for layer, lines in zip(graph.layers, node_lines(graph, escaped=True), strict=True):
+    whole, numbers = percent_writer(0), hover_numbers(graph)
+    # Node {0} at ({1}, {2}) filled {3}, its hover text's numbers {4}-{6}: one template a layer, one format a node.
+    hovers = hover_templates(graph, ("{0}", "{4}", "{5}", "{6}"), "&#10;", escaped=True)
+    for layer, hover in zip(graph.layers, hovers, strict=True):
         output = layer.name == "output"
         values = np.array([n.a for n in layer.nodes])
         top = float(values.max()) if len(values) and values.max() > 0 else 1.0
         parts.append(f"<g data-layer='{html.escape(layer.name)}' stroke='#555' stroke-width='0.8'>")
-        # One template a layer: the link (with the unit's place for {0}), the circle's size; then a node's fill
-        # and its hover lines.
         opening = f"<a href='{link.replace('LAYER', str(layer.layer))}' target='_self'>" if links else ""
-        circle = (f"{opening}<circle cx='{{1}}' cy='{{2}}' r='{8 if output else 4.5}' fill='{{3}}'><title>{{4}}"
+        circle = (f"{opening}<circle cx='{{1}}' cy='{{2}}' r='{8 if output else 4.5}' fill='{{3}}'><title>{hover}"
                   f"</title></circle>{'</a>' if links else ''}")
         place = places[layer.layer]
-        for n, fill, hover in zip(layer.nodes, _shades(values / top), lines, strict=True):
+        for n, fill in zip(layer.nodes, _shades(values / top), strict=True):
             x, y = place[n.unit]
-            parts.append(circle.format(n.unit, x, y, fill, "&#10;".join(hover)))
+            parts.append(circle.format(n.unit, x, y, fill, *numbers(n)))
             if output:
                 parts.append(f"<text x='{int(x) + 11}' y='{int(y) + 4}' font-size='12' fill='#444' "
                              f"stroke='none'>{n.unit}: {whole(n.a)}</text>")

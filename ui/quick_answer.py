@@ -18,13 +18,18 @@ import io
 import json
 import threading
 import time
+import weakref
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
+
+if TYPE_CHECKING:  # torch loads with the first answer, not with app.py
+    from mnist_core.net.model import MLP
 
 PATH = "api/answer"  # under the server's base path; /_stcore/ and the like are Streamlit's
 MAX_BODY = 2 * 1024 * 1024  # bytes: a 280 x 280 PNG is ~5-20 kB, its strokes' JSON a few more
@@ -167,7 +172,7 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
         current = None
     if current != settings.created:
         raise Refused(409, "the model has changed since the page was drawn")
-    model, _ = loaded_model(settings.model, settings.created, settings.device)
+    model = _model_for(settings, loaded_model)
     drawn = bool(image[..., -1].any())  # the canvas is transparent where unpainted
     reading = read_digit(model, image) if drawn else None
     keep_drawing_of(owner, strokes_text if drawn else None, image if drawn else None,
@@ -184,6 +189,19 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
         compact = compact_html(reading)
     digit = None if reading is None or reading.blank else int(np.argmax(reading.probs))
     return {"panel": panel, "compact": compact, "marker": marker, "digit": digit}
+
+
+_models: weakref.WeakValueDictionary = weakref.WeakValueDictionary()  # (name, version, device) -> model
+
+
+def _model_for(settings: Settings, loaded_model: Callable[[str, str, str], tuple]) -> MLP:
+    """The ticket's model as ui.caches.loaded_model holds it, found again without its cache's key making (~0.2
+    ms: Streamlit inspects and hashes the arguments). Held weakly: the model goes when that cache drops it."""
+    key = (settings.model, settings.created, settings.device)
+    model = _models.get(key)
+    if model is None:
+        model = _models[key] = loaded_model(*key)[0]
+    return model
 
 
 def answered(body: bytes, owner: str | None, secret: str, zipped: bool) -> bytes:

@@ -83,56 +83,61 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
     pixels = as_model_input(image, device_of(model))  # (1, 28, 28)
     with eval_mode(model):
         sums = layer_sums(model, pixels)
-    linears = model.linear_layers()
     depth = len(model.hidden)
     probs = torch.softmax(sums[-1][0][0], 0)
-    weights0, bias0 = _folded(model)  # (H0, 784), (H0,)
+    # The choosing in numpy, on the host: a few hundred numbers a layer, where a torch call's own overhead cost
+    # more than its arithmetic (Draw builds this on every stroke).
+    outs = [a[0].cpu().numpy() for _, a in sums[:-1]] + [probs.cpu().numpy()]  # [(H_i,)], then (10,)
+    zs = [z[0].cpu().numpy() for z, _ in sums]
+    weights, biases = _host_layers(model)  # [(H_i, H_i-1)] (the first folded, (H0, 784)), [(H_i,)]
+    ink = pixels.reshape(784).cpu().numpy()
     layers, shown_units = [], []
-    for i, (z, a) in enumerate(sums):
-        z, a = z[0], (probs if i == depth else a[0])
+    for i, (z, a) in enumerate(zip(zs, outs, strict=True)):
         if i < depth and len(a) > max_nodes:
-            shown = torch.sort(torch.topk(a, max_nodes).indices).values  # the most active, in unit order
+            shown = np.sort(np.argpartition(-a, max_nodes - 1)[:max_nodes])  # the most active, in unit order
         else:
-            shown = torch.arange(len(a))
-        bias = linears[i].bias[shown] if i else bias0[shown]  # the first layer's with the normalisation folded in
-        # Plain lists first: indexing a tensor one number at a time cost more than the forward pass (py-spy,
-        # the Draw page builds this on every stroke).
-        units, zs, biases, outs = shown.tolist(), z[shown].tolist(), bias.tolist(), a[shown].tolist()
+            shown = np.arange(len(a))
+        # Plain lists first: indexing an array one number at a time cost more than the forward pass.
+        units, zu, bu, au = shown.tolist(), z[shown].tolist(), biases[i][shown].tolist(), a[shown].tolist()
         layers.append(GraphLayer(i, layer_name(model, i), len(a), [
-            Node(i, u, zu, bu, au) for u, zu, bu, au in zip(units, zs, biases, outs, strict=True)]))
+            Node(i, *node) for node in zip(units, zu, bu, au, strict=True)]))
         shown_units.append(shown)
     edges = []
     for i in range(depth + 1):
         targets = shown_units[i]
-        if i == 0:  # every pixel a source; the shown units' weights with the normalisation folded in
-            sources = torch.arange(784)
-            contrib = weights0[targets] * pixels.reshape(784)  # (shown_0, 784)
-        else:
-            sources = shown_units[i - 1]
-            below = sums[i - 1][1][0]
-            contrib = linears[i].weight[targets][:, sources] * below[sources]  # (shown_i, shown_below)
+        sources = np.arange(784) if i == 0 else shown_units[i - 1]  # every pixel a source of the first layer
+        below = ink if i == 0 else outs[i - 1]
+        contrib = weights[i][np.ix_(targets, sources)] * below[sources]  # (shown_i, shown_below)
         flat = contrib.reshape(-1)
-        top = torch.topk(flat.abs(), min(max_edges, len(flat))).indices
-        values = flat[top]
-        top = top[values != 0]  # an uninked pixel or a silent unit contributes nothing: no edge
+        k = min(max_edges, len(flat))
+        top = np.argpartition(-np.abs(flat), k - 1)[:k] if k < len(flat) else np.arange(len(flat))
+        top = top[np.argsort(-np.abs(flat[top]), kind="stable")]  # strongest first
+        top = top[flat[top] != 0]  # an uninked pixel or a silent unit contributes nothing: no edge
         count = len(sources)
-        edges.append([Edge(i, s, u, v) for s, u, v in zip(sources[top % count].tolist(), targets[top // count].tolist(),
-                                                          flat[top].tolist(), strict=True)])
-    return NetworkGraph(pixels[0].cpu().numpy(), layers, edges, probs.cpu().numpy())
+        edges.append([Edge(i, *edge) for edge in zip(sources[top % count].tolist(), targets[top // count].tolist(),
+                                                     flat[top].tolist(), strict=True)])
+    return NetworkGraph(pixels[0].cpu().numpy(), layers, edges, outs[-1])
 
 
-def _folded(model: MLP) -> tuple[torch.Tensor, torch.Tensor]:
-    """folded_first_layer's weights (H0, 784) and bias (H0,), made once per version of the first layer (an
-    optimizer step or a loaded state bumps its tensors' `_version`): Draw needs them on every stroke."""
-    first = model.linear_layers()[0]
-    key = (first.weight, first.weight._version, first.bias, first.bias._version)
-    kept = _FOLDED.get(first)
-    if kept is None or kept[0][1::2] != key[1::2] or kept[0][0] is not key[0] or kept[0][2] is not key[2]:
-        kept = _FOLDED[first] = (key, *folded_first_layer(model))
+def _host_layers(model: MLP) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Every linear layer's weights and bias as float32 numpy arrays on the host, the first with the input's
+    normalisation folded in (folded_first_layer): made once per version of the weights (an optimizer step or a
+    loaded state bumps a tensor's `_version`), as Draw needs them on every stroke."""
+    linears = model.linear_layers()
+    key = tuple((p, p._version) for linear in linears for p in (linear.weight, linear.bias))
+    kept = _HOST.get(linears[0])
+    if kept is None or len(kept[0]) != len(key) or any(
+            a is not b or u != v for (a, u), (b, v) in zip(kept[0], key, strict=True)):
+        first_weight, first_bias = folded_first_layer(model)
+        weights = [first_weight] + [linear.weight for linear in linears[1:]]
+        bias = [first_bias] + [linear.bias for linear in linears[1:]]
+        # On the CPU a view of the tensors (no copy: only the folded first layer is new memory).
+        kept = _HOST[linears[0]] = (key, [w.detach().cpu().numpy() for w in weights],
+                                    [b.detach().cpu().numpy() for b in bias])
     return kept[1], kept[2]
 
 
-_FOLDED: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a layer's entry goes with the layer
+_HOST: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # a model's entry (by its first layer) goes with it
 
 
 @dataclass(frozen=True)
