@@ -56,8 +56,7 @@ def _positions(graph: NetworkGraph) -> list[dict[int, tuple[float, float]]]:
 def _spots(width: int, height: int, layers: int, layer: int, count: int) -> tuple[tuple[str, str], ...]:
     """network_svg's places (x, y as whole pixels' text) of a layer's `count` shown nodes, in unit order
     (_positions)."""
-    x0, x1 = INPUT_LEFT - 0.05, layers + 0.75
-    sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
+    x0, sx, sy = _scale(width, height, layers)
     ys = np.linspace(0.02, 0.98, count) if count > 1 else np.array([0.5])
     return tuple((f"{10 + (layer + 1.0 - x0) * sx:.0f}", f"{30 + (Y_RANGE[1] - float(1 - y)) * sy:.0f}") for y in ys)
 
@@ -65,10 +64,16 @@ def _spots(width: int, height: int, layers: int, layer: int, count: int) -> tupl
 @functools.lru_cache(maxsize=8)
 def _pixel_spots(width: int, height: int, layers: int) -> tuple[str, ...]:
     """network_svg's place ("x y", whole pixels) of each of the input's 784 pixels (_pixel_place)."""
-    x0, x1 = INPUT_LEFT - 0.05, layers + 0.75
-    sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
+    x0, sx, sy = _scale(width, height, layers)
     return tuple(f"{10 + (x - x0) * sx:.0f} {30 + (Y_RANGE[1] - y) * sy:.0f}"
                  for x, y in (_pixel_place(pixel) for pixel in range(784)))
+
+
+def _scale(width: int, height: int, layers: int) -> tuple[float, float, float]:
+    """network_svg's frame: the left edge x0 in the figure's x units, and pixels per x and per y unit (a 10 px
+    margin each side, 30 px above for the layers' names, 10 below)."""
+    x0, x1 = INPUT_LEFT - 0.05, layers + 0.75
+    return x0, (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
 
 
 def _pixel_place(pixel: int) -> tuple[float, float]:
@@ -124,11 +129,11 @@ def hover_numbers(graph: NetworkGraph) -> Callable[[Node], tuple[str, str, str]]
     return lambda n: (signed(n.z), signed(n.bias), share(n.a) if n.layer == depth else three(n.a))
 
 
-def node_lines(graph: NetworkGraph, escaped: bool = False) -> list[list[list[str]]]:
+def node_lines(graph: NetworkGraph) -> list[list[list[str]]]:
     """Each shown node's hover lines, layer by layer: where it is, z, its bias, its output (hover_templates)."""
     numbers = hover_numbers(graph)
     return [[template.format(n.unit, *numbers(n)).split("\n") for n in layer.nodes]
-            for layer, template in zip(graph.layers, hover_templates(graph, escaped=escaped), strict=True)]
+            for layer, template in zip(graph.layers, hover_templates(graph), strict=True)]
 
 
 def layer_notes(graph: NetworkGraph) -> list[tuple[float, str, str]]:
@@ -184,8 +189,7 @@ def network_svg(graph: NetworkGraph, height: int = 340, width: int = 440, links:
     check, nothing for the browser to load; each node's numbers in its hover text (<title>). Made on every
     stroke, so each number is formatted once (about 1 ms). With `links`, each node is a link that opens its
     panel on Inside (node_link, carrying `params`: by default this session's)."""
-    x0, x1 = INPUT_LEFT - 0.05, len(graph.layers) + 0.75
-    sx, sy = (width - 20) / (x1 - x0), (height - 40) / (Y_RANGE[1] - Y_RANGE[0])
+    x0, sx, sy = _scale(width, height, len(graph.layers))
 
     def px(x: float) -> float:
         return 10 + (x - x0) * sx

@@ -55,11 +55,12 @@ def steps_html(reading: Reading, captions: list[str]) -> str:
     steps = reading.steps
     # Grey on white, one channel: a third of an RGB strip to make and to compress. A step that changed nothing
     # is the same array as the one before (strokes already even: `stroked is cropped`), made small once.
+    shown = (steps.ink, steps.cropped, steps.stroked, steps.fitted, steps.boxed)
     made: dict[int, np.ndarray] = {}
-    for picture in (steps.ink, steps.cropped, steps.stroked, steps.fitted, steps.boxed):
+    for picture in shown:
         if id(picture) not in made:
             made[id(picture)] = thumbnail(picture, 84, rgb=False)
-    pictures = [made[id(picture)] for picture in (steps.ink, steps.cropped, steps.stroked, steps.fitted, steps.boxed)]
+    pictures = [made[id(picture)] for picture in shown]
     gap = np.full((84, 12), 255, np.uint8)
     strip = np.hstack([part for picture in pictures for part in (picture, gap)][:-1])
     alt = html.escape(t("the first five steps"), quote=True)
