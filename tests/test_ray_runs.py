@@ -56,6 +56,42 @@ def test_a_worker_killed_mid_run_is_a_clear_failure():
         ray_runs.run_on_ray(spec, small_data(), send, lambda: False)
 
 
+def test_the_next_run_trains_on_the_kept_worker_and_a_stop_meant_for_the_run_before_does_not_reach_it(monkeypatch):
+    """A finished run's worker trains the next one (a new worker costs 5-8 s to start), with a token of its own:
+    a stop sent with the first run's token during the second is ignored. Then a kept worker is let go after
+    SPARE_SECONDS."""
+    import types
+
+    tokens = iter(["first-run", "second-run", "third-run"])
+    monkeypatch.setattr(ray_runs, "uuid", types.SimpleNamespace(uuid4=lambda: types.SimpleNamespace(hex=next(tokens))))
+    first, second = [], []
+    spec = RunSpec(TrainConfig(hidden=(16,), epochs=1, batch_size=64, device="cpu"), epochs=1)
+    ray_runs.run_on_ray(spec, small_data(), first.append, lambda: False)
+    kept = ray_runs._spare.actor
+    assert kept is not None
+
+    def send(message) -> None:
+        second.append(message)
+        if isinstance(message, Report) and sum(isinstance(m, Report) for m in second) == 1:
+            kept.stop.remote("first-run")  # late, and for the run before
+
+    longer = RunSpec(TrainConfig(hidden=(16,), epochs=20, batch_size=16, device="cpu"), epochs=20)
+    result = ray_runs.run_on_ray(longer, small_data(), send, lambda: False)
+    host = [next(m.host for m in messages if isinstance(m, Started)) for messages in (first, second)]
+    assert host[0] == host[1]  # the same worker process
+    assert not result.stopped and len(result.history) == 20
+
+    monkeypatch.setattr(ray_runs, "SPARE_SECONDS", 0.5)
+    ray_runs.run_on_ray(spec, small_data(), [].append, lambda: False)
+    let_go = ray_runs._spare.actor
+    deadline = time.monotonic() + 20
+    while ray_runs._spare.actor is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert ray_runs._spare.actor is None
+    with pytest.raises(ray.exceptions.RayActorError):
+        ray.get(let_go.take.remote(), timeout=60)
+
+
 # --- the app's jobs on the Ray backend ----------------------------------------------------------
 
 @pytest.fixture

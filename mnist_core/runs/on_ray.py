@@ -7,6 +7,7 @@ import os
 import queue
 import socket
 import threading
+import uuid
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
@@ -77,16 +78,23 @@ def run_slots() -> int:
 
 @ray.remote(max_concurrency=4)  # train, take, stop and control run in threads of their own
 class RunActor:
-    """One run on a worker: trains in `train` while `take` hands over its messages, `control` passes it a
-    live control and `stop` asks it to end."""
+    """One run at a time on a worker: trains in `train` while `take` hands over its messages, `control` passes it
+    a live control and `stop` asks it to end. A worker trains the next run of its process too (`_Spare`); each
+    run has its own token, so a stop or control sent to an ended run never reaches the next one."""
 
     def __init__(self) -> None:
         self.messages: list[Message] = []
         self.lock = threading.Lock()
+        self.token = ""
         self.stop_requested = threading.Event()
         self.controls: queue.SimpleQueue[Control] = queue.SimpleQueue()
 
-    def train(self, spec: RunSpec, data: Mnist) -> RunResult:
+    def train(self, spec: RunSpec, data: Mnist, token: str = "") -> RunResult:
+        with self.lock:  # the run before left nothing behind: its messages were taken before it was kept
+            self.token, self.messages = token, []
+            self.stop_requested.clear()
+            while not self.controls.empty():
+                self.controls.get_nowait()
         return train_run(spec, data, self._send, self.stop_requested.is_set, self._receive)
 
     def _receive(self, wait: float) -> Control | None:
@@ -95,8 +103,10 @@ class RunActor:
         except queue.Empty:
             return None
 
-    def control(self, control: Control) -> None:
-        self.controls.put(control)
+    def control(self, control: Control, token: str = "") -> None:
+        with self.lock:
+            if token == self.token:
+                self.controls.put(control)
 
     def _send(self, message: Message) -> None:
         with self.lock:
@@ -107,8 +117,74 @@ class RunActor:
             taken, self.messages = self.messages, []
         return taken
 
-    def stop(self) -> None:
-        self.stop_requested.set()
+    def stop(self, token: str = "") -> None:
+        with self.lock:
+            if token == self.token:
+                self.stop_requested.set()
+
+
+SPARE_SECONDS = 120.0  # a finished run's worker waits this long for this process's next run (a new one: 5-8 s)
+
+
+class _Spare:
+    """This process's one idle RunActor, kept after a run that ended well, for CPU runs only: a new worker
+    imports torch and the engine (8 s of a run of 0.1 s on 2 cores, measured), where a teacher's "train more"
+    or the next student's run usually comes within a minute. A GPU worker is never kept (idle, it would hold a
+    GPU another replica's run waits for), nor one that holds the cluster's last free CPU."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.actor: ray.actor.ActorHandle | None = None
+        self.job = ""  # the Ray job (this process's connection) the actor belongs to
+        self.timer: threading.Timer | None = None
+
+    def take(self) -> ray.actor.ActorHandle | None:
+        """The kept worker, if it still answers on this connection; None otherwise."""
+        with self.lock:
+            actor, job, self.actor = self.actor, self.job, None
+            if self.timer is not None:
+                self.timer.cancel()
+        if actor is None or job != _job_id():
+            return None
+        try:
+            ray.get(actor.take.remote(), timeout=5)  # its node may be gone since
+            return actor
+        except Exception:  # noqa: BLE001 - dead, or gone with its node: a new one is made
+            _kill(actor)
+            return None
+
+    def keep(self, actor: ray.actor.ActorHandle) -> None:
+        if ray.available_resources().get("CPU", 0) < 1:  # others wait for a CPU: leave it to them
+            _kill(actor)
+            return
+        timer = threading.Timer(SPARE_SECONDS, self._expire, (actor,))
+        timer.daemon = True
+        with self.lock:
+            old, self.actor, self.job, self.timer = self.actor, actor, _job_id(), timer
+        timer.start()
+        if old is not None:
+            _kill(old)
+
+    def _expire(self, actor: ray.actor.ActorHandle) -> None:
+        with self.lock:
+            if self.actor is not actor:
+                return
+            self.actor = None
+        _kill(actor)
+
+
+def _job_id() -> str:
+    return ray.get_runtime_context().get_job_id() if ray.is_initialized() else ""
+
+
+def _kill(actor: ray.actor.ActorHandle) -> None:
+    try:
+        ray.kill(actor)
+    except Exception:  # noqa: BLE001 - already gone, or this process left the cluster
+        pass
+
+
+_spare = _Spare()
 
 
 _data_refs: dict[int, tuple[Mnist, ray.ObjectRef]] = {}  # id(data) -> (data, its copy in the object store)
@@ -131,28 +207,34 @@ def run_on_ray(spec: RunSpec, data: Mnist, send: Callable[[Message], None],
     # Ray shows the worker only the GPU it was given, as cuda:0: let the worker pick it.
     worker_spec = replace(spec, config=replace(spec.config, device="auto")) if gpu else spec
     worker_spec = replace(worker_spec, threads=spec.threads or 1)  # the one CPU the actor holds
-    actor = RunActor.options(num_gpus=1 if gpu else 0, num_cpus=1).remote()
+    actor = None if gpu else _spare.take()
+    if actor is None:
+        actor = RunActor.options(num_gpus=1 if gpu else 0, num_cpus=1).remote()
+    token = uuid.uuid4().hex
     if controls is not None:
-        controls.bind(lambda control: actor.control.remote(control))
+        controls.bind(lambda control: actor.control.remote(control, token))
+    ended_well = False
     try:
-        done = actor.train.remote(worker_spec, _data_ref(data))
+        done = actor.train.remote(worker_spec, _data_ref(data), token)
         stop_sent = False
         while True:
             ready, _ = ray.wait([done], timeout=POLL_SECONDS)
             for message in _get(actor.take.remote()):
                 send(message)
             if not stop_sent and stop_requested():
-                actor.stop.remote()
+                actor.stop.remote(token)
                 stop_sent = True
             if ready:
                 break
         for message in _get(actor.take.remote()):
             send(message)
-        return _get(done)
+        result = _get(done)
+        ended_well = True
+        return result
     finally:
         if controls is not None:
             controls.bind(None)
-        ray.kill(actor)
+        _spare.keep(actor) if ended_well and not gpu else _kill(actor)
 
 
 def _get(ref: ray.ObjectRef):
