@@ -2,9 +2,10 @@
 alternating: the CPU seconds of importing each process's entry point in a fresh interpreter (the fork server's
 training child, a Ray worker's actor, the command line), an epoch's macro-F1 on 60,000 labels (scikit-learn's
 against ours), and on a local Ray instance the seconds from `run_on_ray` to the run's Started message for three
-tiny runs in a row (a new worker each before; the kept one after).
+tiny runs in a row (a new worker each before; the kept one after); with --app, an app server's cold start:
+seconds from `streamlit run app.py` to the first page's title in Chromium, and the server's CPU seconds then.
 
-    python benchmarks/start_costs.py [--baseline ../base] [--rounds 3] [--runs 3] [--no-ray]
+    python benchmarks/start_costs.py [--baseline ../base] [--rounds 3] [--runs 3] [--no-ray] [--app]
 """
 
 from __future__ import annotations
@@ -79,12 +80,39 @@ def f1_milliseconds() -> tuple[float, float]:
     return times[0], times[1]
 
 
+def cold_start(tree: Path, browser) -> tuple[float, float]:
+    """An app server of `tree` started on a fresh model folder: seconds to the first page's title in a new
+    browser context, and the server's CPU seconds by then."""
+    import tempfile
+    import time
+
+    sys.path.insert(0, str(PROJECT))
+    from benchmarks.suite_cpu import cpu_seconds
+    from tests.e2e.helpers import App, LAPTOP
+    from tests.helpers import REAL_MNIST
+
+    folder = Path(tempfile.mkdtemp(prefix="cold-start-"))
+    started = time.monotonic()
+    app = App(folder / "models", REAL_MNIST, {"PYTHONPATH": str(tree)}, cwd=tree)
+    try:
+        context = browser.new_context(**LAPTOP)
+        page = context.new_page()
+        page.goto(app.url)
+        page.get_by_role("heading").first.wait_for(timeout=120_000)
+        seconds, cpu = time.monotonic() - started, cpu_seconds(app.process.pid)
+        context.close()
+        return seconds, cpu
+    finally:
+        app.stop()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--baseline", type=Path, help="a worktree of the commit to compare with")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--runs", type=int, default=3, help="tiny Ray runs in a row")
     parser.add_argument("--no-ray", action="store_true")
+    parser.add_argument("--app", action="store_true", help="also an app server's cold start, in Chromium")
     args = parser.parse_args()
     trees = {"before": args.baseline.resolve(), "now": PROJECT} if args.baseline else {"now": PROJECT}
     seconds: dict[tuple[str, str], list[float]] = {}
@@ -98,6 +126,22 @@ def main() -> None:
         print(f"  {module:24s} {row}")
     sklearn_ms, ours_ms = f1_milliseconds()
     print(f"an epoch's macro-F1 on 60,000 labels: scikit-learn {sklearn_ms:.1f} ms, net.evaluate {ours_ms:.2f} ms")
+    if args.app:
+        from playwright.sync_api import sync_playwright
+
+        sys.path.insert(0, str(PROJECT))
+        from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS
+
+        starts: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+            for _ in range(args.rounds):
+                for name, tree in trees.items():
+                    starts[name].append(cold_start(tree, browser))
+            browser.close()
+        print("an app server's cold start: seconds to the first page's title in Chromium / the server's CPU seconds")
+        for name, values in starts.items():
+            print(f"  {name:7s} " + ", ".join(f"{s:.1f} s / {c:.1f}" for s, c in values))
     if not args.no_ray:
         print(f"local Ray, {args.runs} tiny runs in a row: seconds from run_on_ray to Started")
         for name, tree in trees.items():

@@ -41,10 +41,11 @@ def free_port() -> int:
 
 
 class App:
-    """A running `streamlit run app.py` with its own model store."""
+    """A running `streamlit run app.py` with its own model store (the app of `cwd`: this project's, unless a
+    benchmark starts another tree's)."""
 
     def __init__(self, store: Path, data_dir: Path, extra_env: dict[str, str] | None = None,
-                 host: str = "127.0.0.1") -> None:
+                 host: str = "127.0.0.1", cwd: Path = PROJECT) -> None:
         self.port = free_port()
         self.url = f"http://{host}:{self.port}/"
         self.store = store
@@ -54,7 +55,7 @@ class App:
             [sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
              "--server.port", str(self.port), "--server.address", host,
              "--browser.gatherUsageStats", "false"],
-            cwd=PROJECT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+            cwd=cwd, env=env, stdout=self.log, stderr=subprocess.STDOUT)
         self.started = time.monotonic()
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
