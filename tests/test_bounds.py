@@ -95,10 +95,10 @@ def test_one_run_per_browser_waiting_or_training(registry):
     first = registry.submit("alice", long, name="first")
     with pytest.raises(QueueFull, match="you have a run waiting or training already"):
         registry.submit("alice", TrainConfig(**FAST), name="second")
-    other = registry.submit("bob", TrainConfig(**FAST), name="bobs")  # another browser is not held up
-    assert other.wait(WAIT)
-    first.stop()
+    other = registry.submit("bob", TrainConfig(**FAST), name="bobs")  # another browser is not refused
+    first.stop()  # bob's run waits for the one slot: it trains once alice's long one has stopped (it took 40 s)
     assert first.wait(WAIT)
+    assert other.wait(WAIT) and other.snapshot().saved
     assert registry.submit("alice", TrainConfig(**FAST), name="second").wait(WAIT)  # after it ended: fine
 
 
