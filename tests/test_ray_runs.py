@@ -92,6 +92,30 @@ def test_the_next_run_trains_on_the_kept_worker_and_a_stop_meant_for_the_run_bef
         ray.get(let_go.take.remote(), timeout=60)
 
 
+def test_a_stop_or_a_control_that_reaches_the_worker_before_its_run_begins_is_kept_for_that_run_only():
+    """A threaded actor may take a stop (or a pause) before the `train` sent ahead of it: kept for its run's
+    token, and dropped for a run with another token."""
+    from mnist_core.net.controls import Control, Paused
+
+    actor = ray_runs.RunActor.options(num_cpus=1).remote()
+    spec = RunSpec(TrainConfig(hidden=(16,), epochs=20, batch_size=16, device="cpu"), epochs=20)
+    data = ray.put(small_data())
+    try:
+        ray.get([actor.stop.remote("early"), actor.stop.remote("stale")], timeout=120)
+        stopped = ray.get(actor.train.remote(spec, data, "early"), timeout=300)
+        assert stopped.stopped and len(stopped.history) < 20
+        ray.get([actor.stop.remote("stale"), actor.control.remote(Control("pause"), "paused")], timeout=60)
+        paused = actor.train.remote(spec, data, "paused")
+        deadline = time.monotonic() + 120
+        while not any(isinstance(m, Paused) for m in ray.get(actor.take.remote())) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        ray.get(actor.stop.remote("paused"), timeout=60)
+        result = ray.get(paused, timeout=300)
+        assert time.monotonic() < deadline and result.stopped and len(result.history) < 20  # paused, then stopped
+    finally:
+        ray.kill(actor)
+
+
 # --- the app's jobs on the Ray backend ----------------------------------------------------------
 
 @pytest.fixture

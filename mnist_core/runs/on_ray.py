@@ -88,6 +88,10 @@ class RunActor:
         self.token = ""
         self.stop_requested = threading.Event()
         self.controls: queue.SimpleQueue[Control] = queue.SimpleQueue()
+        # A threaded actor may run a stop or a control before the `train` sent ahead of it: kept by token until
+        # that run begins; what was kept for any other token is stale then, and dropped.
+        self.early_stops: set[str] = set()
+        self.early_controls: dict[str, list[Control]] = {}
 
     def train(self, spec: RunSpec, data: Mnist, token: str = "") -> RunResult:
         with self.lock:  # the run before left nothing behind: its messages were taken before it was kept
@@ -95,6 +99,12 @@ class RunActor:
             self.stop_requested.clear()
             while not self.controls.empty():
                 self.controls.get_nowait()
+            if token in self.early_stops:
+                self.stop_requested.set()
+            for control in self.early_controls.get(token, []):
+                self.controls.put(control)
+            self.early_stops.clear()
+            self.early_controls.clear()
         return train_run(spec, data, self._send, self.stop_requested.is_set, self._receive)
 
     def _receive(self, wait: float) -> Control | None:
@@ -107,6 +117,8 @@ class RunActor:
         with self.lock:
             if token == self.token:
                 self.controls.put(control)
+            else:
+                self.early_controls.setdefault(token, []).append(control)
 
     def _send(self, message: Message) -> None:
         with self.lock:
@@ -121,6 +133,8 @@ class RunActor:
         with self.lock:
             if token == self.token:
                 self.stop_requested.set()
+            else:
+                self.early_stops.add(token)
 
 
 SPARE_SECONDS = 120.0  # a finished run's worker waits this long for this process's next run (a new one: 5-8 s)
