@@ -168,7 +168,11 @@ class _Spare:
             return None
 
     def keep(self, actor: ray.actor.ActorHandle) -> None:
-        if ray.available_resources().get("CPU", 0) < 1:  # others wait for a CPU: leave it to them
+        try:
+            free = ray.available_resources().get("CPU", 0)
+        except Exception:  # noqa: BLE001 - the cluster is not answering: nothing kept, the run's result stands
+            free = 0
+        if free < 1:  # others wait for a CPU: leave it to them
             _kill(actor)
             return
         timer = threading.Timer(SPARE_SECONDS, self._expire, (actor,))
