@@ -89,6 +89,20 @@ def test_a_stop_recorded_in_a_saved_history_is_kept_by_a_later_job():
     np.testing.assert_allclose(f1_figure(snap)["data"][0]["x"], [1, 2, 3, 10 / 3, 13 / 3])
 
 
+def test_the_smoothed_loss_starts_at_the_first_loss_and_moves_a_twentieth_of_the_way_each_batch():
+    from ui.charts import loss_series
+
+    losses = list(np.random.default_rng(0).random(50) * 2 + 0.1)
+    snap = Snapshot(id="j", owner="", name="m", status="running", config={"hidden": [16]}, device="cpu")
+    snap.batch_losses, snap.batches_per_epoch = losses, 10
+    _, shown, smooth = loss_series(snap)
+    expected = [losses[0]]
+    for loss in losses[1:]:
+        expected.append(0.95 * expected[-1] + 0.05 * loss)
+    np.testing.assert_allclose(shown, losses)
+    np.testing.assert_allclose(smooth, expected, rtol=1e-12)
+
+
 def test_before_the_first_batch_there_is_no_loss_chart_to_draw():
     from ui.charts import loss_figure
 

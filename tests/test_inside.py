@@ -296,3 +296,35 @@ def test_the_inside_cache_builds_a_key_once_when_threads_ask_together():
     for t in threads:
         t.join(5)
     assert made == [1]
+
+
+def test_scikit_learn_waits_for_the_first_view_that_needs_it_and_threads_asking_at_once_all_get_it():
+    """The module loads without scikit-learn (an app server paid it at its start); eight threads asking for a
+    map or a nearest-digit search at the same moment, in a fresh interpreter, all get theirs."""
+    import subprocess
+    import sys
+
+    code = """
+import sys, threading
+import numpy as np
+import mnist_core.net.inside as inside
+print(sorted(m for m in sys.modules if m.split('.')[0] == 'sklearn'))
+data = np.random.default_rng(0).random((60, 20)).astype(np.float32)
+done, errors = [], []
+def view(i):
+    try:
+        made = inside.project(data, 'pca') if i % 2 else inside.NearestDigits(data)
+        done.append(type(made).__name__)
+    except Exception as e:
+        errors.append(repr(e))
+threads = [threading.Thread(target=view, args=(i,)) for i in range(8)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join(120)
+print(sorted(done), errors)
+"""
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=180, check=True)
+    before, after = out.stdout.strip().splitlines()
+    assert before == "[]"
+    assert after == f"{sorted(['NearestDigits', 'Projection'] * 4)} []"

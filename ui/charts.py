@@ -9,7 +9,7 @@ import math
 import re
 
 import numpy as np
-from scipy.signal import lfilter
+import pandas as pd
 
 from mnist_core.net.confidence import Coverage
 from mnist_core.net.evaluate import Evaluation
@@ -185,8 +185,9 @@ def loss_series(snap: Snapshot) -> tuple[np.ndarray, np.ndarray, np.ndarray] | N
     if not len(losses):
         return None
     keep = thinning(len(losses))
-    # Exponential moving average, the usual smoothing of a loss curve, started at the first loss.
-    smooth = lfilter([0.05], [1, -0.95], losses, zi=[0.95 * losses[0]])[0]
+    # Exponential moving average, the usual smoothing of a loss curve, started at the first loss: pandas (loaded
+    # with Streamlit already) rather than scipy.signal's filter, whose import cost every app server 1 CPU s.
+    smooth = pd.Series(losses).ewm(alpha=0.05, adjust=False).mean().to_numpy()
     return loss_positions(snap)[keep], losses[keep], smooth[keep]
 
 

@@ -43,8 +43,9 @@ if PagesManager.uses_pages_directory:
 
 # Everything the pages import, imported here once, in one order, by the first run (app.py imports this
 # module before any page runs): script threads importing scikit-learn through different modules at the
-# same moment stopped with importlib's _DeadlockError or a half-imported module.
-for _module in ("scipy.signal", "mnist_core.net.augment", "mnist_core.storage.drawings", "mnist_core.net.inside",
+# same moment stopped with importlib's _DeadlockError or a half-imported module. scikit-learn itself is
+# imported by the first Inside view that needs it, one thread at a time (net/inside.py's lock).
+for _module in ("mnist_core.net.augment", "mnist_core.storage.drawings", "mnist_core.net.inside",
                 "mnist_core.net.perturb", "mnist_core.net.pictures", "mnist_core.net.preprocess",
                 "mnist_core.net.train", "ui.engine", "ui.caches", "ui.current_model", "ui.charts",
                 "ui.sidebar", "ui.widgets"):

@@ -7,17 +7,31 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 import numpy as np
 import torch
-from sklearn.decomposition import PCA
-from sklearn.manifold import TSNE
-from sklearn.neighbors import NearestNeighbors
 
 from mnist_core.net.evaluate import EVAL_BATCH, predict_probs
 from mnist_core.net.model import device_of, eval_mode, hidden_and_logits, MLP
 from mnist_core.net.preprocess import as_model_input
+
+if TYPE_CHECKING:
+    from sklearn.decomposition import PCA
+
+# scikit-learn is imported by the first map or nearest-digit search, not with this module: with it, every app
+# server paid ~1 CPU s at its start for views few open. One thread imports it at a time: two script threads
+# importing scikit-learn at once stopped with importlib's _DeadlockError (ui/startup.py).
+_SKLEARN_IMPORT = threading.Lock()
+
+
+def _sklearn() -> tuple[type, type, type]:
+    """scikit-learn's PCA, TSNE and NearestNeighbors."""
+    with _SKLEARN_IMPORT:
+        from sklearn.decomposition import PCA
+        from sklearn.manifold import TSNE
+        from sklearn.neighbors import NearestNeighbors
+    return PCA, TSNE, NearestNeighbors
 
 T = TypeVar("T")
 
@@ -100,7 +114,7 @@ class NearestDigits:
     def __init__(self, vectors: np.ndarray, reduce: PCA | None = None) -> None:
         self.vectors = np.ascontiguousarray(vectors, dtype=np.float32)
         self.reduce = reduce
-        self.search = NearestNeighbors(algorithm="brute").fit(self.vectors)
+        self.search = _sklearn()[2](algorithm="brute").fit(self.vectors)
 
     @property
     def nbytes(self) -> int:
@@ -140,7 +154,8 @@ def hidden_index(model: MLP, images: np.ndarray, max_dims: int = MAX_INDEX_DIMS)
     reduce = None
     if width > max_dims:
         sample = features(model, images[:INDEX_FIT_DIGITS], -1)
-        reduce = PCA(n_components=min(max_dims, *sample.shape), svd_solver="randomized", random_state=0).fit(sample)
+        reduce = _sklearn()[0](n_components=min(max_dims, *sample.shape), svd_solver="randomized",
+                               random_state=0).fit(sample)
         del sample
     parts = []
     for start in range(0, len(images), INDEX_CHUNK):
@@ -235,6 +250,7 @@ class Projection:
 def project(features: np.ndarray, method: str = "pca", seed: int = 0) -> Projection:
     """A 2-D map of feature vectors (N, D): PCA (at once) or t-SNE (seconds: N of a few thousand)."""
     features = np.asarray(features, dtype=np.float32)
+    PCA, TSNE, _ = _sklearn()  # noqa: N806 - the classes' own names
     if method == "pca":
         pca = PCA(n_components=2, random_state=seed)
         return Projection(pca.fit_transform(features), method, pca=pca)
