@@ -19,6 +19,7 @@ import sys
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(PROJECT))  # the engine and the tests' helpers, imported where a part needs them
 ENTRY_POINTS = ("mnist_core.runs.child", "mnist_core.runs.on_ray", "mnist_core.cli")
 
 IMPORT = """import resource, sys
@@ -64,7 +65,6 @@ def f1_milliseconds() -> tuple[float, float]:
     import numpy as np
     from sklearn.metrics import f1_score
 
-    sys.path.insert(0, str(PROJECT))
     from mnist_core.net.evaluate import macro_f1
 
     rng = np.random.default_rng(0)
@@ -86,7 +86,6 @@ def cold_start(tree: Path, browser) -> tuple[float, float]:
     import tempfile
     import time
 
-    sys.path.insert(0, str(PROJECT))
     from benchmarks.suite_cpu import cpu_seconds
     from tests.e2e.helpers import App, LAPTOP
     from tests.helpers import REAL_MNIST
@@ -129,7 +128,6 @@ def main() -> None:
     if args.app:
         from playwright.sync_api import sync_playwright
 
-        sys.path.insert(0, str(PROJECT))
         from tests.e2e.helpers import CHROMIUM, CHROMIUM_ARGS
 
         starts: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
