@@ -1,13 +1,13 @@
 """The app: page setup and navigation only; each page lives in pages/, what they share in ui/. `streamlit run
 app.py` finds the `App` below and serves this same file as the Streamlit script, with one HTTP route of ours
-beside it: a stroke on the Draw page answered without a script rerun (ui/quick_answer.py)."""
+in front of it: a stroke on the Draw page answered without a script rerun (ui/quick_answer.py)."""
 
 import streamlit as st
 
 if __name__ != "__main__":  # imported by the server to find the App; each script run executes this file as __main__
-    from ui.quick_answer import routes
+    from ui.quick_answer import middleware
 
-    app = st.App(__file__, routes=routes())
+    app = st.App(__file__, middleware=middleware())
 else:
     import ui.startup  # noqa: F401  (first: it loads the engine once and leaves Streamlit's pages-folder mode)
     from ui.i18n import language_picker, t

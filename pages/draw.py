@@ -15,11 +15,10 @@ from mnist_core.net.evaluate import predict_probs, read_digit, Reading
 from mnist_core.net.model import layers_label
 from mnist_core.net.pictures import pixels_image
 from mnist_core.net.preprocess import load_image, plain_resize, PreprocessError
-from mnist_core.storage.drawings import Drawing
 from mnist_core.texts import os_error_words
 from ui import keys
 from ui.browser import is_teacher, nickname, owner
-from ui.caches import collection_part, collection_problems
+from ui.caches import collection_part, collection_problems, scored_collection
 from ui.canvas import answer_slot, quick_answers_in_canvas, st_canvas
 from ui.current_model import current_model, model_picker
 from ui.engine import classroom, collections
@@ -71,18 +70,6 @@ def reading_panel(reading: Reading, image: np.ndarray, model, threshold: float, 
                          "has no notion of *where*: every pixel is its own input, so a digit off-centre or at another "
                          "size lights up inputs it never saw lit in training.", digit=int(probs.argmax()),
                          share=pct(float(probs.max()), 0)))
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def scored_collection(name: str, version: tuple[int, int], model_key: tuple[str, str, str],
-                      _model) -> tuple[list[Drawing], dict[str, tuple[np.ndarray, int]], bytes]:
-    """A collection scored and zipped once per version and model, not again on every stroke: each drawing's
-    file -> (what the network sees (28, 28), the digit it reads); blank drawings have none. The drawings are
-    read as the network sees them once, by the same cache the Class page and Mistakes use."""
-    drawings, seen = collection_part(name, "all")
-    digits = predict_probs(_model, seen.images).argmax(1).tolist() if len(seen) else []
-    readings = {file: (image, digit) for file, image, digit in zip(seen.files, seen.images, digits, strict=True)}
-    return drawings, readings, collections().zip_bytes(name)
 
 
 def collection_panel(image: np.ndarray | None, model, model_key: tuple[str, str, str], latest: bool = False) -> None:

@@ -18,7 +18,6 @@ from mnist_core.net.inside import (
     METHODS,
     NearestDigits,
     occlusion,
-    pixel_index,
     project,
     Projection,
     saliency,
@@ -26,10 +25,10 @@ from mnist_core.net.inside import (
     unit_grid_order,
 )
 from mnist_core.net.model import layers_label, MLP, weight_images
-from mnist_core.net.perturb import PERTURBATIONS, robustness_curve, shift_grid, shifted
+from mnist_core.net.perturb import PERTURBATIONS, shift_grid, shifted
 from mnist_core.net.pictures import block_text, overlay, pixels_image, weight_grid
 from mnist_core.net.preprocess import as_pixels
-from ui.caches import inside_cache, loaded_model, model_version, test_evaluation
+from ui.caches import inside_cache, loaded_model, model_version, pixel_neighbours, test_curve, test_evaluation
 from ui.charts import curve_figure, layout, shift_figure
 from ui.current_model import model_picker
 from ui.engine import data_problem, dataset
@@ -52,11 +51,6 @@ COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 
 # --- computed once per server (or per model version) and shared by every session -----------------
 
-@st.cache_resource(show_spinner=False)
-def pixel_neighbours() -> NearestDigits:
-    return pixel_index(dataset().train_images)
-
-
 def hidden_neighbours(name: str, created: str) -> NearestDigits:
     """The training set through the model's last hidden layer: once per model version (about a second), kept
     within the Inside budget in bytes (ui.caches.inside_cache)."""
@@ -65,13 +59,6 @@ def hidden_neighbours(name: str, created: str) -> NearestDigits:
         return hidden_index(model, dataset().train_images)
 
     return inside_cache().get(("neighbours", name, created), build)
-
-
-@st.cache_resource(max_entries=32, show_spinner=False)
-def test_curve(name: str, created: str, kind: str) -> list[tuple[float, float]]:
-    model, _ = loaded_model(name, created)
-    data = dataset()
-    return robustness_curve(model, data.test_images, data.test_labels, kind)
 
 
 def layer_map(name: str, created: str, layer: int | None, method: str) -> tuple[Projection, np.ndarray, np.ndarray]:

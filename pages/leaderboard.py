@@ -14,23 +14,19 @@ from mnist_core.classroom.leaderboard import (
     HiddenEntries,
     HiddenView,
     live_entries,
-    measure_class,
-    measure_test,
     owner_label,
     saved_entries,
     sort_entries,
     SORTS,
     store_signature,
-    TestScores,
 )
 from mnist_core.classroom.nicknames import COMMAND_LINE, NO_NICKNAME, SHIPPED
-from mnist_core.classroom.scoring import Examples
 from mnist_core.net.data import MnistDataError
 from mnist_core.storage.models import StoreError
 from ui.browser import is_teacher
-from ui.caches import collection_part
+from ui.caches import collection_part, measured_class, measured_test
 from ui.current_model import current_model
-from ui.engine import classroom, dataset, job_registry, model_store, nicknames
+from ui.engine import classroom, job_registry, model_store, nicknames
 from ui.i18n import decimal_mark, N_, percent_sign, said, t
 from ui.run_words import changes_words, optimizer_words
 from ui.tables import DASH, with_dashes
@@ -40,15 +36,6 @@ LIVE_EVERY = 1.0  # seconds between refreshes of the runs table while runs train
 IDLE_EVERY = 3.0  # seconds between looks for new runs and models while none trains
 PICK = "lb_pick"  # the key of the model row picked (by a click on the table or the select box)
 NOTICE = Notice("lb_notice")  # what the teacher's last Hide or Show again did, said after the rerun
-
-
-# The caches' own spinners are off (their text is fixed when the module loads: English); the calls say it instead.
-@st.cache_data(max_entries=1024, show_spinner=False)
-def measured_test(hide_id: str, created: str, _name: str) -> TestScores:
-    """Test scores of a model whose history has none, once per model version (the name is not the key:
-    a rename keeps the version)."""
-    data = dataset()
-    return measure_test(model_store(), _name, data.test_images, data.test_labels)
 
 
 def with_test_scores(entry: Entry) -> tuple[float | None, float | None]:
@@ -61,12 +48,6 @@ def with_test_scores(entry: Entry) -> tuple[float | None, float | None]:
     except (MnistDataError, StoreError):  # no MNIST here, or the weights cannot be read: left blank
         return None, None
     return scores.accuracy, scores.macro_f1
-
-
-@st.cache_data(max_entries=2048, show_spinner=False)
-def measured_class(hide_id: str, created: str, held_key: str, _name: str, _held: Examples) -> float | None:
-    """Accuracy on the class's held-out drawings, once per model version and held-out set."""
-    return measure_class(model_store(), _name, _held)
 
 
 def class_scores(models: list[Entry]) -> tuple[dict[str, float], str]:

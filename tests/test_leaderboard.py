@@ -236,14 +236,13 @@ def test_an_empty_store_shows_the_shipped_model_and_no_runs(env, monkeypatch):
 
 
 def test_a_model_without_scores_gets_them_measured_once_and_cached(env, monkeypatch):
-    import mnist_core.classroom.leaderboard
-    import pages.leaderboard  # noqa: F401 (the page module's own reference is what the page calls)
+    import ui.caches  # its own reference is what the page's cache calls
 
     store = ModelStore(env / "models")
     save_tiny(store, "bare", accuracy=None)
     calls = []
-    real = mnist_core.classroom.leaderboard.measure_test
-    monkeypatch.setattr(mnist_core.classroom.leaderboard, "measure_test", lambda *a: calls.append(a[1]) or real(*a))
+    real = ui.caches.measure_test
+    monkeypatch.setattr(ui.caches, "measure_test", lambda *a: calls.append(a[1]) or real(*a))
     at = board(False, monkeypatch)
     row = next(r for r in table_rows(at, 0) if r["name"] == "bare")
     assert 0 <= row["MNIST test accuracy"] <= 100 and row["test F1"] is not None

@@ -194,36 +194,34 @@ async def post(app, data: bytes, owner: str) -> tuple[int, bytes]:
 
 @pytest.fixture
 def route(created, monkeypatch):
-    """The route's own Starlette app, signing with SECRET as the server's cookie secret."""
+    """The route in front of an app that answers 404 to anything else, signing with SECRET as the server's cookie
+    secret."""
     from starlette.applications import Starlette
     from streamlit import config
 
-    monkeypatch.setattr(qa, "_limiters", [])  # a limiter belongs to one event loop: each test's own
     before = config.get_option("server.cookieSecret")
     config.set_option("server.cookieSecret", SECRET)
-    yield Starlette(routes=qa.routes())
+    yield qa.Front(Starlette())
     config.set_option("server.cookieSecret", before)
 
 
-def test_the_route_reads_one_drawing_at_a_time_and_a_queued_browser_posting_again_is_refused(created, route,
-                                                                                              monkeypatch):
-    """Answers are made ANSWER_THREADS at a time (with a thread each, 120 students' answers waited on each other
-    for Python's lock: p95 2.5 s, 0.11 s one at a time, benchmarks/load.py); a browser waiting in that queue is
-    busy already, so a script's second post is refused at once rather than queued behind the class."""
+def test_the_route_reads_one_drawing_at_a_time_and_a_browser_still_being_read_is_refused(created, route,
+                                                                                           monkeypatch):
+    """Answers are made one at a time (with a thread each, 120 students' answers waited on each other for
+    Python's lock: p95 2.5 s, 0.11 s one at a time, benchmarks/load.py): four browsers posting at once are each
+    answered, never two answers made at once; a browser whose answer is still being made (a click reading its
+    drawing meanwhile waits for it: `settle`) is refused at once rather than read twice."""
     import asyncio
-    import threading
     from concurrent.futures import ThreadPoolExecutor
 
-    running, most, hold = [0], [0], threading.Event()
+    running, most = [0], [0]
     real = qa.answer_bytes
-    slow = "z" * 32
 
     def counted(data: bytes, owner: str | None, secret: str, zipped: bool) -> bytes:
         running[0] += 1
         most[0] = max(most[0], running[0])
         try:
-            if owner == slow:
-                hold.wait(10)  # the first browser's answer takes long: the others queue behind it
+            time.sleep(0.05)  # a slow answer: a second one made meanwhile (another thread) would be counted
             return real(data, owner, secret, zipped)
         finally:
             running[0] -= 1
@@ -234,12 +232,11 @@ def test_the_route_reads_one_drawing_at_a_time_and_a_queued_browser_posting_agai
         return body(qa.sign(settings(created, who=qa.owner_tag(owner)), SECRET), alpha=alpha_of(draw_seven()))
 
     async def lesson() -> tuple[tuple[int, bytes], list[tuple[int, bytes]]]:
-        owners = [slow, "a" * 32, "b" * 32, "c" * 32]
-        queued = [asyncio.ensure_future(post(route, drawing(owner), owner)) for owner in owners]
-        await asyncio.sleep(0.5)  # all four in: the slow one's answer being made, three waiting
-        again = await post(route, drawing("a" * 32), "a" * 32)  # a second post while a's first waits
-        hold.set()
-        return again, list(await asyncio.gather(*queued))
+        owners = ["a" * 32, "b" * 32, "c" * 32, "d" * 32]
+        answers = await asyncio.gather(*(post(route, drawing(owner), owner) for owner in owners))
+        with qa.one_at_a_time("e" * 32):  # e's answer being made when e posts again
+            again = await post(route, drawing("e" * 32), "e" * 32)
+        return again, list(answers)
 
     # On a thread of its own: a browser test's Playwright may hold this thread's event loop (same worker).
     with ThreadPoolExecutor(1) as pool:
@@ -247,4 +244,35 @@ def test_the_route_reads_one_drawing_at_a_time_and_a_queued_browser_posting_agai
     assert again[0] == 429 and "one drawing at a time" in json.loads(again[1])["error"]
     assert [status for status, _ in answers] == [200] * 4
     assert all(json.loads(content)["digit"] == 7 for _, content in answers)
-    assert most[0] == qa.ANSWER_THREADS == 1
+    assert most[0] == 1
+
+
+def test_the_route_stands_in_front_of_the_app_and_lets_every_other_request_through(created, route):
+    """Front answers its one path itself (a drawing posted; anything else there is refused with a line) and hands
+    every other request to the app behind it untouched (here Starlette's bare 404)."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    async def ask(method: str, path: str) -> tuple[int, bytes]:
+        scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
+                 "headers": [], "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80),
+                 "client": ("127.0.0.1", 1), "root_path": ""}
+        said = []
+
+        async def receive() -> dict:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict) -> None:
+            said.append(message)
+
+        await route(scope, receive, send)
+        return said[0]["status"], b"".join(m.get("body", b"") for m in said[1:])
+
+    async def requests() -> list[tuple[int, bytes]]:
+        return [await ask("GET", qa.url()), await ask("POST", qa.url()), await ask("POST", "/_stcore/health")]
+
+    with ThreadPoolExecutor(1) as pool:
+        (get, empty, other) = pool.submit(asyncio.run, requests()).result(timeout=60)
+    assert get[0] == 405 and "posted" in json.loads(get[1])["error"]
+    assert empty[0] == 400 and "JSON" in json.loads(empty[1])["error"]
+    assert other[0] == 404

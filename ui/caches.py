@@ -11,10 +11,12 @@ import numpy as np
 import streamlit as st
 
 from mnist_core.classroom.collection import split
+from mnist_core.classroom.leaderboard import measure_class, measure_test, TestScores
 from mnist_core.classroom.scoring import Examples, examples, score
-from mnist_core.net.evaluate import evaluate, Evaluation
-from mnist_core.net.inside import BytesLRU
+from mnist_core.net.evaluate import evaluate, Evaluation, predict_probs
+from mnist_core.net.inside import BytesLRU, NearestDigits, pixel_index
 from mnist_core.net.model import MLP
+from mnist_core.net.perturb import robustness_curve
 from mnist_core.net.pictures import gallery_image, png_bytes, weight_grid
 from mnist_core.storage.drawings import Drawing, Problem
 from mnist_core.storage.models import ModelMeta
@@ -136,3 +138,44 @@ def gallery_png(images: np.ndarray, captions: list[str], columns: int = 10, scal
     digest.update("\0".join(captions).encode())
     key = ("gallery", digest.digest(), images.shape, columns, scale)
     return _RUN_PICTURES.get(key, lambda: png_bytes(gallery_image(images, captions, columns=columns, scale=scale)))
+
+
+# Page caches live here, not in pages/: a page's file runs again on every rerun, and each decorator there made its
+# function's cache key again from its source (inspect.getsource, ~0.4 ms a decorator a run).
+@st.cache_resource(max_entries=16, show_spinner=False)
+def scored_collection(name: str, version: tuple[int, int], model_key: tuple[str, str, str],
+                      _model) -> tuple[list[Drawing], dict[str, tuple[np.ndarray, int]], bytes]:
+    """A collection scored and zipped once per version and model, not again on every stroke: each drawing's
+    file -> (what the network sees (28, 28), the digit it reads); blank drawings have none. The drawings are
+    read as the network sees them once, by the same cache the Class page and Mistakes use."""
+    drawings, seen = collection_part(name, "all")
+    digits = predict_probs(_model, seen.images).argmax(1).tolist() if len(seen) else []
+    readings = {file: (image, digit) for file, image, digit in zip(seen.files, seen.images, digits, strict=True)}
+    return drawings, readings, collections().zip_bytes(name)
+
+
+@st.cache_resource(show_spinner=False)
+def pixel_neighbours() -> NearestDigits:
+    return pixel_index(dataset().train_images)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def test_curve(name: str, created: str, kind: str) -> list[tuple[float, float]]:
+    model, _ = loaded_model(name, created)
+    data = dataset()
+    return robustness_curve(model, data.test_images, data.test_labels, kind)
+
+
+# The caches' own spinners are off (their text is fixed when the module loads: English); the calls say it instead.
+@st.cache_data(max_entries=1024, show_spinner=False)
+def measured_test(hide_id: str, created: str, _name: str) -> TestScores:
+    """Test scores of a model whose history has none, once per model version (the name is not the key:
+    a rename keeps the version)."""
+    data = dataset()
+    return measure_test(model_store(), _name, data.test_images, data.test_labels)
+
+
+@st.cache_data(max_entries=2048, show_spinner=False)
+def measured_class(hide_id: str, created: str, held_key: str, _name: str, _held: Examples) -> float | None:
+    """Accuracy on the class's held-out drawings, once per model version and held-out set."""
+    return measure_class(model_store(), _name, _held)

@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from mnist_core.net.evaluate import EVAL_BATCH
-from mnist_core.net.model import device_of, eval_mode, folded_first_layer, layer_name, layer_sums, MLP
+from mnist_core.net.model import device_of, eval_mode, folded_first_layer, layer_name, layer_sums, MLP, PIXEL_STD
 from mnist_core.net.preprocess import as_model_input
 
 MAX_NODES = 64  # a layer wider than this shows its most active units, and says how many there are
@@ -89,7 +89,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
     # more than its arithmetic (Draw builds this on every stroke).
     outs = [a[0].cpu().numpy() for _, a in sums[:-1]] + [probs.cpu().numpy()]  # [(H_i,)], then (10,)
     zs = [z[0].cpu().numpy() for z, _ in sums]
-    weights, biases = _host_layers(model)  # [(H_i, H_i-1)] (the first folded, (H0, 784)), [(H_i,)]
+    weights, biases = _host_layers(model)  # [(H_i, H_i-1)] (the first as stored, (H0, 784)), [(H_i,)] (folded)
     ink = pixels.reshape(784).cpu().numpy()
     layers, shown_units = [], []
     for i, (z, a) in enumerate(zip(zs, outs, strict=True)):
@@ -105,14 +105,19 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
     edges = []
     for i in range(depth + 1):
         targets = shown_units[i]
-        sources = np.arange(784) if i == 0 else shown_units[i - 1]  # every pixel a source of the first layer
         below = ink if i == 0 else outs[i - 1]
-        contrib = weights[i][np.ix_(targets, sources)] * below[sources]  # (shown_i, shown_below)
+        # Only sources that contribute: a pixel without ink (a digit inks ~20% of them) or a silent unit adds
+        # exactly 0 and could not be an edge; the first layer's weights gathered for those columns alone.
+        candidates = np.arange(784) if i == 0 else shown_units[i - 1]
+        sources = candidates[below[candidates] != 0]
+        # The first layer's normalisation folded in on the gathered part: (W / std) x ink = W x (ink / std).
+        scale = below[sources] / np.float32(PIXEL_STD) if i == 0 else below[sources]
+        contrib = weights[i][np.ix_(targets, sources)] * scale  # (shown_i, contributing sources)
         flat = contrib.reshape(-1)
         k = min(max_edges, len(flat))
         top = np.argpartition(-np.abs(flat), k - 1)[:k] if k < len(flat) else np.arange(len(flat))
         top = top[np.argsort(-np.abs(flat[top]), kind="stable")]  # strongest first
-        top = top[flat[top] != 0]  # an uninked pixel or a silent unit contributes nothing: no edge
+        top = top[flat[top] != 0]  # a weight of exactly 0 contributes nothing: no edge
         count = len(sources)
         edges.append([Edge(i, *edge) for edge in zip(sources[top % count].tolist(), targets[top // count].tolist(),
                                                      flat[top].tolist(), strict=True)])
@@ -120,19 +125,19 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
 
 
 def _host_layers(model: MLP) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """Every linear layer's weights and bias as float32 numpy arrays on the host, the first with the input's
-    normalisation folded in (folded_first_layer): made once per version of the weights (an optimizer step or a
-    loaded state bumps a tensor's `_version`), as Draw needs them on every stroke."""
+    """Every linear layer's weights and bias as float32 numpy arrays on the host, the first bias with the input's
+    normalisation folded in (folded_first_layer; the first weights as stored, folded where used): made once per
+    version of the weights (an optimizer step or a loaded state bumps a tensor's `_version`), as Draw needs them
+    on every stroke."""
     linears = model.linear_layers()
     key = tuple((p, p._version) for linear in linears for p in (linear.weight, linear.bias))
     kept = _HOST.get(linears[0])
     if kept is None or len(kept[0]) != len(key) or any(
             a is not b or u != v for (a, u), (b, v) in zip(kept[0], key, strict=True)):
-        first_weight, first_bias = folded_first_layer(model)
-        weights = [first_weight] + [linear.weight for linear in linears[1:]]
-        bias = [first_bias] + [linear.bias for linear in linears[1:]]
-        # On the CPU a view of the tensors (no copy: only the folded first layer is new memory).
-        kept = _HOST[linears[0]] = (key, [w.detach().cpu().numpy() for w in weights],
+        bias = [folded_first_layer(model)[1]] + [linear.bias for linear in linears[1:]]
+        # On the CPU views of the tensors, no copy: a folded copy of the first weights (H0 x 784) was another
+        # 1.6 MB for every stroke to pull through the cache after the forward pass had read the stored ones.
+        kept = _HOST[linears[0]] = (key, [linear.weight.detach().cpu().numpy() for linear in linears],
                                     [b.detach().cpu().numpy() for b in bias])
     return kept[1], kept[2]
 

@@ -241,7 +241,10 @@ def _digit_box(ink: np.ndarray) -> tuple[slice, slice] | None:
     h, w = -(-ink.shape[0] // k) * k, -(-ink.shape[1] // k) * k
     padded = np.zeros((h, w), np.float32)
     padded[:ink.shape[0], :ink.shape[1]] = np.where(mask, ink, 0.0)
-    block_ink = padded.reshape(h // k, k, w).sum(axis=1).reshape(h // k, w // k, k).sum(axis=2)
+    # Each k x k block's ink, summed row by row and column by column as k slices: the same additions in the
+    # same order as .reshape().sum() over the small axes, a third of its time (on every stroke).
+    rows = sum(padded[j::k] for j in range(k))  # (h // k, w)
+    block_ink = sum(rows[:, j::k] for j in range(k))  # (h // k, w // k)
     labels, count = ndimage.label(block_ink > 0, structure=np.ones((3, 3)))
     masses = np.bincount(labels.ravel(), weights=block_ink.ravel(), minlength=count + 1)[1:]
     keep = np.flatnonzero(masses >= SPECK_SHARE * masses.sum()) + 1
