@@ -263,3 +263,18 @@ def vertical_line() -> list[tuple[float, float]]:
 def loop() -> list[tuple[float, float]]:
     """A 0 drawn as one closed stroke on the 280x280 canvas."""
     return [(140 + 55 * math.sin(2 * math.pi * i / 40), 140 - 85 * math.cos(2 * math.pi * i / 40)) for i in range(42)]
+
+
+def switch_on(page, label: str) -> None:
+    """Turn a Streamlit toggle on by clicking its label until the switch shows on (it does at once in the
+    browser): under load a click landing during a redraw was lost, the switch left off (CI screenshot,
+    2026-12-08). Its label takes the pointer, so the input itself cannot be checked."""
+    switch = page.get_by_role("switch", name=label)
+    for _ in range(3):
+        if switch.is_checked():
+            return
+        page.get_by_text(label, exact=True).click()
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and not switch.is_checked():
+            time.sleep(0.1)
+    assert switch.is_checked(), f"the switch '{label}' did not turn on"

@@ -27,19 +27,19 @@ def pick_model(page, name: str) -> None:
     box = page.get_by_role("combobox", name="Model")
     if not box.is_visible():
         page.get_by_text("Settings: model, device, brush").click()
-    if box.input_value() != name:
-        option = page.get_by_role("option", name=name, exact=True)
-        for attempt in range(2):  # a redraw on a loaded machine may close the list under the typing: again
-            box.click()
-            box.fill(name)  # the options narrow to the one typed: the option itself is clicked (an Enter
-            try:  # pressed before the list narrowed chose another)
-                option.click(timeout=15_000)
-                break
-            except PlaywrightTimeout:
-                if attempt:
-                    raise
-                page.keyboard.press("Escape")
-                wait_idle(page)
+    option = page.get_by_role("option", name=name, exact=True)
+    for attempt in range(3):  # a redraw on a loaded machine may close the list under the typing, or lose the
+        if box.input_value() == name:  # click (CI, 2026-12-08: the page never showed the model picked): again
+            break
+        box.click()
+        box.fill(name)  # the options narrow to the one typed: the option itself is clicked (an Enter
+        try:  # pressed before the list narrowed chose another)
+            option.click(timeout=15_000)
+        except PlaywrightTimeout:
+            if attempt == 2:
+                raise
+            page.keyboard.press("Escape")
+        wait_idle(page)
     wait_idle(page)
     page.get_by_text(re.compile(rf"Model {re.escape(name)}\b")).first.wait_for()  # the page answers with it
 

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from ..helpers import png_of_a_one
-from .helpers import loop, MARKER, open_app, shot, stroke, vertical_line, wait_idle
+from .helpers import loop, MARKER, open_app, shot, stroke, switch_on, vertical_line, wait_idle
 
 
 def predicted(page) -> str:
@@ -38,7 +38,7 @@ def test_the_switch_shows_the_plain_resize_beside_the_proper_pipeline(draw_page)
     stroke(draw_page, vertical_line())
     assert draw_page.get_by_text("Plain resize of the whole canvas, no centring").count() == 0
     draw_page.get_by_text("Settings: model, device, brush").click()  # the switch sits in the folded settings
-    draw_page.get_by_text("Show what a plain resize feeds the network").click()
+    switch_on(draw_page, "Show what a plain resize feeds the network")
     draw_page.get_by_text("Plain resize of the whole canvas, no centring").wait_for()
     wait_idle(draw_page)
 
