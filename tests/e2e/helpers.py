@@ -243,7 +243,13 @@ def train_one_epoch(page, name: str, timeout: float = 90_000) -> None:
 
 def stroke(page, points: list[tuple[float, float]]) -> None:
     """Draw one stroke through points given in canvas pixels (0..280), with real mouse moves."""
-    box = page.locator("canvas.upper-canvas").bounding_box()
+    canvas = page.locator("canvas.upper-canvas")
+    box = canvas.bounding_box()
+    for _ in range(20):  # where the canvas stays put: a stroke drawn while the page still moved (CI screenshot,
+        page.wait_for_timeout(50)  # 2026-12-08) dragged over the text below it, and no drawing was sent
+        if (now := canvas.bounding_box()) == box:
+            break
+        box = now
     before = page.locator(MARKER).first.text_content() if page.locator(MARKER).count() else None
     page.mouse.move(box["x"] + points[0][0], box["y"] + points[0][1])
     page.mouse.down()
