@@ -175,9 +175,10 @@ def test_odd_requests_are_refused_in_a_line_not_a_traceback(created):
 
 
 
-async def post(app, data: bytes, owner: str) -> tuple[int, bytes]:
-    """One POST to the route through the Starlette app itself (ASGI, no socket): its status and body."""
-    scope = {"type": "http", "method": "POST", "path": qa.url(), "raw_path": qa.url().encode(), "query_string": b"",
+async def post(app, data: bytes, owner: str, method: str = "POST", path: str | None = None) -> tuple[int, bytes]:
+    """One request (a POST to the route, unless told) through the ASGI app itself, no socket: its status and body."""
+    path = qa.url() if path is None else path
+    scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
              "headers": [(b"cookie", f"{qa.COOKIE}={owner}".encode())], "http_version": "1.1", "scheme": "http",
              "server": ("127.0.0.1", 80), "client": ("127.0.0.1", 1), "root_path": ""}
     received, said = [{"type": "http.request", "body": data, "more_body": False}], []
@@ -253,23 +254,9 @@ def test_the_route_stands_in_front_of_the_app_and_lets_every_other_request_throu
     import asyncio
     from concurrent.futures import ThreadPoolExecutor
 
-    async def ask(method: str, path: str) -> tuple[int, bytes]:
-        scope = {"type": "http", "method": method, "path": path, "raw_path": path.encode(), "query_string": b"",
-                 "headers": [], "http_version": "1.1", "scheme": "http", "server": ("127.0.0.1", 80),
-                 "client": ("127.0.0.1", 1), "root_path": ""}
-        said = []
-
-        async def receive() -> dict:
-            return {"type": "http.request", "body": b"", "more_body": False}
-
-        async def send(message: dict) -> None:
-            said.append(message)
-
-        await route(scope, receive, send)
-        return said[0]["status"], b"".join(m.get("body", b"") for m in said[1:])
-
     async def requests() -> list[tuple[int, bytes]]:
-        return [await ask("GET", qa.url()), await ask("POST", qa.url()), await ask("POST", "/_stcore/health")]
+        return [await post(route, b"", OWNER, method="GET"), await post(route, b"", OWNER),
+                await post(route, b"", OWNER, path="/_stcore/health")]
 
     with ThreadPoolExecutor(1) as pool:
         (get, empty, other) = pool.submit(asyncio.run, requests()).result(timeout=60)

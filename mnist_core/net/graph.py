@@ -11,7 +11,7 @@ import numpy as np
 import torch
 
 from mnist_core.net.evaluate import EVAL_BATCH
-from mnist_core.net.model import device_of, eval_mode, folded_first_layer, layer_name, layer_sums, MLP, PIXEL_STD
+from mnist_core.net.model import device_of, eval_mode, folded_first_bias, layer_name, layer_sums, MLP, PIXEL_STD
 from mnist_core.net.preprocess import as_model_input
 
 MAX_NODES = 64  # a layer wider than this shows its most active units, and says how many there are
@@ -126,7 +126,7 @@ def network_graph(model: MLP, image: np.ndarray, max_nodes: int = MAX_NODES,
 
 def _host_layers(model: MLP) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """Every linear layer's weights and bias as float32 numpy arrays on the host, the first bias with the input's
-    normalisation folded in (folded_first_layer; the first weights as stored, folded where used): made once per
+    normalisation folded in (folded_first_bias; the first weights as stored, folded where used): made once per
     version of the weights (an optimizer step or a loaded state bumps a tensor's `_version`), as Draw needs them
     on every stroke."""
     linears = model.linear_layers()
@@ -134,7 +134,7 @@ def _host_layers(model: MLP) -> tuple[list[np.ndarray], list[np.ndarray]]:
     kept = _HOST.get(linears[0])
     if kept is None or len(kept[0]) != len(key) or any(
             a is not b or u != v for (a, u), (b, v) in zip(kept[0], key, strict=True)):
-        bias = [folded_first_layer(model)[1]] + [linear.bias for linear in linears[1:]]
+        bias = [folded_first_bias(model)] + [linear.bias for linear in linears[1:]]
         # On the CPU views of the tensors, no copy: a folded copy of the first weights (H0 x 784) was another
         # 1.6 MB for every stroke to pull through the cache after the forward pass had read the stored ones.
         kept = _HOST[linears[0]] = (key, [linear.weight.detach().cpu().numpy() for linear in linears],

@@ -75,8 +75,13 @@ def folded_first_layer(model: MLP) -> tuple[torch.Tensor, torch.Tensor]:
     """The first layer as it acts on raw ink in [0, 1] (the input normalisation folded in): weights
     (H0, 784) = W / std and bias (H0,) = b - (mean / std) * sum(W), so z = weights @ ink + bias. A
     pixel without ink then contributes exactly 0, which is how a learner reads the first layer."""
+    return model.layers[0].weight / PIXEL_STD, folded_first_bias(model)
+
+
+def folded_first_bias(model: MLP) -> torch.Tensor:
+    """folded_first_layer's bias (H0,) alone, without making its weights (H0 x 784)."""
     first = model.layers[0]
-    return first.weight / PIXEL_STD, first.bias - (PIXEL_MEAN / PIXEL_STD) * first.weight.sum(dim=1)
+    return first.bias - (PIXEL_MEAN / PIXEL_STD) * first.weight.sum(dim=1)
 
 
 def layer_name(model: MLP, layer: int) -> str:
