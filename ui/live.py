@@ -15,7 +15,7 @@ from mnist_core.runs.snapshot import RUNNING, Snapshot
 from ui.caches import gallery_png, weights_png
 from ui.galleries import gallery
 from ui.i18n import LOCALIZED, N_, num, pct, said, significant, t
-from ui.run_words import paused_words
+from ui.run_words import paused_words, SCHEDULE_LABELS
 
 ANSWER_WAIT = 1.0  # seconds a Pause, Step or Resume click waits for the run's answer before the page redraws
 
@@ -88,7 +88,7 @@ LIVE_WIDGETS = [("lr", N_("learning rate"), 1e-5, 10.0, "%.5f"), ("momentum", N_
 
 def follow_run(key: str, now: float, changes: int) -> None:
     """A live-setting box shows the run's value, and follows it when the run's value changes (an Apply, a fix
-    button, a schedule moving the learning rate), unless the owner is typing a value of their own: that one
+    button, another tab's change), unless the owner is typing a value of their own: that one
     stays until it is applied or another change lands. A keyed widget ignores a later `value=`, so the box is
     set through its session-state key, before it is drawn; only when the value differs, since each write makes
     the browser redraw the box with it, over whatever the owner is typing (the panel reruns every second)."""
@@ -108,7 +108,9 @@ def live_settings(job: TrainingJob, snap: Snapshot, who: str) -> None:
     with st.expander(t("Change settings while it trains"), expanded=snap.paused is not None):
         cols = st.columns(len(LIVE_WIDGETS))
         for col, (name, label, low, high, fmt) in zip(cols, LIVE_WIDGETS, strict=True):
-            run_value = snap.lr if name == "lr" and snap.lr else getattr(snap.config, name)
+            # The run's setting, not the schedule's moving rate (config.lr: its peak, until a change holds it): a
+            # box written every second as the rate moved was redrawn over a rate its owner was typing.
+            run_value = getattr(snap.config, name)
             now = type(low)(min(max(run_value, low), high))  # a run's dropout 0 in a box that starts at 0.01
             key = f"c_set_{name}"
             follow_run(key, now, len(snap.changes))
@@ -118,6 +120,9 @@ def live_settings(job: TrainingJob, snap: Snapshot, who: str) -> None:
                                      else None)
             if col.button(t("Apply"), key=f"c_apply_{name}", disabled=built_without) and value != now:
                 send(job, who, Control.set(name, value))
+        if snap.config.schedule != "constant" and snap.lr:
+            st.caption(t("The {schedule} schedule has the learning rate at {lr} now.",
+                         schedule=t(SCHEDULE_LABELS[snap.config.schedule]), lr=significant(snap.lr)))
         st.caption(t("A change of the learning rate, momentum or batch size holds the learning rate from then on "
                      "(the schedule ends, or it would undo the change). Each change is marked on the charts."))
 
