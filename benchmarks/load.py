@@ -17,7 +17,9 @@ server no one has opened yet. Prints one JSON object, with the server's memory a
 at the end (`server_rss_mb_warm`, `server_rss_mb`). Through `python -m mnist_core serve`, give --url
 and --server-pids (it prints them); each student keeps its own cookies.
 --baseline DIR runs the same class a second time against `streamlit run app.py` from DIR (a git worktree
-of an older commit) and prints both, side by side, with the ratio of their server CPU per answer.
+of an older commit) and prints both, side by side, with the ratio of their server CPU per answer. The older
+tree's server runs without the optional speed-ups its requirements lack (SPEEDUPS: Streamlit takes them
+whenever installed), as a fresh clone of it would.
 Loopback only; every loop is bounded; the server it started is stopped by PID.
 """
 
@@ -571,8 +573,39 @@ def server_cpu_seconds(pids: list[int]) -> float:
     return sum(cpu_seconds(pid) for pid in pids)
 
 
+def required(project: Path) -> set[str]:
+    """The packages a tree's requirements.txt pins, as import names ('uvloop', 'segno'; '-' read as '_')."""
+    path = project / "requirements.txt"
+    lines = path.read_text().splitlines() if path.exists() else []
+    return {re.split(r"[=<>~!\[; ]", line.strip(), maxsplit=1)[0].lower().replace("-", "_")
+            for line in lines if line.strip() and not line.lstrip().startswith(("#", "-"))}
+
+
+# Streamlit's "performance" extra: its server takes each of these whenever it is installed, whether or not a tree's
+# requirements ask for it; one environment serving two trees would hand the older one this tree's.
+SPEEDUPS = ("httptools", "uvloop")
+
+
+def blocked_packages(project: Path, folder: Path) -> str | None:
+    """A folder for an older tree's PYTHONPATH in which each of the SPEEDUPS its requirements lack fails to
+    import, so that its server runs as a fresh clone of it would (pip install -r its requirements.txt); None
+    when it lacks none."""
+    lacking = [name for name in SPEEDUPS if name not in required(project)] if project != PROJECT else []
+    return blocking(lacking, folder, f"not in the requirements of {project}") if lacking else None
+
+
+def blocking(names: list[str], folder: Path, why: str) -> str:
+    """A folder that, first on PYTHONPATH, makes each of `names` fail to import (ModuleNotFoundError, as when it
+    is not installed)."""
+    for name in names:
+        (folder / "blocked" / name).mkdir(parents=True, exist_ok=True)
+        (folder / "blocked" / name / "__init__.py").write_text(f"raise ModuleNotFoundError('{name}: {why}')\n")
+    return str(folder / "blocked")
+
+
 class Server:
-    """`streamlit run app.py` on a free loopback port with its own model store; stopped by PID."""
+    """`streamlit run app.py` on a free loopback port with its own model store; stopped by PID. An older tree
+    (`project`) runs without the packages its requirements lack (`blocked_packages`)."""
 
     def __init__(self, folder: Path, project: Path = PROJECT) -> None:
         self.port = free_port()
@@ -580,6 +613,11 @@ class Server:
         self.store = folder / "models"
         data = os.environ.get("MNIST_DIR") or str(PROJECT.parent / "shared" / "data" / "mnist")
         env = {**os.environ, "MNIST_DIR": data, "MNIST_MODELS": str(self.store)}
+        blocked = blocked_packages(project, folder)
+        if blocked:
+            env["PYTHONPATH"] = os.pathsep.join(filter(None, [blocked, env.get("PYTHONPATH")]))
+            print(f"{project}: runs without {', '.join(sorted(os.listdir(blocked)))} (not in its requirements)",
+                  file=sys.stderr)
         self.log_path = folder / "streamlit.log"
         self.log = open(self.log_path, "w")
         self.process = subprocess.Popen(
