@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # torch loads with the first answer, not with app.py
 
 PATH = "api/answer"  # under the server's base path; /_stcore/ and the like are Streamlit's
 MAX_BODY = 2 * 1024 * 1024  # bytes: a 280 x 280 PNG is ~5-20 kB, its strokes' JSON a few more
+TOO_BIG = f"a drawing is at most {MAX_BODY // 1024} kB"  # the one line a 413 says
 MAX_SIDE = 1024  # pixels: the canvas is 280
 TICKET_HOURS = 12.0  # a ticket older than a school day is refused (the page, rerun, gives a new one)
 COOKIE = "mnist_owner"  # ui/identity.COOKIE (not imported: this module loads before any page run)
@@ -143,7 +144,7 @@ def answer(body: bytes, owner: str | None, secret: str) -> dict:
     "digit" (None when blank)}. The drawing is kept as this browser's last one (None when the canvas is empty),
     as the page's rerun keeps it. Raises Refused."""
     if len(body) > MAX_BODY:
-        raise Refused(413, f"a drawing is at most {MAX_BODY // 1024} kB")
+        raise Refused(413, TOO_BIG)
     try:
         request = json.loads(body)
     except (ValueError, UnicodeDecodeError, RecursionError):
@@ -267,13 +268,13 @@ async def endpoint(request):  # (starlette Request) -> Response: starlette loads
         return JSONResponse({"error": "a drawing is posted"}, status_code=405, headers={"Allow": "POST"})
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > MAX_BODY:
-        return JSONResponse({"error": f"a drawing is at most {MAX_BODY // 1024} kB"}, status_code=413)
+        return JSONResponse({"error": TOO_BIG}, status_code=413)
     body = bytearray()
     try:
         async for chunk in request.stream():
             body += chunk
             if len(body) > MAX_BODY:
-                return JSONResponse({"error": f"a drawing is at most {MAX_BODY // 1024} kB"}, status_code=413)
+                return JSONResponse({"error": TOO_BIG}, status_code=413)
     except ClientDisconnect:  # the browser left mid-request: nobody to answer
         return Response(status_code=400)
     secret = str(config.get_option("server.cookieSecret") or "")

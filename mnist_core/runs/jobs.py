@@ -462,6 +462,8 @@ class JobRegistry:
             except Exception:  # the cluster away for a moment: the next round publishes again
                 with self.lock:
                     self._gone.extend(gone)
+            except SystemExit:  # Ray shut down in this process (its core worker raises this): no board to publish to
+                return
 
     def rename_model(self, name: str, new_name: str, owner: str, operator: bool = False) -> None:
         """Rename a model of this owner; refused (StoreError) for another's, for a name held by an active
