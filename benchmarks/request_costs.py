@@ -1,10 +1,10 @@
 """What one HTTP request costs the app's server, with and without uvloop (Streamlit runs its server on uvloop
-whenever it is installed; requirements.txt pins it): the same refused post to the quick answer's route
-(ui/quick_answer.py, a ticket that is not one: the route's own work is ~0.04 ms), sent back to back on one
-keep-alive connection, as a browser drawing fast sends its strokes. Prints the server's CPU and the wall time
-per request for each, alternating, and their ratios.
+whenever it is installed; the project does not pin it: Ray takes it too, see README): the same refused post
+to the quick answer's route (ui/quick_answer.py, a ticket that is not one: the route's own work is ~0.04 ms),
+sent back to back on one keep-alive connection, as a browser drawing fast sends its strokes. Prints the
+server's CPU and the wall time per request for each, alternating, and their ratios.
 
-    python benchmarks/request_costs.py [--posts 3000] [--rounds 2] [--json]
+    pip install uvloop==0.23.0 && python benchmarks/request_costs.py [--posts 3000] [--rounds 2] [--json]
 
 Loopback only; each server it starts has its own empty model store and is stopped by PID.
 """
@@ -99,6 +99,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--rounds", type=int, default=2, help="each server started this many times, alternating")
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
+    try:
+        import uvloop  # noqa: F401
+    except ModuleNotFoundError:
+        parser.error("uvloop is not installed, so both servers would run on asyncio: pip install uvloop==0.23.0")
     results = []
     with tempfile.TemporaryDirectory(prefix="mnist-requests-") as folder:
         for round_ in range(args.rounds):

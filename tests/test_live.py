@@ -23,14 +23,14 @@ def test_a_live_box_is_set_only_when_the_runs_value_moves_so_a_rerun_keeps_what_
     at.run()
     box = at.number_input(key="c_set_lr")
     assert (box.value, box.proto.set_value) == (0.05, False)
-    at.session_state["run_lr"] = 0.002  # the schedule moved the run's value, but the owner's stays
+    at.session_state["run_lr"] = 0.002  # the run's value moved, but the owner's stays
     at.run()
     assert at.number_input(key="c_set_lr").value == 0.05
     at.session_state["run_changes"] = 1  # a change landed (an Apply): the box shows the run's value again
     at.run()
     box = at.number_input(key="c_set_lr")
     assert (box.value, box.proto.set_value) == (0.002, True)
-    at.session_state["run_lr"] = 0.001  # and follows the schedule from then on
+    at.session_state["run_lr"] = 0.001  # and follows the run's value from then on
     at.run()
     assert at.number_input(key="c_set_lr").value == 0.001
 

@@ -31,7 +31,7 @@ def test_pause_step_three_times_change_the_lr_resume_and_a_watcher_sees_it(app, 
     main_button(page, "Train").click()
     page.get_by_text(re.compile(r"Epoch \d+ of 50, batch \d+")).wait_for(timeout=60_000)
     # A rate typed (not applied) while the one-cycle schedule moves the run's rate stays as typed through the
-    # panel's redraws each second, which set the box to the run's rate when that moved (ui/live.follow_run).
+    # panel's redraws each second: the box shows the run's setting, not the moving rate (ui/live.live_settings).
     main = page.get_by_test_id("stMainBlockContainer")
     main.get_by_text("Change settings while it trains").click()
     typing = main.get_by_label("learning rate", exact=True)
