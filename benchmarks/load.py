@@ -605,18 +605,20 @@ def blocking(names: list[str], folder: Path, why: str) -> str:
 
 class Server:
     """`streamlit run app.py` on a free loopback port with its own model store; stopped by PID. An older tree
-    (`project`) runs without the packages its requirements lack (`blocked_packages`)."""
+    (`project`) runs without the packages its requirements lack (`blocked_packages`); any tree without those in
+    `block` (a comparison)."""
 
-    def __init__(self, folder: Path, project: Path = PROJECT) -> None:
+    def __init__(self, folder: Path, project: Path = PROJECT, block: tuple[str, ...] = ()) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}/"
         self.store = folder / "models"
         data = os.environ.get("MNIST_DIR") or str(PROJECT.parent / "shared" / "data" / "mnist")
         env = {**os.environ, "MNIST_DIR": data, "MNIST_MODELS": str(self.store)}
-        blocked = blocked_packages(project, folder)
+        blocked = blocking(list(block), folder, "blocked for a comparison") if block else None
+        blocked = blocked_packages(project, folder) or blocked  # the same folder: both sets blocked
         if blocked:
             env["PYTHONPATH"] = os.pathsep.join(filter(None, [blocked, env.get("PYTHONPATH")]))
-            print(f"{project}: runs without {', '.join(sorted(os.listdir(blocked)))} (not in its requirements)",
+            print(f"{project}: its server runs without {', '.join(sorted(os.listdir(blocked)))}",
                   file=sys.stderr)
         self.log_path = folder / "streamlit.log"
         self.log = open(self.log_path, "w")

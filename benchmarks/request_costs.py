@@ -12,85 +12,45 @@ Loopback only; each server it starts has its own empty model store and is stoppe
 from __future__ import annotations
 
 import argparse
+import asyncio
 import json
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 from pathlib import Path
 
 PROJECT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(PROJECT))
 
-from benchmarks.load import blocking, free_port  # noqa: E402
+from benchmarks.load import Http, Server  # noqa: E402
 from benchmarks.suite_cpu import cpu_seconds  # noqa: E402
 
 BODY = b'{"ticket":"x.y","alpha":{}}'  # refused with 403 once its ticket is checked
 
 
-def request() -> bytes:
-    return (b"POST /api/answer HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
-            b"Content-Length: %d\r\nCookie: mnist_owner=benchmark\r\nAccept-Encoding: gzip\r\n\r\n" % len(BODY)) + BODY
-
-
-def exchange(sock: socket.socket, sent: bytes) -> int:
-    """One request and its whole response; the response's status."""
-    sock.sendall(sent)
-    data = b""
-    while b"\r\n\r\n" not in data:
-        chunk = sock.recv(65536)
-        if not chunk:
-            raise ConnectionError("the server closed the connection")
-        data += chunk
-    head, rest = data.split(b"\r\n\r\n", 1)
-    lines = head.split(b"\r\n")
-    length = next(int(line.split(b":", 1)[1]) for line in lines if line.lower().startswith(b"content-length:"))
-    while len(rest) < length:
-        rest += sock.recv(65536)
-    return int(lines[0].split()[1])
-
-
-def measure(posts: int, uvloop: bool, folder: Path) -> dict:
-    port = free_port()
-    env = {**os.environ, "MNIST_MODELS": str(folder / "models")}
-    if not uvloop:
-        env["PYTHONPATH"] = os.pathsep.join(filter(None, [blocking(["uvloop"], folder, "blocked for a comparison"),
-                                                          env.get("PYTHONPATH")]))
-    server = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "app.py", "--server.headless", "true",
-                               "--server.port", str(port), "--server.address", "127.0.0.1",
-                               "--browser.gatherUsageStats", "false"], cwd=PROJECT, env=env,
-                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+async def posts(server: Server, count: int, warm: int = 200) -> tuple[float, float, set[int]]:
+    """`count` refused posts back to back on one keep-alive connection (load.py's client, after `warm` more
+    for the imports and first answers): the server's CPU seconds, the wall seconds and the statuses seen."""
+    http = Http(server.url)
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the server did not start") from None
-                time.sleep(0.2)
-        with socket.create_connection(("127.0.0.1", port)) as sock:
-            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)  # the client sends each request at once
-            sent = request()
-            for _ in range(200):  # warm: imports, first answers
-                exchange(sock, sent)
-            cpu, wall = cpu_seconds(server.pid), time.monotonic()
-            statuses = {exchange(sock, sent) for _ in range(posts)}
-            cpu, wall = cpu_seconds(server.pid) - cpu, time.monotonic() - wall
-        return {"uvloop": uvloop, "server_cpu_ms": round(1000 * cpu / posts, 3),
-                "wall_ms": round(1000 * wall / posts, 3), "statuses": sorted(statuses)}
+        for _ in range(warm):
+            await http.post("/api/answer", BODY, "mnist_owner=benchmark")
+        cpu, wall = cpu_seconds(server.process.pid), time.monotonic()
+        statuses = {(await http.post("/api/answer", BODY, "mnist_owner=benchmark"))[0] for _ in range(count)}
+        return cpu_seconds(server.process.pid) - cpu, time.monotonic() - wall, statuses
     finally:
-        server.terminate()
-        try:
-            server.wait(15)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(5)
+        http.close()
+
+
+def measure(count: int, uvloop: bool, folder: Path) -> dict:
+    server = Server(folder, block=() if uvloop else ("uvloop",))
+    try:
+        cpu, wall, statuses = asyncio.run(posts(server, count))
+    finally:
+        server.stop()
+    return {"uvloop": uvloop, "server_cpu_ms": round(1000 * cpu / count, 3), "wall_ms": round(1000 * wall / count, 3),
+            "statuses": sorted(statuses)}
 
 
 def main(argv: list[str] | None = None) -> int:
